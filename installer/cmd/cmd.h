@@ -1,0 +1,63 @@
+/* The subcommands. Each lives in cmd/<name>.c and exports cmd_<name>().
+ * Exit codes, the same for every command (docs/exit-codes.md):
+ *   0 ok, 1 the operation failed, 2 usage error or invalid input. */
+#ifndef APPLIANCE_CMD_H
+#define APPLIANCE_CMD_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+struct model;
+struct app_err;
+
+#define CMD(name) int cmd_##name(int argc, char **argv);
+CMD(validate)
+CMD(render)
+CMD(talos)
+CMD(disks)
+CMD(wipe)
+CMD(image)
+CMD(nas)
+CMD(plan)
+CMD(install)
+CMD(pxe)
+CMD(bootstrap)
+CMD(rebuild)
+#undef CMD
+
+/* Options every profile-reading command accepts: PROFILE [--site FILE]...
+ * [--set KEY=VALUE]... */
+struct profile_opts {
+	const char *profile;
+	const char **sites;
+	int n_sites;
+	const char **sets;
+	int n_sets;
+};
+
+/* If argv[*i] is --site/--set (either "--site F" or "--site=F"), record it,
+ * advance *i past its value and return 1; return 0 when it is not one of
+ * them; -1 (after printing usage) when the value is missing. */
+int profile_opts_arg(struct profile_opts *o, int argc, char **argv, int *i);
+
+/* Load, merge and validate. Prints every diagnostic on stderr (or nothing
+ * when quiet) and returns NULL when the profile is invalid. */
+struct model *cmd_load_model(const struct profile_opts *o, bool quiet);
+
+void profile_opts_free(struct profile_opts *o);
+
+/* Print "appliance: <msg>" to stderr. */
+void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cmd_err(const struct app_err *e);
+
+/* Usage error: prints msg and "try 'appliance CMD --help'", returns 2. */
+int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True if arg is -h or --help. */
+bool cmd_is_help(const char *arg);
+
+#endif

@@ -1,0 +1,120 @@
+/* Helpers shared by the commands: profile options, loading, error output. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "err.h"
+#include "profile.h"
+#include "util.h"
+
+bool cmd_is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+void cmd_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("appliance: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cmd_err(const struct app_err *e)
+{
+	cmd_error("%s", e->msg[0] ? e->msg : "failed");
+}
+
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "appliance %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\ntry 'appliance %s --help'\n", cmd);
+	return EXIT_USAGE;
+}
+
+static int take_value(int argc, char **argv, int *i, const char *name, const char **ret)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+
+	if (strncmp(a, name, n) != 0)
+		return 0;
+	if (a[n] == '=') {
+		*ret = a + n + 1;
+		return 1;
+	}
+	if (a[n] != '\0')
+		return 0;
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "appliance: option '%s' needs a value\n", name);
+		return -1;
+	}
+	*ret = argv[++*i];
+	return 1;
+}
+
+int profile_opts_arg(struct profile_opts *o, int argc, char **argv, int *i)
+{
+	const char *v;
+	int r;
+
+	r = take_value(argc, argv, i, "--site", &v);
+	if (r > 0) {
+		o->sites = xrealloc(o->sites, sizeof(*o->sites) * (size_t)(o->n_sites + 1));
+		o->sites[o->n_sites++] = v;
+		return 1;
+	}
+	if (r < 0)
+		return -1;
+	r = take_value(argc, argv, i, "--set", &v);
+	if (r > 0) {
+		if (!strchr(v, '=')) {
+			fprintf(stderr, "appliance: --set '%s': expected KEY=VALUE\n", v);
+			return -1;
+		}
+		o->sets = xrealloc(o->sets, sizeof(*o->sets) * (size_t)(o->n_sets + 1));
+		o->sets[o->n_sets++] = v;
+		return 1;
+	}
+	return r;
+}
+
+void profile_opts_free(struct profile_opts *o)
+{
+	free(o->sites);
+	free(o->sets);
+	o->sites = o->sets = NULL;
+	o->n_sites = o->n_sets = 0;
+}
+
+struct model *cmd_load_model(const struct profile_opts *o, bool quiet)
+{
+	struct profile_input in = {
+		.profile = o->profile,
+		.sites = o->sites,
+		.n_sites = o->n_sites,
+		.sets = o->sets,
+		.n_sets = o->n_sets,
+	};
+	struct diags d = { 0 };
+	struct model *m = NULL;
+
+	if (!o->profile) {
+		fprintf(stderr, "appliance: no PROFILE given\n");
+		return NULL;
+	}
+	profile_load(&in, &m, &d);
+	if (!quiet || !m)
+		diags_print(&d, stderr);
+	diags_free(&d);
+	return m;
+}

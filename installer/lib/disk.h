@@ -1,0 +1,36 @@
+/* The one disk-safety policy, and the only place block devices are opened for
+ * writing. OWNER: disks work (issue 6); image, wipe and install call it.
+ *
+ * Regular files (image files in tests and the demo) pass the device checks
+ * that do not apply to them; block devices must pass them all: not the disk
+ * the live system runs from, not mounted / swap / held (dm, md, LVM), no
+ * partition in use, not read-only, not smaller than the role's minimum, and
+ * (when a node is given) named by a selector of that node for that role. */
+#ifndef APPLIANCE_DISK_H
+#define APPLIANCE_DISK_H
+
+#include <stdint.h>
+
+struct model;
+struct model_node;
+struct app_err;
+
+enum disk_role { DISK_ROLE_INSTALL = 0, DISK_ROLE_CEPH, DISK_ROLE_ANY };
+
+struct disk_claim {
+	const char *path;               /* /dev/... or an image file */
+	enum disk_role role;
+	const struct model *model;      /* optional: with node, selectors are enforced */
+	const struct model_node *node;  /* optional */
+	uint64_t min_size;              /* 0: no minimum */
+};
+
+/* 0 when the policy allows writing; else a negative errno and a message that
+ * names the disk and the reason ("disk '/dev/loop3' is mounted at '/mnt'; refusing to write"). */
+int disk_policy_check(const struct disk_claim *c, struct app_err *e);
+
+/* disk_policy_check, then open(O_RDWR | O_CLOEXEC | O_EXCL for block devices | extra_flags).
+ * Returns the fd or a negative errno. */
+int disk_open_write(const struct disk_claim *c, int extra_flags, struct app_err *e);
+
+#endif

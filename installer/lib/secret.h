@@ -1,0 +1,26 @@
+/* Secret values. The profile only names secrets (`secrets:` maps a name to
+ * "env:VAR" or "file:PATH"); values are read here when needed, never logged,
+ * and freed with secret_free() which wipes them. */
+#ifndef APPLIANCE_SECRET_H
+#define APPLIANCE_SECRET_H
+
+#include <stddef.h>
+
+struct model;
+struct app_err;
+
+struct secret {
+	char *data; /* NUL-terminated; may contain NULs for binary file secrets */
+	size_t len;
+};
+
+/* Read the secret called name. trim: drop trailing newlines (passwords,
+ * tokens). Errors name the secret and its reference, never the value. */
+int secret_read(const struct model *m, const char *name, int trim, struct secret *ret, struct app_err *e);
+
+/* The reference text ("env:X" / "file:P") of a secret, or NULL. */
+const char *secret_ref(const struct model *m, const char *name);
+
+void secret_free(struct secret *s);
+
+#endif

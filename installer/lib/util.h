@@ -1,0 +1,48 @@
+/* Small shared helpers: allocation that aborts on OOM, a growable buffer,
+ * atomic file writes. Use these instead of writing another copy. */
+#ifndef APPLIANCE_UTIL_H
+#define APPLIANCE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct app_err;
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Growable byte buffer, always NUL-terminated. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+void buf_append(struct buf *b, const void *data, size_t len);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_free(struct buf *b);
+
+/* Write data to path atomically (temp file in the same directory, fsync,
+ * rename, fsync of the directory), with the given mode. Creates missing
+ * parent directories (0755). */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, struct app_err *e);
+
+/* Read a whole file (at most max bytes; larger is an error). NUL-terminated. */
+int read_file(const char *path, size_t max, struct buf *out, struct app_err *e);
+
+/* mkdir -p */
+int mkdir_p(const char *path, mode_t mode, struct app_err *e);
+
+/* Hex SHA-256 of a buffer into out[65]. */
+void sha256_hex(const void *data, size_t len, char out[65]);
+
+/* Overwrite then free secret material. */
+void secure_free(void *p, size_t len);
+
+#endif

@@ -1,0 +1,35 @@
+/* Deterministic YAML output through libyaml's emitter. Build a small value
+ * tree, then emit it: keys keep insertion order, strings are quoted whenever a
+ * plain scalar would change meaning ("0777", "on", "yes", "${VAR}", "23:00",
+ * "1.10"), so re-rendering is byte-identical. Used by render, talos and pxe.
+ * OWNER: render work (issue 4). */
+#ifndef APPLIANCE_YEMIT_H
+#define APPLIANCE_YEMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct buf;
+struct app_err;
+struct yval;
+
+struct yval *y_map(void);
+struct yval *y_seq(void);
+struct yval *y_str(const char *s);   /* a string, quoted when needed to stay one */
+struct yval *y_int(long long v);
+struct yval *y_bool(bool v);
+struct yval *y_plain(const char *s); /* emitted as written, plain (numbers like 0.5) */
+struct yval *y_block(const char *s); /* literal block scalar (|) for multi-line text */
+
+/* map[key] = v (appended; a key set twice is a programming error: aborts). Returns map. */
+struct yval *y_set(struct yval *map, const char *key, struct yval *v);
+/* Nested maps created on the way: y_at(m, "spec.chart.spec") returns the innermost. */
+struct yval *y_at(struct yval *map, const char *dotted);
+struct yval *y_push(struct yval *seq, struct yval *v); /* returns seq */
+struct yval *y_strs(const char *const *v, size_t n);    /* sequence of strings */
+
+/* Emit docs as a YAML stream ("---" between documents), appended to out. */
+int y_emit(struct yval *const *docs, size_t n, struct buf *out, struct app_err *e);
+void y_free(struct yval *v);
+
+#endif

@@ -1,0 +1,110 @@
+/* appliance: provision Talos nodes, their disks, the NAS and the Immich stack
+ * from one profile. This file only dispatches; each command is cmd/<name>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "version.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "validate", cmd_validate, "check a profile and report every problem with its position" },
+	{ "render", cmd_render, "render the Immich stack and its Flux wiring into a GitOps tree" },
+	{ "talos", cmd_talos, "Talos secrets, machine configs, schematic and config volume" },
+	{ "disks", cmd_disks, "list this machine's disks, their signatures and roles" },
+	{ "wipe", cmd_wipe, "prepare a node's Ceph disks (dry run unless --apply)" },
+	{ "image", cmd_image, "fetch, write and verify the Talos image" },
+	{ "nas", cmd_nas, "check and prepare the site's NAS over SMB" },
+	{ "plan", cmd_plan, "show every step an install would take" },
+	{ "install", cmd_install, "install this node (plan unless --apply)" },
+	{ "pxe", cmd_pxe, "build (and serve) a PXE tree for unattended installs" },
+	{ "bootstrap", cmd_bootstrap, "bootstrap etcd over the Talos API and fetch the kubeconfig" },
+	{ "rebuild", cmd_rebuild, "rebuild a failed site from its secrets and backups" },
+	{ "version", cmd_version, "print the version" },
+	{ "help", cmd_help, "show help for a command" },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: appliance COMMAND [ARGS]...\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\n'appliance help COMMAND' or 'appliance COMMAND --help' for a command's options.\n"
+		   "exit codes: 0 ok, 1 failure, 2 usage error or invalid input\n");
+}
+
+static int cmd_version(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1 && cmd_is_help(argv[1])) {
+		printf("usage: appliance version\n");
+		return EXIT_OK;
+	}
+	if (argc > 1)
+		return cmd_usage_error("version", "unexpected argument '%s'", argv[1]);
+	printf("appliance %s\n", APPLIANCE_VERSION);
+	return EXIT_OK;
+}
+
+static int cmd_help(int argc, char **argv)
+{
+	const struct command *c;
+	char help[] = "--help";
+	char *sub[] = { NULL, help, NULL };
+
+	if (argc < 2) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "appliance: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (c->fn == cmd_help) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	sub[0] = argv[1];
+	return c->fn(2, sub);
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (cmd_is_help(argv[1])) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv + 1);
+	c = find_command(argv[1]);
+	if (!c) {
+		fprintf(stderr, "appliance: unknown command '%s'\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return c->fn(argc - 1, argv + 1);
+}

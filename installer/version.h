@@ -1,0 +1,3 @@
+#ifndef APPLIANCE_VERSION
+#define APPLIANCE_VERSION "0.1.0"
+#endif

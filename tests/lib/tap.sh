@@ -1,0 +1,51 @@
+# TAP-style helpers for integration and e2e scripts. Source it:
+#   . "$(dirname "$0")/../lib/tap.sh"
+# Provides: ok/not_ok, check DESC CMD..., expect_fail DESC CMD..., expect_out DESC PATTERN CMD...
+# Every script gets a private temp dir $T (removed at exit) and cleanup hooks:
+#   at_exit 'command'   runs at exit, last registered first, even on failure.
+# Paths: $ROOT (repo), $APPLIANCE (the binary).
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+APPLIANCE=${APPLIANCE:-$ROOT/installer/appliance}
+SHARED=${SHARED:-$ROOT/../shared}
+_tap_n=0
+_tap_failed=0
+_tap_hooks=()
+T=$(mktemp -d /tmp/appliance-t.XXXXXX)
+
+at_exit() { _tap_hooks=("$1" "${_tap_hooks[@]}"); }
+_tap_cleanup() {
+	local rc=$?
+	for h in "${_tap_hooks[@]}"; do eval "$h" >/dev/null 2>&1 || true; done
+	rm -rf "$T"
+	[ "$_tap_failed" -gt 0 ] && exit 1
+	exit $rc
+}
+trap _tap_cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n - $*"; }
+not_ok() { _tap_n=$((_tap_n + 1)); _tap_failed=$((_tap_failed + 1)); echo "not ok $_tap_n - $*"; }
+diag() { echo "# $*"; }
+skip_all() { echo "# SKIP $*"; trap - EXIT; for h in "${_tap_hooks[@]}"; do eval "$h" >/dev/null 2>&1 || true; done; rm -rf "$T"; exit 77; }
+
+# check DESC CMD...: passes when CMD exits 0.
+check() {
+	local d=$1; shift
+	if "$@" >"$T/.out" 2>&1; then ok "$d"; else not_ok "$d"; sed 's/^/#   /' "$T/.out" | tail -20; fi
+}
+# expect_fail DESC CODE CMD...: passes when CMD exits with CODE.
+expect_fail() {
+	local d=$1 code=$2; shift 2
+	"$@" >"$T/.out" 2>&1
+	local rc=$?
+	if [ "$rc" -eq "$code" ]; then ok "$d"; else not_ok "$d (exit $rc, wanted $code)"; sed 's/^/#   /' "$T/.out" | tail -20; fi
+}
+# expect_out DESC REGEX CMD...: passes when CMD's combined output matches REGEX (grep -E).
+expect_out() {
+	local d=$1 re=$2; shift 2
+	"$@" >"$T/.out" 2>&1
+	if grep -qE -- "$re" "$T/.out"; then ok "$d"; else not_ok "$d (no match for /$re/)"; sed 's/^/#   /' "$T/.out" | tail -20; fi
+}
+# last output of check/expect_*
+last_out() { cat "$T/.out"; }
