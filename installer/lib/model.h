@@ -144,6 +144,9 @@ struct model_talos {
 	bool allow_scheduling_on_control_planes;
 	char *config_delivery; /* metal-iso | none */
 	char *kubernetes_version; /* optional */
+	/* sha256 (hex) of the OS CA certificate PEM of this site's secrets bundle,
+	 * recorded after `talos secrets`; rebuild refuses a bundle that differs. */
+	char *ca_fingerprint;
 };
 
 /* ---- nas ---------------------------------------------------------------- */
@@ -276,8 +279,7 @@ struct immich_redis {
 };
 
 struct immich_volume {
-	char *name;     /* PV and PVC name */
-	char *folder;   /* folder inside the NAS share */
+	char *name;     /* PV and PVC name; the NAS folder is nas.photos / nas.library */
 	struct model_size capacity;
 	bool read_only;
 	char *mount_path; /* where Immich sees it */
