@@ -13,7 +13,7 @@ DEPS_STAMP := build/.deps-ok
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CFLAGS ?= -O2 -g
-WARNFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 \
+WARNFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wstrict-prototypes -Wvla -fno-strict-aliasing
 ALL_CFLAGS = $(CFLAGS) $(WARNFLAGS) -D_GNU_SOURCE -Iinstaller -Iinstaller/lib $(PKG_CFLAGS) -MMD -MP
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
