@@ -1,0 +1,26 @@
+# Boot media (issue 10): the live system, its hybrid ISO, the PXE assets.
+#   make iso          build/iso/appliance.iso, build/iso/live/{vmlinuz,initrd.img},
+#                     build/iso/netboot/ (GRUB network boot for UEFI PXE)
+#   make bench-iso    make-iso time, ISO size, boot-to-installer and install times in QEMU
+# The e2e tests (tests/e2e/iso*.sh, pxe*.sh) build what they need through
+# `make iso-assets`, so `make test-e2e` works from a clean clone.
+ISO_DIR := build/iso
+ISO_MKI := $(ISO_DIR)/mkinitramfs
+ISO_OUT := $(ISO_DIR)/appliance.iso
+ISO_INPUTS := iso/build.sh iso/init iso/udhcpc.script iso/grub.cfg iso/stick-grub.cfg iso/stick-README.txt \
+	iso/modules.list firmware/live.list $(wildcard profiles/*.yaml)
+
+.PHONY: iso iso-assets bench-iso
+
+$(ISO_MKI): iso/mkinitramfs.c | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARNFLAGS) -D_GNU_SOURCE -o $@ $< $(shell pkg-config --cflags --libs libarchive)
+
+$(ISO_OUT): $(BIN) $(ISO_MKI) $(ISO_INPUTS)
+	bash iso/build.sh --out $(ISO_DIR) --appliance $(BIN) --mkinitramfs $(ISO_MKI)
+
+iso: $(ISO_OUT)
+iso-assets: $(ISO_OUT)
+
+bench-iso: $(BIN) $(ISO_MKI)
+	@bash tests/e2e/lib/bench-iso.sh
