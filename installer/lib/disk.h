@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+struct hw_inventory;
+struct hw_disk;
 struct model;
 struct model_node;
 struct app_err;
@@ -18,11 +20,13 @@ struct app_err;
 enum disk_role { DISK_ROLE_INSTALL = 0, DISK_ROLE_CEPH, DISK_ROLE_ANY };
 
 struct disk_claim {
-	const char *path;               /* /dev/... or an image file */
+	const char *path; /* /dev/... or an image file */
 	enum disk_role role;
-	const struct model *model;      /* optional: with node, selectors are enforced */
-	const struct model_node *node;  /* optional */
-	uint64_t min_size;              /* 0: no minimum */
+	const struct model *model;     /* optional: with node, selectors are enforced */
+	const struct model_node *node; /* optional */
+	uint64_t min_size;	       /* 0: no minimum */
+	const char *root; /* hw root for the inventory (hw.h); NULL: env APPLIANCE_HW_ROOT or / */
+	const char *live; /* path on the live medium; NULL: env APPLIANCE_LIVE_DISK */
 };
 
 /* 0 when the policy allows writing; else a negative errno and a message that
@@ -32,5 +36,19 @@ int disk_policy_check(const struct disk_claim *c, struct app_err *e);
 /* disk_policy_check, then open(O_RDWR | O_CLOEXEC | O_EXCL for block devices | extra_flags).
  * Returns the fd or a negative errno. */
 int disk_open_write(const struct disk_claim *c, int extra_flags, struct app_err *e);
+
+/* The same policy against an inventory the caller already built (hw.h):
+ * d is the inventory entry for c->path (NULL: looked up, refused when absent).
+ * The inventory must list every disk of the machine so selectors resolve
+ * exactly as they would for the whole node. */
+int disk_policy_check_inv(const struct disk_claim *c, const struct hw_inventory *inv, const struct hw_disk *d,
+			  struct app_err *e);
+
+/* Open d for writing after disk_policy_check_inv (O_EXCL for block devices). */
+int disk_open_write_inv(const struct disk_claim *c, const struct hw_inventory *inv, const struct hw_disk *d,
+			int extra_flags, struct app_err *e);
+
+/* "installDisk", "cephDisks", "disk" */
+const char *disk_role_name(enum disk_role r);
 
 #endif
