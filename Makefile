@@ -110,3 +110,6 @@ include $(sort $(wildcard mk/*.mk))
 bench: $(BIN) $(BENCH)
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(LIB_SAN_OBJ:.o=.d)
+
+# the compiled-in defaults follow profiles/defaults.yaml
+build/installer/lib/profile_defaults.o build/san/installer/lib/profile_defaults.o: profiles/defaults.yaml

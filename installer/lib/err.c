@@ -25,7 +25,8 @@ int app_err_set(struct app_err *e, int code, const char *fmt, ...)
 
 int app_err_prefix(struct app_err *e, const char *fmt, ...)
 {
-	char prefix[512], old[sizeof(e->msg)];
+	char prefix[512];
+	size_t pl, ol;
 	va_list ap;
 
 	if (!e)
@@ -33,7 +34,13 @@ int app_err_prefix(struct app_err *e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(prefix, sizeof(prefix), fmt, ap);
 	va_end(ap);
-	memcpy(old, e->msg, sizeof(old));
-	snprintf(e->msg, sizeof(e->msg), "%s: %s", prefix, old);
+	pl = strlen(prefix);
+	ol = strnlen(e->msg, sizeof(e->msg) - 1);
+	if (pl + 2 + ol >= sizeof(e->msg))
+		ol = sizeof(e->msg) - pl - 3;
+	memmove(e->msg + pl + 2, e->msg, ol);
+	memcpy(e->msg, prefix, pl);
+	memcpy(e->msg + pl, ": ", 2);
+	e->msg[pl + 2 + ol] = '\0';
 	return e->code;
 }

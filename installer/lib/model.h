@@ -62,7 +62,7 @@ struct disk_selector {
 
 struct ceph_disks {
 	struct disk_selector selector;
-	char *match; /* "one" (exactly one disk) or "all" (one or more) */
+	char *match; /* "one": exactly one disk; "all": one or more; "any": zero or more */
 	bool wipe;   /* explicit opt-in: unattended runs wipe only when true */
 };
 

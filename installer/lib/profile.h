@@ -9,6 +9,7 @@
 #ifndef APPLIANCE_PROFILE_H
 #define APPLIANCE_PROFILE_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "model.h"
@@ -47,6 +48,13 @@ void diags_print(const struct diags *d, FILE *f);
 /* JSON array of {file,line,column,path,severity,message}. */
 void diags_print_json(const struct diags *d, FILE *f);
 void diags_free(struct diags *d);
+
+/* "8Gi", "2Ti", "500GB", "1.5T", "4096": bytes. -EINVAL when malformed,
+ * -ERANGE on overflow. The one size parser: use it, do not write another. */
+int profile_parse_size(const char *s, uint64_t *ret);
+
+/* Go duration ("30m", "1h30m", "10s", "500ms") in milliseconds. */
+int profile_parse_duration(const char *s, long long *ms);
 
 /* The compiled-in defaults (NUL-terminated YAML). */
 const char *profile_defaults_yaml(void);

@@ -1,0 +1,82 @@
+/* appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json] */
+#include <string.h>
+
+#include "cmd.h"
+#include "json.h"
+#include "profile.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json]\n\n"
+		   "Check a profile strictly and report every problem at once, sorted, as\n"
+		   "  FILE:LINE:COL: error: KEY.PATH: MESSAGE\n"
+		   "Layers, later wins: built-in defaults, PROFILE, each --site FILE, each --set.\n\n"
+		   "  --site FILE      merge a site overlay over the profile\n"
+		   "  --set KEY=VALUE  override one value (KEY like nodes[0].role or nas.port)\n"
+		   "  --json           print {\"valid\",\"errors\",\"warnings\",\"diagnostics\"} on stdout\n\n"
+		   "exit: 0 valid (warnings allowed), 2 invalid or usage error\n");
+}
+
+int cmd_validate(int argc, char **argv)
+{
+	struct profile_opts o = { 0 };
+	struct profile_input in;
+	struct diags d = { 0 };
+	struct model *m = NULL;
+	bool json = false;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (cmd_is_help(argv[i])) {
+			usage(stdout);
+			profile_opts_free(&o);
+			return EXIT_OK;
+		}
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+			continue;
+		}
+		r = profile_opts_arg(&o, argc, argv, &i);
+		if (r < 0) {
+			profile_opts_free(&o);
+			return cmd_usage_error("validate", "missing value");
+		}
+		if (r > 0)
+			continue;
+		if (argv[i][0] == '-' && argv[i][1]) {
+			profile_opts_free(&o);
+			return cmd_usage_error("validate", "unknown option '%s'", argv[i]);
+		}
+		if (o.profile) {
+			profile_opts_free(&o);
+			return cmd_usage_error("validate", "unexpected argument '%s'", argv[i]);
+		}
+		o.profile = argv[i];
+	}
+	if (!o.profile) {
+		profile_opts_free(&o);
+		return cmd_usage_error("validate", "no PROFILE given");
+	}
+	in = (struct profile_input){ .profile = o.profile, .sites = o.sites, .n_sites = o.n_sites,
+				     .sets = o.sets, .n_sets = o.n_sets };
+	r = profile_load(&in, &m, &d);
+	if (json) {
+		printf("{\"profile\":");
+		json_str(stdout, o.profile);
+		printf(",\"valid\":%s,\"errors\":%zu,\"warnings\":%zu,\"diagnostics\":", r == 0 ? "true" : "false",
+		       d.errors, d.warnings);
+		diags_print_json(&d, stdout);
+		printf("}\n");
+	} else {
+		diags_print(&d, stderr);
+		if (r == 0)
+			printf("%s: valid (%zu node%s, cluster '%s', %zu warning%s)\n", o.profile, m->n_nodes,
+			       m->n_nodes == 1 ? "" : "s", m->site.cluster, d.warnings, d.warnings == 1 ? "" : "s");
+		else
+			fprintf(stderr, "%s: %zu error%s\n", o.profile, d.errors, d.errors == 1 ? "" : "s");
+	}
+	diags_free(&d);
+	model_free(m);
+	profile_opts_free(&o);
+	return r == 0 ? EXIT_OK : EXIT_USAGE;
+}
