@@ -1,12 +1,250 @@
-/* PLACEHOLDER: replaced by the work on this command. */
+/* appliance install / appliance plan: one code path (lib/plan.c). `plan` and
+ * `install` without --apply only compute and describe; `install --apply`
+ * carries the steps out, journaled under the state directory.
+ *
+ * Exit codes (docs/install.md):
+ *   0  plan: every step could be planned; install: every step done or already done
+ *   1  a step failed, was refused, was interrupted (Ctrl-C), or is not available
+ *   2  usage error, invalid profile, or --node names no node of the profile */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cmd.h"
+#include "err.h"
+#include "model.h"
+#include "plan.h"
+#include "report.h"
+#include "util.h"
+
+int install_command(int argc, char **argv, bool plan_only);
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_sigint(int sig)
+{
+	if (stop_flag) { /* second Ctrl-C: stop now; the journal makes a re-run resume */
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	stop_flag = 1;
+	static const char msg[] =
+	    "\nappliance: stopping at the next chunk boundary (Ctrl-C again to stop now); "
+	    "re-run to resume\n";
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing to do */
+	}
+}
+
+static void usage(FILE *f, const char *cmd)
+{
+	fprintf(f,
+		"usage: appliance %s PROFILE [--site FILE]... [--set KEY=VALUE]... (--node NAME | --auto)\n"
+		"       [--json] [--state-dir DIR] [--secrets FILE] [--cache DIR] [--sysfs DIR]\n"
+		"       [--hw-root DIR] [--disk-file FILE]... [--ca-file FILE]%s\n\n",
+		cmd, strcmp(cmd, "install") == 0 ? " [--apply] [--unattended]" : "");
+	fprintf(
+	    f, "%s\n\n",
+	    strcmp(cmd, "install") == 0
+		? "Install this node: identify it, check the NAS, the image and the secrets, render its\n"
+		  "Talos config, write the image and the metal-iso config partition to the install disk,\n"
+		  "prepare the Ceph disks, set the boot order and render the GitOps tree. Every step is\n"
+		  "journaled in the state directory: a re-run skips what is done and still checks out.\n"
+		  "Without --apply this is 'appliance plan'."
+		: "Show every step an install would take, what each would change (devices, bytes,\n"
+		  "partitions, signatures, files) and what it leaves alone. Changes nothing; read-only\n"
+		  "preflights (NAS, image, secrets, config) are run.");
+	fprintf(
+	    f, "options:\n"
+	       "  --node NAME        install the profile's node NAME\n"
+	       "  --auto             find the node by this machine's MACs, DMI serial or UUID\n"
+	       "  --site FILE        site overlay (repeatable); --set KEY=VALUE overrides a value\n"
+	       "  --json             one JSON event per line on stdout\n"
+	       "  --state-dir DIR    journal, configs and image cache (default $APPLIANCE_STATE_DIR\n"
+	       "                     or /var/lib/appliance)\n"
+	       "  --secrets FILE     the site's Talos secrets bundle (default STATE_DIR/talos-secrets.yaml,\n"
+	       "                     generated once when missing)\n"
+	       "  --cache DIR        image cache (default STATE_DIR/cache)\n"
+	       "  --sysfs DIR        where sysfs is (identity, efivarfs; default /sys)\n"
+	       "  --hw-root DIR      root for the disk inventory (default /)\n"
+	       "  --disk-file FILE   list an image file as a disk (repeatable; tests and the demo)\n"
+	       "  --ca-file FILE     extra CA bundle for an https image mirror\n");
+	if (strcmp(cmd, "install") == 0)
+		fprintf(f, "  --apply            carry the steps out (destructive)\n"
+			   "  --unattended       never ask; Ceph disks are wiped only when the profile says "
+			   "wipe: true\n");
+	fprintf(f, "\nexit codes: 0 ok, 1 a step failed, was refused, interrupted or is not available,\n"
+		   "            2 usage error, invalid profile or unknown node\n");
+}
+
+static const char *opt_value(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0' || *i + 1 >= argc)
+		return NULL;
+	return argv[++*i];
+}
+
+static bool confirm(const struct plan_opts *po)
+{
+	char line[64];
+
+	fprintf(stderr,
+		"\nThis erases the disks listed above as 'write', 'erase' and 'partition'.\n"
+		"Type 'yes' to install node '%s': ",
+		po->node ? po->node : "(auto)");
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return strcmp(line, "yes\n") == 0;
+}
+
+int install_command(int argc, char **argv, bool plan_only)
+{
+	const char *cmd = plan_only ? "plan" : "install";
+	struct profile_opts po = { 0 };
+	struct plan_opts o = { 0 };
+	struct plan_outcome out;
+	struct app_err e = { 0 };
+	const char **files = NULL;
+	bool json = false;
+	struct model *m;
+	int r, n_files = 0, rc;
+	const char *v;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (cmd_is_help(a)) {
+			usage(stdout, cmd);
+			profile_opts_free(&po);
+			free(files);
+			return EXIT_OK;
+		}
+		r = profile_opts_arg(&po, argc, argv, &i);
+		if (r < 0)
+			goto usage_err;
+		if (r > 0)
+			continue;
+		if (strcmp(a, "--auto") == 0)
+			o.autodetect = true;
+		else if (strcmp(a, "--json") == 0)
+			json = true;
+		else if (!plan_only && strcmp(a, "--apply") == 0)
+			o.apply = true;
+		else if (!plan_only && strcmp(a, "--unattended") == 0)
+			o.unattended = true;
+		else if ((v = opt_value(argc, argv, &i, "--node")))
+			o.node = v;
+		else if ((v = opt_value(argc, argv, &i, "--state-dir")))
+			o.state_dir = v;
+		else if ((v = opt_value(argc, argv, &i, "--secrets")))
+			o.secrets = v;
+		else if ((v = opt_value(argc, argv, &i, "--cache")))
+			o.cache_dir = v;
+		else if ((v = opt_value(argc, argv, &i, "--sysfs")))
+			o.sysfs = v;
+		else if ((v = opt_value(argc, argv, &i, "--hw-root")))
+			o.hw_root = v;
+		else if ((v = opt_value(argc, argv, &i, "--ca-file")))
+			o.ca_file = v;
+		else if ((v = opt_value(argc, argv, &i, "--disk-file"))) {
+			files = xrealloc(files, sizeof(*files) * (size_t)(n_files + 1));
+			files[n_files++] = v;
+		} else if (a[0] == '-') {
+			rc = cmd_usage_error(cmd, "unknown option '%s'", a);
+			goto out_free;
+		} else if (!po.profile)
+			po.profile = a;
+		else {
+			rc = cmd_usage_error(cmd, "unexpected argument '%s'", a);
+			goto out_free;
+		}
+	}
+	if (!po.profile) {
+		rc = cmd_usage_error(cmd, "no PROFILE given");
+		goto out_free;
+	}
+	if (!o.node == !o.autodetect) {
+		rc = cmd_usage_error(cmd, "give exactly one of --node NAME and --auto");
+		goto out_free;
+	}
+	if (!o.state_dir)
+		o.state_dir =
+		    getenv("APPLIANCE_STATE_DIR") ? getenv("APPLIANCE_STATE_DIR") : "/var/lib/appliance";
+	m = cmd_load_model(&po, false);
+	if (!m) {
+		rc = EXIT_USAGE;
+		goto out_free;
+	}
+	if (o.node && !model_node_by_name(m, o.node)) {
+		cmd_error("node '%s' is not in profile '%s'", o.node, po.profile);
+		model_free(m);
+		rc = EXIT_USAGE;
+		goto out_free;
+	}
+	o.model = m;
+	o.disk_files = files;
+	o.n_disk_files = n_files;
+	o.stop = &stop_flag;
+	o.report = report_new(stdout, json ? REPORT_JSON : REPORT_TTY);
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+
+	/* Interactive install: show the plan, then ask. */
+	if (o.apply && !o.unattended && !json && isatty(STDIN_FILENO)) {
+		struct plan_opts dry = o;
+		dry.apply = false;
+		r = plan_run(&dry, &out, &e);
+		if (r < 0 && r != -ENOSYS) {
+			cmd_err(&e);
+			rc = EXIT_FAIL;
+			goto out_model;
+		}
+		if (!confirm(&o)) {
+			cmd_error("not confirmed; nothing was changed");
+			rc = EXIT_FAIL;
+			goto out_model;
+		}
+	} else if (o.apply) {
+		o.unattended = true; /* nobody said yes: only wipes the profile opts into */
+	}
+	r = plan_run(&o, &out, &e);
+	if (r < 0) {
+		rc = EXIT_FAIL;
+		report_end(o.report, rc, e.msg);
+		if (report_get_mode(o.report) != REPORT_JSON)
+			cmd_err(&e);
+		if (out.refused && o.apply)
+			fprintf(stderr, "appliance: no disk was changed\n");
+	} else {
+		rc = EXIT_OK;
+		report_end(o.report, rc,
+			   o.apply ? "install complete: reboot into Talos"
+				   : "plan complete: run 'appliance install ... --apply' to carry it out");
+	}
+out_model:
+	report_free(o.report);
+	model_free(m);
+out_free:
+	profile_opts_free(&po);
+	free(files);
+	return rc;
+usage_err:
+	profile_opts_free(&po);
+	free(files);
+	fprintf(stderr, "try 'appliance %s --help'\n", cmd);
+	return EXIT_USAGE;
+}
 
 int cmd_install(int argc, char **argv)
 {
-	if (argc > 1 && cmd_is_help(argv[1])) {
-		printf("usage: appliance install ... (not implemented yet)\n");
-		return EXIT_OK;
-	}
-	cmd_error("'install' is not implemented yet");
-	return EXIT_FAIL;
+	return install_command(argc, argv, false);
 }

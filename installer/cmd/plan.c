@@ -1,12 +1,11 @@
-/* PLACEHOLDER: replaced by the work on this command. */
+/* appliance plan: `appliance install` without --apply (cmd/install.c). */
+#include <stdbool.h>
+
 #include "cmd.h"
+
+int install_command(int argc, char **argv, bool plan_only);
 
 int cmd_plan(int argc, char **argv)
 {
-	if (argc > 1 && cmd_is_help(argv[1])) {
-		printf("usage: appliance plan ... (not implemented yet)\n");
-		return EXIT_OK;
-	}
-	cmd_error("'plan' is not implemented yet");
-	return EXIT_FAIL;
+	return install_command(argc, argv, true);
 }

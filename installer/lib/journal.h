@@ -1,0 +1,46 @@
+/* The install journal: one small file per step under STATE_DIR/journal/,
+ * rewritten atomically (write_file_atomic: temp file, fsync, rename) when the
+ * step starts and when it ends. A power cut leaves each file either at its
+ * previous content or its new one, never torn. A lock file keeps two installs
+ * from sharing one state directory. OWNER: install work (issue 9). */
+#ifndef APPLIANCE_JOURNAL_H
+#define APPLIANCE_JOURNAL_H
+
+#include <stdbool.h>
+
+struct app_err;
+struct buf;
+struct journal;
+
+enum journal_status { JOURNAL_NONE = 0, JOURNAL_STARTED, JOURNAL_DONE };
+
+struct journal_entry {
+	enum journal_status status;
+	char inputs[65];	     /* sha256 hex of the step's inputs */
+	char result[512];	     /* what the step left behind (digest, partition, order) */
+	long long started, finished; /* unix seconds */
+	int runs;		     /* how many times the step was started */
+};
+
+/* Open (creating) the state directory; lock: take an exclusive lock on
+ * DIR/lock (fails with -EBUSY when another install holds it). */
+int journal_open(const char *dir, bool lock, struct journal **ret, struct app_err *e);
+void journal_close(struct journal *j);
+const char *journal_dir(const struct journal *j);
+
+/* Entry for step (status JOURNAL_NONE when never recorded). */
+int journal_get(struct journal *j, const char *step, struct journal_entry *ret, struct app_err *e);
+
+/* Record that step starts with these inputs (keeps the run counter).
+ * inputs_text ("key=value" lines, never secret values) is kept beside the
+ * entry so a later plan can say which inputs changed. */
+int journal_begin(struct journal *j, const char *step, const char *inputs, const char *inputs_text,
+		  struct app_err *e);
+
+/* The inputs text recorded by the last journal_begin of step ("" when none). */
+int journal_inputs(struct journal *j, const char *step, struct buf *out, struct app_err *e);
+/* Record that step finished with these inputs and result. */
+int journal_done(struct journal *j, const char *step, const char *inputs, const char *result,
+		 struct app_err *e);
+
+#endif

@@ -1,0 +1,51 @@
+/* The install, as a table of steps computed from the model and the machine.
+ * `plan` and `install` run the same code: each step computes its inputs (and
+ * their SHA-256), decides from the journal whether it must run, and either
+ * describes what it would change (plan) or does it (install --apply) and
+ * records the result. A re-run skips a step whose inputs are unchanged and
+ * whose recorded result still checks out on the machine.
+ * OWNER: install work (issue 9). */
+#ifndef APPLIANCE_PLAN_H
+#define APPLIANCE_PLAN_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+struct model;
+struct report;
+struct app_err;
+
+struct plan_opts {
+	const struct model *model;
+	const char *node;	       /* --node NAME; NULL with autodetect */
+	bool autodetect;	       /* --auto: match this machine's identity */
+	bool apply;		       /* install --apply; else plan only */
+	bool unattended;	       /* no questions; Ceph wipes need wipe: true in the profile */
+	const char *state_dir;	       /* journal, generated configs, image cache */
+	const char *secrets;	       /* Talos secrets bundle; NULL: STATE_DIR/talos-secrets.yaml */
+	const char *cache_dir;	       /* image cache; NULL: STATE_DIR/cache */
+	const char *sysfs;	       /* identity + efivarfs root; NULL: /sys */
+	const char *hw_root;	       /* disk inventory root; NULL: hw default */
+	const char *const *disk_files; /* image files listed as disks (tests, demo) */
+	int n_disk_files;
+	const char *ca_file;	     /* extra CA for https image mirrors (tests) */
+	volatile sig_atomic_t *stop; /* set by SIGINT: stop at the next boundary */
+	struct report *report;
+};
+
+/* Outcome counts of a run. */
+struct plan_outcome {
+	int ran, skipped, todo, failed, unavailable;
+	bool stopped;
+	bool refused; /* stopped before any disk was touched (identity, disks, preflight) */
+};
+
+/* Run the plan (and with apply, the install). 0 when every step is done or
+ * skipped (plan: when every step could be planned); negative errno with *e
+ * naming the failing step otherwise. */
+int plan_run(const struct plan_opts *o, struct plan_outcome *out, struct app_err *e);
+
+/* The step names in order, NULL-terminated (docs, tests, bench). */
+extern const char *const plan_step_names[];
+
+#endif
