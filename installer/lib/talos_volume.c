@@ -1,0 +1,156 @@
+#include "talos_volume.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "err.h"
+#include "util.h"
+
+#define CONFIG_MAX (8u << 20)
+
+int talos_volume_build(const char *config, size_t len, const char *out_path, struct app_err *e)
+{
+	char *tmp = xasprintf("%s.tmp.XXXXXX", out_path);
+	struct archive *a = archive_write_new();
+	struct archive_entry *ent = archive_entry_new();
+	int fd = mkstemp(tmp), r = 0;
+
+	if (fd < 0) {
+		r = app_err_set(e, -errno, "cannot create '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, 0600) < 0) {
+		r = app_err_set(e, -errno, "cannot chmod '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (archive_write_set_format_iso9660(a) != ARCHIVE_OK ||
+	    archive_write_set_options(a, "volume-id=" TALOS_VOLUME_LABEL ",rockridge,joliet") != ARCHIVE_OK ||
+	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+		r = app_err_set(e, -EIO, "'%s': cannot start an iso9660 image: %s", out_path,
+				archive_error_string(a));
+		goto out;
+	}
+	archive_entry_set_pathname(ent, TALOS_VOLUME_FILE);
+	archive_entry_set_filetype(ent, AE_IFREG);
+	archive_entry_set_perm(ent, 0600);
+	archive_entry_set_size(ent, (la_int64_t)len);
+	archive_entry_set_mtime(ent, 0, 0);
+	if (archive_write_header(a, ent) != ARCHIVE_OK ||
+	    archive_write_data(a, config, len) != (la_ssize_t)len || archive_write_close(a) != ARCHIVE_OK) {
+		r = app_err_set(e, -EIO, "'%s': cannot write the iso9660 image: %s", out_path,
+				archive_error_string(a));
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		r = app_err_set(e, -errno, "cannot write '%s': %s", out_path, strerror(errno));
+		goto out;
+	}
+	if (rename(tmp, out_path) < 0)
+		r = app_err_set(e, -errno, "cannot rename '%s' to '%s': %s", tmp, out_path, strerror(errno));
+out:
+	archive_entry_free(ent);
+	archive_write_free(a);
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+/* The volume label the way Talos' go-blockdevice probe reads it: the
+ * Joliet (supplementary) descriptor's UCS-2 volume id when there is one,
+ * else the primary descriptor's, trailing spaces and NULs trimmed. */
+static int read_label(int fd, const char *path, char label[33], struct app_err *e)
+{
+	unsigned char vd[2048];
+	char primary[33] = "", joliet[33] = "";
+	bool have_primary = false, have_joliet = false;
+
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = pread(fd, vd, sizeof(vd), 0x8000 + 2048 * (off_t)i);
+		if (n != (ssize_t)sizeof(vd) || memcmp(vd + 1, "CD001", 5) != 0)
+			break;
+		if (vd[0] == 0xff)
+			break;
+		if (vd[0] == 1 && !have_primary) {
+			memcpy(primary, vd + 40, 32);
+			have_primary = true;
+		} else if (vd[0] == 2 && !have_joliet) {
+			size_t k = 0;
+			for (size_t j = 0; j + 1 < 32; j += 2) /* UCS-2 BE; ASCII only */
+				joliet[k++] = vd[40 + j] ? '?' : (char)vd[40 + j + 1];
+			joliet[k] = '\0';
+			have_joliet = true;
+		}
+	}
+	if (!have_primary)
+		return app_err_set(e, -EINVAL, "'%s' is not an iso9660 image (no primary volume descriptor)",
+				   path);
+	strcpy(label, have_joliet ? joliet : primary);
+	for (size_t n = strlen(label); n && (label[n - 1] == ' ' || label[n - 1] == '\0'); n--)
+		label[n - 1] = '\0';
+	return 0;
+}
+
+int talos_volume_read(const char *path, char label[33], struct buf *config, struct app_err *e)
+{
+	struct archive *a = NULL;
+	struct archive_entry *ent;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r, found = 0;
+
+	if (fd < 0)
+		return app_err_set(e, -errno, "cannot open '%s': %s", path, strerror(errno));
+	r = read_label(fd, path, label, e);
+	if (r < 0)
+		goto out;
+	a = archive_read_new();
+	archive_read_support_format_iso9660(a);
+	if (archive_read_open_fd(a, fd, 65536) != ARCHIVE_OK) {
+		r = app_err_set(e, -EINVAL, "'%s': %s", path, archive_error_string(a));
+		goto out;
+	}
+	while ((r = archive_read_next_header(a, &ent)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(ent);
+		char chunk[16384];
+		la_ssize_t n;
+
+		if (strcmp(name, TALOS_VOLUME_FILE) != 0)
+			continue;
+		found = 1;
+		buf_append(config, "", 0);
+		while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
+			if (config->len + (size_t)n > CONFIG_MAX) {
+				r = app_err_set(e, -EFBIG, "'%s': %s is larger than %u bytes", path,
+						TALOS_VOLUME_FILE, CONFIG_MAX);
+				goto out;
+			}
+			buf_append(config, chunk, (size_t)n);
+		}
+		if (n < 0) {
+			r = app_err_set(e, -EIO, "'%s': cannot read %s: %s", path, TALOS_VOLUME_FILE,
+					archive_error_string(a));
+			goto out;
+		}
+		break;
+	}
+	if (r != ARCHIVE_OK && r != ARCHIVE_EOF) {
+		r = app_err_set(e, -EINVAL, "'%s': %s", path, archive_error_string(a));
+		goto out;
+	}
+	r = found ? 0 : app_err_set(e, -ENOENT, "'%s' has no %s at its root", path, TALOS_VOLUME_FILE);
+out:
+	if (a)
+		archive_read_free(a);
+	close(fd);
+	return r;
+}
