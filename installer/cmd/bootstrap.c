@@ -1,12 +1,322 @@
-/* PLACEHOLDER: replaced by the work on this command. */
+/* appliance bootstrap: wait for apid on the first control-plane node, call
+ * Bootstrap once (ALREADY_EXISTS on a re-run is success), fetch the admin
+ * kubeconfig, and optionally scrub the config volumes over the Talos API. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
 #include "cmd.h"
+#include "err.h"
+#include "model.h"
+#include "talosapi.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: appliance bootstrap PROFILE (--secrets FILE | --talosconfig FILE) [OPTIONS]\n"
+	    "\n"
+	    "Bootstrap etcd on the first control-plane node over the Talos API (gRPC, mutual TLS on\n"
+	    "port 50000) and write the admin kubeconfig. Safe to re-run: a node that is already\n"
+	    "bootstrapped counts as success.\n"
+	    "\n"
+	    "options:\n"
+	    "  --secrets FILE        the site's Talos secrets bundle (a client certificate is made from\n"
+	    "                        its OS CA in memory)\n"
+	    "  --talosconfig FILE    use this talosconfig's CA and client certificate instead\n"
+	    "  --context NAME        talosconfig context (default: its current one)\n"
+	    "  --node NAME           control-plane node to bootstrap (default: the first one)\n"
+	    "  --endpoint HOST[:PORT] address of its Talos API (default: the node's static address, 50000)\n"
+	    "  --kubeconfig PATH     where to write the kubeconfig (default: ./kubeconfig, mode 0600)\n"
+	    "  --wait SECONDS        how long to wait for apid (default 600)\n"
+	    "  --scrub-config-volumes DEV  after bootstrapping, wipe partition DEV (e.g. sda5: the\n"
+	    "                        metal-iso config volume, which still holds the machine config\n"
+	    "                        and its secrets) on each node through the Talos API\n"
+	    "  --site FILE, --set KEY=VALUE  profile overlays\n"
+	    "  -h, --help            this help\n"
+	    "\n"
+	    "exit codes: 0 ok, 1 failure, 2 usage error or invalid input\n");
+}
+
+struct bs_opts {
+	struct profile_opts p;
+	const char *secrets, *talosconfig, *context, *node, *endpoint, *kubeconfig, *scrub;
+	long wait_s;
+};
+
+static int parse_args(int argc, char **argv, struct bs_opts *o)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} vals[] = {
+		{ "--secrets", offsetof(struct bs_opts, secrets) },
+		{ "--talosconfig", offsetof(struct bs_opts, talosconfig) },
+		{ "--context", offsetof(struct bs_opts, context) },
+		{ "--node", offsetof(struct bs_opts, node) },
+		{ "--endpoint", offsetof(struct bs_opts, endpoint) },
+		{ "--kubeconfig", offsetof(struct bs_opts, kubeconfig) },
+		{ "--scrub-config-volumes", offsetof(struct bs_opts, scrub) },
+		{ "--wait", 0 },
+	};
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int r = profile_opts_arg(&o->p, argc, argv, &i);
+		bool matched = false;
+
+		if (r < 0)
+			return cmd_usage_error("bootstrap", "bad option");
+		if (r > 0)
+			continue;
+		if (cmd_is_help(a)) {
+			usage(stdout);
+			return -1;
+		}
+		for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]) && !matched; k++) {
+			size_t n = strlen(vals[k].name);
+			const char *v;
+
+			if (strncmp(a, vals[k].name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+				continue;
+			if (a[n] == '=') {
+				v = a + n + 1;
+			} else {
+				if (i + 1 >= argc)
+					return cmd_usage_error("bootstrap", "option '%s' needs a value",
+							       vals[k].name);
+				v = argv[++i];
+			}
+			if (strcmp(vals[k].name, "--wait") == 0) {
+				char *end;
+
+				o->wait_s = strtol(v, &end, 10);
+				if (*end || o->wait_s < 0)
+					return cmd_usage_error("bootstrap", "--wait '%s': expected seconds",
+							       v);
+			} else {
+				*(const char **)((char *)o + vals[k].off) = v;
+			}
+			matched = true;
+		}
+		if (matched)
+			continue;
+		if (a[0] == '-')
+			return cmd_usage_error("bootstrap", "unknown option '%s'", a);
+		if (o->p.profile)
+			return cmd_usage_error("bootstrap", "unexpected argument '%s'", a);
+		o->p.profile = a;
+	}
+	if (!o->p.profile)
+		return cmd_usage_error("bootstrap", "no PROFILE given");
+	if (!o->secrets && !o->talosconfig)
+		return cmd_usage_error("bootstrap", "give --secrets FILE or --talosconfig FILE");
+	if (o->secrets && o->talosconfig)
+		return cmd_usage_error("bootstrap", "give only one of --secrets and --talosconfig");
+	return 0;
+}
+
+/* host[:port] or [v6]:port into host (caller frees) and port. */
+static int split_endpoint(const char *ep, char **host, int *port)
+{
+	const char *colon;
+	char *end;
+	long p;
+
+	*port = TALOSAPI_PORT;
+	if (ep[0] == '[') {
+		const char *rb = strchr(ep, ']');
+
+		if (!rb)
+			return -1;
+		*host = xstrndup(ep + 1, (size_t)(rb - ep - 1));
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = strrchr(ep, ':');
+		if (colon && strchr(ep, ':') != colon)
+			colon = NULL; /* bare IPv6 */
+		*host = colon ? xstrndup(ep, (size_t)(colon - ep)) : xstrdup(ep);
+	}
+	if (colon) {
+		p = strtol(colon + 1, &end, 10);
+		if (*end || p <= 0 || p > 65535) {
+			free(*host);
+			return -1;
+		}
+		*port = (int)p;
+	}
+	return **host ? 0 : -1;
+}
+
+/* The node's Talos API address from the model: its static address (CIDR
+ * stripped), else its hostname. Caller frees. */
+static char *node_host(const struct model_node *n)
+{
+	if (n->network.address && *n->network.address) {
+		const char *slash = strchr(n->network.address, '/');
+
+		return slash ? xstrndup(n->network.address, (size_t)(slash - n->network.address))
+			     : xstrdup(n->network.address);
+	}
+	if (n->hostname && *n->hostname)
+		return xstrdup(n->hostname);
+	return NULL;
+}
+
+static void on_retry(void *ud, int attempt, const char *why, long delay_ms)
+{
+	(void)ud;
+	fprintf(stderr, "appliance: waiting for the Talos API (attempt %d, next in %.1fs): %s\n", attempt,
+		(double)delay_ms / 1000.0, why);
+}
 
 int cmd_bootstrap(int argc, char **argv)
 {
-	if (argc > 1 && cmd_is_help(argv[1])) {
-		printf("usage: appliance bootstrap ... (not implemented yet)\n");
-		return EXIT_OK;
+	struct bs_opts o = { .wait_s = 600 };
+	struct talos_creds creds = { 0 };
+	struct app_err e = { 0 };
+	struct buf kube = { 0 };
+	const struct model_node *node = NULL;
+	enum talosapi_bootstrap_result res;
+	struct model *m = NULL;
+	char *host = NULL;
+	int port = TALOSAPI_PORT, rc = EXIT_FAIL, r;
+
+	r = parse_args(argc, argv, &o);
+	if (r != 0) {
+		profile_opts_free(&o.p);
+		return r < 0 ? EXIT_OK : r;
 	}
-	cmd_error("'bootstrap' is not implemented yet");
-	return EXIT_FAIL;
+	m = cmd_load_model(&o.p, false);
+	if (!m) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (o.node) {
+		node = model_node_by_name(m, o.node);
+		if (!node) {
+			rc = cmd_usage_error("bootstrap", "no node '%s' in the profile", o.node);
+			goto out;
+		}
+		if (node->role != NODE_ROLE_CONTROLPLANE) {
+			rc = cmd_usage_error("bootstrap",
+					     "node '%s' is a %s; etcd is bootstrapped on a control plane",
+					     o.node, node->role_text ? node->role_text : "worker");
+			goto out;
+		}
+	} else {
+		for (size_t i = 0; i < m->n_nodes && !node; i++)
+			if (m->nodes[i].role == NODE_ROLE_CONTROLPLANE)
+				node = &m->nodes[i];
+		if (!node) {
+			rc = cmd_usage_error("bootstrap", "the profile has no control-plane node");
+			goto out;
+		}
+	}
+	if (o.endpoint) {
+		if (split_endpoint(o.endpoint, &host, &port) < 0) {
+			rc =
+			    cmd_usage_error("bootstrap", "--endpoint '%s': expected HOST[:PORT]", o.endpoint);
+			goto out;
+		}
+	} else if (!(host = node_host(node))) {
+		rc = cmd_usage_error(
+		    "bootstrap", "node '%s' has no static address or hostname; give --endpoint", node->name);
+		goto out;
+	}
+
+	if (o.secrets)
+		r = talos_creds_from_secrets(o.secrets, time(NULL), &creds, &e);
+	else
+		r = talos_creds_from_talosconfig(o.talosconfig, o.context, &creds, &e);
+	if (r < 0) {
+		cmd_err(&e);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+
+	{
+		struct talosapi_node tn = { .host = host, .port = port, .creds = &creds };
+		struct talosapi_retry rt = { .deadline_ms = o.wait_s * 1000, .on_retry = on_retry };
+		const char *out_path = o.kubeconfig ? o.kubeconfig : "kubeconfig";
+
+		if (o.wait_s == 0)
+			rt.attempts = 1;
+		printf("bootstrap: node %s, Talos API %s:%d\n", node->name, host, port);
+		fflush(stdout);
+		if (talosapi_bootstrap(&tn, &rt, &res, &e) < 0) {
+			cmd_error("bootstrap of node '%s' failed: %s", node->name, e.msg);
+			goto out;
+		}
+		if (res == TALOSAPI_ALREADY_BOOTSTRAPPED)
+			printf("etcd: already bootstrapped on %s (ALREADY_EXISTS); not bootstrapped again\n",
+			       node->name);
+		else
+			printf("etcd: bootstrapped on %s\n", node->name);
+		fflush(stdout);
+		if (talosapi_kubeconfig(&tn, &rt, &kube, &e) < 0) {
+			cmd_error("kubeconfig from node '%s': %s", node->name, e.msg);
+			goto out;
+		}
+		if (write_file_atomic(out_path, kube.data, kube.len, 0600, &e) < 0) {
+			cmd_err(&e);
+			goto out;
+		}
+		printf("kubeconfig: %s (%zu bytes, mode 0600)\n", out_path, kube.len);
+
+		if (o.scrub) {
+			/* with --endpoint only that node is reachable; otherwise every node
+			 * of the profile with an address */
+			size_t done = 0;
+
+			for (size_t i = 0; i < m->n_nodes; i++) {
+				const struct model_node *n = &m->nodes[i];
+				char *h = o.endpoint ? NULL : node_host(n);
+				struct talosapi_node sn = { .host = h ? h : host,
+							    .port = port,
+							    .creds = &creds };
+
+				if (o.endpoint && n != node)
+					continue;
+				if (!o.endpoint && !h) {
+					printf("config volume: node %s has no address; not scrubbed\n",
+					       n->name);
+					continue;
+				}
+				r = talosapi_wipe_device(&sn, &rt, o.scrub, &e);
+				free(h);
+				if (r < 0) {
+					cmd_error("scrubbing config volume '%s' on node '%s': %s", o.scrub,
+						  n->name, e.msg);
+					goto out;
+				}
+				printf("config volume: wiped %s on %s\n", o.scrub, n->name);
+				done++;
+			}
+			if (o.endpoint && m->n_nodes > 1)
+				printf("config volumes: only %s was reachable through --endpoint; the other "
+				       "nodes' "
+				       "config volumes still hold their machine config and secrets\n",
+				       node->name);
+			(void)done;
+		} else {
+			printf("config volumes: still present on the nodes (they hold the machine config and "
+			       "its "
+			       "secrets); once every node has persisted its config, re-run with "
+			       "--scrub-config-volumes DEV\n");
+		}
+	}
+	rc = EXIT_OK;
+out:
+	if (kube.data)
+		secure_free(kube.data, kube.cap);
+	talos_creds_free(&creds);
+	free(host);
+	if (m)
+		model_free(m);
+	profile_opts_free(&o.p);
+	return rc;
 }

@@ -1,0 +1,102 @@
+/* Talos API client: the few machine.MachineService / storage.StorageService
+ * calls the installer needs, over grpc.h (HTTP/2 + mutual TLS via libcurl),
+ * with the protobuf messages encoded and decoded by hand.
+ *
+ * Messages used (siderolabs/talos api/machine/machine.proto, common.proto):
+ *   BootstrapRequest { bool recover_etcd = 1; bool recover_skip_hash_check = 2; }
+ *   BootstrapResponse { repeated Bootstrap messages = 1; }  Bootstrap { Metadata metadata = 1; }
+ *   Kubeconfig(google.protobuf.Empty) returns (stream common.Data)
+ *   common.Data { Metadata metadata = 1; bytes bytes = 2; }
+ *   common.Metadata { string hostname = 1; string error = 2; google.rpc.Status status = 3; }
+ *   storage BlockDeviceWipeRequest { repeated BlockDeviceWipeDescriptor devices = 1; }
+ *   BlockDeviceWipeDescriptor { string device = 1; Method method = 2; ... }
+ *
+ * "Already bootstrapped": Talos answers a second Bootstrap with
+ * ALREADY_EXISTS ("etcd data directory is not empty"); that is success.
+ * FAILED_PRECONDITION "time is not in sync yet" is transient (retried);
+ * other FAILED_PRECONDITIONs (a worker node) are failures. */
+#ifndef APPLIANCE_TALOSAPI_H
+#define APPLIANCE_TALOSAPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+struct app_err;
+struct buf;
+
+#define TALOSAPI_PORT 50000
+
+/* Client credentials: PEM CA (of the Talos API, the OS CA), client cert and key. */
+struct talos_creds {
+	char *ca;
+	size_t ca_len;
+	char *crt;
+	size_t crt_len;
+	char *key; /* secret: wiped by talos_creds_free */
+	size_t key_len;
+};
+
+/* Read a talosconfig (context: NAME, contexts: NAME: {ca, crt, key} as
+ * base64 PEM). context NULL: the file's current context. */
+int talos_creds_from_talosconfig(const char *path, const char *context, struct talos_creds *ret,
+				 struct app_err *e);
+/* Same from talosconfig text already in memory (name is used in messages). */
+int talos_creds_parse_talosconfig(const char *text, size_t len, const char *name, const char *context,
+				  struct talos_creds *ret, struct app_err *e);
+/* Credentials from the site's secrets bundle: the OS CA, and a fresh
+ * Ed25519 os:admin client certificate signed by it, in memory only. */
+struct talos_bundle;
+int talos_creds_from_bundle(const struct talos_bundle *b, time_t now, struct talos_creds *ret,
+			    struct app_err *e);
+int talos_creds_from_secrets(const char *path, time_t now, struct talos_creds *ret, struct app_err *e);
+void talos_creds_free(struct talos_creds *c);
+
+/* How long to keep trying while the node is not reachable yet. */
+struct talosapi_retry {
+	int attempts;	      /* 0: unlimited within deadline_ms */
+	long deadline_ms;     /* total budget; 0: 600000 */
+	long initial_ms;      /* first backoff; 0: 500 */
+	long max_ms;	      /* backoff cap; 0: 10000 */
+	long call_timeout_ms; /* per call; 0: 30000 */
+	/* told before every wait (may be NULL): attempt number (1-based), why, delay */
+	void (*on_retry)(void *ud, int attempt, const char *why, long delay_ms);
+	void *ud;
+};
+
+struct talosapi_node {
+	const char *host; /* address the node's certificate names */
+	int port;	  /* 0: 50000 */
+	const struct talos_creds *creds;
+};
+
+enum talosapi_bootstrap_result { TALOSAPI_BOOTSTRAPPED = 0, TALOSAPI_ALREADY_BOOTSTRAPPED };
+
+/* Wait for apid on the node and call Bootstrap. Retries only while the call
+ * cannot have run (connection refused/reset, UNAVAILABLE, time not in sync)
+ * or when a timed-out call is safely repeatable (a repeat answers
+ * ALREADY_EXISTS). TLS identity errors fail at once. */
+int talosapi_bootstrap(const struct talosapi_node *n, const struct talosapi_retry *r,
+		       enum talosapi_bootstrap_result *ret, struct app_err *e);
+
+/* Fetch the admin kubeconfig (the stream of Data chunks forms a .tar.gz with
+ * one file, "kubeconfig"); *ret receives the file's bytes. Retried like
+ * talosapi_bootstrap. */
+int talosapi_kubeconfig(const struct talosapi_node *n, const struct talosapi_retry *r, struct buf *ret,
+			struct app_err *e);
+
+/* Wipe a block device or partition on the node (storage.StorageService/
+ * BlockDeviceWipe, method FAST): device as the node names it ("sda5"). */
+int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_retry *r, const char *device,
+			 struct app_err *e);
+
+/* Exposed for tests. */
+int talosapi_encode_bootstrap_request(bool recover_etcd, bool skip_hash_check, struct buf *out);
+/* Append the Data.bytes of one common.Data message to out; a Data carrying
+ * metadata.error fails with that error. */
+int talosapi_decode_data(const void *msg, size_t len, struct buf *out, struct app_err *e);
+/* The single regular file in a .tar.gz (at most max bytes) into out. */
+int talosapi_untar_single(const void *tgz, size_t len, const char *want_name, size_t max, struct buf *out,
+			  struct app_err *e);
+
+#endif
