@@ -33,6 +33,7 @@
 #define PROBE_STALE_SECONDS 600 /* older probes are leftovers of interrupted runs */
 #define READ_SAMPLE 64
 #define MARKER ".immich"
+#define PLURAL(n) ((n) == 1 ? "" : "s")
 
 const char *const nas_immich_folders[] = { "library", "upload",	 "thumbs", "encoded-video",
 					   "profile", "backups", NULL };
@@ -360,7 +361,7 @@ void nas_results_free(struct nas_results *r)
 static bool check_tcp(struct conn *c, struct nas_results *r)
 {
 	char eb[128];
-	int err = 0, attempt;
+	int err = 0, attempt, n;
 
 	for (attempt = 0; attempt <= c->retries; attempt++) {
 		if (attempt)
@@ -373,16 +374,17 @@ static bool check_tcp(struct conn *c, struct nas_results *r)
 		set_row(r, C_TCP, NAS_OK, NULL, "%s accepts connections", c->hostport);
 		return true;
 	}
+	n = attempt > c->retries ? c->retries + 1 : attempt + 1;
 	if (err == ETIMEDOUT)
 		set_row(r, C_TCP, NAS_FAIL,
 			"check nas.address and nas.port, that the NAS is up and that no firewall drops SMB",
-			"%s: no answer within %lld ms (%d attempts)", c->hostport, c->timeout_ms,
-			attempt > c->retries ? c->retries + 1 : attempt + 1);
+			"%s: no answer within %lld ms (%d attempt%s)", c->hostport, c->timeout_ms, n,
+			PLURAL(n));
 	else
 		set_row(r, C_TCP, NAS_FAIL,
 			"check nas.address and nas.port, and that SMB is enabled on the NAS",
-			"cannot connect to %s: %s (%d attempts)", c->hostport, errtext(err, eb, sizeof(eb)),
-			attempt > c->retries ? c->retries + 1 : attempt + 1);
+			"cannot connect to %s: %s (%d attempt%s)", c->hostport, errtext(err, eb, sizeof(eb)),
+			n, PLURAL(n));
 	return false;
 }
 
@@ -505,8 +507,8 @@ static bool check_session(struct conn *c, struct nas_results *r)
 		set_row(r, C_PROTOCOL, NAS_FAIL,
 			"the port accepts connections but does not answer SMB: check nas.port, or raise "
 			"nas.timeout",
-			"%s: no SMB answer within %lld ms (%d attempts)", c->share_url, c->timeout_ms,
-			attempts);
+			"%s: no SMB answer within %lld ms (%d attempt%s)", c->share_url, c->timeout_ms,
+			attempts, PLURAL(attempts));
 		return false;
 	}
 	if (err && err != EACCES && err != EPERM && err != ENOENT && err != ENODEV) {
@@ -518,8 +520,8 @@ static bool check_session(struct conn *c, struct nas_results *r)
 				c->share_url, min_proto(c));
 		else
 			set_row(r, C_PROTOCOL, NAS_FAIL, "check that the port belongs to an SMB server",
-				"%s: SMB negotiation failed: %s (%d attempts)", c->share_url,
-				errtext(err, eb, sizeof(eb)), attempts);
+				"%s: SMB negotiation failed: %s (%d attempt%s)", c->share_url,
+				errtext(err, eb, sizeof(eb)), attempts, PLURAL(attempts));
 		return false;
 	}
 	set_row(r, C_PROTOCOL, NAS_OK, NULL, "%s: negotiated %s or newer", c->hostport, min_proto(c));
