@@ -1,0 +1,76 @@
+/* Read-only S3 access for the rebuild preflight: ListObjectsV2 over libcurl,
+ * signed with libcurl's own AWS Signature V4 (CURLOPT_AWS_SIGV4), path-style
+ * URLs (endpoint/bucket), and a Barman object-store scan on top: base
+ * backups at <prefix>/<serverName>/base/<backupId>/backup.info, WAL files
+ * under <prefix>/<serverName>/wals/. Nothing here writes to the store. */
+#ifndef APPLIANCE_S3_H
+#define APPLIANCE_S3_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct app_err;
+
+struct s3_target {
+	const char *endpoint; /* http(s)://host[:port] */
+	const char *region;   /* NULL: us-east-1 */
+	const char *bucket;
+	const char *access_key; /* secret material: never in messages */
+	const char *secret_key;
+	long timeout_ms; /* per request; 0: 30000 */
+};
+
+struct s3_object {
+	char *key;
+	time_t mtime; /* LastModified */
+	uint64_t size;
+};
+
+struct s3_objects {
+	struct s3_object *v;
+	size_t n;
+};
+
+void s3_objects_free(struct s3_objects *o);
+
+/* Every object under prefix (all pages, at most max_keys objects; 0: 1000000). */
+int s3_list(const struct s3_target *t, const char *prefix, size_t max_keys, struct s3_objects *ret,
+	    struct app_err *e);
+
+/* "s3://bucket/some/prefix/" -> bucket, prefix ("some/prefix/", "" for none;
+ * a missing trailing slash is added). Caller frees both. */
+int s3_url_split(const char *url, char **ret_bucket, char **ret_prefix, struct app_err *e);
+
+/* What a Barman object store holds for one server name. */
+struct s3_barman {
+	size_t base_backups; /* backup.info files */
+	char *newest_base;   /* backup id of the newest */
+	time_t newest_base_time;
+	size_t wals;	  /* objects under wals/ */
+	char *newest_wal; /* file name of the newest */
+	time_t newest_wal_time;
+};
+
+/* List <prefix><server>/ and summarise. Fails (-ENOENT) when there is no
+ * base backup or no WAL, naming the s3:// location that is empty. */
+int s3_barman_scan(const struct s3_target *t, const char *prefix, const char *server, struct s3_barman *ret,
+		   struct app_err *e);
+void s3_barman_free(struct s3_barman *b);
+
+/* "3d 4h", "2h 5m", "42s" into out. */
+void s3_format_age(long long seconds, char *out, size_t n);
+
+/* ---- exposed for tests ---------------------------------------------------- */
+
+/* Parse a ListBucketResult page: append its <Contents> to *objs; set
+ * *truncated and *next_token (caller frees; NULL when none). */
+int s3_parse_list(const char *xml, size_t len, struct s3_objects *objs, bool *truncated, char **next_token,
+		  struct app_err *e);
+/* <Error><Code>..</Code><Message>..</Message>: into code/msg (empty when absent). */
+void s3_parse_error(const char *xml, size_t len, char *code, size_t code_n, char *msg, size_t msg_n);
+/* ISO 8601 "2024-06-07T23:00:01.000Z" -> time_t; -1 when malformed. */
+time_t s3_parse_time(const char *s);
+
+#endif
