@@ -68,7 +68,7 @@ static int cmd_help(int argc, char **argv)
 	char help[] = "--help";
 	char *sub[] = { NULL, help, NULL };
 
-	if (argc < 2) {
+	if (argc < 2 || cmd_is_help(argv[1])) {
 		usage(stdout);
 		return EXIT_OK;
 	}

@@ -986,8 +986,13 @@ static const char *kv_get(const struct kvlist *l, const char *k)
 static void derive_var(struct ctx *c, struct model *m, const struct ytree *t, const char *var, const char *value,
 		       const char *from)
 {
+	const struct ynode *raw = node_at(t, from);
 	const char *have;
 
+	/* an invalid value is reported where it stands; still define the variable
+	 * so that every ${VAR} using it is not reported a second time */
+	if (!value && raw && raw->type == YN_SCALAR)
+		value = raw->value;
 	if (!value)
 		return;
 	have = kv_get(&m->site.vars, var);
@@ -1064,6 +1069,7 @@ static void check_duplicate(struct ctx *c, const struct ytree *t, struct seen *s
 static void check_nodes(struct ctx *c, struct model *m, const struct ytree *t)
 {
 	size_t cps = 0, total_macs = 0;
+	bool roles_ok = true;
 
 	for (size_t i = 0; i < m->n_nodes; i++)
 		total_macs += m->nodes[i].identity.macs.n;
@@ -1073,7 +1079,7 @@ static void check_nodes(struct ctx *c, struct model *m, const struct ytree *t)
 	struct seen *serials = xcalloc(m->n_nodes + 1, sizeof(*serials));
 	size_t nn = 0, nh = 0, nm = 0, ns = 0;
 
-	if (m->n_nodes == 0 && node_at(t, "nodes"))
+	if (m->n_nodes == 0 && node_at(t, "nodes") && node_at(t, "nodes")->type == YN_SEQ)
 		diag(c, node_at(t, "nodes"), "nodes", DIAG_ERROR, "at least one node is required");
 	for (size_t i = 0; i < m->n_nodes; i++) {
 		struct model_node *n = &m->nodes[i];
@@ -1083,13 +1089,16 @@ static void check_nodes(struct ctx *c, struct model *m, const struct ytree *t)
 									      : NODE_ROLE_CONTROLPLANE;
 		if (n->role_text && n->role == NODE_ROLE_CONTROLPLANE)
 			cps++;
-		if (!n->hostname && n->name)
-			n->hostname = xstrdup(n->name);
+		roles_ok &= n->role_text != NULL;
 		p = xasprintf("nodes[%zu].name", i);
 		check_duplicate(c, t, names, &nn, n->name, i, p, "node name");
 		free(p);
+		/* a hostname derived from the name is checked with the name */
 		p = xasprintf("nodes[%zu].hostname", i);
-		check_duplicate(c, t, hosts, &nh, n->hostname, i, node_at(t, p) ? p : "", "hostname");
+		if (n->hostname)
+			check_duplicate(c, t, hosts, &nh, n->hostname, i, p, "hostname");
+		else if (n->name)
+			n->hostname = xstrdup(n->name);
 		free(p);
 		for (size_t j = 0; j < n->identity.macs.n; j++) {
 			p = xasprintf("nodes[%zu].identity.macs[%zu]", i, j);
@@ -1120,7 +1129,7 @@ static void check_nodes(struct ctx *c, struct model *m, const struct ytree *t)
 			free(p);
 		}
 	}
-	if (m->n_nodes > 0 && cps == 0)
+	if (m->n_nodes > 0 && cps == 0 && roles_ok)
 		diag(c, node_at(t, "nodes"), "nodes", DIAG_ERROR,
 		     "no control-plane node; at least one node needs 'role: controlplane'");
 	else if (cps > 0 && cps % 2 == 0)
@@ -1131,6 +1140,13 @@ static void check_nodes(struct ctx *c, struct model *m, const struct ytree *t)
 	free(hosts);
 	free(macs);
 	free(serials);
+}
+
+/* Variables always derived from required keys: when the key is missing that
+ * is the error reported, not every ${VAR} that uses it. */
+static bool is_derived_var(const char *name)
+{
+	return strcmp(name, "CLUSTER_NAME") == 0 || strcmp(name, "LOCATION") == 0 || strcmp(name, "TIMEZONE") == 0;
 }
 
 /* Every ${VAR} in every value must be a site var or a secret var. */
@@ -1150,7 +1166,8 @@ static void check_vars_in(struct ctx *c, const struct model *m, const struct yno
 			char *name = xstrndup(p + 2, (size_t)(end - p - 2));
 			if (!is_varname(name))
 				diag(c, n, path, DIAG_ERROR, "'${%s}' is not a valid variable reference", name);
-			else if (!kv_get(&m->site.vars, name) && !kv_get(&m->site.secret_vars, name)) {
+			else if (!kv_get(&m->site.vars, name) && !kv_get(&m->site.secret_vars, name) &&
+				 !is_derived_var(name)) {
 				struct buf b = { 0 };
 				for (size_t i = 0; i < m->site.vars.n; i++)
 					buf_printf(&b, "%s%s", b.len ? ", " : "", m->site.vars.v[i].key);
