@@ -128,6 +128,10 @@ int talos_creds_parse_talosconfig(const char *text, size_t len, const char *name
 					fields[i]);
 			goto out;
 		}
+	}
+	for (int i = 0; i < 3; i++) {
+		const char *v = scalar(map_get(&doc, ctx, fields[i]));
+
 		vals[i] = b64_decode(v, &lens[i]);
 		if (!vals[i] || !strstr(vals[i], "-----BEGIN ")) {
 			r = app_err_set(e, -EINVAL, "%s: contexts.%s.%s is not base64-encoded PEM", name,
