@@ -7,14 +7,15 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json]\n\n"
-		   "Check a profile strictly and report every problem at once, sorted, as\n"
-		   "  FILE:LINE:COL: error: KEY.PATH: MESSAGE\n"
-		   "Layers, later wins: built-in defaults, PROFILE, each --site FILE, each --set.\n\n"
-		   "  --site FILE      merge a site overlay over the profile\n"
-		   "  --set KEY=VALUE  override one value (KEY like nodes[0].role or nas.port)\n"
-		   "  --json           print {\"valid\",\"errors\",\"warnings\",\"diagnostics\"} on stdout\n\n"
-		   "exit: 0 valid (warnings allowed), 2 invalid or usage error\n");
+	fprintf(f,
+		"usage: appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json]\n\n"
+		"Check a profile strictly and report every problem at once, sorted, as\n"
+		"  FILE:LINE:COL: error: KEY.PATH: MESSAGE\n"
+		"Layers, later wins: built-in defaults, PROFILE, each --site FILE, each --set.\n\n"
+		"  --site FILE      merge a site overlay over the profile\n"
+		"  --set KEY=VALUE  override one value (KEY like nodes[0].role or nas.port)\n"
+		"  --json           print {\"valid\",\"errors\",\"warnings\",\"diagnostics\"} on stdout\n\n"
+		"exit: 0 valid (warnings allowed), 2 invalid or usage error\n");
 }
 
 int cmd_validate(int argc, char **argv)
@@ -57,21 +58,25 @@ int cmd_validate(int argc, char **argv)
 		profile_opts_free(&o);
 		return cmd_usage_error("validate", "no PROFILE given");
 	}
-	in = (struct profile_input){ .profile = o.profile, .sites = o.sites, .n_sites = o.n_sites,
-				     .sets = o.sets, .n_sets = o.n_sets };
+	in = (struct profile_input){ .profile = o.profile,
+				     .sites = o.sites,
+				     .n_sites = o.n_sites,
+				     .sets = o.sets,
+				     .n_sets = o.n_sets };
 	r = profile_load(&in, &m, &d);
 	if (json) {
 		printf("{\"profile\":");
 		json_str(stdout, o.profile);
-		printf(",\"valid\":%s,\"errors\":%zu,\"warnings\":%zu,\"diagnostics\":", r == 0 ? "true" : "false",
-		       d.errors, d.warnings);
+		printf(",\"valid\":%s,\"errors\":%zu,\"warnings\":%zu,\"diagnostics\":",
+		       r == 0 ? "true" : "false", d.errors, d.warnings);
 		diags_print_json(&d, stdout);
 		printf("}\n");
 	} else {
 		diags_print(&d, stderr);
 		if (r == 0)
 			printf("%s: valid (%zu node%s, cluster '%s', %zu warning%s)\n", o.profile, m->n_nodes,
-			       m->n_nodes == 1 ? "" : "s", m->site.cluster, d.warnings, d.warnings == 1 ? "" : "s");
+			       m->n_nodes == 1 ? "" : "s", m->site.cluster, d.warnings,
+			       d.warnings == 1 ? "" : "s");
 		else
 			fprintf(stderr, "%s: %zu error%s\n", o.profile, d.errors, d.errors == 1 ? "" : "s");
 	}

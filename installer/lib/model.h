@@ -49,12 +49,12 @@ enum size_op { SIZE_OP_NONE = 0, SIZE_OP_EQ, SIZE_OP_GE, SIZE_OP_LE, SIZE_OP_GT,
 /* Which disk a role means. Every field set must match (AND); unset fields
  * match anything. String matches are fnmatch(3) globs. */
 struct disk_selector {
-	char *path;      /* glob on /dev/... or /dev/disk/by-path/... */
-	char *model;     /* glob */
-	char *serial;    /* glob (NVMe serials are space-trimmed) */
-	char *wwid;      /* glob */
+	char *path;	 /* glob on /dev/... or /dev/disk/by-path/... */
+	char *model;	 /* glob */
+	char *serial;	 /* glob (NVMe serials are space-trimmed) */
+	char *wwid;	 /* glob */
 	char *transport; /* nvme, sata, scsi, usb, virtio, mmc */
-	char *size;      /* ">= 1TB", "<2Ti", "500GB" (= exact) */
+	char *size;	 /* ">= 1TB", "<2Ti", "500GB" (= exact) */
 	enum size_op size_op;
 	uint64_t size_bytes;
 	struct model_size min_size; /* refuse disks smaller than this */
@@ -72,15 +72,15 @@ enum node_role { NODE_ROLE_CONTROLPLANE = 0, NODE_ROLE_WORKER };
 
 struct node_identity {
 	struct strlist macs; /* lower-case aa:bb:cc:dd:ee:ff */
-	char *serial;        /* DMI product serial */
-	char *uuid;          /* DMI system UUID */
+	char *serial;	     /* DMI product serial */
+	char *uuid;	     /* DMI system UUID */
 };
 
 struct node_network {
-	char *interface;   /* optional: kernel name; else the NIC with a profile MAC */
-	bool dhcp;         /* default true */
-	char *address;     /* static CIDR, e.g. 192.168.50.11/24 */
-	char *gateway;     /* static gateway */
+	char *interface; /* optional: kernel name; else the NIC with a profile MAC */
+	bool dhcp;	 /* default true */
+	char *address;	 /* static CIDR, e.g. 192.168.50.11/24 */
+	char *gateway;	 /* static gateway */
 	struct strlist nameservers;
 };
 
@@ -99,12 +99,12 @@ struct model_node {
 /* ---- site --------------------------------------------------------------- */
 
 struct model_site {
-	char *cluster;   /* talos-robbinsdale */
-	char *location;  /* robbinsdale */
-	char *timezone;  /* America/Chicago */
+	char *cluster;	/* talos-robbinsdale */
+	char *location; /* robbinsdale */
+	char *timezone; /* America/Chicago */
 	struct strlist domains;
-	char *lan_cidr;  /* 192.168.50.0/24 */
-	char *gateway;   /* 192.168.50.1 */
+	char *lan_cidr; /* 192.168.50.0/24 */
+	char *gateway;	/* 192.168.50.1 */
 	/* Flux cluster-settings. Includes the derived CLUSTER_NAME, LOCATION,
 	 * TIMEZONE (added by profile.c unless set) in profile order. */
 	struct kvlist vars;
@@ -121,13 +121,13 @@ struct talos_schematic {
 };
 
 struct talos_image {
-	char *factory;     /* https://factory.talos.dev */
-	char *mirror;      /* optional base URL serving the same paths (cache/mirror) */
-	char *platform;    /* metal */
-	char *arch;        /* amd64 */
-	char *format;      /* raw.zst | raw.xz */
-	char *pins;        /* file with pinned sha256 per image, relative to the profile */
-	char *installer;   /* factory.talos.dev/metal-installer */
+	char *factory;	 /* https://factory.talos.dev */
+	char *mirror;	 /* optional base URL serving the same paths (cache/mirror) */
+	char *platform;	 /* metal */
+	char *arch;	 /* amd64 */
+	char *format;	 /* raw.zst | raw.xz */
+	char *pins;	 /* file with pinned sha256 per image, relative to the profile */
+	char *installer; /* factory.talos.dev/metal-installer */
 };
 
 struct model_talos {
@@ -135,14 +135,14 @@ struct model_talos {
 	struct talos_schematic schematic;
 	struct talos_image image;
 	char *endpoint; /* https://k8s.robbinsdale.local:6443 */
-	char *vip;      /* shared VIP on the control planes, optional */
+	char *vip;	/* shared VIP on the control planes, optional */
 	char *pod_cidr;
 	char *service_cidr;
 	char *lb_cidr;
-	char *cni;      /* none | flannel | custom */
+	char *cni; /* none | flannel | custom */
 	bool kube_proxy;
 	bool allow_scheduling_on_control_planes;
-	char *config_delivery; /* metal-iso | none */
+	char *config_delivery;	  /* metal-iso | none */
 	char *kubernetes_version; /* optional */
 	/* sha256 (hex) of the OS CA certificate PEM of this site's secrets bundle,
 	 * recorded after `talos secrets`; rebuild refuses a bundle that differs. */
@@ -152,18 +152,18 @@ struct model_talos {
 /* ---- nas ---------------------------------------------------------------- */
 
 struct model_nas {
-	char *address; /* 192.168.50.115 */
-	long long port; /* 445 */
-	char *share;    /* k8s */
-	char *photos;   /* pics: existing photos, read-only use */
-	char *library;  /* immich: Immich library, read-write */
+	char *address;	       /* 192.168.50.115 */
+	long long port;	       /* 445 */
+	char *share;	       /* k8s */
+	char *photos;	       /* pics: existing photos, read-only use */
+	char *library;	       /* immich: Immich library, read-write */
 	char *username_secret; /* secret names */
 	char *password_secret;
-	char *domain;   /* SMB workgroup/domain, optional */
+	char *domain;	    /* SMB workgroup/domain, optional */
 	char *min_protocol; /* SMB3 */
 	struct model_size min_free;
 	struct model_size capacity; /* what the PVs declare (2Ti) */
-	char *timeout;  /* "10s" */
+	char *timeout;		    /* "10s" */
 	long long timeout_ms;
 	long long retries;
 };
@@ -171,25 +171,25 @@ struct model_nas {
 /* ---- gitops ------------------------------------------------------------- */
 
 struct model_flux {
-	char *version;          /* v2.6.4 */
+	char *version;		/* v2.6.4 */
 	char *install_manifest; /* URL; default from version */
-	char *namespace;        /* flux-system */
+	char *namespace;	/* flux-system */
 };
 
 struct model_gitops {
 	char *repository; /* home-kubernetes */
 	char *url;
-	char *branch;     /* main */
-	char *path;       /* ./clusters/${CLUSTER_NAME} */
-	char *interval;   /* 30m */
+	char *branch;	/* main */
+	char *path;	/* ./clusters/${CLUSTER_NAME} */
+	char *interval; /* 30m */
 	struct model_flux flux;
-	char *credentials_secret; /* git credentials (secret name), optional */
-	char *sops_secret;        /* SOPS PGP key (secret name), optional */
-	char *sops_secret_name;   /* in-cluster Secret name: sops-gpg */
-	char *settings_configmap; /* cluster-settings */
-	struct strlist substitute_secrets; /* cluster-secrets, common-secrets */
+	char *credentials_secret;	      /* git credentials (secret name), optional */
+	char *sops_secret;		      /* SOPS PGP key (secret name), optional */
+	char *sops_secret_name;		      /* in-cluster Secret name: sops-gpg */
+	char *settings_configmap;	      /* cluster-settings */
+	struct strlist substitute_secrets;    /* cluster-secrets, common-secrets */
 	struct strlist substitute_configmaps; /* common-settings */
-	char *out;        /* optional local checkout to render into / check */
+	char *out;			      /* optional local checkout to render into / check */
 };
 
 /* ---- platform the app depends on ---------------------------------------- */
@@ -219,39 +219,39 @@ struct model_platform {
 	char *smb_credentials_name; /* csi-smbcreds (in smb_csi.namespace) */
 	struct model_component rook;
 	char *ceph_image;
-	char *storage_class;   /* ceph-block-replicated-nvme */
+	char *storage_class; /* ceph-block-replicated-nvme */
 	char *block_pool;
 	long long replicas;
-	char *device_class;    /* nvme */
+	char *device_class; /* nvme */
 	bool default_storage_class;
 	struct model_component gateway;
 	char *gateway_namespace; /* home */
 	char *gateway_tailscale; /* ts */
-	char *gateway_public;    /* public */
+	char *gateway_public;	 /* public */
 };
 
 /* ---- apps.immich -------------------------------------------------------- */
 
 struct immich_object_store {
-	char *name;             /* ObjectStore name */
+	char *name;		/* ObjectStore name */
 	char *destination_path; /* s3://keiretsu/${LOCATION}/immich/postgres/ */
-	char *endpoint;         /* https://nyc3.digitaloceanspaces.com */
-	char *secret;           /* credentials Secret name in-cluster */
-	char *access_key_var;   /* COMMON_S3_ACCESS_KEY (Flux var) */
-	char *secret_key_var;   /* COMMON_S3_SECRET_KEY */
-	char *retention;        /* 30d */
-	char *region;           /* optional */
+	char *endpoint;		/* https://nyc3.digitaloceanspaces.com */
+	char *secret;		/* credentials Secret name in-cluster */
+	char *access_key_var;	/* COMMON_S3_ACCESS_KEY (Flux var) */
+	char *secret_key_var;	/* COMMON_S3_SECRET_KEY */
+	char *retention;	/* 30d */
+	char *region;		/* optional */
 };
 
 struct immich_database {
-	char *cluster;  /* CNPG Cluster name */
+	char *cluster; /* CNPG Cluster name */
 	char *image;
 	long long instances;
 	struct model_size size;
 	char *storage_class;
 	char *database;
 	char *owner;
-	char *secret;   /* immich-postgres-user */
+	char *secret; /* immich-postgres-user */
 	struct strlist extensions;
 	struct strlist shared_preload_libraries;
 	bool superuser;
@@ -262,7 +262,7 @@ struct immich_database {
 	char *server_name;     /* barman serverName for new backups */
 	struct immich_object_store primary;
 	struct immich_object_store secondary;
-	char *restore_cluster; /* CNPG Cluster for disaster recovery */
+	char *restore_cluster;	     /* CNPG Cluster for disaster recovery */
 	char *restore_source_server; /* serverName to recover from */
 };
 
@@ -279,7 +279,7 @@ struct immich_redis {
 };
 
 struct immich_volume {
-	char *name;     /* PV and PVC name; the NAS folder is nas.photos / nas.library */
+	char *name; /* PV and PVC name; the NAS folder is nas.photos / nas.library */
 	struct model_size capacity;
 	bool read_only;
 	char *mount_path; /* where Immich sees it */
@@ -288,12 +288,12 @@ struct immich_volume {
 struct immich_storage {
 	struct immich_volume photos;  /* immich-unas-pics */
 	struct immich_volume library; /* immich-unas */
-	char *driver;        /* smb.csi.k8s.io */
-	char *file_mode;     /* "0777" */
-	char *dir_mode;      /* "0777" */
-	char *reclaim_policy; /* Retain */
-	char *access_mode;   /* ReadWriteMany */
-	char *storage_class; /* optional static class name; "" for none */
+	char *driver;		      /* smb.csi.k8s.io */
+	char *file_mode;	      /* "0777" */
+	char *dir_mode;		      /* "0777" */
+	char *reclaim_policy;	      /* Retain */
+	char *access_mode;	      /* ReadWriteMany */
+	char *storage_class;	      /* optional static class name; "" for none */
 };
 
 struct onepassword_item {
@@ -304,8 +304,8 @@ struct onepassword_item {
 struct immich_route {
 	struct strlist hostnames;
 	char *path;
-	long long port; /* 2283 */
-	char *service;  /* immich-server */
+	long long port;		 /* 2283 */
+	char *service;		 /* immich-server */
 	struct strlist gateways; /* gateway names in platform.gatewayNamespace */
 	char *homer_category;
 	char *homer_icon;
@@ -317,8 +317,8 @@ struct immich_route {
 struct model_immich {
 	bool enabled;
 	char *namespace; /* immich */
-	char *interval;  /* 30m */
-	char *timeout;   /* 5m */
+	char *interval;	 /* 30m */
+	char *timeout;	 /* 5m */
 	struct strlist depends_on;
 	struct helm_chart chart; /* immich 0.9.0 */
 	long long remediation_retries;
@@ -353,8 +353,8 @@ struct model {
 	struct kvlist secrets; /* name -> "env:NAME" | "file:PATH" */
 
 	/* where the profile came from */
-	char *path; /* the main profile file */
-	char *dir;  /* its directory: relative paths in the profile resolve here */
+	char *path;	    /* the main profile file */
+	char *dir;	    /* its directory: relative paths in the profile resolve here */
 	struct ytree *tree; /* merged source tree, for model_where() */
 };
 

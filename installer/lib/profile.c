@@ -57,9 +57,10 @@ static void diag_at(struct diags *d, const char *file, int line, int col, const 
 		d->warnings++;
 }
 
-static void diag(struct ctx *c, const struct ynode *n, const char *path, enum diag_severity sev, const char *fmt,
-		 ...) __attribute__((format(printf, 5, 6)));
-static void diag(struct ctx *c, const struct ynode *n, const char *path, enum diag_severity sev, const char *fmt, ...)
+static void diag(struct ctx *c, const struct ynode *n, const char *path, enum diag_severity sev,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void diag(struct ctx *c, const struct ynode *n, const char *path, enum diag_severity sev,
+		 const char *fmt, ...)
 {
 	va_list ap;
 
@@ -111,7 +112,8 @@ void diags_print_json(const struct diags *d, FILE *f)
 		json_str(f, g->file);
 		fprintf(f, ",\"line\":%d,\"column\":%d,\"path\":", g->line, g->col);
 		json_str(f, g->path);
-		fprintf(f, ",\"severity\":\"%s\",\"message\":", g->severity == DIAG_ERROR ? "error" : "warning");
+		fprintf(f,
+			",\"severity\":\"%s\",\"message\":", g->severity == DIAG_ERROR ? "error" : "warning");
 		json_str(f, g->msg);
 		fputc('}', f);
 	}
@@ -142,7 +144,8 @@ static size_t edit_distance(const char *a, const char *b)
 	for (size_t i = 1; i <= la; i++) {
 		cur[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			size_t sub = prev[j - 1] +
+				     (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
 			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
 			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
 		}
@@ -175,12 +178,26 @@ int profile_parse_size(const char *s, uint64_t *ret)
 		const char *suffix;
 		uint64_t mult;
 	} units[] = {
-		{ "Ki", 1ULL << 10 }, { "Mi", 1ULL << 20 }, { "Gi", 1ULL << 30 }, { "Ti", 1ULL << 40 },
-		{ "Pi", 1ULL << 50 }, { "Ei", 1ULL << 60 }, { "KB", 1000ULL }, { "MB", 1000000ULL },
-		{ "GB", 1000000000ULL }, { "TB", 1000000000000ULL }, { "PB", 1000000000000000ULL },
-		{ "k", 1000ULL }, { "K", 1000ULL }, { "M", 1000000ULL }, { "G", 1000000000ULL },
-		{ "T", 1000000000000ULL }, { "P", 1000000000000000ULL }, { "E", 1000000000000000000ULL },
-		{ "B", 1 }, { "", 1 },
+		{ "Ki", 1ULL << 10 },
+		{ "Mi", 1ULL << 20 },
+		{ "Gi", 1ULL << 30 },
+		{ "Ti", 1ULL << 40 },
+		{ "Pi", 1ULL << 50 },
+		{ "Ei", 1ULL << 60 },
+		{ "KB", 1000ULL },
+		{ "MB", 1000000ULL },
+		{ "GB", 1000000000ULL },
+		{ "TB", 1000000000000ULL },
+		{ "PB", 1000000000000000ULL },
+		{ "k", 1000ULL },
+		{ "K", 1000ULL },
+		{ "M", 1000000ULL },
+		{ "G", 1000000000ULL },
+		{ "T", 1000000000000ULL },
+		{ "P", 1000000000000000ULL },
+		{ "E", 1000000000000000000ULL },
+		{ "B", 1 },
+		{ "", 1 },
 	};
 	const char *p = s;
 	uint64_t whole = 0, frac = 0, frac_div = 1;
@@ -339,7 +356,9 @@ int profile_parse_duration(const char *s, long long *ms)
 	static const struct {
 		const char *unit;
 		double ms;
-	} units[] = { { "ns", 1e-6 }, { "us", 1e-3 }, { "ms", 1 }, { "s", 1e3 }, { "m", 6e4 }, { "h", 3.6e6 } };
+	} units[] = {
+		{ "ns", 1e-6 }, { "us", 1e-3 }, { "ms", 1 }, { "s", 1e3 }, { "m", 6e4 }, { "h", 3.6e6 }
+	};
 	double total = 0;
 
 	if (strcmp(s, "0") == 0) {
@@ -424,15 +443,16 @@ static bool cron_field_ok(const char *f, int lo, int hi, const char *const *name
 
 static const char *check_cron(const char *s)
 {
-	static const char *const months[] = { "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP",
-					      "OCT", "NOV", "DEC", NULL };
+	static const char *const months[] = { "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+					      "AUG", "SEP", "OCT", "NOV", "DEC", NULL };
 	static const char *const days[] = { "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL };
-	static const char *const macros[] = { "@yearly", "@annually", "@monthly", "@weekly", "@daily",
-					      "@midnight", "@hourly", NULL };
+	static const char *const macros[] = { "@yearly", "@annually", "@monthly", "@weekly",
+					      "@daily",	 "@midnight", "@hourly",  NULL };
 	struct {
 		int lo, hi;
 		const char *const *names;
-	} spec[6] = { { 0, 59, NULL }, { 0, 59, NULL }, { 0, 23, NULL }, { 1, 31, NULL }, { 1, 12, months }, { 0, 7, days } };
+	} spec[6] = { { 0, 59, NULL }, { 0, 59, NULL },	  { 0, 23, NULL },
+		      { 1, 31, NULL }, { 1, 12, months }, { 0, 7, days } };
 	char *copy, *save = NULL, *fields[7];
 	int n = 0;
 
@@ -447,16 +467,20 @@ static const char *check_cron(const char *s)
 			n++;
 	if (n != 5 && n != 6) {
 		free(copy);
-		return "expected a cron schedule of 5 fields (minute hour day month weekday) or 6 (with seconds first)";
+		return "expected a cron schedule of 5 fields (minute hour day month weekday) or 6 (with "
+		       "seconds first)";
 	}
 	for (int i = 0; i < n; i++) {
 		int k = n == 6 ? i : i + 1;
 		if (!cron_field_ok(fields[i], spec[k].lo, spec[k].hi, spec[k].names)) {
 			free(copy);
 			static const char *const what[] = {
-				"second field must be 0-59",  "minute field must be 0-59",
-				"hour field must be 0-23",    "day-of-month field must be 1-31",
-				"month field must be 1-12 or JAN-DEC", "day-of-week field must be 0-7 or SUN-SAT",
+				"second field must be 0-59",
+				"minute field must be 0-59",
+				"hour field must be 0-23",
+				"day-of-month field must be 1-31",
+				"month field must be 1-12 or JAN-DEC",
+				"day-of-week field must be 0-7 or SUN-SAT",
 			};
 			return what[k];
 		}
@@ -478,7 +502,8 @@ static const char *check_url(const char *s, const char *const *schemes)
 	if (!sep || sep == s)
 		return "expected a URL (scheme://host/path)";
 	for (int i = 0; schemes[i]; i++)
-		if ((size_t)(sep - s) == strlen(schemes[i]) && strncmp(s, schemes[i], strlen(schemes[i])) == 0)
+		if ((size_t)(sep - s) == strlen(schemes[i]) &&
+		    strncmp(s, schemes[i], strlen(schemes[i])) == 0)
 			scheme_ok = true;
 	if (!scheme_ok)
 		return bad_scheme; /* the caller lists the schemes */
@@ -546,7 +571,8 @@ static bool secret_defined(const struct ctx *c, const char *name)
 
 /* Check one scalar value against a type. Adds a diagnostic and returns false
  * when it does not fit. */
-static bool check_scalar(struct ctx *c, const struct field *f, enum ftype t, const struct ynode *n, const char *path)
+static bool check_scalar(struct ctx *c, const struct field *f, enum ftype t, const struct ynode *n,
+			 const char *path)
 {
 	const char *s = n->value, *why = NULL;
 
@@ -559,11 +585,13 @@ static bool check_scalar(struct ctx *c, const struct field *f, enum ftype t, con
 		return true;
 	case T_NAME:
 		if (!is_k8s_name(s))
-			why = "expected a lower-case name (letters, digits, '-', '.'; starting and ending with a letter or digit)";
+			why = "expected a lower-case name (letters, digits, '-', '.'; starting and ending "
+			      "with a letter or digit)";
 		break;
 	case T_HOST:
 		if (!is_hostname(s))
-			why = "not a valid hostname (labels of letters, digits and '-', at most 63 characters each)";
+			why = "not a valid hostname (labels of letters, digits and '-', at most 63 "
+			      "characters each)";
 		break;
 	case T_ADDR:
 		if (!is_ip(s) && !is_hostname(s))
@@ -589,7 +617,8 @@ static bool check_scalar(struct ctx *c, const struct field *f, enum ftype t, con
 			static const char *const web[] = { "http", "https", NULL };
 			for (int i = 0; (sc ? sc : web)[i]; i++)
 				buf_printf(&b, "%s%s://", i ? ", " : "", (sc ? sc : web)[i]);
-			diag(c, n, path, DIAG_ERROR, "unsupported URL scheme in '%s'; expected %s", s, b.data);
+			diag(c, n, path, DIAG_ERROR, "unsupported URL scheme in '%s'; expected %s", s,
+			     b.data);
 			buf_free(&b);
 			return false;
 		}
@@ -646,7 +675,8 @@ static bool check_scalar(struct ctx *c, const struct field *f, enum ftype t, con
 				buf_printf(&b, "%s'%s'", nc ? ", " : "", f->choices[nc]);
 			const char *near = closest(s, (const char *const *)f->choices, sizeof(char *), nc);
 			if (near)
-				diag(c, n, path, DIAG_ERROR, "'%s' is not one of %s; did you mean '%s'?", s, b.data, near);
+				diag(c, n, path, DIAG_ERROR, "'%s' is not one of %s; did you mean '%s'?", s,
+				     b.data, near);
 			else
 				diag(c, n, path, DIAG_ERROR, "'%s' is not one of %s", s, b.data);
 			buf_free(&b);
@@ -691,7 +721,8 @@ static bool check_scalar(struct ctx *c, const struct field *f, enum ftype t, con
 		if (r == -ERANGE)
 			why = "size is too large";
 		else if (r < 0)
-			why = "malformed size; expected a number with an optional unit such as 8Gi, 2Ti, 500GB";
+			why =
+			    "malformed size; expected a number with an optional unit such as 8Gi, 2Ti, 500GB";
 		break;
 	}
 	case T_INT: {
@@ -702,7 +733,8 @@ static bool check_scalar(struct ctx *c, const struct field *f, enum ftype t, con
 		if (!*s || *end || errno) {
 			why = "expected an integer";
 		} else if (f->min < f->max && (v < f->min || v > f->max)) {
-			diag(c, n, path, DIAG_ERROR, "%lld is out of range (%lld to %lld)", v, f->min, f->max);
+			diag(c, n, path, DIAG_ERROR, "%lld is out of range (%lld to %lld)", v, f->min,
+			     f->max);
 			return false;
 		}
 		break;
@@ -759,7 +791,8 @@ static void strlist_push(struct strlist *l, char *s)
 	l->v[l->n++] = s;
 }
 
-static void bind_table(struct ctx *c, const struct ynode *map, const struct table *t, void *base, const char *path);
+static void bind_table(struct ctx *c, const struct ynode *map, const struct table *t, void *base,
+		       const char *path);
 
 static void bind_default(const struct field *f, void *base)
 {
@@ -777,7 +810,8 @@ static void bind_default(const struct field *f, void *base)
 	}
 }
 
-static void bind_field(struct ctx *c, const struct field *f, const struct ynode *n, void *base, const char *path)
+static void bind_field(struct ctx *c, const struct field *f, const struct ynode *n, void *base,
+		       const char *path)
 {
 	void *dst = AT(base, f->off, void);
 
@@ -839,7 +873,8 @@ static void bind_field(struct ctx *c, const struct field *f, const struct ynode 
 			if (!key_ok) {
 				diag(c, n->keys[i], ip, DIAG_ERROR, "'%s' is not a valid %s name", k,
 				     f->elem == T_SECREF ? "secret" : "variable");
-			} else if (!ynode_is_null(n->items[i]) && check_scalar(c, f, f->elem, n->items[i], ip)) {
+			} else if (!ynode_is_null(n->items[i]) &&
+				   check_scalar(c, f, f->elem, n->items[i], ip)) {
 				l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
 				l->v[l->n].key = xstrdup(k);
 				l->v[l->n].value = xstrdup(n->items[i]->value);
@@ -857,7 +892,8 @@ static void bind_field(struct ctx *c, const struct field *f, const struct ynode 
 	}
 }
 
-static void bind_table(struct ctx *c, const struct ynode *map, const struct table *t, void *base, const char *path)
+static void bind_table(struct ctx *c, const struct ynode *map, const struct table *t, void *base,
+		       const char *path)
 {
 	size_t nf = 0;
 
@@ -873,7 +909,8 @@ static void bind_table(struct ctx *c, const struct ynode *map, const struct tabl
 			char *kp = path[0] ? xasprintf("%s.%s", path, k) : xstrdup(k);
 			const char *near = closest(k, &t->fields[0].key, sizeof(struct field), nf);
 			if (near)
-				diag(c, map->keys[i], kp, DIAG_ERROR, "unknown key '%s'; did you mean '%s'?", k, near);
+				diag(c, map->keys[i], kp, DIAG_ERROR, "unknown key '%s'; did you mean '%s'?",
+				     k, near);
 			else
 				diag(c, map->keys[i], kp, DIAG_ERROR, "unknown key '%s' in %s", k, t->name);
 			free(kp);
@@ -983,8 +1020,8 @@ static const char *kv_get(const struct kvlist *l, const char *k)
 	return NULL;
 }
 
-static void derive_var(struct ctx *c, struct model *m, const struct ytree *t, const char *var, const char *value,
-		       const char *from)
+static void derive_var(struct ctx *c, struct model *m, const struct ytree *t, const char *var,
+		       const char *value, const char *from)
 {
 	const struct ynode *raw = node_at(t, from);
 	const char *have;
@@ -1000,8 +1037,8 @@ static void derive_var(struct ctx *c, struct model *m, const struct ytree *t, co
 		kv_add(&m->site.vars, var, value);
 	} else if (strcmp(have, value) != 0) {
 		char *p = xasprintf("site.vars.%s", var);
-		diag(c, node_at(t, p), p, DIAG_ERROR, "'%s' disagrees with %s '%s'; remove it (it is derived)", have,
-		     from, value);
+		diag(c, node_at(t, p), p, DIAG_ERROR,
+		     "'%s' disagrees with %s '%s'; remove it (it is derived)", have, from, value);
 		free(p);
 	}
 }
@@ -1014,7 +1051,8 @@ static void check_selector(struct ctx *c, const struct ytree *t, struct disk_sel
 	if (!s->path && !s->model && !s->serial && !s->wwid && !s->transport && !s->size) {
 		p = xasprintf("%s", path);
 		diag(c, node_at(t, p), p, DIAG_ERROR,
-		     "%s selector matches every disk; give at least one of path, model, serial, wwid, transport, size",
+		     "%s selector matches every disk; give at least one of path, model, serial, wwid, "
+		     "transport, size",
 		     role);
 		free(p);
 	}
@@ -1024,7 +1062,7 @@ static void check_selector(struct ctx *c, const struct ytree *t, struct disk_sel
 			const char *op;
 			enum size_op v;
 		} ops[] = { { ">=", SIZE_OP_GE }, { "<=", SIZE_OP_LE }, { "==", SIZE_OP_EQ },
-			    { ">", SIZE_OP_GT },  { "<", SIZE_OP_LT },  { "=", SIZE_OP_EQ } };
+			    { ">", SIZE_OP_GT },  { "<", SIZE_OP_LT },	{ "=", SIZE_OP_EQ } };
 		s->size_op = SIZE_OP_EQ;
 		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
 			if (strncmp(q, ops[i].op, strlen(ops[i].op)) == 0) {
@@ -1038,7 +1076,8 @@ static void check_selector(struct ctx *c, const struct ytree *t, struct disk_sel
 		if (profile_parse_size(q, &s->size_bytes) < 0) {
 			p = xasprintf("%s.size", path);
 			diag(c, node_at(t, p), p, DIAG_ERROR,
-			     "malformed size condition '%s'; expected e.g. '>= 1TB', '< 2Ti' or '500GB'", s->size);
+			     "malformed size condition '%s'; expected e.g. '>= 1TB', '< 2Ti' or '500GB'",
+			     s->size);
 			free(p);
 		}
 	}
@@ -1049,15 +1088,15 @@ struct seen {
 	size_t node;
 };
 
-static void check_duplicate(struct ctx *c, const struct ytree *t, struct seen *seen, size_t *n, const char *value,
-			    size_t node, const char *path, const char *what)
+static void check_duplicate(struct ctx *c, const struct ytree *t, struct seen *seen, size_t *n,
+			    const char *value, size_t node, const char *path, const char *what)
 {
 	if (!value)
 		return;
 	for (size_t i = 0; i < *n; i++) {
 		if (strcasecmp(seen[i].value, value) == 0) {
-			diag(c, node_at(t, path), path, DIAG_ERROR, "duplicate %s '%s' (also used by nodes[%zu])", what,
-			     value, seen[i].node);
+			diag(c, node_at(t, path), path, DIAG_ERROR,
+			     "duplicate %s '%s' (also used by nodes[%zu])", what, value, seen[i].node);
 			return;
 		}
 	}
@@ -1125,7 +1164,8 @@ static void check_nodes(struct ctx *c, struct model *m, const struct ytree *t)
 		} else if (n->network.dhcp && n->network.address) {
 			p = xasprintf("nodes[%zu].network.address", i);
 			diag(c, node_at(t, p), p, DIAG_ERROR,
-			     "a static address is given but dhcp is true; set 'dhcp: false' for static addressing");
+			     "a static address is given but dhcp is true; set 'dhcp: false' for static "
+			     "addressing");
 			free(p);
 		}
 	}
@@ -1134,7 +1174,8 @@ static void check_nodes(struct ctx *c, struct model *m, const struct ytree *t)
 		     "no control-plane node; at least one node needs 'role: controlplane'");
 	else if (cps > 0 && cps % 2 == 0)
 		diag(c, node_at(t, "nodes"), "nodes", DIAG_WARNING,
-		     "%zu control-plane nodes: an even number gives etcd no extra fault tolerance; use an odd number",
+		     "%zu control-plane nodes: an even number gives etcd no extra fault tolerance; use an "
+		     "odd number",
 		     cps);
 	free(names);
 	free(hosts);
@@ -1146,7 +1187,8 @@ static void check_nodes(struct ctx *c, struct model *m, const struct ytree *t)
  * is the error reported, not every ${VAR} that uses it. */
 static bool is_derived_var(const char *name)
 {
-	return strcmp(name, "CLUSTER_NAME") == 0 || strcmp(name, "LOCATION") == 0 || strcmp(name, "TIMEZONE") == 0;
+	return strcmp(name, "CLUSTER_NAME") == 0 || strcmp(name, "LOCATION") == 0 ||
+	       strcmp(name, "TIMEZONE") == 0;
 }
 
 /* Every ${VAR} in every value must be a site var or a secret var. */
@@ -1165,16 +1207,19 @@ static void check_vars_in(struct ctx *c, const struct model *m, const struct yno
 			}
 			char *name = xstrndup(p + 2, (size_t)(end - p - 2));
 			if (!is_varname(name))
-				diag(c, n, path, DIAG_ERROR, "'${%s}' is not a valid variable reference", name);
+				diag(c, n, path, DIAG_ERROR, "'${%s}' is not a valid variable reference",
+				     name);
 			else if (!kv_get(&m->site.vars, name) && !kv_get(&m->site.secret_vars, name) &&
 				 !is_derived_var(name)) {
 				struct buf b = { 0 };
 				for (size_t i = 0; i < m->site.vars.n; i++)
 					buf_printf(&b, "%s%s", b.len ? ", " : "", m->site.vars.v[i].key);
 				for (size_t i = 0; i < m->site.secret_vars.n; i++)
-					buf_printf(&b, "%s%s", b.len ? ", " : "", m->site.secret_vars.v[i].key);
+					buf_printf(&b, "%s%s", b.len ? ", " : "",
+						   m->site.secret_vars.v[i].key);
 				diag(c, n, path, DIAG_ERROR,
-				     "undefined variable ${%s}; define it under site.vars or site.secretVars (defined: %s)",
+				     "undefined variable ${%s}; define it under site.vars or site.secretVars "
+				     "(defined: %s)",
 				     name, b.len ? b.data : "none");
 				buf_free(&b);
 			}
@@ -1203,8 +1248,8 @@ static void check_store_vars(struct ctx *c, const struct model *m, const struct 
 			continue;
 		char *p = xasprintf("%s.%s", path, keys[i]);
 		diag(c, node_at(t, p), p, DIAG_ERROR,
-		     "variable '%s' is not provided by site.secretVars; add '%s: <secret name>' there", vars[i],
-		     vars[i]);
+		     "variable '%s' is not provided by site.secretVars; add '%s: <secret name>' there",
+		     vars[i], vars[i]);
 		free(p);
 	}
 }
@@ -1221,7 +1266,8 @@ static void semantic_checks(struct ctx *c, struct model *m, const struct ytree *
 		check_vars_in(c, m, t->root, "");
 	check_store_vars(c, m, t, &m->apps.immich.database.primary, "apps.immich.database.primary");
 	if (m->apps.immich.database.secondary.name)
-		check_store_vars(c, m, t, &m->apps.immich.database.secondary, "apps.immich.database.secondary");
+		check_store_vars(c, m, t, &m->apps.immich.database.secondary,
+				 "apps.immich.database.secondary");
 	if (m->talos.version) {
 		bool ok = false;
 		const char *v = m->talos.version;
@@ -1239,8 +1285,8 @@ static void semantic_checks(struct ctx *c, struct model *m, const struct ytree *
 		profile_parse_duration(m->nas.timeout, &m->nas.timeout_ms);
 	if (!m->gitops.flux.install_manifest && m->gitops.flux.version)
 		m->gitops.flux.install_manifest =
-			xasprintf("https://github.com/fluxcd/flux2/releases/download/%s/install.yaml",
-				  m->gitops.flux.version);
+		    xasprintf("https://github.com/fluxcd/flux2/releases/download/%s/install.yaml",
+			      m->gitops.flux.version);
 	struct immich_database *db = &m->apps.immich.database;
 	if (!db->server_name && db->cluster)
 		db->server_name = xstrdup(db->cluster);
@@ -1278,17 +1324,25 @@ static int load_layer(struct ytree *base, const char *path, struct diags *d)
 		va_list none;
 		(void)none;
 		d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-		d->v[d->n] = (struct diag){ .file = xstrdup(path), .line = line ? line : 1, .col = col ? col : 1,
-					    .path = xstrdup(""), .severity = DIAG_ERROR, .msg = xstrdup(msg) };
+		d->v[d->n] = (struct diag){ .file = xstrdup(path),
+					    .line = line ? line : 1,
+					    .col = col ? col : 1,
+					    .path = xstrdup(""),
+					    .severity = DIAG_ERROR,
+					    .msg = xstrdup(msg) };
 		d->n++;
 		d->errors++;
 		return r;
 	}
 	if (!t->root || ynode_is_null(t->root)) {
 		d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-		d->v[d->n] = (struct diag){ .file = xstrdup(path), .line = 1, .col = 1, .path = xstrdup(""),
-					    .severity = DIAG_ERROR,
-					    .msg = xstrdup("the file is empty; expected an appliance profile") };
+		d->v[d->n] =
+		    (struct diag){ .file = xstrdup(path),
+				   .line = 1,
+				   .col = 1,
+				   .path = xstrdup(""),
+				   .severity = DIAG_ERROR,
+				   .msg = xstrdup("the file is empty; expected an appliance profile") };
 		d->n++;
 		d->errors++;
 		ytree_free(t);
@@ -1296,8 +1350,11 @@ static int load_layer(struct ytree *base, const char *path, struct diags *d)
 	}
 	if (t->root->type != YN_MAP) {
 		d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-		d->v[d->n] = (struct diag){ .file = xstrdup(path), .line = t->root->line, .col = t->root->col,
-					    .path = xstrdup(""), .severity = DIAG_ERROR,
+		d->v[d->n] = (struct diag){ .file = xstrdup(path),
+					    .line = t->root->line,
+					    .col = t->root->col,
+					    .path = xstrdup(""),
+					    .severity = DIAG_ERROR,
 					    .msg = xasprintf("expected a mapping at the top, found %s",
 							     node_kind(t->root)) };
 		d->n++;
@@ -1321,8 +1378,12 @@ int profile_load(const struct profile_input *in, struct model **ret, struct diag
 	r = ytree_parse(DEFAULTS_NAME, appliance_defaults_yaml, strlen(appliance_defaults_yaml), &t, &e);
 	if (r < 0) { /* a build problem, not the user's */
 		d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-		d->v[d->n++] = (struct diag){ .file = xstrdup(DEFAULTS_NAME), .line = 1, .col = 1, .path = xstrdup(""),
-					      .severity = DIAG_ERROR, .msg = xstrdup(e.msg) };
+		d->v[d->n++] = (struct diag){ .file = xstrdup(DEFAULTS_NAME),
+					      .line = 1,
+					      .col = 1,
+					      .path = xstrdup(""),
+					      .severity = DIAG_ERROR,
+					      .msg = xstrdup(e.msg) };
 		d->errors++;
 		return r;
 	}
@@ -1352,15 +1413,19 @@ int profile_load(const struct profile_input *in, struct model **ret, struct diag
 		r = ytree_set(t, in->sets[i], &e);
 		if (r < 0) {
 			d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-			d->v[d->n++] = (struct diag){ .file = xasprintf("--set %s", in->sets[i]), .line = 1, .col = 1,
-						      .path = xstrdup(""), .severity = DIAG_ERROR,
+			d->v[d->n++] = (struct diag){ .file = xasprintf("--set %s", in->sets[i]),
+						      .line = 1,
+						      .col = 1,
+						      .path = xstrdup(""),
+						      .severity = DIAG_ERROR,
 						      .msg = xstrdup(e.msg) };
 			d->errors++;
 		}
 	}
 	if (r < 0) {
 		ytree_free(t);
-		qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+		if (d->n)
+			qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
 		return r;
 	}
 
@@ -1374,7 +1439,8 @@ int profile_load(const struct profile_input *in, struct model **ret, struct diag
 		char *slash = strrchr(m->path, '/');
 		m->dir = slash ? xstrndup(m->path, (size_t)(slash - m->path)) : xstrdup(".");
 	}
-	qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
+	if (d->n)
+		qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
 	if (d->errors) {
 		model_free(m);
 		return -EINVAL;

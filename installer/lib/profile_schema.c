@@ -5,7 +5,10 @@
 #include "model.h"
 #include "profile_schema.h"
 
-#define END { 0 }
+#define END       \
+	{         \
+		0 \
+	}
 #define O(s, f) offsetof(s, f)
 
 static const char *const api_versions[] = { "appliance/v1", NULL };
@@ -48,14 +51,16 @@ static const struct table site_table = { "site", 0, site_fields };
 
 /* ---- nodes -------------------------------------------------------------- */
 
-#define SELECTOR_FIELDS(base)                                                                  \
-	{ "path", T_STR, (base) + O(struct disk_selector, path) },                             \
-	{ "model", T_STR, (base) + O(struct disk_selector, model) },                           \
-	{ "serial", T_STR, (base) + O(struct disk_selector, serial) },                         \
-	{ "wwid", T_STR, (base) + O(struct disk_selector, wwid) },                             \
-	{ "transport", T_ENUM, (base) + O(struct disk_selector, transport), .choices = transports }, \
-	{ "size", T_STR, (base) + O(struct disk_selector, size) },                             \
-	{ "minSize", T_SIZE, (base) + O(struct disk_selector, min_size) }
+#define SELECTOR_FIELDS(base)                                                                            \
+	{ "path", T_STR, (base) + O(struct disk_selector, path) },                                       \
+	    { "model", T_STR, (base) + O(struct disk_selector, model) },                                 \
+	    { "serial", T_STR, (base) + O(struct disk_selector, serial) },                               \
+	    { "wwid", T_STR, (base) + O(struct disk_selector, wwid) },                                   \
+	    { "transport", T_ENUM, (base) + O(struct disk_selector, transport), .choices = transports }, \
+	    { "size", T_STR, (base) + O(struct disk_selector, size) },                                   \
+	{                                                                                                \
+		"minSize", T_SIZE, (base) + O(struct disk_selector, min_size)                            \
+	}
 
 static const struct field selector_fields[] = {
 	SELECTOR_FIELDS(0),
@@ -133,7 +138,8 @@ static const struct field talos_fields[] = {
 	{ "loadBalancerCIDR", T_CIDR, O(struct model_talos, lb_cidr) },
 	{ "cni", T_ENUM, O(struct model_talos, cni), .choices = cnis },
 	{ "kubeProxy", T_BOOL, O(struct model_talos, kube_proxy) },
-	{ "allowSchedulingOnControlPlanes", T_BOOL, O(struct model_talos, allow_scheduling_on_control_planes) },
+	{ "allowSchedulingOnControlPlanes", T_BOOL,
+	  O(struct model_talos, allow_scheduling_on_control_planes) },
 	{ "configDelivery", T_ENUM, O(struct model_talos, config_delivery), .choices = deliveries },
 	{ "kubernetesVersion", T_VERSION, O(struct model_talos, kubernetes_version) },
 	{ "caFingerprint", T_HEX64, O(struct model_talos, ca_fingerprint) },
@@ -191,10 +197,12 @@ static const struct table gitops_table = { "gitops", 0, gitops_fields };
 
 /* ---- platform ----------------------------------------------------------- */
 
-#define CHART_FIELDS(base)                                                                      \
-	{ "name", T_STR, (base) + O(struct helm_chart, name) },                                 \
-	{ "version", T_STR, (base) + O(struct helm_chart, version) },                           \
-	{ "repository", T_URL, (base) + O(struct helm_chart, repository), .url_schemes = chart_schemes }
+#define CHART_FIELDS(base)                                                                                   \
+	{ "name", T_STR, (base) + O(struct helm_chart, name) },                                              \
+	    { "version", T_STR, (base) + O(struct helm_chart, version) },                                    \
+	{                                                                                                    \
+		"repository", T_URL, (base) + O(struct helm_chart, repository), .url_schemes = chart_schemes \
+	}
 
 static const struct field chart_fields[] = {
 	CHART_FIELDS(0),
@@ -202,14 +210,18 @@ static const struct field chart_fields[] = {
 };
 static const struct table chart_table = { "chart", 0, chart_fields };
 
-#define COMPONENT_FIELDS(c)                                                                     \
-	{ "enabled", T_BOOL, O(struct model_platform, c) + O(struct model_component, enabled), .def = "true" }, \
-	{ "namespace", T_NAME, O(struct model_platform, c) + O(struct model_component, namespace) }, \
-	{ "chart", T_STRUCT, O(struct model_platform, c) + O(struct model_component, chart), .sub = &chart_table }, \
-	{ "version", T_STR, O(struct model_platform, c) + O(struct model_component, version) }
+#define COMPONENT_FIELDS(c)                                                                              \
+	{ "enabled", T_BOOL, O(struct model_platform, c) + O(struct model_component, enabled),           \
+	  .def = "true" },                                                                               \
+	    { "namespace", T_NAME, O(struct model_platform, c) + O(struct model_component, namespace) }, \
+	    { "chart", T_STRUCT, O(struct model_platform, c) + O(struct model_component, chart),         \
+	      .sub = &chart_table },                                                                     \
+	{                                                                                                \
+		"version", T_STR, O(struct model_platform, c) + O(struct model_component, version)       \
+	}
 
-#define COMPONENT_TABLE(id, c, name, ...)                                                       \
-	static const struct field id##_fields[] = { COMPONENT_FIELDS(c), __VA_ARGS__ END };      \
+#define COMPONENT_TABLE(id, c, name, ...)                                                   \
+	static const struct field id##_fields[] = { COMPONENT_FIELDS(c), __VA_ARGS__ END }; \
 	static const struct table id##_table = { name, 0, id##_fields }
 
 COMPONENT_TABLE(cnpg, cnpg, "cnpg", );
@@ -221,8 +233,7 @@ COMPONENT_TABLE(onepassword, onepassword, "onepassword",
 		{ "tokenSecret", T_SECRET, O(struct model_platform, onepassword_token_secret) }, );
 COMPONENT_TABLE(smbcsi, smb_csi, "smbCsi",
 		{ "credentialsName", T_NAME, O(struct model_platform, smb_credentials_name) }, );
-COMPONENT_TABLE(rook, rook, "rook",
-		{ "cephImage", T_STR, O(struct model_platform, ceph_image) },
+COMPONENT_TABLE(rook, rook, "rook", { "cephImage", T_STR, O(struct model_platform, ceph_image) },
 		{ "storageClass", T_NAME, O(struct model_platform, storage_class) },
 		{ "blockPool", T_NAME, O(struct model_platform, block_pool) },
 		{ "replicas", T_INT, O(struct model_platform, replicas), .min = 1, .max = 9 },
@@ -272,7 +283,8 @@ static const struct field database_fields[] = {
 	{ "owner", T_NAME, O(struct immich_database, owner), F_REQUIRED },
 	{ "secret", T_NAME, O(struct immich_database, secret), F_REQUIRED },
 	{ "extensions", T_LIST_STR, O(struct immich_database, extensions), .elem = T_STR },
-	{ "sharedPreloadLibraries", T_LIST_STR, O(struct immich_database, shared_preload_libraries), .elem = T_STR },
+	{ "sharedPreloadLibraries", T_LIST_STR, O(struct immich_database, shared_preload_libraries),
+	  .elem = T_STR },
 	{ "superuser", T_BOOL, O(struct immich_database, superuser) },
 	{ "dataChecksums", T_BOOL, O(struct immich_database, data_checksums) },
 	{ "monitoring", T_BOOL, O(struct immich_database, monitoring) },

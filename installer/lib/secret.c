@@ -29,12 +29,13 @@ int secret_read(const struct model *m, const char *name, int trim, struct secret
 	ret->data = NULL;
 	ret->len = 0;
 	if (!ref)
-		return app_err_set(e, -ENOENT, "secret '%s' is not defined under 'secrets:'", name ? name : "");
+		return app_err_set(e, -ENOENT, "secret '%s' is not defined under 'secrets:'",
+				   name ? name : "");
 	if (strncmp(ref, "env:", 4) == 0) {
 		const char *v = getenv(ref + 4);
 		if (!v)
-			return app_err_set(e, -ENOENT, "secret '%s': environment variable '%s' is not set", name,
-					   ref + 4);
+			return app_err_set(e, -ENOENT, "secret '%s': environment variable '%s' is not set",
+					   name, ref + 4);
 		buf_puts(&b, v);
 	} else if (strncmp(ref, "file:", 5) == 0) {
 		char *path = model_path(m, ref + 5);
@@ -45,7 +46,8 @@ int secret_read(const struct model *m, const char *name, int trim, struct secret
 			return app_err_prefix(e, "secret '%s'", name);
 		}
 	} else {
-		return app_err_set(e, -EINVAL, "secret '%s': reference must start with 'env:' or 'file:'", name);
+		return app_err_set(e, -EINVAL, "secret '%s': reference must start with 'env:' or 'file:'",
+				   name);
 	}
 	if (trim)
 		while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))

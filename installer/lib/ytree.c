@@ -112,8 +112,8 @@ int ytree_parse(const char *name, const char *text, size_t len, struct ytree **r
 
 	if (len > YTREE_MAX_BYTES) {
 		ytree_free(t);
-		return app_err_set(e, -EFBIG, "%s:1:1: file is %zu bytes; a profile may have at most %u", name, len,
-				   YTREE_MAX_BYTES);
+		return app_err_set(e, -EFBIG, "%s:1:1: file is %zu bytes; a profile may have at most %u",
+				   name, len, YTREE_MAX_BYTES);
 	}
 	if (memchr(text, '\0', len)) {
 		ytree_free(t);
@@ -137,18 +137,22 @@ int ytree_parse(const char *name, const char *text, size_t len, struct ytree **r
 			break;
 		case YAML_DOCUMENT_START_EVENT:
 			if (++docs > 1)
-				r = app_err_set(e, -EINVAL,
-						"%s:%zu:%zu: a profile is one YAML document; found a second one", name,
-						ev.start_mark.line + 1, ev.start_mark.column + 1);
+				r = app_err_set(
+				    e, -EINVAL,
+				    "%s:%zu:%zu: a profile is one YAML document; found a second one", name,
+				    ev.start_mark.line + 1, ev.start_mark.column + 1);
 			break;
 		case YAML_ALIAS_EVENT:
-			r = app_err_set(e, -EINVAL, "%s:%zu:%zu: YAML %s '*%s' is not allowed in a profile; write the value out",
-					name, ev.start_mark.line + 1, ev.start_mark.column + 1, event_name(ev.type),
-					(const char *)ev.data.alias.anchor);
+			r = app_err_set(
+			    e, -EINVAL,
+			    "%s:%zu:%zu: YAML %s '*%s' is not allowed in a profile; write the value out",
+			    name, ev.start_mark.line + 1, ev.start_mark.column + 1, event_name(ev.type),
+			    (const char *)ev.data.alias.anchor);
 			break;
 		case YAML_SCALAR_EVENT:
 			if (ev.data.scalar.length > YTREE_MAX_SCALAR) {
-				r = app_err_set(e, -EFBIG, "%s:%zu:%zu: value is %zu bytes long; at most %u allowed",
+				r = app_err_set(e, -EFBIG,
+						"%s:%zu:%zu: value is %zu bytes long; at most %u allowed",
 						name, ev.start_mark.line + 1, ev.start_mark.column + 1,
 						ev.data.scalar.length, YTREE_MAX_SCALAR);
 				break;
@@ -162,10 +166,12 @@ int ytree_parse(const char *name, const char *text, size_t len, struct ytree **r
 		case YAML_SEQUENCE_START_EVENT:
 			if (depth >= YTREE_MAX_DEPTH) {
 				r = app_err_set(e, -EINVAL, "%s:%zu:%zu: nesting deeper than %d levels", name,
-						ev.start_mark.line + 1, ev.start_mark.column + 1, YTREE_MAX_DEPTH);
+						ev.start_mark.line + 1, ev.start_mark.column + 1,
+						YTREE_MAX_DEPTH);
 				break;
 			}
-			n = node_new(ev.type == YAML_MAPPING_START_EVENT ? YN_MAP : YN_SEQ, file, &ev.start_mark);
+			n = node_new(ev.type == YAML_MAPPING_START_EVENT ? YN_MAP : YN_SEQ, file,
+				     &ev.start_mark);
 			break;
 		case YAML_MAPPING_END_EVENT:
 		case YAML_SEQUENCE_END_EVENT:
@@ -200,12 +206,14 @@ int ytree_parse(const char *name, const char *text, size_t len, struct ytree **r
 					add_child(f->node, NULL, n);
 				} else if (!f->pending_key) {
 					if (n->type != YN_SCALAR) {
-						r = app_err_set(e, -EINVAL, "%s:%d:%d: a mapping key must be a plain value",
-								name, n->line, n->col);
+						r = app_err_set(
+						    e, -EINVAL,
+						    "%s:%d:%d: a mapping key must be a plain value", name,
+						    n->line, n->col);
 						node_free(n);
 					} else if (ynode_map_get(f->node, n->value)) {
-						r = app_err_set(e, -EINVAL, "%s:%d:%d: duplicate key '%s'", name, n->line,
-								n->col, n->value);
+						r = app_err_set(e, -EINVAL, "%s:%d:%d: duplicate key '%s'",
+								name, n->line, n->col, n->value);
 						node_free(n);
 					} else {
 						f->pending_key = n;
@@ -252,7 +260,8 @@ int ytree_parse_file(const char *path, struct ytree **ret, struct app_err *e)
 	int r = read_file(path, YTREE_MAX_BYTES, &b, e);
 
 	if (r == -EFBIG)
-		r = app_err_set(e, r, "%s:1:1: file is larger than %u bytes; not a profile", path, YTREE_MAX_BYTES);
+		r = app_err_set(e, r, "%s:1:1: file is larger than %u bytes; not a profile", path,
+				YTREE_MAX_BYTES);
 	if (r == 0)
 		r = ytree_parse(path, b.data ? b.data : "", b.len, ret, e);
 	buf_free(&b);
@@ -407,7 +416,8 @@ int ytree_set(struct ytree *t, const char *assignment, struct app_err *e)
 		last = *p == '\0';
 		if (!slot) {
 			if (idx >= 0) {
-				r = app_err_set(e, -EINVAL, "--set '%s': '%s' has no item %ld", path, key, idx);
+				r = app_err_set(e, -EINVAL, "--set '%s': '%s' has no item %ld", path, key,
+						idx);
 				free(key);
 				break;
 			}

@@ -14,9 +14,9 @@ enum ynode_type { YN_SCALAR = 0, YN_MAP, YN_SEQ };
 
 struct ynode {
 	enum ynode_type type;
-	char *value;  /* scalar text (NUL-terminated) */
+	char *value; /* scalar text (NUL-terminated) */
 	size_t len;
-	bool plain;   /* plain (unquoted) scalar: may mean null/bool/number */
+	bool plain; /* plain (unquoted) scalar: may mean null/bool/number */
 	const char *file;
 	int line, col; /* 1-based */
 	/* map: keys[i] -> items[i]; seq: items[i] */
@@ -27,7 +27,7 @@ struct ynode {
 
 struct ytree {
 	struct ynode *root; /* NULL for an empty document */
-	char **files;       /* file names the nodes point to */
+	char **files;	    /* file names the nodes point to */
 	size_t n_files;
 };
 
