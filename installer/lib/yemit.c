@@ -168,6 +168,11 @@ struct yval *y_strs(const char *const *v, size_t n)
 	return s;
 }
 
+size_t y_len(const struct yval *v)
+{
+	return v && (v->kind == YK_MAP || v->kind == YK_SEQ) ? v->n : 0;
+}
+
 void y_free(struct yval *v)
 {
 	if (!v)
