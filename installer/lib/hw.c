@@ -689,7 +689,12 @@ static int disk_from_sysfs(const char *root, const char *name, const struct mnts
 			d->holders.v[i] = h;
 		}
 	}
-	add_mounts(m, d->maj, d->min, d->path, &d->mounts, &d->mounts);
+	{
+		struct strlist own = { 0 };
+
+		add_mounts(m, d->maj, d->min, d->path, &own, &d->mounts);
+		sl_free(&own);
+	}
 	for (size_t i = 0; i < m->swaps.n; i++)
 		if (swap_is(root, m->swaps.v[i], name, d->maj, d->min))
 			d->swap = true;

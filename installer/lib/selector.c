@@ -2,6 +2,7 @@
 #include "selector.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,7 +196,7 @@ int selector_resolve_node(const struct model *m, const struct model_node *node,
 			 false, false);
 	for (size_t i = 0; i < node->n_ceph_disks; i++) {
 		const struct ceph_disks *c = &node->ceph_disks[i];
-		bool many = c->match && strcmp(c->match, "all") == 0;
+		bool many = c->match && (strcmp(c->match, "all") == 0 || strcmp(c->match, "any") == 0);
 
 		if (selector_empty(&c->selector)) {
 			snprintf(
@@ -237,7 +238,7 @@ int selector_resolve_node(const struct model *m, const struct model_node *node,
 		}
 		if (inv->n == 0)
 			buf_puts(&cand, "  (no disks found)\n");
-		if (x->n_disks == 0)
+		if (x->n_disks == 0 && !x->optional)
 			snprintf(line, sizeof(line), "%s matches no disk; candidates:\n", x->key);
 		else if (!x->many && x->n_disks > 1)
 			snprintf(line, sizeof(line),
@@ -252,7 +253,7 @@ int selector_resolve_node(const struct model *m, const struct model_node *node,
 				 x->n_disks == 1 ? "" : "s");
 		buf_puts(&rep, line);
 		buf_puts(&rep, cand.data ? cand.data : "");
-		if (x->n_disks == 0 || (!x->many && x->n_disks > 1) || small) {
+		if ((x->n_disks == 0 && !x->optional) || (!x->many && x->n_disks > 1) || small) {
 			errors++;
 			if (msg[0])
 				msg_add(msg, sizeof(msg), "\n");

@@ -22,8 +22,9 @@ struct selector_role {
 	enum disk_role role;
 	char *key; /* "nodes[0].installDisk", "nodes[0].cephDisks[1]" */
 	const struct disk_selector *sel;
-	bool many; /* cephDisks match: all (one or more disks) */
-	bool wipe; /* cephDisks wipe: true */
+	bool many;     /* cephDisks match: all (one or more) or any (zero or more) */
+	bool optional; /* match: any: zero disks is fine */
+	bool wipe;     /* cephDisks wipe: true */
 	uint64_t min_size;
 	size_t *disks; /* indexes into the inventory */
 	size_t n_disks;
