@@ -391,9 +391,9 @@ static bool check_tcp(struct conn *c, struct nas_results *r)
 static int read_creds(struct conn *c, struct app_err *e)
 {
 	if (!c->nas->username_secret || !c->nas->password_secret)
-		return app_err_set(e, -EINVAL,
-				   "nas: no credentials: nas.usernameSecret and nas.passwordSecret must name "
-				   "entries of 'secrets:'");
+		return app_err_set(
+		    e, -EINVAL,
+		    "no credentials: nas.username and nas.password must name entries of 'secrets:'");
 	if (secret_read(c->m, c->nas->username_secret, 1, &c->user, e) < 0)
 		return e ? e->code : -1;
 	if (secret_read(c->m, c->nas->password_secret, 1, &c->pass, e) < 0) {
@@ -621,8 +621,10 @@ static void check_photos_read(struct conn *c, struct nas_results *r)
 		if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0)
 			continue;
 		n++;
-		if (!first && de->smbc_type == SMBC_FILE)
+		if (de->smbc_type == SMBC_FILE && (!first || strcmp(de->name, first) < 0)) {
+			free(first); /* the first by name: the same file every run */
 			first = xstrdup(de->name);
+		}
 	}
 	smbc_getFunctionClosedir(c->ctx)(c->ctx, d);
 	if (!first) {

@@ -15,6 +15,14 @@
 #                               it in at_exit. Log: $SMBD_DIR/smbd.log
 #   smbd_stop                   stop this server by PID (idempotent)
 #   smbd_free_port              print a free TCP port on 127.0.0.1
+#   smbd_nas_site [DIR]         the demo site's NAS in one call (after smbd_init, before
+#                               smbd_start): SMB user appliance-smb with a throw-away
+#                               password, share k8s at DIR (default $SMBD_DIR/k8s) holding
+#                               pics/ (a copy of tests/fixtures/nas/pics) and an empty
+#                               immich/; exports APPLIANCE_DEMO_NAS_USER and
+#                               APPLIANCE_DEMO_NAS_PASSWORD, the secrets profiles/demo.yaml
+#                               names. Sets SMBD_SHARE_DIR. Then e.g.:
+#                                 appliance nas check profiles/demo.yaml --set nas.port=$SMBD_PORT
 # Shares can be added before smbd_start only (smbd reads its config at start).
 # The share's files are accessed as the unix user: chown/chmod PATH for it. smbd_init
 # makes $T traversable (0755) so that user can reach PATHs under $T.
@@ -99,7 +107,7 @@ smbd_start() {
 	# own session: smbd signals its process group when it exits
 	setsid "$SMBD_SBIN" --foreground --no-process-group -s "$SMBD_CONF" </dev/null >>"$SMBD_DIR/smbd.out" 2>&1 &
 	SMBD_PID=$!
-	at_exit "smbd_stop_pid $SMBD_PID"
+	at_exit "smbd_stop_dir $SMBD_DIR $SMBD_PID"
 	for i in $(seq 1 100); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$SMBD_PORT") 2>/dev/null; then
 			return 0
@@ -124,7 +132,34 @@ smbd_stop_pid() {
 	return 0
 }
 
+# smbd starts samba-dcerpcd on demand (share lists, RPC); it outlives smbd, so it
+# is stopped by the PID it records in our private pid directory.
+smbd_stop_dir() {
+	local dir=$1 pid=$2 rpc
+	smbd_stop_pid "$pid"
+	rpc=$(cat "$dir/pid/samba-dcerpcd.pid" 2>/dev/null)
+	if [ -n "$rpc" ] && tr '\0' ' ' <"/proc/$rpc/cmdline" 2>/dev/null | grep -qF -- "$dir/smb.conf"; then
+		smbd_stop_pid "$rpc"
+	fi
+	return 0
+}
+
 smbd_stop() {
-	[ -n "${SMBD_PID:-}" ] && smbd_stop_pid "$SMBD_PID"
+	[ -n "${SMBD_PID:-}" ] && smbd_stop_dir "$SMBD_DIR" "$SMBD_PID"
 	SMBD_PID=
+}
+
+SMBD_NAS_USER=appliance-smb
+
+smbd_nas_site() {
+	local dir=${1:-$SMBD_DIR/k8s}
+	APPLIANCE_DEMO_NAS_USER=$SMBD_NAS_USER
+	APPLIANCE_DEMO_NAS_PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+	export APPLIANCE_DEMO_NAS_USER APPLIANCE_DEMO_NAS_PASSWORD
+	mkdir -p "$dir/immich"
+	cp -a "$ROOT/tests/fixtures/nas/pics" "$dir/"
+	smbd_user "$SMBD_NAS_USER" "$APPLIANCE_DEMO_NAS_PASSWORD" || return 1
+	chown -R "$SMBD_NAS_USER" "$dir"
+	smbd_share k8s "$dir"
+	SMBD_SHARE_DIR=$dir
 }
