@@ -219,8 +219,9 @@ int install_command(int argc, char **argv, bool plan_only)
 	r = plan_run(&o, &out, &e);
 	if (r < 0) {
 		rc = EXIT_FAIL;
-		report_end(o.report, rc, e.msg);
-		if (report_get_mode(o.report) != REPORT_JSON)
+		if (report_get_mode(o.report) == REPORT_JSON)
+			report_end(o.report, rc, e.msg);
+		else
 			cmd_err(&e);
 		if (out.refused && o.apply)
 			fprintf(stderr, "appliance: no disk was changed\n");

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "disk.h"
@@ -26,10 +27,17 @@
 #include "journal.h"
 #include "model.h"
 #include "nas.h"
+#include "partition.h"
 #include "report.h"
 #include "secret.h"
+#include "selector.h"
+#include "render.h"
+#include "talos_config.h"
+#include "talos_schematic.h"
 #include "talos_secrets.h"
+#include "talos_volume.h"
 #include "util.h"
+#include "wipe.h"
 
 enum step_kind {
 	KIND_FACT,   /* read-only, computed on every run (identity, disks) */
@@ -70,11 +78,11 @@ struct ctx {
 	const struct hw_disk **ceph;
 	size_t n_ceph;
 
-	char *cache_dir, *secrets_path, *node_dir, *efivars, *bootorder_record;
+	char *cache_dir, *secrets_path, *node_dir, *sysfs, *efivars, *bootorder_record;
 	char *schematic;			  /* Image Factory schematic id */
 	char *image_key, *image_url, *image_file; /* pin key, source URL, cache path */
 	char image_sha[65];
-	struct buf config, volume; /* machine config (holds secrets: never printed) and config volume */
+	struct buf config; /* machine config (holds secrets: never printed) */
 	char config_sha[65], volume_sha[65];
 
 	char digest[N_STEPS][65];
@@ -100,6 +108,22 @@ struct step {
 };
 
 #define BIT(s) (1u << (s))
+
+/* Capabilities whose implementation may not be in this build yet: weak
+ * references, NULL when absent, so their steps say "not available yet". */
+#pragma weak wipe_plan_node
+#pragma weak wipe_apply
+#pragma weak wipe_kind_name
+#pragma weak wipe_plan_free
+#pragma weak wipe_result_free
+#pragma weak partition_config
+#pragma weak partition_list
+#pragma weak talos_config_render
+#pragma weak render_tree
+#pragma weak render_compare
+#pragma weak render_write
+#pragma weak render_tree_free
+#pragma weak render_state_name
 
 const char *const plan_step_names[] = {
 	[S_IDENTIFY] = "identify",
@@ -155,7 +179,7 @@ static int identify_run(struct ctx *c, char *result, size_t n, struct app_err *e
 	char *seen;
 	int r;
 
-	r = identity_read(c->o->sysfs, &c->id, e);
+	r = identity_read(c->sysfs, &c->id, e);
 	if (r < 0)
 		return r;
 	seen = identity_describe(&c->id);
@@ -212,16 +236,77 @@ static int inventory_run(struct ctx *c, char *result, size_t n, struct app_err *
 
 /* ---- resolve disks (selectors: disks work) ------------------------------------ */
 
-static int resolve_run(struct ctx *c, char *result, size_t n, struct app_err *e)
+static struct disk_claim claim_for(struct ctx *c, const struct hw_disk *d, enum disk_role role)
 {
-	(void)result;
-	(void)n;
-	if (!c->have_inv)
-		return unavailable(e, "no disk inventory");
-	return unavailable(e, "disk selectors (selector.h)");
+	struct disk_claim cl = {
+		.path = d->dev,
+		.role = role,
+		.model = c->m,
+		.node = c->node,
+		.root = c->o->hw_root,
+	};
+	return cl;
 }
 
-static __attribute__((unused)) void resolve_keep(struct ctx *c)
+static void resolve_keep(struct ctx *c);
+
+static int resolve_run(struct ctx *c, char *result, size_t n, struct app_err *e)
+{
+	struct selector_result res = { 0 };
+	size_t used = 0;
+	int r;
+
+	if (!c->have_inv)
+		return unavailable(e, "no disk inventory");
+	r = selector_resolve_node(c->m, c->node, &c->inv, &res, e);
+	if (r < 0) {
+		selector_result_free(&res);
+		return r;
+	}
+	for (size_t i = 0; i < res.n; i++) {
+		const struct selector_role *ro = &res.v[i];
+		for (size_t k = 0; k < ro->n_disks; k++) {
+			const struct hw_disk *d = &c->inv.v[ro->disks[k]];
+			if (ro->role == DISK_ROLE_INSTALL) {
+				c->install = d;
+			} else {
+				c->ceph = xrealloc(c->ceph, sizeof(*c->ceph) * (c->n_ceph + 1));
+				c->ceph[c->n_ceph++] = d;
+			}
+		}
+	}
+	selector_result_free(&res);
+	if (!c->install) {
+		return app_err_set(e, -ENOENT, "node '%s' has no install disk selector", c->node->name);
+	}
+	/* the policy, now, before anything is touched: a refusal stops the plan */
+	{
+		struct disk_claim cl = claim_for(c, c->install, DISK_ROLE_INSTALL);
+		r = disk_policy_check_inv(&cl, &c->inv, c->install, e);
+		if (r < 0)
+			return r;
+	}
+	for (size_t i = 0; i < c->n_ceph; i++) {
+		struct disk_claim cl = claim_for(c, c->ceph[i], DISK_ROLE_CEPH);
+		r = disk_policy_check_inv(&cl, &c->inv, c->ceph[i], e);
+		if (r < 0)
+			return r;
+	}
+	action(c, "install", "%s (serial %s) is the install disk", disk_name(c->install),
+	       c->install->serial ? c->install->serial : "none");
+	used = (size_t)snprintf(result, n, "install %s", disk_name(c->install));
+	for (size_t i = 0; i < c->n_ceph; i++) {
+		action(c, "ceph", "%s (serial %s) is a Ceph disk", disk_name(c->ceph[i]),
+		       c->ceph[i]->serial ? c->ceph[i]->serial : "none");
+		if (used < n)
+			used += (size_t)snprintf(result + used, n - used, "%s%s", i ? ", " : "; ceph ",
+						 disk_name(c->ceph[i]));
+	}
+	resolve_keep(c);
+	return 0;
+}
+
+static void resolve_keep(struct ctx *c)
 {
 	for (size_t i = 0; i < c->inv.n; i++) {
 		const struct hw_disk *d = &c->inv.v[i];
@@ -272,9 +357,16 @@ static int nas_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 
 static int schematic_id(struct ctx *c, struct app_err *e)
 {
+	char hex[65];
+	int r;
+
 	if (c->schematic)
 		return 0;
-	return unavailable(e, "Talos schematic id (talos work)");
+	r = talos_schematic_id(c->m, hex, e);
+	if (r < 0)
+		return r;
+	c->schematic = xstrdup(hex);
+	return 0;
 }
 
 static int image_inputs(struct ctx *c, struct buf *in, struct app_err *e)
@@ -446,10 +538,42 @@ static int secrets_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 
 /* ---- render/validate config (talos work) ---------------------------------------- */
 
+/* The machine config in memory (c->config, holds secrets) and its digest.
+ * A missing bundle is generated here, once, when applying. */
 static int config_render(struct ctx *c, struct app_err *e)
 {
-	(void)c;
-	return unavailable(e, "Talos machine config and config volume (talos work)");
+	struct talos_bundle b = { 0 };
+	struct stat st;
+	int r;
+
+	if (!talos_config_render)
+		return unavailable(e, "Talos machine config (talos_config.c)");
+	r = schematic_id(c, e);
+	if (r < 0)
+		return r;
+	if (stat(c->secrets_path, &st) < 0) {
+		if (!c->apply)
+			return 1; /* a new bundle: the config is known only once it exists */
+		r = talos_secrets_generate(&b, time(NULL), e);
+		if (r == 0)
+			r = talos_secrets_write(c->secrets_path, &b, false, NULL, e);
+		talos_secrets_free(&b);
+		if (r < 0)
+			return r;
+		action(c, "file", "generated a new Talos secrets bundle at %s (0600)", c->secrets_path);
+	}
+	r = talos_secrets_load(c->secrets_path, &b, e);
+	if (r < 0)
+		return r;
+	if (c->config.data)
+		secure_free(c->config.data, c->config.cap);
+	memset(&c->config, 0, sizeof(c->config));
+	r = talos_config_render(c->m, c->node, &b, c->schematic, &c->config, e);
+	talos_secrets_free(&b);
+	if (r < 0)
+		return r;
+	sha256_hex(c->config.data, c->config.len, c->config_sha);
+	return 0;
 }
 
 static int config_inputs(struct ctx *c, struct buf *in, struct app_err *e)
@@ -458,33 +582,48 @@ static int config_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 
 	if (r < 0)
 		return r;
-	buf_printf(in, "node=%s\nconfig.sha256=%s\nvolume.sha256=%s\n", c->node->name, c->config_sha,
-		   c->volume_sha);
+	buf_printf(in, "node=%s\nschematic=%s\ntalos.secrets=%s\nconfig.sha256=%s\n", c->node->name,
+		   c->schematic, c->secrets_path, r == 1 ? "(new secrets bundle)" : c->config_sha);
 	return 0;
+}
+
+static char *node_file(struct ctx *c, const char *name)
+{
+	return xasprintf("%s/%s", c->node_dir, name);
 }
 
 static int config_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 {
-	char *p;
+	char *p, *v;
+	struct buf vol = { 0 };
 	int r;
 
+	p = node_file(c, "config.yaml");
+	v = node_file(c, "metal-iso.iso");
 	if (!c->apply) {
-		action(c, "file", "%s/config.yaml (0600, %zu bytes) and %s/metal-iso.iso", c->node_dir,
-		       c->config.len, c->node_dir);
+		if (c->config.len)
+			action(c, "file", "%s (0600, %zu bytes, sha256 %s) and the config volume %s", p,
+			       c->config.len, c->config_sha, v);
+		else
+			action(c, "file", "%s and the config volume %s, from the new secrets bundle", p, v);
+		free(p);
+		free(v);
 		return 0;
 	}
-	p = xasprintf("%s/config.yaml", c->node_dir);
 	r = write_file_atomic(p, c->config.data, c->config.len, 0600, e);
+	if (r == 0)
+		r = talos_volume_build(c->config.data, c->config.len, v, e);
+	if (r == 0)
+		r = read_file(v, 64u << 20, &vol, e);
+	if (r == 0) {
+		sha256_hex(vol.data, vol.len, c->volume_sha);
+		snprintf(result, n, "config sha256 %s, volume %zu bytes sha256 %s", c->config_sha, vol.len,
+			 c->volume_sha);
+	}
+	buf_free(&vol);
 	free(p);
-	if (r < 0)
-		return r;
-	p = xasprintf("%s/metal-iso.iso", c->node_dir);
-	r = write_file_atomic(p, c->volume.data, c->volume.len, 0600, e);
-	free(p);
-	if (r < 0)
-		return r;
-	snprintf(result, n, "config %s volume %s", c->config_sha, c->volume_sha);
-	return 0;
+	free(v);
+	return r;
 }
 
 static int file_sha_is(const char *path, const char *want, struct app_err *e)
@@ -506,13 +645,17 @@ static int file_sha_is(const char *path, const char *want, struct app_err *e)
 
 static int config_check(struct ctx *c, const char *result, struct app_err *e)
 {
-	char *p = xasprintf("%s/config.yaml", c->node_dir);
+	const char *w = strstr(result, "volume ");
+	char *p = node_file(c, "config.yaml");
+	char want[65] = "";
 	int r = file_sha_is(p, c->config_sha, e);
 
 	free(p);
+	if (w && (w = strstr(w, "sha256 ")))
+		snprintf(want, sizeof(want), "%s", w + 7);
 	if (r == 0) {
-		p = xasprintf("%s/metal-iso.iso", c->node_dir);
-		r = file_sha_is(p, c->volume_sha, e);
+		p = node_file(c, "metal-iso.iso");
+		r = file_sha_is(p, want, e);
 		free(p);
 	}
 	return r;
@@ -573,10 +716,7 @@ static int write_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	char *jp = image_journal_path(c);
 	struct image_write_opts wo = {
 		.source = c->image_file,
-		.target = { .path = c->install->dev,
-			    .role = DISK_ROLE_INSTALL,
-			    .model = c->m,
-			    .node = c->node },
+		.target = claim_for(c, c->install, DISK_ROLE_INSTALL),
 		.sha256 = c->image_sha,
 		.journal = jp,
 	};
@@ -638,27 +778,115 @@ static int cpart_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 	if (r < 0)
 		return r;
 	disk_inputs(in, "disk", c->install);
-	buf_printf(in, "volume.sha256=%s\n", c->volume_sha);
 	return 0;
 }
 
 static void cpart_describe(struct ctx *c)
 {
 	action(c, "partition",
-	       "%s: add GPT partition 'metal-iso' after META holding %s/metal-iso.iso (%zu bytes)",
-	       disk_name(c->install), c->node_dir, c->volume.len);
+	       "%s: add GPT partition '%s' after the image's last partition, holding %s/metal-iso.iso",
+	       disk_name(c->install), PARTITION_CONFIG_NAME, c->node_dir);
+}
+
+static char *volume_path(struct ctx *c)
+{
+	return xasprintf("%s/metal-iso.iso", c->node_dir);
 }
 
 static int cpart_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 {
-	(void)result;
-	(void)n;
-	return unavailable(e, "config partition writer (image add-config, partition.h)");
+	struct disk_claim cl = claim_for(c, c->install, DISK_ROLE_INSTALL);
+	struct partition_entry pe;
+	enum partition_config_action act;
+	struct buf vol = { 0 };
+	char *vp = volume_path(c), sha[65];
+	int fd, r;
+
+	if (!partition_config)
+		return unavailable(e, "config partition (partition.c)");
+	r = read_file(vp, 64u << 20, &vol, e);
+	free(vp);
+	if (r < 0)
+		goto out;
+	c->disks_touched = true;
+	fd = disk_open_write_inv(&cl, &c->inv, c->install, 0, e);
+	if (fd < 0) {
+		r = fd;
+		goto out;
+	}
+	r = partition_config(fd, c->install->dev, vol.len, true, &pe, &act, e);
+	if (r == 0 && pwrite(fd, vol.data, vol.len, (off_t)pe.start) != (ssize_t)vol.len)
+		r = app_err_set(e, -errno ? -errno : -EIO,
+				"cannot write the config volume to '%s' at %llu: %s", disk_name(c->install),
+				(unsigned long long)pe.start, strerror(errno));
+	if (r == 0 && fsync(fd) < 0)
+		r = app_err_set(e, -errno, "cannot sync '%s': %s", disk_name(c->install), strerror(errno));
+	close(fd);
+	if (r == 0) {
+		sha256_hex(vol.data, vol.len, sha);
+		snprintf(result, n, "partition %u '%s' at %llu, %llu bytes, volume sha256 %s", pe.partno,
+			 PARTITION_CONFIG_NAME, (unsigned long long)pe.start, (unsigned long long)pe.size,
+			 sha);
+	}
+out:
+	buf_free(&vol);
+	return r;
 }
 
+/* The metal-iso partition is there and holds the volume we wrote. */
 static int cpart_check(struct ctx *c, const char *result, struct app_err *e)
 {
-	return unavailable(e, "config partition check");
+	struct partition_entry pe[16];
+	unsigned np = 0;
+	struct buf vol = { 0 };
+	char *vp = volume_path(c), have[65], want[65];
+	const char *w = strstr(result, "sha256 ");
+	int fd, r;
+
+	if (!partition_list) {
+		free(vp);
+		return unavailable(e, "config partition check (partition.c)");
+	}
+	r = read_file(vp, 64u << 20, &vol, e);
+	free(vp);
+	if (r < 0) {
+		buf_free(&vol);
+		return -ESTALE;
+	}
+	sha256_hex(vol.data, vol.len, want);
+	if (!w || strcmp(w + 7, want) != 0) {
+		buf_free(&vol);
+		return app_err_set(e, -ESTALE, "the config volume changed since it was written");
+	}
+	fd = open(c->install->dev, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		buf_free(&vol);
+		return app_err_set(e, -ESTALE, "cannot read '%s': %s", disk_name(c->install),
+				   strerror(errno));
+	}
+	r = partition_list(fd, c->install->dev, pe, 16, &np, NULL, e);
+	if (r == 0) {
+		r = app_err_set(e, -ESTALE, "'%s' has no '%s' partition", disk_name(c->install),
+				PARTITION_CONFIG_NAME);
+		for (unsigned i = 0; i < np; i++) {
+			if (strcmp(pe[i].name, PARTITION_CONFIG_NAME) != 0)
+				continue;
+			if (pread(fd, vol.data, vol.len, (off_t)pe[i].start) != (ssize_t)vol.len) {
+				r = app_err_set(e, -ESTALE, "cannot read '%s' partition %u",
+						disk_name(c->install), pe[i].partno);
+				break;
+			}
+			sha256_hex(vol.data, vol.len, have);
+			r = strcmp(have, want) == 0
+				? 0
+				: app_err_set(e, -ESTALE, "'%s' partition %u does not hold the config volume",
+					      disk_name(c->install), pe[i].partno);
+			break;
+		}
+	}
+	close(fd);
+	buf_free(&vol);
+	return r < 0 ? -ESTALE : 0;
 }
 
 /* ---- wipe ceph disks (disks work: wipe.h) ---------------------------------------- */
@@ -675,31 +903,77 @@ static int wipe_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 	return 0;
 }
 
+static int wipe_planned(struct ctx *c, struct wipe_plan *p, struct app_err *e)
+{
+	struct wipe_opts wo = { .unattended = c->o->unattended, .root = c->o->hw_root };
+
+	memset(p, 0, sizeof(*p));
+	if (!wipe_plan_node || !wipe_apply)
+		return unavailable(e, "Ceph disk wipe (wipe.c)");
+	return wipe_plan_node(c->m, c->node, &c->inv, &wo, p, e);
+}
+
 static void wipe_describe(struct ctx *c)
 {
-	for (size_t i = 0; i < c->n_ceph; i++) {
-		const struct hw_disk *d = c->ceph[i];
-		for (size_t k = 0; k < d->n_sigs; k++)
-			action(c, "erase", "%s: %s signature at offset %llu (%llu bytes)%s", disk_name(d),
-			       d->sigs[k].type, (unsigned long long)d->sigs[k].offset,
-			       (unsigned long long)d->sigs[k].length,
-			       d->sigs[k].partno ? " in a partition" : "");
-		action(c, "erase",
-		       "%s: zap GPT headers, clear Ceph/LVM metadata areas, discard or zero the ends",
-		       disk_name(d));
+	struct wipe_plan p;
+	struct app_err e = { 0 };
+	char sz[32];
+
+	if (wipe_planned(c, &p, &e) < 0) {
+		action(c, "refused", "%s", e.msg);
+		if (wipe_plan_free)
+			wipe_plan_free(&p);
+		return;
 	}
+	for (size_t i = 0; i < p.n; i++) {
+		const struct wipe_target *t = &p.v[i];
+		for (size_t k = 0; k < t->n; k++)
+			action(c, "erase", "%s: %s %s at offset %llu, %s%s", t->path,
+			       wipe_kind_name(t->v[k].kind), t->v[k].type ? t->v[k].type : "",
+			       (unsigned long long)t->v[k].offset, size_str(t->v[k].length, sz, sizeof(sz)),
+			       t->v[k].partno ? " (in a partition)" : "");
+	}
+	wipe_plan_free(&p);
 }
 
 static int wipe_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 {
-	(void)result;
-	(void)n;
-	return unavailable(e, "Ceph disk wipe (wipe.h)");
+	struct wipe_plan p;
+	struct wipe_result res = { 0 };
+	size_t used = 0;
+	int r;
+
+	if (c->n_ceph == 0) {
+		snprintf(result, n, "no Ceph disks");
+		return 0;
+	}
+	r = wipe_planned(c, &p, e);
+	if (r == -ENOSYS)
+		return r;
+	if (r == 0) {
+		c->disks_touched = true;
+		r = wipe_apply(&p, NULL, &res, e);
+	}
+	for (size_t i = 0; r == 0 && i < res.n && used < n; i++)
+		used += (size_t)snprintf(result + used, n - used, "%s%s clean (%zu regions)", i ? ", " : "",
+					 res.v[i].path, res.v[i].regions);
+	wipe_result_free(&res);
+	wipe_plan_free(&p);
+	return r;
 }
 
+/* Every Ceph disk still probes clean. */
 static int wipe_check(struct ctx *c, const char *result, struct app_err *e)
 {
-	return unavailable(e, "Ceph disk clean check (wipe.h)");
+	for (size_t i = 0; i < c->n_ceph; i++) {
+		const struct hw_disk *d = c->ceph[i];
+		if (d->probe_error)
+			return app_err_set(e, -ESTALE, "cannot probe '%s': %s", disk_name(d), d->probe_error);
+		if (d->n_sigs || d->pttype)
+			return app_err_set(e, -ESTALE, "'%s' carries %s again", disk_name(d),
+					   d->n_sigs ? d->sigs[0].type : d->pttype);
+	}
+	return 0;
 }
 
 /* ---- boot order ------------------------------------------------------------------ */
@@ -782,20 +1056,77 @@ static void gitops_describe(struct ctx *c)
 		       c->m->gitops.out);
 }
 
+/* The tree rendered and compared with gitops.out: states[] per file. */
+static int gitops_tree(struct ctx *c, struct render_tree *t, enum render_state **states, struct app_err *e)
+{
+	struct render_opts ro = { 0 };
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	*states = NULL;
+	if (!render_tree || !render_compare || !render_write)
+		return unavailable(e, "GitOps tree render (render.c)");
+	r = render_tree(c->m, &ro, t, e);
+	if (r < 0)
+		return r;
+	*states = xcalloc(t->n_files ? t->n_files : 1, sizeof(**states));
+	return render_compare(t, c->m->gitops.out, *states, e);
+}
+
 static int gitops_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 {
+	struct render_tree t;
+	enum render_state *st;
+	struct buf all = { 0 };
+	size_t changed = 0;
+	char sha[65];
+	int r;
+
 	if (!c->m->gitops.out) {
 		snprintf(result, n, "no gitops.out");
 		return 0;
 	}
-	return unavailable(e, "GitOps tree render (render work)");
+	r = gitops_tree(c, &t, &st, e);
+	for (size_t i = 0; r == 0 && i < t.n_files; i++) {
+		changed += st[i] != RENDER_SAME;
+		buf_append(&all, t.files[i].path, strlen(t.files[i].path) + 1);
+		buf_append(&all, t.files[i].text, t.files[i].len);
+		if (!c->apply && st[i] != RENDER_SAME)
+			action(c, "file", "%s/%s/%s (%s)", c->m->gitops.out, t.root, t.files[i].path,
+			       render_state_name(st[i]));
+	}
+	if (r == 0 && c->apply)
+		r = render_write(&t, c->m->gitops.out, st, e);
+	if (r == 0) {
+		sha256_hex(all.data ? all.data : "", all.len, sha);
+		snprintf(result, n, "%zu files under %s/%s (%zu written), tree sha256 %s", t.n_files,
+			 c->m->gitops.out, t.root, c->apply ? changed : 0, sha);
+	}
+	buf_free(&all);
+	free(st);
+	if (r != -ENOSYS)
+		render_tree_free(&t);
+	return r;
 }
 
+/* Every rendered file is still in gitops.out, unchanged. */
 static int gitops_check(struct ctx *c, const char *result, struct app_err *e)
 {
+	struct render_tree t;
+	enum render_state *st;
+	int r;
+
 	if (!c->m->gitops.out)
 		return 0;
-	return unavailable(e, "GitOps tree check (render work)");
+	r = gitops_tree(c, &t, &st, e);
+	for (size_t i = 0; r == 0 && i < t.n_files; i++)
+		if (st[i] != RENDER_SAME)
+			r = app_err_set(e, -ESTALE, "%s/%s/%s is %s", c->m->gitops.out, t.root,
+					t.files[i].path, render_state_name(st[i]));
+	free(st);
+	if (r != -ENOSYS)
+		render_tree_free(&t);
+	return r;
 }
 
 /* ---- summary ---------------------------------------------------------------------- */
@@ -1067,6 +1398,7 @@ static void ctx_free(struct ctx *c)
 	free(c->secrets_path);
 	free(c->node_dir);
 	free(c->efivars);
+	free(c->sysfs);
 	free(c->bootorder_record);
 	free(c->schematic);
 	free(c->image_key);
@@ -1074,7 +1406,6 @@ static void ctx_free(struct ctx *c)
 	free(c->image_file);
 	if (c->config.data)
 		secure_free(c->config.data, c->config.cap);
-	buf_free(&c->volume);
 }
 
 int plan_run(const struct plan_opts *o, struct plan_outcome *out, struct app_err *e)
@@ -1088,7 +1419,10 @@ int plan_run(const struct plan_opts *o, struct plan_outcome *out, struct app_err
 		return r;
 	c.cache_dir = o->cache_dir ? xstrdup(o->cache_dir) : xasprintf("%s/cache", o->state_dir);
 	c.secrets_path = o->secrets ? xstrdup(o->secrets) : xasprintf("%s/talos-secrets.yaml", o->state_dir);
-	c.efivars = xasprintf("%s/firmware/efi/efivars", o->sysfs ? o->sysfs : "/sys");
+	c.sysfs = o->sysfs     ? xstrdup(o->sysfs)
+		  : o->hw_root ? xasprintf("%s/sys", o->hw_root)
+			       : xstrdup("/sys");
+	c.efivars = xasprintf("%s/firmware/efi/efivars", c.sysfs);
 	c.bootorder_record = xasprintf("%s/bootorder.previous", o->state_dir);
 	report_begin(c.rep, o->apply ? "install" : "plan", o->node ? o->node : "(auto)", o->apply, N_STEPS);
 	for (int i = 0; i < N_STEPS; i++) {
