@@ -8,7 +8,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json]\n\n"
+		"usage: appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json]\n       appliance validate --keys\n\n"
 		"Check a profile strictly and report every problem at once, sorted, as\n"
 		"  FILE:LINE:COL: error: KEY.PATH: MESSAGE\n"
 		"Layers, later wins: built-in defaults, PROFILE, each --site FILE, each --set.\n\n"
@@ -30,6 +30,11 @@ int cmd_validate(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (cmd_is_help(argv[i])) {
 			usage(stdout);
+			profile_opts_free(&o);
+			return EXIT_OK;
+		}
+		if (strcmp(argv[i], "--keys") == 0) {
+			profile_print_keys(stdout);
 			profile_opts_free(&o);
 			return EXIT_OK;
 		}

@@ -56,6 +56,10 @@ int profile_parse_size(const char *s, uint64_t *ret);
 /* Go duration ("30m", "1h30m", "10s", "500ms") in milliseconds. */
 int profile_parse_duration(const char *s, long long *ms);
 
+/* Every key a profile may have, one per line: "PATH<TAB>TYPE[<TAB>required]
+ * [<TAB>default X]" (built-in defaults: profiles/defaults.yaml). */
+void profile_print_keys(FILE *f);
+
 /* The compiled-in defaults (NUL-terminated YAML). */
 const char *profile_defaults_yaml(void);
 

@@ -90,3 +90,7 @@ for c in validate render talos disks wipe image nas plan install pxe bootstrap r
 	expect_out "$c --help: usage on stdout, exit 0" '^usage: appliance' "$APPLIANCE" help "$c"
 	expect_fail "$c --help exits 0" 0 "$APPLIANCE" "$c" --help
 done
+
+# docs/profile.md names every key the loader knows
+missing=$("$APPLIANCE" validate --keys | cut -f1 | while read -r k; do grep -qF "\`$k\`" docs/profile.md || echo "$k"; done)
+if [ -z "$missing" ]; then ok "docs/profile.md names every key"; else not_ok "docs/profile.md lacks keys: $missing"; fi
