@@ -407,6 +407,7 @@ int render_tree_check(struct render_tree *t, struct app_err *e)
 		const struct render_ref *r = &t->refs[i];
 		const struct render_obj *from = &t->objs[r->from];
 		bool found = false;
+		char *kinds;
 
 		if (r->outside && t->only_app)
 			continue;
@@ -422,9 +423,18 @@ int render_tree_check(struct render_tree *t, struct app_err *e)
 			snprintf(b, sizeof(b), "%s/%s", r->ns, r->name);
 		else
 			snprintf(b, sizeof(b), "%s", r->name);
+		kinds = xstrdup(r->kinds);
+		for (char *bar; (bar = strchr(kinds, '|'));) {
+			char *k2;
+			*bar = '\0';
+			k2 = xasprintf("%s or %s", kinds, bar + 1);
+			free(kinds);
+			kinds = k2;
+		}
 		add_problem(t,
 			    xasprintf("%s (%s) refers to %s '%s' (set by %s), but no such object is rendered",
-				      a, t->files[from->file].path, r->kinds, b, r->key));
+				      a, t->files[from->file].path, kinds, b, r->key));
+		free(kinds);
 	}
 	if (t->n_problems == 0)
 		return 0;
