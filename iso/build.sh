@@ -139,9 +139,10 @@ add_file /usr/bin/appliance "$APP" 0755
 ldd "$APP" | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u >"$W/libs"
 while read -r l; do add_lib "$l"; done <"$W/libs"
 for ld in /lib64/ld-linux-x86-64.so.2; do add_lib "$ld"; done
-for p in "$ROOT"/profiles/*.yaml; do
-	[ -f "$p" ] && add_file "/usr/share/appliance/profiles/$(basename "$p")" "$p" 0644
+for p in "$ROOT"/profiles/*.yaml "$ROOT"/images/*.yaml; do
+	[ -f "$p" ] && add_file "/usr/share/appliance/$(basename "$(dirname "$p")")/$(basename "$p")" "$p" 0644
 done
+add_dir /usr/share/appliance/images
 
 # ---- embedded site profile (optional) -----------------------------------
 if [ -n "$PROFILE" ]; then

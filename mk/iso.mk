@@ -8,7 +8,7 @@ ISO_DIR := build/iso
 ISO_MKI := $(ISO_DIR)/mkinitramfs
 ISO_OUT := $(ISO_DIR)/appliance.iso
 ISO_INPUTS := iso/build.sh iso/init iso/udhcpc.script iso/grub.cfg iso/stick-grub.cfg iso/stick-README.txt \
-	iso/modules.list firmware/live.list $(wildcard profiles/*.yaml)
+	iso/modules.list firmware/live.list $(wildcard profiles/*.yaml images/*.yaml)
 
 .PHONY: iso iso-assets bench-iso
 

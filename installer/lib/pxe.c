@@ -292,38 +292,29 @@ static int write_dnsmasq(const struct model *m, const struct pxe_opts *o, struct
 	return ret;
 }
 
-/* A path the profile names, relative to its directory and inside it. */
-static int profile_rel(const char *what, const char *p, struct app_err *e)
-{
-	if (p[0] == '/' || strcmp(p, "..") == 0 || strncmp(p, "../", 3) == 0 || strstr(p, "/../"))
-		return app_err_set(
-		    e, -EINVAL,
-		    "%s '%s' is outside the profile's directory; the live system only gets that "
-		    "directory: move the file beside the profile or pass it with --include",
-		    what, p);
-	return 0;
-}
-
 struct cpio {
 	struct archive *a;
 	long ino;
 };
 
-static int cpio_add(struct cpio *c, const char *name, const void *data, size_t len, bool dir,
-		    struct app_err *e)
+static int cpio_entry(struct cpio *c, const char *name, mode_t type, const char *link, const void *data,
+		      size_t len, struct app_err *e)
 {
 	struct archive_entry *ae = archive_entry_new();
 	int r;
 
 	archive_entry_set_pathname(ae, name);
-	archive_entry_set_filetype(ae, dir ? AE_IFDIR : AE_IFREG);
-	archive_entry_set_perm(ae, dir ? 0700 : 0600);
-	archive_entry_set_size(ae, dir ? 0 : (la_int64_t)len);
-	archive_entry_set_nlink(ae, dir ? 2 : 1);
+	archive_entry_set_filetype(ae, type);
+	archive_entry_set_perm(ae, type == AE_IFDIR ? 0700 : type == AE_IFLNK ? 0777 : 0600);
+	archive_entry_set_size(ae, type == AE_IFREG ? (la_int64_t)len : 0);
+	if (link)
+		archive_entry_set_symlink(ae, link);
+	archive_entry_set_nlink(ae, type == AE_IFDIR ? 2 : 1);
 	archive_entry_set_ino(ae, ++c->ino);
 	archive_entry_set_mtime(ae, 0, 0);
 	r = archive_write_header(c->a, ae);
-	if (r == ARCHIVE_OK && !dir && len > 0 && archive_write_data(c->a, data, len) != (la_ssize_t)len)
+	if (r == ARCHIVE_OK && type == AE_IFREG && len > 0 &&
+	    archive_write_data(c->a, data, len) != (la_ssize_t)len)
 		r = ARCHIVE_FATAL;
 	archive_entry_free(ae);
 	if (r != ARCHIVE_OK)
@@ -331,24 +322,68 @@ static int cpio_add(struct cpio *c, const char *name, const void *data, size_t l
 	return 0;
 }
 
+/* appliance/profile/REL from src, with REL's parent directories. */
 static int cpio_file(struct cpio *c, const char *src, const char *rel, struct app_err *e)
 {
-	struct buf b = { 0 };
+	const size_t base = strlen("appliance/profile/");
 	char *name = xasprintf("appliance/profile/%s", rel);
+	struct buf b = { 0 };
 	int ret = read_file(src, PXE_MAX_FILE, &b, e);
 
-	/* parent directories of nested files (pins under images/, ...) */
-	for (char *s = strchr(name + strlen("appliance/profile/"), '/'); ret == 0 && s;
-	     s = strchr(s + 1, '/')) {
+	for (char *s = strchr(name + base, '/'); ret == 0 && s; s = strchr(s + 1, '/')) {
 		*s = '\0';
-		ret = cpio_add(c, name, NULL, 0, true, e);
+		ret = cpio_entry(c, name, AE_IFDIR, NULL, NULL, 0, e);
 		*s = '/';
 	}
 	if (ret == 0)
-		ret = cpio_add(c, name, b.data, b.len, false, e);
+		ret = cpio_entry(c, name, AE_IFREG, NULL, b.data, b.len, e);
 	free(name);
-	secure_free(b.data, b.cap);
+	if (b.data)
+		secure_free(b.data, b.len);
 	return ret;
+}
+
+/* The files the profile names relative to its own directory (pins file,
+ * file: secrets). They may sit above it (the defaults name
+ * ../images/pins.yaml), so the profile and these files are packed under
+ * tree/ relative to their deepest common directory, and profile.yaml is a
+ * symlink into it (the live init resolves it with readlink -f). Files that do
+ * not exist are left to the installer to report. */
+struct packed {
+	char **abs; /* realpath of each file; [0] is the profile */
+	size_t n;
+};
+
+static void packed_add(struct packed *p, const char *path)
+{
+	char *abs = realpath(path, NULL);
+
+	if (!abs)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		if (strcmp(p->abs[i], abs) == 0) {
+			free(abs);
+			return;
+		}
+	p->abs = xrealloc(p->abs, sizeof(*p->abs) * (p->n + 1));
+	p->abs[p->n++] = abs;
+}
+
+static size_t common_dir_len(const struct packed *p)
+{
+	size_t len = (size_t)(strrchr(p->abs[0], '/') - p->abs[0]);
+
+	for (size_t i = 1; i < p->n; i++) {
+		size_t k = 0;
+		while (k < len && p->abs[i][k] == p->abs[0][k])
+			k++;
+		/* back to a whole path component */
+		while (k > 0 && !(p->abs[0][k] == '/' && (p->abs[i][k] == '/')))
+			k--;
+		if (k < len)
+			len = k;
+	}
+	return len;
 }
 
 static int write_site_cpio(const struct model *m, const struct pxe_opts *o, struct pxe_result *r,
@@ -357,9 +392,30 @@ static int write_site_cpio(const struct model *m, const struct pxe_opts *o, stru
 	/* Built in memory (the profile is small), then written 0600 atomically. */
 	const size_t cap = 64UL * 1024 * 1024;
 	struct cpio c = { .a = archive_write_new() };
+	struct packed p = { 0 };
 	char *mem = xmalloc(cap);
-	size_t used = 0;
+	size_t used = 0, root;
 	int ret = 0;
+
+	packed_add(&p, m->path);
+	if (p.n == 0) {
+		ret = app_err_set(e, -errno, "profile '%s': %s", m->path, strerror(errno));
+		goto done;
+	}
+	if (m->talos.image.pins) {
+		char *src = model_path(m, m->talos.image.pins);
+		packed_add(&p, src);
+		free(src);
+	}
+	for (size_t i = 0; i < m->secrets.n; i++) {
+		const char *ref = m->secrets.v[i].value;
+		if (ref && strncmp(ref, "file:", 5) == 0) {
+			char *src = model_path(m, ref + 5);
+			packed_add(&p, src);
+			free(src);
+		}
+	}
+	root = common_dir_len(&p);
 
 	archive_write_set_format_cpio_newc(c.a);
 	archive_write_add_filter_none(c.a);
@@ -368,52 +424,39 @@ static int write_site_cpio(const struct model *m, const struct pxe_opts *o, stru
 		ret = app_err_set(e, -EIO, "site.cpio: %s", archive_error_string(c.a));
 		goto done;
 	}
-	ret = cpio_add(&c, "appliance", NULL, 0, true, e);
+	ret = cpio_entry(&c, "appliance", AE_IFDIR, NULL, NULL, 0, e);
 	if (ret == 0)
-		ret = cpio_add(&c, "appliance/profile", NULL, 0, true, e);
-	if (ret == 0)
-		ret = cpio_file(&c, m->path, "profile.yaml", e);
+		ret = cpio_entry(&c, "appliance/profile", AE_IFDIR, NULL, NULL, 0, e);
+	for (size_t i = 0; ret == 0 && i < p.n; i++) {
+		char *rel = xasprintf("tree%s", p.abs[i] + root);
+		ret = cpio_file(&c, p.abs[i], rel, e);
+		free(rel);
+	}
+	if (ret == 0) {
+		char *link = xasprintf("tree%s", p.abs[0] + root);
+		ret = cpio_entry(&c, "appliance/profile/profile.yaml", AE_IFLNK, link, NULL, 0, e);
+		free(link);
+	}
 	for (size_t i = 0; ret == 0 && i < o->n_sites; i++) {
 		char *rel = xasprintf("site-%zu.yaml", i + 1);
 		ret = cpio_file(&c, o->sites[i], rel, e);
 		free(rel);
-	}
-	/* files the profile names relative to itself */
-	if (ret == 0 && m->talos.image.pins) {
-		ret = profile_rel("talos.image.pins", m->talos.image.pins, e);
-		if (ret == 0) {
-			char *src = model_path(m, m->talos.image.pins);
-			ret = cpio_file(&c, src, m->talos.image.pins, e);
-			free(src);
-		}
-	}
-	for (size_t i = 0; ret == 0 && i < m->secrets.n; i++) {
-		const char *ref = m->secrets.v[i].value;
-		char *what, *src;
-
-		if (!ref || strncmp(ref, "file:", 5) != 0)
-			continue;
-		what = xasprintf("secret '%s' (file:)", m->secrets.v[i].key);
-		ret = profile_rel(what, ref + 5, e);
-		free(what);
-		if (ret < 0)
-			break;
-		src = model_path(m, ref + 5);
-		ret = cpio_file(&c, src, ref + 5, e);
-		free(src);
 	}
 	for (size_t i = 0; ret == 0 && i < o->n_include; i++) {
 		const char *base = strrchr(o->include[i], '/');
 		ret = cpio_file(&c, o->include[i], base ? base + 1 : o->include[i], e);
 	}
 	if (ret == 0 && archive_write_close(c.a) != ARCHIVE_OK)
-		ret = app_err_set(e, -EFBIG, "site.cpio: %s (the profile files exceed 64 MiB?)",
+		ret = app_err_set(e, -EFBIG, "site.cpio: %s (the profile's files exceed 64 MiB?)",
 				  archive_error_string(c.a));
 	if (ret == 0)
 		ret = put(o, r, "site.cpio", mem, used, 0600, e);
 done:
 	archive_write_free(c.a);
 	secure_free(mem, used);
+	for (size_t i = 0; i < p.n; i++)
+		free(p.abs[i]);
+	free(p.abs);
 	return ret;
 }
 
