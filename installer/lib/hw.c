@@ -680,14 +680,11 @@ static int disk_from_sysfs(const char *root, const char *name, const struct mnts
 	d->transport = xstrdup(transport_of(sysdir, name));
 	d->backing = read_attr(sysdir, "loop/backing_file");
 	parse_devno(sysdir, &d->maj, &d->min);
-	add_holders(sysdir, name, &d->holders, &d->holders);
-	/* the disk's own holders are listed once, as "NAME held by X" */
-	for (size_t i = 0; i < d->holders.n; i++) {
-		if (!strstr(d->holders.v[i], " held by ")) {
-			char *h = xasprintf("%s held by %s", name, d->holders.v[i]);
-			free(d->holders.v[i]);
-			d->holders.v[i] = h;
-		}
+	{
+		struct strlist own = { 0 };
+
+		add_holders(sysdir, name, &own, &d->holders);
+		sl_free(&own);
 	}
 	{
 		struct strlist own = { 0 };
