@@ -247,7 +247,7 @@ static int tcp_try(const struct conn *c)
 
 	snprintf(port, sizeof(port), "%lld", port_of(c->nas));
 	if (getaddrinfo(c->nas->address, port, &hints, &res) != 0)
-		return EHOSTUNREACH;
+		return ENOENT; /* connect() never says ENOENT: it means "cannot resolve" here */
 	for (ai = res; ai; ai = ai->ai_next) {
 		int fd =
 		    socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
@@ -375,7 +375,10 @@ static bool check_tcp(struct conn *c, struct nas_results *r)
 		return true;
 	}
 	n = attempt > c->retries ? c->retries + 1 : attempt + 1;
-	if (err == ETIMEDOUT)
+	if (err == ENOENT)
+		set_row(r, C_TCP, NAS_FAIL, "check nas.address and the name service",
+			"cannot resolve the NAS address '%s'", c->nas->address);
+	else if (err == ETIMEDOUT)
 		set_row(r, C_TCP, NAS_FAIL,
 			"check nas.address and nas.port, that the NAS is up and that no firewall drops SMB",
 			"%s: no answer within %lld ms (%d attempt%s)", c->hostport, c->timeout_ms, n,

@@ -27,15 +27,6 @@ const char *__lsan_default_suppressions(void)
 	return "leak:libtalloc.so\nleak:libsmbclient.so\nleak:libsamba\n";
 }
 
-/* secret.c resolves file: references with model_path(); these tests use env:
- * only. Weak so the real one (model.c) wins when it is linked in. */
-char *model_path(const struct model *m, const char *rel) __attribute__((weak));
-char *model_path(const struct model *m, const char *rel)
-{
-	(void)m;
-	return xstrdup(rel);
-}
-
 static struct kv test_secrets[] = {
 	{ "nas-username", "env:TEST_NAS_USER" },
 	{ "nas-password", "env:TEST_NAS_PASS" },
