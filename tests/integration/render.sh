@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# appliance render: golden trees, schema validation of every document,
+# determinism, --check/--diff/--json/--only app, foreign files, recovery, and
+# one profile per consistency rule (each breaks one reference with --set).
+. "$(dirname "$0")/../lib/tap.sh"
+cd "$ROOT" || exit 1
+VALIDATE="/usr/bin/python3 $ROOT/tests/lib/k8s_validate.py"
+GOLDEN=$ROOT/tests/golden/render
+
+# ---- CLI contract ------------------------------------------------------------
+expect_out "--help prints usage and exits 0" '^usage: appliance render PROFILE' "$APPLIANCE" render --help
+check "--help exit code 0" "$APPLIANCE" render --help
+expect_fail "unknown option is a usage error" 2 "$APPLIANCE" render profiles/demo.yaml --bogus
+expect_out "unknown option message" "^appliance render: unknown option '--bogus'" "$APPLIANCE" render profiles/demo.yaml --bogus
+expect_fail "no profile is a usage error" 2 "$APPLIANCE" render --out "$T/x"
+expect_fail "--only takes only 'app'" 2 "$APPLIANCE" render profiles/demo.yaml --out "$T/x" --only platform
+expect_out "--only message" "^appliance render: --only: expected 'app', got 'platform'" "$APPLIANCE" render profiles/demo.yaml --out "$T/x" --only platform
+expect_fail "--server-name needs --recovery" 2 "$APPLIANCE" render profiles/demo.yaml --out "$T/x" --server-name s
+expect_fail "--check and --diff exclude each other" 2 "$APPLIANCE" render profiles/demo.yaml --out "$T/x" --check --diff
+
+# ---- golden trees, schemas, determinism ------------------------------------------
+for p in immich demo; do
+	out=$T/$p
+	check "$p: render writes the tree" "$APPLIANCE" render "profiles/$p.yaml" --out "$out"
+	if diff -r "$GOLDEN/$p" "$out" >"$T/golden.diff" 2>&1; then
+		ok "$p: tree equals tests/golden/render/$p"
+	else
+		not_ok "$p: tree differs from tests/golden/render/$p (make render-golden to accept)"
+		head -40 "$T/golden.diff" | sed 's/^/#   /'
+	fi
+	mapfile -t files < <(cd "$out" && find . -name '*.yaml' | sort)
+	if (cd "$out" && $VALIDATE --vars "$(find . -name cluster-settings.yaml)" "${files[@]}") >"$T/val.out" 2>&1; then
+		ok "$p: every document validates ($(tail -1 "$T/val.out"))"
+	else
+		not_ok "$p: schema validation"
+		sed 's/^/#   /' "$T/val.out" | head -30
+	fi
+	if grep -q 'NO SCHEMA' "$T/val.out"; then not_ok "$p: kinds without schema: $(grep 'NO SCHEMA' "$T/val.out")"; else ok "$p: every kind has a schema"; fi
+	(cd "$out" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$T/sum1"
+	expect_out "$p: second render writes nothing" ': 0 written, [0-9]+ unchanged$' "$APPLIANCE" render "profiles/$p.yaml" --out "$out"
+	(cd "$out" && find . -type f -print0 | sort -z | xargs -0 sha256sum) >"$T/sum2"
+	if cmp -s "$T/sum1" "$T/sum2"; then ok "$p: second render is byte-identical"; else not_ok "$p: second render changed bytes"; fi
+	check "$p: --check on the result exits 0" "$APPLIANCE" render "profiles/$p.yaml" --out "$out" --check
+done
+
+# every value read back by a YAML 1.1 reader (PyYAML) is the string the profile wrote
+cat >"$T/readback.py" <<'PY'
+import sys, yaml
+docs = {}
+for f in sys.argv[1:]:
+    for d in yaml.safe_load_all(open(f)):
+        if d: docs[(d["kind"], d["metadata"]["name"] if "metadata" in d else f)] = d
+hr = docs[("HelmRelease", "immich")]
+assert hr["spec"]["chart"]["spec"]["version"] == "0.9.0", hr["spec"]["chart"]["spec"]["version"]
+sb = docs[("ScheduledBackup", "immich-postgres-daily")]
+assert sb["spec"]["schedule"] == "0 0 23 * * *"
+pv = docs[("PersistentVolume", "immich-unas-pics")]
+assert pv["spec"]["mountOptions"] == ["dir_mode=0777", "file_mode=0777"], pv["spec"]["mountOptions"]
+assert pv["spec"]["csi"]["volumeAttributes"]["source"] == "//192.168.50.115/k8s/pics"
+lib = docs[("PersistentVolume", "immich-unas")]
+assert lib["spec"]["csi"]["volumeAttributes"]["source"] == "//192.168.50.115/k8s/immich"
+os_ = docs[("ObjectStore", "immich-s3")]
+assert os_["spec"]["configuration"]["destinationPath"] == "s3://keiretsu/${LOCATION}/immich/postgres/"
+sec = docs[("Secret", "immich-s3-secret")]
+assert sec["stringData"]["ACCESS_KEY_ID"] == "${COMMON_S3_ACCESS_KEY}"
+ks = docs[("Kustomization", "immich")]
+assert ks["spec"]["path"] == "./clusters/${CLUSTER_NAME}/apps/immich/app"
+assert ks["spec"]["interval"] == "30m" and ks["spec"]["timeout"] == "5m" and ks["spec"]["wait"] is True
+df = docs[("Dragonfly", "dragonfly-immich")]
+assert df["spec"]["replicas"] == 3 and "--proactor_threads=2" in df["spec"]["args"]
+print("ok")
+PY
+app=$T/immich/clusters/talos-robbinsdale/apps/immich
+check "immich: spec values read back with their types (PyYAML, YAML 1.1)" /usr/bin/python3 "$T/readback.py" "$app"/app/*.yaml "$app"/ks.yaml
+
+# ---- drift: --check / --diff / --json ------------------------------------------------
+out=$T/immich
+pg=clusters/talos-robbinsdale/apps/immich/app/pg.yaml
+sed -i 's/instances: 1/instances: 2/' "$out/$pg"
+expect_fail "--check exits 1 after a file is edited" 1 "$APPLIANCE" render profiles/immich.yaml --out "$out" --check
+expect_out "--check lists the drifted file" "^changed $pg\$" "$APPLIANCE" render profiles/immich.yaml --out "$out" --check
+expect_fail "--diff exits 1 on drift" 1 "$APPLIANCE" render profiles/immich.yaml --out "$out" --diff
+expect_out "--diff shows a unified diff" '^\+  instances: 1$' "$APPLIANCE" render profiles/immich.yaml --out "$out" --diff
+"$APPLIANCE" render profiles/immich.yaml --out "$out" --check --json >"$T/check.json"
+if /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+bad = [f["path"] for f in j["files"] if f["state"] != "unchanged"]
+assert j["mode"] == "check" and j["drifted"] == 1 and bad == [sys.argv[2]], (j["drifted"], bad)
+assert all(len(f["sha256"]) == 64 for f in j["files"])
+' "$T/check.json" "$pg"; then ok "--check --json names the drifted file"; else not_ok "--check --json"; fi
+rm "$out/clusters/talos-robbinsdale/apps/immich/app/redis.yaml"
+expect_out "--check lists a missing file" '^missing clusters/talos-robbinsdale/apps/immich/app/redis.yaml$' "$APPLIANCE" render profiles/immich.yaml --out "$out" --check
+expect_out "render repairs drift" ': 2 written, [0-9]+ unchanged$' "$APPLIANCE" render profiles/immich.yaml --out "$out"
+check "--check exits 0 again" "$APPLIANCE" render profiles/immich.yaml --out "$out" --check
+
+# ---- files the tool did not generate are left alone ------------------------------------
+echo "keep me" >"$out/clusters/talos-robbinsdale/apps/immich/app/extra.yaml"
+echo "mine" >"$out/notes.md"
+printf 'kind: Mine\n' >"$out/$pg"
+expect_fail "a foreign file at a rendered path: render refuses" 1 "$APPLIANCE" render profiles/immich.yaml --out "$out"
+expect_out "... and names it" "^appliance: render: '$out/$pg' was not generated by appliance render; refusing to overwrite it\$" "$APPLIANCE" render profiles/immich.yaml --out "$out"
+if [ "$(cat "$out/$pg")" = "kind: Mine" ]; then ok "foreign file untouched"; else not_ok "foreign file was overwritten"; fi
+expect_out "--check reports it as foreign" "^foreign $pg\$" "$APPLIANCE" render profiles/immich.yaml --out "$out" --check
+rm "$out/$pg"
+check "render after removing it" "$APPLIANCE" render profiles/immich.yaml --out "$out"
+if [ "$(cat "$out/clusters/talos-robbinsdale/apps/immich/app/extra.yaml")" = "keep me" ] && [ "$(cat "$out/notes.md")" = mine ]; then
+	ok "unrelated files untouched"
+else
+	not_ok "unrelated files changed"
+fi
+
+# ---- --json, --only app, recovery --------------------------------------------------
+"$APPLIANCE" render profiles/demo.yaml --out "$T/j" --json >"$T/w.json"
+if /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["mode"] == "write" and j["written"] is True and j["objects"] > 50
+assert all(f["state"] == "new" for f in j["files"])
+' "$T/w.json"; then ok "--json describes the written files"; else not_ok "--json"; fi
+check "--only app renders" "$APPLIANCE" render profiles/immich.yaml --out "$T/only" --only app
+n=$(cd "$T/only" && find . -type f | grep -vc '^./clusters/talos-robbinsdale/apps/immich/')
+if [ "$n" -eq 0 ] && [ -f "$T/only/clusters/talos-robbinsdale/apps/immich/app/helmrelease.yaml" ] && [ ! -e "$T/only/clusters/talos-robbinsdale/flux" ]; then
+	ok "--only app writes only apps/immich"
+else
+	not_ok "--only app wrote $n files outside apps/immich"
+fi
+if diff -r "$GOLDEN/immich/clusters/talos-robbinsdale/apps/immich" "$T/only/clusters/talos-robbinsdale/apps/immich" >/dev/null; then
+	ok "--only app: same app files as the full render"
+else
+	not_ok "--only app differs from the full render"
+fi
+check "--recovery renders" "$APPLIANCE" render profiles/immich.yaml --out "$T/rec" --recovery --server-name immich-postgres-r2
+rpg=$T/rec/clusters/talos-robbinsdale/apps/immich/app/pg.yaml
+if grep -q '^      source: origin$' "$rpg" && grep -q '^      serverName: immich-postgres-r2$' "$rpg" && ! grep -q initdb "$rpg"; then
+	ok "--recovery: bootstrap.recovery, new serverName"
+else
+	not_ok "--recovery output"
+	sed 's/^/#   /' "$rpg"
+fi
+(cd "$T/rec" && $VALIDATE clusters/talos-robbinsdale/apps/immich/app/pg.yaml) >"$T/val.out" 2>&1 && ok "--recovery: pg.yaml validates" || { not_ok "--recovery: pg.yaml validation"; sed 's/^/#   /' "$T/val.out"; }
+expect_fail "--recovery into the source archive is refused" 2 "$APPLIANCE" render profiles/immich.yaml --out "$T/rec2" --recovery --server-name immich-postgres
+expect_out "... with the reason" "recovery would write new backups under serverName 'immich-postgres', the archive it recovers from" "$APPLIANCE" render profiles/immich.yaml --out "$T/rec2" --recovery --server-name immich-postgres
+[ -e "$T/rec2" ] && not_ok "refused recovery wrote files" || ok "refused recovery wrote nothing"
+
+# ---- consistency: one broken reference per rule, nothing written --------------------------
+R="clusters/talos-robbinsdale/apps/immich"
+rule() {
+	local name=$1 set=$2 msg=$3 dir=$T/rule-$_tap_n
+	"$APPLIANCE" render profiles/immich.yaml --out "$dir" --set "$set" >"$T/.out" 2>&1
+	local rc=$?
+	if [ "$rc" -eq 2 ] && grep -qF -- "$msg" "$T/.out" && [ ! -e "$dir" ]; then
+		ok "rule: $name"
+	else
+		not_ok "rule: $name (exit $rc)"
+		sed 's/^/#   /' "$T/.out" | head -10
+	fi
+}
+rule "HelmRelease database secret exists" apps.immich.database.secret=other \
+	"appliance: render: HelmRelease immich/immich ($R/app/helmrelease.yaml) refers to Secret or OnePasswordItem 'immich/other' (set by apps.immich.database.secret), but no such object is rendered"
+rule "HelmRelease redis secret exists" apps.immich.redis.secret=other \
+	"appliance: render: Dragonfly immich/dragonfly-immich ($R/app/redis.yaml) refers to Secret or OnePasswordItem 'immich/other' (set by apps.immich.redis.secret), but no such object is rendered"
+rule "SMB volumes' credentials secret exists" platform.smbCsi.enabled=false \
+	"appliance: render: PersistentVolume immich-unas-pics ($R/app/unas.yaml) refers to Secret or OnePasswordItem 'kube-system/csi-smbcreds' (set by platform.smbCsi.credentialsName), but no such object is rendered"
+rule "HTTPRoute gateways exist" 'apps.immich.route.gateways[1]=other' \
+	"appliance: render: HTTPRoute immich/immich ($R/app/httproute.yaml) refers to Gateway 'home/other' (set by apps.immich.route.gateways), but no such object is rendered"
+rule "gateway names as configured" platform.gateway.public=web \
+	"appliance: render: HTTPRoute immich/immich ($R/app/httproute.yaml) refers to Gateway 'home/public' (set by apps.immich.route.gateways), but no such object is rendered"
+rule "dependsOn names a rendered Kustomization" 'apps.immich.dependsOn[0]=nope' \
+	"appliance: render: Kustomization flux-system/immich ($R/ks.yaml) refers to Kustomization 'flux-system/nope' (set by apps.immich.dependsOn), but no such object is rendered"
+rule "dependsOn component is enabled" platform.volsync.enabled=false \
+	"appliance: render: Kustomization flux-system/immich ($R/ks.yaml) refers to Kustomization 'flux-system/volsync' (set by apps.immich.dependsOn), but no such object is rendered"
+rule "database StorageClass exists" apps.immich.database.storageClass=other \
+	"appliance: render: Cluster immich/immich-postgres ($R/app/pg.yaml) refers to StorageClass 'other' (set by apps.immich.database.storageClass), but no such object is rendered"
+rule "no duplicate Cluster" apps.immich.database.restoreCluster=immich-postgres \
+	"appliance: render: Cluster immich/immich-postgres is defined twice: in $R/app/pg.yaml and in $R/app/pg-restore.yaml"
+rule "no duplicate volume" apps.immich.storage.photos.name=immich-unas \
+	"appliance: render: PersistentVolume immich-unas is defined twice: in $R/app/unas.yaml and in $R/app/unas.yaml"
+rule "no duplicate OnePasswordItem" apps.immich.redisItem.name=immich-postgres-user \
+	"appliance: render: OnePasswordItem immich/immich-postgres-user is defined twice: in $R/app/secret.yaml and in $R/app/secret.yaml"
+rule "summary line" apps.immich.database.secret=other "appliance: render: 2 problems; nothing written"
+# with --only app the platform is not rendered: references into it are not checked
+check "--only app does not check platform references" "$APPLIANCE" render profiles/immich.yaml --out "$T/only2" --only app --set platform.smbCsi.enabled=false
+
+# ---- the validator itself fails loudly ------------------------------------------------
+cat >"$T/bad.yaml" <<'Y'
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: x
+spec:
+  accesModes: [ReadWriteMany]
+---
+apiVersion: homer.rajsingh.info/v1alpha1
+kind: Dashboard
+metadata:
+  name: d
+Y
+$VALIDATE "$T/bad.yaml" >"$T/val.out" 2>&1
+rc=$?
+if [ "$rc" -eq 1 ] && grep -q "^FAIL $T/bad.yaml PersistentVolumeClaim x spec: Additional properties are not allowed ('accesModes' was unexpected)" "$T/val.out" &&
+	grep -q "^NO SCHEMA $T/bad.yaml homer.rajsingh.info/v1alpha1 Dashboard$" "$T/val.out"; then
+	ok "validator rejects an unknown field and lists a kind without schema"
+else
+	not_ok "validator on a bad document (exit $rc)"
+	sed 's/^/#   /' "$T/val.out"
+fi
