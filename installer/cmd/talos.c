@@ -109,6 +109,11 @@ static int parse_args(int argc, char **argv, const char *allowed, struct talos_a
 		} else if (strcmp(arg, "--json") == 0 && strstr(allowed, "--json")) {
 			a->json = true;
 		} else if (arg[0] == '-' && arg[1]) {
+			static const char *const all[] = { "--node", "--rotate", "--id", "--urls", "--json" };
+			for (size_t k = 0; k < sizeof(all) / sizeof(all[0]); k++)
+				if (strncmp(arg, all[k], strlen(all[k])) == 0 &&
+				    (arg[strlen(all[k])] == '\0' || arg[strlen(all[k])] == '='))
+					return usage_error("option '%s' does not apply here", all[k]);
 			return usage_error("unknown option '%s'", arg);
 		} else if (!a->po.profile) {
 			a->po.profile = arg;
@@ -154,7 +159,7 @@ static int do_secrets(struct talos_args *a)
 		    "secrets bundle '%s' already exists; refusing to overwrite it (pass --rotate to replace "
 		    "the cluster identity)",
 		    a->out);
-		return EXIT_USAGE;
+		return EXIT_FAIL;
 	}
 	r = talos_secrets_generate(&b, time(NULL), &e);
 	if (r == 0)
@@ -377,12 +382,11 @@ static int do_volume(struct talos_args *a)
 	if (r == 0)
 		r = talos_volume_build(cfg.data, cfg.len, a->out, &e);
 	secure_free(cfg.data, cfg.cap);
+	if (r == 0)
+		printf("wrote %s (iso9660, label %s, %s for node %s, mode 0600)\n", a->out,
+		       TALOS_VOLUME_LABEL, TALOS_VOLUME_FILE, node->name);
 	model_free(m);
-	if (r < 0)
-		return fail(&e, exit_for(&e));
-	printf("wrote %s (iso9660, label %s, %s for node %s, mode 0600)\n", a->out, TALOS_VOLUME_LABEL,
-	       TALOS_VOLUME_FILE, node->name);
-	return EXIT_OK;
+	return r < 0 ? fail(&e, exit_for(&e)) : EXIT_OK;
 }
 
 static const struct {
