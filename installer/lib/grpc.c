@@ -399,9 +399,8 @@ int grpc_call(const struct grpc_target *t, const char *path, const void *req, si
 		 * completed on our side, then drops the connection (its alert often
 		 * arrives after our write already failed). A connection that dies
 		 * right after a verified handshake, before any answer, is that. */
-		if (tls_done > 0 && !c.any_header && t->cert_pem &&
-		    (rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_HTTP2 ||
-		     rc == CURLE_HTTP2_STREAM || rc == CURLE_GOT_NOTHING || rc == CURLE_SSL_CONNECT_ERROR) &&
+		if (tls_done > 0 && !c.any_header && t->cert_pem && rc != CURLE_OPERATION_TIMEDOUT &&
+		    rc != CURLE_PEER_FAILED_VERIFICATION && rc != CURLE_WRITE_ERROR &&
 		    tls_kind(rc, errbuf) == GRPC_FAIL_TLS) {
 			r = fail(
 			    ret_fail, GRPC_FAIL_CLIENT_CERT, e, -EACCES, where,

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# appliance bootstrap against a real gRPC server with mutual TLS on 127.0.0.1
+# (tests/servers/talos_api.py: Python grpcio, machine.MachineService/Bootstrap
+# and /Kubeconfig, storage.StorageService/BlockDeviceWipe).
+# Certificates: Ed25519 like Talos' OS CA, made with the openssl CLI; and, when
+# `appliance talos secrets` is available, the site's own secrets bundle.
+. "$(dirname "$0")/../lib/tap.sh"
+
+PY=/usr/bin/python3
+SERVER=$ROOT/tests/servers/talos_api.py
+PROFILE=$ROOT/profiles/demo.yaml
+$PY -c 'import grpc' 2>/dev/null || skip_all "python3-grpcio is not installed"
+[ -x "$APPLIANCE" ] || skip_all "no $APPLIANCE"
+
+# ---- certificates -------------------------------------------------------------
+C=$T/certs
+mkdir -p "$C"
+mkca() { # NAME ORG
+	openssl genpkey -algorithm ed25519 -out "$C/$1.key" 2>/dev/null
+	openssl req -x509 -new -key "$C/$1.key" -subj "/O=$2" -days 30 -out "$C/$1.crt" 2>/dev/null
+}
+mkcert() { # NAME CA EXT-LINES SUBJECT
+	openssl genpkey -algorithm ed25519 -out "$C/$1.key" 2>/dev/null
+	openssl req -new -key "$C/$1.key" -subj "$4" -out "$C/$1.csr" 2>/dev/null
+	printf '%b' "$3" >"$C/$1.ext"
+	openssl x509 -req -in "$C/$1.csr" -CA "$C/$2.crt" -CAkey "$C/$2.key" -CAcreateserial -days 10 \
+		-extfile "$C/$1.ext" -out "$C/$1.crt" 2>/dev/null
+}
+SRV_EXT='subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'
+CLI_EXT='extendedKeyUsage=clientAuth\n'
+mkca ca talos
+mkca other talos
+mkcert server ca "$SRV_EXT" /CN=demo-1
+mkcert server-other other "$SRV_EXT" /CN=demo-1
+mkcert server-wrongname ca 'subjectAltName=IP:10.9.9.9\nextendedKeyUsage=serverAuth\n' /CN=demo-9
+mkcert admin ca "$CLI_EXT" /O=os:admin
+mkcert stranger other "$CLI_EXT" /O=os:admin
+
+b64() { base64 -w0 "$1"; }
+talosconfig() { # OUT CA CRT KEY (Talos' own "ED25519 PRIVATE KEY" label, as talosctl writes it)
+	sed 's/BEGIN PRIVATE KEY/BEGIN ED25519 PRIVATE KEY/; s/END PRIVATE KEY/END ED25519 PRIVATE KEY/' "$4" >"$C/tc.key"
+	cat >"$1" <<EOF
+context: talos-demo
+contexts:
+  talos-demo:
+    endpoints: [127.0.0.1]
+    ca: $(b64 "$2")
+    crt: $(b64 "$3")
+    key: $(b64 "$C/tc.key")
+EOF
+}
+talosconfig "$T/talosconfig" "$C/ca.crt" "$C/admin.crt" "$C/admin.key"
+talosconfig "$T/talosconfig-stranger" "$C/ca.crt" "$C/stranger.crt" "$C/stranger.key"
+
+printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: talos-demo\n' >"$T/kubeconfig.src"
+# a bigger one so that several chunks carry it
+{ cat "$T/kubeconfig.src"; for i in $(seq 1 400); do echo "# line $i $(head -c 30 /dev/urandom | base64 -w0)"; done; } >"$T/kubeconfig.big"
+
+# ---- server -------------------------------------------------------------------
+# start NAME [server args...]: state in $T/NAME, port in $T/NAME.port; waits until listening
+# unless --delay is given.
+start() {
+	local name=$1 delay=0
+	shift
+	case " $* " in *" --delay "*) delay=1 ;; esac
+	mkdir -p "$T/$name"
+	$PY "$SERVER" --ca "$C/ca.crt" --port-file "$T/$name.port" --state "$T/$name" \
+		--kubeconfig "$T/kubeconfig.src" "$@" >"$T/$name.log" 2>&1 &
+	echo $! >"$T/$name.pid"
+	at_exit "kill $(cat "$T/$name.pid")"
+	for _ in $(seq 1 100); do
+		[ -s "$T/$name.port" ] && { [ $delay = 1 ] || [ -e "$T/$name/listening" ]; } && break
+		sleep 0.1
+	done
+	PORT=$(cat "$T/$name.port")
+}
+calls() { grep -c "^$2" "$T/$1/calls" 2>/dev/null || echo 0; }
+
+bs() { "$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --endpoint "127.0.0.1:$PORT" "$@"; }
+
+# 1. success
+start ok --cert "$C/server.crt" --key "$C/server.key"
+expect_out "bootstrap: success, etcd bootstrapped on the first control plane" \
+	'^etcd: bootstrapped on demo-1$' bs --kubeconfig "$T/kc1" --wait 20
+check "bootstrap: kubeconfig written byte-identical" cmp "$T/kc1" "$T/kubeconfig.src"
+check "bootstrap: kubeconfig mode 0600" test "$(stat -c %a "$T/kc1")" = 600
+check "bootstrap: Bootstrap called exactly once" test "$(calls ok Bootstrap)" = 1
+expect_out "bootstrap: summary says the config volumes remain" \
+	'^config volumes: still present on the nodes' bs --kubeconfig "$T/kc1" --wait 20
+
+# 2. already bootstrapped (the re-run above and a fresh already-bootstrapped node)
+start already --cert "$C/server.crt" --key "$C/server.key" --mode already
+expect_out "bootstrap: already bootstrapped (ALREADY_EXISTS) is success" \
+	'^etcd: already bootstrapped on demo-1 \(ALREADY_EXISTS\); not bootstrapped again$' \
+	bs --kubeconfig "$T/kc2" --wait 20
+check "bootstrap: already bootstrapped exits 0 and still writes the kubeconfig" \
+	bash -c "'$APPLIANCE' bootstrap '$PROFILE' --talosconfig '$T/talosconfig' --endpoint 127.0.0.1:$PORT --kubeconfig '$T/kc2b' --wait 20 && cmp '$T/kc2b' '$T/kubeconfig.src'"
+
+# 3. server certificate from another CA: refused, no retries, nothing written
+start otherca --cert "$C/server-other.crt" --key "$C/server-other.key"
+expect_fail "bootstrap: server cert from another CA fails (exit 1)" 1 bs --kubeconfig "$T/kc3" --wait 20
+expect_out "bootstrap: server cert from another CA is named as a wrong CA" \
+	"bootstrap of node 'demo-1' failed: 127\.0\.0\.1:$PORT/machine\.MachineService/Bootstrap: the server's certificate is not signed by the expected CA: wrong CA in the credentials, or a node of another cluster \(SSL certificate problem: unable to get local issuer certificate\)$" \
+	bs --kubeconfig "$T/kc3" --wait 20
+check "bootstrap: server cert from another CA: no kubeconfig, no call reached the server" \
+	test ! -e "$T/kc3" -a "$(calls otherca Bootstrap)" = 0
+
+# 4. wrong node identity (certificate names another address)
+start wrongname --cert "$C/server-wrongname.crt" --key "$C/server-wrongname.key"
+expect_out "bootstrap: server cert for another node is a wrong node identity" \
+	"the server's certificate does not name this address: wrong node identity \(SSL: no alternative certificate subject name matches target host name '127\.0\.0\.1'\)$" \
+	bs --kubeconfig "$T/kc4" --wait 20
+
+# 5. client certificate unknown to the server
+start ok5 --cert "$C/server.crt" --key "$C/server.key"
+expect_fail "bootstrap: client cert unknown to the server fails (exit 1)" 1 \
+	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig-stranger" --endpoint "127.0.0.1:$PORT" --kubeconfig "$T/kc5" --wait 20
+expect_out "bootstrap: client cert unknown to the server is named" \
+	"it refused our client certificate \(not issued by the CA this node trusts: wrong secrets bundle or talosconfig\?\)$" \
+	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig-stranger" --endpoint "127.0.0.1:$PORT" --kubeconfig "$T/kc5" --wait 20
+check "bootstrap: client cert unknown: the server never ran Bootstrap" test "$(calls ok5 Bootstrap)" = 0
+
+# 6. server not yet listening: retries with backoff, then succeeds
+start late --cert "$C/server.crt" --key "$C/server.key" --delay 2
+expect_out "bootstrap: server not yet listening: retried" \
+	'^appliance: waiting for the Talos API \(attempt 1, next in 0\.5s\): 127\.0\.0\.1:[0-9]+/machine\.MachineService/Bootstrap: cannot connect' \
+	bs --kubeconfig "$T/kc6" --wait 30
+check "bootstrap: server not yet listening: then succeeded once" \
+	test "$(calls late Bootstrap)" = 1 -a -s "$T/kc6"
+
+# 7. error status in the trailers (after a first stream message)
+start trailer --cert "$C/server.crt" --key "$C/server.key" --kube-error --chunks 3
+expect_fail "bootstrap: error status in trailers fails (exit 1)" 1 bs --kubeconfig "$T/kc7" --wait 20
+expect_out "bootstrap: error status in trailers is reported with its message" \
+	"kubeconfig from node 'demo-1': 127\.0\.0\.1:$PORT/machine\.MachineService/Kubeconfig: INTERNAL: failed to generate kubeconfig: disk full$" \
+	bs --kubeconfig "$T/kc7" --wait 20
+check "bootstrap: error in trailers: no kubeconfig written" test ! -e "$T/kc7"
+
+# 8. kubeconfig stream in several chunks
+start chunks --cert "$C/server.crt" --key "$C/server.key" --chunks 7 --kubeconfig "$T/kubeconfig.big"
+check "bootstrap: kubeconfig in 7 chunks reassembled" \
+	bash -c "'$APPLIANCE' bootstrap '$PROFILE' --talosconfig '$T/talosconfig' --endpoint 127.0.0.1:$PORT --kubeconfig '$T/kc8' --wait 20 >/dev/null && cmp '$T/kc8' '$T/kubeconfig.big'"
+
+# 9. a worker answers FAILED_PRECONDITION: a failure, not "already bootstrapped"
+start worker --cert "$C/server.crt" --key "$C/server.key" --mode worker
+expect_out "bootstrap: FAILED_PRECONDITION from a worker is a failure" \
+	"FAILED_PRECONDITION: bootstrap can only be performed on a control plane node$" bs --kubeconfig "$T/kc9" --wait 20
+check "bootstrap: worker: exactly one attempt" test "$(calls worker Bootstrap)" = 1
+
+# 10. time not in sync yet: transient, retried
+start unsync --cert "$C/server.crt" --key "$C/server.key" --mode unsync:2
+expect_out "bootstrap: 'time is not in sync yet' is retried" \
+	'^etcd: bootstrapped on demo-1$' bs --kubeconfig "$T/kc10" --wait 30
+check "bootstrap: time not in sync: three attempts" test "$(calls unsync Bootstrap)" = 3
+
+# 11. nothing listening and --wait 0: one attempt, clear message
+FREE=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+expect_out "bootstrap: nothing listening with --wait 0 fails at once" \
+	"bootstrap of node 'demo-1' failed: gave up after 1 attempt in [0-9]+s: 127\.0\.0\.1:$FREE/machine\.MachineService/Bootstrap: cannot connect" \
+	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --endpoint "127.0.0.1:$FREE" --kubeconfig "$T/kc11" --wait 0
+
+# 12. scrub the config volume through the Talos API
+PORT=$(cat "$T/ok.port")
+expect_out "bootstrap: --scrub-config-volumes wipes through BlockDeviceWipe" \
+	'^config volume: wiped sda5 on demo-1$' bs --kubeconfig "$T/kc12" --wait 20 --scrub-config-volumes sda5
+check "bootstrap: the server got BlockDeviceWipe for sda5" grep -qx 'BlockDeviceWipe sda5' "$T/ok/calls"
+
+# 13. usage errors
+expect_fail "bootstrap: no credentials is a usage error" 2 "$APPLIANCE" bootstrap "$PROFILE"
+expect_fail "bootstrap: unknown option is a usage error" 2 "$APPLIANCE" bootstrap "$PROFILE" --talosconfig x --bogus
+expect_fail "bootstrap: a worker as --node is a usage error" 2 \
+	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --node demo-2
+expect_out "bootstrap: a missing talosconfig is named" "talosconfig: .*$T/missing" \
+	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/missing" --endpoint 127.0.0.1:1
+expect_out "bootstrap: --help" '^usage: appliance bootstrap PROFILE' "$APPLIANCE" bootstrap --help
+
+# 14. with the site's own secrets bundle (appliance talos secrets), when available
+if "$APPLIANCE" talos secrets "$PROFILE" --out "$T/secrets.yaml" >/dev/null 2>&1 && [ -s "$T/secrets.yaml" ]; then
+	# the node's server certificate is signed by the bundle's OS CA (as Talos does)
+	$PY - "$T/secrets.yaml" "$C" <<'EOF'
+import base64, sys, yaml
+b = yaml.safe_load(open(sys.argv[1]))
+d = sys.argv[2]
+open(d + "/site.crt", "wb").write(base64.b64decode(b["certs"]["os"]["crt"]))
+key = base64.b64decode(b["certs"]["os"]["key"]).replace(b"ED25519 PRIVATE KEY", b"PRIVATE KEY")
+open(d + "/site.key", "wb").write(key)
+EOF
+	mkcert server-site site "$SRV_EXT" /CN=demo-1
+	mkdir -p "$T/site"
+	$PY "$SERVER" --ca "$C/site.crt" --cert "$C/server-site.crt" --key "$C/server-site.key" --port-file "$T/site.port" \
+		--state "$T/site" --kubeconfig "$T/kubeconfig.src" >"$T/site.log" 2>&1 &
+	echo $! >"$T/site.pid"
+	at_exit "kill $(cat "$T/site.pid")"
+	for _ in $(seq 1 100); do [ -e "$T/site/listening" ] && break; sleep 0.1; done
+	PORT=$(cat "$T/site.port")
+	expect_out "bootstrap: --secrets (client cert made from the bundle's OS CA)" '^etcd: bootstrapped on demo-1$' \
+		"$APPLIANCE" bootstrap "$PROFILE" --secrets "$T/secrets.yaml" --endpoint "127.0.0.1:$PORT" --kubeconfig "$T/kc14" --wait 20
+	check "bootstrap: --secrets: kubeconfig written" cmp "$T/kc14" "$T/kubeconfig.src"
+	PORT=$(cat "$T/ok.port")
+	expect_out "bootstrap: --secrets of another site: the node's certificate is refused" \
+		"the server's certificate is not signed by the expected CA" \
+		"$APPLIANCE" bootstrap "$PROFILE" --secrets "$T/secrets.yaml" --endpoint "127.0.0.1:$PORT" --kubeconfig "$T/kc14b" --wait 20
+else
+	diag "appliance talos secrets not available yet: --secrets rows not run"
+fi
