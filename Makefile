@@ -100,9 +100,11 @@ format-check: | $(DEPS_STAMP)
 # ---- install -----------------------------------------------------------------
 install: $(BIN)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/appliance
-	install -d $(DESTDIR)$(PREFIX)/share/appliance/profiles $(DESTDIR)$(PREFIX)/share/appliance/images
+	install -d $(DESTDIR)$(PREFIX)/share/appliance/profiles $(DESTDIR)$(PREFIX)/share/appliance/images \
+		$(DESTDIR)$(PREFIX)/share/doc/appliance
 	install -m 0644 profiles/*.yaml $(DESTDIR)$(PREFIX)/share/appliance/profiles/
-	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/appliance/ 2>/dev/null || true
+	install -m 0644 images/*.yaml $(DESTDIR)$(PREFIX)/share/appliance/images/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/appliance/
 
 clean:
 	rm -rf build $(BIN)
