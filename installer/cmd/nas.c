@@ -78,7 +78,7 @@ static int parse(const char *sub, bool is_check, int argc, char **argv, struct n
 			bool t = strcmp(s, "--timeout") == 0;
 			if (i + 1 >= argc)
 				return cmd_usage_error(sub, "option '%s' needs a value", s);
-			if (parse_num(sub, s, argv[++i], t ? 1 : 0, t ? 3600000 : 10, &n))
+			if (parse_num(sub, s, argv[++i], t ? 1 : 0, t ? 3600000 : 100, &n))
 				return EXIT_USAGE;
 			if (t)
 				a->opts.timeout_ms = n;

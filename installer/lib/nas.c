@@ -27,7 +27,7 @@
 #include "util.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
-#define MAX_RETRIES 10
+#define MAX_RETRIES 100 /* as the profile schema allows */
 #define PROBE_PREFIX ".appliance-probe-"
 #define PROBE_SIZE 4096
 #define PROBE_STALE_SECONDS 600 /* older probes are leftovers of interrupted runs */
@@ -130,6 +130,12 @@ static void sleep_ms(long long ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+/* Pause before retry number attempt (1, 2, ...): 200 ms more each time, at most 2 s. */
+static void backoff(int attempt)
+{
+	sleep_ms(attempt < 10 ? 200LL * attempt : 2000);
 }
 
 static bool transient(int err)
@@ -365,7 +371,7 @@ static bool check_tcp(struct conn *c, struct nas_results *r)
 
 	for (attempt = 0; attempt <= c->retries; attempt++) {
 		if (attempt)
-			sleep_ms(200LL * attempt);
+			backoff(attempt);
 		err = tcp_try(c);
 		if (err == 0 || !transient(err))
 			break;
@@ -436,7 +442,7 @@ static int open_share(struct conn *c, int *ret_attempts)
 
 	for (attempt = 0; attempt <= c->retries; attempt++) {
 		if (attempt) {
-			sleep_ms(200LL * attempt);
+			backoff(attempt);
 			/* a failed session may stay cached in the context: start afresh */
 			smbc_free_context(c->ctx, 1);
 			c->ctx = new_ctx(c, min_proto(c));
