@@ -203,6 +203,10 @@ d = json.load(open(sys.argv[1]))
 assert d["ok"] and not d["apply"] and d["changes"] == 0 and len(d["steps"]) == 13, d
 assert all(s["state"] == "exists" for s in d["steps"])
 ' "$T/prep.json"; then ok "prepare --json parses"; else not_ok "prepare --json"; sed 's/^/#   /' "$T/prep.json"; fi
+expect_line "prepare: a missing library folder is part of the plan" 0 "13 to create; run with --apply to create them" \
+	nas prepare --set nas.library=fresh
+saw "prepare: the library folder itself first" "would create  $URL/k8s/fresh/"
+[ ! -e "$K8S/fresh" ] && ok "prepare: that dry run created nothing" || not_ok "prepare: dry run created $K8S/fresh"
 mkdir -p "$K8S/immich2"
 touch "$K8S/immich2/thumbs"
 chown -R "$U" "$K8S/immich2"
