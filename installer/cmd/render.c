@@ -101,19 +101,23 @@ static int parse(int argc, char **argv, struct render_args *a)
 	return -1;
 }
 
-/* diff -u between the file on disk (or nothing) and the rendered text. */
-static int show_diff(const char *dir, const struct render_file *f, bool exists)
+/* diff -u between the file on disk (or nothing) and the rendered text (or
+ * nothing: f NULL, a stale file that would be removed). */
+static int show_diff(const char *dir, const char *path, const struct render_file *f, bool exists)
 {
 	char tmp[] = "/tmp/appliance-render.XXXXXX";
-	char *old = xasprintf("%s/%s", dir, f->path), *la = xasprintf("a/%s", f->path),
-	     *lb = xasprintf("b/%s", f->path);
-	char *argv[] = { "diff", "-u", "--label", la, "--label", lb, exists ? old : "/dev/null", tmp, NULL };
+	char *old = xasprintf("%s/%s", dir, path), *la = xasprintf("a/%s", path),
+	     *lb = xasprintf("b/%s", path);
+	char *argv[] = {
+		"diff", "-u", "--label", la, "--label", lb, exists ? old : "/dev/null", f ? tmp : "/dev/null",
+		NULL
+	};
 	int fd = mkstemp(tmp), status = 0, r = -1;
 	pid_t pid;
 
 	if (fd < 0)
 		goto out;
-	if (write(fd, f->text, f->len) != (ssize_t)f->len) {
+	if (f && write(fd, f->text, f->len) != (ssize_t)f->len) {
 		close(fd);
 		goto out_unlink;
 	}
@@ -135,7 +139,8 @@ out:
 }
 
 static void print_json(const struct render_args *a, const char *out, const struct render_tree *t,
-		       const enum render_state *st, size_t drift, bool wrote)
+		       const enum render_state *st, char *const *stale, size_t n_stale, size_t drift,
+		       bool wrote)
 {
 	printf("{\"out\":");
 	json_str(stdout, out);
@@ -154,6 +159,11 @@ static void print_json(const struct render_args *a, const char *out, const struc
 		json_str(stdout, t->files[i].path);
 		printf(",\"state\":\"%s\",\"sha256\":\"%s\"}", render_state_name(st[i]), sha);
 	}
+	printf("],\"stale\":[");
+	for (size_t i = 0; i < n_stale; i++) {
+		printf("%s", i ? "," : "");
+		json_str(stdout, stale[i]);
+	}
 	printf("],\"drifted\":%zu,\"written\":%s}\n", drift, wrote ? "true" : "false");
 }
 
@@ -162,8 +172,8 @@ static int run(struct render_args *a, const struct model *m)
 	struct render_tree t = { 0 };
 	struct app_err e = { 0 };
 	enum render_state *st = NULL;
-	char *out = NULL;
-	size_t drift = 0, foreign = 0;
+	char *out = NULL, **stale = NULL;
+	size_t drift = 0, foreign = 0, n_stale = 0;
 	int rc = EXIT_FAIL, r;
 
 	if (a->out)
@@ -192,10 +202,15 @@ static int run(struct render_args *a, const struct model *m)
 		cmd_err(&e);
 		goto done;
 	}
+	if (render_stale(&t, out, &stale, &n_stale, &e) < 0) {
+		cmd_err(&e);
+		goto done;
+	}
 	for (size_t i = 0; i < t.n_files; i++) {
 		drift += st[i] != RENDER_SAME;
 		foreign += st[i] == RENDER_FOREIGN;
 	}
+	drift += n_stale;
 	if (a->check || a->diff) {
 		for (size_t i = 0; i < t.n_files; i++) {
 			if (st[i] == RENDER_SAME)
@@ -204,11 +219,17 @@ static int run(struct render_args *a, const struct model *m)
 				fprintf(a->diff ? stderr : stdout, "%s %s\n",
 					st[i] == RENDER_NEW ? "missing" : render_state_name(st[i]),
 					t.files[i].path);
-			if (a->diff && show_diff(out, &t.files[i], st[i] != RENDER_NEW) < 0)
+			if (a->diff && show_diff(out, t.files[i].path, &t.files[i], st[i] != RENDER_NEW) < 0)
+				goto done;
+		}
+		for (size_t i = 0; i < n_stale; i++) {
+			if (!a->json)
+				fprintf(a->diff ? stderr : stdout, "stale %s\n", stale[i]);
+			if (a->diff && show_diff(out, stale[i], NULL, true) < 0)
 				goto done;
 		}
 		if (a->json)
-			print_json(a, out, &t, st, drift, false);
+			print_json(a, out, &t, st, stale, n_stale, drift, false);
 		rc = drift ? EXIT_FAIL : EXIT_OK;
 		goto done;
 	}
@@ -222,17 +243,21 @@ static int run(struct render_args *a, const struct model *m)
 		cmd_error("render: nothing written");
 		goto done;
 	}
-	if (render_write(&t, out, st, &e) < 0) {
+	if (render_write(&t, out, st, &e) < 0 || render_remove_stale(out, stale, n_stale, &e) < 0) {
 		cmd_err(&e);
 		goto done;
 	}
-	if (a->json)
-		print_json(a, out, &t, st, drift, true);
-	else
+	if (a->json) {
+		print_json(a, out, &t, st, stale, n_stale, drift, true);
+	} else {
+		for (size_t i = 0; i < n_stale; i++)
+			printf("removed %s (no longer rendered)\n", stale[i]);
 		printf("rendered %zu objects in %zu files under %s/%s: %zu written, %zu unchanged\n",
-		       t.n_objs, t.n_files, out, t.root, drift, t.n_files - drift);
+		       t.n_objs, t.n_files, out, t.root, drift - n_stale, t.n_files - (drift - n_stale));
+	}
 	rc = EXIT_OK;
 done:
+	render_stale_free(stale, n_stale);
 	free(st);
 	free(out);
 	render_tree_free(&t);

@@ -8,7 +8,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "model.h"
@@ -581,6 +584,116 @@ int render_write(const struct render_tree *t, const char *dir, const enum render
 			return r;
 	}
 	return 0;
+}
+
+/* ---- stale generated files ---------------------------------------------- */
+
+static bool has_marker(const char *path)
+{
+	char line[sizeof(RENDER_MARKER) + 1];
+	FILE *f = fopen(path, "re");
+	bool yes;
+
+	if (!f)
+		return false;
+	yes = fgets(line, sizeof(line), f) && strcmp(line, RENDER_MARKER "\n") == 0;
+	fclose(f);
+	return yes;
+}
+
+static bool rendered(const struct render_tree *t, const char *rel)
+{
+	for (size_t i = 0; i < t->n_files; i++)
+		if (strcmp(t->files[i].path, rel) == 0)
+			return true;
+	return false;
+}
+
+static int scan(const struct render_tree *t, const char *dir, const char *rel, char ***ret, size_t *n,
+		struct app_err *e)
+{
+	char *abs = xasprintf("%s/%s", dir, rel);
+	DIR *d = opendir(abs);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		r = errno == ENOENT
+			? 0
+			: app_err_set(e, -errno, "cannot read directory '%s': %s", abs, strerror(errno));
+		free(abs);
+		return r;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		char *crel, *cabs;
+		struct stat st;
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.')
+			continue;
+		crel = xasprintf("%s/%s", rel, de->d_name);
+		cabs = xasprintf("%s/%s", dir, crel);
+		if (lstat(cabs, &st) == 0 && S_ISDIR(st.st_mode)) {
+			r = scan(t, dir, crel, ret, n, e);
+		} else if (S_ISREG(st.st_mode) && len > 5 && strcmp(de->d_name + len - 5, ".yaml") == 0 &&
+			   !rendered(t, crel) && has_marker(cabs)) {
+			*ret = xrealloc(*ret, (*n + 1) * sizeof(**ret));
+			(*ret)[(*n)++] = crel;
+			crel = NULL;
+		}
+		free(crel);
+		free(cabs);
+	}
+	closedir(d);
+	free(abs);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int render_stale(const struct render_tree *t, const char *dir, char ***ret, size_t *n, struct app_err *e)
+{
+	char *top = t->only_app ? xasprintf("%s/apps/" RENDER_APP, t->root) : xstrdup(t->root);
+	int r;
+
+	*ret = NULL;
+	*n = 0;
+	r = scan(t, dir, top, ret, n, e);
+	free(top);
+	if (r < 0) {
+		render_stale_free(*ret, *n);
+		*ret = NULL;
+		*n = 0;
+		return r;
+	}
+	if (*n)
+		qsort(*ret, *n, sizeof(**ret), cmp_str);
+	return 0;
+}
+
+int render_remove_stale(const char *dir, char *const *stale, size_t n, struct app_err *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *p = xasprintf("%s/%s", dir, stale[i]);
+		int r = 0;
+
+		if (has_marker(p) && unlink(p) < 0)
+			r = app_err_set(e, -errno, "cannot remove '%s': %s", p, strerror(errno));
+		free(p);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void render_stale_free(char **stale, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(stale[i]);
+	free(stale);
 }
 
 /* ---- Talos bootstrap ---------------------------------------------------- */

@@ -10,7 +10,7 @@
 #include "util.h"
 #include "yemit.h"
 
-#define APP "immich" /* the key under apps: and the app's directory */
+#define APP RENDER_APP
 #define BARMAN_PLUGIN "barman-cloud.cloudnative-pg.io"
 #define RECOVERY_SOURCE "origin"
 

@@ -87,12 +87,23 @@ import json, sys
 j = json.load(open(sys.argv[1]))
 bad = [f["path"] for f in j["files"] if f["state"] != "unchanged"]
 assert j["mode"] == "check" and j["drifted"] == 1 and bad == [sys.argv[2]], (j["drifted"], bad)
+assert j["stale"] == []
 assert all(len(f["sha256"]) == 64 for f in j["files"])
 ' "$T/check.json" "$pg"; then ok "--check --json names the drifted file"; else not_ok "--check --json"; fi
 rm "$out/clusters/talos-robbinsdale/apps/immich/app/redis.yaml"
 expect_out "--check lists a missing file" '^missing clusters/talos-robbinsdale/apps/immich/app/redis.yaml$' "$APPLIANCE" render profiles/immich.yaml --out "$out" --check
 expect_out "render repairs drift" ': 2 written, [0-9]+ unchanged$' "$APPLIANCE" render profiles/immich.yaml --out "$out"
 check "--check exits 0 again" "$APPLIANCE" render profiles/immich.yaml --out "$out" --check
+
+# ---- stale generated files: listed by --check, removed by render ---------------------
+S=(--set platform.volsync.enabled=false --set 'apps.immich.dependsOn[3]=rook-ceph')
+expect_fail "--check after disabling a component exits 1" 1 "$APPLIANCE" render profiles/immich.yaml --out "$out" "${S[@]}" --check
+expect_out "--check lists its files as stale" '^stale clusters/talos-robbinsdale/platform/volsync/app/helmrelease.yaml$' "$APPLIANCE" render profiles/immich.yaml --out "$out" "${S[@]}" --check
+expect_out "render removes them" '^removed clusters/talos-robbinsdale/flux/repositories/volsync.yaml \(no longer rendered\)$' "$APPLIANCE" render profiles/immich.yaml --out "$out" "${S[@]}"
+if [ -z "$(find "$out" -path '*volsync*' -type f)" ]; then ok "no volsync file left"; else not_ok "volsync files left"; fi
+check "--check clean after disabling" "$APPLIANCE" render profiles/immich.yaml --out "$out" "${S[@]}" --check
+check "render back to the profile" "$APPLIANCE" render profiles/immich.yaml --out "$out"
+check "--check clean again" "$APPLIANCE" render profiles/immich.yaml --out "$out" --check
 
 # ---- files the tool did not generate are left alone ------------------------------------
 echo "keep me" >"$out/clusters/talos-robbinsdale/apps/immich/app/extra.yaml"
