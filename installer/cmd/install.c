@@ -21,20 +21,27 @@
 
 int install_command(int argc, char **argv, bool plan_only);
 
-static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t stop_flag, busy_flag;
 
+/* Ctrl-C: during a step that journals its chunks (image fetch and write) or
+ * is idempotent (Ceph wipe), stop now: the next run resumes from the last
+ * verified chunk. Otherwise stop after the current (short) step. A second
+ * Ctrl-C always stops at once. */
 static void on_sigint(int sig)
 {
-	if (stop_flag) { /* second Ctrl-C: stop now; the journal makes a re-run resume */
-		signal(sig, SIG_DFL);
-		raise(sig);
-		return;
+	static const char now[] = "\nappliance: stopped; re-run the same command to resume\n";
+	static const char later[] = "\nappliance: stopping after this step (Ctrl-C again to stop now); "
+				    "re-run to resume\n";
+
+	if (stop_flag || busy_flag) {
+		if (write(STDERR_FILENO, now, sizeof(now) - 1) < 0) {
+			/* nothing to do */
+		}
+		_exit(EXIT_FAIL);
 	}
+	(void)sig;
 	stop_flag = 1;
-	static const char msg[] =
-	    "\nappliance: stopping at the next chunk boundary (Ctrl-C again to stop now); "
-	    "re-run to resume\n";
-	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+	if (write(STDERR_FILENO, later, sizeof(later) - 1) < 0) {
 		/* nothing to do */
 	}
 }
@@ -194,9 +201,14 @@ int install_command(int argc, char **argv, bool plan_only)
 	o.disk_files = files;
 	o.n_disk_files = n_files;
 	o.stop = &stop_flag;
+	o.busy = &busy_flag;
 	o.report = report_new(stdout, json ? REPORT_JSON : REPORT_TTY);
-	signal(SIGINT, on_sigint);
-	signal(SIGTERM, on_sigint);
+	{
+		struct sigaction sa = { .sa_handler = on_sigint };
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
 
 	/* Interactive install: show the plan, then ask. */
 	if (o.apply && !o.unattended && !json && isatty(STDIN_FILENO)) {

@@ -97,6 +97,8 @@ struct step {
 	const char *title;
 	enum step_kind kind;
 	unsigned deps; /* bit i: step i's result feeds this one */
+	bool writes;   /* a CHECK step that writes files (state dir) when applying */
+	bool anytime;  /* safe to stop at any moment: chunk journal or idempotent */
 	/* "key=value" lines naming everything the step depends on. NULL: none. */
 	int (*inputs)(struct ctx *c, struct buf *in, struct app_err *e);
 	/* plan: say what the step would change and what it leaves alone */
@@ -578,12 +580,24 @@ static int config_render(struct ctx *c, struct app_err *e)
 
 static int config_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 {
+	const struct model_node *nd = c->node;
+	const struct model_talos *t = &c->m->talos;
 	int r = config_render(c, e);
 
 	if (r < 0)
 		return r;
-	buf_printf(in, "node=%s\nschematic=%s\ntalos.secrets=%s\nconfig.sha256=%s\n", c->node->name,
-		   c->schematic, c->secrets_path, r == 1 ? "(new secrets bundle)" : c->config_sha);
+	/* the config's digest decides; the keys below only name what changed */
+	buf_printf(in, "node=%s\nnode.role=%s\nnode.hostname=%s\nnode.network.interface=%s\n", nd->name,
+		   nd->role_text ? nd->role_text : "", nd->hostname ? nd->hostname : "",
+		   nd->network.interface ? nd->network.interface : "");
+	buf_printf(in, "node.network.address=%s\nnode.network.gateway=%s\nsite.cluster=%s\n",
+		   nd->network.address ? nd->network.address : "",
+		   nd->network.gateway ? nd->network.gateway : "",
+		   c->m->site.cluster ? c->m->site.cluster : "");
+	buf_printf(in, "talos.version=%s\ntalos.endpoint=%s\ntalos.vip=%s\ntalos.cni=%s\n", t->version,
+		   t->endpoint ? t->endpoint : "", t->vip ? t->vip : "", t->cni ? t->cni : "");
+	buf_printf(in, "schematic=%s\ntalos.secrets=%s\nconfig.sha256=%s\n", c->schematic, c->secrets_path,
+		   r == 1 ? "(new secrets bundle)" : c->config_sha);
 	return 0;
 }
 
@@ -1137,8 +1151,9 @@ static int summary_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 
 	for (int i = 0; i < S_SUMMARY; i++)
 		counts[c->status[i]]++;
-	snprintf(result, n, "%d done now, %d already done, %d to do, %d not available", counts[REPORT_DONE],
-		 counts[REPORT_SKIP], counts[REPORT_TODO] + counts[REPORT_REDO] + counts[REPORT_RESUME],
+	snprintf(result, n, "%d %s, %d already done, %d to do, %d not available", counts[REPORT_DONE],
+		 c->apply ? "done now" : "checked", counts[REPORT_SKIP],
+		 counts[REPORT_TODO] + counts[REPORT_REDO] + counts[REPORT_RESUME],
 		 counts[REPORT_UNAVAILABLE]);
 	if (!c->node)
 		return 0;
@@ -1167,6 +1182,8 @@ static const struct step steps[N_STEPS] = {
 	[S_NAS] = { .title = "check the NAS", .kind = KIND_CHECK, .inputs = nas_inputs, .run = nas_run },
 	[S_IMAGE] = { .title = "image available with its pinned hash",
 		      .kind = KIND_CHECK,
+		      .writes = true,
+		      .anytime = true,
 		      .inputs = image_inputs,
 		      .run = image_run,
 		      .check = image_check },
@@ -1176,12 +1193,14 @@ static const struct step steps[N_STEPS] = {
 			.run = secrets_run },
 	[S_CONFIG] = { .title = "render and validate the machine config",
 		       .kind = KIND_CHECK,
+		       .writes = true,
 		       .deps = BIT(S_SECRETS),
 		       .inputs = config_inputs,
 		       .run = config_run,
 		       .check = config_check },
 	[S_WRITE] = { .title = "write the Talos image",
 		      .kind = KIND_CHANGE,
+		      .anytime = true,
 		      .deps = BIT(S_IMAGE),
 		      .inputs = write_inputs,
 		      .describe = write_describe,
@@ -1196,6 +1215,7 @@ static const struct step steps[N_STEPS] = {
 			    .check = cpart_check },
 	[S_WIPE] = { .title = "prepare the Ceph disks",
 		     .kind = KIND_CHANGE,
+		     .anytime = true,
 		     .inputs = wipe_inputs,
 		     .describe = wipe_describe,
 		     .run = wipe_run,
@@ -1327,7 +1347,7 @@ static int do_step(struct ctx *c, int i, struct plan_outcome *out, struct app_er
 	struct journal_entry en;
 	struct buf in = { 0 };
 	char detail[1200];
-	enum report_status st;
+	enum report_status st = REPORT_DONE;
 	int r;
 
 	c->step = plan_step_names[i];
@@ -1365,7 +1385,11 @@ static int do_step(struct ctx *c, int i, struct plan_outcome *out, struct app_er
 		if (r < 0)
 			goto done;
 	}
+	if (c->o->busy && s->anytime && c->apply)
+		*c->o->busy = 1;
 	r = s->run(c, c->result[i], sizeof(c->result[i]), e);
+	if (c->o->busy)
+		*c->o->busy = 0;
 	if (r == 0 && c->apply)
 		r = journal_done(c->j, c->step, c->digest[i], c->result[i], e);
 done:
@@ -1381,6 +1405,12 @@ done:
 		out->failed++;
 		report_step_end(c->rep, c->step, REPORT_FAILED, e->msg);
 		return app_err_prefix(e, "%s", c->step);
+	}
+	if (!c->apply && s->kind == KIND_CHECK && s->writes && st != REPORT_SKIP) {
+		c->status[i] = st;
+		out->todo++;
+		report_step_end(c->rep, c->step, st, "checked; writes its files with --apply");
+		return 0;
 	}
 	c->status[i] = REPORT_DONE;
 	out->ran++;

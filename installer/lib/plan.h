@@ -30,6 +30,9 @@ struct plan_opts {
 	int n_disk_files;
 	const char *ca_file;	     /* extra CA for https image mirrors (tests) */
 	volatile sig_atomic_t *stop; /* set by SIGINT: stop at the next boundary */
+	/* set to 1 while a step runs that is safe to stop at any moment (its own
+	 * chunk journal, or idempotent): SIGINT may then end the process at once */
+	volatile sig_atomic_t *busy;
 	struct report *report;
 };
 
