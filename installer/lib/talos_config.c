@@ -305,10 +305,9 @@ static int install_section(const struct model_node *node, const char *image, str
 			y_free(sel);
 			return app_err_set(
 			    e, -EINVAL,
-			    "node '%s': installDisk cannot be expressed as a Talos install disk "
+			    "installDisk cannot be expressed as a Talos install disk "
 			    "(expected an exact /dev path, or size, model, serial, wwid or transport "
-			    "nvme/mmc)",
-			    node->name);
+			    "nvme/mmc)");
 		}
 		y_set(install, "diskSelector", sel);
 	}
@@ -412,9 +411,8 @@ static int network_docs(const struct model *m, const struct model_node *node, st
 		}
 		if (!link)
 			return app_err_set(e, -EINVAL,
-					   "node '%s': static addressing or a VIP on Talos 1.12 needs "
-					   "network.interface or identity.macs to name the link",
-					   node->name);
+					   "static addressing or a VIP on Talos 1.12 needs "
+					   "network.interface or identity.macs to name the link");
 		if (net->dhcp) {
 			d = doc_new("DHCPv4Config");
 			y_set(d, "name", y_str(link));
@@ -578,7 +576,7 @@ int talos_config_render(const struct model *m, const struct model_node *node, co
 	y_set(machine, "type", y_str(cp ? "controlplane" : "worker"));
 	y_set(machine, "token", y_str(b->trustd_token));
 	y_set(machine, "ca", cert_key(&b->os, cp));
-	cluster = y_map();
+	cluster = y_at(root, "cluster");
 	if (minor < 12)
 		network_legacy(m, node, machine);
 	image = xasprintf("%s/%s:%s",
@@ -590,7 +588,6 @@ int talos_config_render(const struct model *m, const struct model_node *node, co
 		goto out;
 	features(machine, minor);
 
-	y_set(root, "cluster", cluster);
 	y_set(cluster, "id", y_str(b->cluster_id));
 	y_set(cluster, "secret", y_str(b->cluster_secret));
 	if (!m->talos.endpoint || strncmp(m->talos.endpoint, "https://", 8) != 0) {
