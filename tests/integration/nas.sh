@@ -196,7 +196,7 @@ snap=$(tree_hash "$LIB")
 expect_line "prepare --apply again: nothing to do" 0 "nothing to do: the Immich layout is complete" \
 	nas prepare --apply
 [ "$(tree_hash "$LIB")" = "$snap" ] && ok "prepare: second run changed nothing" || not_ok "prepare: second run changed the tree"
-nas prepare --json >"$T/prep.json" 2>&1
+nas prepare --json >"$T/prep.json" 2>"$T/prep.err"
 if /usr/bin/python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
