@@ -506,8 +506,7 @@ static bool check_session(struct conn *c, struct nas_results *r)
 	}
 	c->ctx = new_ctx(c, min_proto(c));
 	if (!c->ctx) {
-		set_row(r, C_PROTOCOL, NAS_FAIL,
-			"nas.minProtocol must be a Samba protocol name: SMB3, SMB3_11, SMB2, NT1",
+		set_row(r, C_PROTOCOL, NAS_FAIL, "nas.minProtocol must be SMB3, SMB3_00, SMB3_02 or SMB3_11",
 			"cannot set up an SMB client with minimum protocol '%s'", min_proto(c));
 		return false;
 	}

@@ -87,6 +87,8 @@ cp -a "$K8S/pics/." "$FULL/pics/"
 dd if=/dev/zero of="$FULL/filler" bs=64k 2>/dev/null
 chown -R "$U" "$FULL"
 smbd_share full "$FULL"
+# a share this user may not use
+smbd_share private "$K8S" 'valid users = nobody'
 smbd_start || {
 	not_ok "smbd starts"
 	exit 1
@@ -150,7 +152,10 @@ expect_line "unset password secret" 1 \
 	env -u APPLIANCE_DEMO_NAS_PASSWORD "$APPLIANCE" nas check "$PROFILE" --set "nas.port=$P"
 expect_line "unknown share" 1 "fail  share          $URL/nope: no such share on 127.0.0.1:$P" \
 	nas check --set nas.share=nope
-saw "unknown share: hint lists the shares" "                     hint: check nas.share; the server offers: k8s, k8sro, locked, full"
+saw "unknown share: hint lists the shares" "                     hint: check nas.share; the server offers: k8s, k8sro, locked, full, private"
+expect_line "share that refuses the user" 1 "fail  share          $URL/private: the user may not access the share: permission denied" \
+	nas check --set nas.share=private
+saw "share that refuses the user: the credentials themselves are fine" "ok    credentials    127.0.0.1:$P accepted the credentials"
 expect_line "missing pics" 1 \
 	"fail  photos         $URL/k8s/nopics: not found (expected the photos folder, nas.photos)" \
 	nas check --set nas.photos=nopics
