@@ -34,9 +34,9 @@ check "talos secrets writes a bundle" run "$APPLIANCE" talos secrets "$P" --out 
 [ "$(stat -c %a "$S")" = 600 ] && ok "bundle is mode 0600" || not_ok "bundle mode $(stat -c %a "$S")"
 for k in cluster: secrets: trustdinfo: certs: '  bootstraptoken:' '  secretboxencryptionsecret:' \
 	'  k8saggregator:' '  k8sserviceaccount:' '  os:'; do
-	grep -q "^$k" "$S" || { not_ok "bundle has '$k'"; continue; }
+	grep -q "^$k" "$S" || missing="${missing:-} $k"
 done
-ok "bundle has the talosctl gen secrets layout"
+[ -z "${missing:-}" ] && ok "bundle has the talosctl gen secrets layout" || not_ok "bundle lacks:$missing"
 cp "$S" "$T/secrets.orig"
 expect_fail "existing bundle is not overwritten" 1 "$APPLIANCE" talos secrets "$P" --out "$S"
 expect_out "refusal names the bundle and --rotate" \
@@ -128,10 +128,9 @@ expect_out "the refusal shows both fingerprints" \
 	--set talos.caFingerprint=0000000000000000000000000000000000000000000000000000000000000000
 expect_fail "an unsupported Talos version is refused" 2 "$APPLIANCE" talos gen "$P" --set talos.version=v1.9.0 --secrets "$S" --out "$T/x"
 expect_out "unknown node is named" "no node 'nope' in the profile" "$APPLIANCE" talos gen "$P" --secrets "$S" --out "$T/x" --node nope
-( unset APPLIANCE_DEMO_OP_TOKEN
-  expect_out "a missing secret is named, not printed" \
+expect_out "a missing secret is named, not printed" \
 	"node 'demo-1': secret 'opToken': environment variable 'APPLIANCE_DEMO_OP_TOKEN' is not set" \
-	"$APPLIANCE" talos gen "$P" --secrets "$S" --out "$T/y" )
+	env -u APPLIANCE_DEMO_OP_TOKEN "$APPLIANCE" talos gen "$P" --secrets "$S" --out "$T/y"
 printf 'cluster:\n  id: x\n' >"$T/short.yaml"
 expect_out "a bundle with missing fields is refused" "$T/short.yaml: 'cluster.secret' is missing" \
 	"$APPLIANCE" talos gen "$P" --secrets "$T/short.yaml" --out "$T/x"
@@ -144,6 +143,24 @@ EOF
 expect_out "a bundle whose key does not match its CA is refused" \
 	"swapped.yaml: certs.k8s: private key does not belong to the certificate" \
 	"$APPLIANCE" talos gen "$P" --secrets "$T/swapped.yaml" --out "$T/x"
+
+# talosctl writes the bundle with yaml.v3 (4-space indent): same layout, must load
+/usr/bin/python3 - "$S" "$T/talosctl-style.yaml" <<'EOF'
+import sys, yaml
+d = yaml.safe_load(open(sys.argv[1]))
+open(sys.argv[2], "w").write(yaml.safe_dump(d, indent=4, sort_keys=False, width=100000))
+EOF
+check "a talosctl-style (4-space) bundle loads and gives the same configs" sh -c \
+	"'$APPLIANCE' talos gen '$P' --secrets '$T/talosctl-style.yaml' --out '$T/o4' >/dev/null && cmp '$T/o4/demo-1.yaml' '$O/demo-1.yaml'"
+
+# the production profile: every node gets a schema-valid config
+printf 'k' >"$T/prod-key"
+export UNAS_USERNAME=canary-produser UNAS_PASSWORD=canary-prodpw OP_CONNECT_TOKEN=canary-prodop
+check "profiles/immich.yaml: gen for every node" run "$APPLIANCE" talos gen "$ROOT/profiles/immich.yaml" \
+	--secrets "$S" --out "$T/prod" --set "secrets.gitDeployKey=file:$T/prod-key" \
+	--set "secrets.sopsKey=file:$T/prod-key" --set "secrets.opCredentials=file:$T/prod-key"
+check "profiles/immich.yaml: configs are schema-valid (Talos 1.10)" $VALIDATE 10 "$T"/prod/tank.yaml \
+	"$T"/prod/titan.yaml "$T"/prod/stone.yaml "$T"/prod/silver.yaml
 
 # ---- schematic --------------------------------------------------------------------
 run "$APPLIANCE" talos schematic "$P" --id
