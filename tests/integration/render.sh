@@ -73,6 +73,44 @@ PY
 app=$T/immich/clusters/talos-robbinsdale/apps/immich
 check "immich: spec values read back with their types (PyYAML, YAML 1.1)" /usr/bin/python3 "$T/readback.py" "$app"/app/*.yaml "$app"/ks.yaml
 
+# every file reads the same with a YAML 1.1 reader (PyYAML) and a YAML 1.2 reader (ruamel.yaml)
+cat >"$T/readers.py" <<'PY'
+import sys, yaml
+from ruamel.yaml import YAML
+y12 = YAML(typ="safe", pure=True)
+want = dict(a.split("=", 1) for a in sys.argv[1].split(",") if a)
+seen = {}
+for f in sys.argv[2:]:
+    a = list(yaml.safe_load_all(open(f)))
+    b = list(y12.load_all(open(f)))
+    assert a == b, f"{f}: YAML 1.1 and 1.2 readers disagree"
+    def walk(x):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(v, str): seen.setdefault(k, set()).add(v)
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                if isinstance(v, str): seen.setdefault("[]", set()).add(v)
+                walk(v)
+    for d in a: walk(d)
+for k, v in want.items():
+    assert v in seen.get(k, ()), f"{k}: {v!r} not read back as a string (have {seen.get(k)})"
+print("ok")
+PY
+for p in immich demo; do
+	mapfile -t files < <(find "$T/$p" -name '*.yaml' | sort)
+	check "$p: YAML 1.1 and 1.2 readers read every file the same" /usr/bin/python3 "$T/readers.py" "" "${files[@]}"
+done
+tricky=(--set apps.immich.route.homerName=on --set apps.immich.route.homerCategory=0777
+	--set apps.immich.route.homerIcon=0x1F --set apps.immich.route.homerDescription=23:00
+	--set apps.immich.route.homerKeywords=1.10 --set 'apps.immich.route.hostnames[0]=yes'
+	--set gitops.branch=no --set site.vars.EXTRA=1e3)
+check "render with ambiguous scalars (on, 0777, 0x1F, 23:00, 1.10, yes, no, 1e3)" "$APPLIANCE" render profiles/immich.yaml --out "$T/tricky" "${tricky[@]}"
+mapfile -t files < <(find "$T/tricky" -name '*.yaml' | sort)
+check "ambiguous scalars read back as the same strings by YAML 1.1 and 1.2 readers" /usr/bin/python3 "$T/readers.py" \
+	"item.homer.rajsingh.info/name=on,item.homer.rajsingh.info/category=0777,item.homer.rajsingh.info/icon=0x1F,item.homer.rajsingh.info/description=23:00,item.homer.rajsingh.info/keywords=1.10,[]=yes,branch=no,EXTRA=1e3" "${files[@]}"
+
 # ---- drift: --check / --diff / --json ------------------------------------------------
 out=$T/immich
 pg=clusters/talos-robbinsdale/apps/immich/app/pg.yaml
