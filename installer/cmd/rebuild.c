@@ -1,12 +1,540 @@
-/* PLACEHOLDER: replaced by the work on this command. */
+/* appliance rebuild: recover a failed site with the same cluster identity.
+ *
+ * Preflight (nothing is touched until all of it passes): the secrets bundle is
+ * the site's (OS CA fingerprint = talos.caFingerprint), the primary Barman
+ * object store holds a base backup and WALs for the server the database
+ * recovers from (S3 ListObjectsV2, SigV4), and the NAS folders are there.
+ * Then the plan: what is rebuilt and, explicitly, what is not touched. With
+ * --apply: the GitOps tree is rendered in recovery mode, the given node is
+ * installed through the install flow with the SAME secrets, and etcd is
+ * bootstrapped over the Talos API. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
 #include "cmd.h"
+#include "err.h"
+#include "model.h"
+#include "nas.h"
+#include "plan.h"
+#include "render.h"
+#include "s3.h"
+#include "secret.h"
+#include "talos_secrets.h"
+#include "talosapi.h"
+#include "util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: appliance rebuild PROFILE --secrets FILE [--apply] [OPTIONS]\n"
+		"\n"
+		"Rebuild a failed site with the same cluster identity. Always runs the preflight first and\n"
+		"stops before anything is touched when any check fails:\n"
+		"  secrets   the bundle's OS CA matches the profile's talos.caFingerprint\n"
+		"  backups   the primary object store holds a base backup and WAL files for the server\n"
+		"            the database recovers from (the newest one's age is shown)\n"
+		"  nas       the NAS share and its photos and library folders are there\n"
+		"Without --apply it prints the plan: what will be rebuilt and what will NOT be touched.\n"
+		"\n"
+		"options:\n"
+		"  --secrets FILE     the site's Talos secrets bundle (kept off-site; never regenerated)\n"
+		"  --apply            carry it out: render the GitOps tree in recovery mode, install --node\n"
+		"                     with the same secrets, bootstrap etcd (--endpoint)\n"
+		"  --out DIR          GitOps checkout to render into (default: gitops.out of the profile)\n"
+		"  --server-name NAME serverName for the new backups (default <source>-recovery)\n"
+		"  --node NAME        with --apply: the node this machine is (install flow)\n"
+		"  --state-dir DIR    with --node: install state (journal, configs, image cache)\n"
+		"  --disk-file FILE   with --node: treat an image file as a disk (tests, demo); repeatable\n"
+		"  --sysfs DIR        with --node: sysfs root for identity (tests, demo)\n"
+		"  --endpoint HOST[:PORT]  with --apply: Talos API of the first control plane to bootstrap\n"
+		"  --kubeconfig PATH  with --endpoint: where the kubeconfig goes (default ./kubeconfig)\n"
+		"  --wait SECONDS     with --endpoint: how long to wait for apid (default 600)\n"
+		"  --skip-nas         do not check the NAS (it is still never written by the plan)\n"
+		"  --site FILE, --set KEY=VALUE  profile overlays\n"
+		"  -h, --help         this help\n"
+		"\n"
+		"exit codes: 0 ok, 1 failure (a preflight failure touches nothing), 2 usage error\n");
+}
+
+struct rb_opts {
+	struct profile_opts p;
+	const char *secrets, *out, *server_name, *node, *state_dir, *sysfs, *endpoint, *kubeconfig, *wait;
+	const char **disk_files;
+	int n_disk_files;
+	bool apply, skip_nas;
+};
+
+static int parse_args(int argc, char **argv, struct rb_opts *o)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} vals[] = {
+		{ "--secrets", offsetof(struct rb_opts, secrets) },
+		{ "--out", offsetof(struct rb_opts, out) },
+		{ "--server-name", offsetof(struct rb_opts, server_name) },
+		{ "--node", offsetof(struct rb_opts, node) },
+		{ "--state-dir", offsetof(struct rb_opts, state_dir) },
+		{ "--sysfs", offsetof(struct rb_opts, sysfs) },
+		{ "--endpoint", offsetof(struct rb_opts, endpoint) },
+		{ "--kubeconfig", offsetof(struct rb_opts, kubeconfig) },
+		{ "--wait", offsetof(struct rb_opts, wait) },
+		{ "--disk-file", 0 },
+	};
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int r = profile_opts_arg(&o->p, argc, argv, &i);
+		bool matched = false;
+
+		if (r < 0)
+			return cmd_usage_error("rebuild", "bad option");
+		if (r > 0)
+			continue;
+		if (cmd_is_help(a)) {
+			usage(stdout);
+			return -1;
+		}
+		if (strcmp(a, "--apply") == 0) {
+			o->apply = true;
+			continue;
+		}
+		if (strcmp(a, "--skip-nas") == 0) {
+			o->skip_nas = true;
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]) && !matched; k++) {
+			size_t n = strlen(vals[k].name);
+			const char *v;
+
+			if (strncmp(a, vals[k].name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+				continue;
+			if (a[n] == '=') {
+				v = a + n + 1;
+			} else {
+				if (i + 1 >= argc)
+					return cmd_usage_error("rebuild", "option '%s' needs a value",
+							       vals[k].name);
+				v = argv[++i];
+			}
+			if (strcmp(vals[k].name, "--disk-file") == 0) {
+				o->disk_files = xrealloc(o->disk_files, sizeof(*o->disk_files) *
+									    (size_t)(o->n_disk_files + 1));
+				o->disk_files[o->n_disk_files++] = v;
+			} else {
+				*(const char **)((char *)o + vals[k].off) = v;
+			}
+			matched = true;
+		}
+		if (matched)
+			continue;
+		if (a[0] == '-')
+			return cmd_usage_error("rebuild", "unknown option '%s'", a);
+		if (o->p.profile)
+			return cmd_usage_error("rebuild", "unexpected argument '%s'", a);
+		o->p.profile = a;
+	}
+	if (!o->p.profile)
+		return cmd_usage_error("rebuild", "no PROFILE given");
+	if (!o->secrets)
+		return cmd_usage_error("rebuild",
+				       "--secrets FILE is required: a rebuild reuses the site's bundle");
+	if (!o->apply && (o->node || o->endpoint))
+		return cmd_usage_error("rebuild", "--node and --endpoint only make sense with --apply");
+	if (o->wait) {
+		char *end;
+		long w = strtol(o->wait, &end, 10);
+
+		if (*end || w < 0)
+			return cmd_usage_error("rebuild", "--wait '%s': expected seconds", o->wait);
+	}
+	return 0;
+}
+
+/* The serverName the database recovers from; the same rule as render_app.c. */
+static const char *source_server(const struct immich_database *d)
+{
+	if (d->restore_source_server)
+		return d->restore_source_server;
+	return d->server_name ? d->server_name : d->cluster;
+}
+
+/* Secret value behind a Flux variable of site.secretVars. */
+static int var_secret(const struct model *m, const char *var, struct secret *ret, struct app_err *e)
+{
+	for (size_t i = 0; var && i < m->site.secret_vars.n; i++)
+		if (strcmp(m->site.secret_vars.v[i].key, var) == 0)
+			return secret_read(m, m->site.secret_vars.v[i].value, 1, ret, e);
+	return app_err_set(e, -ENOENT, "variable '%s' is not mapped to a secret in site.secretVars",
+			   var ? var : "");
+}
+
+struct preflight {
+	char fingerprint[65];
+	char *bucket, *prefix, *endpoint, *source, *new_server;
+	struct s3_barman barman;
+	char *nas_photos, *nas_library;
+};
+
+static void row(const char *status, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void row(const char *status, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  %-4s %-8s ", status, name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+static int check_secrets(const struct model *m, const char *path, struct preflight *pf, struct app_err *e)
+{
+	struct talos_bundle b;
+	const char *want = m->talos.ca_fingerprint;
+	const char *where = model_where(m, "talos.caFingerprint");
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	r = talos_secrets_load(path, &b, e);
+	if (r < 0)
+		return r;
+	talos_secrets_fingerprint(&b, pf->fingerprint);
+	talos_secrets_free(&b);
+	if (!want || !*want)
+		return app_err_set(
+		    e, -EINVAL,
+		    "the profile records no talos.caFingerprint, so '%s' cannot be proven to be "
+		    "this site's bundle (its OS CA sha256 is %s: record it in the profile)",
+		    path, pf->fingerprint);
+	if (strcasecmp(want, pf->fingerprint) != 0)
+		return app_err_set(
+		    e, -EPERM,
+		    "'%s' is not this site's secrets bundle: its OS CA sha256 is %s, the profile "
+		    "records %s%s%s",
+		    path, pf->fingerprint, want, where ? " at " : "", where ? where : "");
+	return 0;
+}
+
+static int check_backups(const struct model *m, const struct rb_opts *o, struct preflight *pf,
+			 struct app_err *e)
+{
+	const struct immich_database *d = &m->apps.immich.database;
+	const struct immich_object_store *s = &d->primary;
+	struct secret ak = { 0 }, sk = { 0 };
+	char *dest;
+	int r;
+
+	if (!s->destination_path || !s->endpoint)
+		return app_err_set(
+		    e, -EINVAL,
+		    "apps.immich.database.primary has no destinationPath/endpoint: no backups to "
+		    "recover from");
+	dest = model_expand(m, s->destination_path);
+	r = s3_url_split(dest, &pf->bucket, &pf->prefix, e);
+	free(dest);
+	if (r < 0)
+		return app_err_prefix(e, "apps.immich.database.primary.destinationPath");
+	pf->endpoint = model_expand(m, s->endpoint);
+	pf->source = xstrdup(source_server(d));
+	pf->new_server = o->server_name ? xstrdup(o->server_name) : xasprintf("%s-recovery", pf->source);
+	if (strcmp(pf->new_server, pf->source) == 0)
+		return app_err_set(
+		    e, -EINVAL,
+		    "new backups would go under serverName '%s', the archive being recovered from; "
+		    "pick another --server-name",
+		    pf->source);
+	if ((r = var_secret(m, s->access_key_var, &ak, e)) < 0 ||
+	    (r = var_secret(m, s->secret_key_var, &sk, e)) < 0) {
+		secret_free(&ak);
+		return app_err_prefix(e, "object store credentials");
+	}
+	{
+		struct s3_target t = {
+			.endpoint = pf->endpoint,
+			.region = s->region,
+			.bucket = pf->bucket,
+			.access_key = ak.data,
+			.secret_key = sk.data,
+		};
+
+		r = s3_barman_scan(&t, pf->prefix, pf->source, &pf->barman, e);
+	}
+	secret_free(&ak);
+	secret_free(&sk);
+	return r;
+}
+
+static int check_nas(const struct model *m, struct preflight *pf, struct app_err *e)
+{
+	struct nas_opts no = NAS_OPTS_INIT;
+	struct nas_results res = { 0 };
+	int r = nas_check(m, &no, &res, e);
+
+	for (size_t i = 0; i < res.n; i++) {
+		if (strcmp(res.v[i].id, "photos-read") == 0 && res.v[i].detail)
+			pf->nas_photos = xstrdup(res.v[i].detail);
+		if (strcmp(res.v[i].id, "library") == 0 && res.v[i].detail)
+			pf->nas_library = xstrdup(res.v[i].detail);
+	}
+	if (r == 0 && res.n && !pf->nas_photos)
+		r = app_err_set(e, -ENOENT, "the NAS check did not read the photos folder");
+	nas_results_free(&res);
+	return r;
+}
+
+static void print_plan(const struct model *m, const struct rb_opts *o, const struct preflight *pf,
+		       const char *out)
+{
+	const struct immich_database *d = &m->apps.immich.database;
+	char age[32];
+
+	printf("plan:\n  will rebuild:\n");
+	for (size_t i = 0; i < m->n_nodes; i++) {
+		const struct model_node *n = &m->nodes[i];
+
+		printf("    - node %s (%s): reinstall Talos on its install disk and wipe its Ceph disks (the "
+		       "install flow), machine config from the SAME secrets bundle\n",
+		       n->name, n->role_text ? n->role_text : "");
+	}
+	for (size_t i = 0; i < m->n_nodes; i++)
+		if (m->nodes[i].role == NODE_ROLE_CONTROLPLANE) {
+			printf("    - etcd: bootstrap on %s over the Talos API, then fetch the kubeconfig\n",
+			       m->nodes[i].name);
+			break;
+		}
+	s3_format_age(time(NULL) - pf->barman.newest_base_time, age, sizeof(age));
+	printf("    - database: CNPG cluster %s recovers from s3://%s/%s%s/ (newest base backup %s, %s old) "
+	       "and archives new backups under serverName %s\n",
+	       d->cluster ? d->cluster : "", pf->bucket, pf->prefix, pf->source, pf->barman.newest_base, age,
+	       pf->new_server);
+	printf("    - GitOps tree: rendered in recovery mode into %s\n",
+	       out ? out : "(no --out/gitops.out: not rendered)");
+	printf("  will NOT touch:\n");
+	printf("    - NAS smb://%s:%lld/%s: photos '%s' and library '%s' are re-attached as the same Retain "
+	       "volumes; nothing writes to them\n",
+	       m->nas.address ? m->nas.address : "", m->nas.port, m->nas.share ? m->nas.share : "",
+	       m->nas.photos ? m->nas.photos : "", m->nas.library ? m->nas.library : "");
+	printf("    - S3 backups s3://%s/%s%s/: only read; new backups go to s3://%s/%s%s/\n", pf->bucket,
+	       pf->prefix, pf->source, pf->bucket, pf->prefix, pf->new_server);
+	printf(
+	    "    - secrets bundle %s: reused as it is (same cluster id and CAs; existing talosconfig keeps "
+	    "working)\n",
+	    o->secrets);
+}
+
+static void on_retry(void *ud, int attempt, const char *why, long delay_ms)
+{
+	(void)ud;
+	fprintf(stderr, "appliance: waiting for the Talos API (attempt %d, next in %.1fs): %s\n", attempt,
+		(double)delay_ms / 1000.0, why);
+}
+
+static int do_render(const struct model *m, const struct rb_opts *o, const char *out, struct app_err *e)
+{
+	struct render_opts ro = { .recovery = true, .server_name = o->server_name };
+	struct render_tree t = { 0 };
+	enum render_state *st = NULL;
+	size_t changed = 0;
+	int r = render_tree(m, &ro, &t, e);
+
+	if (r == 0) {
+		st = xcalloc(t.n_files, sizeof(*st));
+		r = render_compare(&t, out, st, e);
+	}
+	if (r == 0)
+		r = render_write(&t, out, st, e);
+	for (size_t i = 0; r == 0 && i < t.n_files; i++)
+		changed += st[i] == RENDER_NEW || st[i] == RENDER_CHANGED;
+	if (r == 0)
+		printf("render: %zu files in %s (%zu written), database in recovery mode\n", t.n_files, out,
+		       changed);
+	free(st);
+	render_tree_free(&t);
+	return r;
+}
+
+static int do_install(const struct model *m, const struct rb_opts *o, struct app_err *e)
+{
+	struct plan_opts po = {
+		.model = m,
+		.node = o->node,
+		.apply = true,
+		.unattended = true,
+		.state_dir = o->state_dir,
+		.secrets = o->secrets,
+		.sysfs = o->sysfs,
+		.disk_files = o->disk_files,
+		.n_disk_files = o->n_disk_files,
+	};
+	struct plan_outcome out = { 0 };
+	int r = plan_run(&po, &out, e);
+
+	if (r == 0)
+		printf("install: node %s: %d steps ran, %d already done\n", o->node, out.ran, out.skipped);
+	return r;
+}
+
+static int do_bootstrap(const struct rb_opts *o, struct app_err *e)
+{
+	struct talos_creds creds = { 0 };
+	struct buf kube = { 0 };
+	enum talosapi_bootstrap_result res;
+	char *host = NULL;
+	int port = TALOSAPI_PORT, r;
+	const char *colon = strrchr(o->endpoint, ':');
+
+	host = colon ? xstrndup(o->endpoint, (size_t)(colon - o->endpoint)) : xstrdup(o->endpoint);
+	if (colon)
+		port = atoi(colon + 1);
+	r = talos_creds_from_secrets(o->secrets, time(NULL), &creds, e);
+	if (r == 0) {
+		struct talosapi_node tn = { .host = host, .port = port, .creds = &creds };
+		struct talosapi_retry rt = { .deadline_ms = (o->wait ? atol(o->wait) : 600) * 1000,
+					     .on_retry = on_retry };
+
+		r = talosapi_bootstrap(&tn, &rt, &res, e);
+		if (r == 0)
+			printf("etcd: %s\n", res == TALOSAPI_ALREADY_BOOTSTRAPPED ? "already bootstrapped"
+										  : "bootstrapped");
+		if (r == 0)
+			r = talosapi_kubeconfig(&tn, &rt, &kube, e);
+		if (r == 0) {
+			const char *path = o->kubeconfig ? o->kubeconfig : "kubeconfig";
+
+			r = write_file_atomic(path, kube.data, kube.len, 0600, e);
+			if (r == 0)
+				printf("kubeconfig: %s (mode 0600)\n", path);
+		}
+	}
+	if (kube.data)
+		secure_free(kube.data, kube.cap);
+	talos_creds_free(&creds);
+	free(host);
+	return r;
+}
 
 int cmd_rebuild(int argc, char **argv)
 {
-	if (argc > 1 && cmd_is_help(argv[1])) {
-		printf("usage: appliance rebuild ... (not implemented yet)\n");
-		return EXIT_OK;
+	struct rb_opts o = { 0 };
+	struct preflight pf = { 0 };
+	struct app_err e = { 0 };
+	struct model *m = NULL;
+	char *out = NULL;
+	int rc = EXIT_FAIL, r;
+
+	r = parse_args(argc, argv, &o);
+	if (r != 0) {
+		free(o.disk_files);
+		profile_opts_free(&o.p);
+		return r < 0 ? EXIT_OK : r;
 	}
-	cmd_error("'rebuild' is not implemented yet");
-	return EXIT_FAIL;
+	m = cmd_load_model(&o.p, false);
+	if (!m) {
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	if (o.out)
+		out = xstrdup(o.out);
+	else if (m->gitops.out)
+		out = model_path(m, m->gitops.out);
+	if (o.apply && !out) {
+		rc = cmd_usage_error("rebuild",
+				     "--apply renders the GitOps tree: give --out DIR (or gitops.out)");
+		goto out;
+	}
+
+	printf("rebuild: site %s, secrets %s\npreflight:\n", m->site.cluster ? m->site.cluster : "",
+	       o.secrets);
+	fflush(stdout);
+	if (check_secrets(m, o.secrets, &pf, &e) < 0) {
+		row("FAIL", "secrets", "%s", e.msg);
+		cmd_error("rebuild stopped before touching any disk: preflight 'secrets' failed");
+		goto out;
+	}
+	row("ok", "secrets", "bundle is this site's: OS CA sha256 %.16s... matches talos.caFingerprint",
+	    pf.fingerprint);
+	if (check_backups(m, &o, &pf, &e) < 0) {
+		row("FAIL", "backups", "%s", e.msg);
+		cmd_error("rebuild stopped before touching any disk: preflight 'backups' failed");
+		goto out;
+	}
+	{
+		char ab[32], aw[32];
+
+		s3_format_age(time(NULL) - pf.barman.newest_base_time, ab, sizeof(ab));
+		s3_format_age(time(NULL) - pf.barman.newest_wal_time, aw, sizeof(aw));
+		row("ok", "backups",
+		    "s3://%s/%s%s/: %zu base backup%s, newest %s (%s old); %zu WAL file%s, newest %s (%s "
+		    "old)",
+		    pf.bucket, pf.prefix, pf.source, pf.barman.base_backups,
+		    pf.barman.base_backups == 1 ? "" : "s", pf.barman.newest_base, ab, pf.barman.wals,
+		    pf.barman.wals == 1 ? "" : "s", pf.barman.newest_wal, aw);
+	}
+	if (o.skip_nas) {
+		row("skip", "nas", "not checked (--skip-nas)");
+	} else if (check_nas(m, &pf, &e) < 0) {
+		row("FAIL", "nas", "%s", e.msg);
+		cmd_error("rebuild stopped before touching any disk: preflight 'nas' failed");
+		goto out;
+	} else {
+		row("ok", "nas", "photos: %s", pf.nas_photos ? pf.nas_photos : "ok");
+		row("ok", "nas", "library: %s", pf.nas_library ? pf.nas_library : "ok");
+	}
+
+	print_plan(m, &o, &pf, out);
+	if (!o.apply) {
+		printf("dry run: nothing was changed; run again with --apply to rebuild\n");
+		rc = EXIT_OK;
+		goto out;
+	}
+
+	if (do_render(m, &o, out, &e) < 0) {
+		cmd_error("rendering the recovery tree: %s", e.msg);
+		goto out;
+	}
+	if (o.node) {
+		if (do_install(m, &o, &e) < 0) {
+			cmd_error("installing node '%s': %s", o.node, e.msg);
+			goto out;
+		}
+	} else {
+		printf("install: boot each node from the live USB or PXE and run\n"
+		       "  appliance install PROFILE --secrets %s --apply\n"
+		       "(or re-run this command there with --node NAME)\n",
+		       o.secrets);
+	}
+	if (o.endpoint) {
+		if (do_bootstrap(&o, &e) < 0) {
+			cmd_error("bootstrap: %s", e.msg);
+			goto out;
+		}
+	} else {
+		printf("bootstrap: once the control planes run Talos: appliance bootstrap PROFILE --secrets "
+		       "%s\n",
+		       o.secrets);
+	}
+	rc = EXIT_OK;
+out:
+	s3_barman_free(&pf.barman);
+	free(pf.bucket);
+	free(pf.prefix);
+	free(pf.endpoint);
+	free(pf.source);
+	free(pf.new_server);
+	free(pf.nas_photos);
+	free(pf.nas_library);
+	free(out);
+	free(o.disk_files);
+	if (m)
+		model_free(m);
+	profile_opts_free(&o.p);
+	return rc;
 }
