@@ -15,7 +15,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: appliance pxe PROFILE --out DIR [--site FILE]... [--set KEY=VALUE]...\n"
-		"       [--live DIR] [--ipxe DIR] [--netboot DIR] [--include FILE]...\n"
+		"       [--live DIR] [--ipxe DIR] [--netboot DIR] [--secrets FILE] [--include FILE]...\n"
 		"       [--kernel-args ARGS] [--interactive] [--serve IFACE]\n\n"
 		"Write a PXE tree for the profile's nodes into DIR: iPXE scripts (one per node MAC\n"
 		"and a default that lets the live system identify the machine), the live system's\n"
@@ -29,11 +29,15 @@ static void usage(FILE *f)
 		"  --ipxe DIR         undionly.kpxe + ipxe.efi (default /usr/lib/ipxe)\n"
 		"  --netboot DIR      grub-mknetdir output for UEFI GRUB network boot (default: the live\n"
 		"                     dir's ../netboot when present)\n"
-		"  --include FILE     also put FILE beside the profile (secrets.env, talos-secrets.yaml)\n"
+		"  --secrets FILE     the site's Talos secrets bundle (appliance talos secrets): every node\n"
+		"                     must get the same one, so pass it when installing several nodes\n"
+		"  --include FILE     also put FILE beside the profile (e.g. secrets.env: KEY=VALUE lines\n"
+		"                     the live system exports for the profile's env: secrets)\n"
 		"  --kernel-args ARGS appended to every kernel command line\n"
 		"  --interactive      show the plan and ask on the console instead of installing unattended\n"
 		"  --serve IFACE      then run dnsmasq on IFACE in the foreground (root; Ctrl-C stops)\n"
-		"  --site FILE, --set KEY=VALUE   profile overlays (packed into site.cpio too)\n\n"
+		"  --site FILE, --set KEY=VALUE   profile overlays (packed into site.cpio too; a --set\n"
+		"                     path names a file as the live system sees it)\n\n"
 		"site.cpio carries the profile and the files it names over TFTP: serve it on a trusted\n"
 		"network only.\n"
 		"exit codes: 0 ok, 1 the tree could not be written or dnsmasq not run, 2 usage/invalid "
@@ -97,6 +101,8 @@ int cmd_pxe(int argc, char **argv)
 			dst = &o.netboot_dir;
 		else if (strcmp(a, "--kernel-args") == 0)
 			dst = &o.kernel_args;
+		else if (strcmp(a, "--secrets") == 0)
+			dst = &o.secrets;
 		else if (strcmp(a, "--serve") == 0)
 			dst = &serve;
 		else if (strcmp(a, "--include") == 0) {
@@ -150,6 +156,8 @@ int cmd_pxe(int argc, char **argv)
 	o.interface = serve;
 	o.sites = po.sites;
 	o.n_sites = (size_t)po.n_sites;
+	o.sets = po.sets;
+	o.n_sets = (size_t)po.n_sets;
 	o.include = inc;
 	o.n_include = (size_t)n_inc;
 

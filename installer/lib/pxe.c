@@ -215,9 +215,8 @@ static int write_grub(const struct model *m, const struct pxe_opts *o, struct px
 		   "# A NIC the profile names sources node-<mac>.cfg, which sets its node.\n"
 		   "set timeout=0\n"
 		   "set appliance_node=\"\"\n"
-		   "if [ -f $prefix/node-$net_default_mac.cfg ]; then\n"
-		   "\tsource $prefix/node-$net_default_mac.cfg\n"
-		   "fi\n"
+		   "# ('[ -f ]' does not work over TFTP; an unknown MAC just prints 'file not found')\n"
+		   "source $prefix/node-$net_default_mac.cfg\n"
 		   "menuentry \"appliance install\" {\n"
 		   "\tlinux /live/vmlinuz %s $appliance_node\n"
 		   "\tinitrd /live/initrd.img /site.cpio\n"
@@ -442,6 +441,20 @@ static int write_site_cpio(const struct model *m, const struct pxe_opts *o, stru
 		ret = cpio_file(&c, o->sites[i], rel, e);
 		free(rel);
 	}
+	if (ret == 0 && o->n_sets > 0) {
+		struct buf b = { 0 };
+		for (size_t i = 0; i < o->n_sets; i++)
+			buf_printf(&b, "%s\n", o->sets[i]);
+		if (strpbrk(b.data, " \t"))
+			ret = app_err_set(e, -EINVAL,
+					  "--set values for PXE cannot contain blanks (the live "
+					  "system passes them as words)");
+		else
+			ret = cpio_entry(&c, "appliance/profile/set.args", AE_IFREG, NULL, b.data, b.len, e);
+		buf_free(&b);
+	}
+	if (ret == 0 && o->secrets)
+		ret = cpio_file(&c, o->secrets, "talos-secrets.yaml", e);
 	for (size_t i = 0; ret == 0 && i < o->n_include; i++) {
 		const char *base = strrchr(o->include[i], '/');
 		ret = cpio_file(&c, o->include[i], base ? base + 1 : o->include[i], e);

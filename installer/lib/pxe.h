@@ -8,7 +8,9 @@
  *   mac-<aa-bb-cc-dd-ee-ff>.ipxe one per MAC of every node: boots with appliance.node=NAME
  *   live/vmlinuz, live/initrd.img   the live system (make iso)
  *   site.cpio                   second initramfs: /appliance/profile/ with the
- *                               profile, its overlays, the files it names and --include
+ *                               profile, its overlays (site-N.yaml), --set values
+ *                               (set.args), the files it names, the Talos secrets
+ *                               bundle and --include files
  *   grub/grub.cfg (+ grub/x86_64-efi/core.efi when a GRUB netboot dir is given):
  *                               UEFI network boot through GRUB instead of iPXE
  *   dnsmasq.conf                proxy-DHCP (coexists with the site's router) + TFTP
@@ -33,8 +35,11 @@ struct pxe_opts {
 	bool interactive;	  /* plan then ask on the console instead of unattended */
 	const char *const *sites; /* --site overlays, packed as site-N.yaml */
 	size_t n_sites;
+	const char *const *sets; /* --set KEY=VALUE, packed as set.args (one a line) */
+	size_t n_sets;
 	const char *const *include; /* extra files beside the profile (secrets.env, ...) */
 	size_t n_include;
+	const char *secrets; /* optional: the site's Talos secrets bundle, packed as talos-secrets.yaml */
 };
 
 struct pxe_result {

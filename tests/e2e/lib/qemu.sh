@@ -7,9 +7,11 @@
 #   e2e_node_disks NODE N     three raw disks for demo node N in $T/NODE/: install.raw
 #                             (2 GiB sparse, blank), ceph-a.raw (old ext4), ceph-b.raw (an old
 #                             GPT); sets DISK_ARGS (-drive/-device nvme with the
-#                             serials profiles/demo.yaml names)
-#   e2e_site_overlay FILE     site.yaml pointing the guest at the host's servers through
-#                             guestfwd (10.0.2.100); reads NGINX_PORT/SMBD_PORT when set
+#                             serials profiles/demo.yaml names). discard=unmap: a
+#                             deallocated range reads back as zeros, as on NVMe drives
+#                             that report DLFEAT (QEMU's default silently ignores discard)
+#   e2e_site_overlay FILE [PINS]  site.yaml pointing the guest at the host's servers
+#                             through guestfwd (10.0.2.100), and the pins file PINS
 #   e2e_netdev [user opts]    prints -netdev user,restrict=on,... with the guestfwds
 #   e2e_qemu NAME SECS ARGS...  run QEMU (TCG, 1 GiB, 2 vCPUs, serial to $T/NAME.serial);
 #                             returns QEMU's exit code (124 on timeout); writes the wall
@@ -47,11 +49,11 @@ e2e_node_disks() {
 	mkfs.ext4 -q -F -L old-data "$d/ceph-a.raw" >/dev/null
 	sgdisk -q -o -n 1:2048:0 -t 1:8300 -c 1:old-osd "$d/ceph-b.raw" >/dev/null
 	DISK_ARGS=(
-		-drive "file=$d/install.raw,format=raw,if=none,id=${node}i"
+		-drive "file=$d/install.raw,format=raw,if=none,discard=unmap,id=${node}i"
 		-device "nvme,drive=${node}i,serial=APPL-INSTALL-$n"
-		-drive "file=$d/ceph-a.raw,format=raw,if=none,id=${node}a"
+		-drive "file=$d/ceph-a.raw,format=raw,if=none,discard=unmap,id=${node}a"
 		-device "nvme,drive=${node}a,serial=APPL-CEPH-$n-A"
-		-drive "file=$d/ceph-b.raw,format=raw,if=none,id=${node}b"
+		-drive "file=$d/ceph-b.raw,format=raw,if=none,discard=unmap,id=${node}b"
 		-device "nvme,drive=${node}b,serial=APPL-CEPH-$n-B"
 	)
 }
@@ -62,6 +64,7 @@ e2e_site_overlay() {
 		echo "talos:"
 		echo "  image:"
 		echo "    mirror: http://$E2E_GUEST_HOST:8080/"
+		[ -n "${2:-}" ] && echo "    pins: $2"
 		echo "nas:"
 		echo "  address: $E2E_GUEST_HOST"
 		echo "  port: 445"

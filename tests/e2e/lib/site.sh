@@ -1,0 +1,80 @@
+# The demo site for the boot-media e2e tests (source after tap.sh and qemu.sh).
+#
+#   e2e_site_setup   real smbd (the NAS) and nginx (the image mirror serving a synthetic
+#                    Talos image, images/mkimage.sh) on 127.0.0.1, and the site as the guest
+#                    sees it in $T/site/: profile.yaml (profiles/demo.yaml), site.yaml (the
+#                    host's servers at 10.0.2.100 through guestfwd, pins beside the profile),
+#                    pins.yaml, secrets.env (the demo's throw-away secret values).
+#                    Sets SMBD_PORT, NGINX_PORT, E2E_IMAGE (the uncompressed image).
+#   e2e_check_install NAME NODE DIR   host-side checks of a finished run: serial summary,
+#                    Talos image bytes on DIR/install.raw, the metal-iso partition with the
+#                    node's config, the Ceph disks DIR/ceph-{a,b}.raw clean
+# scripts/demo.sh provides the servers and the image (demo_secrets, demo_nas, demo_image,
+# demo_mirror).
+. "$ROOT/scripts/demo.sh"
+
+e2e_site_setup() {
+	local sid key sha
+	demo_secrets
+	demo_nas >"$T/nas.log" 2>&1 || { cat "$T/nas.log"; return 1; }
+	sid=$("$APPLIANCE" talos schematic "$ROOT/profiles/demo.yaml" --id) || return 1
+	key=$sid/v1.10.5/metal-amd64.raw.zst
+	DEMO_IMAGE_MIB=${E2E_IMAGE_MIB:-160} demo_image "$T/img"
+	sha=$(sha256sum "$T/img/metal.raw.zst" | cut -d' ' -f1)
+	zstd -q -d -c "$T/img/metal.raw.zst" >"$T/img/metal.raw"
+	E2E_IMAGE=$T/img/metal.raw
+	demo_mirror "$T/www" "$key" "$T/img/metal.raw.zst" >"$T/nginx.log" 2>&1
+	[ -n "$DEMO_MIRROR" ] || { echo "no nginx mirror"; return 1; }
+	NGINX_PORT=${NGINX_HTTP##*:}
+	mkdir -p "$T/site"
+	cp "$ROOT/profiles/demo.yaml" "$T/site/profile.yaml"
+	printf 'pins:\n  %s: %s\n' "$key" "$sha" >"$T/site/pins.yaml"
+	e2e_site_overlay "$T/site/site.yaml" pins.yaml
+	env | grep '^APPLIANCE_DEMO_' | sort | while IFS='=' read -r k v; do printf '%s=%q\n' "$k" "$v"; done >"$T/site/secrets.env"
+	chmod 0600 "$T/site/secrets.env"
+	"$APPLIANCE" validate "$T/site/profile.yaml" --site "$T/site/site.yaml" >"$T/site.validate" 2>&1 ||
+		{ cat "$T/site.validate"; return 1; }
+}
+
+# e2e_part_start FILE LABEL: start sector of the GPT partition named LABEL
+e2e_part_start() {
+	sgdisk -p "$1" 2>/dev/null | awk -v l="$2" '$NF == l {print $2}' | head -1
+}
+
+e2e_check_install() {
+	local name=$1 node=$2 d=$3 res start end n
+	res=$(e2e_result "$name")
+	if [[ "$res" == *"APPLIANCE RESULT: ok action=install exit=0"* ]]; then
+		ok "$name: serial summary: $res"
+	else
+		not_ok "$name: serial summary says ok (got '${res:-nothing}')"
+		e2e_show "$name"
+		return 1
+	fi
+	# Talos image bytes: every sector of the image between the primary and the backup
+	# GPT (the install relocates the backup header and adds metal-iso behind META)
+	n=$(stat -c %s "$E2E_IMAGE")
+	check "$name: Talos image bytes on the install disk" \
+		cmp -i 1048576 -n $((n - 2 * 1048576)) "$E2E_IMAGE" "$d/install.raw"
+	start=$(e2e_part_start "$d/install.raw" metal-iso)
+	if [ -n "$start" ]; then
+		ok "$name: install disk has a metal-iso partition (sector $start)"
+		dd if="$d/install.raw" of="$T/$name.metal-iso" bs=512 skip="$start" count=2048 status=none
+		rm -rf "$T/$name.cfg"
+		mkdir -p "$T/$name.cfg"
+		xorriso -osirrox on -indev "$T/$name.metal-iso" -extract / "$T/$name.cfg" >/dev/null 2>&1
+		expect_out "$name: metal-iso holds $node's machine config" "hostname: $node\\.local" \
+			cat "$T/$name.cfg/config.yaml"
+	else
+		not_ok "$name: install disk has a metal-iso partition"
+		sgdisk -p "$d/install.raw" 2>&1 | sed 's/^/#   /'
+	fi
+	for c in ceph-a ceph-b; do
+		if out=$(wipefs "$d/$c.raw" 2>&1) && [ -z "$out" ]; then
+			ok "$name: Ceph disk $c is clean (no signature left)"
+		else
+			not_ok "$name: Ceph disk $c is clean"
+			echo "$out" | sed 's/^/#   /'
+		fi
+	done
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# PXE under SeaBIOS: QEMU's iPXE ROM fetches boot.ipxe over the user network's TFTP
+# (restrict=on; only guestfwd to the test's smbd and nginx on 127.0.0.1), chains the
+# node's script by MAC (demo-3), boots the live system with site.cpio, and the live
+# system installs demo-3 unattended. The host then checks the disk images.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$ROOT/tests/e2e/lib/qemu.sh"
+. "$ROOT/tests/e2e/lib/site.sh"
+
+e2e_require_qemu
+e2e_assets
+e2e_site_setup >"$T/setup.log" 2>&1 || { not_ok "demo site set up"; tail -20 "$T/setup.log" | sed 's/^/#   /'; exit 1; }
+ok "demo site: smbd on $SMBD_PORT, nginx on $NGINX_PORT, synthetic Talos image"
+
+check "appliance pxe builds the tree" "$APPLIANCE" pxe "$T/site/profile.yaml" --site "$T/site/site.yaml" \
+	--include "$T/site/secrets.env" --out "$T/pxe" --live "$LIVE_DIR" --kernel-args "console=ttyS0,115200n8"
+check "tree: per-MAC script for demo-3" grep -q 'appliance.node=demo-3' "$T/pxe/mac-52-54-00-12-34-03.ipxe"
+
+e2e_node_disks demo3 3
+e2e_qemu pxe-bios 420 -netdev "$(e2e_netdev ",tftp=$T/pxe,bootfile=boot.ipxe")" \
+	-device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:03 -smbios type=1,serial=APPL-DEMO-3 \
+	"${DISK_ARGS[@]}" -boot n
+rc=$?
+[ $rc -eq 0 ] && ok "QEMU powered off by itself ($(cat "$T/pxe-bios.secs") s)" || not_ok "QEMU powered off by itself (exit $rc)"
+expect_out "booted through the node's iPXE script" 'node=demo-3' e2e_result pxe-bios
+e2e_check_install pxe-bios demo-3 "$T/demo3"
