@@ -145,7 +145,6 @@ static int do_secrets(struct talos_args *a)
 	struct talos_bundle b;
 	struct model *m;
 	char fp[65], *old = NULL;
-	struct stat st;
 	int r;
 
 	if (!a->out)
@@ -154,13 +153,8 @@ static int do_secrets(struct talos_args *a)
 	if (!m)
 		return EXIT_USAGE;
 	model_free(m);
-	if (!a->rotate && stat(a->out, &st) == 0) {
-		cmd_error(
-		    "secrets bundle '%s' already exists; refusing to overwrite it (pass --rotate to replace "
-		    "the cluster identity)",
-		    a->out);
-		return EXIT_FAIL;
-	}
+	if (talos_secrets_may_write(a->out, a->rotate, &e) < 0)
+		return fail(&e, EXIT_FAIL);
 	r = talos_secrets_generate(&b, time(NULL), &e);
 	if (r == 0)
 		r = talos_secrets_write(a->out, &b, a->rotate, &old, &e);

@@ -412,6 +412,18 @@ int talos_secrets_load(const char *path, struct talos_bundle *b, struct app_err 
 	return r;
 }
 
+int talos_secrets_may_write(const char *path, bool rotate, struct app_err *e)
+{
+	struct stat st;
+
+	if (rotate || lstat(path, &st) < 0)
+		return 0;
+	return app_err_set(e, -EEXIST,
+			   "secrets bundle '%s' already exists; refusing to overwrite it "
+			   "(pass --rotate to replace the cluster identity)",
+			   path);
+}
+
 int talos_secrets_write(const char *path, const struct talos_bundle *b, bool rotate, char **ret_old,
 			struct app_err *e)
 {
@@ -428,11 +440,9 @@ int talos_secrets_write(const char *path, const struct talos_bundle *b, bool rot
 		time_t now = time(NULL);
 		struct tm tm;
 
-		if (!rotate)
-			return app_err_set(e, -EEXIST,
-					   "secrets bundle '%s' already exists; refusing to overwrite it "
-					   "(pass --rotate to replace the cluster identity)",
-					   path);
+		r = talos_secrets_may_write(path, rotate, e);
+		if (r < 0)
+			return r;
 		gmtime_r(&now, &tm);
 		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 		old = xasprintf("%s.rotated-%s", path, stamp);

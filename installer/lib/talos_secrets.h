@@ -44,6 +44,10 @@ int talos_secrets_parse(const char *text, size_t len, const char *name, struct t
 			struct app_err *e);
 int talos_secrets_load(const char *path, struct talos_bundle *b, struct app_err *e);
 
+/* 0 when path may be written: it does not exist, or rotate. Else -EEXIST
+ * and the refusal message (lets a command refuse before generating keys). */
+int talos_secrets_may_write(const char *path, bool rotate, struct app_err *e);
+
 /* Validate, then write path with mode 0600. An existing file is refused
  * unless rotate, in which case it is first kept as PATH.rotated-<UTC time>
  * (0600, its name in *ret_old when ret_old is non-NULL; caller frees). */
