@@ -353,11 +353,27 @@ int render_tree_build(const struct model *m, const struct render_opts *o, struct
 			list = xrealloc(list, (n + 1) * sizeof(*list));
 			list[n++] = xstrndup(p + 9, (size_t)(s - p - 9));
 		}
-		render_kustomization(&c, "platform", (const char *const *)list, n);
+		if (n)
+			render_kustomization(&c, "platform", (const char *const *)list, n);
 		for (size_t i = 0; i < n; i++)
 			free(list[i]);
 		free(list);
-		render_kustomization(&c, ".", top, 3);
+		/* only the directories that have something in them */
+		{
+			const char *present[3];
+			size_t np = 0;
+
+			for (size_t i = 0; i < 3; i++) {
+				char *k = xasprintf("%s/%s/kustomization.yaml", t->root, top[i]);
+				for (size_t j = 0; j < t->n_files; j++)
+					if (strcmp(t->files[j].path, k) == 0) {
+						present[np++] = top[i];
+						break;
+					}
+				free(k);
+			}
+			render_kustomization(&c, ".", present, np);
+		}
 	}
 	return 0;
 }
