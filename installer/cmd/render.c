@@ -191,6 +191,16 @@ static int run(struct render_args *a, const struct model *m)
 				cmd_error("render: %s", t.problems[i]);
 			cmd_error("render: %zu problem%s; nothing written", t.n_problems,
 				  t.n_problems == 1 ? "" : "s");
+			if (a->json) {
+				printf("{\"out\":");
+				json_str(stdout, out);
+				printf(",\"problems\":[");
+				for (size_t i = 0; i < t.n_problems; i++) {
+					printf("%s", i ? "," : "");
+					json_str(stdout, t.problems[i]);
+				}
+				printf("],\"written\":false}\n");
+			}
 		} else {
 			cmd_err(&e);
 		}

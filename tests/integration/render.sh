@@ -245,6 +245,12 @@ rule "no duplicate volume" apps.immich.storage.photos.name=immich-unas \
 rule "no duplicate OnePasswordItem" apps.immich.redisItem.name=immich-postgres-user \
 	"appliance: render: OnePasswordItem immich/immich-postgres-user is defined twice: in $R/app/secret.yaml and in $R/app/secret.yaml"
 rule "summary line" apps.immich.database.secret=other "appliance: render: 2 problems; nothing written"
+"$APPLIANCE" render profiles/immich.yaml --out "$T/pj" --json --set apps.immich.database.secret=other >"$T/p.json" 2>/dev/null
+if /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["written"] is False and len(j["problems"]) == 2 and "apps.immich.database.secret" in j["problems"][0]
+' "$T/p.json"; then ok "--json lists the consistency problems"; else not_ok "--json problems"; cat "$T/p.json" | sed 's/^/#   /'; fi
 # with --only app the platform is not rendered: references into it are not checked
 check "--only app does not check platform references" "$APPLIANCE" render profiles/immich.yaml --out "$T/only2" --only app --set platform.smbCsi.enabled=false
 
