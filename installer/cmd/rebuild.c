@@ -22,6 +22,7 @@
 #include "nas.h"
 #include "plan.h"
 #include "render.h"
+#include "report.h"
 #include "s3.h"
 #include "secret.h"
 #include "talos_secrets.h"
@@ -51,6 +52,7 @@ static void usage(FILE *f)
 		"  --state-dir DIR    with --node: install state (journal, configs, image cache)\n"
 		"  --disk-file FILE   with --node: treat an image file as a disk (tests, demo); repeatable\n"
 		"  --sysfs DIR        with --node: sysfs root for identity (tests, demo)\n"
+		"  --hw-root DIR      with --node: root for the disk inventory (tests, demo)\n"
 		"  --endpoint HOST[:PORT]  with --apply: Talos API of the first control plane to bootstrap\n"
 		"  --kubeconfig PATH  with --endpoint: where the kubeconfig goes (default ./kubeconfig)\n"
 		"  --wait SECONDS     with --endpoint: how long to wait for apid (default 600)\n"
@@ -63,7 +65,8 @@ static void usage(FILE *f)
 
 struct rb_opts {
 	struct profile_opts p;
-	const char *secrets, *out, *server_name, *node, *state_dir, *sysfs, *endpoint, *kubeconfig, *wait;
+	const char *secrets, *out, *server_name, *node, *state_dir, *sysfs, *hw_root, *endpoint, *kubeconfig,
+	    *wait;
 	const char **disk_files;
 	int n_disk_files;
 	bool apply, skip_nas;
@@ -81,6 +84,7 @@ static int parse_args(int argc, char **argv, struct rb_opts *o)
 		{ "--node", offsetof(struct rb_opts, node) },
 		{ "--state-dir", offsetof(struct rb_opts, state_dir) },
 		{ "--sysfs", offsetof(struct rb_opts, sysfs) },
+		{ "--hw-root", offsetof(struct rb_opts, hw_root) },
 		{ "--endpoint", offsetof(struct rb_opts, endpoint) },
 		{ "--kubeconfig", offsetof(struct rb_opts, kubeconfig) },
 		{ "--wait", offsetof(struct rb_opts, wait) },
@@ -371,12 +375,16 @@ static int do_install(const struct model *m, const struct rb_opts *o, struct app
 		.state_dir = o->state_dir,
 		.secrets = o->secrets,
 		.sysfs = o->sysfs,
+		.hw_root = o->hw_root,
 		.disk_files = o->disk_files,
 		.n_disk_files = o->n_disk_files,
 	};
 	struct plan_outcome out = { 0 };
-	int r = plan_run(&po, &out, e);
+	int r;
 
+	po.report = report_new(stdout, REPORT_PLAIN);
+	r = plan_run(&po, &out, e);
+	report_free(po.report);
 	if (r == 0)
 		printf("install: node %s: %d steps ran, %d already done\n", o->node, out.ran, out.skipped);
 	return r;
@@ -496,10 +504,8 @@ int cmd_rebuild(int argc, char **argv)
 		goto out;
 	}
 
-	if (do_render(m, &o, out, &e) < 0) {
-		cmd_error("rendering the recovery tree: %s", e.msg);
-		goto out;
-	}
+	/* install first: its gitops step renders the normal tree; the recovery
+	 * render after it is what stays */
 	if (o.node) {
 		if (do_install(m, &o, &e) < 0) {
 			cmd_error("installing node '%s': %s", o.node, e.msg);
@@ -510,6 +516,10 @@ int cmd_rebuild(int argc, char **argv)
 		       "  appliance install PROFILE --secrets %s --apply\n"
 		       "(or re-run this command there with --node NAME)\n",
 		       o.secrets);
+	}
+	if (do_render(m, &o, out, &e) < 0) {
+		cmd_error("rendering the recovery tree: %s", e.msg);
+		goto out;
 	}
 	if (o.endpoint) {
 		if (do_bootstrap(&o, &e) < 0) {
