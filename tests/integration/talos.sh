@@ -18,19 +18,27 @@ CANARIES='canary-|op-creds-W1'
 LOG=$T/all-output.log
 # run CMD... with stdout+stderr appended to $LOG (and kept in $T/.out)
 run() { "$@" >"$T/.out" 2>&1; local rc=$?; cat "$T/.out" >>"$LOG"; return $rc; }
+# every appliance run goes through A, which keeps a copy of its output in $LOG
+A() {
+	"$APPLIANCE" "$@" >"$T/.a.out" 2>&1
+	local rc=$?
+	cat "$T/.a.out" | tee -a "$LOG"
+	return $rc
+}
+without_op_token() { (unset APPLIANCE_DEMO_OP_TOKEN && A "$@"); }
 
 # ---- usage -------------------------------------------------------------------
-expect_out "talos --help prints usage" '^usage: appliance talos secrets' "$APPLIANCE" talos --help
-expect_fail "unknown subcommand is a usage error" 2 "$APPLIANCE" talos frobnicate "$P"
-expect_out "unknown subcommand is named" "unknown subcommand 'frobnicate'" "$APPLIANCE" talos frobnicate "$P"
-expect_fail "unknown option is a usage error" 2 "$APPLIANCE" talos gen "$P" --bogus
+expect_out "talos --help prints usage" '^usage: appliance talos secrets' A talos --help
+expect_fail "unknown subcommand is a usage error" 2 A talos frobnicate "$P"
+expect_out "unknown subcommand is named" "unknown subcommand 'frobnicate'" A talos frobnicate "$P"
+expect_fail "unknown option is a usage error" 2 A talos gen "$P" --bogus
 expect_out "option of another subcommand is refused" "option '--rotate' does not apply here" \
-	"$APPLIANCE" talos gen "$P" --rotate
-expect_out "gen without --secrets" "'gen' needs --secrets FILE and --out DIR" "$APPLIANCE" talos gen "$P"
+	A talos gen "$P" --rotate
+expect_out "gen without --secrets" "'gen' needs --secrets FILE and --out DIR" A talos gen "$P"
 
 # ---- secrets -----------------------------------------------------------------
 S=$T/secrets.yaml
-check "talos secrets writes a bundle" run "$APPLIANCE" talos secrets "$P" --out "$S"
+check "talos secrets writes a bundle" run A talos secrets "$P" --out "$S"
 [ "$(stat -c %a "$S")" = 600 ] && ok "bundle is mode 0600" || not_ok "bundle mode $(stat -c %a "$S")"
 for k in cluster: secrets: trustdinfo: certs: '  bootstraptoken:' '  secretboxencryptionsecret:' \
 	'  k8saggregator:' '  k8sserviceaccount:' '  os:'; do
@@ -38,10 +46,10 @@ for k in cluster: secrets: trustdinfo: certs: '  bootstraptoken:' '  secretboxen
 done
 [ -z "${missing:-}" ] && ok "bundle has the talosctl gen secrets layout" || not_ok "bundle lacks:$missing"
 cp "$S" "$T/secrets.orig"
-expect_fail "existing bundle is not overwritten" 1 "$APPLIANCE" talos secrets "$P" --out "$S"
+expect_fail "existing bundle is not overwritten" 1 A talos secrets "$P" --out "$S"
 expect_out "refusal names the bundle and --rotate" \
 	"secrets bundle '$S' already exists; refusing to overwrite it \(pass --rotate" \
-	"$APPLIANCE" talos secrets "$P" --out "$S"
+	A talos secrets "$P" --out "$S"
 cmp -s "$S" "$T/secrets.orig" && ok "refused bundle is unchanged" || not_ok "bundle changed"
 
 # the CAs: decode, verify, key types, lifetimes
@@ -73,7 +81,7 @@ rm -f "$T/sa.key"
 
 # ---- gen -----------------------------------------------------------------------
 O=$T/out
-check "talos gen writes every node" run "$APPLIANCE" talos gen "$P" --secrets "$S" --out "$O"
+check "talos gen writes every node" run A talos gen "$P" --secrets "$S" --out "$O"
 for f in demo-1.yaml demo-2.yaml demo-3.yaml talosconfig; do
 	[ "$(stat -c %a "$O/$f" 2>/dev/null)" = 600 ] && ok "$f is mode 0600" || not_ok "$f mode"
 done
@@ -100,7 +108,7 @@ grep -q "$(printf %s canary-naspw-Z9 | base64)" "$O/demo-1.yaml" && ok "canary N
 	not_ok "canary NAS password missing from the config"
 for v in 10 11 12; do
 	d=$T/out$v
-	run "$APPLIANCE" talos gen "$P" --set talos.version=v1.$v.3 --secrets "$S" --out "$d" >/dev/null
+	run A talos gen "$P" --set talos.version=v1.$v.3 --secrets "$S" --out "$d" >/dev/null
 	check "configs are schema-valid for Talos 1.$v" $VALIDATE $v "$d"/demo-1.yaml "$d"/demo-2.yaml "$d"/demo-3.yaml
 done
 expect_fail "a broken config is caught by the validator" 1 sh -c "sed 's/wipe: false/wipe: nope/' '$O/demo-2.yaml' >'$T/bad.yaml' && $VALIDATE 10 '$T/bad.yaml'"
@@ -115,25 +123,25 @@ expect_fail "the admin cert does not verify against another CA" 2 openssl verify
 
 # determinism
 cp -r "$O" "$T/first"
-check "gen again" run "$APPLIANCE" talos gen "$P" --secrets "$S" --out "$O"
+check "gen again" run A talos gen "$P" --secrets "$S" --out "$O"
 grep -q "^kept $O/talosconfig" "$T/.out" && ok "a valid talosconfig is kept" || not_ok "talosconfig rewritten"
 check "gen twice gives identical bytes" diff -r "$T/first" "$O"
 
 # failure paths
-expect_fail "another cluster's bundle is refused" 2 "$APPLIANCE" talos gen "$P" --secrets "$S" --out "$T/x" \
+expect_fail "another cluster's bundle is refused" 2 A talos gen "$P" --secrets "$S" --out "$T/x" \
 	--set talos.caFingerprint=0000000000000000000000000000000000000000000000000000000000000000
 expect_out "the refusal shows both fingerprints" \
 	"secrets bundle '$S' is another cluster's: its OS CA fingerprint is [0-9a-f]{64} but talos.caFingerprint is 0{64}" \
-	"$APPLIANCE" talos gen "$P" --secrets "$S" --out "$T/x" \
+	A talos gen "$P" --secrets "$S" --out "$T/x" \
 	--set talos.caFingerprint=0000000000000000000000000000000000000000000000000000000000000000
-expect_fail "an unsupported Talos version is refused" 2 "$APPLIANCE" talos gen "$P" --set talos.version=v1.9.0 --secrets "$S" --out "$T/x"
-expect_out "unknown node is named" "no node 'nope' in the profile" "$APPLIANCE" talos gen "$P" --secrets "$S" --out "$T/x" --node nope
+expect_fail "an unsupported Talos version is refused" 2 A talos gen "$P" --set talos.version=v1.9.0 --secrets "$S" --out "$T/x"
+expect_out "unknown node is named" "no node 'nope' in the profile" A talos gen "$P" --secrets "$S" --out "$T/x" --node nope
 expect_out "a missing secret is named, not printed" \
 	"node 'demo-1': secret 'opToken': environment variable 'APPLIANCE_DEMO_OP_TOKEN' is not set" \
-	env -u APPLIANCE_DEMO_OP_TOKEN "$APPLIANCE" talos gen "$P" --secrets "$S" --out "$T/y"
+	without_op_token talos gen "$P" --secrets "$S" --out "$T/y"
 printf 'cluster:\n  id: x\n' >"$T/short.yaml"
 expect_out "a bundle with missing fields is refused" "$T/short.yaml: 'cluster.secret' is missing" \
-	"$APPLIANCE" talos gen "$P" --secrets "$T/short.yaml" --out "$T/x"
+	A talos gen "$P" --secrets "$T/short.yaml" --out "$T/x"
 /usr/bin/python3 - "$S" "$T/swapped.yaml" <<'EOF'
 import sys, yaml
 d = yaml.safe_load(open(sys.argv[1]))
@@ -142,7 +150,7 @@ yaml.safe_dump(d, open(sys.argv[2], "w"))
 EOF
 expect_out "a bundle whose key does not match its CA is refused" \
 	"swapped.yaml: certs.k8s: private key does not belong to the certificate" \
-	"$APPLIANCE" talos gen "$P" --secrets "$T/swapped.yaml" --out "$T/x"
+	A talos gen "$P" --secrets "$T/swapped.yaml" --out "$T/x"
 
 # talosctl writes the bundle with yaml.v3 (4-space indent): same layout, must load
 /usr/bin/python3 - "$S" "$T/talosctl-style.yaml" <<'EOF'
@@ -156,41 +164,41 @@ check "a talosctl-style (4-space) bundle loads and gives the same configs" sh -c
 # the production profile: every node gets a schema-valid config
 printf 'k' >"$T/prod-key"
 export UNAS_USERNAME=canary-produser UNAS_PASSWORD=canary-prodpw OP_CONNECT_TOKEN=canary-prodop
-check "profiles/immich.yaml: gen for every node" run "$APPLIANCE" talos gen "$ROOT/profiles/immich.yaml" \
+check "profiles/immich.yaml: gen for every node" run A talos gen "$ROOT/profiles/immich.yaml" \
 	--secrets "$S" --out "$T/prod" --set "secrets.gitDeployKey=file:$T/prod-key" \
 	--set "secrets.sopsKey=file:$T/prod-key" --set "secrets.opCredentials=file:$T/prod-key"
 check "profiles/immich.yaml: configs are schema-valid (Talos 1.10)" $VALIDATE 10 "$T"/prod/tank.yaml \
 	"$T"/prod/titan.yaml "$T"/prod/stone.yaml "$T"/prod/silver.yaml
 
 # ---- schematic --------------------------------------------------------------------
-run "$APPLIANCE" talos schematic "$P" --id
+run A talos schematic "$P" --id
 id=$(cat "$T/.out")
-want=$("$APPLIANCE" talos schematic "$P" | sed '/^#/d' | sha256sum | cut -d' ' -f1)
+want=$(A talos schematic "$P" | sed '/^#/d' | sha256sum | cut -d' ' -f1)
 [ "$id" = "$want" ] && ok "schematic id is the sha256 of the printed schematic" || not_ok "id $id != $want"
 grep -q "metal-installer/$id:v1.10.5" "$O/demo-1.yaml" && ok "install image uses the schematic id" || not_ok "install image"
 site() { printf '%s\n' "$@" >"$T/site.yaml"; }
 site 'talos:' '  configDelivery: none' '  schematic:' '    extensions: []' '    kernelArgs: []'
 expect_out "empty schematic gives Image Factory's published id" '^376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba$' \
-	"$APPLIANCE" talos schematic "$P" --site "$T/site.yaml" --id
+	A talos schematic "$P" --site "$T/site.yaml" --id
 site 'talos:' '  configDelivery: none' '  schematic:' '    extensions: []' '    kernelArgs: [noapic, nolapic]'
 expect_out "noapic/nolapic gives Image Factory's published id" '^9cba8e32753f91a16c1837ab8abf356af021706ef284aef07380780177d9a06c$' \
-	"$APPLIANCE" talos schematic "$P" --site "$T/site.yaml" --id
+	A talos schematic "$P" --site "$T/site.yaml" --id
 site 'talos:' '  configDelivery: none' '  schematic:' '    extensions: [siderolabs/qemu-guest-agent]' '    kernelArgs: []'
 expect_out "qemu-guest-agent gives the published id" '^ce4c980550dd2ab1b17bbf2b08801c7eb59418eafe8f279833297925d67c7515$' \
-	"$APPLIANCE" talos schematic "$P" --site "$T/site.yaml" --id
+	A talos schematic "$P" --site "$T/site.yaml" --id
 site 'talos:' '  schematic:' '    kernelArgs: ["console=ttyS0,115200", "quiet splash"]'
-expect_fail "a kernel arg we cannot canonicalize is refused" 2 "$APPLIANCE" talos schematic "$P" --site "$T/site.yaml"
+expect_fail "a kernel arg we cannot canonicalize is refused" 2 A talos schematic "$P" --site "$T/site.yaml"
 expect_out "the refusal names the argument" \
 	"schematic kernel argument 'quiet splash': cannot reproduce Image Factory's canonical form exactly" \
-	"$APPLIANCE" talos schematic "$P" --site "$T/site.yaml" --id
+	A talos schematic "$P" --site "$T/site.yaml" --id
 expect_out "asset URLs use the mirror" "^iso http://127.0.0.1:8080/image/$id/v1.10.5/metal-amd64.iso\$" \
-	"$APPLIANCE" talos schematic "$P" --urls
-expect_out "iPXE script URL" "^ipxe http://127.0.0.1:8080/pxe/$id/v1.10.5/metal-amd64\$" "$APPLIANCE" talos schematic "$P" --urls
+	A talos schematic "$P" --urls
+expect_out "iPXE script URL" "^ipxe http://127.0.0.1:8080/pxe/$id/v1.10.5/metal-amd64\$" A talos schematic "$P" --urls
 check "--json is valid JSON" sh -c "'$APPLIANCE' talos schematic '$P' --json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"id\"]==\"$id\"'"
 
 # ---- config volume ------------------------------------------------------------------
 V=$T/demo-2.iso
-check "config-volume from the bundle" run "$APPLIANCE" talos config-volume "$P" --node demo-2 --secrets "$S" --out "$V"
+check "config-volume from the bundle" run A talos config-volume "$P" --node demo-2 --secrets "$S" --out "$V"
 [ "$(stat -c %a "$V")" = 600 ] && ok "volume is mode 0600" || not_ok "volume mode"
 expect_out "blkid sees label metal-iso (Joliet), as Talos' probe does" 'LABEL="metal-iso"' blkid -p "$V"
 expect_out "xorriso lists /config.yaml" "^'/config.yaml'\$" xorriso -indev "$V" -find / -type f
@@ -198,11 +206,11 @@ rm -f "$T/back.yaml"
 check "xorriso extracts config.yaml" xorriso -osirrox on -indev "$V" -extract /config.yaml "$T/back.yaml"
 check "config.yaml reads back byte-exact" cmp "$T/back.yaml" "$O/demo-2.yaml"
 V1=$T/demo-1.iso
-check "config-volume from a generated config" run "$APPLIANCE" talos config-volume "$P" --node demo-1 --config "$O/demo-1.yaml" --out "$V1"
+check "config-volume from a generated config" run A talos config-volume "$P" --node demo-1 --config "$O/demo-1.yaml" --out "$V1"
 rm -f "$T/back1.yaml"
 xorriso -osirrox on -indev "$V1" -extract /config.yaml "$T/back1.yaml" >/dev/null 2>&1
 check "control-plane config reads back byte-exact" cmp "$T/back1.yaml" "$O/demo-1.yaml"
-expect_fail "config-volume needs exactly one source" 2 "$APPLIANCE" talos config-volume "$P" --node demo-1 --out "$V1"
+expect_fail "config-volume needs exactly one source" 2 A talos config-volume "$P" --node demo-1 --out "$V1"
 
 # ---- secrets never printed ------------------------------------------------------------
 cat "$T"/.out >>"$LOG" 2>/dev/null
