@@ -10,6 +10,7 @@
 #include "render.h"
 #include "secret.h"
 #include "talos_pki.h"
+#include "talos_schematic.h"
 #include "talos_secrets.h"
 #include "util.h"
 #include "yemit.h"
@@ -560,10 +561,15 @@ int talos_config_render(const struct model *m, const struct model_node *node, co
 	bool cp = node->role == NODE_ROLE_CONTROLPLANE;
 	struct yval *root = y_map(), *machine, *cluster, **docs = NULL;
 	size_t n = 1;
-	char *image = NULL, *host = NULL;
+	char *image = NULL, *host = NULL, own_id[65];
 	int minor, r;
 
 	minor = talos_config_minor(m->talos.version, e);
+	if (minor >= 0 && !schematic_id) {
+		minor = talos_schematic_id(m, own_id, e);
+		minor = minor < 0 ? minor : talos_config_minor(m->talos.version, e);
+		schematic_id = own_id;
+	}
 	if (minor < 0) {
 		y_free(root);
 		return minor;

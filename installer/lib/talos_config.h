@@ -29,7 +29,8 @@ int talos_config_minor(const char *version, struct app_err *e);
 int talos_config_bootstrap_secrets(const struct model *m, struct buf *out, struct app_err *e);
 
 /* The machine config of node (a multi-document YAML stream for 1.12),
- * appended to out. schematic_id picks the installer image. Deterministic:
+ * appended to out. schematic_id picks the installer image (NULL: the
+ * profile's, talos_schematic_id()). Deterministic:
  * same model, bundle and secret values, same bytes. Holds secrets. */
 int talos_config_render(const struct model *m, const struct model_node *node, const struct talos_bundle *b,
 			const char *schematic_id, struct buf *out, struct app_err *e);

@@ -256,6 +256,12 @@ static void test_deterministic(void **state)
 	assert_non_null(strstr(a.data, "---\napiVersion: v1alpha1\nkind: DHCPv4Config\nname: eth0\n"));
 	buf_free(&a);
 	buf_free(&b);
+	/* no id given: the profile's own (here the empty schematic) */
+	assert_int_equal(talos_config_render(&m, &n, &bundle, NULL, &a, &e), 0);
+	assert_non_null(strstr(a.data,
+			       "image: factory.talos.dev/metal-installer/"
+			       "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba:v1.12.0\n"));
+	buf_free(&a);
 }
 
 static void test_talosconfig(void **state)
