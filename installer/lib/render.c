@@ -484,6 +484,41 @@ int render_tree_emit(struct render_tree *t, struct app_err *e)
 	return 0;
 }
 
+static bool var_defined(const struct model *m, const char *name, size_t len)
+{
+	const struct kvlist *lists[] = { &m->site.vars, &m->site.secret_vars };
+
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; i < lists[l]->n; i++)
+			if (strlen(lists[l]->v[i].key) == len && strncmp(lists[l]->v[i].key, name, len) == 0)
+				return true;
+	return false;
+}
+
+int render_tree_check_vars(const struct model *m, struct render_tree *t, struct app_err *e)
+{
+	size_t before = t->n_problems;
+
+	for (size_t i = 0; i < t->n_files; i++) {
+		const char *s = t->files[i].text;
+
+		for (const char *p = s ? strstr(s, "${") : NULL; p; p = strstr(p + 2, "${")) {
+			const char *end = strchr(p + 2, '}');
+
+			if (p > s && p[-1] == '$')
+				continue; /* $${X}: a literal ${X} */
+			if (!end || var_defined(m, p + 2, (size_t)(end - p - 2)))
+				continue;
+			add_problem(t, xasprintf("%s uses ${%.*s}, which is neither in site.vars nor in "
+						 "site.secretVars; Flux would substitute an empty string",
+						 t->files[i].path, (int)(end - p - 2), p + 2));
+		}
+	}
+	if (t->n_problems == before)
+		return 0;
+	return app_err_set(e, -EINVAL, "%s", t->problems[before]);
+}
+
 int render_tree(const struct model *m, const struct render_opts *o, struct render_tree *t, struct app_err *e)
 {
 	int r = render_tree_build(m, o, t, e);
@@ -493,7 +528,10 @@ int render_tree(const struct model *m, const struct render_opts *o, struct rende
 	r = render_tree_check(t, e);
 	if (r < 0)
 		return r;
-	return render_tree_emit(t, e);
+	r = render_tree_emit(t, e);
+	if (r < 0)
+		return r;
+	return render_tree_check_vars(m, t, e);
 }
 
 void render_tree_free(struct render_tree *t)

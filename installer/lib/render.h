@@ -92,6 +92,9 @@ int render_tree_build(const struct model *m, const struct render_opts *o, struct
 		      struct app_err *e);
 int render_tree_check(struct render_tree *t, struct app_err *e);
 int render_tree_emit(struct render_tree *t, struct app_err *e);
+/* Every ${VAR} in the emitted text is a site var or a site secret var (Flux
+ * would substitute an undefined one with ""). Problems added to t. */
+int render_tree_check_vars(const struct model *m, struct render_tree *t, struct app_err *e);
 void render_tree_free(struct render_tree *t);
 
 enum render_state {

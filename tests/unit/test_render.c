@@ -290,6 +290,28 @@ static void test_consistency_tampered(void **state)
 	model_free(m);
 }
 
+static void test_undefined_flux_var(void **state)
+{
+	struct model *m = load("profiles/immich.yaml", NULL, 0);
+	struct render_tree t;
+	struct app_err e = { 0 };
+	struct render_file *f;
+
+	assert_int_equal(render_tree(m, NULL, &t, &e), 0);
+	assert_int_equal(render_tree_check_vars(m, &t, &e), 0);
+	f = (struct render_file *)find_file(&t, "/apps/immich/app/s3-backup.yaml");
+	free(f->text);
+	f->text = xstrdup("a: ${LOCATION}\nb: $${NOT_A_VAR}\nc: ${NOPE}\n");
+	assert_int_equal(render_tree_check_vars(m, &t, &e), -EINVAL);
+	assert_int_equal(t.n_problems, 1);
+	assert_string_equal(
+	    e.msg, "clusters/talos-robbinsdale/apps/immich/app/s3-backup.yaml uses ${NOPE}, which is "
+		   "neither in site.vars nor in site.secretVars; Flux would substitute an empty "
+		   "string");
+	render_tree_free(&t);
+	model_free(m);
+}
+
 static void test_compare_and_write(void **state)
 {
 	struct model *m = load("profiles/demo.yaml", NULL, 0);
@@ -386,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_recovery),
 		cmocka_unit_test(test_consistency_tampered),
 		cmocka_unit_test(test_compare_and_write),
+		cmocka_unit_test(test_undefined_flux_var),
 		cmocka_unit_test(test_bad_gitops_path),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
