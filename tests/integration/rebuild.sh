@@ -41,7 +41,8 @@ nas_hash() { (cd "$SMBD_SHARE_DIR" && find . -print0 | sort -z | xargs -0 -n1 sh
 	'if [ -f "$0" ]; then echo "$0 $(sha256sum <"$0")"; else echo "$0/"; fi' | sha256sum); }
 NAS_BEFORE=$(nas_hash)
 
-export APPLIANCE_DEMO_S3_ACCESS_KEY=S3RVER APPLIANCE_DEMO_S3_SECRET_KEY=not-checked-by-s3rver
+CANARY=canary-s3-secret-$$-$RANDOM
+export APPLIANCE_DEMO_S3_ACCESS_KEY=S3RVER APPLIANCE_DEMO_S3_SECRET_KEY=$CANARY
 SITE=(--set "talos.caFingerprint=$FP" --set "apps.immich.database.primary.endpoint=$S3_URL"
 	--set "nas.port=$SMBD_PORT")
 rb() { "$APPLIANCE" rebuild "$PROFILE" --secrets "$T/secrets.yaml" "${SITE[@]}" "$@"; }
@@ -101,7 +102,7 @@ stops "rebuild: new server name equal to the source stops" \
 unset APPLIANCE_DEMO_S3_SECRET_KEY
 stops "rebuild: missing object store credentials stop" \
 	"^  FAIL backups  object store credentials: secret 's3SecretKey': environment variable 'APPLIANCE_DEMO_S3_SECRET_KEY' is not set$"
-export APPLIANCE_DEMO_S3_SECRET_KEY=not-checked-by-s3rver
+export APPLIANCE_DEMO_S3_SECRET_KEY=$CANARY
 stops "rebuild: NAS down stops" "^  FAIL nas " --set "nas.port=$FREE"
 expect_out "rebuild: a profile without caFingerprint cannot prove the bundle" \
 	"^  FAIL secrets  the profile records no talos\.caFingerprint" \
@@ -151,3 +152,7 @@ check "rebuild --apply: the S3 store is unchanged" \
 	test "$(cd "$S3_DIR/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)" = "$S3_BEFORE"
 expect_out "rebuild --apply: a re-run is safe (already bootstrapped)" '^etcd: already bootstrapped$' \
 	rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20
+rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20 >"$T/all.out" 2>&1
+APPLIANCE_DEMO_S3_ACCESS_KEY=NOT-A-KEY rb >>"$T/all.out" 2>&1
+check "rebuild: the S3 secret key never appears in the output or the rendered tree" \
+	bash -c "! grep -rqF -- '$CANARY' '$T/all.out' '$OUT'"
