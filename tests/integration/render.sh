@@ -43,6 +43,46 @@ for p in immich demo; do
 	check "$p: --check on the result exits 0" "$APPLIANCE" render "profiles/$p.yaml" --out "$out" --check
 done
 
+# the tree is buildable: every kustomization.yaml entry exists, every file is listed by its
+# directory's kustomization.yaml, and every Flux Kustomization path is a directory with one
+cat >"$T/layout.py" <<'PY'
+import os, sys, yaml
+top = sys.argv[1]
+root = os.path.join(top, sys.argv[2])
+bad = []
+listed = set()
+for d, _, fs in os.walk(root):
+    if "kustomization.yaml" not in fs:
+        bad.append(f"{d}: no kustomization.yaml"); continue
+    k = yaml.safe_load(open(os.path.join(d, "kustomization.yaml")))
+    for r in k.get("resources", []):
+        if "://" in r: continue
+        p = os.path.normpath(os.path.join(d, r)); listed.add(p)
+        if not (os.path.isfile(p) or os.path.isfile(os.path.join(p, "kustomization.yaml"))):
+            bad.append(f"{d}/kustomization.yaml: {r} does not exist")
+paths = set()
+for d, _, fs in os.walk(root):
+    for f in fs:
+        full = os.path.join(d, f)
+        if f == "kustomization.yaml": continue
+        if full not in listed: bad.append(f"{full}: not listed by {d}/kustomization.yaml")
+        for doc in yaml.safe_load_all(open(full)):
+            if doc and doc["kind"] == "Kustomization" and doc["apiVersion"].startswith("kustomize.toolkit"):
+                paths.add(doc["spec"]["path"].replace("${CLUSTER_NAME}", sys.argv[3]))
+for p in sorted(paths):
+    d = os.path.join(top, p)
+    if not os.path.isfile(os.path.join(d, "kustomization.yaml")):
+        bad.append(f"Flux path {p}: no kustomization.yaml")
+# every app/ directory is reconciled by some Flux Kustomization
+for d, _, fs in os.walk(root):
+    if os.path.basename(d) == "app" and "./" + os.path.relpath(d, top) not in paths:
+        bad.append(f"{d}: no Flux Kustomization reconciles it")
+print("\n".join(bad) or f"ok: {len(paths)} Flux paths")
+sys.exit(1 if bad else 0)
+PY
+check "immich: tree layout is buildable" /usr/bin/python3 "$T/layout.py" "$T/immich" clusters/talos-robbinsdale talos-robbinsdale
+check "demo: tree layout is buildable" /usr/bin/python3 "$T/layout.py" "$T/demo" clusters/talos-demo talos-demo
+
 # every value read back by a YAML 1.1 reader (PyYAML) is the string the profile wrote
 cat >"$T/readback.py" <<'PY'
 import sys, yaml
