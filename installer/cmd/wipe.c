@@ -9,6 +9,7 @@
 #include "hw.h"
 #include "json.h"
 #include "model.h"
+#include "selector.h"
 #include "util.h"
 #include "wipe.h"
 
@@ -152,6 +153,19 @@ static void print_json(const char *node, const struct wipe_plan *p, const struct
 	printf("}\n");
 }
 
+/* After a refusal: the node's whole selector report (every candidate), on stderr. */
+static void print_selection(const struct model *m, const struct model_node *node,
+			    const struct hw_inventory *inv)
+{
+	struct selector_result sr = { 0 };
+	struct app_err e = { 0 };
+
+	if (selector_resolve_node(m, node, inv, &sr, &e) < 0)
+		fprintf(stderr, "selectors of node '%s' (every disk of this machine):\n%s", node->name,
+			sr.report ? sr.report : "");
+	selector_result_free(&sr);
+}
+
 static int do_restore(const char *dir, const char *root, const char *live, bool json)
 {
 	struct wipe_result res = { 0 };
@@ -270,6 +284,8 @@ int cmd_wipe(int argc, char **argv)
 			print_json(node_name, NULL, NULL, apply, backup, &e);
 		else
 			cmd_err(&e);
+		if (!json && inv.n)
+			print_selection(m, node, &inv);
 		rc = EXIT_FAIL;
 		goto out;
 	}

@@ -241,7 +241,9 @@ static int probe_region(int fd, uint64_t off, uint64_t size, int partno, bool pa
 	blkid_probe_enable_partitions(pr, parts ? 1 : 0);
 	if (parts)
 		blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC | BLKID_PARTS_FORCE_GPT);
-	while (blkid_do_probe(pr) == 0) {
+	/* like wipefs --no-act: hide each magic found and step back, so that what
+	 * sits behind it (the backup GPT header, the protective MBR) shows up too */
+	for (int rounds = 0; rounds < 64 && blkid_do_probe(pr) == 0; rounds++) {
 		const char *moff = NULL, *magic = NULL;
 		size_t mlen = 0;
 		bool pt = false;
@@ -266,6 +268,8 @@ static int probe_region(int fd, uint64_t off, uint64_t size, int partno, bool pa
 		s.uuid = lookup(pr, pt ? "PTUUID" : "UUID");
 		*v = xrealloc(*v, sizeof(**v) * (*n + 1));
 		(*v)[(*n)++] = s;
+		if (mlen && blkid_probe_hide_range(pr, strtoull(moff, NULL, 10), mlen) == 0)
+			blkid_probe_step_back(pr);
 	}
 	blkid_free_probe(pr);
 	return 0;

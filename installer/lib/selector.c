@@ -258,7 +258,16 @@ int selector_resolve_node(const struct model *m, const struct model_node *node,
 			if (msg[0])
 				msg_add(msg, sizeof(msg), "\n");
 			msg_add(msg, sizeof(msg), line);
-			msg_add(msg, sizeof(msg), cand.data ? cand.data : "");
+			/* candidate by candidate: as many whole lines as fit */
+			for (char *c = cand.data, *nl; c && *c; c = nl + 1) {
+				nl = strchr(c, '\n');
+				if (!nl)
+					break;
+				*nl = '\0';
+				msg_add(msg, sizeof(msg), c);
+				msg_add(msg, sizeof(msg), "\n");
+				*nl = '\n';
+			}
 		}
 		buf_free(&cand);
 	}

@@ -677,7 +677,7 @@ static int restore_disk(const char *dir, const char *file, const char *path, uin
 	struct disk_claim c = { .path = path, .role = DISK_ROLE_ANY, .root = root, .live = live };
 	struct app_err e = { 0 };
 	char *fp = xasprintf("%s/%s", dir, file);
-	unsigned char *buf = xmalloc(CHUNK);
+	unsigned char *buf = xmalloc(CHUNK), *cur = xmalloc(CHUNK);
 	int in = -1, fd = -1, r = 0;
 	uint64_t have = 0;
 	struct stat st;
@@ -744,7 +744,9 @@ static int restore_disk(const char *dir, const char *file, const char *path, uin
 			size_t k = v[i].len - done > CHUNK ? CHUNK : (size_t)(v[i].len - done);
 
 			r = pread_full(in, buf, k, v[i].file_off + done);
-			if (r == 0)
+			/* write only what differs: after a wipe most of it reads zero already */
+			if (r == 0 &&
+			    (pread_full(fd, cur, k, v[i].off + done) != 0 || memcmp(cur, buf, k) != 0))
 				r = pwrite_full(fd, buf, k, v[i].off + done);
 			if (r < 0)
 				snprintf(res->msg, sizeof(res->msg), "disk '%s': restoring offset %llu: %s",
@@ -769,6 +771,7 @@ out:
 	if (in >= 0)
 		close(in);
 	free(buf);
+	free(cur);
 	free(fp);
 	return r;
 }
