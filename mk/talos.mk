@@ -5,8 +5,10 @@
 .PHONY: test-talos bench-talos
 BENCH += bench-talos
 
-test-talos: $(BIN) build/tests/test_talos build/san/tests/test_talos
-	@bash tests/run.sh unit build/tests/test_talos build/san/tests/test_talos -- integration tests/integration/talos.sh
+TALOS_UNIT := build/tests/test_talos build/tests/test_talos_config build/san/tests/test_talos \
+	build/san/tests/test_talos_config
+test-talos: $(BIN) $(TALOS_UNIT)
+	@bash tests/run.sh unit $(TALOS_UNIT) -- integration tests/integration/talos.sh
 
 bench-talos: $(BIN)
 	@bash -c '\
