@@ -330,6 +330,24 @@ static void test_bundle_parse_errors(void **state)
 	assert_int_equal(talos_secrets_parse("", 0, "empty.yaml", &b2, &e), -EINVAL);
 	assert_string_equal(e.msg, "empty.yaml: empty; expected a secrets bundle");
 
+	static const struct {
+		const char *in, *msg;
+	} rows[] = {
+		{ "cluster: [a]\n", "x.yaml:1: 'cluster': expected a string or a mapping" },
+		{ "cluster:\n  id:\n    deep:\n      deeper: 1\n",
+		  "x.yaml:4: 'cluster.id.deep': expected a string or a mapping" },
+		{ "cluster: {id: \"open\n", "x.yaml:2: found unexpected end of stream" },
+		{ "? [a]\n: b\n", "x.yaml:1: expected a key" },
+		{ "certs:\n  etcd:\n    crt: not-base64!\n",
+		  "x.yaml:3: 'certs.etcd.crt': expected base64 of a PEM block" },
+		{ "cluster:\n  id: a\n  id: b\n", "x.yaml:3: 'cluster.id' is set twice" },
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		assert_int_equal(talos_secrets_parse(rows[i].in, strlen(rows[i].in), "x.yaml", &b2, &e),
+				 -EINVAL);
+		assert_string_equal(e.msg, rows[i].msg);
+	}
+
 	assert_int_equal(talos_secrets_parse("- a\n", 4, "list.yaml", &b2, &e), -EINVAL);
 	assert_string_equal(e.msg, "list.yaml:1: expected one mapping (a secrets bundle)");
 
