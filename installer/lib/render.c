@@ -736,6 +736,12 @@ int render_remove_stale(const char *dir, char *const *stale, size_t n, struct ap
 
 		if (has_marker(p) && unlink(p) < 0)
 			r = app_err_set(e, -errno, "cannot remove '%s': %s", p, strerror(errno));
+		/* and the directories that became empty, up to (not including) dir */
+		for (char *slash; r == 0 && (slash = strrchr(p, '/')) && (size_t)(slash - p) > strlen(dir);) {
+			*slash = '\0';
+			if (rmdir(p) < 0)
+				break;
+		}
 		free(p);
 		if (r < 0)
 			return r;

@@ -215,7 +215,7 @@ S=(--set platform.volsync.enabled=false --set 'apps.immich.dependsOn[3]=rook-cep
 expect_fail "--check after disabling a component exits 1" 1 "$APPLIANCE" render profiles/immich.yaml --out "$out" "${S[@]}" --check
 expect_out "--check lists its files as stale" '^stale clusters/talos-robbinsdale/platform/volsync/app/helmrelease.yaml$' "$APPLIANCE" render profiles/immich.yaml --out "$out" "${S[@]}" --check
 expect_out "render removes them" '^removed clusters/talos-robbinsdale/flux/repositories/volsync.yaml \(no longer rendered\)$' "$APPLIANCE" render profiles/immich.yaml --out "$out" "${S[@]}"
-if [ -z "$(find "$out" -path '*volsync*' -type f)" ]; then ok "no volsync file left"; else not_ok "volsync files left"; fi
+if [ -z "$(find "$out" -path '*volsync*')" ]; then ok "no volsync file or directory left"; else not_ok "volsync files left"; fi
 check "--check clean after disabling" "$APPLIANCE" render profiles/immich.yaml --out "$out" "${S[@]}" --check
 check "render back to the profile" "$APPLIANCE" render profiles/immich.yaml --out "$out"
 check "--check clean again" "$APPLIANCE" render profiles/immich.yaml --out "$out" --check
