@@ -479,12 +479,19 @@ int cmd_rebuild(int argc, char **argv)
 
 		s3_format_age(time(NULL) - pf.barman.newest_base_time, ab, sizeof(ab));
 		s3_format_age(time(NULL) - pf.barman.newest_wal_time, aw, sizeof(aw));
+		char skipped[160] = "";
+
+		if (pf.barman.not_done)
+			snprintf(skipped, sizeof(skipped), ", %zu newer not completed (%s: %s)",
+				 pf.barman.not_done, pf.barman.newest_not_done,
+				 pf.barman.newest_not_done_status);
 		row("ok", "backups",
-		    "s3://%s/%s%s/: %zu base backup%s, newest %s (%s old); %zu WAL file%s, newest %s (%s "
+		    "s3://%s/%s%s/: %zu base backup%s, newest completed %s (%s old)%s; %zu WAL file%s, "
+		    "newest %s (%s "
 		    "old)",
 		    pf.bucket, pf.prefix, pf.source, pf.barman.base_backups,
-		    pf.barman.base_backups == 1 ? "" : "s", pf.barman.newest_base, ab, pf.barman.wals,
-		    pf.barman.wals == 1 ? "" : "s", pf.barman.newest_wal, aw);
+		    pf.barman.base_backups == 1 ? "" : "s", pf.barman.newest_base, ab, skipped,
+		    pf.barman.wals, pf.barman.wals == 1 ? "" : "s", pf.barman.newest_wal, aw);
 	}
 	if (o.skip_nas) {
 		row("skip", "nas", "not checked (--skip-nas)");

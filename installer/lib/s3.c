@@ -271,7 +271,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
-static int http_error(const struct s3_target *t, const char *prefix, long http, const struct buf *body,
+static int http_error(const struct s3_target *t, const char *what, long http, const struct buf *body,
 		      struct app_err *e)
 {
 	char code[128], msg[256];
@@ -292,32 +292,48 @@ static int http_error(const struct s3_target *t, const char *prefix, long http, 
 		return app_err_set(e, -ENOENT, "%s: bucket '%s' does not exist (HTTP %ld%s%s)", t->endpoint,
 				   t->bucket, http, code[0] ? " " : "", code);
 	if (strcmp(code, "AccessDenied") == 0 || http == 403)
-		return app_err_set(e, -EACCES, "%s: access to s3://%s/%s denied (HTTP %ld %s%s%s)",
-				   t->endpoint, t->bucket, prefix, http, code[0] ? code : "",
-				   msg[0] ? ": " : "", msg);
-	return app_err_set(e, -EIO, "%s: listing s3://%s/%s failed: HTTP %ld%s%s%s%s", t->endpoint, t->bucket,
-			   prefix, http, code[0] ? " " : "", code, msg[0] ? ": " : "", msg);
+		return app_err_set(e, -EACCES, "%s: access to %s denied (HTTP %ld %s%s%s)", t->endpoint, what,
+				   http, code[0] ? code : "", msg[0] ? ": " : "", msg);
+	if (strcmp(code, "NoSuchKey") == 0)
+		return app_err_set(e, -ENOENT, "%s: %s does not exist (HTTP %ld NoSuchKey)", t->endpoint,
+				   what, http);
+	return app_err_set(e, -EIO, "%s: %s: HTTP %ld%s%s%s%s", t->endpoint, what, http, code[0] ? " " : "",
+			   code, msg[0] ? ": " : "", msg);
 }
 
-static int list_page(CURL *curl, const struct s3_target *t, const char *prefix, const char *token,
-		     struct buf *body, struct app_err *e)
+/* Percent-encode a key for the URL path: everything but RFC 3986 unreserved
+ * characters and '/' (SigV4 signs the path as sent). */
+static char *encode_key(const char *key)
+{
+	struct buf b = { 0 };
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~/", *p))
+			buf_append(&b, p, 1);
+		else
+			buf_printf(&b, "%%%02X", *p);
+	}
+	if (!b.data)
+		buf_append(&b, "", 0);
+	return b.data;
+}
+
+/* GET endpoint/bucket/PATH_QUERY into body; HTTP errors become messages
+ * about `what` (an s3:// location). */
+static int s3_do(CURL *curl, const struct s3_target *t, const char *path_query, const char *what,
+		 struct buf *body, struct app_err *e)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	char *ep = curl_easy_escape(curl, prefix, 0), *et = token ? curl_easy_escape(curl, token, 0) : NULL;
 	const char *base = t->endpoint;
 	size_t bl = strlen(base);
 	char *url;
 	long http = 0;
 	CURLcode rc;
-	int r = 0;
 
 	while (bl && base[bl - 1] == '/')
 		bl--;
-	/* the query in canonical (sorted, encoded) order: SigV4 signs it as sent */
-	url = xasprintf("%.*s/%s?%s%s%slist-type=2&prefix=%s", (int)bl, base, t->bucket,
-			et ? "continuation-token=" : "", et ? et : "", et ? "&" : "", ep);
-	curl_free(ep);
-	curl_free(et);
+	url = xasprintf("%.*s/%s/%s", (int)bl, base, t->bucket, path_query);
 	body->len = 0;
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
@@ -330,11 +346,85 @@ static int list_page(CURL *curl, const struct s3_target *t, const char *prefix, 
 		    rc == CURLE_OPERATION_TIMEDOUT)
 			return app_err_set(e, -ECONNREFUSED, "%s: cannot reach the object store (%s)",
 					   t->endpoint, d);
-		return app_err_set(e, -EIO, "%s: request failed (%s)", t->endpoint, d);
+		return app_err_set(e, -EIO, "%s: request for %s failed (%s)", t->endpoint, what, d);
 	}
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
 	if (http != 200)
-		r = http_error(t, prefix, http, body, e);
+		return http_error(t, what, http, body, e);
+	return 0;
+}
+
+static int list_page(CURL *curl, const struct s3_target *t, const char *prefix, const char *token,
+		     struct buf *body, struct app_err *e)
+{
+	char *ep = curl_easy_escape(curl, prefix, 0), *et = token ? curl_easy_escape(curl, token, 0) : NULL;
+	char *pq, *what = xasprintf("s3://%s/%s", t->bucket, prefix);
+	int r;
+
+	/* the query in canonical (sorted, encoded) order: SigV4 signs it as sent */
+	pq = xasprintf("?%s%s%slist-type=2&prefix=%s", et ? "continuation-token=" : "", et ? et : "",
+		       et ? "&" : "", ep);
+	curl_free(ep);
+	curl_free(et);
+	r = s3_do(curl, t, pq, what, body, e);
+	free(pq);
+	free(what);
+	return r;
+}
+
+static CURL *s3_handle(const struct s3_target *t, struct buf *body, struct curl_slist **h, char **sigv4,
+		       char **userpwd)
+{
+	CURL *curl = curl_easy_init();
+
+	if (!curl)
+		return NULL;
+	*sigv4 = xasprintf("aws:amz:%s:s3", t->region && *t->region ? t->region : "us-east-1");
+	*userpwd = xasprintf("%s:%s", t->access_key ? t->access_key : "", t->secret_key ? t->secret_key : "");
+	/* S3 wants the payload hash; a GET has an empty one */
+	*h = curl_slist_append(NULL, "x-amz-content-sha256: " EMPTY_SHA256);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, *h);
+	curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, *sigv4);
+	curl_easy_setopt(curl, CURLOPT_USERPWD, *userpwd);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, t->timeout_ms > 0 ? t->timeout_ms : 30000L);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "appliance-s3/1");
+	return curl;
+}
+
+static void s3_handle_free(CURL *curl, struct curl_slist *h, char *sigv4, char *userpwd)
+{
+	if (userpwd)
+		secure_free(userpwd, strlen(userpwd));
+	free(sigv4);
+	curl_slist_free_all(h);
+	if (curl)
+		curl_easy_cleanup(curl);
+}
+
+int s3_get(const struct s3_target *t, const char *key, size_t max, struct buf *out, struct app_err *e)
+{
+	struct curl_slist *h = NULL;
+	char *sigv4 = NULL, *userpwd = NULL, *path, *what;
+	CURL *curl = s3_handle(t, out, &h, &sigv4, &userpwd);
+	int r;
+
+	if (!curl)
+		return app_err_set(e, -ENOMEM, "cannot create a curl handle");
+	path = encode_key(key);
+	what = xasprintf("s3://%s/%s", t->bucket, key);
+	r = s3_do(curl, t, path, what, out, e);
+	if (r == 0 && out->len > max)
+		r = app_err_set(e, -EMSGSIZE, "%s is larger than %zu bytes", what, max);
+	if (r == 0 && !out->data)
+		buf_append(out, "", 0);
+	free(path);
+	free(what);
+	s3_handle_free(curl, h, sigv4, userpwd);
 	return r;
 }
 
@@ -343,8 +433,8 @@ int s3_list(const struct s3_target *t, const char *prefix, size_t max_keys, stru
 {
 	struct curl_slist *h = NULL;
 	struct buf body = { 0 };
-	char *token = NULL, *sigv4, *userpwd;
-	CURL *curl = curl_easy_init();
+	char *token = NULL, *sigv4 = NULL, *userpwd = NULL;
+	CURL *curl = s3_handle(t, &body, &h, &sigv4, &userpwd);
 	int r = 0;
 
 	memset(ret, 0, sizeof(*ret));
@@ -352,20 +442,6 @@ int s3_list(const struct s3_target *t, const char *prefix, size_t max_keys, stru
 		max_keys = S3_DEFAULT_MAX_KEYS;
 	if (!curl)
 		return app_err_set(e, -ENOMEM, "cannot create a curl handle");
-	sigv4 = xasprintf("aws:amz:%s:s3", t->region && *t->region ? t->region : "us-east-1");
-	userpwd = xasprintf("%s:%s", t->access_key ? t->access_key : "", t->secret_key ? t->secret_key : "");
-	/* S3 wants the payload hash; a GET has an empty one */
-	h = curl_slist_append(h, "x-amz-content-sha256: " EMPTY_SHA256);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4);
-	curl_easy_setopt(curl, CURLOPT_USERPWD, userpwd);
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, t->timeout_ms > 0 ? t->timeout_ms : 30000L);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "appliance-s3/1");
 	do {
 		bool truncated = false;
 		char *next = NULL;
@@ -389,10 +465,7 @@ int s3_list(const struct s3_target *t, const char *prefix, size_t max_keys, stru
 		}
 	} while (token);
 	free(token);
-	secure_free(userpwd, strlen(userpwd));
-	free(sigv4);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(curl);
+	s3_handle_free(curl, h, sigv4, userpwd);
 	buf_free(&body);
 	if (r < 0)
 		s3_objects_free(ret);
@@ -407,13 +480,57 @@ void s3_barman_free(struct s3_barman *b)
 		return;
 	free(b->newest_base);
 	free(b->newest_wal);
-	b->newest_base = b->newest_wal = NULL;
+	free(b->newest_not_done);
+	b->newest_base = b->newest_wal = b->newest_not_done = NULL;
 }
+
+int s3_barman_status(const char *info, size_t len, char *out, size_t n)
+{
+	const char *p = info, *end = info + len;
+
+	out[0] = '\0';
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+
+		if (le - p >= 7 && strncmp(p, "status=", 7) == 0) {
+			size_t vl = (size_t)(le - p - 7);
+
+			while (vl && (p[7 + vl - 1] == '\r' || p[7 + vl - 1] == ' '))
+				vl--;
+			snprintf(out, n, "%.*s", (int)vl, p + 7);
+			return 0;
+		}
+		p = le + 1;
+	}
+	return -1;
+}
+
+struct info_obj {
+	const char *id; /* into the listing's key */
+	size_t id_len;
+	const char *key;
+	time_t mtime;
+};
+
+static int info_newest_first(const void *a, const void *b)
+{
+	const struct info_obj *x = a, *y = b;
+
+	if (x->mtime != y->mtime)
+		return x->mtime < y->mtime ? 1 : -1;
+	return -strcmp(x->key, y->key);
+}
+
+#define BARMAN_INFO_MAX (1u << 20)
+#define BARMAN_INFO_TRIES 10
 
 int s3_barman_scan(const struct s3_target *t, const char *prefix, const char *server, struct s3_barman *ret,
 		   struct app_err *e)
 {
 	struct s3_objects objs;
+	struct info_obj *infos = NULL;
+	size_t n_infos = 0;
 	char *root = xasprintf("%s%s/", prefix ? prefix : "", server);
 	char *base = xasprintf("%sbase/", root), *wals = xasprintf("%swals/", root);
 	size_t bl = strlen(base), wl = strlen(wals);
@@ -432,12 +549,8 @@ int s3_barman_scan(const struct s3_target *t, const char *prefix, const char *se
 
 			if (!sl || sl == id || strcmp(sl, "/backup.info") != 0)
 				continue;
-			ret->base_backups++;
-			if (!ret->newest_base || o->mtime > ret->newest_base_time) {
-				free(ret->newest_base);
-				ret->newest_base = xstrndup(id, (size_t)(sl - id));
-				ret->newest_base_time = o->mtime;
-			}
+			infos = xrealloc(infos, sizeof(*infos) * (n_infos + 1));
+			infos[n_infos++] = (struct info_obj){ id, (size_t)(sl - id), o->key, o->mtime };
 		} else if (strncmp(o->key, wals, wl) == 0) {
 			const char *name = strrchr(o->key, '/') + 1;
 
@@ -451,14 +564,50 @@ int s3_barman_scan(const struct s3_target *t, const char *prefix, const char *se
 			}
 		}
 	}
-	s3_objects_free(&objs);
-	if (!ret->base_backups)
+	ret->base_backups = n_infos;
+	if (!n_infos) {
 		r = app_err_set(e, -ENOENT, "no base backup under s3://%s/%s (no <id>/backup.info)",
 				t->bucket, base);
+		goto out_objs;
+	}
+	/* the newest base backup that Barman finished (status=DONE) */
+	qsort(infos, n_infos, sizeof(*infos), info_newest_first);
+	for (size_t i = 0; i < n_infos && i < BARMAN_INFO_TRIES && !ret->newest_base; i++) {
+		struct buf info = { 0 };
+		char status[32];
+
+		r = s3_get(t, infos[i].key, BARMAN_INFO_MAX, &info, e);
+		if (r < 0) {
+			buf_free(&info);
+			goto out_objs;
+		}
+		if (s3_barman_status(info.data, info.len, status, sizeof(status)) < 0)
+			snprintf(status, sizeof(status), "(none)");
+		if (strcmp(status, "DONE") == 0) {
+			ret->newest_base = xstrndup(infos[i].id, infos[i].id_len);
+			ret->newest_base_time = infos[i].mtime;
+		} else {
+			ret->not_done++;
+			if (!ret->newest_not_done) {
+				ret->newest_not_done = xstrndup(infos[i].id, infos[i].id_len);
+				snprintf(ret->newest_not_done_status, sizeof(ret->newest_not_done_status),
+					 "%s", status);
+			}
+		}
+		buf_free(&info);
+	}
+	if (!ret->newest_base)
+		r = app_err_set(
+		    e, -ENOENT,
+		    "no completed base backup under s3://%s/%s: the newest, %s, has status %s (want DONE)",
+		    t->bucket, base, ret->newest_not_done, ret->newest_not_done_status);
 	else if (!ret->wals)
 		r = app_err_set(e, -ENOENT, "base backups but no WAL files under s3://%s/%s: cannot recover",
 				t->bucket, wals);
+out_objs:
+	s3_objects_free(&objs);
 out:
+	free(infos);
 	if (r < 0)
 		s3_barman_free(ret);
 	free(root);

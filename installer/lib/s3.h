@@ -12,6 +12,7 @@
 #include <time.h>
 
 struct app_err;
+struct buf;
 
 struct s3_target {
 	const char *endpoint; /* http(s)://host[:port] */
@@ -46,18 +47,26 @@ int s3_url_split(const char *url, char **ret_bucket, char **ret_prefix, struct a
 /* What a Barman object store holds for one server name. */
 struct s3_barman {
 	size_t base_backups; /* backup.info files */
-	char *newest_base;   /* backup id of the newest */
+	char *newest_base;   /* backup id of the newest with status=DONE */
 	time_t newest_base_time;
+	size_t not_done;       /* newer backup.info files not DONE (FAILED, STARTED) */
+	char *newest_not_done; /* the newest of those */
+	char newest_not_done_status[32];
 	size_t wals;	  /* objects under wals/ */
 	char *newest_wal; /* file name of the newest */
 	time_t newest_wal_time;
 };
 
-/* List <prefix><server>/ and summarise. Fails (-ENOENT) when there is no
- * base backup or no WAL, naming the s3:// location that is empty. */
+/* List <prefix><server>/ and summarise: the newest base backup whose
+ * backup.info says status=DONE (read with GET, newest first) and the WALs.
+ * Fails (-ENOENT) when there is no (completed) base backup or no WAL, naming
+ * the s3:// location. */
 int s3_barman_scan(const struct s3_target *t, const char *prefix, const char *server, struct s3_barman *ret,
 		   struct app_err *e);
 void s3_barman_free(struct s3_barman *b);
+
+/* GET one object (at most max bytes) into out. */
+int s3_get(const struct s3_target *t, const char *key, size_t max, struct buf *out, struct app_err *e);
 
 /* "3d 4h", "2h 5m", "42s" into out. */
 void s3_format_age(long long seconds, char *out, size_t n);
@@ -70,6 +79,8 @@ int s3_parse_list(const char *xml, size_t len, struct s3_objects *objs, bool *tr
 		  struct app_err *e);
 /* <Error><Code>..</Code><Message>..</Message>: into code/msg (empty when absent). */
 void s3_parse_error(const char *xml, size_t len, char *code, size_t code_n, char *msg, size_t msg_n);
+/* The status= line of a Barman backup.info into out; -1 when absent. */
+int s3_barman_status(const char *info, size_t len, char *out, size_t n);
 /* ISO 8601 "2024-06-07T23:00:01.000Z" -> time_t; -1 when malformed. */
 time_t s3_parse_time(const char *s);
 

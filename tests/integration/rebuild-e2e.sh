@@ -71,7 +71,7 @@ ok "site lost: disks zeroed, state dir gone, bundle kept off-site"
 # ---- the backups --------------------------------------------------------------------------------
 s3rver_start keiretsu
 SRV=demo/immich/postgres/immich-postgres
-s3_put "$SRV/base/20261122T230000/backup.info" "20 hours"
+s3_put "$SRV/base/20261122T230000/backup.info" "20 hours" "status=DONE"
 s3_put "$SRV/wals/0000000100000000/000000010000000000000007.gz" "2 hours"
 S3_BEFORE=$(cd "$S3_DIR/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
 export APPLIANCE_DEMO_S3_ACCESS_KEY=S3RVER
@@ -87,7 +87,7 @@ rc=$?
 	not_ok "rebuild --apply --node demo-1 exits 0 (got $rc)"
 	tail -15 "$T/rebuild.log" | sed 's/^/#   /'
 }
-expect_out "rebuild: preflight found the backup" '^  ok   backups  s3://keiretsu/demo/immich/postgres/immich-postgres/: 1 base backup' cat "$T/rebuild.log"
+expect_out "rebuild: preflight found the backup" '^  ok   backups  s3://keiretsu/demo/immich/postgres/immich-postgres/: 1 base backup, newest completed 20261122T230000' cat "$T/rebuild.log"
 check "rebuild: the node was installed again" test -s "$DEMO_STATE/nodes/demo-1/config.yaml"
 ids "$DEMO_STATE/nodes/demo-1/config.yaml" >"$T/ids.after"
 check "rebuild: the new machine config carries the same CAs and cluster id" cmp "$T/ids.before" "$T/ids.after"

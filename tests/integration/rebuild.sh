@@ -19,15 +19,20 @@ FP=$(grep -o '[0-9a-f]\{64\}' "$T/secrets.out" | head -1)
 
 s3rver_start keiretsu
 SRV=demo/immich/postgres/immich-postgres
-s3_put "$SRV/base/20261120T230000/backup.info" "4 days"
+DONE=$'backup_label=None\nbegin_time=2026-11-22 23:00:00\nstatus=DONE\nsystemid=7300000000000000001'
+s3_put "$SRV/base/20261120T230000/backup.info" "4 days" "$DONE"
 s3_put "$SRV/base/20261120T230000/data.tar" "4 days"
-s3_put "$SRV/base/20261122T230000/backup.info" "26 hours"
+s3_put "$SRV/base/20261122T230000/backup.info" "26 hours" "$DONE"
 s3_put "$SRV/base/20261122T230000/data.tar" "26 hours"
+# the newest attempt failed: the preflight must not count it
+s3_put "$SRV/base/20261123T230000/backup.info" "2 hours" $'status=FAILED\nerror=connection lost'
 s3_put "$SRV/wals/0000000100000000/000000010000000000000001.gz" "4 days"
 s3_put "$SRV/wals/0000000100000000/000000010000000000000002.gz" "26 hours"
 s3_put "$SRV/wals/0000000100000000/000000010000000000000003.gz" "3 hours"
-# a server with base backups but no WALs
-s3_put "demo/immich/postgres/nowal/base/20261122T230000/backup.info" "1 hour"
+# a server with base backups but no WALs, and one whose only backup never finished
+s3_put "demo/immich/postgres/nowal/base/20261122T230000/backup.info" "1 hour" "$DONE"
+s3_put "demo/immich/postgres/unfinished/base/20261122T230000/backup.info" "1 hour" "status=STARTED"
+s3_put "demo/immich/postgres/unfinished/wals/0000000100000000/000000010000000000000001.gz" "1 hour"
 S3_BEFORE=$(cd "$S3_DIR/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
 
 smbd_init
@@ -51,7 +56,7 @@ rb() { "$APPLIANCE" rebuild "$PROFILE" --secrets "$T/secrets.yaml" "${SITE[@]}" 
 expect_out "rebuild: secrets bundle is the site's" \
 	'^  ok   secrets  bundle is this site.s: OS CA sha256 [0-9a-f]{16}\.\.\. matches talos.caFingerprint$' rb
 expect_out "rebuild: newest base backup found with its age, WALs counted" \
-	"^  ok   backups  s3://keiretsu/$SRV/: 2 base backups, newest 20261122T230000 \(1d 2h old\); 3 WAL files, newest 000000010000000000000003\.gz \(3h 0m old\)$" rb
+	"^  ok   backups  s3://keiretsu/$SRV/: 3 base backups, newest completed 20261122T230000 \(1d 2h old\), 1 newer not completed \(20261123T230000: FAILED\); 3 WAL files, newest 000000010000000000000003\.gz \(3h 0m old\)$" rb
 expect_out "rebuild: NAS photos folder listed" "^  ok   nas      photos: smb://127\.0\.0\.1:$SMBD_PORT/k8s/pics: listed [0-9]+ entries" rb
 expect_out "rebuild: plan says the NAS is not touched" \
 	"^    - NAS smb://127\.0\.0\.1:$SMBD_PORT/k8s: photos 'pics' and library 'immich' are re-attached as the same Retain volumes; nothing writes to them$" rb
@@ -83,6 +88,9 @@ FREE=$(smbd_free_port)
 stops "rebuild: empty prefix (no base backup) stops" \
 	"^  FAIL backups  no base backup under s3://keiretsu/demo/immich/postgres/ghost/base/ \(no <id>/backup\.info\)$" \
 	--set apps.immich.database.restoreSourceServer=ghost
+stops "rebuild: no completed base backup stops" \
+	"^  FAIL backups  no completed base backup under s3://keiretsu/demo/immich/postgres/unfinished/base/: the newest, 20261122T230000, has status STARTED \(want DONE\)$" \
+	--set apps.immich.database.restoreSourceServer=unfinished
 stops "rebuild: base backups without WALs stop" \
 	"^  FAIL backups  base backups but no WAL files under s3://keiretsu/demo/immich/postgres/nowal/wals/: cannot recover$" \
 	--set apps.immich.database.restoreSourceServer=nowal

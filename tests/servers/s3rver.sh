@@ -5,8 +5,9 @@
 #                            `make s3rver` does the same), start it on a free port with the
 #                            buckets; sets S3_PORT, S3_URL, S3_DIR, S3_PID; stops it in at_exit.
 #                            Skips the whole test (exit 77) when it cannot be installed.
-#   s3_put KEY [AGE]         upload a small object to bucket $S3_BUCKET (default: the first
-#                            bucket) as KEY, dated AGE ago (`date -d` syntax, e.g. "26 hours")
+#   s3_put KEY [AGE [BODY]]  upload an object to bucket $S3_BUCKET (default: the first
+#                            bucket) as KEY, dated AGE ago (`date -d` syntax, e.g. "26 hours";
+#                            "" for now), holding BODY (default "object KEY")
 # s3rver accepts the access key S3RVER (any secret); others get InvalidAccessKeyId.
 S3RVER_HOME=${S3RVER_HOME:-$ROOT/build/s3rver}
 S3RVER_BIN=$S3RVER_HOME/node_modules/.bin/s3rver
@@ -40,7 +41,7 @@ s3rver_start() {
 
 s3_put() {
 	local key=$1 age=${2:-} f=$S3_DIR/.body
-	echo "object $key" >"$f"
+	printf '%s\n' "${3:-object $key}" >"$f"
 	curl -sSf --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
 		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T "$f" "$S3_URL/$S3_BUCKET/$key" >/dev/null || return 1
 	# s3rver reports the file's mtime as LastModified

@@ -150,6 +150,22 @@ static void test_age(void **state)
 	assert_string_equal(out, "0s");
 }
 
+static void test_barman_status(void **state)
+{
+	static const char done[] = "backup_label=None\r\nstatus=DONE \r\nsystemid=1\n";
+	static const char failed[] = "status=FAILED\nerror=x";
+	char st[16];
+
+	(void)state;
+	assert_int_equal(s3_barman_status(done, sizeof(done) - 1, st, sizeof(st)), 0);
+	assert_string_equal(st, "DONE");
+	assert_int_equal(s3_barman_status(failed, sizeof(failed) - 1, st, sizeof(st)), 0);
+	assert_string_equal(st, "FAILED");
+	assert_int_equal(s3_barman_status("xstatus=DONE\n", 13, st, sizeof(st)), -1);
+	assert_string_equal(st, "");
+	assert_int_equal(s3_barman_status("", 0, st, sizeof(st)), -1);
+}
+
 static void test_closed_port(void **state)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -174,10 +190,10 @@ static void test_closed_port(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_list),  cmocka_unit_test(test_parse_list_empty_and_bad),
-		cmocka_unit_test(test_parse_error), cmocka_unit_test(test_time),
-		cmocka_unit_test(test_url_split),   cmocka_unit_test(test_age),
-		cmocka_unit_test(test_closed_port),
+		cmocka_unit_test(test_parse_list),    cmocka_unit_test(test_parse_list_empty_and_bad),
+		cmocka_unit_test(test_parse_error),   cmocka_unit_test(test_time),
+		cmocka_unit_test(test_url_split),     cmocka_unit_test(test_age),
+		cmocka_unit_test(test_barman_status), cmocka_unit_test(test_closed_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
