@@ -41,6 +41,10 @@ struct render_opts {
 	bool only_app;
 };
 
+/* The serverName recovery reads from: database.restoreSourceServer, else
+ * database.serverName, else the database cluster name. */
+const char *render_recovery_source(const struct model *m);
+
 /* The app: its key under apps: and its directory under apps/. */
 #define RENDER_APP "immich"
 

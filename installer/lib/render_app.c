@@ -160,8 +160,10 @@ static struct yval *pg_cluster(struct render_ctx *c, const char *name)
 	return spec;
 }
 
-static const char *source_server(const struct immich_database *d)
+const char *render_recovery_source(const struct model *m)
 {
+	const struct immich_database *d = &m->apps.immich.database;
+
 	if (d->restore_source_server)
 		return d->restore_source_server;
 	return d->server_name ? d->server_name : d->cluster;
@@ -195,7 +197,7 @@ static void app_pg(struct render_ctx *c)
 	render_file(c, "apps/" APP "/app/pg.yaml");
 	spec = pg_cluster(c, d->cluster);
 	if (c->o->recovery) {
-		const char *src = source_server(d);
+		const char *src = render_recovery_source(c->m);
 
 		recovery_server =
 		    c->o->server_name ? xstrdup(c->o->server_name) : xasprintf("%s-recovery", src);
@@ -264,7 +266,7 @@ static void app_pg_restore(struct render_ctx *c)
 	render_file(c, "apps/" APP "/app/pg-restore.yaml");
 	spec = pg_cluster(c, d->restore_cluster);
 	/* no WAL archiver: a restore never writes into the archive it reads */
-	pg_recovery(c, spec, source_server(d));
+	pg_recovery(c, spec, render_recovery_source(c->m));
 }
 
 static void object_store(struct render_ctx *c, const struct immich_object_store *s, const char *file,
