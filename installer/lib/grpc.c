@@ -162,6 +162,11 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud)
 
 	if (c->cb_failed)
 		return 0;
+	if (!c->grpc_type) {
+		/* not a gRPC reply (HTTP/1.1 page, proxy error): never parsed as
+		 * messages; grpc_call() reports what it was */
+		return len;
+	}
 	buf_append(&c->in, p, len);
 	if (grpc_deframe((const unsigned char *)c->in.data, c->in.len, c->t->max_message, deliver, c, &used,
 			 &c->cb_err) < 0) {

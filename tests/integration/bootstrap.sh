@@ -165,7 +165,25 @@ expect_out "bootstrap: --scrub-config-volumes wipes through BlockDeviceWipe" \
 	'^config volume: wiped sda5 on demo-1$' bs --kubeconfig "$T/kc12" --wait 20 --scrub-config-volumes sda5
 check "bootstrap: the server got BlockDeviceWipe for sda5" grep -qx 'BlockDeviceWipe sda5' "$T/ok/calls"
 
-# 13. usage errors
+# 13. an HTTPS server that is not gRPC (HTTP/1.1 only): named as such, not retried
+cat >"$T/https.py" <<'EOF'
+import http.server, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+srv = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+open(sys.argv[3], "w").write(str(srv.server_address[1]))
+srv.serve_forever()
+EOF
+$PY "$T/https.py" "$C/server.crt" "$C/server.key" "$T/https.port" >"$T/https.log" 2>&1 &
+at_exit "kill $!"
+for _ in $(seq 1 50); do [ -s "$T/https.port" ] && break; sleep 0.1; done
+PORT=$(cat "$T/https.port")
+expect_out "bootstrap: an HTTPS server without HTTP/2 is not a gRPC endpoint" \
+	"127\.0\.0\.1:$PORT/machine\.MachineService/Bootstrap: the server does not speak HTTP/2 \(ALPN\): not a gRPC endpoint$" \
+	bs --kubeconfig "$T/kc13" --wait 20
+
+# 14. usage errors
 expect_fail "bootstrap: no credentials is a usage error" 2 "$APPLIANCE" bootstrap "$PROFILE"
 expect_fail "bootstrap: unknown option is a usage error" 2 "$APPLIANCE" bootstrap "$PROFILE" --talosconfig x --bogus
 expect_fail "bootstrap: a worker as --node is a usage error" 2 \
@@ -174,7 +192,7 @@ expect_out "bootstrap: a missing talosconfig is named" "talosconfig: .*$T/missin
 	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/missing" --endpoint 127.0.0.1:1
 expect_out "bootstrap: --help" '^usage: appliance bootstrap PROFILE' "$APPLIANCE" bootstrap --help
 
-# 14. with the site's own secrets bundle (appliance talos secrets), when available
+# 15. with the site's own secrets bundle (appliance talos secrets), when available
 if "$APPLIANCE" talos secrets "$PROFILE" --out "$T/secrets.yaml" >/dev/null 2>&1 && [ -s "$T/secrets.yaml" ]; then
 	# the node's server certificate is signed by the bundle's OS CA (as Talos does)
 	$PY - "$T/secrets.yaml" "$C" <<'EOF'
