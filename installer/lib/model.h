@@ -139,7 +139,8 @@ struct model_talos {
 	char *pod_cidr;
 	char *service_cidr;
 	char *lb_cidr;
-	char *cni; /* none | flannel | custom */
+	char *cni;		 /* none | flannel | custom */
+	struct strlist cni_urls; /* cni: custom: manifests Talos applies */
 	bool kube_proxy;
 	bool allow_scheduling_on_control_planes;
 	char *config_delivery;	  /* metal-iso | none */
@@ -184,6 +185,9 @@ struct model_gitops {
 	char *interval; /* 30m */
 	struct model_flux flux;
 	char *credentials_secret;	      /* git credentials (secret name), optional */
+	char *credentials_name;		      /* in-cluster git Secret name: flux-system */
+	char *known_hosts;		      /* ssh known_hosts lines for ssh:// URLs (public data) */
+	char *root_kustomization;	      /* Flux Kustomization reconciling path: cluster */
 	char *sops_secret;		      /* SOPS PGP key (secret name), optional */
 	char *sops_secret_name;		      /* in-cluster Secret name: sops-gpg */
 	char *settings_configmap;	      /* cluster-settings */
@@ -202,6 +206,8 @@ struct helm_chart {
 
 struct model_component {
 	bool enabled;
+	char *name;	/* Flux Kustomization name (what dependsOn names) */
+	char *manifest; /* install manifest URL, for components installed from one */
 	char *namespace;
 	struct helm_chart chart;
 	char *version; /* app/operator version when not a chart (e.g. plugin) */
@@ -215,17 +221,23 @@ struct model_platform {
 	struct model_component onepassword;
 	char *onepassword_credentials_secret; /* secret names: bootstrap-only */
 	char *onepassword_token_secret;
+	char *onepassword_credentials_name; /* in-cluster Secret: op-credentials */
+	char *onepassword_token_name;	    /* in-cluster Secret: onepassword-token */
 	struct model_component smb_csi;
 	char *smb_credentials_name; /* csi-smbcreds (in smb_csi.namespace) */
 	struct model_component rook;
 	char *ceph_image;
-	char *storage_class; /* ceph-block-replicated-nvme */
+	char *rook_cluster;    /* CephCluster name */
+	char *rook_cluster_ks; /* Flux Kustomization of the CephCluster, pool and class */
+	char *storage_class;   /* ceph-block-replicated-nvme */
 	char *block_pool;
 	long long replicas;
 	char *device_class; /* nvme */
 	bool default_storage_class;
 	struct model_component gateway;
 	char *gateway_namespace; /* home */
+	char *gateway_class;	 /* envoy */
+	char *gateways_ks;	 /* Flux Kustomization of the GatewayClass and Gateways */
 	char *gateway_tailscale; /* ts */
 	char *gateway_public;	 /* public */
 };
@@ -312,6 +324,7 @@ struct immich_route {
 	char *homer_description;
 	char *homer_keywords;
 	char *homer_name;
+	char *homer_annotation_prefix; /* item.homer.rajsingh.info/ */
 };
 
 struct model_immich {

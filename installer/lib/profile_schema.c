@@ -19,7 +19,7 @@ static const char *const matches[] = { "one", "all", "any", NULL };
 static const char *const platforms[] = { "metal", NULL };
 static const char *const arches[] = { "amd64", "arm64", NULL };
 static const char *const formats[] = { "raw.zst", "raw.xz", NULL };
-static const char *const cnis[] = { "none", "flannel", NULL };
+static const char *const cnis[] = { "none", "flannel", "custom", NULL };
 static const char *const deliveries[] = { "metal-iso", "none", NULL };
 static const char *const smb_protocols[] = { "SMB3", "SMB3_00", "SMB3_02", "SMB3_11", NULL };
 static const char *const reclaim[] = { "Retain", "Delete", NULL };
@@ -137,6 +137,7 @@ static const struct field talos_fields[] = {
 	{ "serviceCIDR", T_CIDR, O(struct model_talos, service_cidr), F_REQUIRED },
 	{ "loadBalancerCIDR", T_CIDR, O(struct model_talos, lb_cidr) },
 	{ "cni", T_ENUM, O(struct model_talos, cni), .choices = cnis },
+	{ "cniURLs", T_LIST_STR, O(struct model_talos, cni_urls), .elem = T_URL },
 	{ "kubeProxy", T_BOOL, O(struct model_talos, kube_proxy) },
 	{ "allowSchedulingOnControlPlanes", T_BOOL,
 	  O(struct model_talos, allow_scheduling_on_control_planes) },
@@ -185,6 +186,9 @@ static const struct field gitops_fields[] = {
 	{ "interval", T_DURATION, O(struct model_gitops, interval) },
 	{ "flux", T_STRUCT, O(struct model_gitops, flux), .sub = &flux_table },
 	{ "credentials", T_SECRET, O(struct model_gitops, credentials_secret) },
+	{ "credentialsName", T_NAME, O(struct model_gitops, credentials_name) },
+	{ "knownHosts", T_STR, O(struct model_gitops, known_hosts) },
+	{ "rootKustomization", T_NAME, O(struct model_gitops, root_kustomization) },
 	{ "sops", T_SECRET, O(struct model_gitops, sops_secret) },
 	{ "sopsSecretName", T_NAME, O(struct model_gitops, sops_secret_name) },
 	{ "settingsConfigMap", T_NAME, O(struct model_gitops, settings_configmap) },
@@ -210,15 +214,16 @@ static const struct field chart_fields[] = {
 };
 static const struct table chart_table = { "chart", 0, chart_fields };
 
-#define COMPONENT_FIELDS(c)                                                                              \
-	{ "enabled", T_BOOL, O(struct model_platform, c) + O(struct model_component, enabled),           \
-	  .def = "true" },                                                                               \
-	    { "namespace", T_NAME, O(struct model_platform, c) + O(struct model_component, namespace) }, \
-	    { "chart", T_STRUCT, O(struct model_platform, c) + O(struct model_component, chart),         \
-	      .sub = &chart_table },                                                                     \
-	{                                                                                                \
-		"version", T_STR, O(struct model_platform, c) + O(struct model_component, version)       \
-	}
+/* clang-format off */
+#define CF(c, f) O(struct model_platform, c) + O(struct model_component, f)
+#define COMPONENT_FIELDS(c)                                                              \
+	{ "enabled", T_BOOL, CF(c, enabled), .def = "true" },                            \
+	{ "name", T_NAME, CF(c, name), F_REQUIRED },                                     \
+	{ "manifest", T_URL, CF(c, manifest) },                                          \
+	{ "namespace", T_NAME, CF(c, namespace) },                                       \
+	{ "chart", T_STRUCT, CF(c, chart), .sub = &chart_table },                        \
+	{ "version", T_STR, CF(c, version) }
+/* clang-format on */
 
 #define COMPONENT_TABLE(id, c, name, ...)                                                   \
 	static const struct field id##_fields[] = { COMPONENT_FIELDS(c), __VA_ARGS__ END }; \
@@ -230,10 +235,14 @@ COMPONENT_TABLE(dragonfly, dragonfly, "dragonfly", );
 COMPONENT_TABLE(volsync, volsync, "volsync", );
 COMPONENT_TABLE(onepassword, onepassword, "onepassword",
 		{ "credentialsSecret", T_SECRET, O(struct model_platform, onepassword_credentials_secret) },
-		{ "tokenSecret", T_SECRET, O(struct model_platform, onepassword_token_secret) }, );
+		{ "tokenSecret", T_SECRET, O(struct model_platform, onepassword_token_secret) },
+		{ "credentialsName", T_NAME, O(struct model_platform, onepassword_credentials_name) },
+		{ "tokenName", T_NAME, O(struct model_platform, onepassword_token_name) }, );
 COMPONENT_TABLE(smbcsi, smb_csi, "smbCsi",
 		{ "credentialsName", T_NAME, O(struct model_platform, smb_credentials_name) }, );
 COMPONENT_TABLE(rook, rook, "rook", { "cephImage", T_STR, O(struct model_platform, ceph_image) },
+		{ "clusterName", T_NAME, O(struct model_platform, rook_cluster) },
+		{ "clusterKustomization", T_NAME, O(struct model_platform, rook_cluster_ks) },
 		{ "storageClass", T_NAME, O(struct model_platform, storage_class) },
 		{ "blockPool", T_NAME, O(struct model_platform, block_pool) },
 		{ "replicas", T_INT, O(struct model_platform, replicas), .min = 1, .max = 9 },
@@ -241,6 +250,8 @@ COMPONENT_TABLE(rook, rook, "rook", { "cephImage", T_STR, O(struct model_platfor
 		{ "defaultStorageClass", T_BOOL, O(struct model_platform, default_storage_class) }, );
 COMPONENT_TABLE(gateway, gateway, "gateway",
 		{ "gatewayNamespace", T_NAME, O(struct model_platform, gateway_namespace) },
+		{ "className", T_NAME, O(struct model_platform, gateway_class) },
+		{ "gatewaysKustomization", T_NAME, O(struct model_platform, gateways_ks) },
 		{ "tailscale", T_NAME, O(struct model_platform, gateway_tailscale) },
 		{ "public", T_NAME, O(struct model_platform, gateway_public) }, );
 
@@ -353,6 +364,7 @@ static const struct field route_fields[] = {
 	{ "homerIcon", T_STR, O(struct immich_route, homer_icon) },
 	{ "homerDescription", T_STR, O(struct immich_route, homer_description) },
 	{ "homerKeywords", T_STR, O(struct immich_route, homer_keywords) },
+	{ "homerAnnotationPrefix", T_STR, O(struct immich_route, homer_annotation_prefix) },
 	END,
 };
 static const struct table route_table = { "route", 0, route_fields };
