@@ -9,4 +9,4 @@ build/s3rver/node_modules/.bin/s3rver:
 
 test-rebuild: $(BIN) build/tests/test_grpc build/san/tests/test_grpc build/tests/test_s3 build/san/tests/test_s3 s3rver
 	@bash tests/run.sh unit build/tests/test_grpc build/san/tests/test_grpc build/tests/test_s3 build/san/tests/test_s3 \
-		-- integration tests/integration/bootstrap.sh tests/integration/rebuild.sh
+		-- integration tests/integration/bootstrap.sh tests/integration/rebuild.sh tests/integration/rebuild-e2e.sh
