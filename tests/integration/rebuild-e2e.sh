@@ -79,6 +79,17 @@ nas_hash() { (cd "$T/nas/k8s" && find . -print0 | sort -z | xargs -0 -n1 sh -c \
 	'if [ -f "$0" ]; then echo "$0 $(sha256sum <"$0")"; else echo "$0/"; fi' | sha256sum); }
 NAS_BEFORE=$(nas_hash)
 
+# ---- a failing preflight touches no disk ------------------------------------------------------------
+before=$(demo_disk_hashes)
+APPLIANCE_DEMO_S3_ACCESS_KEY=NOT-A-KEY "$APPLIANCE" rebuild "${DEMO_ARGS[@]}" --secrets "$T/offsite/secrets.yaml" \
+	--apply --out "$T/home-kubernetes" --set "talos.caFingerprint=$FP" \
+	--set "apps.immich.database.primary.endpoint=$S3_URL" >"$T/refused.log" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "InvalidAccessKeyId" "$T/refused.log" && grep -q "rebuild stopped before touching any disk" "$T/refused.log" &&
+	[ "$(demo_disk_hashes)" = "$before" ] && [ ! -e "$DEMO_STATE/nodes" ] &&
+	ok "rebuild --apply --node with an unknown access key stops; no disk, no state touched" ||
+	{ not_ok "rebuild --apply --node with an unknown access key stops (exit $rc)"; tail -5 "$T/refused.log" | sed 's/^/#   /'; }
+
 # ---- rebuild ----------------------------------------------------------------------------------------
 "$APPLIANCE" rebuild "${DEMO_ARGS[@]}" --secrets "$T/offsite/secrets.yaml" --apply --out "$T/home-kubernetes" \
 	--set "talos.caFingerprint=$FP" --set "apps.immich.database.primary.endpoint=$S3_URL" >"$T/rebuild.log" 2>&1
