@@ -22,9 +22,6 @@
 static const char *const builtin_namespaces[] = { "default", "kube-system", "kube-public",
 						  "kube-node-lease" };
 
-/* TODO(model): gitops.rootKustomization (requested in /work/brief/requests/render.md). */
-#define ROOT_KUSTOMIZATION "cluster"
-
 /* ---- building ----------------------------------------------------------- */
 
 static size_t file_index(struct render_tree *t, const char *path)
@@ -244,14 +241,14 @@ static void render_flux_wiring(struct render_ctx *c)
 	y_set(y_at(spec, "ref"), "branch", y_str(g->branch));
 	if (g->credentials_secret) {
 		/* the in-cluster Secret carries the name of the profile's secret entry */
-		y_set(y_at(spec, "secretRef"), "name", y_str(g->credentials_secret));
+		y_set(y_at(spec, "secretRef"), "name", y_str(g->credentials_name));
 	}
 	if (!g->url)
 		render_problem(c, "gitops.url is not set: Flux cannot pull the repository");
 
 	render_file(c, "flux/cluster.yaml");
-	doc =
-	    render_obj(c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", flux_ns(m), ROOT_KUSTOMIZATION);
+	doc = render_obj(c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", flux_ns(m),
+			 m->gitops.root_kustomization);
 	spec = y_at(doc, "spec");
 	y_set(spec, "interval", y_str(g->interval));
 	path = model_expand(m, g->path);

@@ -381,8 +381,15 @@ static void smb_volume(struct render_ctx *c, const struct immich_volume *vol, co
 	y_set(y_at(csi, "volumeAttributes"), "source", y_str(source));
 	y_set(y_at(csi, "nodeStageSecretRef"), "name", y_str(m->platform.smb_credentials_name));
 	y_set(y_at(csi, "nodeStageSecretRef"), "namespace", y_str(m->platform.smb_csi.namespace));
-	render_ref(c, secret_kinds, m->platform.smb_csi.namespace, m->platform.smb_credentials_name,
-		   "platform.smbCsi.credentialsName", true);
+	/* The node-stage Secret is not in the GitOps tree: Talos creates it at first
+	 * boot (talos_config.c, flux-bootstrap-secrets) from nas.username and
+	 * nas.password, the same secrets the NAS preflight authenticates with. */
+	if (!c->o->only_app && !m->platform.smb_csi.enabled)
+		render_problem(
+		    c,
+		    "PersistentVolume %s uses CSI driver '%s' (apps.immich.storage.driver), but "
+		    "platform.smbCsi is disabled: nothing installs the driver or its node-stage Secret",
+		    vol->name, a->storage.driver);
 	k = xasprintf("%s.name", key);
 	render_ref(c, "PersistentVolumeClaim", a->namespace, vol->name, k, false);
 
@@ -428,8 +435,7 @@ static void app_route(struct render_ctx *c)
 	const struct model *m = c->m;
 	const struct model_immich *a = &m->apps.immich;
 	const struct immich_route *r = &a->route;
-	/* TODO(model): apps.immich.route.homerAnnotationPrefix (requested) */
-	static const char *const homer = "item.homer.rajsingh.info/";
+	const char *homer = r->homer_annotation_prefix;
 	const struct {
 		const char *key, *value;
 	} ann[] = {

@@ -13,26 +13,19 @@
 #include "util.h"
 #include "yemit.h"
 
-/* TODO(model): platform.barmanPlugin.manifest, platform.smbCsi.credentialsItem,
- * platform.gateway.className, platform.rook.clusterName (requested in
- * /work/brief/requests/render.md). Until then these upstream conventions. */
-#define BARMAN_MANIFEST_URL \
-	"https://github.com/cloudnative-pg/plugin-barman-cloud/releases/download/%s/manifest.yaml"
-#define SMB_CREDENTIALS_ITEM "vaults/K8s/items/%s"
-#define GATEWAY_CLASS "envoy"
 #define GATEWAY_CONTROLLER "gateway.envoyproxy.io/gatewayclass-controller"
-#define ROOK_CLUSTER "rook-ceph"
 
 struct comp;
 typedef void (*comp_fn)(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
 
 /* One Flux Kustomization of the platform. */
 struct comp {
-	const char *ks; /* Flux Kustomization name = what apps.immich.dependsOn names */
-	size_t off;	/* struct model_component in struct model_platform */
+	size_t ks_off; /* char * in struct model_platform: the Flux Kustomization name
+			  (what apps.immich.dependsOn names) */
+	size_t off;    /* struct model_component in struct model_platform */
 	const char *key;
-	const char *depends[2]; /* other rows' ks names, when those are enabled */
-	comp_fn fn;		/* fills app/ */
+	int depends; /* index of the row this one depends on (when enabled), or -1 */
+	comp_fn fn;  /* fills app/ */
 };
 
 static void comp_helmrelease(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
@@ -42,23 +35,20 @@ static void comp_gateways(struct render_ctx *c, const struct comp *d, const stru
 
 #define OFF(f) offsetof(struct model_platform, f)
 
-/* TODO(model): the Kustomization names (platform.<x>.name) are requested; these
- * match the defaults of apps.immich.dependsOn. */
+#define NAME(c) (OFF(c) + offsetof(struct model_component, name))
+
+/* One row per Flux Kustomization of the platform, in dependency order. */
 static const struct comp comps[] = {
-	{ "cloudnative-pg", OFF(cnpg), "platform.cnpg", { NULL }, comp_helmrelease },
-	{ "barman-cloud-plugin",
-	  OFF(barman_plugin),
-	  "platform.barmanPlugin",
-	  { "cloudnative-pg" },
-	  comp_barman },
-	{ "dragonfly-operator", OFF(dragonfly), "platform.dragonfly", { NULL }, comp_helmrelease },
-	{ "volsync", OFF(volsync), "platform.volsync", { NULL }, comp_helmrelease },
-	{ "onepassword-connect", OFF(onepassword), "platform.onepassword", { NULL }, comp_helmrelease },
-	{ "csi-driver-smb", OFF(smb_csi), "platform.smbCsi", { "onepassword-connect" }, comp_helmrelease },
-	{ "rook-ceph", OFF(rook), "platform.rook", { NULL }, comp_helmrelease },
-	{ "rook-ceph-cluster", OFF(rook), "platform.rook", { "rook-ceph" }, comp_rook_cluster },
-	{ "envoy-gateway", OFF(gateway), "platform.gateway", { NULL }, comp_helmrelease },
-	{ "gateways", OFF(gateway), "platform.gateway", { "envoy-gateway" }, comp_gateways },
+	{ NAME(cnpg), OFF(cnpg), "platform.cnpg", -1, comp_helmrelease },
+	{ NAME(barman_plugin), OFF(barman_plugin), "platform.barmanPlugin", 0, comp_barman },
+	{ NAME(dragonfly), OFF(dragonfly), "platform.dragonfly", -1, comp_helmrelease },
+	{ NAME(volsync), OFF(volsync), "platform.volsync", -1, comp_helmrelease },
+	{ NAME(onepassword), OFF(onepassword), "platform.onepassword", -1, comp_helmrelease },
+	{ NAME(smb_csi), OFF(smb_csi), "platform.smbCsi", -1, comp_helmrelease },
+	{ NAME(rook), OFF(rook), "platform.rook", -1, comp_helmrelease },
+	{ OFF(rook_cluster_ks), OFF(rook), "platform.rook", 6, comp_rook_cluster },
+	{ NAME(gateway), OFF(gateway), "platform.gateway", -1, comp_helmrelease },
+	{ OFF(gateways_ks), OFF(gateway), "platform.gateway", 8, comp_gateways },
 };
 #define N_COMPS (sizeof(comps) / sizeof(comps[0]))
 
@@ -67,12 +57,9 @@ static const struct model_component *comp_model(const struct model *m, const str
 	return (const struct model_component *)((const char *)&m->platform + d->off);
 }
 
-static const struct comp *comp_by_ks(const char *ks)
+static const char *comp_ks(const struct model *m, const struct comp *d)
 {
-	for (size_t i = 0; i < N_COMPS; i++)
-		if (strcmp(comps[i].ks, ks) == 0)
-			return &comps[i];
-	return NULL;
+	return *(char *const *)((const char *)&m->platform + d->ks_off);
 }
 
 static struct yval *helm_values(struct yval *hr)
@@ -88,8 +75,8 @@ static struct yval *platform_helmrelease(struct render_ctx *c, const struct comp
 	struct yval *doc, *spec, *chart;
 	char *key = xasprintf("%s.chart", d->key);
 
-	render_file(c, "platform/%s/app/helmrelease.yaml", d->ks);
-	doc = render_obj(c, "helm.toolkit.fluxcd.io/v2", "HelmRelease", mc->namespace, d->ks);
+	render_file(c, "platform/%s/app/helmrelease.yaml", comp_ks(c->m, d));
+	doc = render_obj(c, "helm.toolkit.fluxcd.io/v2", "HelmRelease", mc->namespace, comp_ks(c->m, d));
 	spec = y_at(doc, "spec");
 	y_set(spec, "interval", y_str(m->gitops.interval));
 	chart = y_at(spec, "chart.spec");
@@ -101,7 +88,8 @@ static struct yval *platform_helmrelease(struct render_ctx *c, const struct comp
 	y_set(y_at(spec, "install"), "crds", y_str("CreateReplace"));
 	y_set(y_at(spec, "upgrade"), "crds", y_str("CreateReplace"));
 	if (!mc->chart.name || !mc->chart.version)
-		render_problem(c, "%s.name and %s.version must be set for component '%s'", key, key, d->ks);
+		render_problem(c, "%s.name and %s.version must be set for component '%s'", key, key,
+			       comp_ks(c->m, d));
 	else {
 		render_ref(c, "HelmRepository", m->gitops.flux.namespace, mc->chart.name, key, true);
 		render_helmrepository(c, &mc->chart, key);
@@ -117,19 +105,9 @@ static void comp_helmrelease(struct render_ctx *c, const struct comp *d, const s
 
 	if (mc == &p->onepassword) {
 		v = helm_values(hr);
-		y_set(y_at(v, "connect"), "credentialsName", y_str(p->onepassword_credentials_secret));
+		y_set(y_at(v, "connect"), "credentialsName", y_str(p->onepassword_credentials_name));
 		y_set(y_at(v, "operator"), "create", y_bool(true));
-		y_set(y_at(v, "operator.token"), "name", y_str(p->onepassword_token_secret));
-	} else if (mc == &p->smb_csi && p->smb_credentials_name) {
-		/* the SMB credentials for the static volumes, from 1Password */
-		char *item = xasprintf(SMB_CREDENTIALS_ITEM, p->smb_credentials_name);
-		struct yval *doc;
-
-		render_file(c, "platform/%s/app/secret.yaml", d->ks);
-		doc = render_obj(c, "onepassword.com/v1", "OnePasswordItem", mc->namespace,
-				 p->smb_credentials_name);
-		y_set(y_at(doc, "spec"), "itemPath", y_str(item));
-		free(item);
+		y_set(y_at(v, "operator.token"), "name", y_str(p->onepassword_token_name));
 	}
 }
 
@@ -144,12 +122,12 @@ static void comp_barman(struct render_ctx *c, const struct comp *d, const struct
 		y_free(res);
 		return;
 	}
-	url = xasprintf(BARMAN_MANIFEST_URL, mc->version);
+	url = xstrdup(mc->manifest);
 	y_push(res, y_str(url));
 	y_set(doc, "apiVersion", y_str("kustomize.config.k8s.io/v1beta1"));
 	y_set(doc, "kind", y_str("Kustomization"));
 	y_set(doc, "resources", res);
-	render_file(c, "platform/%s/app/kustomization.yaml", d->ks);
+	render_file(c, "platform/%s/app/kustomization.yaml", comp_ks(c->m, d));
 	render_doc(c, doc);
 	free(url);
 }
@@ -161,8 +139,8 @@ static void comp_rook_cluster(struct render_ctx *c, const struct comp *d, const 
 	struct yval *doc, *spec, *params;
 	char *prov;
 
-	render_file(c, "platform/%s/app/cephcluster.yaml", d->ks);
-	doc = render_obj(c, "ceph.rook.io/v1", "CephCluster", mc->namespace, ROOK_CLUSTER);
+	render_file(c, "platform/%s/app/cephcluster.yaml", comp_ks(c->m, d));
+	doc = render_obj(c, "ceph.rook.io/v1", "CephCluster", mc->namespace, c->m->platform.rook_cluster);
 	spec = y_at(doc, "spec");
 	y_set(y_at(spec, "cephVersion"), "image", y_str(p->ceph_image));
 	y_set(spec, "dataDirHostPath", y_str("/var/lib/rook"));
@@ -174,14 +152,14 @@ static void comp_rook_cluster(struct render_ctx *c, const struct comp *d, const 
 	y_set(y_at(spec, "storage"), "useAllNodes", y_bool(true));
 	y_set(y_at(spec, "storage"), "useAllDevices", y_bool(true));
 
-	render_file(c, "platform/%s/app/cephblockpool.yaml", d->ks);
+	render_file(c, "platform/%s/app/cephblockpool.yaml", comp_ks(c->m, d));
 	doc = render_obj(c, "ceph.rook.io/v1", "CephBlockPool", mc->namespace, p->block_pool);
 	spec = y_at(doc, "spec");
 	y_set(spec, "failureDomain", y_str("host"));
 	y_set(spec, "deviceClass", y_str(p->device_class));
 	y_set(y_at(spec, "replicated"), "size", y_int(p->replicas));
 
-	render_file(c, "platform/%s/app/storageclass.yaml", d->ks);
+	render_file(c, "platform/%s/app/storageclass.yaml", comp_ks(c->m, d));
 	doc = render_obj(c, "storage.k8s.io/v1", "StorageClass", NULL, p->storage_class);
 	if (p->default_storage_class)
 		y_set(y_at(doc, "metadata.annotations"), "storageclass.kubernetes.io/is-default-class",
@@ -212,24 +190,25 @@ static void comp_gateways(struct render_ctx *c, const struct comp *d, const stru
 	const char *names[] = { p->gateway_tailscale, p->gateway_public };
 	struct yval *doc, *spec, *l;
 
-	render_file(c, "platform/%s/app/gatewayclass.yaml", d->ks);
-	doc = render_obj(c, "gateway.networking.k8s.io/v1", "GatewayClass", NULL, GATEWAY_CLASS);
+	render_file(c, "platform/%s/app/gatewayclass.yaml", comp_ks(c->m, d));
+	doc =
+	    render_obj(c, "gateway.networking.k8s.io/v1", "GatewayClass", NULL, c->m->platform.gateway_class);
 	y_set(y_at(doc, "spec"), "controllerName", y_str(GATEWAY_CONTROLLER));
-	render_file(c, "platform/%s/app/gateways.yaml", d->ks);
+	render_file(c, "platform/%s/app/gateways.yaml", comp_ks(c->m, d));
 	for (size_t i = 0; i < 2; i++) {
 		if (!names[i])
 			continue;
 		doc =
 		    render_obj(c, "gateway.networking.k8s.io/v1", "Gateway", p->gateway_namespace, names[i]);
 		spec = y_at(doc, "spec");
-		y_set(spec, "gatewayClassName", y_str(GATEWAY_CLASS));
+		y_set(spec, "gatewayClassName", y_str(c->m->platform.gateway_class));
 		l = y_map();
 		y_set(l, "name", y_str("http"));
 		y_set(l, "protocol", y_str("HTTP"));
 		y_set(l, "port", y_int(80));
 		y_set(y_at(l, "allowedRoutes.namespaces"), "from", y_str("All"));
 		y_set(spec, "listeners", y_push(y_seq(), l));
-		render_ref(c, "GatewayClass", "", GATEWAY_CLASS, "platform.gateway", false);
+		render_ref(c, "GatewayClass", "", c->m->platform.gateway_class, "platform.gateway", false);
 	}
 }
 
@@ -245,7 +224,7 @@ static void platform_namespace(struct render_ctx *c, const struct comp *d, const
 	for (size_t i = 0; i < t->n_objs; i++)
 		if (strcmp(t->objs[i].kind, "Namespace") == 0 && strcmp(t->objs[i].name, ns) == 0)
 			return;
-	render_file(c, "platform/%s/namespace.yaml", d->ks);
+	render_file(c, "platform/%s/namespace.yaml", comp_ks(c->m, d));
 	render_obj(c, "v1", "Namespace", NULL, ns);
 }
 
@@ -255,27 +234,24 @@ static void platform_ks(struct render_ctx *c, const struct comp *d, const char *
 	struct yval *doc, *spec, *deps = y_seq();
 	char *path;
 
-	render_file(c, "platform/%s/ks.yaml", d->ks);
-	doc =
-	    render_obj(c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", m->gitops.flux.namespace, d->ks);
+	render_file(c, "platform/%s/ks.yaml", comp_ks(c->m, d));
+	doc = render_obj(c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", m->gitops.flux.namespace,
+			 comp_ks(c->m, d));
 	spec = y_at(doc, "spec");
 	y_set(spec, "targetNamespace", y_str(target_ns));
-	for (size_t i = 0; i < 2 && d->depends[i]; i++) {
-		const struct comp *dep = comp_by_ks(d->depends[i]);
-		struct yval *e;
+	if (d->depends >= 0 && comp_model(m, &comps[d->depends])->enabled) {
+		const struct comp *dep = &comps[d->depends];
+		struct yval *e = y_map();
 
-		if (!dep || !comp_model(m, dep)->enabled)
-			continue;
-		e = y_map();
-		y_set(e, "name", y_str(dep->ks));
+		y_set(e, "name", y_str(comp_ks(m, dep)));
 		y_push(deps, e);
-		render_ref(c, "Kustomization", m->gitops.flux.namespace, dep->ks, d->key, false);
+		render_ref(c, "Kustomization", m->gitops.flux.namespace, comp_ks(m, dep), d->key, false);
 	}
 	if (y_len(deps))
 		y_set(spec, "dependsOn", deps);
 	else
 		y_free(deps);
-	path = xasprintf("%s/platform/%s/app", m->gitops.path, d->ks);
+	path = xasprintf("%s/platform/%s/app", m->gitops.path, comp_ks(c->m, d));
 	y_set(spec, "path", y_str(path));
 	free(path);
 	y_set(spec, "interval", y_str(m->gitops.interval));
@@ -303,11 +279,11 @@ int render_platform(struct render_ctx *c, struct app_err *e)
 		platform_namespace(c, d, ns);
 		platform_ks(c, d, ns);
 		d->fn(c, d, mc);
-		dir = xasprintf("platform/%s/app", d->ks);
+		dir = xasprintf("platform/%s/app", comp_ks(c->m, d));
 		if (d->fn != comp_barman)
 			render_kustomization(c, dir, NULL, 0);
 		free(dir);
-		dir = xasprintf("platform/%s", d->ks);
+		dir = xasprintf("platform/%s", comp_ks(c->m, d));
 		render_kustomization(c, dir, NULL, 0);
 		free(dir);
 	}

@@ -149,8 +149,10 @@ static int git_secret(const struct model *m, struct secret_set *s, struct app_er
 		r = read_secret(m, s, g->credentials_secret, 0, &v, e);
 		if (r < 0)
 			return r;
-		struct kvpair kv[] = { { "identity", v->data, v->len } };
-		add_doc(s, secret_doc(g->credentials_secret, g->flux.namespace, kv, 1));
+		struct kvpair kv[] = { { "identity", v->data, v->len },
+				       { "known_hosts", g->known_hosts,
+					 g->known_hosts ? strlen(g->known_hosts) : 0 } };
+		add_doc(s, secret_doc(g->credentials_name, g->flux.namespace, kv, g->known_hosts ? 2 : 1));
 	} else {
 		/* HTTPS: "user:token" or a bare token (user "git") */
 		const char *colon;
@@ -163,7 +165,7 @@ static int git_secret(const struct model *m, struct secret_set *s, struct app_er
 			{ "password", colon ? colon + 1 : v->data,
 			  colon ? v->len - (size_t)(colon + 1 - v->data) : v->len },
 		};
-		add_doc(s, secret_doc(g->credentials_secret, g->flux.namespace, kv, 2));
+		add_doc(s, secret_doc(g->credentials_name, g->flux.namespace, kv, 2));
 	}
 	return 0;
 }
@@ -201,7 +203,7 @@ static int onepassword_secrets(const struct model *m, struct secret_set *s, stru
 		/* Connect reads the credentials file base64-encoded (OP_SESSION) */
 		enc = talos_b64_encode(v->data, v->len);
 		struct kvpair kv[] = { { "1password-credentials.json", enc, strlen(enc) } };
-		add_doc(s, secret_doc("op-credentials", p->onepassword.namespace, kv, 1));
+		add_doc(s, secret_doc(p->onepassword_credentials_name, p->onepassword.namespace, kv, 1));
 		secure_free(enc, strlen(enc) + 1);
 	}
 	if (p->onepassword_token_secret) {
@@ -209,7 +211,7 @@ static int onepassword_secrets(const struct model *m, struct secret_set *s, stru
 		if (r < 0)
 			return r;
 		struct kvpair kv[] = { { "token", v->data, v->len } };
-		add_doc(s, secret_doc("onepassword-token", p->onepassword.namespace, kv, 1));
+		add_doc(s, secret_doc(p->onepassword_token_name, p->onepassword.namespace, kv, 1));
 	}
 	return 0;
 }

@@ -286,8 +286,8 @@ rule "HelmRelease database secret exists" apps.immich.database.secret=other \
 	"appliance: render: HelmRelease immich/immich ($R/app/helmrelease.yaml) refers to Secret or OnePasswordItem 'immich/other' (set by apps.immich.database.secret), but no such object is rendered"
 rule "HelmRelease redis secret exists" apps.immich.redis.secret=other \
 	"appliance: render: Dragonfly immich/dragonfly-immich ($R/app/redis.yaml) refers to Secret or OnePasswordItem 'immich/other' (set by apps.immich.redis.secret), but no such object is rendered"
-rule "SMB volumes' credentials secret exists" platform.smbCsi.enabled=false \
-	"appliance: render: PersistentVolume immich-unas-pics ($R/app/unas.yaml) refers to Secret or OnePasswordItem 'kube-system/csi-smbcreds' (set by platform.smbCsi.credentialsName), but no such object is rendered"
+rule "SMB volumes need the SMB CSI driver" platform.smbCsi.enabled=false \
+	"appliance: render: PersistentVolume immich-unas-pics uses CSI driver 'smb.csi.k8s.io' (apps.immich.storage.driver), but platform.smbCsi is disabled: nothing installs the driver or its node-stage Secret"
 rule "HTTPRoute gateways exist" 'apps.immich.route.gateways[1]=other' \
 	"appliance: render: HTTPRoute immich/immich ($R/app/httproute.yaml) refers to Gateway 'home/other' (set by apps.immich.route.gateways), but no such object is rendered"
 rule "gateway names as configured" platform.gateway.public=web \

@@ -99,7 +99,7 @@ assert c["cluster"]["extraManifests"] == ["https://github.com/fluxcd/flux2/relea
 names = [m["name"] for m in c["cluster"]["inlineManifests"]]
 assert names == ["flux-bootstrap", "flux-bootstrap-secrets"], names
 body = c["cluster"]["inlineManifests"][1]["contents"]
-for kind_name in ("name: sops-gpg", "name: op-credentials", "name: onepassword-token", "name: csi-smbcreds", "name: gitToken"):
+for kind_name in ("name: sops-gpg", "name: op-credentials", "name: onepassword-token", "name: csi-smbcreds", "name: flux-system"):
     assert kind_name in body, kind_name
 assert c["machine"]["install"]["diskSelector"] == {"serial": "APPL-INSTALL-1", "type": "nvme"}
 assert c["machine"]["install"]["image"].startswith("factory.talos.dev/metal-installer/")
