@@ -131,8 +131,6 @@ int disk_policy_check_inv(const struct disk_claim *c, const struct hw_inventory 
 	if (!d) {
 		struct stat st;
 
-		if (stat(c->path, &st) != 0)
-			return app_err_set(e, -ENOENT, "disk '%s' does not exist", c->path);
 		for (size_t i = 0; i < inv->n; i++)
 			for (size_t k = 0; k < inv->v[i].n_parts; k++)
 				if (strcmp(inv->v[i].parts[k].path, c->path) == 0)
@@ -141,6 +139,8 @@ int disk_policy_check_inv(const struct disk_claim *c, const struct hw_inventory 
 					    "'%s' is a partition of disk '%s', not a whole disk; "
 					    "refusing to write",
 					    c->path, inv->v[i].path);
+		if (stat(c->path, &st) != 0)
+			return app_err_set(e, -ENOENT, "disk '%s' does not exist", c->path);
 		return app_err_set(e, -EINVAL, "'%s' is not a disk this machine lists; refusing to write",
 				   c->path);
 	}

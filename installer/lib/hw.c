@@ -850,7 +850,8 @@ int hw_inventory(const struct hw_opts *o, struct hw_inventory *ret, struct app_e
 		names[nn++] = xstrdup(de->d_name);
 	}
 	closedir(dir);
-	qsort(names, nn, sizeof(*names), name_cmp);
+	if (nn)
+		qsort(names, nn, sizeof(*names), name_cmp);
 	read_mounts(root, &m);
 	for (size_t i = 0; i < nn; i++) {
 		struct hw_disk d;

@@ -210,6 +210,7 @@ int selector_resolve_node(const struct model *m, const struct model_node *node,
 		}
 		add_role(&r, DISK_ROLE_CEPH, xasprintf("nodes[%zu].cephDisks[%zu]", ni, i), &c->selector,
 			 many, c->wipe);
+		r.v[r.n - 1].optional = c->match && strcmp(c->match, "any") == 0;
 	}
 
 	for (size_t i = 0; i < r.n; i++) {
