@@ -153,6 +153,8 @@ check "rebuild --apply: the database recovers from the old serverName" \
 check "rebuild --apply: new backups go under the new serverName" \
 	grep -rq 'serverName: immich-postgres-recovery$' "$OUT"
 check "rebuild --apply: the Cluster bootstraps by recovery" grep -rq 'recovery:' "$OUT"
+check "rebuild --apply: the SMB volumes are Retain volumes (the NAS data outlives the cluster)" \
+	test "$(grep -rl 'persistentVolumeReclaimPolicy: Retain' "$OUT" | wc -l)" -ge 1
 check "rebuild --apply: bootstrapped with the same secrets, kubeconfig 0600" \
 	test "$(grep -c '^Bootstrap' "$T/apid/calls")" = 1 -a "$(stat -c %a "$T/kubeconfig")" = 600
 check "rebuild --apply: the NAS tree is unchanged" test "$(nas_hash)" = "$NAS_BEFORE"

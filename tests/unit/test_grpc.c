@@ -5,6 +5,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -236,6 +239,29 @@ static void test_talosconfig(void **state)
 	assert_string_equal(e.msg, "tc: no 'context' set and none given: not a talosconfig");
 }
 
+static void test_call_closed_port(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct grpc_target t = { .host = "127.0.0.1" };
+	struct grpc_status st;
+	enum grpc_fail fail;
+	struct app_err e = { 0 };
+	char want[96];
+
+	(void)state;
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	close(fd);
+	t.port = ntohs(sa.sin_port);
+	assert_int_equal(grpc_call(&t, "/x.Y/Z", "", 0, NULL, NULL, &st, &fail, &e), -ECONNREFUSED);
+	assert_int_equal(fail, GRPC_FAIL_CONNECT);
+	assert_int_equal(st.code, -1);
+	snprintf(want, sizeof(want), "127.0.0.1:%d/x.Y/Z: cannot connect (", t.port);
+	assert_int_equal(strncmp(e.msg, want, strlen(want)), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_decode_data),
 		cmocka_unit_test(test_untar),
 		cmocka_unit_test(test_talosconfig),
+		cmocka_unit_test(test_call_closed_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
