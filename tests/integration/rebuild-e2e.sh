@@ -10,7 +10,6 @@
 . "$ROOT/tests/servers/s3rver.sh"
 
 PY=/usr/bin/python3
-PROFILE=$ROOT/profiles/demo.yaml
 [ -x "$APPLIANCE" ] || skip_all "no $APPLIANCE"
 
 demo_setup >"$T/setup.log" 2>&1 || {

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # s3rver (npm) as a private S3-protocol server on 127.0.0.1 for tests.
 # Source after tap.sh (needs $T, $ROOT and at_exit):
 #   . "$ROOT/tests/servers/s3rver.sh"
