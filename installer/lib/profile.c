@@ -33,7 +33,6 @@ const char *profile_defaults_yaml(void)
 struct ctx {
 	struct diags *d;
 	const struct ynode *secrets; /* the merged `secrets:` map, for T_SECRET */
-	const struct ynode *root;    /* position used for values from the defaults */
 	const char *profile;
 };
 
@@ -57,6 +56,19 @@ static void diag_at(struct diags *d, const char *file, int line, int col, const 
 		d->warnings++;
 }
 
+/* A diagnostic that has no tree node (the file did not parse). */
+static void diag_raw(struct diags *d, const char *file, int line, int col, char *msg)
+{
+	d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
+	d->v[d->n++] = (struct diag){ .file = xstrdup(file),
+				      .line = line,
+				      .col = col,
+				      .path = xstrdup(""),
+				      .severity = DIAG_ERROR,
+				      .msg = msg };
+	d->errors++;
+}
+
 static void diag(struct ctx *c, const struct ynode *n, const char *path, enum diag_severity sev,
 		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 static void diag(struct ctx *c, const struct ynode *n, const char *path, enum diag_severity sev,
@@ -66,10 +78,8 @@ static void diag(struct ctx *c, const struct ynode *n, const char *path, enum di
 
 	/* a value that came from the built-in defaults is reported at the top of
 	 * the user's profile: that is where the fix goes */
-	if (!n || strcmp(n->file, DEFAULTS_NAME) == 0)
-		n = c->root;
 	va_start(ap, fmt);
-	if (n)
+	if (n && strcmp(n->file, DEFAULTS_NAME) != 0)
 		diag_at(c->d, n->file, n->line, n->col, path, sev, fmt, ap);
 	else
 		diag_at(c->d, c->profile, 1, 1, path, sev, fmt, ap);
@@ -810,6 +820,16 @@ static void bind_default(const struct field *f, void *base)
 	}
 }
 
+/* The value must be a mapping or a list: report and return false otherwise. */
+static bool expect_kind(struct ctx *c, const struct ynode *n, const char *path, enum ynode_type want)
+{
+	if (n->type == want)
+		return true;
+	diag(c, n, path, DIAG_ERROR, "expected %s, found %s", want == YN_MAP ? "a mapping" : "a list",
+	     node_kind(n));
+	return false;
+}
+
 static void bind_field(struct ctx *c, const struct field *f, const struct ynode *n, void *base,
 		       const char *path)
 {
@@ -817,27 +837,20 @@ static void bind_field(struct ctx *c, const struct field *f, const struct ynode 
 
 	switch (f->type) {
 	case T_STRUCT:
-		if (n->type != YN_MAP) {
-			diag(c, n, path, DIAG_ERROR, "expected a mapping, found %s", node_kind(n));
+		if (!expect_kind(c, n, path, YN_MAP))
 			return;
-		}
 		bind_table(c, n, f->sub, dst, path);
 		return;
 	case T_LIST: {
 		void **arr = dst;
 		size_t *count = (size_t *)((char *)dst + sizeof(void *));
-		if (n->type != YN_SEQ) {
-			diag(c, n, path, DIAG_ERROR, "expected a list, found %s", node_kind(n));
+		if (!expect_kind(c, n, path, YN_SEQ))
 			return;
-		}
 		*arr = xcalloc(n->n ? n->n : 1, f->sub->size);
 		*count = n->n;
 		for (size_t i = 0; i < n->n; i++) {
 			char *ip = xasprintf("%s[%zu]", path, i);
-			if (n->items[i]->type != YN_MAP)
-				diag(c, n->items[i], ip, DIAG_ERROR, "expected a mapping, found %s",
-				     node_kind(n->items[i]));
-			else
+			if (expect_kind(c, n->items[i], ip, YN_MAP))
 				bind_table(c, n->items[i], f->sub, (char *)*arr + i * f->sub->size, ip);
 			free(ip);
 		}
@@ -845,10 +858,8 @@ static void bind_field(struct ctx *c, const struct field *f, const struct ynode 
 	}
 	case T_LIST_STR: {
 		struct strlist *l = dst;
-		if (n->type != YN_SEQ) {
-			diag(c, n, path, DIAG_ERROR, "expected a list, found %s", node_kind(n));
+		if (!expect_kind(c, n, path, YN_SEQ))
 			return;
-		}
 		for (size_t i = 0; i < n->n; i++) {
 			char *ip = xasprintf("%s[%zu]", path, i);
 			char *v = NULL;
@@ -862,10 +873,8 @@ static void bind_field(struct ctx *c, const struct field *f, const struct ynode 
 	}
 	case T_KV: {
 		struct kvlist *l = dst;
-		if (n->type != YN_MAP) {
-			diag(c, n, path, DIAG_ERROR, "expected a mapping, found %s", node_kind(n));
+		if (!expect_kind(c, n, path, YN_MAP))
 			return;
-		}
 		for (size_t i = 0; i < n->n; i++) {
 			const char *k = n->keys[i]->value;
 			char *ip = xasprintf("%s.%s", path, k);
@@ -1308,57 +1317,25 @@ static int load_layer(struct ytree *base, const char *path, struct diags *d)
 	int r = ytree_parse_file(path, &t, &e);
 
 	if (r < 0) {
-		/* messages from ytree already start with FILE:LINE:COL */
-		char *colon = NULL;
-		int line = 0, col = 0;
-		const char *msg = e.msg;
+		/* ytree's messages start with "PATH:LINE:COL: " when they have a position */
 		size_t plen = strlen(path);
-		if (strncmp(e.msg, path, plen) == 0 && e.msg[plen] == ':' &&
-		    sscanf(e.msg + plen, ":%d:%d:", &line, &col) == 2) {
-			colon = strchr(e.msg + plen + 1, ':');
-			colon = colon ? strchr(colon + 1, ':') : NULL;
-			msg = colon ? colon + 2 : e.msg;
-		} else {
-			line = col = 0;
-		}
-		va_list none;
-		(void)none;
-		d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-		d->v[d->n] = (struct diag){ .file = xstrdup(path),
-					    .line = line ? line : 1,
-					    .col = col ? col : 1,
-					    .path = xstrdup(""),
-					    .severity = DIAG_ERROR,
-					    .msg = xstrdup(msg) };
-		d->n++;
-		d->errors++;
+		int line = 1, col = 1, used = 0;
+		const char *msg = e.msg;
+
+		if (strncmp(e.msg, path, plen) == 0 &&
+		    sscanf(e.msg + plen, ":%d:%d: %n", &line, &col, &used) == 2 && used > 0)
+			msg = e.msg + plen + used;
+		diag_raw(d, path, line, col, xstrdup(msg));
 		return r;
 	}
 	if (!t->root || ynode_is_null(t->root)) {
-		d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-		d->v[d->n] =
-		    (struct diag){ .file = xstrdup(path),
-				   .line = 1,
-				   .col = 1,
-				   .path = xstrdup(""),
-				   .severity = DIAG_ERROR,
-				   .msg = xstrdup("the file is empty; expected an appliance profile") };
-		d->n++;
-		d->errors++;
+		diag_raw(d, path, 1, 1, xstrdup("the file is empty; expected an appliance profile"));
 		ytree_free(t);
 		return -EINVAL;
 	}
 	if (t->root->type != YN_MAP) {
-		d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-		d->v[d->n] = (struct diag){ .file = xstrdup(path),
-					    .line = t->root->line,
-					    .col = t->root->col,
-					    .path = xstrdup(""),
-					    .severity = DIAG_ERROR,
-					    .msg = xasprintf("expected a mapping at the top, found %s",
-							     node_kind(t->root)) };
-		d->n++;
-		d->errors++;
+		diag_raw(d, path, t->root->line, t->root->col,
+			 xasprintf("expected a mapping at the top, found %s", node_kind(t->root)));
 		ytree_free(t);
 		return -EINVAL;
 	}
@@ -1377,50 +1354,16 @@ int profile_load(const struct profile_input *in, struct model **ret, struct diag
 	*ret = NULL;
 	r = ytree_parse(DEFAULTS_NAME, appliance_defaults_yaml, strlen(appliance_defaults_yaml), &t, &e);
 	if (r < 0) { /* a build problem, not the user's */
-		d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-		d->v[d->n++] = (struct diag){ .file = xstrdup(DEFAULTS_NAME),
-					      .line = 1,
-					      .col = 1,
-					      .path = xstrdup(""),
-					      .severity = DIAG_ERROR,
-					      .msg = xstrdup(e.msg) };
-		d->errors++;
+		diag_raw(d, DEFAULTS_NAME, 1, 1, xstrdup(e.msg));
 		return r;
 	}
 	r = load_layer(t, in->profile, d);
-	if (r == 0) {
-		c.root = t->root;
-		/* the user's profile root: where defaults-sourced problems point */
-		for (size_t i = 0; i < t->root->n; i++)
-			if (strcmp(t->root->keys[i]->file, DEFAULTS_NAME) != 0) {
-				static struct ynode pos;
-				pos = *t->root->keys[i];
-				pos.line = 1;
-				pos.col = 1;
-				pos.file = t->root->keys[i]->file;
-				c.root = &pos;
-				/* files of overlays are later in the list; the first non-default key
-				 * may come from an overlay: prefer the profile's own name */
-				for (size_t f = 0; f < t->n_files; f++)
-					if (strcmp(t->files[f], in->profile) == 0)
-						pos.file = t->files[f];
-				break;
-			}
-	}
 	for (int i = 0; r == 0 && i < in->n_sites; i++)
 		r = load_layer(t, in->sites[i], d);
 	for (int i = 0; r == 0 && i < in->n_sets; i++) {
 		r = ytree_set(t, in->sets[i], &e);
-		if (r < 0) {
-			d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
-			d->v[d->n++] = (struct diag){ .file = xasprintf("--set %s", in->sets[i]),
-						      .line = 1,
-						      .col = 1,
-						      .path = xstrdup(""),
-						      .severity = DIAG_ERROR,
-						      .msg = xstrdup(e.msg) };
-			d->errors++;
-		}
+		if (r < 0)
+			diag_raw(d, "--set", 1, 1, xstrdup(e.msg));
 	}
 	if (r < 0) {
 		ytree_free(t);
