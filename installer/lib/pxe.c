@@ -294,6 +294,7 @@ static int write_dnsmasq(const struct model *m, const struct pxe_opts *o, struct
 struct cpio {
 	struct archive *a;
 	long ino;
+	struct strlist dirs; /* directories already written */
 };
 
 static int cpio_entry(struct cpio *c, const char *name, mode_t type, const char *link, const void *data,
@@ -330,8 +331,16 @@ static int cpio_file(struct cpio *c, const char *src, const char *rel, struct ap
 	int ret = read_file(src, PXE_MAX_FILE, &b, e);
 
 	for (char *s = strchr(name + base, '/'); ret == 0 && s; s = strchr(s + 1, '/')) {
+		bool seen = false;
+
 		*s = '\0';
-		ret = cpio_entry(c, name, AE_IFDIR, NULL, NULL, 0, e);
+		for (size_t i = 0; i < c->dirs.n && !seen; i++)
+			seen = strcmp(c->dirs.v[i], name) == 0;
+		if (!seen) {
+			ret = cpio_entry(c, name, AE_IFDIR, NULL, NULL, 0, e);
+			c->dirs.v = xrealloc(c->dirs.v, sizeof(*c->dirs.v) * (c->dirs.n + 1));
+			c->dirs.v[c->dirs.n++] = xstrdup(name);
+		}
 		*s = '/';
 	}
 	if (ret == 0)
@@ -467,18 +476,22 @@ static int write_site_cpio(const struct model *m, const struct pxe_opts *o, stru
 done:
 	archive_write_free(c.a);
 	secure_free(mem, used);
+	for (size_t i = 0; i < c.dirs.n; i++)
+		free(c.dirs.v[i]);
+	free(c.dirs.v);
 	for (size_t i = 0; i < p.n; i++)
 		free(p.abs[i]);
 	free(p.abs);
 	return ret;
 }
 
-static int need_file(const char *dir, const char *name, const char *what, char **ret, struct app_err *e)
+static int need_file(const char *dir, const char *name, const char *const what[2], char **ret,
+		     struct app_err *e)
 {
 	char *p = xasprintf("%s/%s", dir, name);
 
 	if (access(p, R_OK) != 0) {
-		app_err_set(e, -ENOENT, "%s '%s' not found (%s)", what, p, strerror(errno));
+		app_err_set(e, -ENOENT, "%s '%s' not found (%s): %s", what[0], p, strerror(errno), what[1]);
 		free(p);
 		return e->code;
 	}
@@ -497,8 +510,12 @@ int pxe_build(const struct model *m, const struct pxe_opts *o, struct pxe_result
 		{ "undionly.kpxe", "undionly.kpxe", 1 },
 		{ "ipxe.efi", "ipxe.efi", 1 },
 	};
-	static const char *what[] = { "live system file (run 'make iso')",
-				      "iPXE binary (Debian package ipxe)" };
+	static const char *const what[][2] = {
+		{ "live system file", "run 'make iso' or pass --live DIR" },
+		{ "iPXE binary", "install Debian's ipxe package or pass --ipxe DIR" },
+	};
+	static const char *const grub_what[2] = { "GRUB netboot image",
+						  "run 'make iso' (grub-mknetdir) or pass --netboot DIR" };
 	char *src[sizeof(assets) / sizeof(assets[0])] = { 0 };
 	struct pxe_result r = { 0 };
 	int rc = 0;
@@ -512,8 +529,7 @@ int pxe_build(const struct model *m, const struct pxe_opts *o, struct pxe_result
 			       &src[i], e);
 	if (rc == 0 && o->netboot_dir) {
 		char *core = NULL;
-		rc = need_file(o->netboot_dir, "grub/x86_64-efi/core.efi",
-			       "GRUB netboot image (grub-mknetdir)", &core, e);
+		rc = need_file(o->netboot_dir, "grub/x86_64-efi/core.efi", grub_what, &core, e);
 		free(core);
 	}
 	if (rc == 0)

@@ -13,7 +13,7 @@ e2e_site_setup >"$T/setup.log" 2>&1 || { not_ok "demo site set up"; tail -20 "$T
 ok "demo site: smbd on $SMBD_PORT, nginx on $NGINX_PORT, synthetic Talos image"
 
 check "appliance pxe builds the tree" "$APPLIANCE" pxe "$T/site/profile.yaml" --site "$T/site/site.yaml" \
-	--include "$T/site/secrets.env" --out "$T/pxe" --live "$LIVE_DIR" --kernel-args "console=ttyS0,115200n8"
+	--include "$T/site/secrets.env" --secrets "$T/site/talos-secrets.yaml" --out "$T/pxe" --live "$LIVE_DIR" --kernel-args "console=ttyS0,115200n8"
 check "tree: per-MAC script for demo-3" grep -q 'appliance.node=demo-3' "$T/pxe/mac-52-54-00-12-34-03.ipxe"
 
 e2e_node_disks demo3 3

@@ -30,7 +30,9 @@ e2e_require_qemu() {
 }
 
 e2e_assets() {
-	if ! make -C "$ROOT" -s iso-assets >"$T/make-iso.log" 2>&1; then
+	mkdir -p "$ROOT/build"
+	# one build at a time when several e2e scripts run at once
+	if ! flock "$ROOT/build/.iso-assets.lock" make -C "$ROOT" -s iso-assets >"$T/make-iso.log" 2>&1; then
 		not_ok "make iso-assets"
 		tail -20 "$T/make-iso.log" | sed 's/^/#   /'
 		exit 1
@@ -72,7 +74,7 @@ e2e_site_overlay() {
 }
 
 e2e_netdev() {
-	local s="user,id=n0,restrict=on$1"
+	local s="user,id=n0,restrict=on${1:-}"
 	[ -n "${NGINX_PORT:-}" ] && s="$s,guestfwd=tcp:$E2E_GUEST_HOST:8080-tcp:127.0.0.1:$NGINX_PORT"
 	[ -n "${SMBD_PORT:-}" ] && s="$s,guestfwd=tcp:$E2E_GUEST_HOST:445-tcp:127.0.0.1:$SMBD_PORT"
 	echo "$s"

@@ -4,7 +4,8 @@
 #                    Talos image, images/mkimage.sh) on 127.0.0.1, and the site as the guest
 #                    sees it in $T/site/: profile.yaml (profiles/demo.yaml), site.yaml (the
 #                    host's servers at 10.0.2.100 through guestfwd, pins beside the profile),
-#                    pins.yaml, secrets.env (the demo's throw-away secret values).
+#                    pins.yaml, secrets.env (the demo's throw-away secret values),
+#                    talos-secrets.yaml (the site's Talos secrets bundle).
 #                    Sets SMBD_PORT, NGINX_PORT, E2E_IMAGE (the uncompressed image).
 #   e2e_check_install NAME NODE DIR   host-side checks of a finished run: serial summary,
 #                    Talos image bytes on DIR/install.raw, the metal-iso partition with the
@@ -32,6 +33,10 @@ e2e_site_setup() {
 	e2e_site_overlay "$T/site/site.yaml" pins.yaml
 	env | grep '^APPLIANCE_DEMO_' | sort | while IFS='=' read -r k v; do printf '%s=%q\n' "$k" "$v"; done >"$T/site/secrets.env"
 	chmod 0600 "$T/site/secrets.env"
+	# One secrets bundle for the site, made on the host (as for several nodes; it also
+	# spares each guest a minute of key generation under TCG).
+	"$APPLIANCE" talos secrets "$T/site/profile.yaml" --site "$T/site/site.yaml" \
+		--out "$T/site/talos-secrets.yaml" >"$T/secrets.log" 2>&1 || { cat "$T/secrets.log"; return 1; }
 	"$APPLIANCE" validate "$T/site/profile.yaml" --site "$T/site/site.yaml" >"$T/site.validate" 2>&1 ||
 		{ cat "$T/site.validate"; return 1; }
 }

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The ISO written to a USB stick (as `dd` would), under SeaBIOS: the site profile, its
+# secrets and the stick's boot settings (unattended, no menu timeout) are copied onto the
+# stick's writable FAT partition (label APPLIANCE) with mtools, as a user would with any
+# OS. The live system installs demo-1 unattended, keeps its journal and log on the stick,
+# and the host checks the disk images and the stick.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$ROOT/tests/e2e/lib/qemu.sh"
+. "$ROOT/tests/e2e/lib/site.sh"
+
+e2e_require_qemu
+e2e_assets
+e2e_site_setup >"$T/setup.log" 2>&1 || { not_ok "demo site set up"; tail -20 "$T/setup.log" | sed 's/^/#   /'; exit 1; }
+ok "demo site: smbd on $SMBD_PORT, nginx on $NGINX_PORT, synthetic Talos image"
+
+# "dd" the ISO to a 1 GiB stick
+cp "$ISO" "$T/stick.img"
+truncate -s 1G "$T/stick.img"
+off=""
+while read -r nr start; do
+	[ "$(blkid -p -O $((start * 512)) -s LABEL -o value "$T/stick.img" 2>/dev/null)" = APPLIANCE ] && off=$((start * 512))
+done < <(partx -g -o NR,START "$T/stick.img" 2>/dev/null)
+if [ -n "$off" ]; then ok "the ISO has a writable FAT partition labelled APPLIANCE (offset $off)"; else
+	not_ok "the ISO has a writable FAT partition labelled APPLIANCE"; partx -s "$T/stick.img" | sed 's/^/#   /'; exit 1; fi
+S="$T/stick.img@@$off"
+check "stick has appliance/README.txt and grub.cfg" mdir -i "$S" ::/appliance/grub.cfg
+printf 'set default=1\nset timeout=0\nset appliance_console="console=tty0 console=ttyS0,115200n8"\n' >"$T/grub.cfg"
+check "copy the site onto the stick (mtools)" mcopy -o -i "$S" "$T/site/profile.yaml" "$T/site/site.yaml" \
+	"$T/site/pins.yaml" "$T/site/secrets.env" "$T/site/talos-secrets.yaml" "$T/grub.cfg" ::/appliance/
+
+e2e_node_disks demo1 1
+e2e_qemu iso-bios 420 -device qemu-xhci,id=xhci \
+	-drive "if=none,id=stick,format=raw,file=$T/stick.img" -device usb-storage,bus=xhci.0,drive=stick,bootindex=0 \
+	-netdev "$(e2e_netdev)" -device virtio-net-pci,netdev=n0,mac=52:54:00:12:34:01 \
+	-smbios type=1,serial=APPL-DEMO-1 "${DISK_ARGS[@]}"
+rc=$?
+[ $rc -eq 0 ] && ok "QEMU powered off by itself ($(cat "$T/iso-bios.secs") s)" || not_ok "QEMU powered off by itself (exit $rc)"
+check "profile read from the stick" grep -aq 'profile from the stick' "$T/iso-bios.serial"
+e2e_check_install iso-bios demo-1 "$T/demo1"
+expect_out "stick: result in appliance/logs/result.txt" '^ok action=install exit=0' mtype -i "$S" ::/appliance/logs/result.txt
+expect_out "stick: install log in appliance/logs/install.log" 'write-image' mtype -i "$S" ::/appliance/logs/install.log
+expect_out "stick: journal in appliance/state/journal" 'write-image' mdir -b -i "$S" ::/appliance/state/journal
