@@ -417,6 +417,8 @@ static int do_write(int argc, char **argv)
 
 		if (bo)
 			wo.fetch_backoff_ms = (unsigned)atoi(bo);
+		wo.on_retry = fetch_retry;
+		wo.retry_ctx = &pg;
 		r = image_write(&wo, write_prog, &pg, &res, &e);
 		prog_end(&pg);
 		if (r < 0) {

@@ -169,6 +169,8 @@ struct source {
 	const char *ca_file;
 	int fetch_retries;
 	unsigned fetch_backoff_ms;
+	fetch_retry_fn on_retry;
+	void *retry_ctx;
 	bool url;
 	int fd;			     /* file */
 	char *buf;		     /* file read buffer */
@@ -223,6 +225,13 @@ static void fetch_total(void *ctx, uint64_t done, uint64_t total)
 		s->total = total;
 }
 
+static void fetch_retried(void *ctx, int attempt, uint64_t at, const char *why)
+{
+	struct source *s = ctx;
+	if (s->on_retry)
+		s->on_retry(s->retry_ctx, attempt, at, why);
+}
+
 static void *fetch_thread(void *arg)
 {
 	struct source *s = arg;
@@ -232,6 +241,7 @@ static void *fetch_thread(void *arg)
 		.retries = s->fetch_retries,
 		.backoff_ms = s->fetch_backoff_ms,
 		.progress = fetch_total,
+		.on_retry = fetch_retried,
 		.ctx = s,
 	};
 
@@ -1088,6 +1098,8 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	w->d.src.ca_file = o->ca_file;
 	w->d.src.fetch_retries = o->fetch_retries;
 	w->d.src.fetch_backoff_ms = o->fetch_backoff_ms;
+	w->d.src.on_retry = o->on_retry;
+	w->d.src.retry_ctx = o->retry_ctx;
 	EVP_DigestInit_ex(all, EVP_sha256(), NULL);
 
 	r = target_open(w, e);

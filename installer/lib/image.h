@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "disk.h"
+#include "fetch.h"
 #include "partition.h"
 
 struct app_err;
@@ -51,6 +52,8 @@ struct image_write_opts {
 	bool keep_backup_gpt;	   /* leave the backup GPT where the image put it */
 	int fetch_retries;	   /* 0: fetch default */
 	unsigned fetch_backoff_ms; /* 0: fetch default */
+	fetch_retry_fn on_retry;   /* URL sources: told about each retry (may be NULL) */
+	void *retry_ctx;
 };
 
 struct image_result {
