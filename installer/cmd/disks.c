@@ -15,7 +15,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: appliance disks [--json] [--hw-root DIR] [--disk-file FILE]... [--live PATH]\n"
+	fprintf(f, "usage: appliance disks [--json] [--hw-root DIR] [--disk-file FILE]... [--disk NAME]...\n"
+		   "                       [--live PATH]\n"
 		   "                       [PROFILE --node NAME [--site FILE]... [--set KEY=VALUE]...]\n\n"
 		   "List this machine's disks from sysfs and libblkid: path, model, serial, WWID, size,\n"
 		   "sector sizes, transport, rotational/removable/read-only, partitions, every signature\n"
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 		   "  --hw-root DIR      read sys/, dev/ and proc/ below DIR (fixture trees; default /,\n"
 		   "                     or $APPLIANCE_HW_ROOT)\n"
 		   "  --disk-file FILE   list an image file as a disk (repeatable)\n"
+		   "  --disk NAME        only this disk (sda or /dev/sda; repeatable; not with PROFILE)\n"
 		   "  --live PATH        treat the disk holding PATH as the live medium (default\n"
 		   "                     $APPLIANCE_LIVE_DISK; the disks backing / and the live mounts\n"
 		   "                     are always detected)\n\n"
@@ -233,8 +235,8 @@ int cmd_disks(int argc, char **argv)
 {
 	struct profile_opts po = { 0 };
 	struct hw_opts ho = { 0 };
-	const char **files = NULL;
-	size_t n_files = 0;
+	const char **files = NULL, **only = NULL;
+	size_t n_files = 0, n_only = 0;
 	const char *node_name = NULL, *v;
 	bool json = false;
 	struct hw_inventory inv = { 0 };
@@ -259,6 +261,9 @@ int cmd_disks(int argc, char **argv)
 		} else if ((v = opt_value(argc, argv, &i, "--disk-file"))) {
 			files = xrealloc(files, sizeof(*files) * (n_files + 1));
 			files[n_files++] = v;
+		} else if ((v = opt_value(argc, argv, &i, "--disk"))) {
+			only = xrealloc(only, sizeof(*only) * (n_only + 1));
+			only[n_only++] = v;
 		} else if ((r = profile_opts_arg(&po, argc, argv, &i)) != 0) {
 			if (r < 0) {
 				rc = cmd_usage_error("disks", "bad option '%s'", argv[i]);
@@ -280,6 +285,13 @@ int cmd_disks(int argc, char **argv)
 	}
 	ho.files = files;
 	ho.n_files = n_files;
+	ho.only = only;
+	ho.n_only = n_only;
+	if (po.profile && n_only) {
+		rc = cmd_usage_error(
+		    "disks", "--disk lists a few disks; selectors need them all: drop it with PROFILE");
+		goto out;
+	}
 	if (po.profile) {
 		m = cmd_load_model(&po, false);
 		if (!m) {
@@ -315,6 +327,7 @@ out:
 	if (m)
 		model_free(m);
 	free(files);
+	free(only);
 	profile_opts_free(&po);
 	return rc;
 }

@@ -276,6 +276,7 @@ int cmd_wipe(int argc, char **argv)
 	}
 	ho.files = files;
 	ho.n_files = n_files;
+	ho.no_probe = true; /* selectors need sysfs facts only; the disks to wipe are probed in the plan */
 	wo.backup = backup != NULL;
 	wo.root = ho.root;
 	wo.live = ho.live;

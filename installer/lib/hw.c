@@ -581,7 +581,7 @@ static void merge_table_parts(struct hw_disk *d, struct hw_part *tp, size_t ntp)
 		qsort(d->parts, d->n_parts, sizeof(*d->parts), part_cmp);
 }
 
-static void probe_disk(struct hw_disk *d)
+void hw_probe_disk(struct hw_disk *d)
 {
 	struct app_err e = { 0 };
 	struct hw_part *tp = NULL;
@@ -705,7 +705,7 @@ static int disk_from_sysfs(const char *root, const char *name, const struct mnts
 	return 0;
 }
 
-static void disk_free(struct hw_disk *d)
+void hw_disk_free(struct hw_disk *d)
 {
 	free(d->name);
 	free(d->path);
@@ -725,12 +725,59 @@ static void disk_free(struct hw_disk *d)
 	free(d->probe_error);
 }
 
+static char *dup0(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void sl_copy(const struct strlist *a, struct strlist *b)
+{
+	memset(b, 0, sizeof(*b));
+	for (size_t i = 0; i < a->n; i++)
+		sl_add(b, xstrdup(a->v[i]));
+}
+
+void hw_disk_copy(const struct hw_disk *d, struct hw_disk *r)
+{
+	*r = *d;
+	r->name = dup0(d->name);
+	r->path = dup0(d->path);
+	r->dev = dup0(d->dev);
+	sl_copy(&d->by_path, &r->by_path);
+	r->model = dup0(d->model);
+	r->vendor = dup0(d->vendor);
+	r->serial = dup0(d->serial);
+	r->wwid = dup0(d->wwid);
+	r->transport = dup0(d->transport);
+	r->backing = dup0(d->backing);
+	r->pttype = dup0(d->pttype);
+	r->parts = d->n_parts ? xcalloc(d->n_parts, sizeof(*r->parts)) : NULL;
+	for (size_t i = 0; i < d->n_parts; i++) {
+		r->parts[i] = d->parts[i];
+		r->parts[i].name = dup0(d->parts[i].name);
+		r->parts[i].path = dup0(d->parts[i].path);
+		sl_copy(&d->parts[i].mounts, &r->parts[i].mounts);
+		sl_copy(&d->parts[i].holders, &r->parts[i].holders);
+	}
+	r->sigs = d->n_sigs ? xcalloc(d->n_sigs, sizeof(*r->sigs)) : NULL;
+	for (size_t i = 0; i < d->n_sigs; i++) {
+		r->sigs[i] = d->sigs[i];
+		r->sigs[i].type = dup0(d->sigs[i].type);
+		r->sigs[i].usage = dup0(d->sigs[i].usage);
+		r->sigs[i].label = dup0(d->sigs[i].label);
+		r->sigs[i].uuid = dup0(d->sigs[i].uuid);
+	}
+	sl_copy(&d->mounts, &r->mounts);
+	sl_copy(&d->holders, &r->holders);
+	r->probe_error = dup0(d->probe_error);
+}
+
 void hw_inventory_free(struct hw_inventory *inv)
 {
 	if (!inv)
 		return;
 	for (size_t i = 0; i < inv->n; i++)
-		disk_free(&inv->v[i]);
+		hw_disk_free(&inv->v[i]);
 	free(inv->v);
 	inv->v = NULL;
 	inv->n = 0;
@@ -880,7 +927,8 @@ int hw_inventory(const struct hw_opts *o, struct hw_inventory *ret, struct app_e
 		inv.v[inv.n++] = d;
 	}
 	for (size_t i = 0; i < inv.n && !(o && o->no_probe); i++)
-		probe_disk(&inv.v[i]);
+		hw_probe_disk(&inv.v[i]);
+	inv.probed = !(o && o->no_probe);
 	mark_live(root, o, &m, &inv);
 	mnts_free(&m);
 	*ret = inv;

@@ -67,6 +67,7 @@ struct hw_disk {
 struct hw_inventory {
 	struct hw_disk *v;
 	size_t n;
+	bool probed; /* libblkid ran (hw_opts.no_probe was false) */
 };
 
 struct hw_opts {
@@ -94,6 +95,13 @@ const struct hw_disk *hw_find(const struct hw_inventory *inv, const char *path);
 int hw_probe_fd(int fd, uint64_t size, const char *what, struct hw_sig **ret_sigs, size_t *ret_n,
 		struct hw_part **ret_parts, size_t *ret_nparts, char **ret_pttype, struct app_err *e);
 void hw_sigs_free(struct hw_sig *v, size_t n);
+
+/* Probe one disk of an inventory built with no_probe (signatures, partition
+ * table extents); sets d->probe_error instead of failing. */
+void hw_probe_disk(struct hw_disk *d);
+/* A deep copy of d (free with hw_disk_free). */
+void hw_disk_copy(const struct hw_disk *d, struct hw_disk *ret);
+void hw_disk_free(struct hw_disk *d);
 void hw_parts_free(struct hw_part *v, size_t n);
 
 /* "8.0 GiB" style size into buf. */

@@ -181,7 +181,22 @@ int wipe_plan_node(const struct model *m, const struct model_node *node, const s
 				    d->path);
 				goto fail;
 			}
-			wipe_plan_disk(d, o && o->backup, &t);
+			if (inv->probed) {
+				wipe_plan_disk(d, o && o->backup, &t);
+			} else {
+				/* sysfs-only inventory: libblkid reads just the disks to wipe */
+				struct hw_disk pd;
+
+				hw_disk_copy(d, &pd);
+				hw_probe_disk(&pd);
+				if (pd.probe_error) {
+					r = app_err_set(e, -EIO, "disk '%s': %s", d->path, pd.probe_error);
+					hw_disk_free(&pd);
+					goto fail;
+				}
+				wipe_plan_disk(&pd, o && o->backup, &t);
+				hw_disk_free(&pd);
+			}
 			t.key = xstrdup(x->key);
 			p.v = xrealloc(p.v, sizeof(*p.v) * (p.n + 1));
 			p.v[p.n++] = t;

@@ -76,7 +76,8 @@ fixture_gpt "$gpt" || not_ok "build the GPT fixture"
 mkdir -p "$T/mnt"
 at_exit "umount -l '$T/mnt'"
 mount "${gpt}p1" "$T/mnt" || not_ok "mount p1"
-"$APPLIANCE" disks >"$T/real" 2>&1
+# --disk: list only this test's devices (no test opens a device it did not create)
+"$APPLIANCE" disks --disk "$gpt" --disk "$ro" >"$T/real" 2>&1
 check "real: disks exits 0" test $? -eq 0
 block() { sed -n "\\|^$1 |,/^\\/dev\\//p" "$T/real"; }
 block "$gpt" >"$T/gblock"
@@ -90,7 +91,7 @@ check "real: xfs in partition 2 with its label" grep -qE "^  signature: xfs at 0
 check "real: the mount point" grep -qxF "  mounted: ${gpt}p1 on $T/mnt" "$T/gblock"
 expect_out "real: losetup -r shows read-only" "^  size 33554432 bytes, sectors 512/512, rotational=(yes|no) removable=no read-only=yes" block "$ro"
 
-"$APPLIANCE" disks --json >"$T/real.json"
+"$APPLIANCE" disks --disk "$gpt" --disk "$ro" --json >"$T/real.json"
 check "real --json: the same disks, signatures and mounts as the text" /usr/bin/python3 -c "
 import json
 j = json.load(open('$T/real.json'))
@@ -117,4 +118,5 @@ expect_fail "missing image file: exit 1" 1 "$APPLIANCE" disks --disk-file "$T/mi
 expect_out "... naming it" "^appliance: image file '$T/missing.img': No such file or directory$" "$APPLIANCE" disks --disk-file "$T/missing.img"
 expect_fail "PROFILE without --node: usage error" 2 "$APPLIANCE" disks "$PROFILE"
 expect_fail "unknown option: usage error" 2 "$APPLIANCE" disks --bogus
+expect_fail "--disk with PROFILE: usage error" 2 "$APPLIANCE" disks --disk "$gpt" "$PROFILE" --node demo-1
 check "--help exits 0" "$APPLIANCE" disks --help

@@ -118,7 +118,9 @@ for d in "${all[@]}"; do
 	expect_fail "blkid -p finds nothing on $d (exit 2)" 2 blkid -p "$d"
 done
 check "the partition nodes are gone" bash -c "! ls '${gpt}p1' '${mbr}p1' 2>/dev/null"
-"$APPLIANCE" disks --json >"$T/inv.json"
+only=()
+for d in "${all[@]}"; do only+=(--disk "$d"); done
+"$APPLIANCE" disks "${only[@]}" --json >"$T/inv.json"
 check "libblkid (appliance disks --json) finds no signature on any wiped disk" /usr/bin/python3 -c "
 import json
 j = json.load(open('$T/inv.json'))
