@@ -19,6 +19,7 @@
 DEMO_ROOT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DEMO_NODE=demo-1
 DEMO_DISK_MIB=${DEMO_DISK_MIB:-256}
+DEMO_CEPH_MIB=${DEMO_CEPH_MIB:-$DEMO_DISK_MIB}
 DEMO_IMAGE_MIB=${DEMO_IMAGE_MIB:-160}
 
 # Throw-away secret values (the demo profile reads them with env:).
@@ -33,18 +34,19 @@ demo_secrets() {
 	export APPLIANCE_DEMO_S3_SECRET_KEY=demo-s3-secret
 }
 
-# demo_sysdisk ROOT NAME SERIAL MODEL: a sysfs entry and a sparse image file as /dev/NAME.
+# demo_sysdisk ROOT NAME SERIAL MODEL [MIB]: a sysfs entry and a sparse image file as /dev/NAME.
 demo_sysdisk() {
-	local root=$1 name=$2 serial=$3 model=$4 s
+	local root=$1 name=$2 serial=$3 model=$4 mib=${5:-$DEMO_DISK_MIB} s
 	s=$root/sys/block/$name
 	mkdir -p "$s/device" "$s/queue" "$root/dev"
-	truncate -s "${DEMO_DISK_MIB}M" "$root/dev/$name"
-	echo $((DEMO_DISK_MIB * 2048)) >"$s/size"
+	truncate -s "${mib}M" "$root/dev/$name"
+	echo $((mib * 2048)) >"$s/size"
 	echo "$serial" >"$s/device/serial"
 	echo "$model" >"$s/device/model"
 	echo 512 >"$s/queue/logical_block_size"
 	echo 512 >"$s/queue/physical_block_size"
 	echo 0 >"$s/queue/rotational"
+	echo 2199023255040 >"$s/queue/discard_max_bytes" # NVMe: discard (a hole in the image file)
 	echo 0 >"$s/ro"
 	echo 0 >"$s/removable"
 }
@@ -52,7 +54,7 @@ demo_sysdisk() {
 # Old Ceph signatures: a GPT partition holding a BlueStore label.
 demo_old_bluestore() {
 	local f=$1
-	sgdisk -o -n 1:2048:+64M -t 1:8300 "$f" >/dev/null
+	sgdisk -o -n 1:2048:+16M -t 1:8300 "$f" >/dev/null
 	printf 'bluestore block device\n%s\n' "0d6f6d8e-4d4e-4a36-9b57-5f6d2c0f4a11" |
 		dd of="$f" bs=512 seek=2048 conv=notrunc status=none
 }
@@ -72,8 +74,8 @@ demo_old_lvm() {
 demo_machine() {
 	local root=$1 ev=$1/sys/firmware/efi/efivars g=8be4df61-93ca-11d2-aa0d-00e098032b8c
 	demo_sysdisk "$root" nvme0n1 APPL-INSTALL-1 "Demo NVMe install"
-	demo_sysdisk "$root" nvme1n1 APPL-CEPH-1A "Demo NVMe ceph"
-	demo_sysdisk "$root" nvme2n1 APPL-CEPH-1B "Demo NVMe ceph"
+	demo_sysdisk "$root" nvme1n1 APPL-CEPH-1A "Demo NVMe ceph" "$DEMO_CEPH_MIB"
+	demo_sysdisk "$root" nvme2n1 APPL-CEPH-1B "Demo NVMe ceph" "$DEMO_CEPH_MIB"
 	demo_old_bluestore "$root/dev/nvme1n1"
 	demo_old_lvm "$root/dev/nvme2n1"
 	echo "old signatures on the Ceph disks:"

@@ -1,5 +1,6 @@
 #include "journal.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +24,24 @@ static const char *const status_words[] = {
 	[JOURNAL_DONE] = "done",
 };
 
+/* Temp files of write_file_atomic() left by a power cut during a write. */
+static void remove_stale_temps(const char *dir)
+{
+	char *p = xasprintf("%s/journal", dir);
+	DIR *d = opendir(p);
+	struct dirent *de;
+
+	while (d && (de = readdir(d)))
+		if (strstr(de->d_name, ".tmp.")) {
+			char *f = xasprintf("%s/%s", p, de->d_name);
+			unlink(f);
+			free(f);
+		}
+	if (d)
+		closedir(d);
+	free(p);
+}
+
 int journal_open(const char *dir, bool lock, struct journal **ret, struct app_err *e)
 {
 	struct journal *j;
@@ -38,6 +57,7 @@ int journal_open(const char *dir, bool lock, struct journal **ret, struct app_er
 	if (r < 0)
 		return r;
 	if (lock) {
+		remove_stale_temps(dir);
 		p = xasprintf("%s/lock", dir);
 		fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		if (fd < 0) {
