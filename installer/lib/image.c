@@ -865,7 +865,10 @@ static void remember(struct writer *w, const struct chunk *c)
 	w->n++;
 }
 
-/* Durable point: sync the data, then journal the chunks it covers. */
+/* Durable point: sync the data, then the journal. The journal is only a hint
+ * (a re-run skips a listed chunk only when it reads back equal), so entries are
+ * appended as chunks are written and a power cut between the two costs a rewrite,
+ * never a wrong disk. */
 static int checkpoint(struct writer *w, struct app_err *e)
 {
 	int r;
@@ -875,9 +878,6 @@ static int checkpoint(struct writer *w, struct app_err *e)
 	r = t_sync(&w->t, e);
 	if (r < 0)
 		return r;
-	for (uint64_t i = w->pending_from; i < w->pending_to; i++)
-		if (!w->checked[i])
-			jr_add(&w->j, i, w->digests[i]);
 	w->pending_from = w->pending_to;
 	w->since_sync = 0;
 	w->last_sync = now_ns();
@@ -945,6 +945,9 @@ static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 		r = write_chunk(&w->t, c, &w->res.written, &w->res.zeroed, e);
 	if (r < 0)
 		return r;
+	jr_add(&w->j, c->index, c->digest);
+	if (w->j.f)
+		fflush(w->j.f); /* survives kill -9; fsynced at the next checkpoint */
 	w->pending_to = c->index + 1;
 	w->since_sync += c->len;
 	if (w->since_sync >= SYNC_BYTES || now_ns() - w->last_sync >= SYNC_NS)
