@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Refusals surface through `install --apply` unchanged, before any disk is touched: an
+# unmatched or ambiguous machine identity, an ambiguous disk selector, a NAS that refuses the
+# credentials or is down. Each row: exit 1, the exact message, "no disk was changed", and the
+# disks' sha256 unchanged.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$ROOT/scripts/demo.sh"
+cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
+
+export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=32
+demo_setup >"$T/setup.log" 2>&1 || {
+	not_ok "demo site set up"
+	sed 's/^/#   /' "$T/setup.log" | tail -20
+	exit 1
+}
+auto=()
+skip_next=0
+for a in "${DEMO_ARGS[@]}"; do
+	if [ $skip_next = 1 ]; then skip_next=0; elif [ "$a" = --node ]; then skip_next=1; else auto+=("$a"); fi
+done
+net=$DEMO_HW/sys/class/net/eth0/address
+dmi=$DEMO_HW/sys/class/dmi/id/product_serial
+before=$(demo_disk_hashes)
+
+# refusal DESC MESSAGE-REGEX install-args...
+refusal() {
+	local desc=$1 re=$2 rc
+	shift 2
+	"$APPLIANCE" install "$@" --apply --unattended >"$T/out" 2>&1
+	rc=$?
+	if [ $rc -ne 1 ]; then
+		not_ok "$desc: exit 1 (got $rc)"
+		sed 's/^/#   /' "$T/out" | tail -10
+		return
+	fi
+	if grep -qE -- "$re" "$T/out" && grep -qx 'appliance: no disk was changed' "$T/out"; then
+		ok "$desc: refused with its message"
+	else
+		not_ok "$desc: message (wanted /$re/ and 'no disk was changed')"
+		sed 's/^/#   /' "$T/out" | tail -10
+	fi
+	[ "$(demo_disk_hashes)" = "$before" ] && ok "$desc: disks untouched" || not_ok "$desc: a disk changed"
+	[ ! -e "$DEMO_STATE/journal/write-image" ] && ok "$desc: nothing journaled past the refusal" ||
+		not_ok "$desc: write-image was journaled"
+}
+
+echo 52:54:00:99:99:99 >"$net"
+echo SOMEONE-ELSE >"$dmi"
+refusal "unmatched machine" \
+	"^appliance: identify: no node of the profile matches this machine \(seen: macs 52:54:00:99:99:99, serial SOMEONE-ELSE, uuid 5a1d3c1e-0000-4000-8000-000000000001\); pass --node NAME or add one of these identities to the node$" \
+	"${auto[@]}" --auto
+
+echo 52:54:00:12:34:01 >"$net"
+echo APPL-DEMO-2 >"$dmi"
+refusal "machine matching two nodes" \
+	"^appliance: identify: several nodes match this machine: 'demo-1' \(mac 52:54:00:12:34:01\), 'demo-2' \(serial APPL-DEMO-2\) \(seen: macs 52:54:00:12:34:01, serial APPL-DEMO-2, uuid [0-9a-f-]+\); pass --node NAME$" \
+	"${auto[@]}" --auto
+echo APPL-DEMO-1 >"$dmi"
+
+refusal "ambiguous install disk selector" \
+	"^appliance: resolve-disks: node 'demo-1': nodes\[0\].installDisk matches 3 disks, expected exactly one; candidates:$" \
+	"${DEMO_ARGS[@]}" --set 'nodes[0].installDisk.serial=APPL-*'
+check "ambiguous disk: every candidate listed with why" grep -qE \
+	"^  /dev/nvme1n1: matches \(serial 'APPL-CEPH-1A' matches 'APPL-\*', transport 'nvme' matches 'nvme'\)$" "$T/out"
+
+refusal "unmatched install disk selector" \
+	"^appliance: resolve-disks: .*nodes\[0\].installDisk matches no disk" \
+	"${DEMO_ARGS[@]}" --set 'nodes[0].installDisk.serial=NOT-THERE'
+
+APPLIANCE_DEMO_NAS_PASSWORD=wrong-password refusal "NAS refuses the credentials" \
+	"^appliance: preflight-nas: nas check failed: smb://127.0.0.1:$SMBD_PORT/k8s: the server refused the credentials: permission denied$" \
+	"${DEMO_ARGS[@]}"
+check "the wrong password is not printed" bash -c "! grep -q wrong-password '$T/out'"
+
+refusal "NAS down" \
+	"^appliance: preflight-nas: nas check failed: cannot connect to 127.0.0.1:1: connection refused" \
+	"${DEMO_ARGS[@]}" --set nas.port=1
+
+refusal "library folder missing on the NAS" \
+	"^appliance: preflight-nas: nas check failed: smb://127.0.0.1:$SMBD_PORT/k8s/no-such-folder" \
+	"${DEMO_ARGS[@]}" --set nas.library=no-such-folder
+
+# plan shows the same refusals (same code path)
+expect_fail "plan refuses the same way (exit 1)" 1 "$APPLIANCE" plan "${DEMO_ARGS[@]}" --set nas.port=1
+expect_out "plan: same message" "^appliance: preflight-nas: nas check failed: cannot connect to 127.0.0.1:1" \
+	"$APPLIANCE" plan "${DEMO_ARGS[@]}" --set nas.port=1
