@@ -111,22 +111,6 @@ struct step {
 
 #define BIT(s) (1u << (s))
 
-/* Capabilities whose implementation may not be in this build yet: weak
- * references, NULL when absent, so their steps say "not available yet". */
-#pragma weak wipe_plan_node
-#pragma weak wipe_apply
-#pragma weak wipe_kind_name
-#pragma weak wipe_plan_free
-#pragma weak wipe_result_free
-#pragma weak partition_config
-#pragma weak partition_list
-#pragma weak talos_config_render
-#pragma weak render_tree
-#pragma weak render_compare
-#pragma weak render_write
-#pragma weak render_tree_free
-#pragma weak render_state_name
-
 const char *const plan_step_names[] = {
 	[S_IDENTIFY] = "identify",
 	[S_INVENTORY] = "inventory",
@@ -548,8 +532,6 @@ static int config_render(struct ctx *c, struct app_err *e)
 	struct stat st;
 	int r;
 
-	if (!talos_config_render)
-		return unavailable(e, "Talos machine config (talos_config.c)");
 	r = schematic_id(c, e);
 	if (r < 0)
 		return r;
@@ -816,8 +798,6 @@ static int cpart_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	char *vp = volume_path(c), sha[65];
 	int fd, r;
 
-	if (!partition_config)
-		return unavailable(e, "config partition (partition.c)");
 	r = read_file(vp, 64u << 20, &vol, e);
 	free(vp);
 	if (r < 0)
@@ -857,10 +837,6 @@ static int cpart_check(struct ctx *c, const char *result, struct app_err *e)
 	const char *w = strstr(result, "sha256 ");
 	int fd, r;
 
-	if (!partition_list) {
-		free(vp);
-		return unavailable(e, "config partition check (partition.c)");
-	}
 	r = read_file(vp, 64u << 20, &vol, e);
 	free(vp);
 	if (r < 0) {
@@ -922,8 +898,6 @@ static int wipe_planned(struct ctx *c, struct wipe_plan *p, struct app_err *e)
 	struct wipe_opts wo = { .unattended = c->o->unattended, .root = c->o->hw_root };
 
 	memset(p, 0, sizeof(*p));
-	if (!wipe_plan_node || !wipe_apply)
-		return unavailable(e, "Ceph disk wipe (wipe.c)");
 	return wipe_plan_node(c->m, c->node, &c->inv, &wo, p, e);
 }
 
@@ -935,8 +909,7 @@ static void wipe_describe(struct ctx *c)
 
 	if (wipe_planned(c, &p, &e) < 0) {
 		action(c, "refused", "%s", e.msg);
-		if (wipe_plan_free)
-			wipe_plan_free(&p);
+		wipe_plan_free(&p);
 		return;
 	}
 	for (size_t i = 0; i < p.n; i++) {
@@ -1078,8 +1051,6 @@ static int gitops_tree(struct ctx *c, struct render_tree *t, enum render_state *
 
 	memset(t, 0, sizeof(*t));
 	*states = NULL;
-	if (!render_tree || !render_compare || !render_write)
-		return unavailable(e, "GitOps tree render (render.c)");
 	r = render_tree(c->m, &ro, t, e);
 	if (r < 0)
 		return r;
@@ -1118,8 +1089,7 @@ static int gitops_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	}
 	buf_free(&all);
 	free(st);
-	if (r != -ENOSYS)
-		render_tree_free(&t);
+	render_tree_free(&t);
 	return r;
 }
 
@@ -1138,8 +1108,7 @@ static int gitops_check(struct ctx *c, const char *result, struct app_err *e)
 			r = app_err_set(e, -ESTALE, "%s/%s/%s is %s", c->m->gitops.out, t.root,
 					t.files[i].path, render_state_name(st[i]));
 	free(st);
-	if (r != -ENOSYS)
-		render_tree_free(&t);
+	render_tree_free(&t);
 	return r;
 }
 
