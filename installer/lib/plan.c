@@ -235,6 +235,7 @@ static struct disk_claim claim_for(struct ctx *c, const struct hw_disk *d, enum 
 }
 
 static void resolve_keep(struct ctx *c);
+static int wipe_planned(struct ctx *c, struct wipe_plan *p, struct app_err *e);
 
 static int resolve_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 {
@@ -275,6 +276,14 @@ static int resolve_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	for (size_t i = 0; i < c->n_ceph; i++) {
 		struct disk_claim cl = claim_for(c, c->ceph[i], DISK_ROLE_CEPH);
 		r = disk_policy_check_inv(&cl, &c->inv, c->ceph[i], e);
+		if (r < 0)
+			return r;
+	}
+	/* the Ceph wipe's own refusals (unattended without wipe: true, ...) before any write */
+	if (c->n_ceph) {
+		struct wipe_plan wp;
+		r = wipe_planned(c, &wp, e);
+		wipe_plan_free(&wp);
 		if (r < 0)
 			return r;
 	}

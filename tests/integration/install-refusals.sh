@@ -67,6 +67,10 @@ refusal "unmatched install disk selector" \
 	"^appliance: resolve-disks: .*nodes\[0\].installDisk matches no disk" \
 	"${DEMO_ARGS[@]}" --set 'nodes[0].installDisk.serial=NOT-THERE'
 
+refusal "unattended wipe of a Ceph disk the profile does not opt in" \
+	"^appliance: resolve-disks: nodes\[0\].cephDisks\[0\] does not say 'wipe: true'; refusing to wipe '/dev/nvme1n1' unattended$" \
+	"${DEMO_ARGS[@]}" --set 'nodes[0].cephDisks[0].wipe=false'
+
 APPLIANCE_DEMO_NAS_PASSWORD=wrong-password refusal "NAS refuses the credentials" \
 	"^appliance: preflight-nas: nas check failed: smb://127.0.0.1:$SMBD_PORT/k8s: the server refused the credentials: permission denied$" \
 	"${DEMO_ARGS[@]}"
