@@ -231,7 +231,7 @@ fail:
 
 static const unsigned char zeros[CHUNK];
 
-static int zero_range(int fd, uint64_t off, uint64_t len, uint64_t *count)
+static int write_zeros(int fd, uint64_t off, uint64_t len, uint64_t *count)
 {
 	while (len) {
 		size_t n = len > CHUNK ? CHUNK : (size_t)len;
@@ -247,6 +247,30 @@ static int zero_range(int fd, uint64_t off, uint64_t len, uint64_t *count)
 		*count += (uint64_t)w;
 	}
 	return 0;
+}
+
+/* Zero [off, off+len). Large ranges go to the kernel: BLKZEROOUT on block
+ * devices (write-zeroes offload; loop devices turn it into fallocate on the
+ * backing file) for the 512-byte aligned middle, FALLOC_FL_ZERO_RANGE on image
+ * files; small or unaligned bits, and anything the kernel refuses, are written. */
+static int zero_range(int fd, bool is_blk, uint64_t off, uint64_t len, uint64_t *count)
+{
+	if (len >= 64 * 1024 && is_blk) {
+		uint64_t a = (off + 511) & ~511ULL, b = (off + len) & ~511ULL;
+		uint64_t range[2] = { a, b - a };
+
+		if (b > a && ioctl(fd, BLKZEROOUT, &range) == 0) {
+			int r = write_zeros(fd, off, a - off, count);
+
+			*count += b - a;
+			return r < 0 ? r : write_zeros(fd, b, off + len - b, count);
+		}
+	} else if (len >= 64 * 1024 &&
+		   fallocate(fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)len) == 0) {
+		*count += len;
+		return 0;
+	}
+	return write_zeros(fd, off, len, count);
 }
 
 /* Discard the whole device (block: BLKDISCARD; file: punch a hole). */
@@ -525,15 +549,15 @@ static void *wipe_worker(void *arg)
 				continue;
 			}
 			/* no discard after all: zero the edges like the non-discard plan */
-			r = zero_range(j->fd, 0, t->size < EDGE_ZERO ? t->size : EDGE_ZERO,
+			r = zero_range(j->fd, j->is_blk, 0, t->size < EDGE_ZERO ? t->size : EDGE_ZERO,
 				       &res->bytes_zeroed);
 			if (r == 0 && t->size > EDGE_ZERO)
-				r = zero_range(j->fd,
+				r = zero_range(j->fd, j->is_blk,
 					       t->size > 2 * EDGE_ZERO ? t->size - EDGE_ZERO : EDGE_ZERO,
 					       t->size > 2 * EDGE_ZERO ? EDGE_ZERO : t->size - EDGE_ZERO,
 					       &res->bytes_zeroed);
 		} else {
-			r = zero_range(j->fd, g->offset, g->length, &res->bytes_zeroed);
+			r = zero_range(j->fd, j->is_blk, g->offset, g->length, &res->bytes_zeroed);
 		}
 		if (r < 0)
 			snprintf(res->msg, sizeof(res->msg), "disk '%s': cannot erase %s at offset %llu: %s",
