@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Loop devices for tests: created, recorded and detached by the test itself.
 # OWNER: disks work (issue 6). Used by the disk, wipe, image writer, install and e2e tests.
 #
@@ -87,12 +88,11 @@ loop_partx() {
 }
 
 loop_detach() {
-	local dev=$1 m
+	local dev=$1
 	loop_owned "$dev" || return 0
 	# mounts of the device or its partitions, deepest first
-	for m in $(awk -v d="$dev" '$1 == d || index($1, d "p") == 1 { print $2 }' /proc/mounts | sort -r); do
-		umount -l "$m" 2>/dev/null || true
-	done
+	awk -v d="$dev" '$1 == d || index($1, d "p") == 1 { print $2 }' /proc/mounts | sort -r |
+		while read -r m; do umount -l "$(printf '%b' "$m")" 2>/dev/null || true; done
 	partx -d "$dev" >/dev/null 2>&1 || true
 	losetup -d "$dev" 2>/dev/null || true
 }
@@ -100,7 +100,7 @@ loop_detach() {
 _loop_cleanup() {
 	local dev
 	[ -f "$_LOOP_DB" ] || return 0
-	for dev in $(cut -f1 "$_LOOP_DB" | tac); do
+	tac "$_LOOP_DB" | cut -f1 | while read -r dev; do
 		loop_detach "$dev"
 	done
 }
