@@ -126,6 +126,50 @@ for e in map(json.loads, open(sys.argv[1])):
 	[ "$disk" = "$REF_DISK" ] && identical=$((identical + 1))
 	ok "$desc: re-run finished, nothing done redone, disks equal"
 done
+# ---- Ctrl-C ---------------------------------------------------------------------------------
+# interrupt STEP DELAY_MS: SIGINT once STEP has begun; sets INT_RC
+interrupt() {
+	local step=$1 delay=$2 line pid
+	fresh_machine
+	: >"$T/int.json"
+	rm -f "$T/fifo"
+	mkfifo "$T/fifo"
+	"$APPLIANCE" install "${ARGS[@]}" >"$T/fifo" 2>"$T/int.err" &
+	pid=$!
+	while IFS= read -r line; do
+		echo "$line" >>"$T/int.json"
+		case $line in *"\"step-begin\",\"step\":\"$step\""*)
+			sleep "$delay"
+			kill -INT $pid
+			;;
+		esac
+	done <"$T/fifo"
+	wait $pid
+	INT_RC=$?
+}
+state_of() { sed -n 's/^status=//p' "$DEMO_STATE/journal/$1" 2>/dev/null; }
+
+interrupt write-image 0.02
+[ "$INT_RC" -eq 1 ] && ok "Ctrl-C in write-image: exit 1" || not_ok "Ctrl-C in write-image: exit 1 (got $INT_RC)"
+expect_out "Ctrl-C in write-image: stops at once, says how to resume" \
+	'^appliance: stopped; re-run the same command to resume$' cat "$T/int.err"
+[ "$(state_of write-image)" = started ] && ok "Ctrl-C in write-image: journal says interrupted" ||
+	not_ok "Ctrl-C in write-image: journal says '$(state_of write-image)'"
+"$APPLIANCE" install "${ARGS[@]}" >"$T/after-int.json" 2>&1
+[ $? -eq 0 ] && [ "$(install_body_hash)" = "$REF_BODY" ] && volume_ok &&
+	ok "Ctrl-C in write-image: the re-run resumes and finishes the same install" ||
+	not_ok "Ctrl-C in write-image: re-run"
+
+interrupt preflight-secrets 0
+[ "$INT_RC" -eq 1 ] && ok "Ctrl-C in a short step: exit 1" || not_ok "Ctrl-C in a short step: exit 1 (got $INT_RC)"
+expect_out "Ctrl-C in a short step: finishes the step first" \
+	'^appliance: stopping after this step \(Ctrl-C again to stop now\); re-run to resume$' cat "$T/int.err"
+expect_out "Ctrl-C in a short step: the next step is reported stopped" \
+	'"step-end","step":"render-config","status":"stopped"' cat "$T/int.json"
+[ "$(state_of preflight-secrets)" = done ] && [ -z "$(state_of render-config)" ] &&
+	ok "Ctrl-C in a short step: that step done, nothing after it started" ||
+	not_ok "Ctrl-C in a short step: journal: secrets '$(state_of preflight-secrets)', config '$(state_of render-config)'"
+
 diag "$interrupted of $ROUNDS rounds were cut while the installer ran"
 diag "install disks byte-identical to the reference as a whole: $identical of $ROUNDS (GPT GUID, ISO time);" \
 	"outside the GPT and metal-iso: $body_identical"
