@@ -60,7 +60,7 @@ rc=$?
 	not_ok "install --apply exits 0 (got $rc)"
 	tail -5 "$T/install.json" "$T/install.err" | sed 's/^/#   /'
 }
-done_steps=$(json_steps "$T/install.json" done)
+done_steps=$(json_steps "$T/install.json" "done")
 want="identify inventory resolve-disks preflight-nas preflight-image preflight-secrets render-config write-image config-partition wipe-ceph boot-order gitops summary"
 [ "$done_steps" = "$want" ] && ok "install ran every step" || not_ok "install ran: '$done_steps'"
 # what plan said it would change is what install changed: the CHANGE steps

@@ -166,7 +166,7 @@ expect_out "Ctrl-C in a short step: finishes the step first" \
 	'^appliance: stopping after this step \(Ctrl-C again to stop now\); re-run to resume$' cat "$T/int.err"
 expect_out "Ctrl-C in a short step: the next step is reported stopped" \
 	'"step-end","step":"render-config","status":"stopped"' cat "$T/int.json"
-[ "$(state_of preflight-secrets)" = done ] && [ -z "$(state_of render-config)" ] &&
+[ "$(state_of preflight-secrets)" = "done" ] && [ -z "$(state_of render-config)" ] &&
 	ok "Ctrl-C in a short step: that step done, nothing after it started" ||
 	not_ok "Ctrl-C in a short step: journal: secrets '$(state_of preflight-secrets)', config '$(state_of render-config)'"
 
