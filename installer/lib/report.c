@@ -219,6 +219,8 @@ void report_progress(struct report *r, const char *step, uint64_t done, uint64_t
 	int pct = total ? (int)(done * 100 / total) : -1;
 	char hd[32], ht[32], hr[32];
 
+	if (done == 0 && total == 0)
+		return; /* nothing known yet */
 	switch (r->mode) {
 	case REPORT_JSON:
 		if (pct == r->last_pct && t - r->last_draw < 1.0 && done != total)
