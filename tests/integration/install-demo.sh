@@ -124,6 +124,17 @@ expect_out "plan names the changed input" 'inputs changed since the last run \(n
 	cat "$T/changed.json"
 expect_out "plan says why config-partition runs again" "runs again because 'render-config' runs" cat "$T/changed.json"
 
+# ---- a BIOS machine: nothing written to firmware, the user is told what to do ----------------
+mkdir -p "$T/bios-sys"
+cp -a "$DEMO_HW/sys/class" "$T/bios-sys/"
+"$APPLIANCE" install "${DEMO_ARGS[@]}" --state-dir "$T/state-bios" --sysfs "$T/bios-sys" --apply --unattended \
+	>"$T/bios.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok "BIOS machine: install exits 0" || { not_ok "BIOS machine: exit $rc"; tail -5 "$T/bios.out" | sed 's/^/#   /'; }
+expect_out "BIOS machine: the summary says what to do" \
+	"this machine boots with BIOS: choose '/dev/nvme0n1' first in the firmware boot menu" cat "$T/bios.out"
+expect_out "BIOS machine: boot-order recorded as bios" '^result=bios$' cat "$T/state-bios/journal/boot-order"
+
 # ---- identity and the command line ---------------------------------------------------------
 auto_args=()
 skip_next=0
