@@ -594,6 +594,8 @@ static int call_retry(const struct talosapi_node *n, const struct talosapi_retry
 		.timeout_ms = rt->call_timeout_ms > 0 ? rt->call_timeout_ms : 30000,
 	};
 
+	int cert_refusals = 0;
+
 	for (int attempt = 1;; attempt++) {
 		enum grpc_fail fail = GRPC_FAIL_NONE;
 		long left;
@@ -604,6 +606,11 @@ static int call_retry(const struct talosapi_node *n, const struct talosapi_retry
 		t.connect_timeout_ms = 5000;
 		r = grpc_call(&t, c->path, c->req, c->req_len, c->fn, c->ud, &c->st, &fail, e);
 		k = classify(r, fail, &c->st, c->repeat_safe_after_timeout);
+		/* a refused client certificate looks like a connection dropped right
+		 * after the handshake, which a restarting apid can also do: believe
+		 * it after the third time */
+		if (fail == GRPC_FAIL_CLIENT_CERT && ++cert_refusals < 3)
+			k = 1;
 		if (k <= 0)
 			return r;
 		left = deadline - (now_ms() - start);
