@@ -239,6 +239,30 @@ static void test_talosconfig(void **state)
 	assert_string_equal(e.msg, "tc: no 'context' set and none given: not a talosconfig");
 }
 
+/* Random bytes never crash the protobuf and framing decoders (ASan build). */
+static void test_decoders_random(void **state)
+{
+	unsigned int seed = 4242;
+
+	(void)state;
+	for (int i = 0; i < 5000; i++) {
+		size_t len = (size_t)rand_r(&seed) % 64;
+		unsigned char *b = xmalloc(len ? len : 1);
+		struct buf out = { 0 };
+		struct app_err e = { 0 };
+		size_t used;
+
+		for (size_t k = 0; k < len; k++)
+			b[k] = (unsigned char)(rand_r(&seed) % 4 == 0 ? 0x0a + rand_r(&seed) % 3
+								      : rand_r(&seed));
+		talosapi_decode_data(b, len, &out, &e);
+		grpc_deframe(b, len, 16, NULL, NULL, &used, &e);
+		assert_true(used <= len);
+		buf_free(&out);
+		free(b);
+	}
+}
+
 static void test_call_closed_port(void **state)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -274,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_untar),
 		cmocka_unit_test(test_talosconfig),
 		cmocka_unit_test(test_call_closed_port),
+		cmocka_unit_test(test_decoders_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

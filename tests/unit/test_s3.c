@@ -166,6 +166,36 @@ static void test_barman_status(void **state)
 	assert_int_equal(s3_barman_status("", 0, st, sizeof(st)), -1);
 }
 
+/* Hostile input: random mutations of a real page never crash the parser or
+ * read out of bounds (the ASan build checks the latter). */
+static void test_parse_list_random(void **state)
+{
+	unsigned int seed = 12345;
+	char buf[sizeof(page1)];
+
+	(void)state;
+	for (int i = 0; i < 3000; i++) {
+		size_t len = (size_t)rand_r(&seed) % sizeof(page1);
+		struct s3_objects o = { 0 };
+		struct app_err e = { 0 };
+		bool truncated;
+		char *tok = NULL;
+		char *copy;
+
+		memcpy(buf, page1, sizeof(page1));
+		for (int k = rand_r(&seed) % 8; k >= 0; k--)
+			buf[(size_t)rand_r(&seed) % (sizeof(page1) - 1)] = "<>/&;#x0aZ"[rand_r(&seed) % 10];
+		copy = xmalloc(len ? len : 1); /* exactly len bytes: no terminator to lean on */
+		memcpy(copy, buf, len);
+		if (s3_parse_list(copy, len, &o, &truncated, &tok, &e) == 0)
+			for (size_t j = 0; j < o.n; j++)
+				assert_non_null(o.v[j].key);
+		free(tok);
+		s3_objects_free(&o);
+		free(copy);
+	}
+}
+
 static void test_closed_port(void **state)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -193,7 +223,8 @@ int main(void)
 		cmocka_unit_test(test_parse_list),    cmocka_unit_test(test_parse_list_empty_and_bad),
 		cmocka_unit_test(test_parse_error),   cmocka_unit_test(test_time),
 		cmocka_unit_test(test_url_split),     cmocka_unit_test(test_age),
-		cmocka_unit_test(test_barman_status), cmocka_unit_test(test_closed_port),
+		cmocka_unit_test(test_barman_status), cmocka_unit_test(test_parse_list_random),
+		cmocka_unit_test(test_closed_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
