@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -25,11 +26,11 @@
 
 #define BLK 4096u
 #define ZMAP_BYTES (IMAGE_CHUNK / BLK / 8)
-#define N_CHUNKS 5	     /* chunk buffers: decoder and writer in flight + queue */
+#define N_CHUNKS 6	     /* chunk buffers: decoder and writer in flight + queue */
 #define SRC_BLOCK (1u << 20) /* compressed blocks between fetch and decoder */
-#define N_SRC_BLOCKS 6
-#define SYNC_BYTES (32ull << 20) /* make written data durable at least this often */
-#define SYNC_NS 1000000000ll	 /* ... or this often */
+#define N_SRC_BLOCKS 4
+#define SYNC_BYTES (64ull << 20) /* make written data durable at least this often */
+#define SYNC_NS 2000000000ll	 /* ... or this often */
 
 /* ---- a bounded queue of pointers ------------------------------------------ */
 
@@ -172,12 +173,12 @@ struct source {
 	fetch_retry_fn on_retry;
 	void *retry_ctx;
 	bool url;
-	int fd;			     /* file */
-	char *buf;		     /* file read buffer */
-	struct src_block *blocks;    /* url: pool */
-	struct queue free_q, full_q; /* url */
-	struct src_block *cur;	     /* url: block lent to libarchive */
-	struct src_block *filling;   /* url: block the fetch thread fills */
+	int fd;			  /* file */
+	struct src_block *blocks; /* pool, filled by the reader or fetch thread */
+	struct queue free_q, full_q;
+	bool queues;
+	struct src_block *cur;	   /* block lent to libarchive */
+	struct src_block *filling; /* url: block the fetch thread fills */
 	pthread_t thread;
 	bool thread_started;
 	struct app_err fetch_err;
@@ -205,6 +206,7 @@ static int fetch_sink(void *ctx, const void *data, size_t len)
 		if (n > len)
 			n = len;
 		memcpy(s->filling->data + s->filling->len, p, n);
+		EVP_DigestUpdate(s->md, p, n);
 		s->filling->len += n;
 		p += n;
 		len -= n;
@@ -254,6 +256,42 @@ static void *fetch_thread(void *arg)
 	return NULL;
 }
 
+/* Files get a reader thread too: the source hash is computed there, off the
+ * decompressor's core. */
+static void *file_thread(void *arg)
+{
+	struct source *s = arg;
+
+	for (;;) {
+		struct src_block *b = q_pop(&s->free_q);
+		size_t got = 0;
+		if (!b)
+			break;
+		while (got < SRC_BLOCK) {
+			ssize_t n = read(s->fd, b->data + got, SRC_BLOCK - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				s->fetch_rc = app_err_set(&s->fetch_err, -errno, "cannot read '%s': %s",
+							  s->name, strerror(errno));
+				q_close(&s->full_q);
+				return NULL;
+			}
+			if (n == 0)
+				break;
+			got += (size_t)n;
+		}
+		if (got == 0)
+			break;
+		b->len = got;
+		EVP_DigestUpdate(s->md, b->data, got);
+		if (q_push(&s->full_q, b) < 0 || got < SRC_BLOCK)
+			break;
+	}
+	q_close(&s->full_q);
+	return NULL;
+}
+
 static int source_open(struct source *s, struct app_err *e)
 {
 	s->md = EVP_MD_CTX_new();
@@ -268,70 +306,54 @@ static int source_open(struct source *s, struct app_err *e)
 		if (fstat(s->fd, &st) == 0)
 			s->total = (uint64_t)st.st_size;
 		posix_fadvise(s->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-		s->buf = xmalloc(SRC_BLOCK);
-		return 0;
 	}
 	s->blocks = xcalloc(N_SRC_BLOCKS, sizeof(*s->blocks));
 	q_init(&s->free_q, N_SRC_BLOCKS);
 	q_init(&s->full_q, N_SRC_BLOCKS);
+	s->queues = true;
 	for (int i = 0; i < N_SRC_BLOCKS; i++)
 		q_push(&s->free_q, &s->blocks[i]);
-	if (pthread_create(&s->thread, NULL, fetch_thread, s) != 0)
-		return app_err_set(e, -EAGAIN, "cannot start the download thread for '%s'", s->name);
+	if (pthread_create(&s->thread, NULL, s->url ? fetch_thread : file_thread, s) != 0)
+		return app_err_set(e, -EAGAIN, "cannot start the reader thread for '%s'", s->name);
 	s->thread_started = true;
 	return 0;
 }
 
 static void source_close(struct source *s)
 {
-	if (s->url) {
+	if (s->queues) {
 		q_close(&s->free_q);
 		q_close(&s->full_q);
 		if (s->thread_started)
 			pthread_join(s->thread, NULL);
 		q_destroy(&s->free_q);
 		q_destroy(&s->full_q);
-		free(s->blocks);
 	}
+	free(s->blocks);
 	if (s->fd >= 0)
 		close(s->fd);
-	free(s->buf);
 	EVP_MD_CTX_free(s->md);
 }
 
 static la_ssize_t source_read(struct archive *a, void *ud, const void **buf)
 {
 	struct source *s = ud;
-	ssize_t n;
 
 	if (s->stop)
 		return 0;
-	if (!s->url) {
-		do
-			n = read(s->fd, s->buf, SRC_BLOCK);
-		while (n < 0 && errno == EINTR);
-		if (n < 0) {
-			archive_set_error(a, errno, "cannot read '%s': %s", s->name, strerror(errno));
+	if (s->cur)
+		q_push(&s->free_q, s->cur);
+	s->cur = q_pop(&s->full_q);
+	if (!s->cur) {
+		if (s->fetch_rc < 0) {
+			archive_set_error(a, EIO, "%s", s->fetch_err.msg);
 			return -1;
 		}
-		*buf = s->buf;
-	} else {
-		if (s->cur)
-			q_push(&s->free_q, s->cur);
-		s->cur = q_pop(&s->full_q);
-		if (!s->cur) {
-			if (s->fetch_rc < 0) {
-				archive_set_error(a, EIO, "%s", s->fetch_err.msg);
-				return -1;
-			}
-			return 0;
-		}
-		*buf = s->cur->data;
-		n = (ssize_t)s->cur->len;
+		return 0;
 	}
-	EVP_DigestUpdate(s->md, *buf, (size_t)n);
-	s->consumed += (uint64_t)n;
-	return n;
+	*buf = s->cur->data;
+	s->consumed += s->cur->len;
+	return (la_ssize_t)s->cur->len;
 }
 
 /* ---- decoder: libarchive raw reader -> chunks ------------------------------- */
@@ -439,7 +461,7 @@ static void decoder_close(struct decoder *d)
 		q_close(&d->free_q);
 		q_close(&d->full_q);
 		d->src.stop = true;
-		if (d->src.url) {
+		if (d->src.queues) {
 			q_close(&d->src.free_q);
 			q_close(&d->src.full_q);
 		}
@@ -505,8 +527,7 @@ struct target {
 	uint64_t file_size;
 	bool punch_ok;
 	bool zeroout_ok;
-	unsigned char *zeros; /* IMAGE_CHUNK of zeros, aligned */
-	unsigned char *rbuf;  /* read-back buffer, aligned */
+	unsigned char *zeros; /* IMAGE_CHUNK of zeros: untouched anonymous memory, no RSS */
 };
 
 static int set_direct(struct target *t, bool on)
@@ -549,28 +570,79 @@ static int t_pwrite(struct target *t, const void *buf, size_t len, uint64_t off,
 	return 0;
 }
 
-static int t_pread(struct target *t, void *buf, size_t len, uint64_t off, struct app_err *e)
-{
-	char *p = buf;
+/* A read-only fd of its own for reading back (O_DIRECT when it can), so the
+ * verifier thread never races the writer over file flags. */
+struct rd {
+	const char *path;
+	int fd;
+	bool direct;
+	unsigned align;
+	unsigned char *buf;
+};
 
-	if (t->direct && len % t->align)
-		set_direct(t, false);
-	if (!t->direct)
-		posix_fadvise(t->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+static int rd_direct(struct rd *r, bool on)
+{
+	int fl = fcntl(r->fd, F_GETFL);
+	if (fl < 0 || fcntl(r->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) < 0)
+		return -1;
+	r->direct = on;
+	return 0;
+}
+
+static int rd_open(struct rd *r, const struct target *t, struct app_err *e)
+{
+	struct stat a, b;
+
+	r->path = t->path;
+	r->align = t->align;
+	r->fd = open(t->path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0)
+		return app_err_set(e, -errno, "cannot open '%s' to read it back: %s", t->path,
+				   strerror(errno));
+	if (fstat(r->fd, &a) < 0 || fstat(t->fd, &b) < 0 ||
+	    (S_ISBLK(a.st_mode) ? a.st_rdev != b.st_rdev : a.st_dev != b.st_dev || a.st_ino != b.st_ino))
+		return app_err_set(e, -ESTALE, "'%s' changed while it was being written", t->path);
+	rd_direct(r, t->can_direct);
+	r->buf = xaligned(IMAGE_CHUNK);
+	return 0;
+}
+
+static void rd_close(struct rd *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->buf);
+}
+
+static int rd_read(struct rd *r, size_t len, uint64_t off, struct app_err *e)
+{
+	bool was = r->direct;
+	char *p = (char *)r->buf;
+
+	if (r->direct && len % r->align)
+		rd_direct(r, false); /* the image's odd tail */
+	if (!r->direct) {
+		/* buffered: get the range to the disk, drop it from the cache, read it again */
+		sync_file_range(r->fd, (off_t)off, (off_t)len,
+				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+				    SYNC_FILE_RANGE_WAIT_AFTER);
+		posix_fadvise(r->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+	}
 	while (len) {
-		ssize_t n = pread(t->fd, p, len, (off_t)off);
+		ssize_t n = pread(r->fd, p, len, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			int err = n < 0 ? errno : EIO;
-			return app_err_set(e, -err, "cannot read back '%s' at byte %llu: %s", t->path,
+			return app_err_set(e, -err, "cannot read back '%s' at byte %llu: %s", r->path,
 					   (unsigned long long)off, n < 0 ? strerror(err) : "unexpected end");
 		}
 		p += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
-	set_direct(t, true);
+	if (was && !r->direct)
+		rd_direct(r, true);
 	return 0;
 }
 
@@ -655,20 +727,21 @@ static int write_chunk(struct target *t, const struct chunk *c, uint64_t *writte
 }
 
 /* Read a chunk range back and digest it. */
-static int readback_digest(struct target *t, EVP_MD_CTX *md, uint64_t index, size_t len,
-			   unsigned char out[32], struct app_err *e)
+/* Read chunk c's range back bypassing the page cache; *equal when it matches c. */
+/* Read chunk c's range back bypassing the page cache; *equal when it matches c. */
+static int readback_equal(struct rd *rd, const struct chunk *c, bool *equal, struct app_err *e)
 {
-	unsigned char zmap[ZMAP_BYTES];
-	int r = t_pread(t, t->rbuf, len, index * (uint64_t)IMAGE_CHUNK, e);
+	int r = rd_read(rd, c->len, c->index * (uint64_t)IMAGE_CHUNK, e);
 	if (r < 0)
 		return r;
-	chunk_digest(md, t->rbuf, len, zmap, out);
+	*equal = memcmp(rd->buf, c->data, c->len) == 0;
 	return 0;
 }
 
 /* ---- journal of written, synced chunks ------------------------------------------ */
 
 struct journal {
+	pthread_mutex_t mu; /* the writer and the verifier both append */
 	FILE *f;
 	char *path;
 	char id[96];
@@ -693,9 +766,15 @@ static void jr_set(struct journal *j, uint64_t i, const unsigned char *d)
 		memcpy(j->digest[i], d, 32);
 }
 
-static bool jr_has(const struct journal *j, uint64_t i, const unsigned char *d)
+static bool jr_has(struct journal *j, uint64_t i, const unsigned char *d)
 {
-	return j->f && i < j->n && j->have[i] && memcmp(j->digest[i], d, 32) == 0;
+	bool r;
+	if (!j->f)
+		return false;
+	pthread_mutex_lock(&j->mu);
+	r = i < j->n && j->have[i] && memcmp(j->digest[i], d, 32) == 0;
+	pthread_mutex_unlock(&j->mu);
+	return r;
 }
 
 static int unhex32(const char *s, unsigned char out[32])
@@ -770,11 +849,15 @@ static int jr_open(struct journal *j, const char *path, const struct target *t, 
 
 static int jr_sync(struct journal *j, struct app_err *e)
 {
+	int r = 0;
+
 	if (!j->f)
 		return 0;
+	pthread_mutex_lock(&j->mu);
 	if (fflush(j->f) != 0 || fdatasync(fileno(j->f)) < 0)
-		return app_err_set(e, -errno, "cannot write journal '%s': %s", j->path, strerror(errno));
-	return 0;
+		r = app_err_set(e, -errno, "cannot write journal '%s': %s", j->path, strerror(errno));
+	pthread_mutex_unlock(&j->mu);
+	return r;
 }
 
 static void jr_add(struct journal *j, uint64_t i, const unsigned char *d)
@@ -782,13 +865,16 @@ static void jr_add(struct journal *j, uint64_t i, const unsigned char *d)
 	char hx[65];
 	if (!j->f)
 		return;
+	pthread_mutex_lock(&j->mu);
 	if (d) {
 		hex32(d, hx);
 		fprintf(j->f, "w %llu %s\n", (unsigned long long)i, hx);
 	} else {
 		fprintf(j->f, "d %llu\n", (unsigned long long)i);
 	}
+	fflush(j->f); /* survives kill -9; fsynced at the next checkpoint */
 	jr_set(j, i, d);
+	pthread_mutex_unlock(&j->mu);
 }
 
 static void jr_close(struct journal *j)
@@ -827,11 +913,14 @@ struct writer {
 	struct target t;
 	struct journal j;
 	struct decoder d;
-	EVP_MD_CTX *md;
-	unsigned char (*digests)[32]; /* per chunk, from the stream */
-	size_t *lens;
-	bool *checked; /* read back equal during this run */
-	size_t n, cap;
+	struct rd rd_w, rd_v; /* read-back fds: writer (journal skips, head), verifier */
+	struct queue vq;      /* written chunks waiting to be read back */
+	pthread_t vthread;
+	bool v_started;
+	_Atomic int v_rc;
+	struct app_err v_err;
+	_Atomic uint64_t v_verified;
+	bool sent;	    /* handle_chunk passed the chunk on to the verifier */
 	struct chunk *head; /* chunk 0, written last */
 	bool head_invalidated;
 	uint64_t pending_from, pending_to; /* chunks written since the last sync */
@@ -849,20 +938,6 @@ static void report(struct writer *w, enum image_phase ph, uint64_t out)
 	w->p.in_total = w->d.src.total;
 	w->p.out_bytes = out;
 	w->progress(w->ctx, &w->p);
-}
-
-static void remember(struct writer *w, const struct chunk *c)
-{
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 256;
-		w->digests = xrealloc(w->digests, w->cap * sizeof(*w->digests));
-		w->lens = xrealloc(w->lens, w->cap * sizeof(*w->lens));
-		w->checked = xrealloc(w->checked, w->cap * sizeof(*w->checked));
-	}
-	memcpy(w->digests[w->n], c->digest, 32);
-	w->lens[w->n] = c->len;
-	w->checked[w->n] = false;
-	w->n++;
 }
 
 /* Durable point: sync the data, then the journal. The journal is only a hint
@@ -908,13 +983,79 @@ static int invalidate_head(struct writer *w, struct app_err *e)
 	return r;
 }
 
+static int differs(struct writer *w, const struct chunk *c, struct app_err *e)
+{
+	uint64_t off = c->index * (uint64_t)IMAGE_CHUNK;
+	jr_add(&w->j, c->index, NULL);
+	jr_sync(&w->j, NULL);
+	return app_err_set(e, -EIO, "read-back of disk '%s' differs from image '%s' in bytes %llu-%llu",
+			   w->t.path, w->o->source, (unsigned long long)off,
+			   (unsigned long long)(off + c->len - 1));
+}
+
+static void *verify_thread(void *arg)
+{
+	struct writer *w = arg;
+
+	for (;;) {
+		struct chunk *c = q_pop(&w->vq);
+		bool eq = false;
+		int r;
+		if (!c)
+			break;
+		if (w->v_rc == 0) {
+			r = readback_equal(&w->rd_v, c, &eq, &w->v_err);
+			if (r == 0 && !eq)
+				r = differs(w, c, &w->v_err);
+			if (r < 0) {
+				w->v_rc = r;
+			} else {
+				jr_add(&w->j, c->index, c->digest);
+				w->v_verified += c->len;
+			}
+		}
+		q_push(&w->d.free_q, c);
+	}
+	return NULL;
+}
+
+static int verifier_start(struct writer *w, struct app_err *e)
+{
+	int r = rd_open(&w->rd_w, &w->t, e);
+	if (r == 0)
+		r = rd_open(&w->rd_v, &w->t, e);
+	if (r < 0)
+		return r;
+	q_init(&w->vq, N_CHUNKS);
+	if (pthread_create(&w->vthread, NULL, verify_thread, w) != 0)
+		return app_err_set(e, -EAGAIN, "cannot start the read-back thread");
+	w->v_started = true;
+	return 0;
+}
+
+/* Wait for every queued read-back; its verdict. */
+static int verifier_stop(struct writer *w, struct app_err *e)
+{
+	if (!w->v_started)
+		return 0;
+	q_close(&w->vq);
+	pthread_join(w->vthread, NULL);
+	q_destroy(&w->vq);
+	w->v_started = false;
+	w->res.verified += w->v_verified;
+	if (w->v_rc < 0) {
+		*e = w->v_err;
+		return w->v_rc;
+	}
+	return 0;
+}
+
 static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 {
 	uint64_t off = c->index * (uint64_t)IMAGE_CHUNK;
-	unsigned char rd[32];
+	bool eq = false;
 	int r;
 
-	remember(w, c);
 	if (c->index == 0) {
 		uint64_t isz = gpt_image_size(c->data, c->len);
 		w->p.out_total = isz;
@@ -930,13 +1071,14 @@ static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 		return app_err_set(e, -ENOSPC,
 				   "disk '%s' is too small: image '%s' is larger than its %llu bytes",
 				   w->t.path, w->o->source, (unsigned long long)w->t.size);
+	/* listed in the journal: skip it when it reads back equal */
 	if (jr_has(&w->j, c->index, c->digest)) {
-		r = readback_digest(&w->t, w->md, c->index, c->len, rd, e);
+		r = readback_equal(&w->rd_w, c, &eq, e);
 		if (r < 0)
 			return r;
-		if (memcmp(rd, c->digest, 32) == 0) {
-			w->checked[c->index] = true;
+		if (eq) {
 			w->res.skipped += c->len;
+			w->res.verified += c->len;
 			return 0;
 		}
 	}
@@ -945,11 +1087,13 @@ static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 		r = write_chunk(&w->t, c, &w->res.written, &w->res.zeroed, e);
 	if (r < 0)
 		return r;
-	jr_add(&w->j, c->index, c->digest);
-	if (w->j.f)
-		fflush(w->j.f); /* survives kill -9; fsynced at the next checkpoint */
-	w->pending_to = c->index + 1;
+	/* the verifier reads it back while the chunk is still in memory: a byte
+	 * compare, no second hash; it journals it and returns the buffer */
+	if (q_push(&w->vq, c) < 0)
+		return app_err_set(e, -ECANCELED, "read-back stopped");
+	w->sent = true;
 	w->since_sync += c->len;
+	w->pending_to = c->index + 1;
 	if (w->since_sync >= SYNC_BYTES || now_ns() - w->last_sync >= SYNC_NS)
 		return checkpoint(w, e);
 	return 0;
@@ -992,17 +1136,17 @@ static int target_open(struct writer *w, struct app_err *e)
 		t->direct = false;
 	}
 	w->res.direct_io = t->direct;
-	t->zeros = xaligned(IMAGE_CHUNK);
-	memset(t->zeros, 0, IMAGE_CHUNK);
-	t->rbuf = xaligned(IMAGE_CHUNK);
+	t->zeros = mmap(NULL, IMAGE_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->zeros == MAP_FAILED) {
+		t->zeros = NULL;
+		return app_err_set(e, -ENOMEM, "cannot map a zero buffer");
+	}
 	return 0;
 }
 
 static int finish(struct writer *w, struct app_err *e)
 {
 	const struct image_write_opts *o = w->o;
-	unsigned char d[32];
-	uint64_t done = 0;
 	int r;
 
 	/* the source's own hash first: a wrong image must never become bootable */
@@ -1015,49 +1159,26 @@ static int finish(struct writer *w, struct app_err *e)
 			    o->source, w->res.source_sha256, o->sha256, w->t.path);
 		return r;
 	}
-	/* read back everything not already compared in this run */
-	for (size_t i = 1; i < w->n; i++) {
-		if (!w->checked[i]) {
-			r = readback_digest(&w->t, w->md, i, w->lens[i], d, e);
-			if (r < 0)
-				return r;
-			if (memcmp(d, w->digests[i], 32) != 0) {
-				jr_add(&w->j, i, NULL);
-				jr_sync(&w->j, NULL);
-				return app_err_set(
-				    e, -EIO,
-				    "read-back of disk '%s' differs from image '%s' in bytes %llu-%llu",
-				    w->t.path, o->source, (unsigned long long)i * IMAGE_CHUNK,
-				    (unsigned long long)(i * (uint64_t)IMAGE_CHUNK + w->lens[i] - 1));
-			}
-		}
-		done += w->lens[i];
-		w->res.verified += w->lens[i];
-		if (i % 16 == 0)
-			report(w, IMAGE_PHASE_VERIFY, done);
-	}
 	/* then the head, which makes the disk look like what it now is */
 	if (w->head) {
 		struct chunk *h = w->head;
 		bool same = false;
 		if (!w->head_invalidated && jr_has(&w->j, 0, h->digest)) {
-			r = readback_digest(&w->t, w->md, 0, h->len, d, e);
+			r = readback_equal(&w->rd_w, h, &same, e);
 			if (r < 0)
 				return r;
-			same = memcmp(d, h->digest, 32) == 0;
 		}
 		if (!same) {
+			bool eq = false;
 			r = write_chunk(&w->t, h, &w->res.written, &w->res.zeroed, e);
 			if (r == 0)
 				r = t_sync(&w->t, e);
 			if (r == 0)
-				r = readback_digest(&w->t, w->md, 0, h->len, d, e);
+				r = readback_equal(&w->rd_w, h, &eq, e);
 			if (r < 0)
 				return r;
-			if (memcmp(d, h->digest, 32) != 0)
-				return app_err_set(
-				    e, -EIO, "read-back of disk '%s' differs from image '%s' in bytes 0-%zu",
-				    w->t.path, o->source, h->len - 1);
+			if (!eq)
+				return differs(w, h, e);
 			jr_add(&w->j, 0, h->digest);
 			r = jr_sync(&w->j, e);
 			if (r < 0)
@@ -1094,8 +1215,9 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	w->o = o;
 	w->progress = progress;
 	w->ctx = ctx;
-	w->md = EVP_MD_CTX_new();
 	w->t.fd = -1;
+	w->rd_w.fd = w->rd_v.fd = -1;
+	pthread_mutex_init(&w->j.mu, NULL);
 	w->last_sync = now_ns();
 	w->d.src.name = o->source;
 	w->d.src.ca_file = o->ca_file;
@@ -1114,10 +1236,15 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 		r = decoder_open(&w->d, e);
 	if (r == 0) {
 		snprintf(w->res.format, sizeof(w->res.format), "%s", w->d.format);
-		r = decoder_start(&w->d, e);
+		r = verifier_start(w, e);
 	}
+	if (r == 0)
+		r = decoder_start(&w->d, e);
 	while (r == 0) {
-		struct chunk *c = q_pop(&w->d.full_q);
+		struct chunk *c;
+		if (w->v_rc < 0)
+			break;
+		c = q_pop(&w->d.full_q);
 		if (!c)
 			break;
 		EVP_DigestUpdate(all, c->digest, 32);
@@ -1125,14 +1252,21 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 		r = handle_chunk(w, c, e);
 		if (r == 1) {
 			r = 0; /* chunk 0 stays out of the pool until the end */
-		} else if (r == 0) {
+		} else if (r == 0 && c->index != 0 && !w->sent) {
 			q_push(&w->d.free_q, c);
 		}
+		w->sent = false;
 		report(w, IMAGE_PHASE_WRITE, w->res.image_size);
+	}
+	{
+		struct app_err ve = { 0 };
+		int vr = verifier_stop(w, &ve);
+		if (r == 0 && vr < 0)
+			r = app_err_set(e, vr, "%s", ve.msg);
 	}
 	if (r == 0 && w->d.rc < 0)
 		r = app_err_set(e, w->d.rc, "%s", w->d.err.msg);
-	if (r == 0 && w->n == 0)
+	if (r == 0 && w->res.image_size == 0)
 		r = app_err_set(e, -EINVAL, "image '%s' is empty", o->source);
 	if (r == 0)
 		r = checkpoint(w, e);
@@ -1148,14 +1282,13 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	if (res)
 		*res = w->res;
 	jr_close(&w->j);
+	pthread_mutex_destroy(&w->j.mu);
 	if (w->t.fd >= 0)
 		close(w->t.fd);
-	free(w->t.zeros);
-	free(w->t.rbuf);
-	free(w->digests);
-	free(w->lens);
-	free(w->checked);
-	EVP_MD_CTX_free(w->md);
+	if (w->t.zeros)
+		munmap(w->t.zeros, IMAGE_CHUNK);
+	rd_close(&w->rd_w);
+	rd_close(&w->rd_v);
 	EVP_MD_CTX_free(all);
 	free(jpath);
 	free(w);

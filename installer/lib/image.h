@@ -29,7 +29,7 @@
 struct app_err;
 struct model;
 
-#define IMAGE_CHUNK (4u << 20)
+#define IMAGE_CHUNK (2u << 20)
 
 enum image_phase { IMAGE_PHASE_WRITE = 0, IMAGE_PHASE_VERIFY, IMAGE_PHASE_FINISH };
 
