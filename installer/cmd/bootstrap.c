@@ -270,8 +270,6 @@ int cmd_bootstrap(int argc, char **argv)
 		if (o.scrub) {
 			/* with --endpoint only that node is reachable; otherwise every node
 			 * of the profile with an address */
-			size_t done = 0;
-
 			for (size_t i = 0; i < m->n_nodes; i++) {
 				const struct model_node *n = &m->nodes[i];
 				char *h = o.endpoint ? NULL : node_host(n);
@@ -294,14 +292,12 @@ int cmd_bootstrap(int argc, char **argv)
 					goto out;
 				}
 				printf("config volume: wiped %s on %s\n", o.scrub, n->name);
-				done++;
 			}
 			if (o.endpoint && m->n_nodes > 1)
 				printf("config volumes: only %s was reachable through --endpoint; the other "
 				       "nodes' "
 				       "config volumes still hold their machine config and secrets\n",
 				       node->name);
-			(void)done;
 		} else {
 			printf("config volumes: still present on the nodes (they hold the machine config and "
 			       "its "
