@@ -48,15 +48,15 @@ int journal_open(const char *dir, bool lock, struct journal **ret, struct app_er
 	char *p;
 	int r, fd = -1;
 
-	r = mkdir_p(dir, 0700, e);
-	if (r < 0)
-		return r;
-	p = xasprintf("%s/journal", dir);
-	r = mkdir_p(p, 0700, e);
-	free(p);
-	if (r < 0)
-		return r;
-	if (lock) {
+	if (lock) { /* a reader (plan) creates nothing: a missing journal reads as empty */
+		r = mkdir_p(dir, 0700, e);
+		if (r < 0)
+			return r;
+		p = xasprintf("%s/journal", dir);
+		r = mkdir_p(p, 0700, e);
+		free(p);
+		if (r < 0)
+			return r;
 		remove_stale_temps(dir);
 		p = xasprintf("%s/lock", dir);
 		fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -22,8 +22,9 @@ struct journal_entry {
 	int runs;		     /* how many times the step was started */
 };
 
-/* Open (creating) the state directory; lock: take an exclusive lock on
- * DIR/lock (fails with -EBUSY when another install holds it). */
+/* Open the state directory. lock (writers): create it and take an exclusive
+ * lock on DIR/lock (-EBUSY when another install holds it); without lock
+ * (readers: plan) nothing is created and a missing directory reads as empty. */
 int journal_open(const char *dir, bool lock, struct journal **ret, struct app_err *e);
 void journal_close(struct journal *j);
 const char *journal_dir(const struct journal *j);

@@ -1423,8 +1423,10 @@ int plan_run(const struct plan_opts *o, struct plan_outcome *out, struct app_err
 
 	memset(out, 0, sizeof(*out));
 	r = journal_open(o->state_dir, o->apply, &c.j, e);
-	if (r < 0)
+	if (r < 0) {
+		out->refused = true;
 		return r;
+	}
 	c.cache_dir = o->cache_dir ? xstrdup(o->cache_dir) : xasprintf("%s/cache", o->state_dir);
 	c.secrets_path = o->secrets ? xstrdup(o->secrets) : xasprintf("%s/talos-secrets.yaml", o->state_dir);
 	c.sysfs = o->sysfs     ? xstrdup(o->sysfs)

@@ -84,6 +84,17 @@ refusal "library folder missing on the NAS" \
 	"^appliance: preflight-nas: nas check failed: smb://127.0.0.1:$SMBD_PORT/k8s/no-such-folder" \
 	"${DEMO_ARGS[@]}" --set nas.library=no-such-folder
 
+# two installs never share a state directory
+mkdir -p "$DEMO_STATE"
+flock "$DEMO_STATE/lock" sleep 30 &
+holder=$!
+at_exit "kill $holder"
+sleep 0.2
+refusal "state directory in use by another install" \
+	"^appliance: state directory '$DEMO_STATE' is in use by another install$" "${DEMO_ARGS[@]}"
+kill $holder
+wait $holder 2>/dev/null
+
 # plan shows the same refusals (same code path)
 expect_fail "plan refuses the same way (exit 1)" 1 "$APPLIANCE" plan "${DEMO_ARGS[@]}" --set nas.port=1
 expect_out "plan: same message" "^appliance: preflight-nas: nas check failed: cannot connect to 127.0.0.1:1" \
