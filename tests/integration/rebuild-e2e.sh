@@ -47,6 +47,16 @@ EOF
 ids "$DEMO_STATE/nodes/demo-1/config.yaml" >"$T/ids.before"
 check "first install: machine config has a cluster id and CAs" test "$(wc -l <"$T/ids.before")" -ge 4
 
+# the operator's talosconfig from the first life of the site
+SETS=()
+for ((i = 1; i < ${#DEMO_ARGS[@]}; i++)); do
+	[ "${DEMO_ARGS[i]}" = --set ] && SETS+=(--set "${DEMO_ARGS[i + 1]}")
+done
+"$APPLIANCE" talos gen "$ROOT/profiles/demo.yaml" --secrets "$DEMO_STATE/talos-secrets.yaml" --out "$T/workstation" \
+	"${SETS[@]}" >"$T/gen.log" 2>&1
+[ -s "$T/workstation/talosconfig" ] && ok "first life: talosconfig written" ||
+	{ not_ok "first life: talosconfig written"; tail -5 "$T/gen.log" | sed 's/^/#   /'; }
+
 # ---- keep off-site, then lose the site ------------------------------------------------------
 mkdir -p "$T/offsite"
 cp "$DEMO_STATE/talos-secrets.yaml" "$T/offsite/secrets.yaml"
@@ -109,3 +119,27 @@ check "rebuild: new backups go under a new serverName" \
 check "rebuild: the NAS tree hash is unchanged" test "$(nas_hash)" = "$NAS_BEFORE"
 check "rebuild: the S3 store is unchanged" \
 	test "$(cd "$S3_DIR/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)" = "$S3_BEFORE"
+
+# ---- the existing talosconfig keeps working with the rebuilt node --------------------------------
+# the rebuilt node's apid (stand-in) has a server certificate from the bundle's OS CA, as Talos makes
+$PY - "$T/offsite/secrets.yaml" "$T" <<'EOF'
+import base64, sys, yaml
+b = yaml.safe_load(open(sys.argv[1]))
+open(sys.argv[2] + "/os-ca.crt", "wb").write(base64.b64decode(b["certs"]["os"]["crt"]))
+open(sys.argv[2] + "/os-ca.key", "wb").write(
+    base64.b64decode(b["certs"]["os"]["key"]).replace(b"ED25519 PRIVATE KEY", b"PRIVATE KEY"))
+EOF
+openssl genpkey -algorithm ed25519 -out "$T/node.key" 2>/dev/null
+openssl req -new -key "$T/node.key" -subj /CN=demo-1 -out "$T/node.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$T/node.ext"
+openssl x509 -req -in "$T/node.csr" -CA "$T/os-ca.crt" -CAkey "$T/os-ca.key" -CAcreateserial -days 5 \
+	-extfile "$T/node.ext" -out "$T/node.crt" 2>/dev/null
+printf 'apiVersion: v1\nkind: Config\n' >"$T/kubeconfig.src"
+mkdir -p "$T/apid"
+$PY "$ROOT/tests/servers/talos_api.py" --ca "$T/os-ca.crt" --cert "$T/node.crt" --key "$T/node.key" \
+	--port-file "$T/apid.port" --state "$T/apid" --kubeconfig "$T/kubeconfig.src" >"$T/apid.log" 2>&1 &
+at_exit "kill $!"
+for _ in $(seq 1 100); do [ -e "$T/apid/listening" ] && break; sleep 0.1; done
+expect_out "rebuild: the talosconfig from before the disaster bootstraps the rebuilt node" '^etcd: bootstrapped on demo-1$' \
+	"$APPLIANCE" bootstrap "$ROOT/profiles/demo.yaml" --talosconfig "$T/workstation/talosconfig" \
+	--endpoint "127.0.0.1:$(cat "$T/apid.port")" --kubeconfig "$T/kubeconfig" --wait 20
