@@ -3,6 +3,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,24 +216,19 @@ static enum grpc_fail tls_kind(CURLcode rc, const char *err)
 }
 
 static int fail(enum grpc_fail *ret_fail, enum grpc_fail kind, struct app_err *e, int code, const char *where,
-		const char *fmt, const char *detail)
+		const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int fail(enum grpc_fail *ret_fail, enum grpc_fail kind, struct app_err *e, int code, const char *where,
+		const char *fmt, ...)
 {
+	char tmp[900];
+	va_list ap;
+
 	if (ret_fail)
 		*ret_fail = kind;
-	app_err_set(e, code, "%s: ", where);
-	/* fmt is one of our own constant strings with one %s */
-	{
-		char tmp[900];
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wformat-nonliteral"
-		snprintf(tmp, sizeof(tmp), fmt, detail ? detail : "");
-#pragma GCC diagnostic pop
-		if (e) {
-			size_t l = strlen(e->msg);
-			snprintf(e->msg + l, sizeof(e->msg) - l, "%s", tmp);
-		}
-	}
-	return code;
+	va_start(ap, fmt);
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	return app_err_set(e, code, "%s: %s", where, tmp);
 }
 
 static int transport_error(CURLcode rc, const char *errbuf, const char *where, enum grpc_fail *ret_fail,
@@ -412,8 +408,7 @@ int grpc_call(const struct grpc_target *t, const char *path, const void *req, si
 			    "the server closed the connection right after the TLS handshake without "
 			    "answering: "
 			    "it refused our client certificate (not issued by the CA this node trusts: wrong "
-			    "secrets bundle or talosconfig?)%s",
-			    "");
+			    "secrets bundle or talosconfig?)");
 			goto out;
 		}
 		r = transport_error(rc, errbuf, where, ret_fail, e);
@@ -423,7 +418,7 @@ int grpc_call(const struct grpc_target *t, const char *path, const void *req, si
 	curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &ver);
 	if (ver != CURL_HTTP_VERSION_2_0) {
 		r = fail(ret_fail, GRPC_FAIL_PROTOCOL, e, -EPROTO, where,
-			 "the server does not speak HTTP/2 (ALPN)%s: not a gRPC endpoint", "");
+			 "the server does not speak HTTP/2 (ALPN): not a gRPC endpoint");
 		goto out;
 	}
 	if (st) {
@@ -446,8 +441,7 @@ int grpc_call(const struct grpc_target *t, const char *path, const void *req, si
 		goto out;
 	}
 	if (c.in.len) {
-		r = fail(ret_fail, GRPC_FAIL_PROTOCOL, e, -EPROTO, where, "reply ends inside a message%s",
-			 "");
+		r = fail(ret_fail, GRPC_FAIL_PROTOCOL, e, -EPROTO, where, "reply ends inside a message");
 		goto out;
 	}
 out:

@@ -38,35 +38,20 @@ void talos_creds_free(struct talos_creds *c)
 	c->ca_len = c->crt_len = c->key_len = 0;
 }
 
-/* base64 (whitespace ignored) -> bytes; NULL when invalid. */
+/* base64 (whitespace ignored) -> NUL-terminated bytes; NULL when invalid. */
 static char *b64_decode(const char *in, size_t *ret_len)
 {
-	size_t n = 0, pad = 0, cap = strlen(in);
-	char *clean = xmalloc(cap + 1), *out;
-	int got;
+	struct buf b = { 0 };
 
-	for (const char *p = in; *p; p++)
-		if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t')
-			clean[n++] = *p;
-	clean[n] = '\0';
-	if (n == 0 || n % 4) {
-		secure_free(clean, cap + 1);
+	if (talos_b64_decode(in, &b) < 0) {
+		if (b.data)
+			secure_free(b.data, b.cap);
 		return NULL;
 	}
-	if (clean[n - 1] == '=')
-		pad++;
-	if (n > 1 && clean[n - 2] == '=')
-		pad++;
-	out = xmalloc(n / 4 * 3 + 1);
-	got = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)clean, (int)n);
-	secure_free(clean, cap + 1);
-	if (got < 0 || (size_t)got < pad) {
-		secure_free(out, n / 4 * 3 + 1);
-		return NULL;
-	}
-	*ret_len = (size_t)got - pad;
-	out[*ret_len] = '\0';
-	return out;
+	if (!b.data)
+		buf_append(&b, "", 0);
+	*ret_len = b.len;
+	return b.data;
 }
 
 static yaml_node_t *map_get(yaml_document_t *d, yaml_node_t *map, const char *key)
