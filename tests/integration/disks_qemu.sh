@@ -9,8 +9,9 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/tests/e2e/lib/qemu.sh"
 e2e_require_qemu
-command -v mkfs.vfat >/dev/null 2>&1 && command -v mcopy >/dev/null 2>&1 ||
+if ! command -v mkfs.vfat >/dev/null 2>&1 || ! command -v mcopy >/dev/null 2>&1; then
 	skip_all "!!! dosfstools/mtools missing: the guest disks test did NOT run (make deps)"
+fi
 e2e_assets
 
 # demo-1's disks as profiles/demo.yaml names them (install APPL-INSTALL-1, Ceph APPL-CEPH-1*)
