@@ -1009,7 +1009,7 @@ static int boot_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	if (!efiboot_is_uefi(c->efivars)) {
 		snprintf(result, n, "bios");
 		report_note(c->rep, c->step,
-			    "      this machine boots with BIOS: choose '%s' first in the firmware boot menu "
+			    "this machine boots with BIOS: choose '%s' first in the firmware boot menu "
 			    "(or remove the installer medium) before rebooting",
 			    disk_name(c->install));
 		return 0;
@@ -1137,14 +1137,14 @@ static int summary_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 		return 0;
 	for (int i = 0; i < S_SUMMARY; i++)
 		if (c->result[i][0])
-			report_note(c->rep, c->step, "      %-17s %s", plan_step_names[i], c->result[i]);
+			report_note(c->rep, c->step, "%-17s %s", plan_step_names[i], c->result[i]);
 	if (c->apply && c->install && counts[REPORT_UNAVAILABLE] == 0 && counts[REPORT_FAILED] == 0) {
 		report_note(c->rep, c->step,
-			    "      next boot: Talos from %s reads its config from the 'metal-iso' "
+			    "next boot: Talos from %s reads its config from the 'metal-iso' "
 			    "partition, installs itself and joins cluster '%s'",
 			    disk_name(c->install), c->m->site.cluster);
 		report_note(c->rep, c->step,
-			    "      follow it: 'appliance bootstrap PROFILE --node %s' once the node "
+			    "follow it: 'appliance bootstrap PROFILE --node %s' once the node "
 			    "answers on the Talos API (port 50000)",
 			    c->node->name);
 	}

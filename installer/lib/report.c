@@ -173,8 +173,8 @@ static void vline(struct report *r, const char *event, const char *step, const c
 		close_line(r);
 		if (kind)
 			fprintf(r->f, "      %-9s %s\n", kind, text);
-		else
-			fprintf(r->f, "%s\n", text);
+		else /* notes of a step are indented under it */
+			fprintf(r->f, "%s%s\n", step ? "      " : "", text);
 		fflush(r->f);
 	}
 	free(text);
