@@ -181,6 +181,13 @@ static int identify_run(struct ctx *c, char *result, size_t n, struct app_err *e
 			free(seen);
 			return r;
 		}
+		{
+			const struct model_node *auto_node = NULL;
+			struct app_err ignore;
+			if (identity_match(c->m, &c->id, &auto_node, &ignore) == 0 && auto_node != c->node)
+				action(c, "warn", "this machine's identity matches node '%s', not '%s'",
+				       auto_node->name, c->node->name);
+		}
 		snprintf(result, n, "node '%s' (given with --node; this machine: %s)", c->node->name, seen);
 	} else {
 		r = identity_match(c->m, &c->id, &c->node, e);

@@ -63,6 +63,12 @@ refusal "ambiguous install disk selector" \
 check "ambiguous disk: every candidate listed with why" grep -qE \
 	"^  /dev/nvme1n1: matches \(serial 'APPL-CEPH-1A' matches 'APPL-\*', transport 'nvme' matches 'nvme'\)$" "$T/out"
 
+refusal "--node names another machine's node" \
+	"^appliance: resolve-disks: .*nodes\[1\].installDisk matches no disk" \
+	"${auto[@]}" --node demo-2
+check "--node names another machine's node: warned" grep -qE \
+	"^      warn      this machine's identity matches node 'demo-1', not 'demo-2'$" "$T/out"
+
 refusal "unmatched install disk selector" \
 	"^appliance: resolve-disks: .*nodes\[0\].installDisk matches no disk" \
 	"${DEMO_ARGS[@]}" --set 'nodes[0].installDisk.serial=NOT-THERE'
