@@ -439,7 +439,8 @@ static int do_write(int argc, char **argv)
 		printf("  skipped  %llu bytes (%s) already on the disk\n", (unsigned long long)res.skipped,
 		       s);
 		printf("  verified %llu bytes (%s) read back equal\n", (unsigned long long)res.verified, v);
-		printf("  source   sha256 %s%s\n", res.source_sha256, sha ? " (as expected)" : "");
+		if (sha)
+			printf("  source   sha256 %s (as expected)\n", res.source_sha256);
 		if (res.gpt_relocated)
 			printf("  gpt      backup header moved to the end of the disk\n");
 	}

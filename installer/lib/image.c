@@ -133,24 +133,17 @@ static bool all_zero(const unsigned char *p, size_t n)
 }
 
 /* SHA-256 over (length, zero-block bitmap, non-zero blocks). zmap gets the bitmap. */
-static void chunk_digest(EVP_MD_CTX *md, const unsigned char *data, size_t len,
-			 unsigned char zmap[ZMAP_BYTES], unsigned char out[32])
+/* Which 4 KiB blocks of the chunk are all zeros (bit set = zero block). */
+static void chunk_zmap(const unsigned char *data, size_t len, unsigned char zmap[ZMAP_BYTES])
 {
-	uint64_t le = len;
 	size_t nblk = (len + BLK - 1) / BLK;
 
 	memset(zmap, 0, ZMAP_BYTES);
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, &le, sizeof(le));
 	for (size_t b = 0; b < nblk; b++) {
 		size_t n = (b + 1) * BLK <= len ? BLK : len - b * BLK;
 		if (all_zero(data + b * BLK, n))
 			zmap[b / 8] |= (unsigned char)(1u << (b % 8));
-		else
-			EVP_DigestUpdate(md, data + b * BLK, n);
 	}
-	EVP_DigestUpdate(md, zmap, (nblk + 7) / 8);
-	EVP_DigestFinal_ex(md, out, NULL);
 }
 
 static bool zbit(const unsigned char *zmap, size_t b)
@@ -183,7 +176,8 @@ struct source {
 	bool thread_started;
 	struct app_err fetch_err;
 	int fetch_rc;
-	EVP_MD_CTX *md; /* SHA-256 of the source bytes */
+	bool hash;	/* compute the SHA-256 of the source bytes */
+	EVP_MD_CTX *md; /* ... here */
 	_Atomic uint64_t consumed;
 	uint64_t total;
 	_Atomic bool stop; /* stop early */
@@ -206,7 +200,8 @@ static int fetch_sink(void *ctx, const void *data, size_t len)
 		if (n > len)
 			n = len;
 		memcpy(s->filling->data + s->filling->len, p, n);
-		EVP_DigestUpdate(s->md, p, n);
+		if (s->md)
+			EVP_DigestUpdate(s->md, p, n);
 		s->filling->len += n;
 		p += n;
 		len -= n;
@@ -284,7 +279,8 @@ static void *file_thread(void *arg)
 		if (got == 0)
 			break;
 		b->len = got;
-		EVP_DigestUpdate(s->md, b->data, got);
+		if (s->md)
+			EVP_DigestUpdate(s->md, b->data, got);
 		if (q_push(&s->full_q, b) < 0 || got < SRC_BLOCK)
 			break;
 	}
@@ -294,8 +290,10 @@ static void *file_thread(void *arg)
 
 static int source_open(struct source *s, struct app_err *e)
 {
-	s->md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(s->md, EVP_sha256(), NULL);
+	if (s->hash) {
+		s->md = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(s->md, EVP_sha256(), NULL);
+	}
 	s->url = fetch_is_url(s->name);
 	s->fd = -1;
 	if (!s->url) {
@@ -362,7 +360,6 @@ struct chunk {
 	unsigned char *data;
 	size_t len;
 	uint64_t index;
-	unsigned char digest[32];
 	unsigned char zmap[ZMAP_BYTES];
 };
 
@@ -408,7 +405,7 @@ static int decoder_open(struct decoder *d, struct app_err *e)
 }
 
 /* Fill one chunk; 0 at the end of the image, 1 with data, negative on error. */
-static int decode_chunk(struct decoder *d, EVP_MD_CTX *md, struct chunk *c, uint64_t index)
+static int decode_chunk(struct decoder *d, struct chunk *c, uint64_t index)
 {
 	c->len = 0;
 	c->index = index;
@@ -427,7 +424,7 @@ static int decode_chunk(struct decoder *d, EVP_MD_CTX *md, struct chunk *c, uint
 	}
 	if (c->len == 0)
 		return 0;
-	chunk_digest(md, c->data, c->len, c->zmap, c->digest);
+	chunk_zmap(c->data, c->len, c->zmap);
 	d->out_bytes += c->len;
 	return 1;
 }
@@ -435,14 +432,12 @@ static int decode_chunk(struct decoder *d, EVP_MD_CTX *md, struct chunk *c, uint
 static void *decoder_thread(void *arg)
 {
 	struct decoder *d = arg;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-
 	for (uint64_t i = 0;; i++) {
 		struct chunk *c = q_pop(&d->free_q);
 		int r;
 		if (!c)
 			break;
-		r = decode_chunk(d, md, c, i);
+		r = decode_chunk(d, c, i);
 		if (r <= 0) {
 			d->rc = r;
 			break;
@@ -450,7 +445,6 @@ static void *decoder_thread(void *arg)
 		if (q_push(&d->full_q, c) < 0)
 			break;
 	}
-	EVP_MD_CTX_free(md);
 	q_close(&d->full_q);
 	return NULL;
 }
@@ -745,53 +739,39 @@ struct journal {
 	FILE *f;
 	char *path;
 	char id[96];
-	unsigned char (*digest)[32];
 	bool *have;
 	size_t n;
 };
 
-static void jr_set(struct journal *j, uint64_t i, const unsigned char *d)
+static void jr_set(struct journal *j, uint64_t i, bool have)
 {
 	if (i >= j->n) {
 		size_t n = j->n ? j->n : 64;
 		while (n <= i)
 			n *= 2;
-		j->digest = xrealloc(j->digest, n * sizeof(*j->digest));
 		j->have = xrealloc(j->have, n * sizeof(*j->have));
 		memset(j->have + j->n, 0, (n - j->n) * sizeof(*j->have));
 		j->n = n;
 	}
-	j->have[i] = d != NULL;
-	if (d)
-		memcpy(j->digest[i], d, 32);
+	j->have[i] = have;
 }
 
-static bool jr_has(struct journal *j, uint64_t i, const unsigned char *d)
+static bool jr_has(struct journal *j, uint64_t i)
 {
 	bool r;
 	if (!j->f)
 		return false;
 	pthread_mutex_lock(&j->mu);
-	r = i < j->n && j->have[i] && memcmp(j->digest[i], d, 32) == 0;
+	r = i < j->n && j->have[i];
 	pthread_mutex_unlock(&j->mu);
 	return r;
 }
 
-static int unhex32(const char *s, unsigned char out[32])
-{
-	for (int i = 0; i < 32; i++) {
-		unsigned v;
-		if (sscanf(s + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (unsigned char)v;
-	}
-	return 0;
-}
-
-static int jr_open(struct journal *j, const char *path, const struct target *t, struct app_err *e)
+static int jr_open(struct journal *j, const char *path, const struct target *t, const char *source_id,
+		   struct app_err *e)
 {
 	struct stat st;
-	char line[256], head[160];
+	char line[1300], head[1200];
 	bool match = false;
 	FILE *f;
 
@@ -802,7 +782,8 @@ static int jr_open(struct journal *j, const char *path, const struct target *t, 
 	else
 		snprintf(j->id, sizeof(j->id), "file:%llu:%llu", (unsigned long long)st.st_dev,
 			 (unsigned long long)st.st_ino);
-	snprintf(head, sizeof(head), "appliance-image-journal 1 chunk=%u target=%s\n", IMAGE_CHUNK, j->id);
+	snprintf(head, sizeof(head), "appliance-image-journal 2 chunk=%u target=%s source=%.1000s\n",
+		 IMAGE_CHUNK, j->id, source_id);
 	j->path = xstrdup(path);
 	f = fopen(path, "re");
 	if (f) {
@@ -810,16 +791,13 @@ static int jr_open(struct journal *j, const char *path, const struct target *t, 
 			match = true;
 			while (fgets(line, sizeof(line), f)) {
 				unsigned long long i;
-				char hx[80];
-				unsigned char d[32];
 				size_t l = strlen(line);
 				if (l == 0 || line[l - 1] != '\n')
 					break; /* torn last line */
-				if (sscanf(line, "w %llu %70s", &i, hx) == 2 && strlen(hx) == 64 &&
-				    unhex32(hx, d) == 0)
-					jr_set(j, i, d);
+				if (sscanf(line, "w %llu", &i) == 1)
+					jr_set(j, i, true);
 				else if (sscanf(line, "d %llu", &i) == 1)
-					jr_set(j, i, NULL);
+					jr_set(j, i, false);
 			}
 		}
 		fclose(f);
@@ -838,8 +816,6 @@ static int jr_open(struct journal *j, const char *path, const struct target *t, 
 	if (!match) {
 		free(j->have);
 		j->have = NULL;
-		free(j->digest);
-		j->digest = NULL;
 		j->n = 0;
 		fputs(head, j->f);
 	}
@@ -860,20 +836,15 @@ static int jr_sync(struct journal *j, struct app_err *e)
 	return r;
 }
 
-static void jr_add(struct journal *j, uint64_t i, const unsigned char *d)
+/* Chunk i was written (or, with written false, must not be trusted). */
+static void jr_add(struct journal *j, uint64_t i, bool written)
 {
-	char hx[65];
 	if (!j->f)
 		return;
 	pthread_mutex_lock(&j->mu);
-	if (d) {
-		hex32(d, hx);
-		fprintf(j->f, "w %llu %s\n", (unsigned long long)i, hx);
-	} else {
-		fprintf(j->f, "d %llu\n", (unsigned long long)i);
-	}
+	fprintf(j->f, "%c %llu\n", written ? 'w' : 'd', (unsigned long long)i);
 	fflush(j->f); /* survives kill -9; fsynced at the next checkpoint */
-	jr_set(j, i, d);
+	jr_set(j, i, written);
 	pthread_mutex_unlock(&j->mu);
 }
 
@@ -882,7 +853,6 @@ static void jr_close(struct journal *j)
 	if (j->f)
 		fclose(j->f);
 	free(j->path);
-	free(j->digest);
 	free(j->have);
 }
 
@@ -977,7 +947,7 @@ static int invalidate_head(struct writer *w, struct app_err *e)
 	if (r == 0)
 		r = t_sync(&w->t, e);
 	if (r == 0) {
-		jr_add(&w->j, 0, NULL);
+		jr_add(&w->j, 0, false);
 		r = jr_sync(&w->j, e);
 	}
 	return r;
@@ -986,7 +956,7 @@ static int invalidate_head(struct writer *w, struct app_err *e)
 static int differs(struct writer *w, const struct chunk *c, struct app_err *e)
 {
 	uint64_t off = c->index * (uint64_t)IMAGE_CHUNK;
-	jr_add(&w->j, c->index, NULL);
+	jr_add(&w->j, c->index, false);
 	jr_sync(&w->j, NULL);
 	return app_err_set(e, -EIO, "read-back of disk '%s' differs from image '%s' in bytes %llu-%llu",
 			   w->t.path, w->o->source, (unsigned long long)off,
@@ -1010,7 +980,7 @@ static void *verify_thread(void *arg)
 			if (r < 0) {
 				w->v_rc = r;
 			} else {
-				jr_add(&w->j, c->index, c->digest);
+				jr_add(&w->j, c->index, true);
 				w->v_verified += c->len;
 			}
 		}
@@ -1072,7 +1042,7 @@ static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 				   "disk '%s' is too small: image '%s' is larger than its %llu bytes",
 				   w->t.path, w->o->source, (unsigned long long)w->t.size);
 	/* listed in the journal: skip it when it reads back equal */
-	if (jr_has(&w->j, c->index, c->digest)) {
+	if (jr_has(&w->j, c->index)) {
 		r = readback_equal(&w->rd_w, c, &eq, e);
 		if (r < 0)
 			return r;
@@ -1163,7 +1133,7 @@ static int finish(struct writer *w, struct app_err *e)
 	if (w->head) {
 		struct chunk *h = w->head;
 		bool same = false;
-		if (!w->head_invalidated && jr_has(&w->j, 0, h->digest)) {
+		if (!w->head_invalidated && jr_has(&w->j, 0)) {
 			r = readback_equal(&w->rd_w, h, &same, e);
 			if (r < 0)
 				return r;
@@ -1179,7 +1149,7 @@ static int finish(struct writer *w, struct app_err *e)
 				return r;
 			if (!eq)
 				return differs(w, h, e);
-			jr_add(&w->j, 0, h->digest);
+			jr_add(&w->j, 0, true);
 			r = jr_sync(&w->j, e);
 			if (r < 0)
 				return r;
@@ -1203,13 +1173,23 @@ static int finish(struct writer *w, struct app_err *e)
 	return t_sync(&w->t, e);
 }
 
+/* What the journal remembers of the source: a different source resets it. */
+static char *source_id(const char *source)
+{
+	struct stat st;
+	if (!fetch_is_url(source) && stat(source, &st) == 0)
+		return xasprintf("file:%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st.st_dev,
+				 (unsigned long long)st.st_ino, (long long)st.st_size,
+				 (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	return xasprintf("url:%s", source);
+}
+
 int image_write(const struct image_write_opts *o, image_progress_fn progress, void *ctx,
 		struct image_result *res, struct app_err *e)
 {
 	struct writer *w = xcalloc(1, sizeof(*w));
-	EVP_MD_CTX *all = EVP_MD_CTX_new();
 	unsigned char dg[32];
-	char *jpath = NULL;
+	char *jpath = NULL, *sid = NULL;
 	int r;
 
 	w->o = o;
@@ -1225,12 +1205,13 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	w->d.src.fetch_backoff_ms = o->fetch_backoff_ms;
 	w->d.src.on_retry = o->on_retry;
 	w->d.src.retry_ctx = o->retry_ctx;
-	EVP_DigestInit_ex(all, EVP_sha256(), NULL);
+	w->d.src.hash = o->sha256 != NULL;
 
 	r = target_open(w, e);
 	if (r == 0 && !o->no_journal) {
 		jpath = o->journal ? xstrdup(o->journal) : image_default_journal(o->target.path);
-		r = jr_open(&w->j, jpath, &w->t, e);
+		sid = source_id(o->source);
+		r = jr_open(&w->j, jpath, &w->t, sid, e);
 	}
 	if (r == 0)
 		r = decoder_open(&w->d, e);
@@ -1247,7 +1228,6 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 		c = q_pop(&w->d.full_q);
 		if (!c)
 			break;
-		EVP_DigestUpdate(all, c->digest, 32);
 		w->res.image_size += c->len;
 		r = handle_chunk(w, c, e);
 		if (r == 1) {
@@ -1271,11 +1251,12 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	if (r == 0)
 		r = checkpoint(w, e);
 	if (r == 0) {
-		EVP_DigestFinal_ex(w->d.src.md, dg, NULL);
-		hex32(dg, w->res.source_sha256);
+		if (w->d.src.md) {
+			EVP_DigestFinal_ex(w->d.src.md, dg, NULL);
+			hex32(dg, w->res.source_sha256);
+			memcpy(w->res.image_digest, w->res.source_sha256, sizeof(w->res.image_digest));
+		}
 		w->res.source_size = w->d.src.consumed;
-		EVP_DigestFinal_ex(all, dg, NULL);
-		hex32(dg, w->res.image_digest);
 		r = finish(w, e);
 	}
 	decoder_close(&w->d);
@@ -1289,8 +1270,8 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 		munmap(w->t.zeros, IMAGE_CHUNK);
 	rd_close(&w->rd_w);
 	rd_close(&w->rd_v);
-	EVP_MD_CTX_free(all);
 	free(jpath);
+	free(sid);
 	free(w);
 	return r;
 }
@@ -1301,7 +1282,6 @@ int image_inspect(const char *source, const char *ca_file, struct image_info *re
 {
 	struct decoder d = { 0 };
 	struct chunk c = { 0 };
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
@@ -1311,7 +1291,7 @@ int image_inspect(const char *source, const char *ca_file, struct image_info *re
 	if (r == 0) {
 		snprintf(ret->format, sizeof(ret->format), "%s", d.format);
 		c.data = xaligned(IMAGE_CHUNK);
-		r = decode_chunk(&d, md, &c, 0);
+		r = decode_chunk(&d, &c, 0);
 		if (r < 0)
 			r = app_err_set(e, r, "%s", d.err.msg);
 		else if (r == 0)
@@ -1330,7 +1310,6 @@ int image_inspect(const char *source, const char *ca_file, struct image_info *re
 	free(c.data);
 	d.src.stop = true;
 	decoder_close(&d);
-	EVP_MD_CTX_free(md);
 	return r;
 }
 

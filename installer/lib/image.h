@@ -2,19 +2,21 @@
  *
  *   source (file, or URL through fetch.c)  --compressed blocks-->
  *   decompress (libarchive raw: zstd, xz, gzip, none; per-chunk digest)  --4 MiB chunks-->
- *   write (zero runs -> BLKZEROOUT / holes, data -> O_DIRECT pwrite, bounded syncs, journal)
- *   -> read back every chunk bypassing the page cache, compare digests
+ *   write (zero runs -> BLKZEROOUT / holes, data -> O_DIRECT pwrite, bounded syncs)  -->
+ *   read back (own thread, own O_DIRECT fd): every chunk is compared byte for byte with
+ *      the decompressed stream while it is still in memory, then journaled
  *   -> write chunk 0 (protective MBR + primary GPT) last, so an interrupted or failed
  *      write never leaves a disk that looks bootable
  *   -> move the backup GPT header to the real end of the disk (libfdisk, partition.c).
  *
- * The three stages run in their own threads joined by bounded queues; peak RSS
- * stays around 40 MiB whatever the image size. The target is always opened
+ * The four stages run in their own threads joined by bounded queues; peak RSS
+ * stays under 50 MiB whatever the image size. The target is always opened
  * through disk_open_write() (disk.h), so the disk safety policy applies.
  *
- * Chunk digest: SHA-256 over the chunk's zero-block bitmap and its non-zero
- * 4 KiB blocks; two chunks of the same length have the same digest only if
- * their bytes are equal (zero blocks are compared exactly, as zeros). */
+ * Journal: one line per chunk written and read back equal, keyed to the target
+ * and the source (file identity or URL). It is only a hint: a re-run skips a
+ * listed chunk when reading it back gives exactly the stream's bytes, and
+ * rewrites it otherwise, so a lost or stale journal costs time, never a wrong disk. */
 #ifndef APPLIANCE_IMAGE_H
 #define APPLIANCE_IMAGE_H
 

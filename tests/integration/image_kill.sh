@@ -49,7 +49,7 @@ for i in 1 2 3 4 5 6 7 8 9 10; do
 	sleep "0.$(printf '%03d' $((RANDOM % 250)))"
 	kill -9 "$pid" 2>/dev/null && how="killed after >= $want journaled chunks" || how="finished before the kill"
 	wait "$pid" 2>/dev/null
-	"$APPLIANCE" image write "$T/www/talos.raw.zst" "$lo" --keep-backup-gpt --journal "$j" --apply >"$T/rerun$i.out" 2>&1
+	"$APPLIANCE" image write "$url" "$lo" --keep-backup-gpt --journal "$j" --apply >"$T/rerun$i.out" 2>&1
 	rc=$?
 	w=$(written_of "$T/rerun$i.out")
 	if [ "$rc" -eq 0 ] && cmp -s -n "$isize" "$img" "$lo" && [ -n "$w" ] && [ "$w" -lt "$full" ]; then
