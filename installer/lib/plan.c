@@ -931,8 +931,10 @@ static void wipe_describe(struct ctx *c)
 	for (size_t i = 0; i < p.n; i++) {
 		const struct wipe_target *t = &p.v[i];
 		for (size_t k = 0; k < t->n; k++)
-			action(c, "erase", "%s: %s %s at offset %llu, %s%s", t->path,
-			       wipe_kind_name(t->v[k].kind), t->v[k].type ? t->v[k].type : "",
+			/* "signature ceph_bluestore", else the region's own name ("gpt-backup", "rook-1G") */
+			action(c, "erase", "%s: %s%s at offset %llu, %s%s", t->path,
+			       t->v[k].kind == WIPE_SIGNATURE ? "signature " : "",
+			       t->v[k].type ? t->v[k].type : wipe_kind_name(t->v[k].kind),
 			       (unsigned long long)t->v[k].offset, size_str(t->v[k].length, sz, sizeof(sz)),
 			       t->v[k].partno ? " (in a partition)" : "");
 	}
