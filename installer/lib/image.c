@@ -654,14 +654,24 @@ static int t_grow(struct target *t, uint64_t end, struct app_err *e)
 /* Make [off, off+len) read as zeros without sending zeros when the target can. */
 static int t_zero(struct target *t, uint64_t off, uint64_t len, struct app_err *e)
 {
-	if (t->blockdev && t->zeroout_ok && off % 512 == 0 && len % 512 == 0) {
+	if (t->blockdev && off % t->align == 0 && len % t->align == 0) {
 		uint64_t range[2] = { off, len };
-		if (ioctl(t->fd, BLKZEROOUT, range) == 0)
-			return 0;
-		if (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOTTY)
-			return app_err_set(e, -errno, "cannot zero '%s' at byte %llu: %s", t->path,
-					   (unsigned long long)off, strerror(errno));
-		t->zeroout_ok = false;
+		/* the device zeroes the range, unmapping it when it can (thin/loop: holes);
+		 * the kernel refuses rather than falling back to writing zeros */
+		if (t->punch_ok) {
+			if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				      (off_t)len) == 0)
+				return 0;
+			t->punch_ok = false;
+		}
+		if (t->zeroout_ok) {
+			if (ioctl(t->fd, BLKZEROOUT, range) == 0)
+				return 0;
+			if (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOTTY)
+				return app_err_set(e, -errno, "cannot zero '%s' at byte %llu: %s", t->path,
+						   (unsigned long long)off, strerror(errno));
+			t->zeroout_ok = false;
+		}
 	}
 	if (!t->blockdev) {
 		if (t->growable && off >= t->file_size)
@@ -1088,6 +1098,7 @@ static int target_open(struct writer *w, struct app_err *e)
 			return app_err_set(e, -errno, "cannot get the size of '%s': %s", t->path,
 					   strerror(errno));
 		t->zeroout_ok = true;
+		t->punch_ok = true;
 		if (ioctl(fd, BLKSSZGET, &ssz) < 0 || ssz < 512)
 			ssz = 512;
 		t->align = (unsigned)ssz;
