@@ -90,6 +90,16 @@ refusal "library folder missing on the NAS" \
 	"^appliance: preflight-nas: nas check failed: smb://127.0.0.1:$SMBD_PORT/k8s/no-such-folder" \
 	"${DEMO_ARGS[@]}" --set nas.library=no-such-folder
 
+# on a terminal, --apply without --unattended shows the plan and asks; anything but "yes" stops
+echo no | script -qec "$APPLIANCE install ${DEMO_ARGS[*]} --apply" /dev/null >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && ok "interactive install answered 'no': exit 1" || not_ok "interactive 'no': exit $rc"
+expect_out "interactive install: the plan is shown before the question" \
+	"^      write     /dev/nvme0n1 .*the whole disk is overwritten" cat "$T/out"
+expect_out "interactive install: asks, then stops" \
+	"Type 'yes' to install node 'demo-1': appliance: not confirmed; nothing was changed" cat "$T/out"
+[ "$(demo_disk_hashes)" = "$before" ] && ok "interactive 'no': disks untouched" || not_ok "interactive 'no': a disk changed"
+
 # two installs never share a state directory
 mkdir -p "$DEMO_STATE"
 flock "$DEMO_STATE/lock" sleep 30 &
