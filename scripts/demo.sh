@@ -191,8 +191,15 @@ demo_result() {
 	echo "=== NAS checks:"
 	"$APPLIANCE" nas check "$DEMO_ROOT_DIR/profiles/demo.yaml" --set "nas.port=$SMBD_PORT" | sed 's/^/  /'
 	echo
-	echo "=== boot order (efivars):"
-	ls "$DEMO_HW/sys/firmware/efi/efivars" | sed 's/^/  /'
+	echo "=== firmware boot order (efivars; the previous order is in $DEMO_STATE/bootorder.previous):"
+	/usr/bin/python3 -c '
+import struct, sys
+ev, g = sys.argv[1], "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+order = open(f"{ev}/BootOrder-{g}", "rb").read()[4:]
+for (n,) in struct.iter_unpack("<H", order):
+    data = open(f"{ev}/Boot{n:04X}-{g}", "rb").read()[10:]
+    print("  Boot%04X  %s" % (n, data.decode("utf-16-le", "replace").split("\0")[0]))
+' "$DEMO_HW/sys/firmware/efi/efivars"
 	echo
 	echo "=== rendered GitOps tree ($T/home-kubernetes):"
 	(cd "$T/home-kubernetes" 2>/dev/null && find . -type f | sort | sed 's/^/  /') || echo "  (none)"
