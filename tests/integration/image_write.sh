@@ -114,14 +114,14 @@ expect_out "--help prints usage" '^usage: appliance image' "$APPLIANCE" image wr
 
 # ---- loop devices: every compression, garbage first
 loop_require
-for f in "" .zst .xz; do
+for f in "" .zst .xz .gz; do
 	lo=$(loop_new "loop$f.img" 96M) || { not_ok "attach a loop device"; continue; }
 	loop_guard "$lo"
 	garbage "$T/g" 96 && dd if="$T/g" of="$lo" bs=4M oflag=direct status=none
 	check "write ${f:-raw} onto loop device $lo" \
 		"$APPLIANCE" image write "$img$f" "$lo" --keep-backup-gpt --journal "$T/jl$f" --apply
 	last_has "${f:-raw}: O_DIRECT on $lo" 'with O_DIRECT'
-	check "${f:-raw}: $lo reads back as the image (zeros via BLKZEROOUT included)" same "$lo"
+	check "${f:-raw}: $lo reads back as the image (zero runs the device zeroed included)" same "$lo"
 done
 lo=$(loop_new "reloc.img" 160M)
 loop_guard "$lo"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # A private nginx on 127.0.0.1 serving a directory over HTTP and HTTPS (test CA).
 # Source after tap.sh (uses $T and at_exit). OWNER: image work (issue 7); reuse it.
 #
@@ -35,7 +36,7 @@ test_ca_make() {
 
 _nginx_n=0
 nginx_start() {
-	local root rate d port tport i
+	local root rate d port tport
 	root=$(cd "$1" && pwd) rate=${2:-0}
 	_nginx_n=$((_nginx_n + 1))
 	d="$T/nginx.$_nginx_n"
@@ -74,7 +75,7 @@ EOF
 	nginx -c "$d/nginx.conf" -p "$d" >"$d/stdout" 2>&1 &
 	NGINX_PID=$!
 	at_exit "kill $NGINX_PID 2>/dev/null; wait $NGINX_PID 2>/dev/null"
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		if curl -s -o /dev/null "http://127.0.0.1:$port/" 2>/dev/null; then
 			break
 		fi
