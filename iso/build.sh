@@ -43,6 +43,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+OUT=$(realpath -m "$OUT")
 MKI=${MKI:-$OUT/mkinitramfs}
 ISO=${ISO:-$OUT/appliance.iso}
 [ -x "$APP" ] || die "appliance binary '$APP' not found (run 'make' first)"

@@ -215,8 +215,11 @@ int main(int argc, char **argv)
 		fclose(in);
 		return 2;
 	}
-	if (strcmp(comp, "none") != 0)
-		archive_write_set_bytes_in_last_block(w.a, 1);
+	/* Pad the output to 512 bytes with zeros: the kernel skips zeros between
+	 * concatenated initramfs archives but finds the next one only at a 4-byte
+	 * aligned offset, and the EFI stub concatenates initrd= files unpadded. */
+	archive_write_set_bytes_per_block(w.a, 512);
+	archive_write_set_bytes_in_last_block(w.a, 512);
 	tmp = malloc(strlen(out) + 8);
 	if (!tmp)
 		abort();

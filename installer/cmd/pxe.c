@@ -180,7 +180,15 @@ int cmd_pxe(int argc, char **argv)
 	       o.interactive ? "after a question on their console" : "unattended", o.out);
 	rc = EXIT_OK;
 	if (serve) {
-		char **av = pxe_dnsmasq_argv(o.out, serve);
+		const char *user = NULL;
+		char **av;
+
+		if (pxe_serve_prepare(o.out, &user, &e) < 0) {
+			cmd_err(&e);
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		av = pxe_dnsmasq_argv(o.out, serve, user);
 		printf("pxe: serving %s on %s (proxy-DHCP for %s, TFTP); Ctrl-C stops\n", o.out, serve,
 		       m->site.lan_cidr);
 		fflush(stdout);

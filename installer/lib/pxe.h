@@ -58,8 +58,13 @@ int pxe_mac_hexhyp(const char *mac, char out[18], struct app_err *e);
  * dhcp-range for proxy-DHCP on that subnet); caller frees. */
 int pxe_proxy_range(const char *cidr, char **ret, struct app_err *e);
 
+/* Before serving as root: dnsmasq drops to an unprivileged user ("dnsmasq",
+ * else "nobody") and, as root, would serve only world-readable files; site.cpio
+ * stays 0600 and is handed to that user instead. Sets *ret_user (static string). */
+int pxe_serve_prepare(const char *out, const char **ret_user, struct app_err *e);
+
 /* argv (NULL-terminated; the caller execs it or frees each string and the array) that runs dnsmasq on a
- * tree built by pxe_build in the foreground, logging to stderr. */
-char **pxe_dnsmasq_argv(const char *out, const char *interface);
+ * tree built by pxe_build in the foreground as user, logging to stderr. */
+char **pxe_dnsmasq_argv(const char *out, const char *interface, const char *user);
 
 #endif

@@ -1,7 +1,8 @@
 # QEMU helpers for the boot-media end-to-end tests (source after tap.sh).
 #
 #   e2e_require_qemu          skip loudly (exit 77) when QEMU or its firmware is missing
-#   e2e_assets                build the binary, the live system and the ISO (make iso-assets);
+#   e2e_assets                build the binary, the live system and the ISO (make iso-assets;
+#                             E2E_NO_BUILD=1 skips the build);
 #                             sets LIVE_DIR (build/iso/live), ISO (build/iso/appliance.iso),
 #                             NETBOOT_DIR (build/iso/netboot)
 #   e2e_node_disks NODE N     three raw disks for demo node N in $T/NODE/: install.raw
@@ -31,8 +32,9 @@ e2e_require_qemu() {
 
 e2e_assets() {
 	mkdir -p "$ROOT/build"
-	# one build at a time when several e2e scripts run at once
-	if ! flock "$ROOT/build/.iso-assets.lock" make -C "$ROOT" -s iso-assets >"$T/make-iso.log" 2>&1; then
+	# one build at a time when several e2e scripts run at once;
+	# E2E_NO_BUILD=1 uses what build/iso already holds (iterating on a test)
+	if [ "${E2E_NO_BUILD:-0}" != 1 ] && ! flock "$ROOT/build/.iso-assets.lock" make -C "$ROOT" -s iso-assets >"$T/make-iso.log" 2>&1; then
 		not_ok "make iso-assets"
 		tail -20 "$T/make-iso.log" | sed 's/^/#   /'
 		exit 1
