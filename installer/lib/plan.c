@@ -90,6 +90,7 @@ struct ctx {
 	enum report_status status[N_STEPS];
 	char result[N_STEPS][512];
 	bool disks_touched;
+	int image_phase; /* last image_progress phase reported (-1: none) */
 };
 
 struct step {
@@ -713,7 +714,19 @@ static void write_describe(struct ctx *c)
 
 static void image_progress(void *ctx, const struct image_progress *p)
 {
+	static const char *const phase_names[] = {
+		[IMAGE_PHASE_WRITE] = "writing",
+		[IMAGE_PHASE_VERIFY] = "reading back and comparing",
+		[IMAGE_PHASE_FINISH] = "moving the backup GPT to the end of the disk",
+	};
 	struct ctx *c = ctx;
+
+	if ((int)p->phase != c->image_phase &&
+	    (size_t)p->phase < sizeof(phase_names) / sizeof(phase_names[0])) {
+		c->image_phase = (int)p->phase;
+		report_note(c->rep, c->step, "%s", phase_names[p->phase]);
+		report_progress_restart(c->rep);
+	}
 	report_progress(c->rep, c->step, p->out_bytes, p->out_total);
 }
 
@@ -735,6 +748,7 @@ static int write_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	int r;
 
 	c->disks_touched = true;
+	c->image_phase = -1;
 	r = image_write(&wo, image_progress, c, &res, e);
 	free(jp);
 	if (r < 0)

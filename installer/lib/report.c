@@ -16,6 +16,7 @@ struct report {
 	/* current step */
 	char step[64];
 	double step_t0;
+	double prog_t0; /* start of the current progress phase (rate, ETA) */
 	double last_draw;
 	int last_pct;
 	bool line_open; /* TTY: a progress line is being redrawn */
@@ -119,7 +120,7 @@ void report_begin(struct report *r, const char *command, const char *node, bool 
 void report_step_begin(struct report *r, int idx, const char *step, const char *title)
 {
 	snprintf(r->step, sizeof(r->step), "%s", step);
-	r->step_t0 = now();
+	r->step_t0 = r->prog_t0 = now();
 	r->last_draw = 0;
 	r->last_pct = -1;
 	if (r->mode == REPORT_JSON) {
@@ -213,11 +214,11 @@ static void human(uint64_t b, char *out, size_t n)
 
 void report_progress(struct report *r, const char *step, uint64_t done, uint64_t total)
 {
-	double t = now(), el = r->step_t0 > 0 ? t - r->step_t0 : 0;
-	double rate = el > 0 ? (double)done / el : 0;
+	double t = now(), el = r->prog_t0 > 0 ? t - r->prog_t0 : 0;
+	double rate = el >= 0.05 ? (double)done / el : 0; /* too early to tell: no rate */
 	double eta = (rate > 0 && total > done) ? (double)(total - done) / rate : 0;
 	int pct = total ? (int)(done * 100 / total) : -1;
-	char hd[32], ht[32], hr[32];
+	char hd[32], ht[32], hr[32], he[32];
 
 	if (done == 0 && total == 0)
 		return; /* nothing known yet */
@@ -247,18 +248,32 @@ void report_progress(struct report *r, const char *step, uint64_t done, uint64_t
 	}
 	human(done, hd, sizeof(hd));
 	human(total, ht, sizeof(ht));
-	human((uint64_t)rate, hr, sizeof(hr));
+	if (rate > 0) {
+		human((uint64_t)rate, hr, sizeof(hr) - 2);
+		strcat(hr, "/s");
+		snprintf(he, sizeof(he), "%.0fs", eta);
+	} else {
+		snprintf(hr, sizeof(hr), "-");
+		snprintf(he, sizeof(he), "-");
+	}
 	if (r->mode == REPORT_TTY) {
 		int w = 30, fill = total ? (int)((double)done / (double)total * w) : 0;
 		fprintf(r->f, "\r\033[K      [");
 		for (int i = 0; i < w; i++)
 			fputc(i < fill ? '#' : '.', r->f);
-		fprintf(r->f, "] %s / %s  %s/s  ETA %.0fs", hd, ht, hr, eta);
+		fprintf(r->f, "] %s / %s  %s  ETA %s", hd, ht, hr, he);
 		r->line_open = true;
 	} else {
-		fprintf(r->f, "      %3d%%  %s / %s  %s/s  ETA %.0fs\n", pct < 0 ? 0 : pct, hd, ht, hr, eta);
+		fprintf(r->f, "      %3d%%  %s / %s  %s  ETA %s\n", pct < 0 ? 0 : pct, hd, ht, hr, he);
 	}
 	fflush(r->f);
+}
+
+void report_progress_restart(struct report *r)
+{
+	r->prog_t0 = now();
+	r->last_draw = 0;
+	r->last_pct = -1;
 }
 
 void report_end(struct report *r, int exit_code, const char *outcome)

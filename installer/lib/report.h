@@ -52,6 +52,10 @@ void report_action(struct report *r, const char *step, const char *kind, const c
  * often: the TTY redraws at most 10 times a second, plain prints every 10%. */
 void report_progress(struct report *r, const char *step, uint64_t done, uint64_t total);
 
+/* A new phase of byte progress inside the step (e.g. read-back after write):
+ * rate and ETA start over. */
+void report_progress_restart(struct report *r);
+
 /* Free-form line (summary, hints); indented under its step when step is set. */
 void report_note(struct report *r, const char *step, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
