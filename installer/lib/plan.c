@@ -2,9 +2,11 @@
  * what it would change (describe), how it does it (run) and how to tell that
  * its result is still on the machine (check). plan_run() walks the table the
  * same way for `plan` and `install`; only `apply` decides whether CHANGE
- * steps describe or act. Capabilities of other modules are called through the
- * adapters in the middle of this file; a capability this build does not have
- * makes its step report "not available yet" instead of failing silently. */
+ * steps describe or act. Every capability is another module's (hw, selector,
+ * disk, nas, image, fetch, partition, wipe, talos_*, render): the step
+ * functions only call them, journal the result and report. A step that cannot
+ * run because something it needs is missing returns -ENOSYS and is reported
+ * "not available" rather than failing silently. */
 #include "plan.h"
 
 #include <errno.h>
@@ -407,10 +409,6 @@ static int image_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 		   c->image_url, c->image_sha, c->image_file);
 	return 0;
 }
-
-struct fetch_prog {
-	struct ctx *c;
-};
 
 static void fetch_progress(void *ctx, uint64_t done, uint64_t total)
 {
