@@ -119,38 +119,6 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 	return 0;
 }
 
-/* host[:port] or [v6]:port into host (caller frees) and port. */
-static int split_endpoint(const char *ep, char **host, int *port)
-{
-	const char *colon;
-	char *end;
-	long p;
-
-	*port = TALOSAPI_PORT;
-	if (ep[0] == '[') {
-		const char *rb = strchr(ep, ']');
-
-		if (!rb)
-			return -1;
-		*host = xstrndup(ep + 1, (size_t)(rb - ep - 1));
-		colon = rb[1] == ':' ? rb + 1 : NULL;
-	} else {
-		colon = strrchr(ep, ':');
-		if (colon && strchr(ep, ':') != colon)
-			colon = NULL; /* bare IPv6 */
-		*host = colon ? xstrndup(ep, (size_t)(colon - ep)) : xstrdup(ep);
-	}
-	if (colon) {
-		p = strtol(colon + 1, &end, 10);
-		if (*end || p <= 0 || p > 65535) {
-			free(*host);
-			return -1;
-		}
-		*port = (int)p;
-	}
-	return **host ? 0 : -1;
-}
-
 /* The node's Talos API address from the model: its static address (CIDR
  * stripped), else its hostname. Caller frees. */
 static char *node_host(const struct model_node *n)
@@ -217,7 +185,7 @@ int cmd_bootstrap(int argc, char **argv)
 		}
 	}
 	if (o.endpoint) {
-		if (split_endpoint(o.endpoint, &host, &port) < 0) {
+		if (talosapi_parse_endpoint(o.endpoint, &host, &port) < 0) {
 			rc =
 			    cmd_usage_error("bootstrap", "--endpoint '%s': expected HOST[:PORT]", o.endpoint);
 			goto out;

@@ -150,6 +150,15 @@ static int parse_args(int argc, char **argv, struct rb_opts *o)
 				       "--secrets FILE is required: a rebuild reuses the site's bundle");
 	if (!o->apply && (o->node || o->endpoint))
 		return cmd_usage_error("rebuild", "--node and --endpoint only make sense with --apply");
+	if (o->endpoint) {
+		char *h = NULL;
+		int port;
+
+		if (talosapi_parse_endpoint(o->endpoint, &h, &port) < 0)
+			return cmd_usage_error("rebuild", "--endpoint '%s': expected HOST[:PORT]",
+					       o->endpoint);
+		free(h);
+	}
 	if (o->wait) {
 		char *end;
 		long w = strtol(o->wait, &end, 10);
@@ -397,11 +406,9 @@ static int do_bootstrap(const struct rb_opts *o, struct app_err *e)
 	enum talosapi_bootstrap_result res;
 	char *host = NULL;
 	int port = TALOSAPI_PORT, r;
-	const char *colon = strrchr(o->endpoint, ':');
 
-	host = colon ? xstrndup(o->endpoint, (size_t)(colon - o->endpoint)) : xstrdup(o->endpoint);
-	if (colon)
-		port = atoi(colon + 1);
+	if (talosapi_parse_endpoint(o->endpoint, &host, &port) < 0)
+		return app_err_set(e, -EINVAL, "--endpoint '%s': expected HOST[:PORT]", o->endpoint);
 	r = talos_creds_from_secrets(o->secrets, time(NULL), &creds, e);
 	if (r == 0) {
 		struct talosapi_node tn = { .host = host, .port = port, .creds = &creds };

@@ -507,6 +507,46 @@ out:
 	return r;
 }
 
+/* ---- endpoints ----------------------------------------------------------------- */
+
+/* host[:port] or [v6]:port into host (caller frees) and port. */
+int talosapi_parse_endpoint(const char *ep, char **host, int *port)
+{
+	const char *colon;
+	char *end;
+	long p;
+
+	*port = TALOSAPI_PORT;
+	if (ep[0] == '[') {
+		const char *rb = strchr(ep, ']');
+
+		if (!rb || (rb[1] != '\0' && rb[1] != ':'))
+			return -1;
+		*host = xstrndup(ep + 1, (size_t)(rb - ep - 1));
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = strrchr(ep, ':');
+		if (colon && strchr(ep, ':') != colon)
+			colon = NULL; /* bare IPv6 */
+		*host = colon ? xstrndup(ep, (size_t)(colon - ep)) : xstrdup(ep);
+	}
+	if (colon) {
+		p = strtol(colon + 1, &end, 10);
+		if (*end || p <= 0 || p > 65535) {
+			free(*host);
+			*host = NULL;
+			return -1;
+		}
+		*port = (int)p;
+	}
+	if (!**host) {
+		free(*host);
+		*host = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- calls with retries ------------------------------------------------------ */
 
 static long now_ms(void)

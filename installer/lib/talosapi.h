@@ -70,6 +70,10 @@ struct talosapi_node {
 	const struct talos_creds *creds;
 };
 
+/* "host", "host:port", "[v6]" or "[v6]:port" -> host (caller frees) and
+ * port (default 50000). -1 when malformed. */
+int talosapi_parse_endpoint(const char *ep, char **host, int *port);
+
 enum talosapi_bootstrap_result { TALOSAPI_BOOTSTRAPPED = 0, TALOSAPI_ALREADY_BOOTSTRAPPED };
 
 /* Wait for apid on the node and call Bootstrap. Retries only while the call

@@ -239,6 +239,41 @@ static void test_talosconfig(void **state)
 	assert_string_equal(e.msg, "tc: no 'context' set and none given: not a talosconfig");
 }
 
+static void test_parse_endpoint(void **state)
+{
+	static const struct {
+		const char *in, *host;
+		int port, rc;
+	} rows[] = {
+		{ "10.0.0.5", "10.0.0.5", 50000, 0 },
+		{ "10.0.0.5:50001", "10.0.0.5", 50001, 0 },
+		{ "cp1.local", "cp1.local", 50000, 0 },
+		{ "[fd00::5]:4", "fd00::5", 4, 0 },
+		{ "[fd00::5]", "fd00::5", 50000, 0 },
+		{ "fd00::5", "fd00::5", 50000, 0 },
+		{ "h:0", NULL, 0, -1 },
+		{ "h:70000", NULL, 0, -1 },
+		{ "h:x", NULL, 0, -1 },
+		{ "[fd00::5", NULL, 0, -1 },
+		{ "", NULL, 0, -1 },
+		{ "[::1]x", NULL, 0, -1 },
+		{ ":50000", NULL, 0, -1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char *h = NULL;
+		int port = 0, rc = talosapi_parse_endpoint(rows[i].in, &h, &port);
+
+		assert_int_equal(rc, rows[i].rc);
+		if (rc == 0) {
+			assert_string_equal(h, rows[i].host);
+			assert_int_equal(port, rows[i].port);
+			free(h);
+		}
+	}
+}
+
 /* Random bytes never crash the protobuf and framing decoders (ASan build). */
 static void test_decoders_random(void **state)
 {
@@ -299,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_talosconfig),
 		cmocka_unit_test(test_call_closed_port),
 		cmocka_unit_test(test_decoders_random),
+		cmocka_unit_test(test_parse_endpoint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
