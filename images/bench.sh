@@ -76,7 +76,7 @@ best() { # best VAR CMD...: the fastest of $reps runs (this machine is shared; n
 }
 reps=${BENCH_IMAGE_REPS:-3}
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
-# shellcheck disable=SC2154 # t_* are set by best through printf -v
+t_dd="" t_bmap="" t_ours="" t_sha="" t_raw="" t_dl="" t_unz="" t_net="" # set by best
 best t_dd sh -c "zstd -dc '$img.zst' | dd of='$dev' bs=4M oflag=direct conv=fsync status=none"
 best t_bmap bmaptool -q copy --bmap "$img.bmap" "$img.zst" "$dev"
 best t_ours ours file "$img.zst"
