@@ -440,6 +440,7 @@ int cmd_rebuild(int argc, char **argv)
 {
 	struct rb_opts o = { 0 };
 	struct preflight pf = { 0 };
+	struct buf failed = { 0 };
 	struct app_err e = { 0 };
 	struct model *m = NULL;
 	char *out = NULL;
@@ -469,33 +470,30 @@ int cmd_rebuild(int argc, char **argv)
 	printf("rebuild: site %s, secrets %s\npreflight:\n", m->site.cluster ? m->site.cluster : "",
 	       o.secrets);
 	fflush(stdout);
+	/* every check runs, so one run shows everything that is wrong */
 	if (check_secrets(m, o.secrets, &pf, &e) < 0) {
 		row("FAIL", "secrets", "%s", e.msg);
-		cmd_error("rebuild stopped before touching any disk: preflight 'secrets' failed");
-		goto out;
+		buf_puts(&failed, failed.len ? ", secrets" : "secrets");
+	} else {
+		row("ok", "secrets",
+		    "bundle is this site's: OS CA sha256 %.16s... matches talos.caFingerprint",
+		    pf.fingerprint);
 	}
-	row("ok", "secrets", "bundle is this site's: OS CA sha256 %.16s... matches talos.caFingerprint",
-	    pf.fingerprint);
 	if (check_backups(m, &o, &pf, &e) < 0) {
 		row("FAIL", "backups", "%s", e.msg);
-		cmd_error("rebuild stopped before touching any disk: preflight 'backups' failed");
-		goto out;
-	}
-	{
-		char ab[32], aw[32];
+		buf_puts(&failed, failed.len ? ", backups" : "backups");
+	} else {
+		char ab[32], aw[32], skipped[160] = "";
 
 		s3_format_age(time(NULL) - pf.barman.newest_base_time, ab, sizeof(ab));
 		s3_format_age(time(NULL) - pf.barman.newest_wal_time, aw, sizeof(aw));
-		char skipped[160] = "";
-
 		if (pf.barman.not_done)
 			snprintf(skipped, sizeof(skipped), ", %zu newer not completed (%s: %s)",
 				 pf.barman.not_done, pf.barman.newest_not_done,
 				 pf.barman.newest_not_done_status);
 		row("ok", "backups",
 		    "s3://%s/%s%s/: %zu base backup%s, newest completed %s (%s old)%s; %zu WAL file%s, "
-		    "newest %s (%s "
-		    "old)",
+		    "newest %s (%s old)",
 		    pf.bucket, pf.prefix, pf.source, pf.barman.base_backups,
 		    pf.barman.base_backups == 1 ? "" : "s", pf.barman.newest_base, ab, skipped,
 		    pf.barman.wals, pf.barman.wals == 1 ? "" : "s", pf.barman.newest_wal, aw);
@@ -504,11 +502,14 @@ int cmd_rebuild(int argc, char **argv)
 		row("skip", "nas", "not checked (--skip-nas)");
 	} else if (check_nas(m, &pf, &e) < 0) {
 		row("FAIL", "nas", "%s", e.msg);
-		cmd_error("rebuild stopped before touching any disk: preflight 'nas' failed");
-		goto out;
+		buf_puts(&failed, failed.len ? ", nas" : "nas");
 	} else {
 		row("ok", "nas", "photos: %s", pf.nas_photos ? pf.nas_photos : "ok");
 		row("ok", "nas", "library: %s", pf.nas_library ? pf.nas_library : "ok");
+	}
+	if (failed.len) {
+		cmd_error("rebuild stopped before touching any disk: preflight failed: %s", failed.data);
+		goto out;
 	}
 
 	print_plan(m, &o, &pf, out);
@@ -547,6 +548,7 @@ int cmd_rebuild(int argc, char **argv)
 	}
 	rc = EXIT_OK;
 out:
+	buf_free(&failed);
 	s3_barman_free(&pf.barman);
 	free(pf.bucket);
 	free(pf.prefix);

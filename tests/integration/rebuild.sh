@@ -112,6 +112,8 @@ stops "rebuild: missing object store credentials stop" \
 	"^  FAIL backups  object store credentials: secret 's3SecretKey': environment variable 'APPLIANCE_DEMO_S3_SECRET_KEY' is not set$"
 export APPLIANCE_DEMO_S3_SECRET_KEY=$CANARY
 stops "rebuild: NAS down stops" "^  FAIL nas " --set "nas.port=$FREE"
+SECRETS=$T/other-secrets.yaml stops "rebuild: every failed check is reported in one run" \
+	"preflight failed: secrets, nas$" --set "nas.port=$FREE"
 expect_out "rebuild: a profile without caFingerprint cannot prove the bundle" \
 	"^  FAIL secrets  the profile records no talos\.caFingerprint" \
 	"$APPLIANCE" rebuild "$PROFILE" --secrets "$T/secrets.yaml" --set "apps.immich.database.primary.endpoint=$S3_URL"
