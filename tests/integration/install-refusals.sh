@@ -90,6 +90,35 @@ refusal "library folder missing on the NAS" \
 	"^appliance: preflight-nas: nas check failed: smb://127.0.0.1:$SMBD_PORT/k8s/no-such-folder" \
 	"${DEMO_ARGS[@]}" --set nas.library=no-such-folder
 
+# image files given with --disk-file resolve by path glob, but Talos cannot find a disk by
+# such a path on the real machine: refused when the config renders, before any disk is written
+mkdir -p "$T/files" "$T/emptyroot/sys/block"
+truncate -s 192M "$T/files/install.img"
+truncate -s 32M "$T/files/ceph-a.img"
+demo_old_bluestore "$T/files/ceph-a.img"
+cat >"$T/files.yaml" <<EOF
+nodes:
+  - name: filenode
+    role: controlplane
+    hostname: filenode.local
+    identity: {macs: ["52:54:00:12:34:77"]}
+    installDisk: {path: "$T/files/install.img"}
+    cephDisks:
+      - {path: "$T/files/ceph-*.img", match: all, wipe: true}
+EOF
+files_before=$(sha256sum "$T"/files/*.img)
+"$APPLIANCE" install "${DEMO_ARGS[@]}" --site "$T/files.yaml" --node filenode --hw-root "$T/emptyroot" \
+	--state-dir "$T/state-files" --disk-file "$T/files/install.img" --disk-file "$T/files/ceph-a.img" \
+	--apply --unattended >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && ok "--disk-file install disk by path: exit 1" || not_ok "--disk-file: exit $rc"
+expect_out "--disk-file: the image files are resolved by their path globs" \
+	"done: install $T/files/install.img; ceph $T/files/ceph-a.img" cat "$T/out"
+expect_out "--disk-file: refused by the Talos config, with the reason" \
+	"^appliance: render-config: node 'filenode': installDisk cannot be expressed as a Talos install disk" cat "$T/out"
+[ "$(sha256sum "$T"/files/*.img)" = "$files_before" ] && ok "--disk-file: image files untouched" ||
+	not_ok "--disk-file: an image file changed"
+
 # on a terminal, --apply without --unattended shows the plan and asks; anything but "yes" stops
 echo no | script -qec "$APPLIANCE install ${DEMO_ARGS[*]} --apply" /dev/null >"$T/out" 2>&1
 rc=$?
