@@ -50,6 +50,14 @@ struct model *cmd_load_model(const struct profile_opts *o, bool quiet);
 
 void profile_opts_free(struct profile_opts *o);
 
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with the value in *ret (and
+ * *i past it), 0 when argv[*i] is another argument, -1 when the value is
+ * missing. Prints nothing. */
+int cmd_opt_value(int argc, char **argv, int *i, const char *name, const char **ret);
+/* The same, for callers that only need "this option's value or not": NULL
+ * when argv[*i] is not NAME or has no value. */
+const char *cmd_opt(int argc, char **argv, int *i, const char *name);
+
 /* Print "appliance: <msg>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cmd_err(const struct app_err *e);

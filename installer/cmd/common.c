@@ -41,7 +41,7 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-static int take_value(int argc, char **argv, int *i, const char *name, const char **ret)
+int cmd_opt_value(int argc, char **argv, int *i, const char *name, const char **ret)
 {
 	size_t n = strlen(name);
 	const char *a = argv[*i];
@@ -54,12 +54,17 @@ static int take_value(int argc, char **argv, int *i, const char *name, const cha
 	}
 	if (a[n] != '\0')
 		return 0;
-	if (*i + 1 >= argc) {
-		fprintf(stderr, "appliance: option '%s' needs a value\n", name);
+	if (*i + 1 >= argc)
 		return -1;
-	}
 	*ret = argv[++*i];
 	return 1;
+}
+
+const char *cmd_opt(int argc, char **argv, int *i, const char *name)
+{
+	const char *v = NULL;
+
+	return cmd_opt_value(argc, argv, i, name, &v) > 0 ? v : NULL;
 }
 
 int profile_opts_arg(struct profile_opts *o, int argc, char **argv, int *i)
@@ -67,15 +72,17 @@ int profile_opts_arg(struct profile_opts *o, int argc, char **argv, int *i)
 	const char *v;
 	int r;
 
-	r = take_value(argc, argv, i, "--site", &v);
+	r = cmd_opt_value(argc, argv, i, "--site", &v);
 	if (r > 0) {
 		o->sites = xrealloc(o->sites, sizeof(*o->sites) * (size_t)(o->n_sites + 1));
 		o->sites[o->n_sites++] = v;
 		return 1;
 	}
-	if (r < 0)
+	if (r < 0) {
+		fprintf(stderr, "appliance: option '--site' needs a value\n");
 		return -1;
-	r = take_value(argc, argv, i, "--set", &v);
+	}
+	r = cmd_opt_value(argc, argv, i, "--set", &v);
 	if (r > 0) {
 		if (!strchr(v, '=')) {
 			fprintf(stderr, "appliance: --set '%s': expected KEY=VALUE\n", v);
@@ -85,6 +92,8 @@ int profile_opts_arg(struct profile_opts *o, int argc, char **argv, int *i)
 		o->sets[o->n_sets++] = v;
 		return 1;
 	}
+	if (r < 0)
+		fprintf(stderr, "appliance: option '--set' needs a value\n");
 	return r;
 }
 

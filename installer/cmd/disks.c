@@ -36,19 +36,6 @@ static void usage(FILE *f)
 		   "invalid profile\n");
 }
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0' || *i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
 static const char *dash(const char *s)
 {
 	return s && *s ? s : "-";
@@ -252,16 +239,16 @@ int cmd_disks(int argc, char **argv)
 			goto out;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
-		} else if ((v = opt_value(argc, argv, &i, "--hw-root"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--hw-root"))) {
 			ho.root = v;
-		} else if ((v = opt_value(argc, argv, &i, "--live"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--live"))) {
 			ho.live = v;
-		} else if ((v = opt_value(argc, argv, &i, "--node"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--node"))) {
 			node_name = v;
-		} else if ((v = opt_value(argc, argv, &i, "--disk-file"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--disk-file"))) {
 			files = xrealloc(files, sizeof(*files) * (n_files + 1));
 			files[n_files++] = v;
-		} else if ((v = opt_value(argc, argv, &i, "--disk"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--disk"))) {
 			only = xrealloc(only, sizeof(*only) * (n_only + 1));
 			only[n_only++] = v;
 		} else if ((r = profile_opts_arg(&po, argc, argv, &i)) != 0) {

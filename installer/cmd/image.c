@@ -46,24 +46,6 @@ static const char usage_text[] =
 
 #define usage_error(...) cmd_usage_error("image", __VA_ARGS__)
 
-/* "--name VALUE" or "--name=VALUE"; 1 taken, 0 not this option, -1 missing value. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **ret)
-{
-	size_t n = strlen(name);
-	if (strncmp(argv[*i], name, n) != 0)
-		return 0;
-	if (argv[*i][n] == '=') {
-		*ret = argv[*i] + n + 1;
-		return 1;
-	}
-	if (argv[*i][n] != '\0')
-		return 0;
-	if (*i + 1 >= argc)
-		return -1;
-	*ret = argv[++*i];
-	return 1;
-}
-
 static void human(uint64_t b, char *out, size_t n)
 {
 	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -161,9 +143,9 @@ static int do_fetch(int argc, char **argv)
 			goto usage;
 		if (r > 0)
 			continue;
-		if ((r = opt_value(argc, argv, &i, "--cache", &v)) > 0) {
+		if ((r = cmd_opt_value(argc, argv, &i, "--cache", &v)) > 0) {
 			cache = v;
-		} else if (r == 0 && (r = opt_value(argc, argv, &i, "--ca-file", &v)) > 0) {
+		} else if (r == 0 && (r = cmd_opt_value(argc, argv, &i, "--ca-file", &v)) > 0) {
 			ca = v;
 		} else if (r < 0) {
 			profile_opts_free(&po);
@@ -328,11 +310,11 @@ static int do_write(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return EXIT_OK;
 		}
-		if ((r = opt_value(argc, argv, &i, "--sha256", &v)) != 0)
+		if ((r = cmd_opt_value(argc, argv, &i, "--sha256", &v)) != 0)
 			sha = v;
-		else if ((r = opt_value(argc, argv, &i, "--journal", &v)) != 0)
+		else if ((r = cmd_opt_value(argc, argv, &i, "--journal", &v)) != 0)
 			journal = v;
-		else if ((r = opt_value(argc, argv, &i, "--ca-file", &v)) != 0)
+		else if ((r = cmd_opt_value(argc, argv, &i, "--ca-file", &v)) != 0)
 			ca = v;
 		else if (strcmp(argv[i], "--apply") == 0)
 			apply = true;
@@ -467,7 +449,7 @@ static int do_add_config(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return EXIT_OK;
 		}
-		if ((r = opt_value(argc, argv, &i, "--volume", &v)) != 0) {
+		if ((r = cmd_opt_value(argc, argv, &i, "--volume", &v)) != 0) {
 			if (r < 0)
 				return usage_error("option '%s' needs a value", argv[i]);
 			vol = v;

@@ -41,19 +41,6 @@ static void usage(FILE *f)
 		   "2 usage error or invalid profile\n");
 }
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0' || *i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
 static const char *type_text(const struct wipe_region *g, char *buf, size_t n)
 {
 	if (g->partno)
@@ -216,20 +203,20 @@ int cmd_wipe(int argc, char **argv)
 			apply = true;
 		} else if (strcmp(argv[i], "--unattended") == 0) {
 			wo.unattended = true;
-		} else if ((v = opt_value(argc, argv, &i, "--hw-root"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--hw-root"))) {
 			ho.root = v;
-		} else if ((v = opt_value(argc, argv, &i, "--live"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--live"))) {
 			ho.live = v;
-		} else if ((v = opt_value(argc, argv, &i, "--node"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--node"))) {
 			node_name = v;
-		} else if ((v = opt_value(argc, argv, &i, "--backup"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--backup"))) {
 			backup = v;
-		} else if ((v = opt_value(argc, argv, &i, "--restore"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--restore"))) {
 			restore = v;
-		} else if ((v = opt_value(argc, argv, &i, "--disk-file"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--disk-file"))) {
 			files = xrealloc(files, sizeof(*files) * (n_files + 1));
 			files[n_files++] = v;
-		} else if ((v = opt_value(argc, argv, &i, "--disk"))) {
+		} else if ((v = cmd_opt(argc, argv, &i, "--disk"))) {
 			wo.only = v;
 		} else if ((r = profile_opts_arg(&po, argc, argv, &i)) != 0) {
 			if (r < 0) {
