@@ -287,18 +287,34 @@ static int check_backups(const struct model *m, const struct rb_opts *o, struct 
 
 static int check_nas(const struct model *m, struct preflight *pf, struct app_err *e)
 {
+	/* read-only: a rebuild never writes to the NAS, not even a probe file */
 	struct nas_opts no = NAS_OPTS_INIT;
 	struct nas_results res = { 0 };
-	int r = nas_check(m, &no, &res, e);
+	const struct nas_result *photos = NULL, *library = NULL;
+	int r;
 
+	no.read_only = true;
+	r = nas_check(m, &no, &res, e);
 	for (size_t i = 0; i < res.n; i++) {
-		if (strcmp(res.v[i].id, "photos-read") == 0 && res.v[i].detail)
-			pf->nas_photos = xstrdup(res.v[i].detail);
-		if (strcmp(res.v[i].id, "library") == 0 && res.v[i].detail)
-			pf->nas_library = xstrdup(res.v[i].detail);
+		if (strcmp(res.v[i].id, "photos-read") == 0)
+			photos = &res.v[i];
+		if (strcmp(res.v[i].id, "library-read") == 0)
+			library = &res.v[i];
 	}
-	if (r == 0 && res.n && !pf->nas_photos)
-		r = app_err_set(e, -ENOENT, "the NAS check did not read the photos folder");
+	if (photos && photos->detail)
+		pf->nas_photos = xstrdup(photos->detail);
+	if (library && library->detail)
+		pf->nas_library = xstrdup(library->detail);
+	/* the data a rebuild re-attaches must be there: an empty folder means the
+	 * wrong share or folder, or lost data; stop before anything is wiped */
+	if (r == 0 && (!photos || photos->entries <= 0))
+		r = app_err_set(e, -ENOENT,
+				"the NAS photos folder is empty or was not read (%s); refusing to rebuild",
+				photos && photos->detail ? photos->detail : "no result");
+	else if (r == 0 && (!library || library->entries <= 0))
+		r = app_err_set(e, -ENOENT,
+				"the NAS library folder is empty or was not read (%s); refusing to rebuild",
+				library && library->detail ? library->detail : "no result");
 	nas_results_free(&res);
 	return r;
 }

@@ -298,6 +298,7 @@ enum check_id {
 	C_PHOTOS,
 	C_LIBRARY,
 	C_PHOTOS_READ,
+	C_LIBRARY_READ,
 	C_LIBRARY_WRITE,
 	C_FREE_SPACE,
 	C_CAPACITY,
@@ -315,6 +316,7 @@ static const struct {
 	[C_PHOTOS] = { "photos", "photos folder exists and is a directory" },
 	[C_LIBRARY] = { "library", "library folder exists and is a directory" },
 	[C_PHOTOS_READ] = { "photos-read", "photos folder is readable (never written)" },
+	[C_LIBRARY_READ] = { "library-read", "library folder is listable" },
 	[C_LIBRARY_WRITE] = { "library-write", "library folder is writable" },
 	[C_FREE_SPACE] = { "free-space", "free space on the share" },
 	[C_CAPACITY] = { "capacity", "share size vs the declared capacity" },
@@ -608,11 +610,12 @@ static bool check_dir(struct conn *c, struct nas_results *r, enum check_id id, c
 	return ok;
 }
 
-/* List the photos folder, count entries, read the first bytes of one file.
- * Opens files read-only and nothing else. */
-static void check_photos_read(struct conn *c, struct nas_results *r)
+/* List a folder and count its entries; for the photos folder also read the
+ * first bytes of one file. Opens files read-only and nothing else. */
+static void check_folder_read(struct conn *c, struct nas_results *r, enum check_id id, const char *folder)
 {
-	char *url = conn_url(c, c->nas->photos);
+	const bool sample_file = id == C_PHOTOS_READ;
+	char *url = conn_url(c, folder);
 	SMBCFILE *d = smbc_getFunctionOpendir(c->ctx)(c->ctx, url);
 	struct smbc_dirent *de;
 	char *first = NULL, eb[128];
@@ -620,7 +623,9 @@ static void check_photos_read(struct conn *c, struct nas_results *r)
 	int err = errno;
 
 	if (!d) {
-		set_row(r, C_PHOTOS_READ, NAS_FAIL, "give the user read access to the photos folder",
+		set_row(r, id, NAS_FAIL,
+			sample_file ? "give the user read access to the photos folder"
+				    : "give the user read access to the library folder",
 			"%s: cannot list: %s", url, errtext(err ? err : EIO, eb, sizeof(eb)));
 		free(url);
 		return;
@@ -635,13 +640,20 @@ static void check_photos_read(struct conn *c, struct nas_results *r)
 		}
 	}
 	smbc_getFunctionClosedir(c->ctx)(c->ctx, d);
+	r->v[id].entries = (long long)n;
+	if (!sample_file) {
+		set_row(r, id, NAS_OK, NULL, "%s: listed %zu entries", url, n);
+		free(first);
+		free(url);
+		return;
+	}
 	if (!first) {
-		set_row(r, C_PHOTOS_READ, NAS_WARN, "expected the existing photos here; check nas.photos",
+		set_row(r, id, NAS_WARN, "expected the existing photos here; check nas.photos",
 			"%s: listed %zu entries, no file directly in it to read", url, n);
 		free(url);
 		return;
 	}
-	char *fpath = xasprintf("%s/%s", c->nas->photos, first);
+	char *fpath = xasprintf("%s/%s", folder, first);
 	char *furl = conn_url(c, fpath);
 	char sample[READ_SAMPLE];
 	SMBCFILE *f = smbc_getFunctionOpen(c->ctx)(c->ctx, furl, O_RDONLY, 0);
@@ -655,11 +667,13 @@ static void check_photos_read(struct conn *c, struct nas_results *r)
 		err = errno;
 	}
 	if (got < 0)
-		set_row(r, C_PHOTOS_READ, NAS_FAIL, "give the user read access to the photos folder",
+		set_row(r, id, NAS_FAIL,
+			sample_file ? "give the user read access to the photos folder"
+				    : "give the user read access to the library folder",
 			"%s: cannot read: %s", furl, errtext(err ? err : EIO, eb, sizeof(eb)));
 	else
-		set_row(r, C_PHOTOS_READ, NAS_OK, NULL, "%s: listed %zu entries, read %zd bytes of '%s'", url,
-			n, got, first);
+		set_row(r, id, NAS_OK, NULL, "%s: listed %zu entries, read %zd bytes of '%s'", url, n, got,
+			first);
 	free(fpath);
 	free(furl);
 	free(first);
@@ -865,6 +879,7 @@ int nas_check(const struct model *m, const struct nas_opts *o, struct nas_result
 	for (int i = 0; i < C_COUNT; i++) {
 		ret->v[i].id = check_table[i].id;
 		ret->v[i].title = check_table[i].title;
+		ret->v[i].entries = -1;
 	}
 	conn_init(&c, m, o);
 	if (!m->nas.address || !*m->nas.address || !m->nas.share || !*m->nas.share) {
@@ -882,11 +897,16 @@ int nas_check(const struct model *m, const struct nas_opts *o, struct nas_result
 		photos_ok = check_dir(&c, ret, C_PHOTOS, m->nas.photos, "nas.photos", "photos");
 		library_ok = check_dir(&c, ret, C_LIBRARY, m->nas.library, "nas.library", "library");
 		if (photos_ok)
-			check_photos_read(&c, ret);
+			check_folder_read(&c, ret, C_PHOTOS_READ, m->nas.photos);
 		else
 			set_row(ret, C_PHOTOS_READ, NAS_SKIP, NULL, "skipped: photos failed");
 		if (library_ok) {
-			check_library_write(&c, ret);
+			check_folder_read(&c, ret, C_LIBRARY_READ, m->nas.library);
+			if (o && o->read_only)
+				set_row(ret, C_LIBRARY_WRITE, NAS_SKIP, NULL,
+					"skipped: read-only check (nothing is written to the NAS)");
+			else
+				check_library_write(&c, ret);
 			check_space(&c, ret);
 		}
 		skip_rest(ret, C_LIBRARY_WRITE, "library");

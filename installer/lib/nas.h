@@ -27,11 +27,12 @@ enum nas_status {
 /* One row of `nas check`. id and title are static strings. */
 struct nas_result {
 	const char *id;	   /* "tcp", "protocol", "credentials", "share", "photos", "library",
-			      "photos-read", "library-write", "free-space", "capacity" */
+			      "photos-read", "library-read", "library-write", "free-space", "capacity" */
 	const char *title; /* "server answers on its SMB port" */
 	enum nas_status status;
-	char *detail; /* what was found (ok) or what went wrong (fail): names the smb:// path */
-	char *hint;   /* what to do about it, or NULL */
+	char *detail;	   /* what was found (ok) or what went wrong (fail): names the smb:// path */
+	char *hint;	   /* what to do about it, or NULL */
+	long long entries; /* photos-read, library-read: entries listed; -1 otherwise */
 };
 
 struct nas_results {
@@ -44,11 +45,12 @@ struct nas_results {
 struct nas_opts {
 	long long timeout_ms; /* per network operation; model nas.timeout, else 10000 */
 	int retries;	      /* extra attempts on transient errors; < 0: model nas.retries */
+	bool read_only;	      /* never write (rebuild): the library-write probe is skipped */
 };
 
-#define NAS_OPTS_INIT                          \
-	{                                      \
-		.timeout_ms = 0, .retries = -1 \
+#define NAS_OPTS_INIT                                              \
+	{                                                          \
+		.timeout_ms = 0, .retries = -1, .read_only = false \
 	}
 
 /* Run every check in order; later checks that depend on a failed one are

@@ -106,7 +106,8 @@ for l in "ok    tcp            127.0.0.1:$P accepts connections" \
 	"ok    share          $URL/k8s exists" \
 	"ok    photos         $URL/k8s/pics is a directory" \
 	"ok    library        $URL/k8s/immich is a directory" \
-	"ok    photos-read    $URL/k8s/pics: listed 4 entries, read 27 bytes of 'IMG_0001.jpg'"; do
+	"ok    photos-read    $URL/k8s/pics: listed 4 entries, read 27 bytes of 'IMG_0001.jpg'" \
+	"ok    library-read   $URL/k8s/immich: listed 2 entries"; do
 	saw "check row: ${l:6:14}" "$l"
 done
 saw "check: write probe, stale probe removed" \
@@ -125,13 +126,13 @@ if grep -q "$APPLIANCE_DEMO_NAS_PASSWORD" "$T/happy.out"; then not_ok "check: pa
 
 nas check --json >"$T/check.json" 2>"$T/check.err"
 rc=$?
-if [ "$rc" -eq 0 ] && /usr/bin/python3 - "$T/check.json" <<'EOF'; then ok "check --json parses: pass, 10 checks, capacity warns"; else not_ok "check --json (exit $rc)"; sed 's/^/#   /' "$T/check.json" "$T/check.err"; fi
+if [ "$rc" -eq 0 ] && /usr/bin/python3 - "$T/check.json" <<'EOF'; then ok "check --json parses: pass, 11 checks, capacity warns"; else not_ok "check --json (exit $rc)"; sed 's/^/#   /' "$T/check.json" "$T/check.err"; fi
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["pass"] is True and d["share"] == "k8s" and d["server"] == "127.0.0.1"
 ids = [c["id"] for c in d["checks"]]
 assert ids == ["tcp", "protocol", "credentials", "share", "photos", "library", "photos-read",
-               "library-write", "free-space", "capacity"], ids
+               "library-read", "library-write", "free-space", "capacity"], ids
 st = {c["id"]: c["status"] for c in d["checks"]}
 assert st["capacity"] == "warn" and all(v == "ok" for k, v in st.items() if k != "capacity"), st
 assert all(c["detail"] for c in d["checks"])

@@ -38,6 +38,7 @@ S3_BEFORE=$(cd "$S3_DIR/data" && find . -type f -print0 | sort -z | xargs -0 sha
 smbd_init
 smbd_nas_site
 mkdir -p "$SMBD_SHARE_DIR/immich/library" && echo photo >"$SMBD_SHARE_DIR/immich/library/a.jpg"
+mkdir -p "$SMBD_SHARE_DIR/emptylib" # a library folder with nothing in it
 chown -R "$SMBD_NAS_USER" "$SMBD_SHARE_DIR"
 smbd_start
 # every path and every file's bytes (the preflight's write probe in the library
@@ -58,6 +59,12 @@ expect_out "rebuild: secrets bundle is the site's" \
 expect_out "rebuild: newest base backup found with its age, WALs counted" \
 	"^  ok   backups  s3://keiretsu/$SRV/: 3 base backups, newest completed 20261122T230000 \(1d 2h old\), 1 newer not completed \(20261123T230000: FAILED\); 3 WAL files, newest 000000010000000000000003\.gz \(3h 0m old\)$" rb
 expect_out "rebuild: NAS photos folder listed" "^  ok   nas      photos: smb://127\.0\.0\.1:$SMBD_PORT/k8s/pics: listed [0-9]+ entries" rb
+expect_out "rebuild: NAS library folder listed with its entries" "^  ok   nas      library: smb://127\.0\.0\.1:$SMBD_PORT/k8s/immich: listed [0-9]+ entries$" rb
+# the preflight is read-only: not even a probe file is created (the folder's mtime would move)
+LIB_MTIME=$(stat -c %Y.%y "$SMBD_SHARE_DIR/immich")
+rb >/dev/null 2>&1
+check "rebuild: the preflight writes nothing to the NAS (library folder mtime unchanged)" \
+	test "$(stat -c %Y.%y "$SMBD_SHARE_DIR/immich")" = "$LIB_MTIME"
 expect_out "rebuild: plan says the NAS is not touched" \
 	"^    - NAS smb://127\.0\.0\.1:$SMBD_PORT/k8s: photos 'pics' and library 'immich' are re-attached as the same Retain volumes; nothing writes to them$" rb
 expect_out "rebuild: plan says the S3 backups are only read" \
@@ -85,6 +92,9 @@ stops() { # DESC REGEX ARGS...: exit 1, the message, no rendered tree
 	fi
 }
 FREE=$(smbd_free_port)
+stops "rebuild: an empty NAS library folder stops the rebuild" \
+	"^  FAIL nas      the NAS library folder is empty or was not read \(smb://127\.0\.0\.1:$SMBD_PORT/k8s/emptylib: listed 0 entries\); refusing to rebuild$" \
+	--set nas.library=emptylib
 stops "rebuild: empty prefix (no base backup) stops" \
 	"^  FAIL backups  no base backup under s3://keiretsu/demo/immich/postgres/ghost/base/ \(no <id>/backup\.info\)$" \
 	--set apps.immich.database.restoreSourceServer=ghost
