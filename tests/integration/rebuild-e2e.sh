@@ -84,6 +84,10 @@ s3_put "$SRV/base/20261122T230000/backup.info" "20 hours" "status=DONE"
 s3_put "$SRV/wals/0000000100000000/000000010000000000000007.gz" "2 hours"
 S3_BEFORE=$(cd "$S3_DIR/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)
 export APPLIANCE_DEMO_S3_ACCESS_KEY=S3RVER
+# The site ran Immich before the disaster: its library holds uploads (a rebuild
+# refuses an empty library: that would be the wrong folder, or lost data).
+mkdir -p "$T/nas/k8s/immich/library/admin" && head -c 4096 /dev/urandom >"$T/nas/k8s/immich/library/admin/IMG_1000.jpg"
+chown -R "$APPLIANCE_DEMO_NAS_USER" "$T/nas/k8s/immich"
 nas_hash() { (cd "$T/nas/k8s" && find . -print0 | sort -z | xargs -0 -n1 sh -c \
 	'if [ -f "$0" ]; then echo "$0 $(sha256sum <"$0")"; else echo "$0/"; fi' | sha256sum); }
 NAS_BEFORE=$(nas_hash)

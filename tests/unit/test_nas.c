@@ -156,7 +156,7 @@ static void test_unconfigured(void **state)
 	memset(&m, 0, sizeof(m));
 	assert_int_equal(nas_check(&m, NULL, &r, &e), -EIO);
 	assert_false(r.pass);
-	assert_int_equal(r.n, 10);
+	assert_int_equal(r.n, 11);
 	assert_string_equal(row(&r, "tcp")->detail,
 			    "no NAS configured (nas.address and nas.share are required)");
 	assert_int_equal(row(&r, "capacity")->status, NAS_SKIP);
