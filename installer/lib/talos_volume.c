@@ -17,6 +17,117 @@
 
 #define CONFIG_MAX (8u << 20)
 
+/* libarchive stamps the volume with the time it was built, so two builds of
+ * the same config differ and an install could never be compared byte for byte
+ * with another. Set every ISO9660 date to the epoch: the volume descriptors'
+ * dates, every directory record's date and Rock Ridge TF timestamps. */
+#define ISO_SECTOR 2048
+
+static void iso_zero_date7(unsigned char *d)
+{
+	static const unsigned char epoch[7] = { 70, 1, 1, 0, 0, 0, 0 };
+	memcpy(d, epoch, sizeof(epoch));
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Rock Ridge TF entries in a directory record's system use area. */
+static void iso_fix_susp(unsigned char *rec, size_t len)
+{
+	size_t name_len = rec[32], off = 33 + name_len + ((name_len & 1) ? 0 : 1);
+
+	while (off + 4 <= len) {
+		unsigned char *su = rec + off;
+		size_t su_len = su[2];
+		if (su_len < 4 || off + su_len > len)
+			break;
+		if (su[0] == 'T' && su[1] == 'F' && su_len >= 5) {
+			size_t stamp = (su[4] & 0x80) ? 17 : 7;
+			for (size_t t = 5; t + stamp <= su_len; t += stamp) {
+				if (stamp == 7)
+					iso_zero_date7(su + t);
+				else
+					memcpy(su + t, "1970010100000000\0", 17);
+			}
+		}
+		off += su_len;
+	}
+}
+
+static int iso_fix_dir(int fd, uint32_t lba, uint32_t size, int depth)
+{
+	unsigned char *buf;
+	int r = 0;
+
+	if (depth > 8 || size > (1u << 20))
+		return -EINVAL;
+	buf = xmalloc(size);
+	if (pread(fd, buf, size, (off_t)lba * ISO_SECTOR) != (ssize_t)size) {
+		free(buf);
+		return -EIO;
+	}
+	for (uint32_t off = 0; off < size && r == 0;) {
+		unsigned char *rec = buf + off;
+		uint32_t len = rec[0];
+		if (len == 0) { /* records do not cross sectors: go to the next one */
+			off = (off / ISO_SECTOR + 1) * ISO_SECTOR;
+			continue;
+		}
+		if (len < 34 || off + len > size) {
+			r = -EINVAL;
+			break;
+		}
+		iso_zero_date7(rec + 18);
+		iso_fix_susp(rec, len);
+		bool self_or_parent = rec[32] == 1 && (rec[33] == 0 || rec[33] == 1);
+		if ((rec[25] & 2) && !self_or_parent)
+			r = iso_fix_dir(fd, le32(rec + 2), le32(rec + 10), depth + 1);
+		off += len;
+	}
+	if (r == 0 && pwrite(fd, buf, size, (off_t)lba * ISO_SECTOR) != (ssize_t)size)
+		r = -EIO;
+	free(buf);
+	return r;
+}
+
+static int iso_fix_times(int fd)
+{
+	unsigned char vd[ISO_SECTOR];
+
+	for (int sector = 16; sector < 32; sector++) {
+		if (pread(fd, vd, sizeof(vd), (off_t)sector * ISO_SECTOR) != (ssize_t)sizeof(vd) ||
+		    memcmp(vd + 1, "CD001", 5) != 0)
+			return -EINVAL;
+		if (vd[0] == 255) {
+			/* libarchive's informational block after the terminator:
+			 * "INFO <ctime>\n..." (referenced by nothing) */
+			unsigned char info[64];
+			off_t at = (off_t)(sector + 1) * ISO_SECTOR;
+			if (pread(fd, info, sizeof(info), at) == (ssize_t)sizeof(info) &&
+			    memcmp(info, "INFO ", 5) == 0 && info[5 + 24] == '\n' &&
+			    pwrite(fd, "Thu Jan  1 00:00:00 1970", 24, at + 5) != 24)
+				return -EIO;
+			return 0;
+		}
+		if (vd[0] != 1 && vd[0] != 2)
+			continue;
+		/* creation, modification, (expiration stays unset), effective */
+		memcpy(vd + 813, "1970010100000000\0", 17);
+		memcpy(vd + 830, "1970010100000000\0", 17);
+		memcpy(vd + 864, "1970010100000000\0", 17);
+		iso_zero_date7(vd + 156 + 18);
+		if (pwrite(fd, vd, sizeof(vd), (off_t)sector * ISO_SECTOR) != (ssize_t)sizeof(vd))
+			return -EIO;
+		int r = iso_fix_dir(fd, le32(vd + 156 + 2), le32(vd + 156 + 10), 0);
+		if (r < 0)
+			return r;
+	}
+	return -EINVAL;
+}
+
 int talos_volume_build(const char *config, size_t len, const char *out_path, struct app_err *e)
 {
 	char *tmp = xasprintf("%s.tmp.XXXXXX", out_path);
@@ -48,6 +159,10 @@ int talos_volume_build(const char *config, size_t len, const char *out_path, str
 	    archive_write_data(a, config, len) != (la_ssize_t)len || archive_write_close(a) != ARCHIVE_OK) {
 		r = app_err_set(e, -EIO, "'%s': cannot write the iso9660 image: %s", out_path,
 				archive_error_string(a));
+		goto out;
+	}
+	if (iso_fix_times(fd) < 0) {
+		r = app_err_set(e, -EIO, "'%s': cannot normalise the iso9660 timestamps", out_path);
 		goto out;
 	}
 	if (fsync(fd) < 0) {
