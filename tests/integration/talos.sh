@@ -218,11 +218,12 @@ if grep -qE "$CANARIES" "$LOG"; then not_ok "canary secret values appeared on st
 bt=$(/usr/bin/python3 -c 'import sys,yaml; print(yaml.safe_load(open(sys.argv[1]))["secrets"]["bootstraptoken"])' "$S")
 if grep -qF "$bt" "$LOG"; then not_ok "bootstrap token appeared in output"; else ok "bundle secrets never printed"; fi
 
-echo "1..$_tap_n"
-
 # the config volume is a function of the config alone: no build time inside it
 # (an install can then be compared byte for byte with another)
 A talos config-volume "$P" --node demo-1 --secrets "$S" --out "$T/vol-a.iso" >/dev/null
 sleep 1.1
 A talos config-volume "$P" --node demo-1 --secrets "$S" --out "$T/vol-b.iso" >/dev/null
 check "config volume: two builds a second apart are byte-identical" cmp "$T/vol-a.iso" "$T/vol-b.iso"
+
+echo "1..$_tap_n"
+
