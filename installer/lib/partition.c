@@ -143,6 +143,26 @@ int partition_relocate_backup(int fd, const char *path, bool *moved, struct app_
 	return r;
 }
 
+/* The metal-iso partition's GUID, derived from the disk's GUID: two installs
+ * of the same image and config give byte-identical disks (libfdisk would pick
+ * a random one). RFC 4122 version-4 layout of sha256(disk GUID || name). */
+static int stable_partition_uuid(struct fdisk_context *cxt, struct fdisk_partition *pa)
+{
+	char *disk_id = NULL, *seed, hex[65], uuid[37];
+	int r = fdisk_get_disklabel_id(cxt, &disk_id);
+
+	if (r < 0 || !disk_id)
+		return r < 0 ? r : -EINVAL;
+	seed = xasprintf("%s/%s", disk_id, PARTITION_CONFIG_NAME);
+	sha256_hex(seed, strlen(seed), hex);
+	free(seed);
+	free(disk_id);
+	hex[12] = '4';		       /* version 4 */
+	hex[16] = "89ab"[hex[16] % 4]; /* RFC 4122 variant */
+	snprintf(uuid, sizeof(uuid), "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+	return fdisk_partition_set_uuid(pa, uuid);
+}
+
 int partition_config(int fd, const char *path, uint64_t bytes, bool apply, struct partition_entry *ret,
 		     enum partition_config_action *action, struct app_err *e)
 {
@@ -234,6 +254,11 @@ int partition_config(int fd, const char *path, uint64_t bytes, bool apply, struc
 		goto out;
 	}
 	pa = fdisk_new_partition();
+	r = stable_partition_uuid(cxt, pa);
+	if (r < 0) {
+		r = app_err_set(e, r, "'%s': cannot read the disk's GPT identifier", path);
+		goto out;
+	}
 	fdisk_partition_set_start(pa, start / ssz);
 	fdisk_partition_set_size(pa, want / ssz);
 	fdisk_partition_partno_follow_default(pa, 1);
