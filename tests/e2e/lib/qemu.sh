@@ -77,8 +77,10 @@ e2e_site_overlay() {
 
 e2e_netdev() {
 	local s="user,id=n0,restrict=on${1:-}"
-	[ -n "${NGINX_PORT:-}" ] && s="$s,guestfwd=tcp:$E2E_GUEST_HOST:8080-tcp:127.0.0.1:$NGINX_PORT"
-	[ -n "${SMBD_PORT:-}" ] && s="$s,guestfwd=tcp:$E2E_GUEST_HOST:445-tcp:127.0.0.1:$SMBD_PORT"
+	# one forwarder process per guest connection, to 127.0.0.1 only (lib/fwd.py)
+	local fwd="/usr/bin/python3 $ROOT/tests/e2e/lib/fwd.py"
+	[ -n "${NGINX_PORT:-}" ] && s="$s,guestfwd=tcp:$E2E_GUEST_HOST:8080-cmd:$fwd $NGINX_PORT"
+	[ -n "${SMBD_PORT:-}" ] && s="$s,guestfwd=tcp:$E2E_GUEST_HOST:445-cmd:$fwd $SMBD_PORT"
 	echo "$s"
 }
 
