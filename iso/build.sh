@@ -139,7 +139,7 @@ add_file /etc/samba/smb.conf "$W/smb.conf" 0644
 add_file /usr/bin/appliance "$APP" 0755
 ldd "$APP" | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u >"$W/libs"
 while read -r l; do add_lib "$l"; done <"$W/libs"
-for ld in /lib64/ld-linux-x86-64.so.2; do add_lib "$ld"; done
+add_lib /lib64/ld-linux-x86-64.so.2
 for p in "$ROOT"/profiles/*.yaml "$ROOT"/images/*.yaml; do
 	[ -f "$p" ] && add_file "/usr/share/appliance/$(basename "$(dirname "$p")")/$(basename "$p")" "$p" 0644
 done

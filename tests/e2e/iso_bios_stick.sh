@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ISO written to a USB stick (as `dd` would), under SeaBIOS: the site profile, its
+# The ISO written to a USB stick (appliance image write), under SeaBIOS: the site profile, its
 # secrets and the stick's boot settings (unattended, no menu timeout) are copied onto the
 # stick's writable FAT partition (label APPLIANCE) with mtools, as a user would with any
 # OS. The live system installs demo-1 unattended, keeps its journal and log on the stick,
@@ -13,11 +13,11 @@ e2e_assets
 e2e_site_setup >"$T/setup.log" 2>&1 || { not_ok "demo site set up"; tail -20 "$T/setup.log" | sed 's/^/#   /'; exit 1; }
 ok "demo site: smbd on $SMBD_PORT, nginx on $NGINX_PORT, synthetic Talos image"
 
-# "dd" the ISO to a 1 GiB stick
-cp "$ISO" "$T/stick.img"
+# write the ISO to a 1 GiB stick the documented way (verified, backup GPT moved to the end)
 truncate -s 1G "$T/stick.img"
+check "appliance image write puts the ISO on the stick" "$APPLIANCE" image write "$ISO" "$T/stick.img" --apply
 off=""
-while read -r nr start; do
+while read -r _ start; do
 	[ "$(blkid -p -O $((start * 512)) -s LABEL -o value "$T/stick.img" 2>/dev/null)" = APPLIANCE ] && off=$((start * 512))
 done < <(partx -g -o NR,START "$T/stick.img" 2>/dev/null)
 if [ -n "$off" ]; then ok "the ISO has a writable FAT partition labelled APPLIANCE (offset $off)"; else

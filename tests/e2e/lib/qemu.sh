@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # QEMU helpers for the boot-media end-to-end tests (source after tap.sh).
 #
 #   e2e_require_qemu          skip loudly (exit 77) when QEMU or its firmware is missing

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # The demo site for the boot-media e2e tests (source after tap.sh and qemu.sh).
 #
 #   e2e_site_setup   real smbd (the NAS) and nginx (the image mirror serving a synthetic
@@ -47,7 +48,7 @@ e2e_part_start() {
 }
 
 e2e_check_install() {
-	local name=$1 node=$2 d=$3 res start end n
+	local name=$1 node=$2 d=$3 res start n
 	res=$(e2e_result "$name")
 	if [[ "$res" == *"APPLIANCE RESULT: ok action=install exit=0"* ]]; then
 		ok "$name: serial summary: $res"
