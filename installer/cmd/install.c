@@ -87,19 +87,6 @@ static void usage(FILE *f, const char *cmd)
 		   "            2 usage error, invalid profile or unknown node\n");
 }
 
-static const char *opt_value(int argc, char **argv, int *i, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(argv[*i], name, n) != 0)
-		return NULL;
-	if (argv[*i][n] == '=')
-		return argv[*i] + n + 1;
-	if (argv[*i][n] != '\0' || *i + 1 >= argc)
-		return NULL;
-	return argv[++*i];
-}
-
 static bool confirm(const struct plan_opts *po)
 {
 	char line[64];
@@ -148,21 +135,21 @@ int install_command(int argc, char **argv, bool plan_only)
 			o.apply = true;
 		else if (!plan_only && strcmp(a, "--unattended") == 0)
 			o.unattended = true;
-		else if ((v = opt_value(argc, argv, &i, "--node")))
+		else if ((v = cmd_opt(argc, argv, &i, "--node")))
 			o.node = v;
-		else if ((v = opt_value(argc, argv, &i, "--state-dir")))
+		else if ((v = cmd_opt(argc, argv, &i, "--state-dir")))
 			o.state_dir = v;
-		else if ((v = opt_value(argc, argv, &i, "--secrets")))
+		else if ((v = cmd_opt(argc, argv, &i, "--secrets")))
 			o.secrets = v;
-		else if ((v = opt_value(argc, argv, &i, "--cache")))
+		else if ((v = cmd_opt(argc, argv, &i, "--cache")))
 			o.cache_dir = v;
-		else if ((v = opt_value(argc, argv, &i, "--sysfs")))
+		else if ((v = cmd_opt(argc, argv, &i, "--sysfs")))
 			o.sysfs = v;
-		else if ((v = opt_value(argc, argv, &i, "--hw-root")))
+		else if ((v = cmd_opt(argc, argv, &i, "--hw-root")))
 			o.hw_root = v;
-		else if ((v = opt_value(argc, argv, &i, "--ca-file")))
+		else if ((v = cmd_opt(argc, argv, &i, "--ca-file")))
 			o.ca_file = v;
-		else if ((v = opt_value(argc, argv, &i, "--disk-file"))) {
+		else if ((v = cmd_opt(argc, argv, &i, "--disk-file"))) {
 			files = xrealloc(files, sizeof(*files) * (size_t)(n_files + 1));
 			files[n_files++] = v;
 		} else if (a[0] == '-') {

@@ -170,13 +170,6 @@ static int parse_args(int argc, char **argv, struct rb_opts *o)
 }
 
 /* The serverName the database recovers from; the same rule as render_app.c. */
-static const char *source_server(const struct immich_database *d)
-{
-	if (d->restore_source_server)
-		return d->restore_source_server;
-	return d->server_name ? d->server_name : d->cluster;
-}
-
 /* Secret value behind a Flux variable of site.secretVars. */
 static int var_secret(const struct model *m, const char *var, struct secret *ret, struct app_err *e)
 {
@@ -256,7 +249,7 @@ static int check_backups(const struct model *m, const struct rb_opts *o, struct 
 	if (r < 0)
 		return app_err_prefix(e, "apps.immich.database.primary.destinationPath");
 	pf->endpoint = model_expand(m, s->endpoint);
-	pf->source = xstrdup(source_server(d));
+	pf->source = xstrdup(render_recovery_source(m));
 	pf->new_server = o->server_name ? xstrdup(o->server_name) : xasprintf("%s-recovery", pf->source);
 	if (strcmp(pf->new_server, pf->source) == 0)
 		return app_err_set(
@@ -392,7 +385,11 @@ static int do_render(const struct model *m, const struct rb_opts *o, const char 
 
 static int do_install(const struct model *m, const struct rb_opts *o, struct app_err *e)
 {
+	/* the install's gitops step renders the recovery tree: one render, never
+	 * the normal tree first */
+	const struct render_opts ro = { .recovery = true, .server_name = o->server_name };
 	struct plan_opts po = {
+		.render = &ro,
 		.model = m,
 		.node = o->node,
 		.apply = true,
@@ -535,8 +532,9 @@ int cmd_rebuild(int argc, char **argv)
 		goto out;
 	}
 
-	/* install first: its gitops step renders the normal tree; the recovery
-	 * render after it is what stays */
+	/* install first (its gitops step already renders in recovery mode, into
+	 * gitops.out when the profile has one), then the recovery tree into OUT:
+	 * the same bytes, so an unchanged file is not rewritten */
 	if (o.node) {
 		if (do_install(m, &o, &e) < 0) {
 			cmd_error("installing node '%s': %s", o.node, e.msg);

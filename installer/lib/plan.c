@@ -1060,6 +1060,9 @@ static int boot_check(struct ctx *c, const char *result, struct app_err *e)
 static int gitops_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 {
 	buf_printf(in, "gitops.out=%s\n", c->m->gitops.out ? c->m->gitops.out : "");
+	if (c->o->render && c->o->render->recovery)
+		buf_printf(in, "gitops.recovery=%s\n",
+			   c->o->render->server_name ? c->o->render->server_name : "(default)");
 	return 0;
 }
 
@@ -1076,12 +1079,12 @@ static void gitops_describe(struct ctx *c)
 /* The tree rendered and compared with gitops.out: states[] per file. */
 static int gitops_tree(struct ctx *c, struct render_tree *t, enum render_state **states, struct app_err *e)
 {
-	struct render_opts ro = { 0 };
+	static const struct render_opts normal = { 0 };
 	int r;
 
 	memset(t, 0, sizeof(*t));
 	*states = NULL;
-	r = render_tree(c->m, &ro, t, e);
+	r = render_tree(c->m, c->o->render ? c->o->render : &normal, t, e);
 	if (r < 0)
 		return r;
 	*states = xcalloc(t->n_files ? t->n_files : 1, sizeof(**states));
@@ -1165,9 +1168,9 @@ static int summary_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 			    "partition, installs itself and joins cluster '%s'",
 			    disk_name(c->install), c->m->site.cluster);
 		report_note(c->rep, c->step,
-			    "follow it: 'appliance bootstrap PROFILE --node %s' once the node "
+			    "follow it: 'appliance bootstrap %s --secrets %s --node %s' once the node "
 			    "answers on the Talos API (port 50000)",
-			    c->node->name);
+			    c->m->path, c->secrets_path, c->node->name);
 	}
 	return 0;
 }

@@ -15,6 +15,8 @@ struct model;
 struct report;
 struct app_err;
 
+struct render_opts;
+
 struct plan_opts {
 	const struct model *model;
 	const char *node;	       /* --node NAME; NULL with autodetect */
@@ -34,6 +36,9 @@ struct plan_opts {
 	 * chunk journal, or idempotent): SIGINT may then end the process at once */
 	volatile sig_atomic_t *busy;
 	struct report *report;
+	/* How the gitops step renders the tree; NULL: the normal tree. rebuild
+	 * passes recovery mode so the site's tree is rendered once, in recovery. */
+	const struct render_opts *render;
 };
 
 /* Outcome counts of a run. */
