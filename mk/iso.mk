@@ -11,6 +11,7 @@ ISO_INPUTS := iso/build.sh iso/init iso/udhcpc.script iso/grub.cfg iso/stick-gru
 	iso/modules.list firmware/live.list $(wildcard profiles/*.yaml images/*.yaml)
 
 .PHONY: iso iso-assets bench-iso
+BENCH += bench-iso
 
 $(ISO_MKI): iso/mkinitramfs.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
