@@ -49,10 +49,7 @@ struct bs_opts {
 
 static int parse_args(int argc, char **argv, struct bs_opts *o)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} vals[] = {
+	static const struct cmd_value_opt vals[] = {
 		{ "--secrets", offsetof(struct bs_opts, secrets) },
 		{ "--talosconfig", offsetof(struct bs_opts, talosconfig) },
 		{ "--context", offsetof(struct bs_opts, context) },
@@ -60,13 +57,13 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 		{ "--endpoint", offsetof(struct bs_opts, endpoint) },
 		{ "--kubeconfig", offsetof(struct bs_opts, kubeconfig) },
 		{ "--scrub-config-volumes", offsetof(struct bs_opts, scrub) },
-		{ "--wait", 0 },
+		{ "--wait", CMD_OPT_OWN },
 	};
 
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *v;
+		const struct cmd_value_opt *hit;
 		int r = profile_opts_arg(&o->p, argc, argv, &i);
-		bool matched = false;
 
 		if (r < 0)
 			return cmd_usage_error("bootstrap", "bad option");
@@ -76,39 +73,22 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 			usage(stdout);
 			return -1;
 		}
-		for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]) && !matched; k++) {
-			size_t n = strlen(vals[k].name);
-			const char *v;
+		r = cmd_value_opts("bootstrap", argc, argv, &i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit,
+				   &v);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0 && hit->off == CMD_OPT_OWN) { /* --wait */
+			char *end;
 
-			if (strncmp(a, vals[k].name, n) != 0 || (a[n] != '\0' && a[n] != '='))
-				continue;
-			if (a[n] == '=') {
-				v = a + n + 1;
-			} else {
-				if (i + 1 >= argc)
-					return cmd_usage_error("bootstrap", "option '%s' needs a value",
-							       vals[k].name);
-				v = argv[++i];
-			}
-			if (strcmp(vals[k].name, "--wait") == 0) {
-				char *end;
-
-				o->wait_s = strtol(v, &end, 10);
-				if (*end || o->wait_s < 0)
-					return cmd_usage_error("bootstrap", "--wait '%s': expected seconds",
-							       v);
-			} else {
-				*(const char **)((char *)o + vals[k].off) = v;
-			}
-			matched = true;
+			o->wait_s = strtol(v, &end, 10);
+			if (*end || o->wait_s < 0)
+				return cmd_usage_error("bootstrap", "--wait '%s': expected seconds", v);
 		}
-		if (matched)
+		if (r > 0)
 			continue;
-		if (a[0] == '-')
-			return cmd_usage_error("bootstrap", "unknown option '%s'", a);
-		if (o->p.profile)
-			return cmd_usage_error("bootstrap", "unexpected argument '%s'", a);
-		o->p.profile = a;
+		r = cmd_profile_arg("bootstrap", &o->p, a);
+		if (r)
+			return r;
 	}
 	if (!o->p.profile)
 		return cmd_usage_error("bootstrap", "no PROFILE given");
@@ -132,13 +112,6 @@ static char *node_host(const struct model_node *n)
 	if (n->hostname && *n->hostname)
 		return xstrdup(n->hostname);
 	return NULL;
-}
-
-static void on_retry(void *ud, int attempt, const char *why, long delay_ms)
-{
-	(void)ud;
-	fprintf(stderr, "appliance: waiting for the Talos API (attempt %d, next in %.1fs): %s\n", attempt,
-		(double)delay_ms / 1000.0, why);
 }
 
 int cmd_bootstrap(int argc, char **argv)
@@ -208,7 +181,7 @@ int cmd_bootstrap(int argc, char **argv)
 
 	{
 		struct talosapi_node tn = { .host = host, .port = port, .creds = &creds };
-		struct talosapi_retry rt = { .deadline_ms = o.wait_s * 1000, .on_retry = on_retry };
+		struct talosapi_retry rt = { .deadline_ms = o.wait_s * 1000, .on_retry = cmd_talos_on_retry };
 		const char *out_path = o.kubeconfig ? o.kubeconfig : "kubeconfig";
 
 		if (o.wait_s == 0)

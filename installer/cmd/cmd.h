@@ -5,6 +5,7 @@
 #define APPLIANCE_CMD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #define EXIT_OK 0
@@ -57,6 +58,31 @@ int cmd_opt_value(int argc, char **argv, int *i, const char *name, const char **
 /* The same, for callers that only need "this option's value or not": NULL
  * when argv[*i] is not NAME or has no value. */
 const char *cmd_opt(int argc, char **argv, int *i, const char *name);
+
+/* A value option in a command's table: "--name VALUE" or "--name=VALUE", its
+ * value stored as a const char * at OFF in the command's options struct, or
+ * only handed back to the caller when OFF is CMD_OPT_OWN. */
+struct cmd_value_opt {
+	const char *name;
+	size_t off;
+};
+#define CMD_OPT_OWN ((size_t)-1)
+
+/* If argv[*i] is one of the N options of T: store its value in OPTS (see
+ * above), set *hit and *val, advance *i past it and return 1. 0 when argv[*i]
+ * is none of them; -1 after the usage error "option '--name' needs a value"
+ * of command CMD. */
+int cmd_value_opts(const char *cmd, int argc, char **argv, int *i, const struct cmd_value_opt *t, size_t n,
+		   void *opts, const struct cmd_value_opt **hit, const char **val);
+
+/* ARG, which no option took: an option name (leading '-') is a usage error
+ * "unknown option", a second positional one "unexpected argument"; else it is
+ * the PROFILE. 0 when taken, else the usage error's exit code. */
+int cmd_profile_arg(const char *cmd, struct profile_opts *o, const char *arg);
+
+/* talosapi_retry.on_retry for the commands that wait for apid: one line on
+ * stderr per failed attempt. */
+void cmd_talos_on_retry(void *ud, int attempt, const char *why, long delay_ms);
 
 /* Print "appliance: <msg>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -67,6 +67,43 @@ const char *cmd_opt(int argc, char **argv, int *i, const char *name)
 	return cmd_opt_value(argc, argv, i, name, &v) > 0 ? v : NULL;
 }
 
+int cmd_value_opts(const char *cmd, int argc, char **argv, int *i, const struct cmd_value_opt *t, size_t n,
+		   void *opts, const struct cmd_value_opt **hit, const char **val)
+{
+	for (size_t k = 0; k < n; k++) {
+		int r = cmd_opt_value(argc, argv, i, t[k].name, val);
+
+		if (r == 0)
+			continue;
+		if (r < 0) {
+			cmd_usage_error(cmd, "option '%s' needs a value", t[k].name);
+			return -1;
+		}
+		if (t[k].off != CMD_OPT_OWN)
+			*(const char **)((char *)opts + t[k].off) = *val;
+		*hit = &t[k];
+		return 1;
+	}
+	return 0;
+}
+
+int cmd_profile_arg(const char *cmd, struct profile_opts *o, const char *arg)
+{
+	if (arg[0] == '-')
+		return cmd_usage_error(cmd, "unknown option '%s'", arg);
+	if (o->profile)
+		return cmd_usage_error(cmd, "unexpected argument '%s'", arg);
+	o->profile = arg;
+	return 0;
+}
+
+void cmd_talos_on_retry(void *ud, int attempt, const char *why, long delay_ms)
+{
+	(void)ud;
+	fprintf(stderr, "appliance: waiting for the Talos API (attempt %d, next in %.1fs): %s\n", attempt,
+		(double)delay_ms / 1000.0, why);
+}
+
 int profile_opts_arg(struct profile_opts *o, int argc, char **argv, int *i)
 {
 	const char *v;

@@ -74,10 +74,7 @@ struct rb_opts {
 
 static int parse_args(int argc, char **argv, struct rb_opts *o)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} vals[] = {
+	static const struct cmd_value_opt vals[] = {
 		{ "--secrets", offsetof(struct rb_opts, secrets) },
 		{ "--out", offsetof(struct rb_opts, out) },
 		{ "--server-name", offsetof(struct rb_opts, server_name) },
@@ -88,13 +85,13 @@ static int parse_args(int argc, char **argv, struct rb_opts *o)
 		{ "--endpoint", offsetof(struct rb_opts, endpoint) },
 		{ "--kubeconfig", offsetof(struct rb_opts, kubeconfig) },
 		{ "--wait", offsetof(struct rb_opts, wait) },
-		{ "--disk-file", 0 },
+		{ "--disk-file", CMD_OPT_OWN },
 	};
 
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
+		const char *a = argv[i], *v;
+		const struct cmd_value_opt *hit;
 		int r = profile_opts_arg(&o->p, argc, argv, &i);
-		bool matched = false;
 
 		if (r < 0)
 			return cmd_usage_error("rebuild", "bad option");
@@ -112,36 +109,20 @@ static int parse_args(int argc, char **argv, struct rb_opts *o)
 			o->skip_nas = true;
 			continue;
 		}
-		for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]) && !matched; k++) {
-			size_t n = strlen(vals[k].name);
-			const char *v;
-
-			if (strncmp(a, vals[k].name, n) != 0 || (a[n] != '\0' && a[n] != '='))
-				continue;
-			if (a[n] == '=') {
-				v = a + n + 1;
-			} else {
-				if (i + 1 >= argc)
-					return cmd_usage_error("rebuild", "option '%s' needs a value",
-							       vals[k].name);
-				v = argv[++i];
-			}
-			if (strcmp(vals[k].name, "--disk-file") == 0) {
-				o->disk_files = xrealloc(o->disk_files, sizeof(*o->disk_files) *
-									    (size_t)(o->n_disk_files + 1));
-				o->disk_files[o->n_disk_files++] = v;
-			} else {
-				*(const char **)((char *)o + vals[k].off) = v;
-			}
-			matched = true;
+		r = cmd_value_opts("rebuild", argc, argv, &i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit,
+				   &v);
+		if (r < 0)
+			return EXIT_USAGE;
+		if (r > 0 && hit->off == CMD_OPT_OWN) { /* --disk-file, repeatable */
+			o->disk_files =
+			    xrealloc(o->disk_files, sizeof(*o->disk_files) * (size_t)(o->n_disk_files + 1));
+			o->disk_files[o->n_disk_files++] = v;
 		}
-		if (matched)
+		if (r > 0)
 			continue;
-		if (a[0] == '-')
-			return cmd_usage_error("rebuild", "unknown option '%s'", a);
-		if (o->p.profile)
-			return cmd_usage_error("rebuild", "unexpected argument '%s'", a);
-		o->p.profile = a;
+		r = cmd_profile_arg("rebuild", &o->p, a);
+		if (r)
+			return r;
 	}
 	if (!o->p.profile)
 		return cmd_usage_error("rebuild", "no PROFILE given");
@@ -352,13 +333,6 @@ static void print_plan(const struct model *m, const struct rb_opts *o, const str
 	    o->secrets);
 }
 
-static void on_retry(void *ud, int attempt, const char *why, long delay_ms)
-{
-	(void)ud;
-	fprintf(stderr, "appliance: waiting for the Talos API (attempt %d, next in %.1fs): %s\n", attempt,
-		(double)delay_ms / 1000.0, why);
-}
-
 static int do_render(const struct model *m, const struct rb_opts *o, const char *out, struct app_err *e)
 {
 	struct render_opts ro = { .recovery = true, .server_name = o->server_name };
@@ -426,7 +400,7 @@ static int do_bootstrap(const struct rb_opts *o, struct app_err *e)
 	if (r == 0) {
 		struct talosapi_node tn = { .host = host, .port = port, .creds = &creds };
 		struct talosapi_retry rt = { .deadline_ms = (o->wait ? atol(o->wait) : 600) * 1000,
-					     .on_retry = on_retry };
+					     .on_retry = cmd_talos_on_retry };
 
 		r = talosapi_bootstrap(&tn, &rt, &res, e);
 		if (r == 0)
