@@ -13,6 +13,7 @@
 #define EXIT_USAGE 2
 
 struct model;
+struct model_node;
 struct app_err;
 
 #define CMD(name) int cmd_##name(int argc, char **argv);
@@ -48,6 +49,11 @@ int profile_opts_arg(struct profile_opts *o, int argc, char **argv, int *i);
 /* Load, merge and validate. Prints every diagnostic on stderr (or nothing
  * when quiet) and returns NULL when the profile is invalid. */
 struct model *cmd_load_model(const struct profile_opts *o, bool quiet);
+
+/* cmd_load_model, then the node NAME of it in *ret_node. NULL (after the
+ * diagnostics, or "profile 'P' has no node 'NAME'") when either fails. */
+struct model *cmd_load_node(const struct profile_opts *o, const char *name,
+			    const struct model_node **ret_node);
 
 void profile_opts_free(struct profile_opts *o);
 

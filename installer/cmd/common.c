@@ -5,6 +5,7 @@
 
 #include "cmd.h"
 #include "err.h"
+#include "model.h"
 #include "profile.h"
 #include "util.h"
 
@@ -162,5 +163,21 @@ struct model *cmd_load_model(const struct profile_opts *o, bool quiet)
 	if (!quiet || !m)
 		diags_print(&d, stderr);
 	diags_free(&d);
+	return m;
+}
+
+struct model *cmd_load_node(const struct profile_opts *o, const char *name,
+			    const struct model_node **ret_node)
+{
+	struct model *m = cmd_load_model(o, false);
+
+	if (!m)
+		return NULL;
+	*ret_node = model_node_by_name(m, name);
+	if (!*ret_node) {
+		cmd_error("profile '%s' has no node '%s'", o->profile, name);
+		model_free(m);
+		return NULL;
+	}
 	return m;
 }

@@ -229,6 +229,7 @@ int cmd_disks(int argc, char **argv)
 	struct hw_inventory inv = { 0 };
 	struct selector_result sr = { 0 };
 	struct app_err e = { 0 }, se = { 0 };
+	const struct model_node *node = NULL;
 	struct model *m = NULL;
 	int rc = EXIT_OK, r;
 
@@ -256,13 +257,7 @@ int cmd_disks(int argc, char **argv)
 				rc = cmd_usage_error("disks", "bad option '%s'", argv[i]);
 				goto out;
 			}
-		} else if (argv[i][0] == '-') {
-			rc = cmd_usage_error("disks", "unknown option '%s'", argv[i]);
-			goto out;
-		} else if (!po.profile) {
-			po.profile = argv[i];
-		} else {
-			rc = cmd_usage_error("disks", "unexpected argument '%s'", argv[i]);
+		} else if ((rc = cmd_profile_arg("disks", &po, argv[i])) != 0) {
 			goto out;
 		}
 	}
@@ -280,13 +275,8 @@ int cmd_disks(int argc, char **argv)
 		goto out;
 	}
 	if (po.profile) {
-		m = cmd_load_model(&po, false);
+		m = cmd_load_node(&po, node_name, &node);
 		if (!m) {
-			rc = EXIT_USAGE;
-			goto out;
-		}
-		if (!model_node_by_name(m, node_name)) {
-			cmd_error("profile '%s' has no node '%s'", po.profile, node_name);
 			rc = EXIT_USAGE;
 			goto out;
 		}
@@ -296,7 +286,7 @@ int cmd_disks(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	if (m && selector_resolve_node(m, model_node_by_name(m, node_name), &inv, &sr, &se) < 0)
+	if (m && selector_resolve_node(m, node, &inv, &sr, &se) < 0)
 		rc = EXIT_FAIL;
 	if (json) {
 		print_json(&inv, m ? &sr : NULL, node_name, &se);

@@ -223,13 +223,7 @@ int cmd_wipe(int argc, char **argv)
 				rc = cmd_usage_error("wipe", "bad option '%s'", argv[i]);
 				goto out;
 			}
-		} else if (argv[i][0] == '-') {
-			rc = cmd_usage_error("wipe", "unknown option '%s'", argv[i]);
-			goto out;
-		} else if (!po.profile) {
-			po.profile = argv[i];
-		} else {
-			rc = cmd_usage_error("wipe", "unexpected argument '%s'", argv[i]);
+		} else if ((rc = cmd_profile_arg("wipe", &po, argv[i])) != 0) {
 			goto out;
 		}
 	}
@@ -250,14 +244,8 @@ int cmd_wipe(int argc, char **argv)
 		rc = cmd_usage_error("wipe", "--backup only makes sense with --apply");
 		goto out;
 	}
-	m = cmd_load_model(&po, false);
+	m = cmd_load_node(&po, node_name, &node);
 	if (!m) {
-		rc = EXIT_USAGE;
-		goto out;
-	}
-	node = model_node_by_name(m, node_name);
-	if (!node) {
-		cmd_error("profile '%s' has no node '%s'", po.profile, node_name);
 		rc = EXIT_USAGE;
 		goto out;
 	}
