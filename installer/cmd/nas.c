@@ -97,6 +97,30 @@ static int parse(const char *sub, bool is_check, int argc, char **argv, struct n
 	return 0;
 }
 
+/* Parse, print the help or load the profile: the model, or NULL with the exit
+ * code in *ret_rc. */
+static struct model *load(const char *sub, bool is_check, int argc, char **argv, struct nas_args *a,
+			  int *ret_rc)
+{
+	struct model *m;
+	bool help;
+	int r;
+
+	r = parse(sub, is_check, argc, argv, a, &help);
+	if (r || help) {
+		if (help)
+			fputs(usage_text, stdout);
+		profile_opts_free(&a->prof);
+		*ret_rc = help ? EXIT_OK : r;
+		return NULL;
+	}
+	m = cmd_load_model(&a->prof, a->json);
+	profile_opts_free(&a->prof);
+	if (!m)
+		*ret_rc = EXIT_USAGE;
+	return m;
+}
+
 static void print_check(const struct model *m, const struct nas_results *r)
 {
 	char *url = nas_url(m->nas.address, m->nas.port > 0 ? m->nas.port : 445, m->nas.share, NULL);
@@ -123,20 +147,11 @@ static int do_check(int argc, char **argv)
 	struct nas_results res = { 0 };
 	struct app_err e = { 0 };
 	struct model *m;
-	bool help;
 	int r;
 
-	r = parse("nas check", true, argc, argv, &a, &help);
-	if (r || help) {
-		if (help)
-			fputs(usage_text, stdout);
-		profile_opts_free(&a.prof);
-		return help ? EXIT_OK : r;
-	}
-	m = cmd_load_model(&a.prof, a.json);
-	profile_opts_free(&a.prof);
+	m = load("nas check", true, argc, argv, &a, &r);
 	if (!m)
-		return EXIT_USAGE;
+		return r;
 	r = nas_check(m, &a.opts, &res, &e);
 	if (a.json) {
 		struct buf b = { 0 };
@@ -200,20 +215,11 @@ static int do_prepare(int argc, char **argv)
 	struct nas_plan plan = { 0 };
 	struct app_err e = { 0 };
 	struct model *m;
-	bool help;
 	int r;
 
-	r = parse("nas prepare", false, argc, argv, &a, &help);
-	if (r || help) {
-		if (help)
-			fputs(usage_text, stdout);
-		profile_opts_free(&a.prof);
-		return help ? EXIT_OK : r;
-	}
-	m = cmd_load_model(&a.prof, a.json);
-	profile_opts_free(&a.prof);
+	m = load("nas prepare", false, argc, argv, &a, &r);
 	if (!m)
-		return EXIT_USAGE;
+		return r;
 	r = nas_prepare(m, &a.opts, a.apply, &plan, &e);
 	print_plan(&plan, a.apply, a.json, &e, r);
 	if (r < 0)
