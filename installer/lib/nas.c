@@ -974,24 +974,30 @@ void nas_plan_free(struct nas_plan *p)
 	p->n = p->changes = 0;
 }
 
-/* A directory at path: exists / would create / create it. */
-static int prep_dir(struct conn *c, const char *path, bool apply, bool parent_missing, struct nas_plan *p,
-		    bool *ret_missing, struct app_err *e)
+/* The part of a prepare step that directories and markers share. Returns the
+ * step's state: NAS_STEP_EXISTS (url is there as the right kind of entry) and
+ * NAS_STEP_WOULD (missing, dry run) are recorded with url taken over;
+ * NAS_STEP_DONE (missing, apply) leaves creating and recording it to the
+ * caller. Negative errno (url freed) on failure. missing: known to be absent,
+ * not asked. */
+static int prep_probe(struct conn *c, char *url, enum nas_step_kind kind, bool apply, bool missing,
+		      struct nas_plan *p, struct app_err *e)
 {
-	char *url = conn_url(c, path);
+	bool dir = kind == NAS_STEP_MKDIR;
 	struct stat st;
 	char eb[128];
-	int err = parent_missing ? ENOENT : smb_stat(c, url, &st);
+	int err = missing ? ENOENT : smb_stat(c, url, &st);
 
-	*ret_missing = false;
 	if (err == 0) {
-		if (!S_ISDIR(st.st_mode)) {
-			app_err_set(e, -ENOTDIR, "%s: exists and is not a directory; not touching it", url);
+		if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+			err = dir ? ENOTDIR : EISDIR;
+			app_err_set(e, -err, "%s: exists and is not a %s; not touching it", url,
+				    dir ? "directory" : "file");
 			free(url);
-			return -ENOTDIR;
+			return -err;
 		}
-		add_step(p, NAS_STEP_MKDIR, NAS_STEP_EXISTS, url);
-		return 0;
+		add_step(p, kind, NAS_STEP_EXISTS, url);
+		return NAS_STEP_EXISTS;
 	}
 	if (err != ENOENT) {
 		app_err_set(e, -err, "%s: cannot stat: %s", url, errtext(err, eb, sizeof(eb)));
@@ -999,10 +1005,23 @@ static int prep_dir(struct conn *c, const char *path, bool apply, bool parent_mi
 		return -err;
 	}
 	if (!apply) {
-		*ret_missing = true;
-		add_step(p, NAS_STEP_MKDIR, NAS_STEP_WOULD, url);
-		return 0;
+		add_step(p, kind, NAS_STEP_WOULD, url);
+		return NAS_STEP_WOULD;
 	}
+	return NAS_STEP_DONE;
+}
+
+/* A directory at path: exists / would create / create it. */
+static int prep_dir(struct conn *c, const char *path, bool apply, bool parent_missing, struct nas_plan *p,
+		    bool *ret_missing, struct app_err *e)
+{
+	char *url = conn_url(c, path);
+	char eb[128];
+	int err, r = prep_probe(c, url, NAS_STEP_MKDIR, apply, parent_missing, p, e);
+
+	*ret_missing = r == NAS_STEP_WOULD;
+	if (r != NAS_STEP_DONE)
+		return r < 0 ? r : 0;
 	if (smbc_getFunctionMkdir(c->ctx)(c->ctx, url, 0755) < 0) {
 		err = errno ? errno : EIO;
 		app_err_set(e, -err, "%s: cannot create the directory: %s", url,
@@ -1020,31 +1039,15 @@ static int prep_marker(struct conn *c, const char *dir, bool apply, bool dir_mis
 {
 	char *path = xasprintf("%s/%s", dir, MARKER);
 	char *url = conn_url(c, path);
-	struct stat st;
 	struct timespec now;
 	char eb[128], stamp[32];
-	int err = dir_missing ? ENOENT : smb_stat(c, url, &st);
+	int err, r;
 	SMBCFILE *f;
 
 	free(path);
-	if (err == 0) {
-		if (!S_ISREG(st.st_mode)) {
-			app_err_set(e, -EISDIR, "%s: exists and is not a file; not touching it", url);
-			free(url);
-			return -EISDIR;
-		}
-		add_step(p, NAS_STEP_MARKER, NAS_STEP_EXISTS, url);
-		return 0;
-	}
-	if (err != ENOENT) {
-		app_err_set(e, -err, "%s: cannot stat: %s", url, errtext(err, eb, sizeof(eb)));
-		free(url);
-		return -err;
-	}
-	if (!apply) {
-		add_step(p, NAS_STEP_MARKER, NAS_STEP_WOULD, url);
-		return 0;
-	}
+	r = prep_probe(c, url, NAS_STEP_MARKER, apply, dir_missing, p, e);
+	if (r != NAS_STEP_DONE)
+		return r < 0 ? r : 0;
 	/* Immich writes Date.now(): milliseconds since the epoch */
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(stamp, sizeof(stamp), "%lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
