@@ -176,7 +176,9 @@ static int claim_inventory(const struct disk_claim *c, struct hw_inventory *inv,
 	return hw_inventory(&o, inv, e);
 }
 
-int disk_policy_check(const struct disk_claim *c, struct app_err *e)
+/* disk_policy_check and disk_open_write: the same as their _inv forms on an
+ * inventory of their own (open_write: open the disk too). */
+static int claim_standalone(const struct disk_claim *c, bool open_write, int extra_flags, struct app_err *e)
 {
 	struct hw_inventory inv = { 0 };
 	int r;
@@ -185,9 +187,15 @@ int disk_policy_check(const struct disk_claim *c, struct app_err *e)
 		return app_err_set(e, -EINVAL, "no disk given");
 	r = claim_inventory(c, &inv, e);
 	if (r == 0)
-		r = disk_policy_check_inv(c, &inv, NULL, e);
+		r = open_write ? disk_open_write_inv(c, &inv, NULL, extra_flags, e)
+			       : disk_policy_check_inv(c, &inv, NULL, e);
 	hw_inventory_free(&inv);
 	return r;
+}
+
+int disk_policy_check(const struct disk_claim *c, struct app_err *e)
+{
+	return claim_standalone(c, false, 0, e);
 }
 
 int disk_open_write_inv(const struct disk_claim *c, const struct hw_inventory *inv, const struct hw_disk *d,
@@ -228,14 +236,5 @@ int disk_open_write_inv(const struct disk_claim *c, const struct hw_inventory *i
 
 int disk_open_write(const struct disk_claim *c, int extra_flags, struct app_err *e)
 {
-	struct hw_inventory inv = { 0 };
-	int r;
-
-	if (!c || !c->path || !*c->path)
-		return app_err_set(e, -EINVAL, "no disk given");
-	r = claim_inventory(c, &inv, e);
-	if (r == 0)
-		r = disk_open_write_inv(c, &inv, NULL, extra_flags, e);
-	hw_inventory_free(&inv);
-	return r;
+	return claim_standalone(c, true, extra_flags, e);
 }
