@@ -221,6 +221,22 @@ void render_helmrepository(struct render_ctx *c, const struct helm_chart *chart,
 	c->obj = saved_obj;
 }
 
+struct yval *render_helmrelease(struct render_ctx *c, const char *ns, const char *name, const char *interval,
+				const struct helm_chart *chart)
+{
+	struct yval *doc = render_obj(c, "helm.toolkit.fluxcd.io/v2", "HelmRelease", ns, name);
+	struct yval *spec = y_at(doc, "spec"), *cs;
+
+	y_set(spec, "interval", y_str(interval));
+	cs = y_at(spec, "chart.spec");
+	y_set(cs, "chart", y_str(chart->name));
+	y_set(cs, "version", y_str(chart->version));
+	y_set(y_at(cs, "sourceRef"), "kind", y_str("HelmRepository"));
+	y_set(y_at(cs, "sourceRef"), "name", y_str(chart->name));
+	y_set(y_at(cs, "sourceRef"), "namespace", y_str(flux_ns(c->m)));
+	return doc;
+}
+
 /* The objects Flux needs to pull the repository by itself: rendered into
  * flux/ of the tree and, unchanged, into Talos inlineManifests. */
 static void render_flux_wiring(struct render_ctx *c)

@@ -153,6 +153,11 @@ void render_kustomization(struct render_ctx *c, const char *dir, const char *con
 void render_problem(struct render_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* HelmRepository for chart in flux/repositories/ (once per chart name). */
 void render_helmrepository(struct render_ctx *c, const struct helm_chart *chart, const char *key);
+/* HelmRelease name in ns, a new object in the current file: spec.interval
+ * and spec.chart.spec (chart, version, sourceRef to the chart's HelmRepository
+ * in the Flux namespace). Returns the document. */
+struct yval *render_helmrelease(struct render_ctx *c, const char *ns, const char *name, const char *interval,
+				const struct helm_chart *chart);
 /* The Flux Kustomization postBuild + decryption + sourceRef shared by all. */
 void render_flux_common(struct render_ctx *c, struct yval *spec);
 

@@ -82,20 +82,13 @@ static void app_helmrelease(struct render_ctx *c)
 	const struct model *m = c->m;
 	const struct model_immich *a = &m->apps.immich;
 	const struct immich_storage *s = &a->storage;
-	struct yval *doc, *spec, *chart, *v, *env, *ext;
+	struct yval *doc, *spec, *v, *env, *ext;
 	char *host;
 
 	render_file(c, "apps/" APP "/app/helmrelease.yaml");
-	doc = render_obj(c, "helm.toolkit.fluxcd.io/v2", "HelmRelease", a->namespace, APP);
+	doc = render_helmrelease(c, a->namespace, APP, a->interval, &a->chart);
 	spec = y_at(doc, "spec");
-	y_set(spec, "interval", y_str(a->interval));
-	chart = y_at(spec, "chart.spec");
-	y_set(chart, "chart", y_str(a->chart.name));
-	y_set(chart, "version", y_str(a->chart.version));
-	y_set(y_at(chart, "sourceRef"), "kind", y_str("HelmRepository"));
-	y_set(y_at(chart, "sourceRef"), "name", y_str(a->chart.name));
-	y_set(y_at(chart, "sourceRef"), "namespace", y_str(m->gitops.flux.namespace));
-	y_set(chart, "interval", y_str(a->interval));
+	y_set(y_at(spec, "chart.spec"), "interval", y_str(a->interval));
 	render_ref(c, "HelmRepository", m->gitops.flux.namespace, a->chart.name, "apps.immich.chart.name",
 		   true);
 	render_helmrepository(c, &a->chart, "apps.immich.chart");

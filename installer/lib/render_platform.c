@@ -72,19 +72,12 @@ static struct yval *platform_helmrelease(struct render_ctx *c, const struct comp
 					 const struct model_component *mc)
 {
 	const struct model *m = c->m;
-	struct yval *doc, *spec, *chart;
+	struct yval *doc, *spec;
 	char *key = xasprintf("%s.chart", d->key);
 
 	render_file(c, "platform/%s/app/helmrelease.yaml", comp_ks(c->m, d));
-	doc = render_obj(c, "helm.toolkit.fluxcd.io/v2", "HelmRelease", mc->namespace, comp_ks(c->m, d));
+	doc = render_helmrelease(c, mc->namespace, comp_ks(c->m, d), m->gitops.interval, &mc->chart);
 	spec = y_at(doc, "spec");
-	y_set(spec, "interval", y_str(m->gitops.interval));
-	chart = y_at(spec, "chart.spec");
-	y_set(chart, "chart", y_str(mc->chart.name));
-	y_set(chart, "version", y_str(mc->chart.version));
-	y_set(y_at(chart, "sourceRef"), "kind", y_str("HelmRepository"));
-	y_set(y_at(chart, "sourceRef"), "name", y_str(mc->chart.name));
-	y_set(y_at(chart, "sourceRef"), "namespace", y_str(m->gitops.flux.namespace));
 	y_set(y_at(spec, "install"), "crds", y_str("CreateReplace"));
 	y_set(y_at(spec, "upgrade"), "crds", y_str("CreateReplace"));
 	if (!mc->chart.name || !mc->chart.version)
