@@ -22,6 +22,8 @@
 #include "fetch.h"
 #include "util.h"
 
+#include "testutil.h"
+
 #define BODY (300 * 1000)
 
 static unsigned char body[BODY];
@@ -275,12 +277,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", dir);
 	(void)state;
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	free(cmd);
-	return 0;
+	return test_rm_tree(dir);
 }
 
 int main(void)

@@ -21,6 +21,8 @@
 #include "model.h"
 #include "util.h"
 
+#include "testutil.h"
+
 static char dir[] = "/tmp/test_image.XXXXXX";
 
 static char *path(const char *name)
@@ -280,12 +282,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char *cmd = xasprintf("rm -rf '%s'", dir);
 	(void)state;
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-	free(cmd);
-	return 0;
+	return test_rm_tree(dir);
 }
 
 int main(void)
