@@ -8,6 +8,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/scripts/demo.sh"
 . "$ROOT/tests/servers/s3rver.sh"
+. "$ROOT/tests/lib/apid.sh"
 
 PY=/usr/bin/python3
 [ -x "$APPLIANCE" ] || skip_all "no $APPLIANCE"
@@ -126,24 +127,7 @@ check "rebuild: the S3 store is unchanged" \
 
 # ---- the existing talosconfig keeps working with the rebuilt node --------------------------------
 # the rebuilt node's apid (stand-in) has a server certificate from the bundle's OS CA, as Talos makes
-$PY - "$T/offsite/secrets.yaml" "$T" <<'EOF'
-import base64, sys, yaml
-b = yaml.safe_load(open(sys.argv[1]))
-open(sys.argv[2] + "/os-ca.crt", "wb").write(base64.b64decode(b["certs"]["os"]["crt"]))
-open(sys.argv[2] + "/os-ca.key", "wb").write(
-    base64.b64decode(b["certs"]["os"]["key"]).replace(b"ED25519 PRIVATE KEY", b"PRIVATE KEY"))
-EOF
-openssl genpkey -algorithm ed25519 -out "$T/node.key" 2>/dev/null
-openssl req -new -key "$T/node.key" -subj /CN=demo-1 -out "$T/node.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$T/node.ext"
-openssl x509 -req -in "$T/node.csr" -CA "$T/os-ca.crt" -CAkey "$T/os-ca.key" -CAcreateserial -days 5 \
-	-extfile "$T/node.ext" -out "$T/node.crt" 2>/dev/null
-printf 'apiVersion: v1\nkind: Config\n' >"$T/kubeconfig.src"
-mkdir -p "$T/apid"
-$PY "$ROOT/tests/servers/talos_api.py" --ca "$T/os-ca.crt" --cert "$T/node.crt" --key "$T/node.key" \
-	--port-file "$T/apid.port" --state "$T/apid" --kubeconfig "$T/kubeconfig.src" >"$T/apid.log" 2>&1 &
-at_exit "kill $!"
-for _ in $(seq 1 100); do [ -e "$T/apid/listening" ] && break; sleep 0.1; done
+apid_start "$T/offsite/secrets.yaml"
 expect_out "rebuild: the talosconfig from before the disaster bootstraps the rebuilt node" '^etcd: bootstrapped on demo-1$' \
 	"$APPLIANCE" bootstrap "$ROOT/profiles/demo.yaml" --talosconfig "$T/workstation/talosconfig" \
 	--endpoint "127.0.0.1:$(cat "$T/apid.port")" --kubeconfig "$T/kubeconfig" --wait 20

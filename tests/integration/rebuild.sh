@@ -6,6 +6,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/tests/servers/s3rver.sh"
 . "$ROOT/tests/lib/smbd.sh"
+. "$ROOT/tests/lib/apid.sh"
 
 PY=/usr/bin/python3
 PROFILE=$ROOT/profiles/demo.yaml
@@ -138,24 +139,7 @@ expect_out "rebuild: --help" '^usage: appliance rebuild PROFILE --secrets FILE' 
 
 # ---- --apply: recovery tree and bootstrap with the same secrets -----------------
 # the first control plane's Talos API, its server certificate from the bundle's OS CA
-$PY - "$T/secrets.yaml" "$T" <<'EOF'
-import base64, sys, yaml
-b = yaml.safe_load(open(sys.argv[1]))
-open(sys.argv[2] + "/os-ca.crt", "wb").write(base64.b64decode(b["certs"]["os"]["crt"]))
-open(sys.argv[2] + "/os-ca.key", "wb").write(
-    base64.b64decode(b["certs"]["os"]["key"]).replace(b"ED25519 PRIVATE KEY", b"PRIVATE KEY"))
-EOF
-openssl genpkey -algorithm ed25519 -out "$T/node.key" 2>/dev/null
-openssl req -new -key "$T/node.key" -subj /CN=demo-1 -out "$T/node.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >"$T/node.ext"
-openssl x509 -req -in "$T/node.csr" -CA "$T/os-ca.crt" -CAkey "$T/os-ca.key" -CAcreateserial -days 5 \
-	-extfile "$T/node.ext" -out "$T/node.crt" 2>/dev/null
-printf 'apiVersion: v1\nkind: Config\n' >"$T/kubeconfig.src"
-mkdir -p "$T/apid"
-$PY "$ROOT/tests/servers/talos_api.py" --ca "$T/os-ca.crt" --cert "$T/node.crt" --key "$T/node.key" \
-	--port-file "$T/apid.port" --state "$T/apid" --kubeconfig "$T/kubeconfig.src" >"$T/apid.log" 2>&1 &
-at_exit "kill $!"
-for _ in $(seq 1 100); do [ -e "$T/apid/listening" ] && break; sleep 0.1; done
+apid_start "$T/secrets.yaml"
 APID=$(cat "$T/apid.port")
 
 expect_out "rebuild --apply: renders the recovery tree" '^render: [0-9]+ files in .*gitops \([0-9]+ written\), database in recovery mode$' \
