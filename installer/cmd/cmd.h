@@ -14,6 +14,7 @@
 
 struct model;
 struct model_node;
+struct hw_opts;
 struct app_err;
 
 #define CMD(name) int cmd_##name(int argc, char **argv);
@@ -89,6 +90,12 @@ int cmd_profile_arg(const char *cmd, struct profile_opts *o, const char *arg);
 /* talosapi_retry.on_retry for the commands that wait for apid: one line on
  * stderr per failed attempt. */
 void cmd_talos_on_retry(void *ud, int attempt, const char *why, long delay_ms);
+
+/* The inventory options of the disk commands: --hw-root DIR and --live PATH
+ * (into o), --disk-file FILE (repeatable: appended to *files, the caller
+ * frees it). True when argv[*i] was one of them with its value (*i past it);
+ * false otherwise, a missing value included. */
+bool cmd_hw_opt(int argc, char **argv, int *i, struct hw_opts *o, const char ***files, size_t *n_files);
 
 /* Print "appliance: <msg>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

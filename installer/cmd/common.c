@@ -5,6 +5,7 @@
 
 #include "cmd.h"
 #include "err.h"
+#include "hw.h"
 #include "model.h"
 #include "profile.h"
 #include "util.h"
@@ -103,6 +104,23 @@ void cmd_talos_on_retry(void *ud, int attempt, const char *why, long delay_ms)
 	(void)ud;
 	fprintf(stderr, "appliance: waiting for the Talos API (attempt %d, next in %.1fs): %s\n", attempt,
 		(double)delay_ms / 1000.0, why);
+}
+
+bool cmd_hw_opt(int argc, char **argv, int *i, struct hw_opts *o, const char ***files, size_t *n_files)
+{
+	const char *v;
+
+	if ((v = cmd_opt(argc, argv, i, "--hw-root"))) {
+		o->root = v;
+	} else if ((v = cmd_opt(argc, argv, i, "--live"))) {
+		o->live = v;
+	} else if ((v = cmd_opt(argc, argv, i, "--disk-file"))) {
+		*files = xrealloc(*files, sizeof(**files) * (*n_files + 1));
+		(*files)[(*n_files)++] = v;
+	} else {
+		return false;
+	}
+	return true;
 }
 
 int profile_opts_arg(struct profile_opts *o, int argc, char **argv, int *i)

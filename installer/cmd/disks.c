@@ -240,15 +240,10 @@ int cmd_disks(int argc, char **argv)
 			goto out;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
-		} else if ((v = cmd_opt(argc, argv, &i, "--hw-root"))) {
-			ho.root = v;
-		} else if ((v = cmd_opt(argc, argv, &i, "--live"))) {
-			ho.live = v;
+		} else if (cmd_hw_opt(argc, argv, &i, &ho, &files, &n_files)) {
+			continue;
 		} else if ((v = cmd_opt(argc, argv, &i, "--node"))) {
 			node_name = v;
-		} else if ((v = cmd_opt(argc, argv, &i, "--disk-file"))) {
-			files = xrealloc(files, sizeof(*files) * (n_files + 1));
-			files[n_files++] = v;
 		} else if ((v = cmd_opt(argc, argv, &i, "--disk"))) {
 			only = xrealloc(only, sizeof(*only) * (n_only + 1));
 			only[n_only++] = v;

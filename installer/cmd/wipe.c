@@ -203,19 +203,14 @@ int cmd_wipe(int argc, char **argv)
 			apply = true;
 		} else if (strcmp(argv[i], "--unattended") == 0) {
 			wo.unattended = true;
-		} else if ((v = cmd_opt(argc, argv, &i, "--hw-root"))) {
-			ho.root = v;
-		} else if ((v = cmd_opt(argc, argv, &i, "--live"))) {
-			ho.live = v;
+		} else if (cmd_hw_opt(argc, argv, &i, &ho, &files, &n_files)) {
+			continue;
 		} else if ((v = cmd_opt(argc, argv, &i, "--node"))) {
 			node_name = v;
 		} else if ((v = cmd_opt(argc, argv, &i, "--backup"))) {
 			backup = v;
 		} else if ((v = cmd_opt(argc, argv, &i, "--restore"))) {
 			restore = v;
-		} else if ((v = cmd_opt(argc, argv, &i, "--disk-file"))) {
-			files = xrealloc(files, sizeof(*files) * (n_files + 1));
-			files[n_files++] = v;
 		} else if ((v = cmd_opt(argc, argv, &i, "--disk"))) {
 			wo.only = v;
 		} else if ((r = profile_opts_arg(&po, argc, argv, &i)) != 0) {
