@@ -531,38 +531,57 @@ static int verify_clean(int fd, const struct wipe_target *t, char *msg, size_t n
 	return r;
 }
 
-static void *wipe_worker(void *arg)
+/* Erase one region; discard regions fall back to zeroing the edges. */
+static int erase_region(struct job *j, const struct wipe_region *g, bool plain)
 {
-	struct job *j = arg;
 	const struct wipe_target *t = j->t;
 	struct wipe_disk_result *res = j->res;
-	double t0 = now();
+	int r;
+
+	if (g->kind == WIPE_DISCARD) {
+		r = discard_all(j->fd, j->is_blk, t->size);
+		if (r == 0) {
+			res->discarded = true;
+			return 0;
+		}
+		/* no discard after all: zero the edges like the non-discard plan */
+		r = zero_range(j->fd, j->is_blk, 0, t->size < EDGE_ZERO ? t->size : EDGE_ZERO,
+			       &res->bytes_zeroed);
+		if (r == 0 && t->size > EDGE_ZERO)
+			r = zero_range(
+			    j->fd, j->is_blk, t->size > 2 * EDGE_ZERO ? t->size - EDGE_ZERO : EDGE_ZERO,
+			    t->size > 2 * EDGE_ZERO ? EDGE_ZERO : t->size - EDGE_ZERO, &res->bytes_zeroed);
+		return r;
+	}
+	if (plain)
+		return write_zeros(j->fd, g->offset, g->length, &res->bytes_zeroed);
+	return zero_range(j->fd, j->is_blk, g->offset, g->length, &res->bytes_zeroed);
+}
+
+/* Every region, discard first: BLKDISCARD (like BLKZEROOUT) drops the page
+ * cache of its range, dirty pages included, so zeroes written before it would
+ * be lost on a device that accepts a discard without clearing the data (QEMU's
+ * default, many SSDs). plain: only written zeroes, no offload. */
+static int erase_all(struct job *j, bool plain)
+{
+	const struct wipe_target *t = j->t;
+	struct wipe_disk_result *res = j->res;
 	int r = 0;
 
-	for (size_t i = 0; i < t->n && r == 0; i++) {
-		const struct wipe_region *g = &t->v[i];
+	for (int discard_pass = 1; discard_pass >= 0 && r == 0; discard_pass--) {
+		for (size_t i = 0; i < t->n && r == 0; i++) {
+			const struct wipe_region *g = &t->v[i];
 
-		if (g->kind == WIPE_DISCARD) {
-			r = discard_all(j->fd, j->is_blk, t->size);
-			if (r == 0) {
-				res->discarded = true;
+			if ((g->kind == WIPE_DISCARD) != discard_pass || (plain && g->kind == WIPE_DISCARD))
 				continue;
-			}
-			/* no discard after all: zero the edges like the non-discard plan */
-			r = zero_range(j->fd, j->is_blk, 0, t->size < EDGE_ZERO ? t->size : EDGE_ZERO,
-				       &res->bytes_zeroed);
-			if (r == 0 && t->size > EDGE_ZERO)
-				r = zero_range(j->fd, j->is_blk,
-					       t->size > 2 * EDGE_ZERO ? t->size - EDGE_ZERO : EDGE_ZERO,
-					       t->size > 2 * EDGE_ZERO ? EDGE_ZERO : t->size - EDGE_ZERO,
-					       &res->bytes_zeroed);
-		} else {
-			r = zero_range(j->fd, j->is_blk, g->offset, g->length, &res->bytes_zeroed);
+			r = erase_region(j, g, plain);
+			if (r < 0)
+				snprintf(res->msg, sizeof(res->msg),
+					 "disk '%s': cannot erase %s at offset %llu: %s", t->path, g->type,
+					 (unsigned long long)g->offset, strerror(-r));
+			if (!plain)
+				res->regions++;
 		}
-		if (r < 0)
-			snprintf(res->msg, sizeof(res->msg), "disk '%s': cannot erase %s at offset %llu: %s",
-				 t->path, g->type, (unsigned long long)g->offset, strerror(-r));
-		res->regions++;
 	}
 	if (r == 0 && fsync(j->fd) != 0) {
 		r = -errno;
@@ -572,8 +591,25 @@ static void *wipe_worker(void *arg)
 		ioctl(j->fd, BLKFLSBUF, 0);
 		reread_partitions(j->fd, t->size);
 	}
+	return r;
+}
+
+static void *wipe_worker(void *arg)
+{
+	struct job *j = arg;
+	struct wipe_disk_result *res = j->res;
+	double t0 = now();
+	int r = erase_all(j, false);
+
 	if (r == 0)
-		r = verify_clean(j->fd, t, res->msg, sizeof(res->msg));
+		r = verify_clean(j->fd, j->t, res->msg, sizeof(res->msg));
+	/* a device may take a discard or a write-zeroes offload without clearing
+	 * the data: write every region's zeroes for real and look again */
+	if (r == -EIO && j->is_blk) {
+		r = erase_all(j, true);
+		if (r == 0)
+			r = verify_clean(j->fd, j->t, res->msg, sizeof(res->msg));
+	}
 	res->rc = r;
 	res->seconds = now() - t0;
 	return NULL;
