@@ -135,11 +135,29 @@ for f in passwd group hosts nsswitch.conf; do add_file /etc/$f "$W/$f" 0644; don
 add_file /etc/samba/smb.conf "$W/smb.conf" 0644
 [ -f /etc/ssl/certs/ca-certificates.crt ] && add_file /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt 0644
 
-# ---- the appliance and its shared libraries -----------------------------
-add_file /usr/bin/appliance "$APP" 0755
-ldd "$APP" | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u >"$W/libs"
-while read -r l; do add_lib "$l"; done <"$W/libs"
+# ---- the appliance, mdadm, lvm and their shared libraries ---------------
+add_bin() { # add_bin DEST SRC: a program and every library ldd lists for it
+	add_file "$1" "$2" 0755
+	ldd "$2" | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u >"$W/libs"
+	while read -r l; do add_lib "$l"; done <"$W/libs"
+}
+add_bin /usr/bin/appliance "$APP"
 add_lib /lib64/ld-linux-x86-64.so.2
+# md RAID and LVM on a disk hold it (the safety policy refuses it): the live
+# shell can inspect and stop them (mdadm --stop, vgchange -an) before a wipe.
+# No udev here: lvm creates its /dev nodes itself and scans /dev.
+for b in mdadm lvm; do
+	[ -x "/usr/sbin/$b" ] || die "/usr/sbin/$b not found (install mdadm and lvm2: make deps)"
+	add_bin "/usr/sbin/$b" "/usr/sbin/$b"
+done
+for l in pvs vgs lvs pvcreate vgcreate lvcreate pvremove vgremove lvremove vgchange lvchange pvscan vgscan; do
+	add_link "/usr/sbin/$l" lvm
+done
+printf 'activation {\n\tudev_sync = 0\n\tudev_rules = 0\n}\ndevices {\n\tobtain_device_list_from_udev = 0\n\tuse_devicesfile = 0\n}\nbackup {\n\tbackup = 0\n\tarchive = 0\n}\n' >"$W/lvm.conf"
+add_file /etc/lvm/lvm.conf "$W/lvm.conf" 0644
+add_dir /run/lvm
+add_dir /run/lock/lvm
+add_dir /run/mdadm
 for p in "$ROOT"/profiles/*.yaml "$ROOT"/images/*.yaml; do
 	[ -f "$p" ] && add_file "/usr/share/appliance/$(basename "$(dirname "$p")")/$(basename "$p")" "$p" 0644
 done
