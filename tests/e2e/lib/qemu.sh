@@ -9,9 +9,11 @@
 #   e2e_node_disks NODE N     three raw disks for demo node N in $T/NODE/: install.raw
 #                             (2 GiB sparse, blank), ceph-a.raw (old ext4), ceph-b.raw (an old
 #                             GPT); sets DISK_ARGS (-drive/-device nvme with the
-#                             serials profiles/demo.yaml names). discard=unmap: a
-#                             deallocated range reads back as zeros, as on NVMe drives
-#                             that report DLFEAT (QEMU's default silently ignores discard)
+#                             serials profiles/demo.yaml names). The install disk has
+#                             discard=unmap (a deallocated range reads back as zeros, as
+#                             on NVMe drives that report DLFEAT); the Ceph disks keep
+#                             QEMU's default, which accepts a discard and changes nothing,
+#                             like many SSDs: the wipe must still leave them clean
 #   e2e_site_overlay FILE [PINS]  site.yaml pointing the guest at the host's servers
 #                             through guestfwd (10.0.2.100), and the pins file PINS
 #   e2e_netdev [user opts]    prints -netdev user,restrict=on,... with the guestfwds
@@ -52,13 +54,20 @@ e2e_node_disks() {
 	truncate -s 2G "$d/install.raw"
 	truncate -s 1G "$d/ceph-a.raw" "$d/ceph-b.raw"
 	mkfs.ext4 -q -F -L old-data "$d/ceph-a.raw" >/dev/null
-	sgdisk -q -o -n 1:2048:0 -t 1:8300 -c 1:old-osd "$d/ceph-b.raw" >/dev/null
+	sgdisk -o -n 1:2048:0 -t 1:8300 -c 1:old-osd "$d/ceph-b.raw" >/dev/null
+	# "clean after the install" only means something if they were not clean before
+	for c in ceph-a ceph-b; do
+		[ -n "$(wipefs "$d/$c.raw" 2>/dev/null)" ] || {
+			echo "e2e: $d/$c.raw carries no old signature" >&2
+			return 1
+		}
+	done
 	DISK_ARGS=(
 		-drive "file=$d/install.raw,format=raw,if=none,discard=unmap,id=${node}i"
 		-device "nvme,drive=${node}i,serial=APPL-INSTALL-$n"
-		-drive "file=$d/ceph-a.raw,format=raw,if=none,discard=unmap,id=${node}a"
+		-drive "file=$d/ceph-a.raw,format=raw,if=none,id=${node}a"
 		-device "nvme,drive=${node}a,serial=APPL-CEPH-$n-A"
-		-drive "file=$d/ceph-b.raw,format=raw,if=none,discard=unmap,id=${node}b"
+		-drive "file=$d/ceph-b.raw,format=raw,if=none,id=${node}b"
 		-device "nvme,drive=${node}b,serial=APPL-CEPH-$n-B"
 	)
 }
