@@ -89,7 +89,7 @@ test-e2e: $(BIN)
 	@bash tests/run.sh e2e tests/e2e/*.sh
 
 # ---- formatting ----------------------------------------------------------------
-FORMAT_SRC = $(wildcard installer/*.c installer/*.h installer/*/*.c installer/*/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c)
+FORMAT_SRC = $(wildcard installer/*.c installer/*.h installer/*/*.c installer/*/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c iso/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check: | $(DEPS_STAMP)

@@ -185,6 +185,8 @@ int install_command(int argc, char **argv, bool plan_only)
 		goto out_free;
 	}
 	o.model = m;
+	if (m->install.unattended)
+		o.unattended = true; /* the profile says: never ask */
 	o.disk_files = files;
 	o.n_disk_files = n_files;
 	o.stop = &stop_flag;

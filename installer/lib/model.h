@@ -345,6 +345,14 @@ struct model_immich {
 	struct immich_route route;
 };
 
+/* How `appliance install` runs on this site's machines. */
+struct model_install {
+	/* never ask: the live system (stick or PXE) installs as soon as it has
+	 * identified the machine, as --unattended does; Ceph disks are still only
+	 * wiped where the profile says wipe: true */
+	bool unattended;
+};
+
 struct model_apps {
 	struct model_immich immich;
 };
@@ -362,6 +370,7 @@ struct model {
 	struct model_nas nas;
 	struct model_gitops gitops;
 	struct model_platform platform;
+	struct model_install install;
 	struct model_apps apps;
 	struct kvlist secrets; /* name -> "env:NAME" | "file:PATH" */
 

@@ -395,6 +395,14 @@ static const struct field apps_fields[] = {
 };
 static const struct table apps_table = { "apps", 0, apps_fields };
 
+/* ---- install ------------------------------------------------------------ */
+
+static const struct field install_fields[] = {
+	{ "unattended", T_BOOL, O(struct model_install, unattended), .def = "false" },
+	END,
+};
+static const struct table install_table = { "install", 0, install_fields };
+
 /* ---- root --------------------------------------------------------------- */
 
 static const struct field metadata_fields[] = {
@@ -413,6 +421,7 @@ static const struct field root_fields[] = {
 	{ "nas", T_STRUCT, O(struct model, nas), F_REQUIRED, .sub = &nas_table },
 	{ "gitops", T_STRUCT, O(struct model, gitops), F_REQUIRED, .sub = &gitops_table },
 	{ "platform", T_STRUCT, O(struct model, platform), .sub = &platform_table },
+	{ "install", T_STRUCT, O(struct model, install), .sub = &install_table },
 	{ "apps", T_STRUCT, O(struct model, apps), .sub = &apps_table },
 	{ "secrets", T_KV, O(struct model, secrets), .elem = T_SECREF },
 	END,

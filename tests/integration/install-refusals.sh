@@ -144,3 +144,11 @@ wait $holder 2>/dev/null
 expect_fail "plan refuses the same way (exit 1)" 1 "$APPLIANCE" plan "${DEMO_ARGS[@]}" --set nas.port=1
 expect_out "plan: same message" "^appliance: preflight-nas: nas check failed: cannot connect to 127.0.0.1:1" \
 	"$APPLIANCE" plan "${DEMO_ARGS[@]}" --set nas.port=1
+
+# the profile can say "never ask" (install.unattended: true): on a terminal it installs
+# without a question, as --unattended does (the live system's interactive entry included)
+echo no | script -qec "$APPLIANCE install ${DEMO_ARGS[*]} --state-dir $T/state-unattended --apply --set install.unattended=true" /dev/null >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok "install.unattended: installs on a terminal (exit 0)" || { not_ok "install.unattended: exit $rc"; tail -5 "$T/out" | sed 's/^/#   /'; }
+if grep -q "Type 'yes'" "$T/out"; then not_ok "install.unattended: it asked"; else ok "install.unattended: no question asked"; fi
+[ "$(demo_disk_hashes)" != "$before" ] && ok "install.unattended: the disks were installed" || not_ok "install.unattended: disks unchanged"
