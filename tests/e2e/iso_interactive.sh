@@ -7,10 +7,7 @@
 . "$ROOT/tests/e2e/lib/qemu.sh"
 . "$ROOT/tests/e2e/lib/site.sh"
 
-e2e_require_qemu
-e2e_assets
-e2e_site_setup >"$T/setup.log" 2>&1 || { not_ok "demo site set up"; tail -20 "$T/setup.log" | sed 's/^/#   /'; exit 1; }
-ok "demo site: smbd on $SMBD_PORT, nginx on $NGINX_PORT, synthetic Talos image"
+e2e_begin
 
 cp "$ISO" "$T/stick.img"
 truncate -s 1G "$T/stick.img"

@@ -6,10 +6,7 @@
 . "$ROOT/tests/e2e/lib/qemu.sh"
 . "$ROOT/tests/e2e/lib/site.sh"
 
-e2e_require_qemu
-e2e_assets
-e2e_site_setup >"$T/setup.log" 2>&1 || { not_ok "demo site set up"; tail -20 "$T/setup.log" | sed 's/^/#   /'; exit 1; }
-ok "demo site: smbd on $SMBD_PORT, nginx on $NGINX_PORT, synthetic Talos image"
+e2e_begin
 
 GRUB_DEFAULT=1 GRUB_TIMEOUT=0 check "iso/build.sh with the site embedded" bash "$ROOT/iso/build.sh" \
 	--out "$T/iso" --appliance "$APPLIANCE" --mkinitramfs "$MKINITRAMFS" --profile "$T/site" \

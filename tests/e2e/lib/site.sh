@@ -11,6 +11,7 @@
 #   e2e_check_install NAME NODE DIR   host-side checks of a finished run: serial summary,
 #                    Talos image bytes on DIR/install.raw, the metal-iso partition with the
 #                    node's config, the Ceph disks DIR/ceph-{a,b}.raw clean
+#   e2e_begin        e2e_require_qemu + e2e_assets + e2e_site_setup, one ok line
 # scripts/demo.sh provides the servers and the image (demo_secrets, demo_nas, demo_image,
 # demo_mirror).
 . "$ROOT/scripts/demo.sh"
@@ -83,4 +84,18 @@ e2e_check_install() {
 			echo "$out" | sed 's/^/#   /'
 		fi
 	done
+}
+
+# e2e_begin: the start every install e2e test shares: QEMU present (else a loud
+# skip), the live system built, the demo site's servers up (one ok line; on failure
+# the setup log and exit 1).
+e2e_begin() {
+	e2e_require_qemu
+	e2e_assets
+	e2e_site_setup >"$T/setup.log" 2>&1 || {
+		not_ok "demo site set up"
+		tail -20 "$T/setup.log" | sed 's/^/#   /'
+		exit 1
+	}
+	ok "demo site: smbd on $SMBD_PORT, nginx on $NGINX_PORT, synthetic Talos image"
 }
