@@ -1,5 +1,5 @@
 /* The subcommands. Each lives in cmd/<name>.c and exports cmd_<name>().
- * Exit codes, the same for every command (docs/exit-codes.md):
+ * Exit codes, the same for every command (README.md, `appliance help`):
  *   0 ok, 1 the operation failed, 2 usage error or invalid input. */
 #ifndef APPLIANCE_CMD_H
 #define APPLIANCE_CMD_H
