@@ -64,7 +64,7 @@ static void print_text(const struct hw_inventory *inv, const struct selector_res
 		const struct hw_disk *d = &inv->v[i];
 
 		printf("%s  %s  %s  model=%s serial=%s wwid=%s\n", d->path,
-		       hw_size_str(d->size, sz, sizeof(sz)), d->transport, dash(d->model), dash(d->serial),
+		       fmt_bytes(d->size, sz, sizeof(sz)), d->transport, dash(d->model), dash(d->serial),
 		       dash(d->wwid));
 		printf(
 		    "  size %llu bytes, sectors %u/%u, rotational=%s removable=%s read-only=%s discard=%s\n",

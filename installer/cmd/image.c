@@ -46,19 +46,6 @@ static const char usage_text[] =
 
 #define usage_error(...) cmd_usage_error("image", __VA_ARGS__)
 
-static void human(uint64_t b, char *out, size_t n)
-{
-	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int u = 0;
-	while (v >= 1024 && u < 4)
-		v /= 1024, u++;
-	if (u == 0)
-		snprintf(out, n, "%llu B", (unsigned long long)b);
-	else
-		snprintf(out, n, "%.1f %s", v, units[u]);
-}
-
 /* ---- progress on stderr: a redrawn line on a TTY, else every 10% ---------------- */
 
 struct prog {
@@ -78,8 +65,8 @@ static void prog_line(struct prog *p, const char *phase, uint64_t done, uint64_t
 	if (p->tty && pct == p->last_pct)
 		return;
 	p->last_pct = pct;
-	human(done, d, sizeof(d));
-	human(total, t, sizeof(t));
+	fmt_bytes(done, d, sizeof(d));
+	fmt_bytes(total, t, sizeof(t));
 	if (total)
 		fprintf(stderr, "%s%s: %s %s of %s (%d%%)%s", p->tty ? "\r" : "", p->what, phase, d, t, pct,
 			p->tty ? "\033[K" : "\n");
@@ -344,21 +331,21 @@ static int do_write(int argc, char **argv)
 			cmd_err(&e);
 			return EXIT_FAIL;
 		}
-		human(dsz, a, sizeof(a));
+		fmt_bytes(dsz, a, sizeof(a));
 		printf("would write %s (%s%s)\n", src, ii.format,
 		       ii.source_size ? "" : ", size unknown until downloaded");
 		printf("  to      %s (%s)\n", dev, a);
 		if (ii.gpt) {
-			human(ii.image_size, b, sizeof(b));
+			fmt_bytes(ii.image_size, b, sizeof(b));
 			printf("  image   %llu bytes (%s), GPT:\n", (unsigned long long)ii.image_size, b);
 			for (unsigned i = 0; i < ii.n_parts; i++) {
-				human(ii.parts[i].size, b, sizeof(b));
+				fmt_bytes(ii.parts[i].size, b, sizeof(b));
 				printf("    %u  %-10s %-18s start %llu  size %s\n", ii.parts[i].partno,
 				       ii.parts[i].name, ii.parts[i].type,
 				       (unsigned long long)ii.parts[i].start, b);
 			}
 			if (dsz && dsz > ii.image_size) {
-				human(dsz - ii.image_size, b, sizeof(b));
+				fmt_bytes(dsz - ii.image_size, b, sizeof(b));
 				printf("  after   backup GPT moved to the end of the disk; %s stay free for "
 				       "STATE and "
 				       "EPHEMERAL\n",
@@ -407,11 +394,11 @@ static int do_write(int argc, char **argv)
 			cmd_err(&e);
 			return EXIT_FAIL;
 		}
-		human(res.image_size, a, sizeof(a));
-		human(res.written, w, sizeof(w));
-		human(res.zeroed, z, sizeof(z));
-		human(res.skipped, s, sizeof(s));
-		human(res.verified, v, sizeof(v));
+		fmt_bytes(res.image_size, a, sizeof(a));
+		fmt_bytes(res.written, w, sizeof(w));
+		fmt_bytes(res.zeroed, z, sizeof(z));
+		fmt_bytes(res.skipped, s, sizeof(s));
+		fmt_bytes(res.verified, v, sizeof(v));
 		printf("wrote %s to %s: image %llu bytes (%s, %s)\n", src, dev,
 		       (unsigned long long)res.image_size, a, res.format);
 		printf("  written  %llu bytes (%s)%s\n", (unsigned long long)res.written, w,
@@ -488,7 +475,7 @@ static int do_add_config(int argc, char **argv)
 		cmd_err(&e);
 		goto out;
 	}
-	human(pe.size, a, sizeof(a));
+	fmt_bytes(pe.size, a, sizeof(a));
 	if (!apply) {
 		printf(
 		    "would %s partition %u '%s' on %s at byte %llu, %s, and write %s (%lld bytes) into it\n",

@@ -152,7 +152,7 @@ int disk_policy_check_inv(const struct disk_claim *c, const struct hw_inventory 
 	if (c->min_size && d->size < c->min_size)
 		return app_err_set(
 		    e, -ENOSPC, "disk '%s' is %s, smaller than the minimum %s; refusing to write", d->path,
-		    hw_size_str(d->size, have, sizeof(have)), hw_size_str(c->min_size, want, sizeof(want)));
+		    fmt_bytes(d->size, have, sizeof(have)), fmt_bytes(c->min_size, want, sizeof(want)));
 	if (c->model && c->node)
 		return check_selectors(c, inv, d, e);
 	return 0;

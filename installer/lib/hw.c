@@ -107,23 +107,6 @@ static char *read_vpd80(const char *dir)
 	return xstrndup((const char *)buf + i, len + 4 - i);
 }
 
-const char *hw_size_str(uint64_t bytes, char *buf, size_t n)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
-	double v = (double)bytes;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(buf, n, "%llu B", (unsigned long long)bytes);
-	else
-		snprintf(buf, n, "%.1f %s", v, units[u]);
-	return buf;
-}
-
 const char *hw_root(const struct hw_opts *o)
 {
 	const char *r = o ? o->root : NULL;

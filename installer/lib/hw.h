@@ -104,9 +104,6 @@ void hw_disk_copy(const struct hw_disk *d, struct hw_disk *ret);
 void hw_disk_free(struct hw_disk *d);
 void hw_parts_free(struct hw_part *v, size_t n);
 
-/* "8.0 GiB" style size into buf. */
-const char *hw_size_str(uint64_t bytes, char *buf, size_t n);
-
 /* The root in effect for o (never NULL). */
 const char *hw_root(const struct hw_opts *o);
 

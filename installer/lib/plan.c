@@ -158,7 +158,7 @@ static const char *disk_name(const struct hw_disk *d)
 
 static const char *size_str(uint64_t b, char *buf, size_t n)
 {
-	return hw_size_str(b, buf, n);
+	return fmt_bytes(b, buf, n);
 }
 
 /* ---- identify ---------------------------------------------------------------- */

@@ -199,19 +199,6 @@ void report_note(struct report *r, const char *step, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void human(uint64_t b, char *out, size_t n)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	size_t u = 0;
-
-	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 void report_progress(struct report *r, const char *step, uint64_t done, uint64_t total)
 {
 	double t = now(), el = r->prog_t0 > 0 ? t - r->prog_t0 : 0;
@@ -246,10 +233,10 @@ void report_progress(struct report *r, const char *step, uint64_t done, uint64_t
 		r->last_draw = t;
 		break;
 	}
-	human(done, hd, sizeof(hd));
-	human(total, ht, sizeof(ht));
+	fmt_bytes(done, hd, sizeof(hd));
+	fmt_bytes(total, ht, sizeof(ht));
 	if (rate > 0) {
-		human((uint64_t)rate, hr, sizeof(hr) - 2);
+		fmt_bytes((uint64_t)rate, hr, sizeof(hr) - 2);
 		strcat(hr, "/s");
 		snprintf(he, sizeof(he), "%.0fs", eta);
 	} else {

@@ -228,7 +228,7 @@ int selector_resolve_node(const struct model *m, const struct model_node *node,
 					small = true;
 					buf_printf(&cand,
 						   "  %s: matches (%s) but is too small: %s < minimum %s\n",
-						   d->path, why, hw_size_str(d->size, sz, sizeof(sz)),
+						   d->path, why, fmt_bytes(d->size, sz, sizeof(sz)),
 						   x->sel->min_size.text ? x->sel->min_size.text : "");
 				} else {
 					buf_printf(&cand, "  %s: matches (%s)\n", d->path, why);

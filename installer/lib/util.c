@@ -215,6 +215,23 @@ int read_file(const char *path, size_t max, struct buf *out, struct app_err *e)
 	return 0;
 }
 
+const char *fmt_bytes(uint64_t bytes, char *buf, size_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, n, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, n, "%.1f %s", v, units[u]);
+	return buf;
+}
+
 void sha256_hex(const void *data, size_t len, char out[65])
 {
 	unsigned char md[32];

@@ -256,8 +256,8 @@ static void test_missing_root_and_files(void **state)
 	o.n_files = 1;
 	assert_int_equal(hw_inventory(&o, &inv, &e), -ENOENT);
 	assert_string_equal(e.msg, "image file '/nonexistent.img': No such file or directory");
-	assert_string_equal(hw_size_str(1536ULL << 20, buf, sizeof(buf)), "1.5 GiB");
-	assert_string_equal(hw_size_str(512, buf, sizeof(buf)), "512 B");
+	assert_string_equal(fmt_bytes(1536ULL << 20, buf, sizeof(buf)), "1.5 GiB");
+	assert_string_equal(fmt_bytes(512, buf, sizeof(buf)), "512 B");
 }
 
 int main(void)
