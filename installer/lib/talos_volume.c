@@ -57,59 +57,48 @@ static void iso_fix_susp(unsigned char *rec, size_t len)
 	}
 }
 
-static int iso_fix_dir(int fd, uint32_t lba, uint32_t size, int depth)
+static int iso_fix_dir(unsigned char *img, size_t img_len, uint32_t lba, uint32_t size, int depth)
 {
-	unsigned char *buf;
-	int r = 0;
+	size_t at = (size_t)lba * ISO_SECTOR;
 
-	if (depth > 8 || size > (1u << 20))
+	if (depth > 8 || size > (1u << 20) || at > img_len || size > img_len - at)
 		return -EINVAL;
-	buf = xmalloc(size);
-	if (pread(fd, buf, size, (off_t)lba * ISO_SECTOR) != (ssize_t)size) {
-		free(buf);
-		return -EIO;
-	}
-	for (uint32_t off = 0; off < size && r == 0;) {
-		unsigned char *rec = buf + off;
+	for (uint32_t off = 0; off < size;) {
+		unsigned char *rec = img + at + off;
 		uint32_t len = rec[0];
 		if (len == 0) { /* records do not cross sectors: go to the next one */
 			off = (off / ISO_SECTOR + 1) * ISO_SECTOR;
 			continue;
 		}
-		if (len < 34 || off + len > size) {
-			r = -EINVAL;
-			break;
-		}
+		if (len < 34 || off + len > size)
+			return -EINVAL;
 		iso_zero_date7(rec + 18);
 		iso_fix_susp(rec, len);
 		bool self_or_parent = rec[32] == 1 && (rec[33] == 0 || rec[33] == 1);
-		if ((rec[25] & 2) && !self_or_parent)
-			r = iso_fix_dir(fd, le32(rec + 2), le32(rec + 10), depth + 1);
+		if ((rec[25] & 2) && !self_or_parent) {
+			int r = iso_fix_dir(img, img_len, le32(rec + 2), le32(rec + 10), depth + 1);
+			if (r < 0)
+				return r;
+		}
 		off += len;
 	}
-	if (r == 0 && pwrite(fd, buf, size, (off_t)lba * ISO_SECTOR) != (ssize_t)size)
-		r = -EIO;
-	free(buf);
-	return r;
+	return 0;
 }
 
-static int iso_fix_times(int fd)
+static int iso_fix_times(unsigned char *img, size_t img_len)
 {
-	unsigned char vd[ISO_SECTOR];
-
 	for (int sector = 16; sector < 32; sector++) {
-		if (pread(fd, vd, sizeof(vd), (off_t)sector * ISO_SECTOR) != (ssize_t)sizeof(vd) ||
-		    memcmp(vd + 1, "CD001", 5) != 0)
+		unsigned char *vd = img + (size_t)sector * ISO_SECTOR;
+
+		if ((size_t)(sector + 1) * ISO_SECTOR > img_len || memcmp(vd + 1, "CD001", 5) != 0)
 			return -EINVAL;
 		if (vd[0] == 255) {
 			/* libarchive's informational block after the terminator:
 			 * "INFO <ctime>\n..." (referenced by nothing) */
-			unsigned char info[64];
-			off_t at = (off_t)(sector + 1) * ISO_SECTOR;
-			if (pread(fd, info, sizeof(info), at) == (ssize_t)sizeof(info) &&
-			    memcmp(info, "INFO ", 5) == 0 && info[5 + 24] == '\n' &&
-			    pwrite(fd, "Thu Jan  1 00:00:00 1970", 24, at + 5) != 24)
-				return -EIO;
+			unsigned char *info = vd + ISO_SECTOR;
+			if ((size_t)(sector + 2) * ISO_SECTOR <= img_len && memcmp(info, "INFO ", 5) == 0 &&
+			    info[5 + 24] == '\n')
+				memcpy(info + 5, "Thu Jan  1 00:00:00 1970", 24);
 			return 0;
 		}
 		if (vd[0] != 1 && vd[0] != 2)
@@ -119,33 +108,32 @@ static int iso_fix_times(int fd)
 		memcpy(vd + 830, "1970010100000000\0", 17);
 		memcpy(vd + 864, "1970010100000000\0", 17);
 		iso_zero_date7(vd + 156 + 18);
-		if (pwrite(fd, vd, sizeof(vd), (off_t)sector * ISO_SECTOR) != (ssize_t)sizeof(vd))
-			return -EIO;
-		int r = iso_fix_dir(fd, le32(vd + 156 + 2), le32(vd + 156 + 10), 0);
+		int r = iso_fix_dir(img, img_len, le32(vd + 156 + 2), le32(vd + 156 + 10), 0);
 		if (r < 0)
 			return r;
 	}
 	return -EINVAL;
 }
 
+static la_ssize_t to_buf(struct archive *a, void *ctx, const void *data, size_t n)
+{
+	(void)a;
+	buf_append(ctx, data, n);
+	return (la_ssize_t)n;
+}
+
 int talos_volume_build(const char *config, size_t len, const char *out_path, struct app_err *e)
 {
-	char *tmp = xasprintf("%s.tmp.XXXXXX", out_path);
 	struct archive *a = archive_write_new();
 	struct archive_entry *ent = archive_entry_new();
-	int fd = mkstemp(tmp), r = 0;
+	struct buf img = { 0 };
+	int r = 0;
 
-	if (fd < 0) {
-		r = app_err_set(e, -errno, "cannot create '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
-	if (fchmod(fd, 0600) < 0) {
-		r = app_err_set(e, -errno, "cannot chmod '%s': %s", tmp, strerror(errno));
-		goto out;
-	}
+	/* the whole image in memory (it is small): built, dated, then written once */
 	if (archive_write_set_format_iso9660(a) != ARCHIVE_OK ||
 	    archive_write_set_options(a, "volume-id=" TALOS_VOLUME_LABEL ",rockridge,joliet") != ARCHIVE_OK ||
-	    archive_write_open_fd(a, fd) != ARCHIVE_OK) {
+	    archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+	    archive_write_open(a, &img, NULL, to_buf, NULL) != ARCHIVE_OK) {
 		r = app_err_set(e, -EIO, "'%s': cannot start an iso9660 image: %s", out_path,
 				archive_error_string(a));
 		goto out;
@@ -161,24 +149,16 @@ int talos_volume_build(const char *config, size_t len, const char *out_path, str
 				archive_error_string(a));
 		goto out;
 	}
-	if (iso_fix_times(fd) < 0) {
+	if (iso_fix_times((unsigned char *)img.data, img.len) < 0) {
 		r = app_err_set(e, -EIO, "'%s': cannot normalise the iso9660 timestamps", out_path);
 		goto out;
 	}
-	if (fsync(fd) < 0) {
-		r = app_err_set(e, -errno, "cannot write '%s': %s", out_path, strerror(errno));
-		goto out;
-	}
-	if (rename(tmp, out_path) < 0)
-		r = app_err_set(e, -errno, "cannot rename '%s' to '%s': %s", tmp, out_path, strerror(errno));
+	r = write_file_atomic(out_path, img.data, img.len, 0600, e);
 out:
 	archive_entry_free(ent);
 	archive_write_free(a);
-	if (fd >= 0)
-		close(fd);
-	if (r < 0)
-		unlink(tmp);
-	free(tmp);
+	/* the image holds the machine config, secrets included */
+	secure_free(img.data, img.cap);
 	return r;
 }
 
