@@ -568,11 +568,12 @@ static int erase_all(struct job *j, bool plain)
 	struct wipe_disk_result *res = j->res;
 	int r = 0;
 
-	for (int discard_pass = 1; discard_pass >= 0 && r == 0; discard_pass--) {
+	/* pass 1: the discard; pass 0: everything else (a plain run has no pass 1) */
+	for (int discard_pass = plain ? 0 : 1; discard_pass >= 0 && r == 0; discard_pass--) {
 		for (size_t i = 0; i < t->n && r == 0; i++) {
 			const struct wipe_region *g = &t->v[i];
 
-			if ((g->kind == WIPE_DISCARD) != discard_pass || (plain && g->kind == WIPE_DISCARD))
+			if ((g->kind == WIPE_DISCARD) != discard_pass)
 				continue;
 			r = erase_region(j, g, plain);
 			if (r < 0)
