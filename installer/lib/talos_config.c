@@ -123,8 +123,13 @@ struct secret_set {
 static int read_secret(const struct model *m, struct secret_set *s, const char *name, int trim,
 		       struct secret **ret, struct app_err *e)
 {
-	int r = secret_read(m, name, trim, &s->vals[s->n_vals], e);
+	int r;
 
+	if (s->n_vals == sizeof(s->vals) / sizeof(s->vals[0]))
+		return app_err_set(e, -E2BIG,
+				   "secret '%s': more bootstrap secrets than the config can hold (%zu)", name,
+				   s->n_vals);
+	r = secret_read(m, name, trim, &s->vals[s->n_vals], e);
 	if (r < 0)
 		return r;
 	*ret = &s->vals[s->n_vals++];
