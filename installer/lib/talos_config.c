@@ -125,6 +125,7 @@ static int read_secret(const struct model *m, struct secret_set *s, const char *
 {
 	int r;
 
+	*ret = NULL;
 	if (s->n_vals == sizeof(s->vals) / sizeof(s->vals[0]))
 		return app_err_set(e, -E2BIG,
 				   "secret '%s': more bootstrap secrets than the config can hold (%zu)", name,
