@@ -18,10 +18,10 @@ WARNFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing
 ALL_CFLAGS = $(CFLAGS) $(WARNFLAGS) -D_GNU_SOURCE -Iinstaller -Iinstaller/lib $(PKG_CFLAGS) -MMD -MP
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-LIB_SRC := $(sort $(wildcard installer/lib/*.c))
+LIB_SRC := $(sort $(wildcard installer/lib/*/*.c))
 CMD_SRC := $(sort $(wildcard installer/cmd/*.c)) installer/main.c
-UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
-LIB_ASM := $(sort $(wildcard installer/lib/*.S))
+UNIT_SRC := $(sort $(wildcard tests/unit/*/test_*.c))
+LIB_ASM := $(sort $(wildcard installer/lib/*/*.S))
 
 LIB_OBJ := $(LIB_SRC:%.c=build/%.o) $(LIB_ASM:%.S=build/%.o)
 CMD_OBJ := $(CMD_SRC:%.c=build/%.o)
@@ -89,7 +89,7 @@ test-e2e: $(BIN)
 	@bash tests/run.sh e2e tests/e2e/*.sh
 
 # ---- formatting ----------------------------------------------------------------
-FORMAT_SRC = $(wildcard installer/*.c installer/*.h installer/*/*.c installer/*/*.h tests/unit/*.c tests/unit/*.h fuzz/*.c iso/*.c)
+FORMAT_SRC = $(wildcard installer/*.c installer/*.h installer/*/*.c installer/*/*.h installer/*/*/*.c installer/*/*/*.h tests/unit/*.h tests/unit/*/*.c fuzz/*.c iso/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 format-check: | $(DEPS_STAMP)
@@ -118,4 +118,4 @@ bench: $(BIN) $(BENCH)
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(LIB_SAN_OBJ:.o=.d)
 
 # the compiled-in defaults follow profiles/defaults.yaml
-build/installer/lib/profile_defaults.o build/san/installer/lib/profile_defaults.o: profiles/defaults.yaml
+build/installer/lib/profile/profile_defaults.o build/san/installer/lib/profile/profile_defaults.o: profiles/defaults.yaml

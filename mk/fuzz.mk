@@ -1,13 +1,13 @@
 # make fuzz FUZZ_SECONDS=600: libFuzzer (clang) on the profile loader, seeded
 # with every profile in the repository. Prints executions and crashes.
 FUZZ_SECONDS ?= 60
-FUZZ_SRC := installer/lib/profile.c installer/lib/profile_schema.c installer/lib/ytree.c \
-	installer/lib/util.c installer/lib/err.c installer/lib/json.c installer/lib/secret.c
+FUZZ_SRC := installer/lib/profile/profile.c installer/lib/profile/profile_schema.c installer/lib/base/ytree.c \
+	installer/lib/base/util.c installer/lib/base/err.c installer/lib/base/json.c installer/lib/profile/secret.c
 .PHONY: fuzz
-build/fuzz/profile_fuzz: fuzz/profile_fuzz.c $(FUZZ_SRC) installer/lib/profile_defaults.S profiles/defaults.yaml | $(DEPS_STAMP)
+build/fuzz/profile_fuzz: fuzz/profile_fuzz.c $(FUZZ_SRC) installer/lib/profile/profile_defaults.S profiles/defaults.yaml | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinstaller/lib -Iprofiles \
-		-o $@ fuzz/profile_fuzz.c $(FUZZ_SRC) installer/lib/profile_defaults.S -lyaml -lcrypto
+		-o $@ fuzz/profile_fuzz.c $(FUZZ_SRC) installer/lib/profile/profile_defaults.S -lyaml -lcrypto
 fuzz: build/fuzz/profile_fuzz
 	@mkdir -p build/fuzz/corpus fuzz/findings
 	@cp -n profiles/*.yaml tests/profiles/valid/*.yaml tests/profiles/invalid/*.yaml build/fuzz/corpus/ 2>/dev/null || true

@@ -5,8 +5,8 @@
 .PHONY: test-talos bench-talos
 BENCH += bench-talos
 
-TALOS_UNIT := build/tests/test_talos build/tests/test_talos_config build/san/tests/test_talos \
-	build/san/tests/test_talos_config
+TALOS_UNIT := build/tests/talos/test_talos build/tests/talos/test_talos_config build/san/tests/talos/test_talos \
+	build/san/tests/talos/test_talos_config
 test-talos: $(BIN) $(TALOS_UNIT)
 	@bash tests/run.sh unit $(TALOS_UNIT) -- integration tests/integration/talos.sh
 

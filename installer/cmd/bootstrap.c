@@ -8,10 +8,10 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "err.h"
-#include "model.h"
-#include "talosapi.h"
-#include "util.h"
+#include "base/err.h"
+#include "profile/model.h"
+#include "net/talosapi.h"
+#include "base/util.h"
 
 static void usage(FILE *f)
 {

@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "err.h"
-#include "hw.h"
-#include "model.h"
-#include "profile.h"
-#include "util.h"
+#include "base/err.h"
+#include "disk/hw.h"
+#include "profile/model.h"
+#include "profile/profile.h"
+#include "base/util.h"
 
 bool cmd_is_help(const char *arg)
 {

@@ -11,14 +11,14 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "disk.h"
-#include "err.h"
-#include "fetch.h"
-#include "image.h"
-#include "model.h"
-#include "partition.h"
-#include "talos_schematic.h"
-#include "util.h"
+#include "disk/disk.h"
+#include "base/err.h"
+#include "net/fetch.h"
+#include "image/image.h"
+#include "profile/model.h"
+#include "image/partition.h"
+#include "talos/talos_schematic.h"
+#include "base/util.h"
 
 #define DEFAULT_CACHE "/var/cache/appliance/images"
 

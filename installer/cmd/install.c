@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "err.h"
-#include "model.h"
-#include "plan.h"
-#include "report.h"
-#include "util.h"
+#include "base/err.h"
+#include "profile/model.h"
+#include "install/plan.h"
+#include "install/report.h"
+#include "base/util.h"
 
 int install_command(int argc, char **argv, bool plan_only);
 

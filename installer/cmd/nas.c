@@ -4,11 +4,11 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "err.h"
-#include "json.h"
-#include "model.h"
-#include "nas.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "profile/model.h"
+#include "nas/nas.h"
+#include "base/util.h"
 
 static const char usage_text[] =
     "usage: appliance nas check PROFILE [--site FILE]... [--set KEY=VALUE]... [--json]\n"

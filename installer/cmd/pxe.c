@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "err.h"
-#include "model.h"
-#include "pxe.h"
-#include "util.h"
+#include "base/err.h"
+#include "profile/model.h"
+#include "pxe/pxe.h"
+#include "base/util.h"
 
 static void usage(FILE *f)
 {

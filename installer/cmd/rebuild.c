@@ -17,17 +17,17 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "err.h"
-#include "model.h"
-#include "nas.h"
-#include "plan.h"
-#include "render.h"
-#include "report.h"
-#include "s3.h"
-#include "secret.h"
-#include "talos_secrets.h"
-#include "talosapi.h"
-#include "util.h"
+#include "base/err.h"
+#include "profile/model.h"
+#include "nas/nas.h"
+#include "install/plan.h"
+#include "render/render.h"
+#include "install/report.h"
+#include "net/s3.h"
+#include "profile/secret.h"
+#include "talos/talos_secrets.h"
+#include "net/talosapi.h"
+#include "base/util.h"
 
 static void usage(FILE *f)
 {

@@ -8,11 +8,11 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "err.h"
-#include "json.h"
-#include "model.h"
-#include "render.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "profile/model.h"
+#include "render/render.h"
+#include "base/util.h"
 
 extern char **environ;
 

@@ -9,16 +9,16 @@
 #include <time.h>
 
 #include "cmd.h"
-#include "err.h"
-#include "json.h"
-#include "model.h"
-#include "talos_assets.h"
-#include "talos_config.h"
-#include "talos_schematic.h"
-#include "talos_secrets.h"
-#include "talos_talosconfig.h"
-#include "talos_volume.h"
-#include "util.h"
+#include "base/err.h"
+#include "base/json.h"
+#include "profile/model.h"
+#include "talos/talos_assets.h"
+#include "talos/talos_config.h"
+#include "talos/talos_schematic.h"
+#include "talos/talos_secrets.h"
+#include "talos/talos_talosconfig.h"
+#include "talos/talos_volume.h"
+#include "base/util.h"
 
 /* Keep an existing talosconfig while its certificate has 30 days left. */
 #define TALOSCONFIG_MIN_VALID (30L * 24 * 3600)

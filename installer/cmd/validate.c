@@ -2,8 +2,8 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "json.h"
-#include "profile.h"
+#include "base/json.h"
+#include "profile/profile.h"
 
 static void usage(FILE *f)
 {

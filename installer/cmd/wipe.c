@@ -5,13 +5,13 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "err.h"
-#include "hw.h"
-#include "json.h"
-#include "model.h"
-#include "selector.h"
-#include "util.h"
-#include "wipe.h"
+#include "base/err.h"
+#include "disk/hw.h"
+#include "base/json.h"
+#include "profile/model.h"
+#include "disk/selector.h"
+#include "base/util.h"
+#include "disk/wipe.h"
 
 static void usage(FILE *f)
 {

@@ -172,9 +172,9 @@ check "ambiguous scalars read back as the same strings by YAML 1.1 and 1.2 reade
 	"item.homer.rajsingh.info/name=on,item.homer.rajsingh.info/category=0777,item.homer.rajsingh.info/icon=0x1F,item.homer.rajsingh.info/description=23:00,item.homer.rajsingh.info/keywords=1.10,[]=yes,branch=no,EXTRA=1e3" "${files[@]}"
 
 # yemit's random-string property test, dumped: both readers read every string back unchanged
-[ -x "$ROOT/build/tests/test_yemit" ] || make -C "$ROOT" -s build/tests/test_yemit >/dev/null 2>&1
-if [ -x "$ROOT/build/tests/test_yemit" ]; then
-	YEMIT_DUMP=$T/yemit "$ROOT/build/tests/test_yemit" >/dev/null 2>&1
+[ -x "$ROOT/build/tests/base/test_yemit" ] || make -C "$ROOT" -s build/tests/base/test_yemit >/dev/null 2>&1
+if [ -x "$ROOT/build/tests/base/test_yemit" ]; then
+	YEMIT_DUMP=$T/yemit "$ROOT/build/tests/base/test_yemit" >/dev/null 2>&1
 	check "yemit: 3000 random hostile strings read back the same by YAML 1.1 and 1.2 readers" /usr/bin/python3 -c '
 import json, sys, yaml
 from ruamel.yaml import YAML
@@ -185,7 +185,7 @@ bad = [(w, x, y) for w, x, y in zip(want, a, b) if not (w == x == y)]
 assert len(a) == len(b) == len(want) == 3000 and not bad, bad[:5]
 ' "$T/yemit"
 else
-	not_ok "yemit reader check: cannot build build/tests/test_yemit"
+	not_ok "yemit reader check: cannot build build/tests/base/test_yemit"
 fi
 
 # ---- drift: --check / --diff / --json ------------------------------------------------

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "util.h"
+#include "base/util.h"
 
 /* Teardown: remove the test's temporary directory and everything below it.
  * A failure is reported on stderr, not fatal. Returns 0 (a cmocka group

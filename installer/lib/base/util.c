@@ -1,0 +1,251 @@
+#include "base/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/err.h"
+
+static void oom(void)
+{
+	fputs("appliance: out of memory\n", stderr);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+char *xstrdup(const char *s)
+{
+	return s ? xstrndup(s, strlen(s)) : NULL;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		oom();
+	va_end(ap);
+	return p;
+}
+
+void buf_append(struct buf *b, const void *data, size_t len)
+{
+	if (b->len + len + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap < b->len + len + 1)
+			cap *= 2;
+		b->data = xrealloc(b->data, cap);
+		b->cap = cap;
+	}
+	if (len)
+		memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void buf_puts(struct buf *b, const char *s)
+{
+	buf_append(b, s, strlen(s));
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	buf_append(b, p, (size_t)n);
+	free(p);
+}
+
+void buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int mkdir_p(const char *path, mode_t mode, struct app_err *e)
+{
+	char *p = xstrdup(path);
+	int r = 0;
+
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			r = app_err_set(e, -errno, "cannot create directory '%s': %s", p, strerror(errno));
+			goto out;
+		}
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		r = app_err_set(e, -errno, "cannot create directory '%s': %s", p, strerror(errno));
+out:
+	free(p);
+	return r;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, struct app_err *e)
+{
+	char *copy = xstrdup(path), *dir = dirname(copy);
+	char *tmp = xasprintf("%s.tmp.XXXXXX", path);
+	int fd = -1, dfd, r;
+
+	r = mkdir_p(dir, 0755, e);
+	if (r < 0)
+		goto out;
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		r = app_err_set(e, -errno, "cannot create '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fchmod(fd, mode) < 0) {
+		r = app_err_set(e, -errno, "cannot chmod '%s': %s", tmp, strerror(errno));
+		goto fail;
+	}
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, (const char *)data + off, len - off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = app_err_set(e, -errno, "cannot write '%s': %s", path, strerror(errno));
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		r = app_err_set(e, -errno, "cannot write '%s': %s", path, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		r = app_err_set(e, -errno, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+		goto fail;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	r = 0;
+	goto out;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out:
+	free(tmp);
+	free(copy);
+	return r;
+}
+
+int read_file(const char *path, size_t max, struct buf *out, struct app_err *e)
+{
+	char chunk[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return app_err_set(e, -errno, "cannot open '%s': %s", path, strerror(errno));
+	buf_append(out, "", 0);
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int err = errno;
+			close(fd);
+			return app_err_set(e, -err, "cannot read '%s': %s", path, strerror(err));
+		}
+		if (out->len + (size_t)n > max) {
+			close(fd);
+			return app_err_set(e, -EFBIG, "'%s' is larger than %zu bytes", path, max);
+		}
+		buf_append(out, chunk, (size_t)n);
+	}
+	close(fd);
+	return 0;
+}
+
+const char *fmt_bytes(uint64_t bytes, char *buf, size_t n)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	double v = (double)bytes;
+	size_t u = 0;
+
+	while (v >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(buf, n, "%llu B", (unsigned long long)bytes);
+	else
+		snprintf(buf, n, "%.1f %s", v, units[u]);
+	return buf;
+}
+
+void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (unsigned i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+void secure_free(void *p, size_t len)
+{
+	if (!p)
+		return;
+	OPENSSL_cleanse(p, len);
+	free(p);
+}

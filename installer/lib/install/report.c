@@ -1,0 +1,278 @@
+#include "install/report.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/json.h"
+#include "base/util.h"
+
+struct report {
+	FILE *f;
+	enum report_mode mode;
+	int n_steps;
+	/* current step */
+	char step[64];
+	double step_t0;
+	double prog_t0; /* start of the current progress phase (rate, ETA) */
+	double last_draw;
+	int last_pct;
+	bool line_open; /* TTY: a progress line is being redrawn */
+};
+
+static const char *const status_names[] = {
+	[REPORT_TODO] = "todo",
+	[REPORT_REDO] = "redo",
+	[REPORT_RESUME] = "resume",
+	[REPORT_SKIP] = "skip",
+	[REPORT_DONE] = "done",
+	[REPORT_FAILED] = "failed",
+	[REPORT_UNAVAILABLE] = "not-available",
+	[REPORT_NOTHING] = "nothing-to-do",
+	[REPORT_STOPPED] = "stopped",
+};
+
+const char *report_status_name(enum report_status s)
+{
+	if ((size_t)s >= sizeof(status_names) / sizeof(status_names[0]) || !status_names[s])
+		return "unknown";
+	return status_names[s];
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct report *report_new(FILE *f, enum report_mode mode)
+{
+	struct report *r = xcalloc(1, sizeof(*r));
+
+	r->f = f;
+	if (mode == REPORT_TTY && !isatty(fileno(f)))
+		mode = REPORT_PLAIN;
+	r->mode = mode;
+	return r;
+}
+
+void report_free(struct report *r)
+{
+	free(r);
+}
+
+enum report_mode report_get_mode(const struct report *r)
+{
+	return r->mode;
+}
+
+static void close_line(struct report *r)
+{
+	if (r->line_open) {
+		fputs("\r\033[K", r->f);
+		r->line_open = false;
+	}
+}
+
+/* JSON object helpers: {"event":E,"step":S ... } */
+static void j_open(struct report *r, const char *event, const char *step)
+{
+	fputs("{\"event\":", r->f);
+	json_str(r->f, event);
+	if (step) {
+		fputs(",\"step\":", r->f);
+		json_str(r->f, step);
+	}
+}
+
+static void j_kv(struct report *r, const char *k, const char *v)
+{
+	fprintf(r->f, ",\"%s\":", k);
+	json_str(r->f, v);
+}
+
+static void j_close(struct report *r)
+{
+	fputs("}\n", r->f);
+	fflush(r->f);
+}
+
+void report_begin(struct report *r, const char *command, const char *node, bool apply, int n_steps)
+{
+	r->n_steps = n_steps;
+	if (r->mode == REPORT_JSON) {
+		j_open(r, "begin", NULL);
+		j_kv(r, "command", command);
+		j_kv(r, "node", node);
+		fprintf(r->f, ",\"apply\":%s,\"steps\":%d", apply ? "true" : "false", n_steps);
+		j_close(r);
+		return;
+	}
+	fprintf(r->f, "%s for node '%s' (%d steps)%s\n", command, node ? node : "?", n_steps,
+		apply ? "" : ": dry run, nothing is changed");
+	fflush(r->f);
+}
+
+void report_step_begin(struct report *r, int idx, const char *step, const char *title)
+{
+	snprintf(r->step, sizeof(r->step), "%s", step);
+	r->step_t0 = r->prog_t0 = now();
+	r->last_draw = 0;
+	r->last_pct = -1;
+	if (r->mode == REPORT_JSON) {
+		j_open(r, "step-begin", step);
+		fprintf(r->f, ",\"index\":%d,\"total\":%d", idx, r->n_steps);
+		j_kv(r, "title", title);
+		j_close(r);
+		return;
+	}
+	close_line(r);
+	fprintf(r->f, "[%d/%d] %s: %s\n", idx, r->n_steps, step, title);
+	fflush(r->f);
+}
+
+void report_step_end(struct report *r, const char *step, enum report_status st, const char *detail)
+{
+	double secs = r->step_t0 > 0 ? now() - r->step_t0 : 0;
+
+	if (r->mode == REPORT_JSON) {
+		j_open(r, "step-end", step);
+		j_kv(r, "status", report_status_name(st));
+		if (detail)
+			j_kv(r, "detail", detail);
+		fprintf(r->f, ",\"seconds\":%.3f", secs);
+		j_close(r);
+		return;
+	}
+	close_line(r);
+	if (detail && *detail)
+		fprintf(r->f, "      %s: %s (%.1fs)\n", report_status_name(st), detail, secs);
+	else
+		fprintf(r->f, "      %s (%.1fs)\n", report_status_name(st), secs);
+	fflush(r->f);
+	r->step_t0 = 0;
+}
+
+static void vline(struct report *r, const char *event, const char *step, const char *kind, const char *fmt,
+		  va_list ap)
+{
+	char *text;
+
+	if (vasprintf(&text, fmt, ap) < 0)
+		return;
+	if (r->mode == REPORT_JSON) {
+		j_open(r, event, step);
+		if (kind)
+			j_kv(r, "kind", kind);
+		j_kv(r, "text", text);
+		j_close(r);
+	} else {
+		close_line(r);
+		if (kind)
+			fprintf(r->f, "      %-9s %s\n", kind, text);
+		else /* notes of a step are indented under it */
+			fprintf(r->f, "%s%s\n", step ? "      " : "", text);
+		fflush(r->f);
+	}
+	free(text);
+}
+
+void report_action(struct report *r, const char *step, const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline(r, "action", step, kind, fmt, ap);
+	va_end(ap);
+}
+
+void report_note(struct report *r, const char *step, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vline(r, "note", step, NULL, fmt, ap);
+	va_end(ap);
+}
+
+void report_progress(struct report *r, const char *step, uint64_t done, uint64_t total)
+{
+	double t = now(), el = r->prog_t0 > 0 ? t - r->prog_t0 : 0;
+	double rate = el >= 0.05 ? (double)done / el : 0; /* too early to tell: no rate */
+	double eta = (rate > 0 && total > done) ? (double)(total - done) / rate : 0;
+	int pct = total ? (int)(done * 100 / total) : -1;
+	char hd[32], ht[32], hr[32], he[32];
+
+	if (done == 0 && total == 0)
+		return; /* nothing known yet */
+	switch (r->mode) {
+	case REPORT_JSON:
+		if (pct == r->last_pct && t - r->last_draw < 1.0 && done != total)
+			return;
+		r->last_pct = pct;
+		r->last_draw = t;
+		j_open(r, "progress", step);
+		fprintf(r->f, ",\"bytes\":%llu,\"total\":%llu,\"rate\":%.0f,\"eta\":%.1f",
+			(unsigned long long)done, (unsigned long long)total, rate, eta);
+		j_close(r);
+		return;
+	case REPORT_PLAIN:
+		if (pct / 10 == r->last_pct / 10 && r->last_pct >= 0 && done != total)
+			return;
+		if (pct == r->last_pct)
+			return;
+		r->last_pct = pct;
+		break;
+	case REPORT_TTY:
+		if (t - r->last_draw < 0.1 && done != total)
+			return;
+		r->last_draw = t;
+		break;
+	}
+	fmt_bytes(done, hd, sizeof(hd));
+	fmt_bytes(total, ht, sizeof(ht));
+	if (rate > 0) {
+		fmt_bytes((uint64_t)rate, hr, sizeof(hr) - 2);
+		strcat(hr, "/s");
+		snprintf(he, sizeof(he), "%.0fs", eta);
+	} else {
+		snprintf(hr, sizeof(hr), "-");
+		snprintf(he, sizeof(he), "-");
+	}
+	if (r->mode == REPORT_TTY) {
+		int w = 30, fill = total ? (int)((double)done / (double)total * w) : 0;
+		fprintf(r->f, "\r\033[K      [");
+		for (int i = 0; i < w; i++)
+			fputc(i < fill ? '#' : '.', r->f);
+		fprintf(r->f, "] %s / %s  %s  ETA %s", hd, ht, hr, he);
+		r->line_open = true;
+	} else {
+		fprintf(r->f, "      %3d%%  %s / %s  %s  ETA %s\n", pct < 0 ? 0 : pct, hd, ht, hr, he);
+	}
+	fflush(r->f);
+}
+
+void report_progress_restart(struct report *r)
+{
+	r->prog_t0 = now();
+	r->last_draw = 0;
+	r->last_pct = -1;
+}
+
+void report_end(struct report *r, int exit_code, const char *outcome)
+{
+	if (r->mode == REPORT_JSON) {
+		j_open(r, "end", NULL);
+		fprintf(r->f, ",\"exit\":%d", exit_code);
+		j_kv(r, "outcome", outcome);
+		j_close(r);
+		return;
+	}
+	close_line(r);
+	fprintf(r->f, "%s\n", outcome);
+	fflush(r->f);
+}

@@ -1,0 +1,736 @@
+/* Talos API client: hand-encoded protobuf over grpc.h. See talosapi.h. */
+#include "net/talosapi.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <yaml.h>
+
+#include "base/err.h"
+#include "net/grpc.h"
+#include "talos/talos_pki.h"
+#include "talos/talos_secrets.h"
+#include "base/util.h"
+
+#define TALOSCONFIG_MAX (1u << 20)
+#define KUBECONFIG_MAX (4u << 20)
+
+/* ---- credentials ---------------------------------------------------------- */
+
+static void pem_relabel_ed25519(char *pem, size_t *len);
+
+void talos_creds_free(struct talos_creds *c)
+{
+	if (!c)
+		return;
+	free(c->ca);
+	free(c->crt);
+	if (c->key)
+		secure_free(c->key, c->key_len + 1);
+	c->ca = c->crt = c->key = NULL;
+	c->ca_len = c->crt_len = c->key_len = 0;
+}
+
+/* base64 (whitespace ignored) -> NUL-terminated bytes; NULL when invalid. */
+static char *b64_decode(const char *in, size_t *ret_len)
+{
+	struct buf b = { 0 };
+
+	if (talos_b64_decode(in, &b) < 0) {
+		if (b.data)
+			secure_free(b.data, b.cap);
+		return NULL;
+	}
+	if (!b.data)
+		buf_append(&b, "", 0);
+	*ret_len = b.len;
+	return b.data;
+}
+
+static yaml_node_t *map_get(yaml_document_t *d, yaml_node_t *map, const char *key)
+{
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(d, p->key);
+
+		if (k && k->type == YAML_SCALAR_NODE && strcmp((char *)k->data.scalar.value, key) == 0)
+			return yaml_document_get_node(d, p->value);
+	}
+	return NULL;
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+int talos_creds_parse_talosconfig(const char *text, size_t len, const char *name, const char *context,
+				  struct talos_creds *ret, struct app_err *e)
+{
+	static const char *const fields[] = { "ca", "crt", "key" };
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root, *ctx;
+	char *vals[3] = { NULL, NULL, NULL };
+	size_t lens[3] = { 0, 0, 0 };
+	int r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!yaml_parser_initialize(&parser))
+		return app_err_set(e, -ENOMEM, "%s: cannot initialise the YAML parser", name);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &doc)) {
+		r = app_err_set(e, -EINVAL, "%s:%zu: not valid YAML: %s", name, parser.problem_mark.line + 1,
+				parser.problem ? parser.problem : "parse error");
+		yaml_parser_delete(&parser);
+		return r;
+	}
+	root = yaml_document_get_root_node(&doc);
+	if (!context)
+		context = scalar(map_get(&doc, root, "context"));
+	if (!context) {
+		r = app_err_set(e, -EINVAL, "%s: no 'context' set and none given: not a talosconfig", name);
+		goto out;
+	}
+	ctx = map_get(&doc, map_get(&doc, root, "contexts"), context);
+	if (!ctx) {
+		r = app_err_set(e, -EINVAL, "%s: context '%s' is not under 'contexts'", name, context);
+		goto out;
+	}
+	for (int i = 0; i < 3; i++) {
+		const char *v = scalar(map_get(&doc, ctx, fields[i]));
+
+		if (!v || !*v) {
+			r = app_err_set(e, -EINVAL, "%s: contexts.%s.%s is missing", name, context,
+					fields[i]);
+			goto out;
+		}
+	}
+	for (int i = 0; i < 3; i++) {
+		const char *v = scalar(map_get(&doc, ctx, fields[i]));
+
+		vals[i] = b64_decode(v, &lens[i]);
+		if (!vals[i] || !strstr(vals[i], "-----BEGIN ")) {
+			r = app_err_set(e, -EINVAL, "%s: contexts.%s.%s is not base64-encoded PEM", name,
+					context, fields[i]);
+			goto out;
+		}
+	}
+	ret->ca = vals[0];
+	ret->ca_len = lens[0];
+	ret->crt = vals[1];
+	ret->crt_len = lens[1];
+	pem_relabel_ed25519(vals[2], &lens[2]);
+	ret->key = vals[2];
+	ret->key_len = lens[2];
+	vals[0] = vals[1] = vals[2] = NULL;
+out:
+	for (int i = 0; i < 3; i++)
+		if (vals[i])
+			secure_free(vals[i], lens[i] + 1);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	return r;
+}
+
+int talos_creds_from_talosconfig(const char *path, const char *context, struct talos_creds *ret,
+				 struct app_err *e)
+{
+	struct buf b = { 0 };
+	int r = read_file(path, TALOSCONFIG_MAX, &b, e);
+
+	if (r < 0)
+		return app_err_prefix(e, "talosconfig");
+	r = talos_creds_parse_talosconfig(b.data, b.len, path, context, ret, e);
+	secure_free(b.data, b.cap);
+	return r;
+}
+
+/* Talos writes Ed25519 keys as PKCS#8 under its own label "ED25519 PRIVATE
+ * KEY"; OpenSSL (and so libcurl) reads the same body as "PRIVATE KEY". */
+static void pem_relabel_ed25519(char *pem, size_t *len)
+{
+	static const char *const from[] = { "-----BEGIN ED25519 PRIVATE KEY-----",
+					    "-----END ED25519 PRIVATE KEY-----" };
+	static const char *const to[] = { "-----BEGIN PRIVATE KEY-----", "-----END PRIVATE KEY-----" };
+
+	for (int i = 0; i < 2; i++) {
+		char *p = strstr(pem, from[i]);
+		size_t fl = strlen(from[i]), tl = strlen(to[i]);
+
+		if (!p)
+			continue;
+		memcpy(p, to[i], tl);
+		memmove(p + tl, p + fl, strlen(p + fl) + 1);
+		*len -= fl - tl;
+	}
+}
+
+int talos_creds_from_bundle(const struct talos_bundle *b, time_t now, struct talos_creds *ret,
+			    struct app_err *e)
+{
+	X509 *ca = NULL, *cert = NULL;
+	EVP_PKEY *ca_key = NULL, *key = NULL;
+	struct buf crt = { 0 };
+	BIO *bio = NULL;
+	BUF_MEM *mem;
+	int r = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	if (!b->os.crt || !b->os.key)
+		return app_err_set(e, -EINVAL, "secrets bundle has no OS CA (certs.os)");
+	ca = talos_pki_cert_parse(b->os.crt, strlen(b->os.crt), "certs.os.crt", e);
+	if (!ca) {
+		r = e && e->code ? e->code : -EINVAL;
+		goto out;
+	}
+	ca_key = talos_pki_key_parse(b->os.key, strlen(b->os.key), "certs.os.key", e);
+	key = ca_key ? talos_pki_keygen(TALOS_KEY_ED25519, e) : NULL;
+	/* backdated a little: the node's clock may lag ours */
+	cert = key ? talos_pki_client_new(ca, ca_key, key, "os:admin", now - 300, TALOS_CLIENT_VALIDITY, e)
+		   : NULL;
+	if (!cert || talos_pki_cert_pem(cert, &crt, e) < 0) {
+		r = e && e->code ? e->code : -EINVAL;
+		goto out;
+	}
+	bio = BIO_new(BIO_s_secmem());
+	if (!bio || !PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL)) {
+		r = app_err_set(e, -ENOMEM, "cannot encode the client key");
+		goto out;
+	}
+	BIO_get_mem_ptr(bio, &mem);
+	ret->key = xstrndup(mem->data, mem->length);
+	ret->key_len = mem->length;
+	ret->crt = crt.data;
+	ret->crt_len = crt.len;
+	crt.data = NULL;
+	ret->ca = xstrdup(b->os.crt);
+	ret->ca_len = strlen(ret->ca);
+out:
+	buf_free(&crt);
+	BIO_free(bio);
+	X509_free(ca);
+	X509_free(cert);
+	EVP_PKEY_free(ca_key);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+int talos_creds_from_secrets(const char *path, time_t now, struct talos_creds *ret, struct app_err *e)
+{
+	struct talos_bundle b;
+	int r;
+
+	memset(&b, 0, sizeof(b));
+	r = talos_secrets_load(path, &b, e);
+	if (r == 0)
+		r = talos_creds_from_bundle(&b, now, ret, e);
+	talos_secrets_free(&b);
+	return r;
+}
+
+/* ---- protobuf ------------------------------------------------------------- */
+
+struct pb {
+	const uint8_t *p, *end;
+};
+
+struct pb_field {
+	uint32_t num;
+	int wire; /* 0 varint, 1 fixed64, 2 bytes, 5 fixed32 */
+	uint64_t v;
+	const uint8_t *data;
+	size_t len;
+};
+
+static int pb_varint(struct pb *r, uint64_t *v)
+{
+	uint64_t x = 0;
+
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (r->p >= r->end)
+			return -1;
+		x |= (uint64_t)(*r->p & 0x7f) << shift;
+		if (!(*r->p++ & 0x80)) {
+			*v = x;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* 1: a field, 0: end, -1: malformed */
+static int pb_next(struct pb *r, struct pb_field *f)
+{
+	uint64_t tag;
+
+	if (r->p >= r->end)
+		return 0;
+	if (pb_varint(r, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX)
+		return -1;
+	f->num = (uint32_t)(tag >> 3);
+	f->wire = (int)(tag & 7);
+	f->data = NULL;
+	f->len = 0;
+	switch (f->wire) {
+	case 0:
+		return pb_varint(r, &f->v) < 0 ? -1 : 1;
+	case 1:
+		if (r->end - r->p < 8)
+			return -1;
+		r->p += 8;
+		return 1;
+	case 5:
+		if (r->end - r->p < 4)
+			return -1;
+		r->p += 4;
+		return 1;
+	case 2:
+		if (pb_varint(r, &f->v) < 0 || f->v > (uint64_t)(r->end - r->p))
+			return -1;
+		f->data = r->p;
+		f->len = (size_t)f->v;
+		r->p += f->len;
+		return 1;
+	default:
+		return -1;
+	}
+}
+
+static void pb_put_varint(struct buf *b, uint64_t v)
+{
+	unsigned char tmp[10];
+	size_t n = 0;
+
+	do {
+		tmp[n] = (unsigned char)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			tmp[n] |= 0x80;
+		n++;
+	} while (v);
+	buf_append(b, tmp, n);
+}
+
+static void pb_put_bytes(struct buf *b, uint32_t num, const void *data, size_t len)
+{
+	pb_put_varint(b, (uint64_t)num << 3 | 2);
+	pb_put_varint(b, len);
+	buf_append(b, data, len);
+}
+
+int talosapi_encode_bootstrap_request(bool recover_etcd, bool skip_hash_check, struct buf *out)
+{
+	/* proto3: false booleans are not written; the usual request is empty */
+	if (recover_etcd) {
+		pb_put_varint(out, 1 << 3 | 0);
+		pb_put_varint(out, 1);
+	}
+	if (skip_hash_check) {
+		pb_put_varint(out, 2 << 3 | 0);
+		pb_put_varint(out, 1);
+	}
+	if (!out->data)
+		buf_append(out, "", 0);
+	return 0;
+}
+
+/* common.Metadata: fail when error (2) or status (3, google.rpc.Status
+ * {int32 code = 1; string message = 2}) with a non-zero code is set. */
+static int check_metadata(const uint8_t *data, size_t len, struct app_err *e)
+{
+	struct pb r = { data, data + len };
+	struct pb_field f;
+	char host[256] = "";
+	int k;
+
+	while ((k = pb_next(&r, &f)) > 0) {
+		if (f.num == 1 && f.wire == 2) {
+			snprintf(host, sizeof(host), "%.*s", (int)(f.len < 255 ? f.len : 255),
+				 (const char *)f.data);
+		} else if (f.num == 2 && f.wire == 2 && f.len) {
+			return app_err_set(e, -EREMOTEIO, "node%s%s reported: %.*s", host[0] ? " " : "", host,
+					   (int)(f.len < 800 ? f.len : 800), (const char *)f.data);
+		} else if (f.num == 3 && f.wire == 2) {
+			struct pb s = { f.data, f.data + f.len };
+			struct pb_field g;
+			long code = 0;
+			const uint8_t *msg = NULL;
+			size_t mlen = 0;
+			int k2;
+
+			while ((k2 = pb_next(&s, &g)) > 0) {
+				if (g.num == 1 && g.wire == 0)
+					code = (long)(int32_t)g.v;
+				else if (g.num == 2 && g.wire == 2)
+					msg = g.data, mlen = g.len;
+			}
+			if (k2 < 0)
+				return app_err_set(e, -EPROTO, "malformed status in reply metadata");
+			if (code != 0)
+				return app_err_set(e, -EREMOTEIO, "node%s%s reported %s: %.*s",
+						   host[0] ? " " : "", host, grpc_code_name((int)code),
+						   (int)(mlen < 800 ? mlen : 800),
+						   msg ? (const char *)msg : "");
+		}
+	}
+	if (k < 0)
+		return app_err_set(e, -EPROTO, "malformed metadata in reply");
+	return 0;
+}
+
+int talosapi_decode_data(const void *msg, size_t len, struct buf *out, struct app_err *e)
+{
+	struct pb r = { msg, (const uint8_t *)msg + len };
+	struct pb_field f;
+	int k;
+
+	while ((k = pb_next(&r, &f)) > 0) {
+		if (f.num == 1 && f.wire == 2) {
+			int rc = check_metadata(f.data, f.len, e);
+
+			if (rc < 0)
+				return rc;
+		} else if (f.num == 2 && f.wire == 2) {
+			if (out->len + f.len > KUBECONFIG_MAX)
+				return app_err_set(e, -EMSGSIZE, "stream is larger than %u bytes",
+						   KUBECONFIG_MAX);
+			buf_append(out, f.data, f.len);
+		}
+	}
+	if (k < 0)
+		return app_err_set(e, -EPROTO, "malformed common.Data message (%zu bytes)", len);
+	return 0;
+}
+
+/* Replies shaped { repeated X messages = 1 } with X { Metadata metadata = 1; ... } */
+static int decode_multi_reply(const void *msg, size_t len, void *ud, struct app_err *e)
+{
+	struct pb r = { msg, (const uint8_t *)msg + len };
+	struct pb_field f;
+	int k;
+
+	(void)ud;
+	while ((k = pb_next(&r, &f)) > 0) {
+		if (f.num == 1 && f.wire == 2) {
+			struct pb m = { f.data, f.data + f.len };
+			struct pb_field g;
+			int k2;
+
+			while ((k2 = pb_next(&m, &g)) > 0)
+				if (g.num == 1 && g.wire == 2) {
+					int rc = check_metadata(g.data, g.len, e);
+
+					if (rc < 0)
+						return rc;
+				}
+			if (k2 < 0)
+				return app_err_set(e, -EPROTO, "malformed reply message");
+		}
+	}
+	if (k < 0)
+		return app_err_set(e, -EPROTO, "malformed reply (%zu bytes)", len);
+	return 0;
+}
+
+static int on_data_msg(const void *msg, size_t len, void *ud, struct app_err *e)
+{
+	return talosapi_decode_data(msg, len, ud, e);
+}
+
+/* ---- tar.gz --------------------------------------------------------------- */
+
+int talosapi_untar_single(const void *tgz, size_t len, const char *want_name, size_t max, struct buf *out,
+			  struct app_err *e)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *ent;
+	int r = 0, found = 0, k;
+
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_memory(a, tgz, len) != ARCHIVE_OK) {
+		r = app_err_set(e, -EINVAL, "not a .tar.gz archive: %s", archive_error_string(a));
+		goto out;
+	}
+	while ((k = archive_read_next_header(a, &ent)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(ent);
+		la_int64_t size = archive_entry_size(ent);
+		char chunk[8192];
+		la_ssize_t n;
+
+		if (archive_entry_filetype(ent) != AE_IFREG)
+			continue;
+		if (want_name && name && strcmp(name, want_name) != 0 &&
+		    !(strncmp(name, "./", 2) == 0 && strcmp(name + 2, want_name) == 0))
+			continue;
+		if (size < 0 || (size_t)size > max) {
+			r = app_err_set(e, -EMSGSIZE, "archive member '%s' is %lld bytes (limit %zu)", name,
+					(long long)size, max);
+			goto out;
+		}
+		while ((n = archive_read_data(a, chunk, sizeof(chunk))) > 0) {
+			if (out->len + (size_t)n > max) {
+				r = app_err_set(e, -EMSGSIZE, "archive member '%s' is larger than %zu bytes",
+						name, max);
+				goto out;
+			}
+			buf_append(out, chunk, (size_t)n);
+		}
+		if (n < 0) {
+			r = app_err_set(e, -EIO, "archive member '%s' is corrupt: %s", name,
+					archive_error_string(a));
+			goto out;
+		}
+		found = 1;
+		break;
+	}
+	if (!found && k != ARCHIVE_OK && k != ARCHIVE_EOF) {
+		r = app_err_set(e, -EINVAL, "corrupt .tar.gz: %s", archive_error_string(a));
+		goto out;
+	}
+	if (!found)
+		r = app_err_set(e, -ENOENT, "the archive holds no file '%s'",
+				want_name ? want_name : "(any)");
+	else if (!out->data)
+		buf_append(out, "", 0);
+out:
+	archive_read_free(a);
+	return r;
+}
+
+/* ---- endpoints ----------------------------------------------------------------- */
+
+/* host[:port] or [v6]:port into host (caller frees) and port. */
+int talosapi_parse_endpoint(const char *ep, char **host, int *port)
+{
+	const char *colon;
+	char *end;
+	long p;
+
+	*port = TALOSAPI_PORT;
+	if (ep[0] == '[') {
+		const char *rb = strchr(ep, ']');
+
+		if (!rb || (rb[1] != '\0' && rb[1] != ':'))
+			return -1;
+		*host = xstrndup(ep + 1, (size_t)(rb - ep - 1));
+		colon = rb[1] == ':' ? rb + 1 : NULL;
+	} else {
+		colon = strrchr(ep, ':');
+		if (colon && strchr(ep, ':') != colon)
+			colon = NULL; /* bare IPv6 */
+		*host = colon ? xstrndup(ep, (size_t)(colon - ep)) : xstrdup(ep);
+	}
+	if (colon) {
+		p = strtol(colon + 1, &end, 10);
+		if (*end || p <= 0 || p > 65535) {
+			free(*host);
+			*host = NULL;
+			return -1;
+		}
+		*port = (int)p;
+	}
+	if (!**host) {
+		free(*host);
+		*host = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- calls with retries ------------------------------------------------------ */
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+struct one_call {
+	const char *path;
+	const void *req;
+	size_t req_len;
+	grpc_message_fn fn;
+	void *ud;
+	void (*reset)(void *ud); /* before each attempt: drop partial output */
+	bool repeat_safe_after_timeout;
+	/* result */
+	struct grpc_status st;
+};
+
+/* 0 ok; 1 retry (e says why); <0 fatal */
+static int classify(int r, enum grpc_fail fail, const struct grpc_status *st, bool repeat_safe)
+{
+	if (r == 0)
+		return 0;
+	switch (fail) {
+	case GRPC_FAIL_CONNECT:
+		return 1;
+	case GRPC_FAIL_TIMEOUT:
+		return repeat_safe ? 1 : r;
+	case GRPC_FAIL_STATUS:
+		if (st->code == GRPC_UNAVAILABLE)
+			return 1;
+		if (st->code == GRPC_FAILED_PRECONDITION && strstr(st->message, "not in sync"))
+			return 1;
+		return r;
+	default:
+		return r;
+	}
+}
+
+static int call_retry(const struct talosapi_node *n, const struct talosapi_retry *rp, struct one_call *c,
+		      struct app_err *e)
+{
+	static const struct talosapi_retry defaults = { 0 };
+	const struct talosapi_retry *rt = rp ? rp : &defaults;
+	long deadline = rt->deadline_ms > 0 ? rt->deadline_ms : 600000;
+	long delay = rt->initial_ms > 0 ? rt->initial_ms : 500;
+	long cap = rt->max_ms > 0 ? rt->max_ms : 10000;
+	long start = now_ms();
+	struct grpc_target t = {
+		.host = n->host,
+		.port = n->port > 0 ? n->port : TALOSAPI_PORT,
+		.ca_pem = n->creds->ca,
+		.ca_len = n->creds->ca_len,
+		.cert_pem = n->creds->crt,
+		.cert_len = n->creds->crt_len,
+		.key_pem = n->creds->key,
+		.key_len = n->creds->key_len,
+		.timeout_ms = rt->call_timeout_ms > 0 ? rt->call_timeout_ms : 30000,
+	};
+
+	int cert_refusals = 0;
+
+	for (int attempt = 1;; attempt++) {
+		enum grpc_fail fail = GRPC_FAIL_NONE;
+		long left;
+		int r, k;
+
+		if (c->reset)
+			c->reset(c->ud);
+		t.connect_timeout_ms = 5000;
+		r = grpc_call(&t, c->path, c->req, c->req_len, c->fn, c->ud, &c->st, &fail, e);
+		k = classify(r, fail, &c->st, c->repeat_safe_after_timeout);
+		/* a refused client certificate looks like a connection dropped right
+		 * after the handshake, which a restarting apid can also do: believe
+		 * it after the third time */
+		if (fail == GRPC_FAIL_CLIENT_CERT && ++cert_refusals < 3)
+			k = 1;
+		if (k <= 0)
+			return r;
+		left = deadline - (now_ms() - start);
+		if ((rt->attempts > 0 && attempt >= rt->attempts) || left <= 0)
+			return app_err_prefix(e, "gave up after %d attempt%s in %lds", attempt,
+					      attempt == 1 ? "" : "s", (now_ms() - start + 500) / 1000);
+		if (delay > left)
+			delay = left;
+		if (rt->on_retry)
+			rt->on_retry(rt->ud, attempt, e ? e->msg : "", delay);
+		sleep_ms(delay);
+		delay = delay * 2 > cap ? cap : delay * 2;
+	}
+}
+
+int talosapi_bootstrap(const struct talosapi_node *n, const struct talosapi_retry *r,
+		       enum talosapi_bootstrap_result *ret, struct app_err *e)
+{
+	struct buf req = { 0 };
+	struct one_call c = {
+		.path = "/machine.MachineService/Bootstrap",
+		.fn = decode_multi_reply,
+		/* a repeat of a call that did run answers ALREADY_EXISTS: safe */
+		.repeat_safe_after_timeout = true,
+	};
+	int rc;
+
+	talosapi_encode_bootstrap_request(false, false, &req);
+	c.req = req.data;
+	c.req_len = req.len;
+	rc = call_retry(n, r, &c, e);
+	buf_free(&req);
+	if (rc == -EREMOTEIO && c.st.code == GRPC_ALREADY_EXISTS) {
+		*ret = TALOSAPI_ALREADY_BOOTSTRAPPED;
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	*ret = TALOSAPI_BOOTSTRAPPED;
+	return 0;
+}
+
+static void reset_buf(void *ud)
+{
+	struct buf *b = ud;
+
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+int talosapi_kubeconfig(const struct talosapi_node *n, const struct talosapi_retry *r, struct buf *ret,
+			struct app_err *e)
+{
+	struct buf tgz = { 0 };
+	struct one_call c = {
+		.path = "/machine.MachineService/Kubeconfig",
+		.req = "",
+		.req_len = 0, /* google.protobuf.Empty */
+		.fn = on_data_msg,
+		.ud = &tgz,
+		.reset = reset_buf,
+		.repeat_safe_after_timeout = true,
+	};
+	int rc = call_retry(n, r, &c, e);
+
+	if (rc == 0) {
+		rc = talosapi_untar_single(tgz.data, tgz.len, "kubeconfig", KUBECONFIG_MAX, ret, e);
+		if (rc < 0)
+			app_err_prefix(e, "%s:%d: kubeconfig stream", n->host,
+				       n->port > 0 ? n->port : TALOSAPI_PORT);
+	}
+	if (tgz.data)
+		secure_free(tgz.data, tgz.cap);
+	return rc;
+}
+
+int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_retry *r, const char *device,
+			 struct app_err *e)
+{
+	struct buf desc = { 0 }, req = { 0 };
+	struct one_call c = {
+		.path = "/storage.StorageService/BlockDeviceWipe",
+		.fn = decode_multi_reply,
+		.repeat_safe_after_timeout = true,
+	};
+	int rc;
+
+	/* BlockDeviceWipeDescriptor { device = 1; method = 2 (FAST = 0, not written) } */
+	pb_put_bytes(&desc, 1, device, strlen(device));
+	pb_put_bytes(&req, 1, desc.data, desc.len);
+	c.req = req.data;
+	c.req_len = req.len;
+	rc = call_retry(n, r, &c, e);
+	buf_free(&desc);
+	buf_free(&req);
+	return rc;
+}

@@ -1,0 +1,808 @@
+/* The render tree: files of documents, the objects they define and the
+ * references between them; consistency check; emit; compare and write.
+ * The Flux wiring (shared with Talos bootstrap) is built here too; the
+ * platform and the Immich app are in render_platform.c and render_app.c. */
+#include "render/render.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "profile/model.h"
+#include "base/util.h"
+#include "base/yemit.h"
+
+/* Namespaces every cluster has: never rendered, always there. */
+static const char *const builtin_namespaces[] = { "default", "kube-system", "kube-public",
+						  "kube-node-lease" };
+
+/* ---- building ----------------------------------------------------------- */
+
+static size_t file_index(struct render_tree *t, const char *path)
+{
+	for (size_t i = 0; i < t->n_files; i++)
+		if (strcmp(t->files[i].path, path) == 0)
+			return i;
+	t->files = xrealloc(t->files, (t->n_files + 1) * sizeof(*t->files));
+	memset(&t->files[t->n_files], 0, sizeof(*t->files));
+	t->files[t->n_files].path = xstrdup(path);
+	return t->n_files++;
+}
+
+void render_file(struct render_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	char *rel, *path;
+
+	va_start(ap, fmt);
+	if (vasprintf(&rel, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	path = xasprintf("%s/%s", c->t->root, rel);
+	c->file = file_index(c->t, path);
+	free(path);
+	free(rel);
+}
+
+void render_doc(struct render_ctx *c, struct yval *doc)
+{
+	struct render_file *f = &c->t->files[c->file];
+
+	f->docs = xrealloc(f->docs, (f->n_docs + 1) * sizeof(*f->docs));
+	f->docs[f->n_docs++] = doc;
+}
+
+void render_problem(struct render_ctx *c, const char *fmt, ...)
+{
+	struct render_tree *t = c->t;
+	va_list ap;
+	char *p;
+
+	va_start(ap, fmt);
+	if (vasprintf(&p, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	t->problems = xrealloc(t->problems, (t->n_problems + 1) * sizeof(*t->problems));
+	t->problems[t->n_problems++] = p;
+}
+
+static bool is_builtin_namespace(const char *ns)
+{
+	for (size_t i = 0; i < sizeof(builtin_namespaces) / sizeof(builtin_namespaces[0]); i++)
+		if (strcmp(ns, builtin_namespaces[i]) == 0)
+			return true;
+	return false;
+}
+
+struct yval *render_obj(struct render_ctx *c, const char *api_version, const char *kind, const char *ns,
+			const char *name)
+{
+	struct render_tree *t = c->t;
+	struct yval *doc = y_map(), *meta;
+	struct render_obj *o;
+
+	y_set(doc, "apiVersion", y_str(api_version));
+	y_set(doc, "kind", y_str(kind));
+	meta = y_at(doc, "metadata");
+	y_set(meta, "name", y_str(name ? name : ""));
+	if (ns)
+		y_set(meta, "namespace", y_str(ns));
+	render_doc(c, doc);
+	t->objs = xrealloc(t->objs, (t->n_objs + 1) * sizeof(*t->objs));
+	o = &t->objs[t->n_objs];
+	o->kind = xstrdup(kind);
+	o->ns = xstrdup(ns ? ns : "");
+	o->name = xstrdup(name ? name : "");
+	o->file = c->file;
+	c->obj = t->n_objs++;
+	if (ns && !is_builtin_namespace(ns))
+		render_ref(c, "Namespace", "", ns, "namespace",
+			   !c->m->apps.immich.namespace || strcmp(ns, c->m->apps.immich.namespace) != 0);
+	return doc;
+}
+
+void render_ref(struct render_ctx *c, const char *kinds, const char *ns, const char *name, const char *key,
+		bool outside)
+{
+	struct render_tree *t = c->t;
+	struct render_ref *r;
+
+	t->refs = xrealloc(t->refs, (t->n_refs + 1) * sizeof(*t->refs));
+	r = &t->refs[t->n_refs++];
+	r->from = c->obj;
+	r->kinds = xstrdup(kinds);
+	r->ns = xstrdup(ns ? ns : "");
+	r->name = xstrdup(name ? name : "");
+	r->key = xstrdup(key);
+	r->outside = outside;
+}
+
+void render_kustomization(struct render_ctx *c, const char *dir, const char *const *subdirs, size_t n)
+{
+	struct render_tree *t = c->t;
+	bool top = strcmp(dir, ".") == 0;
+	char *prefix = top ? xasprintf("%s/", t->root) : xasprintf("%s/%s/", t->root, dir);
+	size_t plen = strlen(prefix);
+	struct yval *doc = y_map(), *res = y_seq();
+
+	for (size_t i = 0; i < t->n_files; i++) {
+		const char *p = t->files[i].path;
+		if (strncmp(p, prefix, plen) == 0 && !strchr(p + plen, '/') &&
+		    strcmp(p + plen, "kustomization.yaml") != 0)
+			y_push(res, y_str(p + plen));
+	}
+	for (size_t i = 0; i < n; i++)
+		y_push(res, y_str(subdirs[i]));
+	y_set(doc, "apiVersion", y_str("kustomize.config.k8s.io/v1beta1"));
+	y_set(doc, "kind", y_str("Kustomization"));
+	y_set(doc, "resources", res);
+	if (top)
+		render_file(c, "kustomization.yaml");
+	else
+		render_file(c, "%s/kustomization.yaml", dir);
+	render_doc(c, doc);
+	free(prefix);
+}
+
+static const char *flux_ns(const struct model *m)
+{
+	return m->gitops.flux.namespace;
+}
+
+void render_flux_common(struct render_ctx *c, struct yval *spec)
+{
+	const struct model_gitops *g = &c->m->gitops;
+	struct yval *sub = y_seq();
+
+	y_set(spec, "prune", y_bool(true));
+	y_set(y_at(spec, "sourceRef"), "kind", y_str("GitRepository"));
+	y_set(y_at(spec, "sourceRef"), "name", y_str(g->repository));
+	y_set(y_at(spec, "sourceRef"), "namespace", y_str(flux_ns(c->m)));
+	render_ref(c, "GitRepository", flux_ns(c->m), g->repository, "gitops.repository", true);
+	if (g->sops_secret) {
+		y_set(y_at(spec, "decryption"), "provider", y_str("sops"));
+		y_set(y_at(spec, "decryption.secretRef"), "name", y_str(g->sops_secret_name));
+	}
+	for (size_t i = 0; i < g->substitute_configmaps.n; i++) {
+		struct yval *e = y_map();
+		y_set(e, "kind", y_str("ConfigMap"));
+		y_set(e, "name", y_str(g->substitute_configmaps.v[i]));
+		y_push(sub, e);
+		/* only the settings ConfigMap is ours; the others come from the repository */
+		if (g->settings_configmap &&
+		    strcmp(g->substitute_configmaps.v[i], g->settings_configmap) == 0)
+			render_ref(c, "ConfigMap", flux_ns(c->m), g->settings_configmap,
+				   "gitops.settingsConfigMap", true);
+	}
+	for (size_t i = 0; i < g->substitute_secrets.n; i++) {
+		struct yval *e = y_map();
+		y_set(e, "kind", y_str("Secret"));
+		y_set(e, "name", y_str(g->substitute_secrets.v[i]));
+		y_push(sub, e);
+	}
+	if (y_len(sub))
+		y_set(y_at(spec, "postBuild"), "substituteFrom", sub);
+	else
+		y_free(sub);
+}
+
+void render_helmrepository(struct render_ctx *c, const struct helm_chart *chart, const char *key)
+{
+	struct render_tree *t = c->t;
+	size_t saved_file = c->file, saved_obj = c->obj;
+	struct yval *doc, *spec;
+	char *path;
+
+	if (c->o->only_app)
+		return;
+	path = xasprintf("%s/flux/repositories/%s.yaml", t->root, chart->name);
+	for (size_t i = 0; i < t->n_files; i++)
+		if (strcmp(t->files[i].path, path) == 0) {
+			free(path);
+			return; /* the same chart twice: one repository */
+		}
+	free(path);
+	render_file(c, "flux/repositories/%s.yaml", chart->name);
+	doc = render_obj(c, "source.toolkit.fluxcd.io/v1", "HelmRepository", flux_ns(c->m), chart->name);
+	spec = y_at(doc, "spec");
+	y_set(spec, "interval", y_str(c->m->gitops.interval));
+	if (chart->repository && strncmp(chart->repository, "oci://", 6) == 0)
+		y_set(spec, "type", y_str("oci"));
+	y_set(spec, "url", y_str(chart->repository));
+	if (!chart->repository)
+		render_problem(c, "%s.repository is not set (chart '%s')", key, chart->name);
+	c->file = saved_file;
+	c->obj = saved_obj;
+}
+
+struct yval *render_helmrelease(struct render_ctx *c, const char *ns, const char *name, const char *interval,
+				const struct helm_chart *chart)
+{
+	struct yval *doc = render_obj(c, "helm.toolkit.fluxcd.io/v2", "HelmRelease", ns, name);
+	struct yval *spec = y_at(doc, "spec"), *cs;
+
+	y_set(spec, "interval", y_str(interval));
+	cs = y_at(spec, "chart.spec");
+	y_set(cs, "chart", y_str(chart->name));
+	y_set(cs, "version", y_str(chart->version));
+	y_set(y_at(cs, "sourceRef"), "kind", y_str("HelmRepository"));
+	y_set(y_at(cs, "sourceRef"), "name", y_str(chart->name));
+	y_set(y_at(cs, "sourceRef"), "namespace", y_str(flux_ns(c->m)));
+	return doc;
+}
+
+/* The objects Flux needs to pull the repository by itself: rendered into
+ * flux/ of the tree and, unchanged, into Talos inlineManifests. */
+static void render_flux_wiring(struct render_ctx *c)
+{
+	const struct model *m = c->m;
+	const struct model_gitops *g = &m->gitops;
+	struct yval *doc, *spec, *data;
+	char *path;
+
+	render_file(c, "flux/namespace.yaml");
+	render_obj(c, "v1", "Namespace", NULL, flux_ns(m));
+
+	render_file(c, "flux/gitrepository.yaml");
+	doc = render_obj(c, "source.toolkit.fluxcd.io/v1", "GitRepository", flux_ns(m), g->repository);
+	spec = y_at(doc, "spec");
+	y_set(spec, "interval", y_str(g->interval));
+	y_set(spec, "url", y_str(g->url));
+	y_set(y_at(spec, "ref"), "branch", y_str(g->branch));
+	if (g->credentials_secret) {
+		/* the in-cluster Secret carries the name of the profile's secret entry */
+		y_set(y_at(spec, "secretRef"), "name", y_str(g->credentials_name));
+	}
+	if (!g->url)
+		render_problem(c, "gitops.url is not set: Flux cannot pull the repository");
+
+	render_file(c, "flux/cluster.yaml");
+	doc = render_obj(c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", flux_ns(m),
+			 m->gitops.root_kustomization);
+	spec = y_at(doc, "spec");
+	y_set(spec, "interval", y_str(g->interval));
+	path = model_expand(m, g->path);
+	y_set(spec, "path", y_str(path));
+	free(path);
+	render_flux_common(c, spec);
+
+	render_file(c, "flux/cluster-settings.yaml");
+	doc = render_obj(c, "v1", "ConfigMap", flux_ns(m), g->settings_configmap);
+	data = y_at(doc, "data");
+	for (size_t i = 0; i < m->site.vars.n; i++)
+		y_set(data, m->site.vars.v[i].key, y_str(m->site.vars.v[i].value));
+}
+
+/* "./clusters/${CLUSTER_NAME}" -> "clusters/talos-robbinsdale"; NULL when
+ * the path would leave the output directory. */
+static char *tree_root(const struct model *m, struct app_err *e)
+{
+	char *x, *p, *r;
+
+	if (!m->gitops.path) {
+		app_err_set(e, -EINVAL, "gitops.path is not set");
+		return NULL;
+	}
+	x = model_expand(m, m->gitops.path);
+	if (x[0] == '/') {
+		app_err_set(e, -EINVAL, "gitops.path '%s' must be relative to the repository",
+			    m->gitops.path);
+		free(x);
+		return NULL;
+	}
+	p = x;
+	while (p[0] == '.' && p[1] == '/')
+		p += 2;
+	r = xstrdup(p);
+	while (*r && r[strlen(r) - 1] == '/')
+		r[strlen(r) - 1] = '\0';
+	if (!*r || strstr(r, "${") || strcmp(r, "..") == 0 || strncmp(r, "../", 3) == 0 ||
+	    strstr(r, "/../") || (strlen(r) >= 3 && strcmp(r + strlen(r) - 3, "/..") == 0)) {
+		app_err_set(e, -EINVAL,
+			    "gitops.path '%s' expands to '%s': expected a directory inside the repository",
+			    m->gitops.path, p);
+		free(r);
+		r = NULL;
+	}
+	free(x);
+	return r;
+}
+
+static int tree_init(const struct model *m, const struct render_opts *o, struct render_tree *t,
+		     struct app_err *e)
+{
+	memset(t, 0, sizeof(*t));
+	t->root = tree_root(m, e);
+	if (!t->root)
+		return -EINVAL;
+	t->only_app = o->only_app;
+	if (!m->gitops.flux.namespace || !m->gitops.repository || !m->gitops.settings_configmap)
+		return app_err_set(
+		    e, -EINVAL,
+		    "gitops.flux.namespace, gitops.repository and gitops.settingsConfigMap must be set");
+	return 0;
+}
+
+int render_tree_build(const struct model *m, const struct render_opts *o, struct render_tree *t,
+		      struct app_err *e)
+{
+	static const struct render_opts none = { 0 };
+	struct render_ctx c = { .m = m, .o = o ? o : &none, .t = t };
+	static const char *const top[] = { "flux", "platform", "apps" };
+	int r;
+
+	r = tree_init(m, c.o, t, e);
+	if (r < 0)
+		return r;
+	if (!c.o->only_app) {
+		render_flux_wiring(&c);
+		r = render_platform(&c, e);
+		if (r < 0)
+			return r;
+	}
+	r = render_app(&c, e);
+	if (r < 0)
+		return r;
+	if (!c.o->only_app) {
+		static const char *const repos[] = { "repositories" };
+		char **list = NULL;
+		size_t n = 0;
+
+		/* flux/repositories/kustomization.yaml and flux/kustomization.yaml */
+		render_kustomization(&c, "flux/repositories", NULL, 0);
+		render_kustomization(&c, "flux", repos, 1);
+		/* platform/kustomization.yaml: every component directory */
+		for (size_t i = 0; i < t->n_files; i++) {
+			const char *p = t->files[i].path + strlen(t->root) + 1, *s;
+			if (strncmp(p, "platform/", 9) != 0 || !(s = strchr(p + 9, '/')) ||
+			    strcmp(s, "/kustomization.yaml") != 0)
+				continue;
+			list = xrealloc(list, (n + 1) * sizeof(*list));
+			list[n++] = xstrndup(p + 9, (size_t)(s - p - 9));
+		}
+		if (n)
+			render_kustomization(&c, "platform", (const char *const *)list, n);
+		for (size_t i = 0; i < n; i++)
+			free(list[i]);
+		free(list);
+		/* only the directories that have something in them */
+		{
+			const char *present[3];
+			size_t np = 0;
+
+			for (size_t i = 0; i < 3; i++) {
+				char *k = xasprintf("%s/%s/kustomization.yaml", t->root, top[i]);
+				for (size_t j = 0; j < t->n_files; j++)
+					if (strcmp(t->files[j].path, k) == 0) {
+						present[np++] = top[i];
+						break;
+					}
+				free(k);
+			}
+			render_kustomization(&c, ".", present, np);
+		}
+	}
+	return 0;
+}
+
+/* ---- consistency -------------------------------------------------------- */
+
+static bool kind_in(const char *kind, const char *kinds)
+{
+	size_t n = strlen(kind);
+
+	for (const char *p = kinds; p;) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+		if (len == n && strncmp(p, kind, n) == 0)
+			return true;
+		p = bar ? bar + 1 : NULL;
+	}
+	return false;
+}
+
+static void obj_id(const struct render_obj *o, char *out, size_t size)
+{
+	if (o->ns[0])
+		snprintf(out, size, "%s %s/%s", o->kind, o->ns, o->name);
+	else
+		snprintf(out, size, "%s %s", o->kind, o->name);
+}
+
+static void add_problem(struct render_tree *t, char *p)
+{
+	t->problems = xrealloc(t->problems, (t->n_problems + 1) * sizeof(*t->problems));
+	t->problems[t->n_problems++] = p;
+}
+
+int render_tree_check(struct render_tree *t, struct app_err *e)
+{
+	char a[512], b[512];
+
+	for (size_t i = 0; i < t->n_objs; i++)
+		for (size_t j = i + 1; j < t->n_objs; j++) {
+			const struct render_obj *x = &t->objs[i], *y = &t->objs[j];
+			if (strcmp(x->kind, y->kind) != 0 || strcmp(x->ns, y->ns) != 0 ||
+			    strcmp(x->name, y->name) != 0)
+				continue;
+			obj_id(x, a, sizeof(a));
+			add_problem(t, xasprintf("%s is defined twice: in %s and in %s", a,
+						 t->files[x->file].path, t->files[y->file].path));
+		}
+	for (size_t i = 0; i < t->n_refs; i++) {
+		const struct render_ref *r = &t->refs[i];
+		const struct render_obj *from = &t->objs[r->from];
+		bool found = false;
+		char *kinds;
+
+		if (r->outside && t->only_app)
+			continue;
+		for (size_t j = 0; j < t->n_objs && !found; j++) {
+			const struct render_obj *o = &t->objs[j];
+			found = kind_in(o->kind, r->kinds) && strcmp(o->ns, r->ns) == 0 &&
+				strcmp(o->name, r->name) == 0;
+		}
+		if (found)
+			continue;
+		obj_id(from, a, sizeof(a));
+		if (r->ns[0])
+			snprintf(b, sizeof(b), "%s/%s", r->ns, r->name);
+		else
+			snprintf(b, sizeof(b), "%s", r->name);
+		kinds = xstrdup(r->kinds);
+		for (char *bar; (bar = strchr(kinds, '|'));) {
+			char *k2;
+			*bar = '\0';
+			k2 = xasprintf("%s or %s", kinds, bar + 1);
+			free(kinds);
+			kinds = k2;
+		}
+		add_problem(t,
+			    xasprintf("%s (%s) refers to %s '%s' (set by %s), but no such object is rendered",
+				      a, t->files[from->file].path, kinds, b, r->key));
+		free(kinds);
+	}
+	if (t->n_problems == 0)
+		return 0;
+	if (t->n_problems == 1)
+		return app_err_set(e, -EINVAL, "%s", t->problems[0]);
+	return app_err_set(e, -EINVAL, "%s (and %zu more problems)", t->problems[0], t->n_problems - 1);
+}
+
+/* ---- emitting ----------------------------------------------------------- */
+
+int render_tree_emit(struct render_tree *t, struct app_err *e)
+{
+	for (size_t i = 0; i < t->n_files; i++) {
+		struct render_file *f = &t->files[i];
+		struct buf b = { 0 };
+		int r;
+
+		buf_puts(&b, RENDER_MARKER "\n");
+		r = y_emit(f->docs, f->n_docs, &b, e);
+		if (r < 0) {
+			buf_free(&b);
+			return app_err_prefix(e, "%s", f->path);
+		}
+		free(f->text);
+		f->text = b.data;
+		f->len = b.len;
+	}
+	return 0;
+}
+
+static bool var_defined(const struct model *m, const char *name, size_t len)
+{
+	const struct kvlist *lists[] = { &m->site.vars, &m->site.secret_vars };
+
+	for (size_t l = 0; l < 2; l++)
+		for (size_t i = 0; i < lists[l]->n; i++)
+			if (strlen(lists[l]->v[i].key) == len && strncmp(lists[l]->v[i].key, name, len) == 0)
+				return true;
+	return false;
+}
+
+int render_tree_check_vars(const struct model *m, struct render_tree *t, struct app_err *e)
+{
+	size_t before = t->n_problems;
+
+	for (size_t i = 0; i < t->n_files; i++) {
+		const char *s = t->files[i].text;
+
+		for (const char *p = s ? strstr(s, "${") : NULL; p; p = strstr(p + 2, "${")) {
+			const char *end = strchr(p + 2, '}');
+
+			if (p > s && p[-1] == '$')
+				continue; /* $${X}: a literal ${X} */
+			if (!end || var_defined(m, p + 2, (size_t)(end - p - 2)))
+				continue;
+			add_problem(t, xasprintf("%s uses ${%.*s}, which is neither in site.vars nor in "
+						 "site.secretVars; Flux would substitute an empty string",
+						 t->files[i].path, (int)(end - p - 2), p + 2));
+		}
+	}
+	if (t->n_problems == before)
+		return 0;
+	return app_err_set(e, -EINVAL, "%s", t->problems[before]);
+}
+
+int render_tree(const struct model *m, const struct render_opts *o, struct render_tree *t, struct app_err *e)
+{
+	int r = render_tree_build(m, o, t, e);
+
+	if (r < 0)
+		return r;
+	r = render_tree_check(t, e);
+	if (r < 0)
+		return r;
+	r = render_tree_emit(t, e);
+	if (r < 0)
+		return r;
+	return render_tree_check_vars(m, t, e);
+}
+
+void render_tree_free(struct render_tree *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n_files; i++) {
+		for (size_t j = 0; j < t->files[i].n_docs; j++)
+			y_free(t->files[i].docs[j]);
+		free(t->files[i].docs);
+		free(t->files[i].path);
+		free(t->files[i].text);
+	}
+	for (size_t i = 0; i < t->n_objs; i++) {
+		free(t->objs[i].kind);
+		free(t->objs[i].ns);
+		free(t->objs[i].name);
+	}
+	for (size_t i = 0; i < t->n_refs; i++) {
+		free(t->refs[i].kinds);
+		free(t->refs[i].ns);
+		free(t->refs[i].name);
+		free(t->refs[i].key);
+	}
+	for (size_t i = 0; i < t->n_problems; i++)
+		free(t->problems[i]);
+	free(t->files);
+	free(t->objs);
+	free(t->refs);
+	free(t->problems);
+	free(t->root);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- the output directory ----------------------------------------------- */
+
+static const char *const state_names[] = {
+	[RENDER_SAME] = "unchanged",
+	[RENDER_NEW] = "new",
+	[RENDER_CHANGED] = "changed",
+	[RENDER_FOREIGN] = "foreign",
+};
+
+const char *render_state_name(enum render_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+#define RENDER_MAX_FILE (16u << 20)
+
+int render_compare(const struct render_tree *t, const char *dir, enum render_state *states, struct app_err *e)
+{
+	for (size_t i = 0; i < t->n_files; i++) {
+		const struct render_file *f = &t->files[i];
+		char *path = xasprintf("%s/%s", dir, f->path);
+		struct buf cur = { 0 };
+		struct app_err fe = { 0 };
+		int r = read_file(path, RENDER_MAX_FILE, &cur, &fe);
+
+		if (r == -ENOENT) {
+			states[i] = RENDER_NEW;
+		} else if (r < 0) {
+			*e = fe;
+			free(path);
+			buf_free(&cur);
+			return r;
+		} else if (cur.len == f->len && memcmp(cur.data, f->text, f->len) == 0) {
+			states[i] = RENDER_SAME;
+		} else if (strncmp(cur.data, RENDER_MARKER "\n", strlen(RENDER_MARKER) + 1) == 0) {
+			states[i] = RENDER_CHANGED;
+		} else {
+			states[i] = RENDER_FOREIGN;
+		}
+		buf_free(&cur);
+		free(path);
+	}
+	return 0;
+}
+
+int render_write(const struct render_tree *t, const char *dir, const enum render_state *states,
+		 struct app_err *e)
+{
+	size_t foreign = 0, first = 0;
+
+	for (size_t i = 0; i < t->n_files; i++)
+		if (states[i] == RENDER_FOREIGN && foreign++ == 0)
+			first = i;
+	if (foreign)
+		return app_err_set(
+		    e, -EEXIST,
+		    "'%s/%s' exists and was not generated by appliance render (no marker line); "
+		    "refusing to overwrite it%s",
+		    dir, t->files[first].path, foreign > 1 ? " or the other foreign files" : "");
+	for (size_t i = 0; i < t->n_files; i++) {
+		char *path;
+		int r;
+
+		if (states[i] == RENDER_SAME)
+			continue;
+		path = xasprintf("%s/%s", dir, t->files[i].path);
+		r = write_file_atomic(path, t->files[i].text, t->files[i].len, 0644, e);
+		free(path);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- stale generated files ---------------------------------------------- */
+
+static bool has_marker(const char *path)
+{
+	char line[sizeof(RENDER_MARKER) + 1];
+	FILE *f = fopen(path, "re");
+	bool yes;
+
+	if (!f)
+		return false;
+	yes = fgets(line, sizeof(line), f) && strcmp(line, RENDER_MARKER "\n") == 0;
+	fclose(f);
+	return yes;
+}
+
+static bool rendered(const struct render_tree *t, const char *rel)
+{
+	for (size_t i = 0; i < t->n_files; i++)
+		if (strcmp(t->files[i].path, rel) == 0)
+			return true;
+	return false;
+}
+
+static int scan(const struct render_tree *t, const char *dir, const char *rel, char ***ret, size_t *n,
+		struct app_err *e)
+{
+	char *abs = xasprintf("%s/%s", dir, rel);
+	DIR *d = opendir(abs);
+	struct dirent *de;
+	int r = 0;
+
+	if (!d) {
+		r = errno == ENOENT
+			? 0
+			: app_err_set(e, -errno, "cannot read directory '%s': %s", abs, strerror(errno));
+		free(abs);
+		return r;
+	}
+	while (r == 0 && (de = readdir(d))) {
+		char *crel, *cabs;
+		struct stat st;
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.')
+			continue;
+		crel = xasprintf("%s/%s", rel, de->d_name);
+		cabs = xasprintf("%s/%s", dir, crel);
+		if (lstat(cabs, &st) == 0 && S_ISDIR(st.st_mode)) {
+			r = scan(t, dir, crel, ret, n, e);
+		} else if (S_ISREG(st.st_mode) && len > 5 && strcmp(de->d_name + len - 5, ".yaml") == 0 &&
+			   !rendered(t, crel) && has_marker(cabs)) {
+			*ret = xrealloc(*ret, (*n + 1) * sizeof(**ret));
+			(*ret)[(*n)++] = crel;
+			crel = NULL;
+		}
+		free(crel);
+		free(cabs);
+	}
+	closedir(d);
+	free(abs);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int render_stale(const struct render_tree *t, const char *dir, char ***ret, size_t *n, struct app_err *e)
+{
+	char *top = t->only_app ? xasprintf("%s/apps/" RENDER_APP, t->root) : xstrdup(t->root);
+	int r;
+
+	*ret = NULL;
+	*n = 0;
+	r = scan(t, dir, top, ret, n, e);
+	free(top);
+	if (r < 0) {
+		render_stale_free(*ret, *n);
+		*ret = NULL;
+		*n = 0;
+		return r;
+	}
+	if (*n)
+		qsort(*ret, *n, sizeof(**ret), cmp_str);
+	return 0;
+}
+
+int render_remove_stale(const char *dir, char *const *stale, size_t n, struct app_err *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		char *p = xasprintf("%s/%s", dir, stale[i]);
+		int r = 0;
+
+		if (has_marker(p) && unlink(p) < 0)
+			r = app_err_set(e, -errno, "cannot remove '%s': %s", p, strerror(errno));
+		/* and the directories that became empty, up to (not including) dir */
+		for (char *slash; r == 0 && (slash = strrchr(p, '/')) && (size_t)(slash - p) > strlen(dir);) {
+			*slash = '\0';
+			if (rmdir(p) < 0)
+				break;
+		}
+		free(p);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void render_stale_free(char **stale, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(stale[i]);
+	free(stale);
+}
+
+/* ---- Talos bootstrap ---------------------------------------------------- */
+
+int render_bootstrap_manifests(const struct model *m, struct buf *out, struct app_err *e)
+{
+	static const struct render_opts none = { 0 };
+	struct render_tree t;
+	struct render_ctx c = { .m = m, .o = &none, .t = &t };
+	struct yval **docs = NULL;
+	size_t n = 0;
+	int r;
+
+	r = tree_init(m, &none, &t, e);
+	if (r < 0) {
+		render_tree_free(&t);
+		return r;
+	}
+	render_flux_wiring(&c);
+	t.only_app = true; /* no platform here: do not resolve references to it */
+	if (t.n_problems) {
+		r = app_err_set(e, -EINVAL, "%s", t.problems[0]);
+		goto out;
+	}
+	for (size_t i = 0; i < t.n_files; i++)
+		for (size_t j = 0; j < t.files[i].n_docs; j++) {
+			docs = xrealloc(docs, (n + 1) * sizeof(*docs));
+			docs[n++] = t.files[i].docs[j];
+		}
+	if (out->len && out->data[out->len - 1] != '\n')
+		buf_puts(out, "\n");
+	if (out->len)
+		buf_puts(out, "---\n");
+	r = y_emit(docs, n, out, e);
+out:
+	free(docs);
+	render_tree_free(&t);
+	return r;
+}

@@ -1,0 +1,662 @@
+#include "talos/talos_config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "profile/model.h"
+#include "render/render.h"
+#include "profile/secret.h"
+#include "talos/talos_pki.h"
+#include "talos/talos_schematic.h"
+#include "talos/talos_secrets.h"
+#include "base/util.h"
+#include "base/yemit.h"
+
+#define FIRST_MINOR 10
+#define LAST_MINOR 12
+#define KUBEPRISM_PORT 7445
+
+int talos_config_minor(const char *version, struct app_err *e)
+{
+	unsigned major, minor, patch;
+	int n = 0;
+
+	if (!version || sscanf(version, "v%u.%u.%u%n", &major, &minor, &patch, &n) != 3 ||
+	    (version[n] != '\0' && version[n] != '-'))
+		return app_err_set(e, -EINVAL,
+				   "talos.version '%s': expected vMAJOR.MINOR.PATCH (e.g. v1.10.5)",
+				   version ? version : "");
+	if (major != 1 || minor < FIRST_MINOR || minor > LAST_MINOR)
+		return app_err_set(e, -ENOTSUP,
+				   "talos.version '%s' is not supported: machine configs are generated and "
+				   "schema-checked for v1.10.x, v1.11.x and v1.12.x",
+				   version);
+	return (int)minor;
+}
+
+/* ---- small builders ------------------------------------------------------- */
+
+static struct yval *b64_str(const char *s)
+{
+	char *enc = talos_b64_encode(s, strlen(s));
+	struct yval *v = y_str(enc);
+
+	secure_free(enc, strlen(enc) + 1);
+	return v;
+}
+
+static struct yval *cert_key(const struct talos_cert_key *ck, bool with_key)
+{
+	struct yval *m = y_map();
+
+	y_set(m, "crt", b64_str(ck->crt));
+	y_set(m, "key", with_key ? b64_str(ck->key) : y_str(""));
+	return m;
+}
+
+static struct yval *doc_new(const char *kind)
+{
+	struct yval *d = y_map();
+
+	y_set(d, "apiVersion", y_str("v1alpha1"));
+	y_set(d, "kind", y_str(kind));
+	return d;
+}
+
+/* "https://host:port/..." -> host (caller frees), NULL when not a URL. */
+static char *url_host(const char *url)
+{
+	const char *p = strstr(url ? url : "", "://"), *end;
+
+	if (!p)
+		return NULL;
+	p += 3;
+	if (*p == '[') { /* IPv6 literal */
+		end = strchr(p, ']');
+		return end ? xstrndup(p + 1, (size_t)(end - p - 1)) : NULL;
+	}
+	end = p + strcspn(p, ":/");
+	return end > p ? xstrndup(p, (size_t)(end - p)) : NULL;
+}
+
+/* ---- bootstrap secrets ------------------------------------------------------ */
+
+struct kvpair {
+	const char *key;
+	const char *value;
+	size_t len;
+};
+
+static struct yval *secret_doc(const char *name, const char *ns, const struct kvpair *kv, size_t n)
+{
+	struct yval *d = y_map(), *data;
+
+	y_set(d, "apiVersion", y_str("v1"));
+	y_set(d, "kind", y_str("Secret"));
+	y_set(y_at(d, "metadata"), "name", y_str(name));
+	y_set(y_at(d, "metadata"), "namespace", y_str(ns));
+	y_set(d, "type", y_str("Opaque"));
+	data = y_at(d, "data");
+	for (size_t i = 0; i < n; i++) {
+		char *enc = talos_b64_encode(kv[i].value, kv[i].len);
+		y_set(data, kv[i].key, y_str(enc));
+		secure_free(enc, strlen(enc) + 1);
+	}
+	return d;
+}
+
+static bool is_ssh_url(const char *url)
+{
+	return url && (strncmp(url, "ssh://", 6) == 0 || strncmp(url, "git@", 4) == 0);
+}
+
+struct secret_set {
+	struct yval **docs;
+	size_t n;
+	struct secret vals[8];
+	size_t n_vals;
+};
+
+static int read_secret(const struct model *m, struct secret_set *s, const char *name, int trim,
+		       struct secret **ret, struct app_err *e)
+{
+	int r;
+
+	*ret = NULL;
+	if (s->n_vals == sizeof(s->vals) / sizeof(s->vals[0]))
+		return app_err_set(e, -E2BIG,
+				   "secret '%s': more bootstrap secrets than the config can hold (%zu)", name,
+				   s->n_vals);
+	r = secret_read(m, name, trim, &s->vals[s->n_vals], e);
+	if (r < 0)
+		return r;
+	*ret = &s->vals[s->n_vals++];
+	return 0;
+}
+
+static void add_doc(struct secret_set *s, struct yval *d)
+{
+	s->docs = xrealloc(s->docs, (s->n + 1) * sizeof(*s->docs));
+	s->docs[s->n++] = d;
+}
+
+static int git_secret(const struct model *m, struct secret_set *s, struct app_err *e)
+{
+	const struct model_gitops *g = &m->gitops;
+	struct secret *v;
+	int r;
+
+	if (!g->credentials_secret)
+		return 0;
+	if (is_ssh_url(g->url)) {
+		r = read_secret(m, s, g->credentials_secret, 0, &v, e);
+		if (r < 0)
+			return r;
+		struct kvpair kv[] = { { "identity", v->data, v->len },
+				       { "known_hosts", g->known_hosts,
+					 g->known_hosts ? strlen(g->known_hosts) : 0 } };
+		add_doc(s, secret_doc(g->credentials_name, g->flux.namespace, kv, g->known_hosts ? 2 : 1));
+	} else {
+		/* HTTPS: "user:token" or a bare token (user "git") */
+		const char *colon;
+		r = read_secret(m, s, g->credentials_secret, 1, &v, e);
+		if (r < 0)
+			return r;
+		colon = memchr(v->data, ':', v->len);
+		struct kvpair kv[] = {
+			{ "username", colon ? v->data : "git", colon ? (size_t)(colon - v->data) : 3 },
+			{ "password", colon ? colon + 1 : v->data,
+			  colon ? v->len - (size_t)(colon + 1 - v->data) : v->len },
+		};
+		add_doc(s, secret_doc(g->credentials_name, g->flux.namespace, kv, 2));
+	}
+	return 0;
+}
+
+static int sops_secret(const struct model *m, struct secret_set *s, struct app_err *e)
+{
+	const struct model_gitops *g = &m->gitops;
+	struct secret *v;
+	int r;
+
+	if (!g->sops_secret)
+		return 0;
+	r = read_secret(m, s, g->sops_secret, 0, &v, e);
+	if (r < 0)
+		return r;
+	struct kvpair kv[] = { { "sops.asc", v->data, v->len } };
+	add_doc(s,
+		secret_doc(g->sops_secret_name ? g->sops_secret_name : "sops-gpg", g->flux.namespace, kv, 1));
+	return 0;
+}
+
+static int onepassword_secrets(const struct model *m, struct secret_set *s, struct app_err *e)
+{
+	const struct model_platform *p = &m->platform;
+	struct secret *v;
+	char *enc;
+	int r;
+
+	if (!p->onepassword.enabled)
+		return 0;
+	if (p->onepassword_credentials_secret) {
+		r = read_secret(m, s, p->onepassword_credentials_secret, 1, &v, e);
+		if (r < 0)
+			return r;
+		/* Connect reads the credentials file base64-encoded (OP_SESSION) */
+		enc = talos_b64_encode(v->data, v->len);
+		struct kvpair kv[] = { { "1password-credentials.json", enc, strlen(enc) } };
+		add_doc(s, secret_doc(p->onepassword_credentials_name, p->onepassword.namespace, kv, 1));
+		secure_free(enc, strlen(enc) + 1);
+	}
+	if (p->onepassword_token_secret) {
+		r = read_secret(m, s, p->onepassword_token_secret, 1, &v, e);
+		if (r < 0)
+			return r;
+		struct kvpair kv[] = { { "token", v->data, v->len } };
+		add_doc(s, secret_doc(p->onepassword_token_name, p->onepassword.namespace, kv, 1));
+	}
+	return 0;
+}
+
+/* The SMB CSI node-stage Secret from the same secrets the NAS preflight
+ * uses, so the preflight and the cluster cannot disagree. */
+static int smb_secret(const struct model *m, struct secret_set *s, struct app_err *e)
+{
+	const struct model_platform *p = &m->platform;
+	struct secret *user, *pass;
+	int r;
+
+	if (!p->smb_csi.enabled || !m->nas.username_secret || !m->nas.password_secret)
+		return 0;
+	r = read_secret(m, s, m->nas.username_secret, 1, &user, e);
+	if (r == 0)
+		r = read_secret(m, s, m->nas.password_secret, 1, &pass, e);
+	if (r < 0)
+		return r;
+	struct kvpair kv[] = {
+		{ "username", user->data, user->len },
+		{ "password", pass->data, pass->len },
+		{ "domain", m->nas.domain, m->nas.domain ? strlen(m->nas.domain) : 0 },
+	};
+	add_doc(s, secret_doc(p->smb_credentials_name ? p->smb_credentials_name : "csi-smbcreds",
+			      p->smb_csi.namespace, kv, m->nas.domain ? 3 : 2));
+	return 0;
+}
+
+int talos_config_bootstrap_secrets(const struct model *m, struct buf *out, struct app_err *e)
+{
+	static int (*const builders[])(const struct model *, struct secret_set *, struct app_err *) = {
+		git_secret,
+		sops_secret,
+		onepassword_secrets,
+		smb_secret,
+	};
+	struct secret_set s = { 0 };
+	int r = 0;
+
+	for (size_t i = 0; i < sizeof(builders) / sizeof(builders[0]) && r == 0; i++)
+		r = builders[i](m, &s, e);
+	if (r == 0 && s.n)
+		r = y_emit(s.docs, s.n, out, e);
+	for (size_t i = 0; i < s.n; i++)
+		y_free(s.docs[i]);
+	free(s.docs);
+	for (size_t i = 0; i < s.n_vals; i++)
+		secret_free(&s.vals[i]);
+	return r;
+}
+
+/* ---- machine config ------------------------------------------------------- */
+
+static bool has_glob(const char *s)
+{
+	return strpbrk(s, "*?[") != NULL;
+}
+
+/* machine.install: an exact /dev path becomes install.disk; otherwise the
+ * selector fields Talos' diskSelector can express. */
+static int install_section(const struct model_node *node, const char *image, struct yval *install,
+			   struct app_err *e)
+{
+	static const struct {
+		const char *transport, *type;
+	} types[] = { { "nvme", "nvme" }, { "mmc", "sd" } };
+	const struct disk_selector *d = &node->install_disk;
+	struct yval *sel;
+	int n = 0;
+
+	if (d->path && !has_glob(d->path) && strncmp(d->path, "/dev/", 5) == 0 &&
+	    strncmp(d->path, "/dev/disk/", 10) != 0) {
+		y_set(install, "disk", y_str(d->path));
+	} else {
+		sel = y_map();
+		const struct {
+			const char *key, *value;
+		} rows[] = { { "size", d->size },
+			     { "model", d->model },
+			     { "serial", d->serial },
+			     { "wwid", d->wwid } };
+		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+			if (rows[i].value) {
+				y_set(sel, rows[i].key, y_str(rows[i].value));
+				n++;
+			}
+		for (size_t i = 0; d->transport && i < sizeof(types) / sizeof(types[0]); i++)
+			if (strcmp(d->transport, types[i].transport) == 0) {
+				y_set(sel, "type", y_str(types[i].type));
+				n++;
+			}
+		if (n == 0) {
+			y_free(sel);
+			return app_err_set(
+			    e, -EINVAL,
+			    "installDisk cannot be expressed as a Talos install disk "
+			    "(expected an exact /dev path, or size, model, serial, wwid or transport "
+			    "nvme/mmc)");
+		}
+		y_set(install, "diskSelector", sel);
+	}
+	y_set(install, "image", y_str(image));
+	y_set(install, "wipe", y_bool(false));
+	return 0;
+}
+
+struct link_plan {
+	const char *iface; /* kernel name, or NULL */
+	const char *mac;   /* first identity MAC, or NULL */
+	const char *vip;   /* on control planes with talos.vip */
+	bool needed;	   /* anything to say about the link at all */
+};
+
+static void plan_link(const struct model *m, const struct model_node *node, struct link_plan *l)
+{
+	const struct node_network *net = &node->network;
+
+	l->iface = net->interface;
+	l->mac = node->identity.macs.n ? node->identity.macs.v[0] : NULL;
+	l->vip = node->role == NODE_ROLE_CONTROLPLANE ? m->talos.vip : NULL;
+	l->needed = l->iface || l->mac || !net->dhcp || l->vip;
+}
+
+static const char *node_gateway(const struct model *m, const struct model_node *node)
+{
+	return node->network.gateway ? node->network.gateway : m->site.gateway;
+}
+
+/* 1.10 / 1.11: machine.network. */
+static void network_legacy(const struct model *m, const struct model_node *node, struct yval *machine)
+{
+	const struct node_network *net = &node->network;
+	struct yval *network = y_at(machine, "network"), *dev, *route;
+	struct link_plan l;
+
+	plan_link(m, node, &l);
+	if (node->hostname)
+		y_set(network, "hostname", y_str(node->hostname));
+	if (l.needed) {
+		dev = y_map();
+		if (l.iface)
+			y_set(dev, "interface", y_str(l.iface));
+		else if (l.mac)
+			y_set(y_at(dev, "deviceSelector"), "hardwareAddr", y_str(l.mac));
+		else
+			y_set(y_at(dev, "deviceSelector"), "physical", y_bool(true));
+		if (net->dhcp) {
+			y_set(dev, "dhcp", y_bool(true));
+		} else {
+			y_set(dev, "addresses", y_strs((const char *const *)&net->address, 1));
+			if (node_gateway(m, node)) {
+				route = y_map();
+				y_set(route, "network", y_str("0.0.0.0/0"));
+				y_set(route, "gateway", y_str(node_gateway(m, node)));
+				y_set(dev, "routes", y_push(y_seq(), route));
+			}
+		}
+		if (l.vip)
+			y_set(y_at(dev, "vip"), "ip", y_str(l.vip));
+		y_set(network, "interfaces", y_push(y_seq(), dev));
+	}
+	if (net->nameservers.n)
+		y_set(network, "nameservers",
+		      y_strs((const char *const *)net->nameservers.v, net->nameservers.n));
+}
+
+/* 1.12: the network documents. */
+static int network_docs(const struct model *m, const struct model_node *node, struct yval ***docs, size_t *n,
+			struct app_err *e)
+{
+	const struct node_network *net = &node->network;
+	struct link_plan l;
+	const char *link;
+	struct yval *d;
+	char *match;
+
+#define PUSH(doc)                                                   \
+	do {                                                        \
+		*docs = xrealloc(*docs, (*n + 1) * sizeof(**docs)); \
+		(*docs)[(*n)++] = (doc);                            \
+	} while (0)
+
+	plan_link(m, node, &l);
+	if (node->hostname) {
+		d = doc_new("HostnameConfig");
+		y_set(d, "hostname", y_str(node->hostname));
+		PUSH(d);
+	}
+	if (l.needed) {
+		link = l.iface;
+		if (!link && l.mac) {
+			link = "net0";
+			d = doc_new("LinkAliasConfig");
+			y_set(d, "name", y_str(link));
+			match = xasprintf("mac(link.permanent_addr) == \"%s\"", l.mac);
+			y_set(y_at(d, "selector"), "match", y_str(match));
+			free(match);
+			PUSH(d);
+		}
+		if (!link)
+			return app_err_set(e, -EINVAL,
+					   "static addressing or a VIP on Talos 1.12 needs "
+					   "network.interface or identity.macs to name the link");
+		if (net->dhcp) {
+			d = doc_new("DHCPv4Config");
+			y_set(d, "name", y_str(link));
+			PUSH(d);
+		} else {
+			struct yval *addr = y_map(), *route;
+			d = doc_new("LinkConfig");
+			y_set(d, "name", y_str(link));
+			y_set(d, "up", y_bool(true));
+			y_set(addr, "address", y_str(net->address));
+			y_set(d, "addresses", y_push(y_seq(), addr));
+			if (node_gateway(m, node)) {
+				route = y_map();
+				y_set(route, "destination", y_str("0.0.0.0/0"));
+				y_set(route, "gateway", y_str(node_gateway(m, node)));
+				y_set(d, "routes", y_push(y_seq(), route));
+			}
+			PUSH(d);
+		}
+		if (l.vip) {
+			d = doc_new("Layer2VIPConfig");
+			y_set(d, "name", y_str(l.vip));
+			y_set(d, "link", y_str(link));
+			PUSH(d);
+		}
+	}
+	if (net->nameservers.n) {
+		struct yval *ns = y_seq();
+		d = doc_new("ResolverConfig");
+		for (size_t i = 0; i < net->nameservers.n; i++) {
+			struct yval *a = y_map();
+			y_set(a, "address", y_str(net->nameservers.v[i]));
+			y_push(ns, a);
+		}
+		y_set(d, "nameservers", ns);
+		PUSH(d);
+	}
+#undef PUSH
+	return 0;
+}
+
+static const char *const cni_names[] = { "none", "flannel" };
+
+static int cluster_network(const struct model *m, struct yval *cluster, struct app_err *e)
+{
+	struct yval *net = y_at(cluster, "network");
+	const char *cni = m->talos.cni ? m->talos.cni : "none";
+	bool known = false;
+
+	for (size_t i = 0; i < sizeof(cni_names) / sizeof(cni_names[0]); i++)
+		known |= strcmp(cni, cni_names[i]) == 0;
+	if (!known)
+		return app_err_set(e, -EINVAL,
+				   "talos.cni '%s': only 'none' (the GitOps repository installs the CNI) and "
+				   "'flannel' can be generated; 'custom' needs CNI manifest URLs the profile "
+				   "cannot name yet",
+				   cni);
+	y_set(y_at(net, "cni"), "name", y_str(cni));
+	y_set(net, "dnsDomain", y_str("cluster.local"));
+	if (m->talos.pod_cidr)
+		y_set(net, "podSubnets", y_strs((const char *const *)&m->talos.pod_cidr, 1));
+	if (m->talos.service_cidr)
+		y_set(net, "serviceSubnets", y_strs((const char *const *)&m->talos.service_cidr, 1));
+	return 0;
+}
+
+static void kube_images(const struct model *m, struct yval *machine, struct yval *cluster, bool cp)
+{
+	static const struct {
+		const char *key, *image;
+	} images[] = {
+		{ "apiServer", "registry.k8s.io/kube-apiserver" },
+		{ "controllerManager", "registry.k8s.io/kube-controller-manager" },
+		{ "scheduler", "registry.k8s.io/kube-scheduler" },
+	};
+	const char *v = m->talos.kubernetes_version;
+	const char *pfx = v && v[0] == 'v' ? "" : "v";
+	char *img;
+
+	if (!v)
+		return;
+	img = xasprintf("ghcr.io/siderolabs/kubelet:%s%s", pfx, v);
+	y_set(y_at(machine, "kubelet"), "image", y_str(img));
+	free(img);
+	for (size_t i = 0; cp && i < sizeof(images) / sizeof(images[0]); i++) {
+		img = xasprintf("%s:%s%s", images[i].image, pfx, v);
+		y_set(y_at(cluster, images[i].key), "image", y_str(img));
+		free(img);
+	}
+}
+
+static void features(struct yval *machine, int minor)
+{
+	struct yval *f = y_at(machine, "features");
+
+	if (minor < 12) { /* always on, and gone from the schema, since 1.12 */
+		y_set(f, "rbac", y_bool(true));
+		y_set(f, "stableHostname", y_bool(true));
+		y_set(f, "apidCheckExtKeyUsage", y_bool(true));
+	}
+	y_set(f, "diskQuotaSupport", y_bool(true));
+	y_set(y_at(f, "kubePrism"), "enabled", y_bool(true));
+	y_set(y_at(f, "kubePrism"), "port", y_int(KUBEPRISM_PORT));
+	y_set(y_at(f, "hostDNS"), "enabled", y_bool(true));
+	y_set(y_at(f, "hostDNS"), "forwardKubeDNSToHost", y_bool(true));
+}
+
+static int flux_bootstrap(const struct model *m, struct yval *cluster, struct app_err *e)
+{
+	struct buf wiring = { 0 }, secrets = { 0 };
+	struct yval *inl = y_seq(), *item;
+	int r;
+
+	if (!m->gitops.flux.install_manifest)
+		return app_err_set(e, -EINVAL,
+				   "gitops.flux.installManifest is not set: no Flux install manifest for "
+				   "cluster.extraManifests");
+	y_set(cluster, "extraManifests", y_strs((const char *const *)&m->gitops.flux.install_manifest, 1));
+	r = render_bootstrap_manifests(m, &wiring, e);
+	if (r == 0)
+		r = talos_config_bootstrap_secrets(m, &secrets, e);
+	if (r == 0) {
+		item = y_map();
+		y_set(item, "name", y_str("flux-bootstrap"));
+		y_set(item, "contents", y_block(wiring.data ? wiring.data : ""));
+		y_push(inl, item);
+		if (secrets.len) {
+			item = y_map();
+			y_set(item, "name", y_str("flux-bootstrap-secrets"));
+			y_set(item, "contents", y_block(secrets.data));
+			y_push(inl, item);
+		}
+		y_set(cluster, "inlineManifests", inl);
+	} else {
+		y_free(inl);
+	}
+	buf_free(&wiring);
+	secure_free(secrets.data, secrets.cap);
+	return r;
+}
+
+int talos_config_render(const struct model *m, const struct model_node *node, const struct talos_bundle *b,
+			const char *schematic_id, struct buf *out, struct app_err *e)
+{
+	bool cp = node->role == NODE_ROLE_CONTROLPLANE;
+	struct yval *root = y_map(), *machine, *cluster, **docs = NULL;
+	size_t n = 1;
+	char *image = NULL, *host = NULL, own_id[65];
+	int minor, r;
+
+	minor = talos_config_minor(m->talos.version, e);
+	if (minor >= 0 && !schematic_id) {
+		minor = talos_schematic_id(m, own_id, e);
+		minor = minor < 0 ? minor : talos_config_minor(m->talos.version, e);
+		schematic_id = own_id;
+	}
+	if (minor < 0) {
+		y_free(root);
+		return minor;
+	}
+	docs = xmalloc(sizeof(*docs));
+	docs[0] = root;
+	y_set(root, "version", y_str("v1alpha1"));
+	y_set(root, "debug", y_bool(false));
+	machine = y_at(root, "machine");
+	y_set(machine, "type", y_str(cp ? "controlplane" : "worker"));
+	y_set(machine, "token", y_str(b->trustd_token));
+	y_set(machine, "ca", cert_key(&b->os, cp));
+	cluster = y_at(root, "cluster");
+	if (minor < 12)
+		network_legacy(m, node, machine);
+	image = xasprintf("%s/%s:%s",
+			  m->talos.image.installer ? m->talos.image.installer
+						   : "factory.talos.dev/metal-installer",
+			  schematic_id, m->talos.version);
+	r = install_section(node, image, y_at(machine, "install"), e);
+	if (r < 0)
+		goto out;
+	features(machine, minor);
+
+	y_set(cluster, "id", y_str(b->cluster_id));
+	y_set(cluster, "secret", y_str(b->cluster_secret));
+	if (!m->talos.endpoint || strncmp(m->talos.endpoint, "https://", 8) != 0) {
+		r = app_err_set(e, -EINVAL, "talos.endpoint '%s': expected https://HOST:PORT",
+				m->talos.endpoint ? m->talos.endpoint : "");
+		goto out;
+	}
+	y_set(y_at(cluster, "controlPlane"), "endpoint", y_str(m->talos.endpoint));
+	y_set(cluster, "clusterName", y_str(m->site.cluster));
+	r = cluster_network(m, cluster, e);
+	if (r < 0)
+		goto out;
+	y_set(cluster, "token", y_str(b->bootstrap_token));
+	if (cp) {
+		if (b->secretbox_secret)
+			y_set(cluster, "secretboxEncryptionSecret", y_str(b->secretbox_secret));
+		else
+			y_set(cluster, "aescbcEncryptionSecret", y_str(b->aescbc_secret));
+	}
+	y_set(cluster, "ca", cert_key(&b->k8s, cp));
+	if (cp) {
+		struct yval *sans = y_seq();
+		y_set(cluster, "aggregatorCA", cert_key(&b->k8s_aggregator, true));
+		y_set(y_at(cluster, "serviceAccount"), "key", b64_str(b->k8s_service_account_key));
+		host = url_host(m->talos.endpoint);
+		if (host)
+			y_push(sans, y_str(host));
+		if (m->talos.vip)
+			y_push(sans, y_str(m->talos.vip));
+		y_set(y_at(cluster, "apiServer"), "certSANs", sans);
+		y_set(y_at(cluster, "etcd"), "ca", cert_key(&b->etcd, true));
+	}
+	kube_images(m, machine, cluster, cp);
+	if (!m->talos.kube_proxy)
+		y_set(y_at(cluster, "proxy"), "disabled", y_bool(true));
+	if (cp) {
+		r = flux_bootstrap(m, cluster, e);
+		if (r < 0)
+			goto out;
+		y_set(cluster, "allowSchedulingOnControlPlanes",
+		      y_bool(m->talos.allow_scheduling_on_control_planes));
+	}
+	if (minor >= 12) {
+		r = network_docs(m, node, &docs, &n, e);
+		if (r < 0)
+			goto out;
+	}
+	r = y_emit(docs, n, out, e);
+out:
+	if (r < 0)
+		app_err_prefix(e, "node '%s'", node->name);
+	for (size_t i = 0; i < n; i++)
+		y_free(docs[i]);
+	free(docs);
+	free(image);
+	free(host);
+	return r;
+}
