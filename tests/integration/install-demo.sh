@@ -80,7 +80,7 @@ size=$(stat -c %s "$DEMO_STATE/nodes/demo-1/metal-iso.iso")
 check "metal-iso partition holds the node's config volume" \
 	cmp -n "$size" <(dd if="$DEMO_HW/dev/nvme0n1" bs=512 skip="$start" status=none) "$DEMO_STATE/nodes/demo-1/metal-iso.iso"
 check "the node's machine config validates against the Talos 1.10 schema" \
-	/usr/bin/python3 "$ROOT/tests/lib/talos_validate.py" "$SHARED/schemas/talos" 10 "$DEMO_STATE/nodes/demo-1/config.yaml"
+	/usr/bin/python3 "$ROOT/tests/lib/talos_validate.py" "$SCHEMAS/talos" 10 "$DEMO_STATE/nodes/demo-1/config.yaml"
 check "config.yaml of the state dir is 0600" test "$(stat -c %a "$DEMO_STATE/nodes/demo-1/config.yaml")" = 600
 for d in nvme1n1 nvme2n1; do
 	out=$(wipefs "$DEMO_HW/dev/$d" 2>&1)

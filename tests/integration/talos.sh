@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 
 P=$ROOT/profiles/demo.yaml
-SCHEMAS=$SHARED/schemas/talos
+SCHEMAS=$SCHEMAS/talos
 VALIDATE="/usr/bin/python3 $ROOT/tests/lib/talos_validate.py $SCHEMAS"
 [ -x "$APPLIANCE" ] || skip_all "no $APPLIANCE (run make)"
 

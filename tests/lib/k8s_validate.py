@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Validate rendered Kubernetes/Flux YAML against ../shared/schemas/k8s.
+"""Validate rendered Kubernetes/Flux YAML against tests/schemas/k8s.
 
 Usage: k8s_validate.py [--schemas DIR] [--vars FILE] [--no-schema-ok KIND...] FILE...
 
-Schema choice follows shared/schemas/k8s/README.md: CRDs by group/kind/version
+Schema choice follows tests/schemas/k8s/README.md: CRDs by group/kind/version
 from crds/, built-in types from the newest core/*-standalone-strict/. Before
 validating, ${VAR} references are substituted (as Flux postBuild would) from
 --vars (a ConfigMap-style YAML `data:` map or KEY=VALUE lines); unknown
@@ -60,7 +60,7 @@ def load_vars(path):
 
 def main(argv):
     here = pathlib.Path(__file__).resolve().parent
-    root = here.parent.parent.parent / "shared" / "schemas" / "k8s"
+    root = here.parent / "schemas" / "k8s"
     variables, no_schema_ok, files = {}, set(), []
     i = 0
     while i < len(argv):

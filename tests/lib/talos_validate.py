@@ -3,7 +3,7 @@
 
 usage: talos_validate.py SCHEMA_DIR MINOR FILE...
 
-SCHEMA_DIR holds config.schema.v1.<MINOR>.json (../shared/schemas/talos).
+SCHEMA_DIR holds config.schema.v1.<MINOR>.json (tests/schemas/talos).
 Every YAML document of every FILE is validated with Draft202012Validator.
 The documents of cluster.inlineManifests are validated too, against the
 Kubernetes schemas in SCHEMA_DIR/../k8s when one exists for their kind.

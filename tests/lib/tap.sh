@@ -7,7 +7,7 @@
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 APPLIANCE=${APPLIANCE:-$ROOT/installer/appliance}
-SHARED=${SHARED:-$ROOT/../shared}
+SCHEMAS=${SCHEMAS:-$ROOT/tests/schemas}
 _tap_n=0
 _tap_failed=0
 _tap_hooks=()
