@@ -15,6 +15,7 @@
 
 #include "base/err.h"
 #include "net/grpc.h"
+#include "net/pb.h"
 #include "talos/talos_pki.h"
 #include "talos/talos_secrets.h"
 #include "base/util.h"
@@ -237,95 +238,7 @@ int talos_creds_from_secrets(const char *path, time_t now, struct talos_creds *r
 	return r;
 }
 
-/* ---- protobuf ------------------------------------------------------------- */
-
-struct pb {
-	const uint8_t *p, *end;
-};
-
-struct pb_field {
-	uint32_t num;
-	int wire; /* 0 varint, 1 fixed64, 2 bytes, 5 fixed32 */
-	uint64_t v;
-	const uint8_t *data;
-	size_t len;
-};
-
-static int pb_varint(struct pb *r, uint64_t *v)
-{
-	uint64_t x = 0;
-
-	for (int shift = 0; shift < 64; shift += 7) {
-		if (r->p >= r->end)
-			return -1;
-		x |= (uint64_t)(*r->p & 0x7f) << shift;
-		if (!(*r->p++ & 0x80)) {
-			*v = x;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-/* 1: a field, 0: end, -1: malformed */
-static int pb_next(struct pb *r, struct pb_field *f)
-{
-	uint64_t tag;
-
-	if (r->p >= r->end)
-		return 0;
-	if (pb_varint(r, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX)
-		return -1;
-	f->num = (uint32_t)(tag >> 3);
-	f->wire = (int)(tag & 7);
-	f->data = NULL;
-	f->len = 0;
-	switch (f->wire) {
-	case 0:
-		return pb_varint(r, &f->v) < 0 ? -1 : 1;
-	case 1:
-		if (r->end - r->p < 8)
-			return -1;
-		r->p += 8;
-		return 1;
-	case 5:
-		if (r->end - r->p < 4)
-			return -1;
-		r->p += 4;
-		return 1;
-	case 2:
-		if (pb_varint(r, &f->v) < 0 || f->v > (uint64_t)(r->end - r->p))
-			return -1;
-		f->data = r->p;
-		f->len = (size_t)f->v;
-		r->p += f->len;
-		return 1;
-	default:
-		return -1;
-	}
-}
-
-static void pb_put_varint(struct buf *b, uint64_t v)
-{
-	unsigned char tmp[10];
-	size_t n = 0;
-
-	do {
-		tmp[n] = (unsigned char)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			tmp[n] |= 0x80;
-		n++;
-	} while (v);
-	buf_append(b, tmp, n);
-}
-
-static void pb_put_bytes(struct buf *b, uint32_t num, const void *data, size_t len)
-{
-	pb_put_varint(b, (uint64_t)num << 3 | 2);
-	pb_put_varint(b, len);
-	buf_append(b, data, len);
-}
+/* ---- messages ------------------------------------------------------------ */
 
 int talosapi_encode_bootstrap_request(bool recover_etcd, bool skip_hash_check, struct buf *out)
 {
@@ -343,11 +256,9 @@ int talosapi_encode_bootstrap_request(bool recover_etcd, bool skip_hash_check, s
 	return 0;
 }
 
-/* common.Metadata: fail when error (2) or status (3, google.rpc.Status
- * {int32 code = 1; string message = 2}) with a non-zero code is set. */
-static int check_metadata(const uint8_t *data, size_t len, struct app_err *e)
+int talosapi_check_metadata(const void *data, size_t len, struct app_err *e)
 {
-	struct pb r = { data, data + len };
+	struct pb r = pb_reader(data, len);
 	struct pb_field f;
 	char host[256] = "";
 	int k;
@@ -395,7 +306,7 @@ int talosapi_decode_data(const void *msg, size_t len, struct buf *out, struct ap
 
 	while ((k = pb_next(&r, &f)) > 0) {
 		if (f.num == 1 && f.wire == 2) {
-			int rc = check_metadata(f.data, f.len, e);
+			int rc = talosapi_check_metadata(f.data, f.len, e);
 
 			if (rc < 0)
 				return rc;
@@ -411,8 +322,7 @@ int talosapi_decode_data(const void *msg, size_t len, struct buf *out, struct ap
 	return 0;
 }
 
-/* Replies shaped { repeated X messages = 1 } with X { Metadata metadata = 1; ... } */
-static int decode_multi_reply(const void *msg, size_t len, void *ud, struct app_err *e)
+int talosapi_decode_multi_reply(const void *msg, size_t len, void *ud, struct app_err *e)
 {
 	struct pb r = { msg, (const uint8_t *)msg + len };
 	struct pb_field f;
@@ -427,7 +337,7 @@ static int decode_multi_reply(const void *msg, size_t len, void *ud, struct app_
 
 			while ((k2 = pb_next(&m, &g)) > 0)
 				if (g.num == 1 && g.wire == 2) {
-					int rc = check_metadata(g.data, g.len, e);
+					int rc = talosapi_check_metadata(g.data, g.len, e);
 
 					if (rc < 0)
 						return rc;
@@ -565,18 +475,6 @@ static void sleep_ms(long ms)
 		;
 }
 
-struct one_call {
-	const char *path;
-	const void *req;
-	size_t req_len;
-	grpc_message_fn fn;
-	void *ud;
-	void (*reset)(void *ud); /* before each attempt: drop partial output */
-	bool repeat_safe_after_timeout;
-	/* result */
-	struct grpc_status st;
-};
-
 /* 0 ok; 1 retry (e says why); <0 fatal */
 static int classify(int r, enum grpc_fail fail, const struct grpc_status *st, bool repeat_safe)
 {
@@ -598,8 +496,8 @@ static int classify(int r, enum grpc_fail fail, const struct grpc_status *st, bo
 	}
 }
 
-static int call_retry(const struct talosapi_node *n, const struct talosapi_retry *rp, struct one_call *c,
-		      struct app_err *e)
+int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *rp, struct talosapi_call *c,
+		  struct app_err *e)
 {
 	static const struct talosapi_retry defaults = { 0 };
 	const struct talosapi_retry *rt = rp ? rp : &defaults;
@@ -655,9 +553,9 @@ int talosapi_bootstrap(const struct talosapi_node *n, const struct talosapi_retr
 		       enum talosapi_bootstrap_result *ret, struct app_err *e)
 {
 	struct buf req = { 0 };
-	struct one_call c = {
+	struct talosapi_call c = {
 		.path = "/machine.MachineService/Bootstrap",
-		.fn = decode_multi_reply,
+		.fn = talosapi_decode_multi_reply,
 		/* a repeat of a call that did run answers ALREADY_EXISTS: safe */
 		.repeat_safe_after_timeout = true,
 	};
@@ -666,7 +564,7 @@ int talosapi_bootstrap(const struct talosapi_node *n, const struct talosapi_retr
 	talosapi_encode_bootstrap_request(false, false, &req);
 	c.req = req.data;
 	c.req_len = req.len;
-	rc = call_retry(n, r, &c, e);
+	rc = talosapi_call(n, r, &c, e);
 	buf_free(&req);
 	if (rc == -EREMOTEIO && c.st.code == GRPC_ALREADY_EXISTS) {
 		*ret = TALOSAPI_ALREADY_BOOTSTRAPPED;
@@ -691,7 +589,7 @@ int talosapi_kubeconfig(const struct talosapi_node *n, const struct talosapi_ret
 			struct app_err *e)
 {
 	struct buf tgz = { 0 };
-	struct one_call c = {
+	struct talosapi_call c = {
 		.path = "/machine.MachineService/Kubeconfig",
 		.req = "",
 		.req_len = 0, /* google.protobuf.Empty */
@@ -700,7 +598,7 @@ int talosapi_kubeconfig(const struct talosapi_node *n, const struct talosapi_ret
 		.reset = reset_buf,
 		.repeat_safe_after_timeout = true,
 	};
-	int rc = call_retry(n, r, &c, e);
+	int rc = talosapi_call(n, r, &c, e);
 
 	if (rc == 0) {
 		rc = talosapi_untar_single(tgz.data, tgz.len, "kubeconfig", KUBECONFIG_MAX, ret, e);
@@ -717,9 +615,9 @@ int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_re
 			 struct app_err *e)
 {
 	struct buf desc = { 0 }, req = { 0 };
-	struct one_call c = {
+	struct talosapi_call c = {
 		.path = "/storage.StorageService/BlockDeviceWipe",
-		.fn = decode_multi_reply,
+		.fn = talosapi_decode_multi_reply,
 		.repeat_safe_after_timeout = true,
 	};
 	int rc;
@@ -729,7 +627,7 @@ int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_re
 	pb_put_bytes(&req, 1, desc.data, desc.len);
 	c.req = req.data;
 	c.req_len = req.len;
-	rc = call_retry(n, r, &c, e);
+	rc = talosapi_call(n, r, &c, e);
 	buf_free(&desc);
 	buf_free(&req);
 	return rc;

@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "net/grpc.h"
+
 struct app_err;
 struct buf;
 
@@ -93,6 +95,30 @@ int talosapi_kubeconfig(const struct talosapi_node *n, const struct talosapi_ret
  * BlockDeviceWipe, method FAST): device as the node names it ("sda5"). */
 int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_retry *r, const char *device,
 			 struct app_err *e);
+
+/* One call to the node, retried like talosapi_bootstrap while it cannot
+ * have run (and after a timeout when repeat_safe_after_timeout). The
+ * building block of every RPC here and in taloscall.c. */
+struct talosapi_call {
+	const char *path; /* "/machine.MachineService/Version" */
+	const void *req;
+	size_t req_len;
+	int (*fn)(const void *msg, size_t len, void *ud, struct app_err *e); /* grpc_message_fn */
+	void *ud;
+	void (*reset)(void *ud); /* before each attempt: drop partial output (may be NULL) */
+	bool repeat_safe_after_timeout;
+	/* out: the status of the last attempt */
+	struct grpc_status st;
+};
+int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *r, struct talosapi_call *c,
+		  struct app_err *e);
+
+/* common.Metadata { hostname = 1; error = 2; google.rpc.Status status = 3 }:
+ * fail (-EREMOTEIO, naming the node) when error or a non-OK status is set. */
+int talosapi_check_metadata(const void *data, size_t len, struct app_err *e);
+/* grpc_message_fn for replies shaped { repeated X messages = 1 } with
+ * X { Metadata metadata = 1; ... }: fails on the first metadata error. */
+int talosapi_decode_multi_reply(const void *msg, size_t len, void *ud, struct app_err *e);
 
 /* Exposed for tests. */
 int talosapi_encode_bootstrap_request(bool recover_etcd, bool skip_hash_check, struct buf *out);
