@@ -7,7 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "base/err.h"
@@ -91,6 +95,195 @@ static int refuse_in_use(const struct hw_disk *d, struct app_err *e)
 	return 0;
 }
 
+/* ---- loop devices: judged by what backs them ----------------------------
+ *
+ * A loop device writes through to its backing block device or file, so the
+ * policy follows the stack both ways: a loop is judged by what backs it (a
+ * block device goes through the policy itself), and a disk or file that backs
+ * a loop device in use (mounted, held, swap, live, or backing one in use
+ * itself) is refused, and so is every other loop on it. */
+
+#define LOOP_DEPTH_MAX 8 /* stacks deeper than this are refused, not followed */
+
+/* What a disk is to the kernel: a block device number or a file (dev+inode). */
+struct bkey {
+	bool blk, valid;
+	unsigned long long dev; /* blk: st_rdev; file: st_dev */
+	unsigned long long ino;
+};
+
+static bool bkey_eq(const struct bkey *a, const struct bkey *b)
+{
+	return a->valid && b->valid && a->blk == b->blk && a->dev == b->dev && (a->blk || a->ino == b->ino);
+}
+
+static bool is_loop(const struct hw_disk *d)
+{
+	return !d->is_file && strncmp(d->name, "loop", 4) == 0;
+}
+
+static struct bkey key_of(const struct hw_disk *d)
+{
+	struct bkey k = { 0 };
+	struct stat st;
+
+	if (!d->is_file) {
+		k.blk = k.valid = true;
+		k.dev = makedev(d->maj, d->min);
+	} else if (stat(d->dev, &st) == 0) {
+		k.valid = true;
+		k.dev = st.st_dev;
+		k.ino = st.st_ino;
+	}
+	return k;
+}
+
+/* The backing of loop device d: LOOP_GET_STATUS64 on the device (dev+inode
+ * of the backing file, rdev when it is a block device); on a fixture tree
+ * (no real loop device) the sysfs loop/backing_file path under the root. */
+static struct bkey loop_backing(const struct hw_disk *d, const char *root)
+{
+	struct bkey k = { 0 };
+	struct loop_info64 li;
+	struct stat st;
+	int fd = open(d->dev, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd >= 0) {
+		int r = ioctl(fd, LOOP_GET_STATUS64, &li);
+
+		close(fd);
+		if (r == 0) {
+			k.valid = true;
+			k.blk = li.lo_rdevice != 0;
+			k.dev = k.blk ? li.lo_rdevice : li.lo_device;
+			k.ino = k.blk ? 0 : li.lo_inode;
+			return k;
+		}
+	}
+	if (d->backing && *d->backing) {
+		char *p = strcmp(root, "/") == 0 ? xstrdup(d->backing) : xasprintf("%s/%s", root, d->backing);
+
+		if (stat(p, &st) == 0) {
+			k.valid = true;
+			k.blk = S_ISBLK(st.st_mode);
+			k.dev = k.blk ? st.st_rdev : st.st_dev;
+			k.ino = k.blk ? 0 : st.st_ino;
+		}
+		free(p);
+	}
+	return k;
+}
+
+/* The inventory disk that block device number dev is, or holds as a
+ * partition (sysfs /sys/dev/block/MAJ:MIN -> .../block/DISK/PART). */
+static const struct hw_disk *disk_of_devno(const struct hw_inventory *inv, unsigned long long dev,
+					   const char *root)
+{
+	char link[PATH_MAX], *p, *slash;
+	ssize_t n;
+
+	for (size_t i = 0; i < inv->n; i++)
+		if (!inv->v[i].is_file && makedev(inv->v[i].maj, inv->v[i].min) == dev)
+			return &inv->v[i];
+	p = strcmp(root, "/") == 0 ? xasprintf("/sys/dev/block/%u:%u", major(dev), minor(dev))
+				   : xasprintf("%s/sys/dev/block/%u:%u", root, major(dev), minor(dev));
+	n = readlink(p, link, sizeof(link) - 1);
+	free(p);
+	if (n <= 0)
+		return NULL;
+	link[n] = '\0';
+	slash = strrchr(link, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	slash = strrchr(link, '/');
+	for (size_t i = 0; slash && i < inv->n; i++)
+		if (!inv->v[i].is_file && strcmp(inv->v[i].name, slash + 1) == 0)
+			return &inv->v[i];
+	return NULL;
+}
+
+static int check_stack(const struct hw_inventory *inv, const struct hw_disk *d, const char *root, int depth,
+		       struct app_err *e);
+
+/* Refuse when a loop device backed by k (the disk or file called name; skip:
+ * the loop device we came from) is in use. */
+static int check_users(const struct hw_inventory *inv, const char *name, const struct hw_disk *skip,
+		       const struct bkey *k, const char *root, int depth, struct app_err *e)
+{
+	for (size_t i = 0; i < inv->n; i++) {
+		const struct hw_disk *l = &inv->v[i];
+		struct bkey lk;
+		int r;
+
+		if (l == skip || !is_loop(l))
+			continue;
+		lk = loop_backing(l, root);
+		if (!bkey_eq(&lk, k))
+			continue;
+		if (depth >= LOOP_DEPTH_MAX)
+			return app_err_set(e, -ELOOP,
+					   "disk '%s' is part of a stack of loop devices deeper than %d; "
+					   "refusing to write",
+					   name, LOOP_DEPTH_MAX);
+		r = refuse_in_use(l, e);
+		if (r == 0) {
+			struct bkey up = key_of(l);
+
+			r = check_users(inv, l->path, l, &up, root, depth + 1, e);
+		}
+		if (r < 0)
+			return app_err_prefix(e, "disk '%s' backs loop device '%s'", name, l->path);
+	}
+	return 0;
+}
+
+/* d's own stack: whatever backs it (when d is a loop device), whatever it backs. */
+static int check_stack(const struct hw_inventory *inv, const struct hw_disk *d, const char *root, int depth,
+		       struct app_err *e)
+{
+	struct bkey k = key_of(d), b;
+	const struct hw_disk *low;
+	int r;
+
+	if (depth >= LOOP_DEPTH_MAX)
+		return app_err_set(
+		    e, -ELOOP,
+		    "disk '%s' is part of a stack of loop devices deeper than %d; refusing to write", d->path,
+		    LOOP_DEPTH_MAX);
+	r = check_users(inv, d->path, d, &k, root, depth, e);
+	if (r < 0 || !is_loop(d))
+		return r;
+	b = loop_backing(d, root);
+	if (!b.valid)
+		return app_err_set(e, -ENOENT,
+				   "disk '%s' is a loop device whose backing file cannot be found ('%s'); "
+				   "refusing to write",
+				   d->path, d->backing ? d->backing : "?");
+	if (!b.blk) {
+		/* a file: every other loop on it must be idle */
+		r = check_users(inv, d->backing ? d->backing : "?", d, &b, root, depth + 1, e);
+		if (r < 0)
+			return app_err_prefix(e, "disk '%s' is a loop device on '%s'", d->path,
+					      d->backing ? d->backing : "?");
+		return 0;
+	}
+	low = disk_of_devno(inv, b.dev, root);
+	if (!low)
+		return app_err_set(
+		    e, -EPERM,
+		    "disk '%s' is a loop device on '%s', which is not a disk this machine lists; "
+		    "refusing to write",
+		    d->path, d->backing ? d->backing : "?");
+	r = refuse_in_use(low, e);
+	if (r == 0)
+		r = check_stack(inv, low, root, depth + 1, e);
+	if (r < 0)
+		return app_err_prefix(e, "disk '%s' is a loop device on '%s'", d->path,
+				      d->backing ? d->backing : low->path);
+	return 0;
+}
+
 static int check_selectors(const struct disk_claim *c, const struct hw_inventory *inv,
 			   const struct hw_disk *d, struct app_err *e)
 {
@@ -145,6 +338,8 @@ int disk_policy_check_inv(const struct disk_claim *c, const struct hw_inventory 
 				   c->path);
 	}
 	r = refuse_in_use(d, e);
+	if (r == 0)
+		r = check_stack(inv, d, hw_root(&(struct hw_opts){ .root = c->root }), 0, e);
 	if (r < 0)
 		return r;
 	if (d->read_only)

@@ -5,7 +5,10 @@
  * that do not apply to them; block devices must pass them all: not the disk
  * the live system runs from, not mounted / swap / held (dm, md, LVM), no
  * partition in use, not read-only, not smaller than the role's minimum, and
- * (when a node is given) named by a selector of that node for that role. */
+ * (when a node is given) named by a selector of that node for that role.
+ * Loop devices are judged by what backs them (LOOP_GET_STATUS64): a backing
+ * block device passes the policy itself; a disk or file backing a loop device
+ * in use is refused, and so is every other loop device on it. */
 #ifndef APPLIANCE_DISK_H
 #define APPLIANCE_DISK_H
 
