@@ -8,7 +8,9 @@
 #
 # usage: iso/build.sh [--out DIR] [--appliance BIN] [--mkinitramfs BIN]
 #                     [--profile FILE|DIR] [--cmdline "ARGS"] [--iso FILE]
-#                     [--compress gzip|zstd|xz] [--no-iso]
+#                     [--compress gzip|zstd|xz] [--no-iso] [--firmware DIR]
+# DIR: what iso/firmware.sh unpacked (default build/firmware); entries of
+# firmware/live.list not found there come from this machine's /lib/firmware.
 # Environment: GRUB_TIMEOUT (menu seconds, 5), GRUB_DEFAULT (menu entry, 0).
 # Output (DIR defaults to build/iso):
 #   DIR/live/vmlinuz, DIR/live/initrd.img   kernel + initramfs (also for PXE)
@@ -25,6 +27,7 @@ CMDLINE=""
 ISO=""
 COMPRESS=gzip
 MAKE_ISO=1
+FWDIR=$ROOT/build/firmware
 STICK_MB=${STICK_MB:-32}
 
 die() { echo "iso/build.sh: $*" >&2; exit 1; }
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
 	--iso) ISO=$2; shift ;;
 	--compress) COMPRESS=$2; shift ;;
 	--no-iso) MAKE_ISO=0 ;;
+	--firmware) FWDIR=$2; shift ;;
 	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "iso/build.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -208,18 +212,47 @@ for f in modules.builtin modules.order; do
 done
 
 # ---- firmware named in firmware/live.list --------------------------------
-fw_missing=0
-while read -r fw _; do
+# From the packages iso/firmware.sh unpacked into $FWDIR/root (Debian's
+# non-free-firmware, fetched with a private apt configuration), else from this
+# machine's /lib/firmware. FIRMWARE.txt (in the initramfs and on the ISO) lists
+# every file carried with its package, version and licence, and every entry
+# that could not be had; each package's copyright file goes along.
+FWROOT=$FWDIR/root
+FWTXT=$W/FIRMWARE.txt
+{
+	echo "# Firmware carried by this live system (firmware/live.list)."
+	echo "# file  package  version  licence"
+} >"$FWTXT"
+fw_missing=""
+declare -A FW_PKG=()
+while read -r fw pkg _comp lic; do
 	case "$fw" in '' | \#*) continue ;; esac
 	found=0
-	for f in /lib/firmware/$fw; do
-		[ -f "$f" ] || continue
-		add_file "$f" "$f" 0644
-		found=1
+	for base in "$FWROOT" ""; do
+		for f in "$base"/lib/firmware/$fw; do
+			[ -e "$f" ] || continue
+			dest=${f#"$base"}
+			add_file "$dest" "$(readlink -f "$f")" 0644
+			ver=$(awk -v p="$pkg" '$1 == p { print $2 }' "$FWDIR/packages.txt" 2>/dev/null)
+			[ -n "$base" ] || ver=$(dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || echo installed)
+			echo "$dest  $pkg  ${ver:-unknown}  $lic" >>"$FWTXT"
+			FW_PKG[$pkg]=$base
+			found=1
+		done
+		[ "$found" = 1 ] && break
 	done
-	[ "$found" = 1 ] || fw_missing=$((fw_missing + 1))
+	[ "$found" = 1 ] || fw_missing="$fw_missing $fw($pkg)"
 done <"$ROOT/firmware/live.list"
-[ "$fw_missing" -gt 0 ] && echo "iso/build.sh: note: $fw_missing firmware entries of firmware/live.list are not installed on this machine (their Debian packages are listed there); the live system runs without them" >&2
+for p in "${!FW_PKG[@]}"; do
+	c=${FW_PKG[$p]}/usr/share/doc/$p/copyright
+	[ -f "$c" ] && add_file "/usr/share/doc/$p/copyright" "$c" 0644
+done
+if [ -n "$fw_missing" ]; then
+	echo "# not carried (could not get):$fw_missing" >>"$FWTXT"
+	echo "iso/build.sh: firmware not carried (could not get):$fw_missing" >&2
+fi
+add_file /usr/share/appliance/FIRMWARE.txt "$FWTXT" 0644
+echo "iso/build.sh: firmware: $(grep -vc '^#' "$FWTXT") files from $(printf '%s\n' "${!FW_PKG[@]}" | grep -c .) packages"
 
 printf 'kernel=%s\nappliance=%s\n' "$KVER" "$("$APP" version 2>/dev/null || echo unknown)" >"$W/build-info"
 add_file /etc/appliance-live "$W/build-info" 0644
@@ -238,6 +271,11 @@ cp "$OUT/live/vmlinuz" "$OUT/live/initrd.img" "$R/live/"
 sed -e "s|@CMDLINE@|$CMDLINE|g" -e "s|@TIMEOUT@|${GRUB_TIMEOUT:-5}|g" -e "s|^set default=0|set default=${GRUB_DEFAULT:-0}|" \
 	"$ROOT/iso/grub.cfg" >"$R/boot/grub/grub.cfg"
 echo "appliance live ISO: the writable partition labelled APPLIANCE holds appliance/profile.yaml" >"$R/README.txt"
+cp "$FWTXT" "$R/FIRMWARE.txt"
+for p in "${!FW_PKG[@]}"; do
+	c=${FW_PKG[$p]}/usr/share/doc/$p/copyright
+	[ -f "$c" ] && install -D -m 0644 "$c" "$R/licences/$p.copyright"
+done
 
 # Writable FAT partition appended to the ISO: the site profile, the
 # installer's journal and logs. Users edit it on any OS after writing the stick.

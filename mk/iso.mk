@@ -7,7 +7,7 @@
 ISO_DIR := build/iso
 ISO_MKI := $(ISO_DIR)/mkinitramfs
 ISO_OUT := $(ISO_DIR)/appliance.iso
-ISO_INPUTS := iso/build.sh iso/init iso/udhcpc.script iso/grub.cfg iso/stick-grub.cfg iso/stick-README.txt \
+ISO_INPUTS := iso/build.sh iso/firmware.sh iso/init iso/udhcpc.script iso/grub.cfg iso/stick-grub.cfg iso/stick-README.txt \
 	iso/modules.list firmware/live.list $(wildcard profiles/*.yaml images/*.yaml)
 
 .PHONY: iso iso-assets bench-iso
@@ -17,8 +17,19 @@ $(ISO_MKI): iso/mkinitramfs.c | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARNFLAGS) -D_GNU_SOURCE -o $@ $< $(shell pkg-config --cflags --libs libarchive)
 
-$(ISO_OUT): $(BIN) $(ISO_MKI) $(ISO_INPUTS)
-	bash iso/build.sh --out $(ISO_DIR) --appliance $(BIN) --mkinitramfs $(ISO_MKI)
+# The firmware of firmware/live.list, from Debian's packages (non-free-firmware
+# included) through a private apt configuration. The stamp is made only when
+# every package was had, so an offline build tries again next time.
+FW_DIR := build/firmware
+FW_STAMP := $(FW_DIR)/.stamp
+$(FW_STAMP): firmware/live.list iso/firmware.sh | $(DEPS_STAMP)
+	@bash iso/firmware.sh --list firmware/live.list --out $(FW_DIR)
+	@[ -s $(FW_DIR)/missing.txt ] || touch $@
+.PHONY: firmware
+firmware: $(FW_STAMP)
+
+$(ISO_OUT): $(BIN) $(ISO_MKI) $(ISO_INPUTS) $(FW_STAMP)
+	bash iso/build.sh --out $(ISO_DIR) --appliance $(BIN) --mkinitramfs $(ISO_MKI) --firmware $(FW_DIR)
 
 iso: $(ISO_OUT)
 iso-assets: $(ISO_OUT)
