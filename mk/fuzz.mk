@@ -1,8 +1,8 @@
 # make fuzz FUZZ_SECONDS=600: libFuzzer (clang) on the profile loader, seeded
 # with every profile in the repository. Prints executions and crashes.
 FUZZ_SECONDS ?= 60
-FUZZ_SRC := installer/lib/profile/profile.c installer/lib/profile/profile_schema.c installer/lib/base/ytree.c \
-	installer/lib/base/util.c installer/lib/base/err.c installer/lib/base/json.c installer/lib/profile/secret.c
+FUZZ_SRC := $(wildcard installer/lib/profile/*.c) installer/lib/base/ytree.c \
+	installer/lib/base/util.c installer/lib/base/err.c installer/lib/base/json.c
 .PHONY: fuzz
 build/fuzz/profile_fuzz: fuzz/profile_fuzz.c $(FUZZ_SRC) installer/lib/profile/profile_defaults.S profiles/defaults.yaml | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)

@@ -36,6 +36,11 @@ struct kvlist {
 	size_t n;
 };
 
+/* Append S (taken) to L; append a copy of K=V to L; the value of K or NULL. */
+void strlist_push(struct strlist *l, char *s);
+void kvlist_add(struct kvlist *l, const char *k, const char *v);
+const char *kvlist_get(const struct kvlist *l, const char *k);
+
 /* A Kubernetes-style quantity: "8Gi", "2Ti", "1000M", "100GB". */
 struct model_size {
 	char *text;

@@ -5,30 +5,20 @@
  * scalars and sequences replace.
  *
  * Every problem is collected (never just the first), each with its source
- * position and key path; see docs/profile.md for the rules. */
+ * position and key path; see docs/profile.md for the rules.
+ *
+ * The loader's pieces, each with its own header: diag.h (diagnostics),
+ * value.h (the syntax of single values, the size and duration parsers),
+ * bind.h (the schema walk), rules.h (rules across fields), keys.h (the key
+ * reference), model.h (the model and its helpers). This header brings the
+ * ones a command needs: diagnostics, value parsers and the key reference. */
 #ifndef APPLIANCE_PROFILE_H
 #define APPLIANCE_PROFILE_H
 
-#include <stdint.h>
-#include <stdio.h>
-
+#include "profile/diag.h"
+#include "profile/keys.h"
 #include "profile/model.h"
-
-enum diag_severity { DIAG_ERROR = 0, DIAG_WARNING };
-
-struct diag {
-	char *file;
-	int line, col; /* 1-based; 0 when unknown */
-	char *path;    /* key path: "nodes[0].installDisk.size" ("" for the document) */
-	enum diag_severity severity;
-	char *msg;
-};
-
-struct diags {
-	struct diag *v;
-	size_t n;
-	size_t errors, warnings;
-};
+#include "profile/value.h"
 
 struct profile_input {
 	const char *profile;
@@ -42,23 +32,6 @@ struct profile_input {
  * returns 0. Otherwise returns -EINVAL (or -errno for I/O) with every problem
  * in *d, sorted by file, line, column. *d is filled in both cases. */
 int profile_load(const struct profile_input *in, struct model **ret, struct diags *d);
-
-/* "FILE:LINE:COL: error: PATH: MESSAGE" lines, sorted. */
-void diags_print(const struct diags *d, FILE *f);
-/* JSON array of {file,line,column,path,severity,message}. */
-void diags_print_json(const struct diags *d, FILE *f);
-void diags_free(struct diags *d);
-
-/* "8Gi", "2Ti", "500GB", "1.5T", "4096": bytes. -EINVAL when malformed,
- * -ERANGE on overflow. The one size parser: use it, do not write another. */
-int profile_parse_size(const char *s, uint64_t *ret);
-
-/* Go duration ("30m", "1h30m", "10s", "500ms") in milliseconds. */
-int profile_parse_duration(const char *s, long long *ms);
-
-/* Every key a profile may have, one per line: "PATH<TAB>TYPE[<TAB>required]
- * [<TAB>default X]" (built-in defaults: profiles/defaults.yaml). */
-void profile_print_keys(FILE *f);
 
 /* The compiled-in defaults (NUL-terminated YAML). */
 const char *profile_defaults_yaml(void);

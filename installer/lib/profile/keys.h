@@ -1,0 +1,12 @@
+/* The key reference (`appliance validate --keys`): every key a profile may
+ * have, walked from the schema tables. */
+#ifndef APPLIANCE_PROFILE_KEYS_H
+#define APPLIANCE_PROFILE_KEYS_H
+
+#include <stdio.h>
+
+/* Every key a profile may have, one per line: "PATH<TAB>TYPE[<TAB>required]
+ * [<TAB>default X]" (built-in defaults: profiles/defaults.yaml). */
+void profile_print_keys(FILE *f);
+
+#endif

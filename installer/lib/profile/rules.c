@@ -1,0 +1,298 @@
+/* Rules that span fields (see rules.h). */
+#include "profile/rules.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "base/util.h"
+#include "base/ytree.h"
+#include "profile/value.h"
+
+static const struct ynode *node_at(const struct ytree *t, const char *path)
+{
+	return ytree_get(t->root, path);
+}
+
+static void derive_var(struct diag_ctx *c, struct model *m, const struct ytree *t, const char *var,
+		       const char *value, const char *from)
+{
+	const struct ynode *raw = node_at(t, from);
+	const char *have;
+
+	/* an invalid value is reported where it stands; still define the variable
+	 * so that every ${VAR} using it is not reported a second time */
+	if (!value && raw && raw->type == YN_SCALAR)
+		value = raw->value;
+	if (!value)
+		return;
+	have = kvlist_get(&m->site.vars, var);
+	if (!have) {
+		kvlist_add(&m->site.vars, var, value);
+	} else if (strcmp(have, value) != 0) {
+		char *p = xasprintf("site.vars.%s", var);
+		diag_node(c, node_at(t, p), p, DIAG_ERROR,
+			  "'%s' disagrees with %s '%s'; remove it (it is derived)", have, from, value);
+		free(p);
+	}
+}
+
+static void check_selector(struct diag_ctx *c, const struct ytree *t, struct disk_selector *s,
+			   const char *path, const char *role)
+{
+	char *p;
+
+	if (!s->path && !s->model && !s->serial && !s->wwid && !s->transport && !s->size) {
+		p = xasprintf("%s", path);
+		diag_node(c, node_at(t, p), p, DIAG_ERROR,
+			  "%s selector matches every disk; give at least one of path, model, serial, wwid, "
+			  "transport, size",
+			  role);
+		free(p);
+	}
+	if (s->size) {
+		const char *q = s->size;
+		static const struct {
+			const char *op;
+			enum size_op v;
+		} ops[] = { { ">=", SIZE_OP_GE }, { "<=", SIZE_OP_LE }, { "==", SIZE_OP_EQ },
+			    { ">", SIZE_OP_GT },  { "<", SIZE_OP_LT },	{ "=", SIZE_OP_EQ } };
+		s->size_op = SIZE_OP_EQ;
+		for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+			if (strncmp(q, ops[i].op, strlen(ops[i].op)) == 0) {
+				s->size_op = ops[i].v;
+				q += strlen(ops[i].op);
+				break;
+			}
+		}
+		while (*q == ' ')
+			q++;
+		if (profile_parse_size(q, &s->size_bytes) < 0) {
+			p = xasprintf("%s.size", path);
+			diag_node(c, node_at(t, p), p, DIAG_ERROR,
+				  "malformed size condition '%s'; expected e.g. '>= 1TB', '< 2Ti' or '500GB'",
+				  s->size);
+			free(p);
+		}
+	}
+}
+
+struct seen {
+	const char *value;
+	size_t node;
+};
+
+static void check_duplicate(struct diag_ctx *c, const struct ytree *t, struct seen *seen, size_t *n,
+			    const char *value, size_t node, const char *path, const char *what)
+{
+	if (!value)
+		return;
+	for (size_t i = 0; i < *n; i++) {
+		if (strcasecmp(seen[i].value, value) == 0) {
+			diag_node(c, node_at(t, path), path, DIAG_ERROR,
+				  "duplicate %s '%s' (also used by nodes[%zu])", what, value, seen[i].node);
+			return;
+		}
+	}
+	seen[*n].value = value;
+	seen[*n].node = node;
+	(*n)++;
+}
+
+static void check_nodes(struct diag_ctx *c, struct model *m, const struct ytree *t)
+{
+	size_t cps = 0, total_macs = 0;
+	bool roles_ok = true;
+
+	for (size_t i = 0; i < m->n_nodes; i++)
+		total_macs += m->nodes[i].identity.macs.n;
+	struct seen *names = xcalloc(m->n_nodes + 1, sizeof(*names));
+	struct seen *hosts = xcalloc(m->n_nodes + 1, sizeof(*hosts));
+	struct seen *macs = xcalloc(total_macs + 1, sizeof(*macs));
+	struct seen *serials = xcalloc(m->n_nodes + 1, sizeof(*serials));
+	size_t nn = 0, nh = 0, nm = 0, ns = 0;
+
+	if (m->n_nodes == 0 && node_at(t, "nodes") && node_at(t, "nodes")->type == YN_SEQ)
+		diag_node(c, node_at(t, "nodes"), "nodes", DIAG_ERROR, "at least one node is required");
+	for (size_t i = 0; i < m->n_nodes; i++) {
+		struct model_node *n = &m->nodes[i];
+		char *p;
+
+		n->role = n->role_text && strcmp(n->role_text, "worker") == 0 ? NODE_ROLE_WORKER
+									      : NODE_ROLE_CONTROLPLANE;
+		if (n->role_text && n->role == NODE_ROLE_CONTROLPLANE)
+			cps++;
+		roles_ok &= n->role_text != NULL;
+		p = xasprintf("nodes[%zu].name", i);
+		check_duplicate(c, t, names, &nn, n->name, i, p, "node name");
+		free(p);
+		/* a hostname derived from the name is checked with the name */
+		p = xasprintf("nodes[%zu].hostname", i);
+		if (n->hostname)
+			check_duplicate(c, t, hosts, &nh, n->hostname, i, p, "hostname");
+		else if (n->name)
+			n->hostname = xstrdup(n->name);
+		free(p);
+		for (size_t j = 0; j < n->identity.macs.n; j++) {
+			p = xasprintf("nodes[%zu].identity.macs[%zu]", i, j);
+			check_duplicate(c, t, macs, &nm, n->identity.macs.v[j], i, p, "MAC address");
+			free(p);
+		}
+		p = xasprintf("nodes[%zu].identity.serial", i);
+		check_duplicate(c, t, serials, &ns, n->identity.serial, i, p, "DMI serial");
+		free(p);
+
+		p = xasprintf("nodes[%zu].installDisk", i);
+		if (node_at(t, p))
+			check_selector(c, t, &n->install_disk, p, "the install disk");
+		free(p);
+		for (size_t j = 0; j < n->n_ceph_disks; j++) {
+			p = xasprintf("nodes[%zu].cephDisks[%zu]", i, j);
+			check_selector(c, t, &n->ceph_disks[j].selector, p, "a Ceph disk");
+			free(p);
+		}
+		if (!n->network.dhcp && !n->network.address) {
+			p = xasprintf("nodes[%zu].network", i);
+			diag_node(c, node_at(t, p), p, DIAG_ERROR,
+				  "dhcp is false but no static address is given");
+			free(p);
+		} else if (n->network.dhcp && n->network.address) {
+			p = xasprintf("nodes[%zu].network.address", i);
+			diag_node(c, node_at(t, p), p, DIAG_ERROR,
+				  "a static address is given but dhcp is true; set 'dhcp: false' for static "
+				  "addressing");
+			free(p);
+		}
+	}
+	if (m->n_nodes > 0 && cps == 0 && roles_ok)
+		diag_node(c, node_at(t, "nodes"), "nodes", DIAG_ERROR,
+			  "no control-plane node; at least one node needs 'role: controlplane'");
+	else if (cps > 0 && cps % 2 == 0)
+		diag_node(
+		    c, node_at(t, "nodes"), "nodes", DIAG_WARNING,
+		    "%zu control-plane nodes: an even number gives etcd no extra fault tolerance; use an "
+		    "odd number",
+		    cps);
+	free(names);
+	free(hosts);
+	free(macs);
+	free(serials);
+}
+
+/* Variables always derived from required keys: when the key is missing that
+ * is the error reported, not every ${VAR} that uses it. */
+static bool is_derived_var(const char *name)
+{
+	return strcmp(name, "CLUSTER_NAME") == 0 || strcmp(name, "LOCATION") == 0 ||
+	       strcmp(name, "TIMEZONE") == 0;
+}
+
+/* Every ${VAR} in every value must be a site var or a secret var. */
+static void check_vars_in(struct diag_ctx *c, const struct model *m, const struct ynode *n, const char *path)
+{
+	if (n->type == YN_SCALAR) {
+		for (const char *p = n->value; (p = strstr(p, "${")) != NULL;) {
+			if (p > n->value && p[-1] == '$') {
+				p += 2;
+				continue;
+			}
+			const char *end = strchr(p, '}');
+			if (!end) {
+				diag_node(c, n, path, DIAG_ERROR, "unterminated '${' in '%s'", n->value);
+				return;
+			}
+			char *name = xstrndup(p + 2, (size_t)(end - p - 2));
+			if (!value_is_varname(name))
+				diag_node(c, n, path, DIAG_ERROR, "'${%s}' is not a valid variable reference",
+					  name);
+			else if (!kvlist_get(&m->site.vars, name) &&
+				 !kvlist_get(&m->site.secret_vars, name) && !is_derived_var(name)) {
+				struct buf b = { 0 };
+				for (size_t i = 0; i < m->site.vars.n; i++)
+					buf_printf(&b, "%s%s", b.len ? ", " : "", m->site.vars.v[i].key);
+				for (size_t i = 0; i < m->site.secret_vars.n; i++)
+					buf_printf(&b, "%s%s", b.len ? ", " : "",
+						   m->site.secret_vars.v[i].key);
+				diag_node(
+				    c, n, path, DIAG_ERROR,
+				    "undefined variable ${%s}; define it under site.vars or site.secretVars "
+				    "(defined: %s)",
+				    name, b.len ? b.data : "none");
+				buf_free(&b);
+			}
+			free(name);
+			p = end + 1;
+		}
+		return;
+	}
+	for (size_t i = 0; i < n->n; i++) {
+		char *p = n->type == YN_MAP ? (path[0] ? xasprintf("%s.%s", path, n->keys[i]->value)
+						       : xstrdup(n->keys[i]->value))
+					    : xasprintf("%s[%zu]", path, i);
+		check_vars_in(c, m, n->items[i], p);
+		free(p);
+	}
+}
+
+static void check_store_vars(struct diag_ctx *c, const struct model *m, const struct ytree *t,
+			     const struct immich_object_store *s, const char *path)
+{
+	const char *vars[2] = { s->access_key_var, s->secret_key_var };
+	const char *keys[2] = { "accessKeyVar", "secretKeyVar" };
+
+	for (int i = 0; i < 2; i++) {
+		if (!vars[i] || kvlist_get(&m->site.secret_vars, vars[i]) ||
+		    kvlist_get(&m->site.vars, vars[i]))
+			continue;
+		char *p = xasprintf("%s.%s", path, keys[i]);
+		diag_node(c, node_at(t, p), p, DIAG_ERROR,
+			  "variable '%s' is not provided by site.secretVars; add '%s: <secret name>' there",
+			  vars[i], vars[i]);
+		free(p);
+	}
+}
+
+void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree *t)
+{
+	static const char *const supported[] = { "v1.10.", "v1.11.", "v1.12.", NULL };
+
+	check_nodes(c, m, t);
+	derive_var(c, m, t, "CLUSTER_NAME", m->site.cluster, "site.cluster");
+	derive_var(c, m, t, "LOCATION", m->site.location, "site.location");
+	derive_var(c, m, t, "TIMEZONE", m->site.timezone, "site.timezone");
+	if (t->root)
+		check_vars_in(c, m, t->root, "");
+	check_store_vars(c, m, t, &m->apps.immich.database.primary, "apps.immich.database.primary");
+	if (m->apps.immich.database.secondary.name)
+		check_store_vars(c, m, t, &m->apps.immich.database.secondary,
+				 "apps.immich.database.secondary");
+	if (m->talos.version) {
+		bool ok = false;
+		const char *v = m->talos.version;
+		char *vv = v[0] == 'v' ? xstrdup(v) : xasprintf("v%s", v);
+		char *dotted = xasprintf("%s.", vv);
+		for (int i = 0; supported[i]; i++)
+			ok |= strncmp(dotted, supported[i], strlen(supported[i])) == 0;
+		if (!ok)
+			diag_node(c, node_at(t, "talos.version"), "talos.version", DIAG_ERROR,
+				  "Talos %s is not supported; supported: v1.10.x, v1.11.x, v1.12.x", v);
+		free(vv);
+		free(dotted);
+	}
+	if (m->nas.timeout)
+		profile_parse_duration(m->nas.timeout, &m->nas.timeout_ms);
+	if (!m->gitops.flux.install_manifest && m->gitops.flux.version)
+		m->gitops.flux.install_manifest =
+		    xasprintf("https://github.com/fluxcd/flux2/releases/download/%s/install.yaml",
+			      m->gitops.flux.version);
+	struct immich_database *db = &m->apps.immich.database;
+	if (!db->server_name && db->cluster)
+		db->server_name = xstrdup(db->cluster);
+	if (!db->restore_source_server && db->server_name)
+		db->restore_source_server = xstrdup(db->server_name);
+	/* Immich's hostnames default to immich.<domain> for each site domain */
+	struct immich_route *r = &m->apps.immich.route;
+	if (r->hostnames.n == 0)
+		for (size_t i = 0; i < m->site.domains.n; i++)
+			strlist_push(&r->hostnames, xasprintf("immich.%s", m->site.domains.v[i]));
+}
