@@ -130,6 +130,22 @@ df = docs[("Dragonfly", "dragonfly-immich")]
 assert df["spec"]["replicas"] == 3 and "--proactor_threads=2" in df["spec"]["args"]
 print("ok")
 PY
+# the Cilium HelmRelease carries exactly the profile's values, with their YAML types
+cat >"$T/cilium.py" <<'PY'
+import sys, yaml
+hr = yaml.safe_load(open(sys.argv[1]).read().split("\n", 1)[1])
+v = hr["spec"]["values"]
+assert hr["metadata"] == {"name": "cilium", "namespace": "kube-system"}, hr["metadata"]
+assert hr["spec"]["releaseName"] == "cilium" and hr["spec"]["chart"]["spec"]["version"] == "1.18.0"
+assert v["ipam"] == {"mode": "kubernetes"} and v["kubeProxyReplacement"] is True
+assert v["k8sServiceHost"] == "localhost" and v["k8sServicePort"] == 7445
+assert v["cgroup"] == {"autoMount": {"enabled": False}, "hostRoot": "/sys/fs/cgroup"}
+assert "SYS_MODULE" not in v["securityContext"]["capabilities"]["ciliumAgent"]
+assert v["bgpControlPlane"] == {"enabled": True}, v
+print("ok")
+PY
+check "immich: the Cilium HelmRelease has the profile's values (Talos' required ones included)" \
+	/usr/bin/python3 "$T/cilium.py" "$T/immich/clusters/talos-robbinsdale/platform/cilium/app/helmrelease.yaml"
 app=$T/immich/clusters/talos-robbinsdale/apps/immich
 check "immich: spec values read back with their types (PyYAML, YAML 1.1)" /usr/bin/python3 "$T/readback.py" "$app"/app/*.yaml "$app"/ks.yaml
 
@@ -304,6 +320,12 @@ rule "no duplicate volume" apps.immich.storage.photos.name=immich-unas \
 	"appliance: render: PersistentVolume immich-unas is defined twice: in $R/app/unas.yaml and in $R/app/unas.yaml"
 rule "no duplicate OnePasswordItem" apps.immich.redisItem.name=immich-postgres-user \
 	"appliance: render: OnePasswordItem immich/immich-postgres-user is defined twice: in $R/app/secret.yaml and in $R/app/secret.yaml"
+rule "BGP announcements need Cilium's BGP control plane" platform.cilium.values.bgpControlPlane.enabled=false \
+	"appliance: render: platform.cilium.loadBalancer.announce is bgp, but platform.cilium.values.bgpControlPlane.enabled is not true: Cilium would not peer with the router"
+rule "L2 announcements only for a pool inside the LAN" platform.cilium.loadBalancer.announce=l2 \
+	"appliance: render: platform.cilium.loadBalancer.cidr '10.69.0.0/16' is not inside site.lan.cidr '192.168.50.0/24': L2 announcements only reach addresses on the LAN (use announce: bgp for a routed pool)"
+rule "BGP needs the peer" platform.cilium.loadBalancer.bgp.peerAddress=null \
+	"appliance: render: platform.cilium.loadBalancer.announce is bgp: set platform.cilium.loadBalancer.bgp.localASN, .peerASN and .peerAddress"
 rule "summary line" apps.immich.database.secret=other "appliance: render: 2 problems; nothing written"
 "$APPLIANCE" render profiles/immich.yaml --out "$T/pj" --json --set apps.immich.database.secret=other >"$T/p.json" 2>/dev/null
 if /usr/bin/python3 -c '

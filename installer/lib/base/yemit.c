@@ -24,6 +24,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "base/ytree.h"
 
 enum ykind { YK_MAP = 0, YK_SEQ, YK_STR, YK_PLAIN, YK_BLOCK };
 
@@ -259,6 +260,34 @@ static bool resolves_to_non_string(const char *s)
 static bool str_needs_quotes(const char *s)
 {
 	return !plain_syntax_ok(s) || resolves_to_non_string(s) || strstr(s, "${");
+}
+
+struct yval *y_from_ynode(const struct ynode *n)
+{
+	struct yval *v;
+
+	if (!n)
+		return NULL;
+	switch (n->type) {
+	case YN_MAP:
+		v = y_map();
+		for (size_t i = 0; i < n->n; i++)
+			y_set(v, n->keys[i]->value, y_from_ynode(n->items[i]));
+		return v;
+	case YN_SEQ:
+		v = y_seq();
+		for (size_t i = 0; i < n->n; i++)
+			y_push(v, y_from_ynode(n->items[i]));
+		return v;
+	case YN_SCALAR:
+		break;
+	}
+	if (!n->plain)
+		return y_str(n->value); /* quoted: a string, quoted again when needed */
+	if (ynode_is_null(n))
+		return y_plain("null");
+	/* plain: keeps its meaning (true, 7445, kubernetes) when it can be written plain */
+	return plain_syntax_ok(n->value) ? y_plain(n->value) : y_str(n->value);
 }
 
 /* ---- emitting ----------------------------------------------------------- */

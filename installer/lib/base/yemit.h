@@ -14,6 +14,7 @@
 struct buf;
 struct app_err;
 struct yval;
+struct ynode;
 
 struct yval *y_map(void);
 struct yval *y_seq(void);
@@ -29,6 +30,11 @@ struct yval *y_set(struct yval *map, const char *key, struct yval *v);
 struct yval *y_at(struct yval *map, const char *dotted);
 struct yval *y_push(struct yval *seq, struct yval *v); /* returns seq */
 struct yval *y_strs(const char *const *v, size_t n);   /* sequence of strings */
+
+/* A copy of a parsed YAML node (a free map of the profile, e.g. chart
+ * values): maps and sequences as they are, plain scalars stay plain (so
+ * true, 7445 and null keep their meaning), quoted scalars stay strings. */
+struct yval *y_from_ynode(const struct ynode *n);
 
 /* Entries of a map or sequence (0 for scalars). */
 size_t y_len(const struct yval *v);

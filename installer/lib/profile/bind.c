@@ -26,6 +26,7 @@ static const char *type_name(enum ftype t)
 	case T_LIST:
 		return "a list";
 	case T_KV:
+	case T_TREE:
 	case T_STRUCT:
 		return "a mapping";
 	default:
@@ -347,6 +348,11 @@ static void bind_field(struct diag_ctx *c, const struct field *f, const struct y
 		}
 		return;
 	}
+	case T_TREE:
+		/* kept as written: the tree lives as long as the model (m->tree) */
+		if (expect_kind(c, n, path, YN_MAP))
+			*(const struct ynode **)dst = n;
+		return;
 	default:
 		if (check_scalar(c, f, f->type, n, path))
 			bind_scalar(f->type, n->value, dst);

@@ -32,6 +32,7 @@ static const char *const type_names[] = {
 	[T_BOOL] = "bool",
 	[T_LIST_STR] = "list",
 	[T_KV] = "map",
+	[T_TREE] = "free-map",
 	[T_STRUCT] = "section",
 	[T_LIST] = "list-of-sections",
 };

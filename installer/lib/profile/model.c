@@ -79,6 +79,9 @@ static void free_table(const struct table *t, void *base)
 		case T_INT:
 		case T_BOOL:
 			break;
+		case T_TREE:
+			*(const struct ynode **)p = NULL; /* owned by the tree */
+			break;
 		default:
 			free(*(char **)p);
 			*(char **)p = NULL;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 struct ytree; /* the parsed profile tree, kept for source positions */
+struct ynode; /* a node of that tree: free maps (chart values) are kept as written */
 
 struct strlist {
 	char **v;
@@ -218,7 +219,33 @@ struct model_component {
 	char *version; /* app/operator version when not a chart (e.g. plugin) */
 };
 
+/* How Cilium's LB IPAM hands out LoadBalancer addresses and who learns them. */
+struct cilium_bgp {
+	long long local_asn; /* the cluster's ASN */
+	long long peer_asn;  /* the site router's ASN */
+	char *peer_address;  /* the site router (IP) */
+	long long peer_port; /* 179 */
+};
+
+struct cilium_l2 {
+	struct strlist interfaces; /* regexes of the node interfaces that answer ARP */
+};
+
+struct cilium_lb {
+	char *cidr;	/* the LB range: 10.69.0.0/16 */
+	char *pool;	/* CiliumLoadBalancerIPPool name */
+	char *announce; /* "bgp" | "l2" */
+	struct cilium_bgp bgp;
+	struct cilium_l2 l2;
+};
+
 struct model_platform {
+	/* Cilium: one block feeds the Flux HelmRelease and the Talos bootstrap */
+	struct model_component cilium;
+	char *cilium_release;		   /* Helm release name: cilium */
+	const struct ynode *cilium_values; /* chart values as written (a map), or NULL */
+	struct cilium_lb cilium_lb;
+	char *cilium_lb_ks; /* Flux Kustomization of the LB IPAM pool and announcements */
 	struct model_component cnpg;
 	struct model_component barman_plugin;
 	struct model_component dragonfly;

@@ -27,6 +27,7 @@ static const char *const access_modes[] = { "ReadWriteMany", "ReadWriteOnce", "R
 static const char *const git_schemes[] = { "ssh", "https", "http", "file", NULL };
 static const char *const chart_schemes[] = { "https", "http", "oci", NULL };
 static const char *const s3_schemes[] = { "s3", NULL };
+static const char *const announces[] = { "bgp", "l2", NULL };
 
 /* ---- site --------------------------------------------------------------- */
 
@@ -229,6 +230,35 @@ static const struct table chart_table = { "chart", 0, chart_fields };
 	static const struct field id##_fields[] = { COMPONENT_FIELDS(c), __VA_ARGS__ END }; \
 	static const struct table id##_table = { name, 0, id##_fields }
 
+static const struct field bgp_fields[] = {
+	{ "localASN", T_INT, O(struct cilium_bgp, local_asn), .min = 1, .max = 4294967295LL },
+	{ "peerASN", T_INT, O(struct cilium_bgp, peer_asn), .min = 1, .max = 4294967295LL },
+	{ "peerAddress", T_IP, O(struct cilium_bgp, peer_address) },
+	{ "peerPort", T_INT, O(struct cilium_bgp, peer_port), .min = 1, .max = 65535, .def = "179" },
+	END,
+};
+static const struct table bgp_table = { "bgp", 0, bgp_fields };
+
+static const struct field l2_fields[] = {
+	{ "interfaces", T_LIST_STR, O(struct cilium_l2, interfaces), .elem = T_STR },
+	END,
+};
+static const struct table l2_table = { "l2", 0, l2_fields };
+
+static const struct field lb_fields[] = {
+	{ "cidr", T_CIDR, O(struct cilium_lb, cidr) },
+	{ "pool", T_NAME, O(struct cilium_lb, pool) },
+	{ "announce", T_ENUM, O(struct cilium_lb, announce), .choices = announces },
+	{ "bgp", T_STRUCT, O(struct cilium_lb, bgp), .sub = &bgp_table },
+	{ "l2", T_STRUCT, O(struct cilium_lb, l2), .sub = &l2_table },
+	END,
+};
+static const struct table lb_table = { "loadBalancer", 0, lb_fields };
+
+COMPONENT_TABLE(cilium, cilium, "cilium", { "release", T_NAME, O(struct model_platform, cilium_release) },
+		{ "values", T_TREE, O(struct model_platform, cilium_values) },
+		{ "lbKustomization", T_NAME, O(struct model_platform, cilium_lb_ks) },
+		{ "loadBalancer", T_STRUCT, O(struct model_platform, cilium_lb), .sub = &lb_table }, );
 COMPONENT_TABLE(cnpg, cnpg, "cnpg", );
 COMPONENT_TABLE(barman, barman_plugin, "barmanPlugin", );
 COMPONENT_TABLE(dragonfly, dragonfly, "dragonfly", );
@@ -256,6 +286,7 @@ COMPONENT_TABLE(gateway, gateway, "gateway",
 		{ "public", T_NAME, O(struct model_platform, gateway_public) }, );
 
 static const struct field platform_fields[] = {
+	{ "cilium", T_STRUCT, 0, .sub = &cilium_table },
 	{ "cnpg", T_STRUCT, 0, .sub = &cnpg_table },
 	{ "barmanPlugin", T_STRUCT, 0, .sub = &barman_table },
 	{ "dragonfly", T_STRUCT, 0, .sub = &dragonfly_table },

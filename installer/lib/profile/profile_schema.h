@@ -32,6 +32,7 @@ enum ftype {
 	T_BOOL,	    /* bool */
 	T_LIST_STR, /* struct strlist of .elem */
 	T_KV,	    /* struct kvlist: keys are T_VARNAME unless .elem_key is set, values .elem */
+	T_TREE,	    /* a free mapping kept as written: const struct ynode * into the model's tree */
 	T_STRUCT,   /* nested table, fields relative to this struct's base + off */
 	T_LIST,	    /* array of .sub->size elements: pointer at off, size_t count after it */
 };

@@ -3,6 +3,7 @@
  * kustomization.yaml) reconciling platform/<name>/app/, with pinned chart
  * versions from the profile. The component table is the only place that
  * knows which component needs what. */
+#include <arpa/inet.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "render/render.h"
 #include "base/util.h"
 #include "base/yemit.h"
+#include "base/ytree.h"
 
 #define GATEWAY_CONTROLLER "gateway.envoyproxy.io/gatewayclass-controller"
 
@@ -29,6 +31,8 @@ struct comp {
 };
 
 static void comp_helmrelease(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
+static void comp_cilium(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
+static void comp_cilium_lb(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
 static void comp_barman(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
 static void comp_rook_cluster(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
 static void comp_gateways(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
@@ -39,16 +43,18 @@ static void comp_gateways(struct render_ctx *c, const struct comp *d, const stru
 
 /* One row per Flux Kustomization of the platform, in dependency order. */
 static const struct comp comps[] = {
+	{ NAME(cilium), OFF(cilium), "platform.cilium", -1, comp_cilium },
+	{ OFF(cilium_lb_ks), OFF(cilium), "platform.cilium", 0, comp_cilium_lb },
 	{ NAME(cnpg), OFF(cnpg), "platform.cnpg", -1, comp_helmrelease },
-	{ NAME(barman_plugin), OFF(barman_plugin), "platform.barmanPlugin", 0, comp_barman },
+	{ NAME(barman_plugin), OFF(barman_plugin), "platform.barmanPlugin", 2, comp_barman },
 	{ NAME(dragonfly), OFF(dragonfly), "platform.dragonfly", -1, comp_helmrelease },
 	{ NAME(volsync), OFF(volsync), "platform.volsync", -1, comp_helmrelease },
 	{ NAME(onepassword), OFF(onepassword), "platform.onepassword", -1, comp_helmrelease },
 	{ NAME(smb_csi), OFF(smb_csi), "platform.smbCsi", -1, comp_helmrelease },
 	{ NAME(rook), OFF(rook), "platform.rook", -1, comp_helmrelease },
-	{ OFF(rook_cluster_ks), OFF(rook), "platform.rook", 6, comp_rook_cluster },
+	{ OFF(rook_cluster_ks), OFF(rook), "platform.rook", 8, comp_rook_cluster },
 	{ NAME(gateway), OFF(gateway), "platform.gateway", -1, comp_helmrelease },
-	{ OFF(gateways_ks), OFF(gateway), "platform.gateway", 8, comp_gateways },
+	{ OFF(gateways_ks), OFF(gateway), "platform.gateway", 10, comp_gateways },
 };
 #define N_COMPS (sizeof(comps) / sizeof(comps[0]))
 
@@ -102,6 +108,167 @@ static void comp_helmrelease(struct render_ctx *c, const struct comp *d, const s
 		y_set(y_at(v, "operator"), "create", y_bool(true));
 		y_set(y_at(v, "operator.token"), "name", y_str(p->onepassword_token_name));
 	}
+}
+
+/* Cilium: the release Talos installed at first boot (cni: none), now managed
+ * by Flux with the very same chart, version and values (platform.cilium). */
+static void comp_cilium(struct render_ctx *c, const struct comp *d, const struct model_component *mc)
+{
+	const struct model_platform *p = &c->m->platform;
+	struct yval *hr = platform_helmrelease(c, d, mc), *spec = y_at(hr, "spec");
+
+	y_set(spec, "releaseName", y_str(p->cilium_release));
+	if (p->cilium_values)
+		y_set(spec, "values", y_from_ynode(p->cilium_values));
+	if (!p->cilium_release)
+		render_problem(c, "platform.cilium.release is not set");
+}
+
+#define CILIUM_API "cilium.io/v2"
+#define CILIUM_L2_API "cilium.io/v2alpha1"
+#define CILIUM_BGP_LABEL "appliance.io/bgp"
+
+/* A map {key: value} with one entry. */
+static struct yval *one(const char *key, struct yval *v)
+{
+	return y_set(y_map(), key, v);
+}
+
+/* Every Service: the selector Cilium's docs use (a NotIn that never matches). */
+static struct yval *all_services(void)
+{
+	struct yval *e = y_map();
+
+	y_set(e, "key", y_str("appliance.io/no-lb"));
+	y_set(e, "operator", y_str("NotIn"));
+	y_set(e, "values", y_push(y_seq(), y_str("never")));
+	return one("matchExpressions", y_push(y_seq(), e));
+}
+
+/* values.<path> of the Cilium chart is written as plain true. */
+static bool cilium_value_true(const struct model *m, const char *path)
+{
+	const struct ynode *n =
+	    m->platform.cilium_values ? ytree_get((struct ynode *)m->platform.cilium_values, path) : NULL;
+
+	return n && n->type == YN_SCALAR && n->plain && strcmp(n->value, "true") == 0;
+}
+
+/* IPv4 "a.b.c.d/n" -> address and prefix length. */
+static bool cidr4(const char *s, uint32_t *addr, int *len)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *slash = strchr(s, '/');
+	struct in_addr a;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(ip))
+		return false;
+	memcpy(ip, s, (size_t)(slash - s));
+	ip[slash - s] = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return false;
+	*addr = ntohl(a.s_addr);
+	*len = atoi(slash + 1);
+	return *len >= 0 && *len <= 32;
+}
+
+/* inner lies inside outer (both IPv4 CIDRs); true when either is not IPv4. */
+static bool cidr_inside(const char *inner, const char *outer)
+{
+	uint32_t a, b, mask;
+	int la, lb;
+
+	if (!cidr4(inner, &a, &la) || !cidr4(outer, &b, &lb))
+		return true;
+	mask = lb ? ~0u << (32 - lb) : 0;
+	return la >= lb && (a & mask) == (b & mask);
+}
+
+/* LB IPAM (cilium.io/v2 CiliumLoadBalancerIPPool) and how the addresses are
+ * announced: BGP v2 (CiliumBGPClusterConfig, CiliumBGPPeerConfig,
+ * CiliumBGPAdvertisement) or L2 (CiliumL2AnnouncementPolicy, v2alpha1). */
+static void comp_cilium_lb(struct render_ctx *c, const struct comp *d, const struct model_component *mc)
+{
+	const struct model *m = c->m;
+	const struct cilium_lb *lb = &m->platform.cilium_lb;
+	const char *cidr = lb->cidr ? lb->cidr : m->talos.lb_cidr;
+	struct yval *doc, *spec, *b;
+
+	(void)mc;
+	if (!cidr || !lb->pool) {
+		render_problem(c, "platform.cilium.loadBalancer.cidr (or talos.loadBalancerCIDR) and "
+				  "platform.cilium.loadBalancer.pool must be set");
+		return;
+	}
+	render_file(c, "platform/%s/app/pool.yaml", comp_ks(m, d));
+	doc = render_obj(c, CILIUM_API, "CiliumLoadBalancerIPPool", NULL, lb->pool);
+	y_set(y_at(doc, "spec"), "blocks", y_push(y_seq(), one("cidr", y_str(cidr))));
+	if (!lb->announce)
+		return;
+	if (strcmp(lb->announce, "l2") == 0) {
+		if (!cilium_value_true(m, "l2announcements.enabled"))
+			render_problem(c, "platform.cilium.loadBalancer.announce is l2, but "
+					  "platform.cilium.values.l2announcements.enabled is not true: "
+					  "Cilium would not answer ARP for the pool");
+		if (m->site.lan_cidr && !cidr_inside(cidr, m->site.lan_cidr))
+			render_problem(c,
+				       "platform.cilium.loadBalancer.cidr '%s' is not inside site.lan.cidr "
+				       "'%s': L2 announcements only reach addresses on the LAN (use "
+				       "announce: bgp for a routed pool)",
+				       cidr, m->site.lan_cidr);
+		render_file(c, "platform/%s/app/l2.yaml", comp_ks(m, d));
+		doc = render_obj(c, CILIUM_L2_API, "CiliumL2AnnouncementPolicy", NULL, lb->pool);
+		spec = y_at(doc, "spec");
+		y_set(spec, "serviceSelector", all_services());
+		y_set(spec, "interfaces",
+		      y_strs((const char *const *)lb->l2.interfaces.v, lb->l2.interfaces.n));
+		y_set(spec, "loadBalancerIPs", y_bool(true));
+		return;
+	}
+	if (!cilium_value_true(m, "bgpControlPlane.enabled"))
+		render_problem(c, "platform.cilium.loadBalancer.announce is bgp, but "
+				  "platform.cilium.values.bgpControlPlane.enabled is not true: Cilium "
+				  "would not peer with the router");
+	if (!lb->bgp.local_asn || !lb->bgp.peer_asn || !lb->bgp.peer_address) {
+		render_problem(c, "platform.cilium.loadBalancer.announce is bgp: set "
+				  "platform.cilium.loadBalancer.bgp.localASN, .peerASN and .peerAddress");
+		return;
+	}
+	render_file(c, "platform/%s/app/bgp.yaml", comp_ks(m, d));
+	doc = render_obj(c, CILIUM_API, "CiliumBGPClusterConfig", NULL, lb->pool);
+	spec = y_at(doc, "spec");
+	y_set(y_at(spec, "nodeSelector.matchLabels"), "kubernetes.io/os", y_str("linux"));
+	b = y_map();
+	y_set(b, "name", y_str(lb->pool));
+	y_set(b, "localASN", y_int(lb->bgp.local_asn));
+	{
+		struct yval *peer = y_map();
+		y_set(peer, "name", y_str("router"));
+		y_set(peer, "peerASN", y_int(lb->bgp.peer_asn));
+		y_set(peer, "peerAddress", y_str(lb->bgp.peer_address));
+		y_set(peer, "peerConfigRef", one("name", y_str(lb->pool)));
+		y_set(b, "peers", y_push(y_seq(), peer));
+	}
+	y_set(spec, "bgpInstances", y_push(y_seq(), b));
+	render_ref(c, "CiliumBGPPeerConfig", "", lb->pool, "platform.cilium.loadBalancer.pool", false);
+
+	doc = render_obj(c, CILIUM_API, "CiliumBGPPeerConfig", NULL, lb->pool);
+	spec = y_at(doc, "spec");
+	y_set(y_at(spec, "transport"), "peerPort", y_int(lb->bgp.peer_port));
+	y_set(y_at(spec, "gracefulRestart"), "enabled", y_bool(true));
+	b = y_map();
+	y_set(b, "afi", y_str("ipv4"));
+	y_set(b, "safi", y_str("unicast"));
+	y_set(y_at(b, "advertisements.matchLabels"), CILIUM_BGP_LABEL, y_str(lb->pool));
+	y_set(spec, "families", y_push(y_seq(), b));
+
+	doc = render_obj(c, CILIUM_API, "CiliumBGPAdvertisement", NULL, lb->pool);
+	y_set(y_at(doc, "metadata.labels"), CILIUM_BGP_LABEL, y_str(lb->pool));
+	b = y_map();
+	y_set(b, "advertisementType", y_str("Service"));
+	y_set(y_at(b, "service"), "addresses", y_push(y_seq(), y_str("LoadBalancerIP")));
+	y_set(b, "selector", all_services());
+	y_set(y_at(doc, "spec"), "advertisements", y_push(y_seq(), b));
 }
 
 static void comp_barman(struct render_ctx *c, const struct comp *d, const struct model_component *mc)

@@ -14,6 +14,7 @@
 #include "base/json.h"
 #include "base/util.h"
 #include "base/yemit.h"
+#include "base/ytree.h"
 
 static char *emit1(struct yval *doc)
 {
@@ -447,6 +448,27 @@ static void test_random_roundtrip(void **state)
 	buf_free(&json);
 }
 
+/* A free map of the profile (chart values) re-emitted: plain scalars keep
+ * their type, quoted ones stay strings, null stays null, order kept. */
+static void test_from_ynode(void **state)
+{
+	static const char in[] = "b: true\nport: 7445\nq: \"7445\"\non: 'yes'\nn: ~\n"
+				 "list: [CHOWN, \"a b\", 1.10]\nm: {x: \"${V}\"}\n";
+	static const char want[] = "b: true\nport: 7445\nq: \"7445\"\n\"on\": \"yes\"\n\"n\": null\nlist:\n"
+				   "- CHOWN\n- a b\n- 1.10\nm:\n  x: \"${V}\"\n";
+	struct ytree *t = NULL;
+	struct app_err e = { 0 };
+	char *out;
+
+	(void)state;
+	assert_int_equal(ytree_parse("v.yaml", in, sizeof(in) - 1, &t, &e), 0);
+	assert_null(y_from_ynode(NULL));
+	out = emit1(y_from_ynode(t->root));
+	assert_string_equal(out, want);
+	free(out);
+	ytree_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -457,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_long_lines_not_folded),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_random_roundtrip),
+		cmocka_unit_test(test_from_ynode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -253,7 +253,7 @@ static const struct tamper tampers[] = {
 	  "Kustomization flux-system/cluster (clusters/talos-robbinsdale/flux/cluster.yaml) refers to "
 	  "GitRepository 'flux-system/home-kubernetes' (set by gitops.repository), but no such object is "
 	  "rendered",
-	  12 },
+	  14 },
 	/* no two objects share kind+namespace+name */
 	{ "OnePasswordItem", "immich-dragonfly-secret", "immich-postgres-user",
 	  "OnePasswordItem immich/immich-postgres-user is defined twice: in "
