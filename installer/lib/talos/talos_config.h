@@ -1,7 +1,7 @@
 /* Talos machine configs (v1alpha1) for the nodes of a profile.
  *
  * Supported Talos versions: v1.10.x, v1.11.x, v1.12.x (the schemas in
- * ../shared/schemas/talos). 1.10 and 1.11 carry hostname, interfaces and
+ * tests/schemas/talos). 1.10 and 1.11 carry hostname, interfaces and
  * nameservers in machine.network; 1.12 dropped those from v1alpha1, so there
  * they are the HostnameConfig, LinkAliasConfig, LinkConfig, DHCPv4Config,
  * Layer2VIPConfig and ResolverConfig documents after the v1alpha1 one.
