@@ -169,6 +169,47 @@ check "profiles/immich.yaml: gen for every node" run A talos gen "$ROOT/profiles
 	--set "secrets.sopsKey=file:$T/prod-key" --set "secrets.opCredentials=file:$T/prod-key"
 check "profiles/immich.yaml: configs are schema-valid (Talos 1.10)" $VALIDATE 10 "$T"/prod/tank.yaml \
 	"$T"/prod/titan.yaml "$T"/prod/stone.yaml "$T"/prod/silver.yaml
+for v in 11 12; do
+	check "profiles/immich.yaml: gen for Talos 1.$v" run A talos gen "$ROOT/profiles/immich.yaml" \
+		--secrets "$S" --out "$T/prod$v" --set "secrets.gitDeployKey=file:$T/prod-key" \
+		--set "secrets.sopsKey=file:$T/prod-key" --set "secrets.opCredentials=file:$T/prod-key" \
+		--set "talos.version=v1.$v.0"
+	check "profiles/immich.yaml: configs are schema-valid (Talos 1.$v)" $VALIDATE $v "$T"/prod$v/tank.yaml \
+		"$T"/prod$v/titan.yaml "$T"/prod$v/stone.yaml "$T"/prod$v/silver.yaml
+done
+# parity with talosctl gen config v1.10 (pkg/machinery/config/generate/init.go)
+/usr/bin/python3 - "$T/prod" >"$T/parity.out" 2>&1 <<'PY'
+import sys, yaml
+d = sys.argv[1]
+for node, cp in (("tank", True), ("titan", True), ("stone", True), ("silver", False)):
+    c = yaml.safe_load(open(f"{d}/{node}.yaml"))
+    m, k = c["machine"], c["cluster"]
+    assert m["kubelet"] == {"image": "ghcr.io/siderolabs/kubelet:v1.33.2",
+                            "defaultRuntimeSeccompProfileEnabled": True,
+                            "disableManifestsDirectory": True}, (node, m["kubelet"])
+    assert k["discovery"] == {"enabled": True, "registries": {"kubernetes": {"disabled": True}}}, node
+    # the endpoint name resolves on every node without the LAN's DNS
+    assert m["network"]["extraHostEntries"] == [{"ip": "192.168.50.25", "aliases": ["k8s.robbinsdale.local"]}], node
+    assert "physical" not in yaml.safe_dump(c), node
+    if cp:
+        for key, img in (("apiServer", "kube-apiserver"), ("controllerManager", "kube-controller-manager"),
+                         ("scheduler", "kube-scheduler"), ("proxy", "kube-proxy")):
+            assert k[key]["image"] == f"registry.k8s.io/{img}:v1.33.2", (node, key)
+        ac = k["apiServer"]["admissionControl"][0]
+        assert ac["name"] == "PodSecurity" and ac["configuration"]["defaults"]["enforce"] == "baseline"
+        assert ac["configuration"]["exemptions"]["namespaces"] == ["kube-system", "rook-ceph"], ac
+        assert k["apiServer"]["certSANs"] == ["k8s.robbinsdale.local", "192.168.50.25"], node
+        iface = m["network"]["interfaces"][0]
+        assert iface["vip"] == {"ip": "192.168.50.25"} and "hardwareAddr" in iface["deviceSelector"], iface
+    else:
+        assert "interfaces" not in m["network"], node
+tc = yaml.safe_load(open(f"{d}/talosconfig"))
+eps = tc["contexts"]["talos-robbinsdale"]["endpoints"]
+assert eps == ["192.168.50.25"], eps
+print("parity ok")
+PY
+expect_out "profiles/immich.yaml: talosctl gen config parity, VIP on the named NIC, host entries, talosconfig endpoints are addresses" \
+	'^parity ok$' cat "$T/parity.out"
 
 # ---- schematic --------------------------------------------------------------------
 run A talos schematic "$P" --id

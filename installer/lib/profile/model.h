@@ -83,10 +83,12 @@ struct node_identity {
 };
 
 struct node_network {
-	char *interface; /* optional: kernel name; else the NIC with a profile MAC */
-	bool dhcp;	 /* default true */
-	char *address;	 /* static CIDR, e.g. 192.168.50.11/24 */
-	char *gateway;	 /* static gateway */
+	char *interface;     /* optional: kernel name; else the NIC with a profile MAC */
+	char *hardware_addr; /* optional: the LAN NIC's MAC (Talos deviceSelector) */
+	char *bus_path;	     /* optional: the LAN NIC's PCI/USB bus path */
+	bool dhcp;	     /* default true */
+	char *address;	     /* static CIDR, e.g. 192.168.50.11/24 */
+	char *gateway;	     /* static gateway */
 	struct strlist nameservers;
 };
 

@@ -87,6 +87,8 @@ static const struct table identity_table = { "identity", 0, identity_fields };
 
 static const struct field network_fields[] = {
 	{ "interface", T_STR, O(struct node_network, interface) },
+	{ "hardwareAddr", T_MAC, O(struct node_network, hardware_addr) },
+	{ "busPath", T_STR, O(struct node_network, bus_path) },
 	{ "dhcp", T_BOOL, O(struct node_network, dhcp), .def = "true" },
 	{ "address", T_CIDR, O(struct node_network, address) },
 	{ "gateway", T_IP, O(struct node_network, gateway) },

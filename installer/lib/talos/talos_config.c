@@ -1,5 +1,6 @@
 #include "talos/talos_config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -272,6 +273,20 @@ int talos_config_bootstrap_secrets(const struct model *m, struct buf *out, struc
 
 /* ---- machine config ------------------------------------------------------- */
 
+/* The endpoint's host and the VIP: what clients of a control plane dial. */
+static struct yval *endpoint_sans(const struct model *m)
+{
+	struct yval *sans = y_seq();
+	char *host = url_host(m->talos.endpoint);
+
+	if (host)
+		y_push(sans, y_str(host));
+	if (m->talos.vip && (!host || strcmp(host, m->talos.vip) != 0))
+		y_push(sans, y_str(m->talos.vip));
+	free(host);
+	return sans;
+}
+
 static bool has_glob(const char *s)
 {
 	return strpbrk(s, "*?[") != NULL;
@@ -325,21 +340,37 @@ static int install_section(const struct model_node *node, const char *image, str
 	return 0;
 }
 
+/* The node's LAN link as the profile names it: kernel name, MAC (the
+ * node's network.hardwareAddr, else its first identity MAC) and/or bus path.
+ * Never "every physical NIC": a VIP or a static address on all of them is
+ * an address conflict waiting for the second NIC to be cabled. */
 struct link_plan {
-	const char *iface; /* kernel name, or NULL */
-	const char *mac;   /* first identity MAC, or NULL */
-	const char *vip;   /* on control planes with talos.vip */
-	bool needed;	   /* anything to say about the link at all */
+	const char *iface;    /* kernel name, or NULL */
+	const char *mac;      /* or NULL */
+	const char *bus_path; /* or NULL */
+	const char *vip;      /* on control planes with talos.vip */
+	bool needed;	      /* anything to say about the link at all */
 };
 
-static void plan_link(const struct model *m, const struct model_node *node, struct link_plan *l)
+static int plan_link(const struct model *m, const struct model_node *node, struct link_plan *l,
+		     struct app_err *e)
 {
 	const struct node_network *net = &node->network;
 
 	l->iface = net->interface;
-	l->mac = node->identity.macs.n ? node->identity.macs.v[0] : NULL;
+	l->mac = net->hardware_addr	 ? net->hardware_addr
+		 : node->identity.macs.n ? node->identity.macs.v[0]
+					 : NULL;
+	l->bus_path = net->bus_path;
 	l->vip = node->role == NODE_ROLE_CONTROLPLANE ? m->talos.vip : NULL;
-	l->needed = l->iface || l->mac || !net->dhcp || l->vip;
+	l->needed = l->iface || l->mac || l->bus_path || !net->dhcp || l->vip;
+	if ((l->vip || !net->dhcp) && !l->iface && !l->mac && !l->bus_path)
+		return app_err_set(e, -EINVAL,
+				   "%s needs the node's LAN interface: set network.hardwareAddr (its MAC), "
+				   "network.busPath or network.interface (refusing to put it on every "
+				   "physical NIC)",
+				   l->vip ? "the VIP (talos.vip)" : "a static network.address");
+	return 0;
 }
 
 static const char *node_gateway(const struct model *m, const struct model_node *node)
@@ -347,24 +378,76 @@ static const char *node_gateway(const struct model *m, const struct model_node *
 	return node->network.gateway ? node->network.gateway : m->site.gateway;
 }
 
+static bool is_ip_literal(const char *s)
+{
+	unsigned char a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+/* The control plane's first static address (prefix stripped), or NULL. Caller frees. */
+static char *first_cp_address(const struct model *m)
+{
+	for (size_t i = 0; i < m->n_nodes; i++) {
+		const struct node_network *net = &m->nodes[i].network;
+
+		if (m->nodes[i].role == NODE_ROLE_CONTROLPLANE && !net->dhcp && net->address)
+			return xstrndup(net->address, strcspn(net->address, "/"));
+	}
+	return NULL;
+}
+
+int talos_config_endpoint_entry(const struct model *m, char **ret_host, char **ret_ip, struct app_err *e)
+{
+	char *host = url_host(m->talos.endpoint), *ip;
+
+	*ret_host = *ret_ip = NULL;
+	if (!host || is_ip_literal(host)) {
+		free(host);
+		return 0;
+	}
+	ip = m->talos.vip ? xstrdup(m->talos.vip) : first_cp_address(m);
+	if (!ip) {
+		app_err_set(e, -EINVAL,
+			    "talos.endpoint '%s' names host '%s', which the nodes cannot resolve "
+			    "without the LAN's DNS; set talos.vip (or a control plane's static "
+			    "network.address) so that every node gets a host entry for it",
+			    m->talos.endpoint, host);
+		free(host);
+		return -EINVAL;
+	}
+	*ret_host = host;
+	*ret_ip = ip;
+	return 0;
+}
+
 /* 1.10 / 1.11: machine.network. */
-static void network_legacy(const struct model *m, const struct model_node *node, struct yval *machine)
+static int network_legacy(const struct model *m, const struct model_node *node, struct yval *machine,
+			  struct app_err *e)
 {
 	const struct node_network *net = &node->network;
 	struct yval *network = y_at(machine, "network"), *dev, *route;
 	struct link_plan l;
+	char *host, *ip;
+	int r;
 
-	plan_link(m, node, &l);
+	r = plan_link(m, node, &l, e);
+	if (r == 0)
+		r = talos_config_endpoint_entry(m, &host, &ip, e);
+	if (r < 0)
+		return r;
 	if (node->hostname)
 		y_set(network, "hostname", y_str(node->hostname));
 	if (l.needed) {
 		dev = y_map();
-		if (l.iface)
+		if (l.iface) {
 			y_set(dev, "interface", y_str(l.iface));
-		else if (l.mac)
-			y_set(y_at(dev, "deviceSelector"), "hardwareAddr", y_str(l.mac));
-		else
-			y_set(y_at(dev, "deviceSelector"), "physical", y_bool(true));
+		} else {
+			if (l.mac)
+				y_set(y_at(dev, "deviceSelector"), "hardwareAddr", y_str(l.mac));
+			if (l.bus_path)
+				y_set(y_at(dev, "deviceSelector"), "busPath", y_str(l.bus_path));
+		}
 		if (net->dhcp) {
 			y_set(dev, "dhcp", y_bool(true));
 		} else {
@@ -383,6 +466,27 @@ static void network_legacy(const struct model *m, const struct model_node *node,
 	if (net->nameservers.n)
 		y_set(network, "nameservers",
 		      y_strs((const char *const *)net->nameservers.v, net->nameservers.n));
+	if (host) {
+		struct yval *entry = y_map();
+
+		y_set(entry, "ip", y_str(ip));
+		y_set(entry, "aliases", y_strs((const char *const *)&host, 1));
+		y_set(network, "extraHostEntries", y_push(y_seq(), entry));
+	}
+	free(host);
+	free(ip);
+	return 0;
+}
+
+/* CEL for LinkAliasConfig: glob() when the value holds a wildcard. */
+static void cel_term(struct buf *b, const char *expr, const char *value)
+{
+	if (b->len)
+		buf_printf(b, " && ");
+	if (strchr(value, '*'))
+		buf_printf(b, "glob(\"%s\", %s)", value, expr);
+	else
+		buf_printf(b, "%s == \"%s\"", expr, value);
 }
 
 /* 1.12: the network documents. */
@@ -393,7 +497,8 @@ static int network_docs(const struct model *m, const struct model_node *node, st
 	struct link_plan l;
 	const char *link;
 	struct yval *d;
-	char *match;
+	char *host, *ip;
+	int r;
 
 #define PUSH(doc)                                                   \
 	do {                                                        \
@@ -401,7 +506,11 @@ static int network_docs(const struct model *m, const struct model_node *node, st
 		(*docs)[(*n)++] = (doc);                            \
 	} while (0)
 
-	plan_link(m, node, &l);
+	r = plan_link(m, node, &l, e);
+	if (r == 0)
+		r = talos_config_endpoint_entry(m, &host, &ip, e);
+	if (r < 0)
+		return r;
 	if (node->hostname) {
 		d = doc_new("HostnameConfig");
 		y_set(d, "hostname", y_str(node->hostname));
@@ -409,19 +518,20 @@ static int network_docs(const struct model *m, const struct model_node *node, st
 	}
 	if (l.needed) {
 		link = l.iface;
-		if (!link && l.mac) {
+		if (!link) {
+			struct buf match = { 0 };
+
+			if (l.mac)
+				cel_term(&match, "mac(link.permanent_addr)", l.mac);
+			if (l.bus_path)
+				cel_term(&match, "link.bus_path", l.bus_path);
 			link = "net0";
 			d = doc_new("LinkAliasConfig");
 			y_set(d, "name", y_str(link));
-			match = xasprintf("mac(link.permanent_addr) == \"%s\"", l.mac);
-			y_set(y_at(d, "selector"), "match", y_str(match));
-			free(match);
+			y_set(y_at(d, "selector"), "match", y_str(match.data));
+			buf_free(&match);
 			PUSH(d);
 		}
-		if (!link)
-			return app_err_set(e, -EINVAL,
-					   "static addressing or a VIP on Talos 1.12 needs "
-					   "network.interface or identity.macs to name the link");
 		if (net->dhcp) {
 			d = doc_new("DHCPv4Config");
 			y_set(d, "name", y_str(link));
@@ -459,6 +569,14 @@ static int network_docs(const struct model *m, const struct model_node *node, st
 		y_set(d, "nameservers", ns);
 		PUSH(d);
 	}
+	if (host) {
+		d = doc_new("StaticHostConfig");
+		y_set(d, "name", y_str(ip));
+		y_set(d, "hostnames", y_strs((const char *const *)&host, 1));
+		PUSH(d);
+	}
+	free(host);
+	free(ip);
 #undef PUSH
 	return 0;
 }
@@ -488,29 +606,91 @@ static int cluster_network(const struct model *m, struct yval *cluster, struct a
 	return 0;
 }
 
-static void kube_images(const struct model *m, struct yval *machine, struct yval *cluster, bool cp)
+/* What `talosctl gen config` v1.10 writes (pkg/machinery/config/generate
+ * init.go/worker.go): the Kubernetes images pinned to one version, and the
+ * kubelet defaults of the version contract. */
+static void kubernetes(const struct model *m, struct yval *machine, struct yval *cluster, bool cp)
 {
 	static const struct {
 		const char *key, *image;
 	} images[] = {
 		{ "apiServer", "registry.k8s.io/kube-apiserver" },
 		{ "controllerManager", "registry.k8s.io/kube-controller-manager" },
+		{ "proxy", "registry.k8s.io/kube-proxy" },
 		{ "scheduler", "registry.k8s.io/kube-scheduler" },
 	};
 	const char *v = m->talos.kubernetes_version;
 	const char *pfx = v && v[0] == 'v' ? "" : "v";
+	struct yval *kubelet = y_at(machine, "kubelet");
 	char *img;
 
-	if (!v)
-		return;
-	img = xasprintf("ghcr.io/siderolabs/kubelet:%s%s", pfx, v);
-	y_set(y_at(machine, "kubelet"), "image", y_str(img));
-	free(img);
-	for (size_t i = 0; cp && i < sizeof(images) / sizeof(images[0]); i++) {
+	if (v) {
+		img = xasprintf("ghcr.io/siderolabs/kubelet:%s%s", pfx, v);
+		y_set(kubelet, "image", y_str(img));
+		free(img);
+	}
+	y_set(kubelet, "defaultRuntimeSeccompProfileEnabled", y_bool(true));
+	y_set(kubelet, "disableManifestsDirectory", y_bool(true));
+	for (size_t i = 0; v && cp && i < sizeof(images) / sizeof(images[0]); i++) {
 		img = xasprintf("%s:%s%s", images[i].image, pfx, v);
 		y_set(y_at(cluster, images[i].key), "image", y_str(img));
 		free(img);
 	}
+}
+
+/* Cluster discovery as talosctl enables it: the Kubernetes registry off
+ * (it is deprecated and needs the API server the discovery is meant to find). */
+static void discovery(struct yval *cluster)
+{
+	struct yval *d = y_at(cluster, "discovery");
+
+	y_set(d, "enabled", y_bool(true));
+	y_set(y_at(y_at(d, "registries"), "kubernetes"), "disabled", y_bool(true));
+}
+
+static void push_unique(struct yval *seq, const char **seen, size_t *n, const char *s)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp(seen[i], s) == 0)
+			return;
+	seen[(*n)++] = s;
+	y_push(seq, y_str(s));
+}
+
+/* talosctl's PodSecurity defaults (enforce baseline, audit/warn restricted);
+ * exempt are kube-system (as talosctl does) and the namespaces of the
+ * rendered platform whose pods must run privileged: Rook's OSDs and CSI
+ * plugins, the SMB CSI node plugin. */
+static void admission(const struct model *m, struct yval *api, int minor)
+{
+	const char *seen[8];
+	size_t n = 0;
+	struct yval *plugin = y_map(), *conf = y_map(), *defs, *ex, *ns = y_seq();
+	static const struct {
+		const char *key, *value;
+	} levels[] = { { "enforce", "baseline" }, { "enforce-version", "latest" },
+		       { "audit", "restricted" }, { "audit-version", "latest" },
+		       { "warn", "restricted" },  { "warn-version", "latest" } };
+
+	if (minor < 12) /* gone from the schema in 1.12 (PodSecurityPolicy left Kubernetes in 1.25) */
+		y_set(api, "disablePodSecurityPolicy", y_bool(true));
+	y_set(plugin, "name", y_str("PodSecurity"));
+	y_set(conf, "apiVersion", y_str("pod-security.admission.config.k8s.io/v1alpha1"));
+	y_set(conf, "kind", y_str("PodSecurityConfiguration"));
+	defs = y_at(conf, "defaults");
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		y_set(defs, levels[i].key, y_str(levels[i].value));
+	ex = y_at(conf, "exemptions");
+	push_unique(ns, seen, &n, "kube-system");
+	if (m->platform.rook.enabled && m->platform.rook.namespace)
+		push_unique(ns, seen, &n, m->platform.rook.namespace);
+	if (m->platform.smb_csi.enabled && m->platform.smb_csi.namespace)
+		push_unique(ns, seen, &n, m->platform.smb_csi.namespace);
+	y_set(ex, "namespaces", ns);
+	y_set(ex, "runtimeClasses", y_seq());
+	y_set(ex, "usernames", y_seq());
+	y_set(plugin, "configuration", conf);
+	y_set(api, "admissionControl", y_push(y_seq(), plugin));
 }
 
 static void features(struct yval *machine, int minor)
@@ -569,7 +749,7 @@ int talos_config_render(const struct model *m, const struct model_node *node, co
 	bool cp = node->role == NODE_ROLE_CONTROLPLANE;
 	struct yval *root = y_map(), *machine, *cluster, **docs = NULL;
 	size_t n = 1;
-	char *image = NULL, *host = NULL, own_id[65];
+	char *image = NULL, own_id[65];
 	int minor, r;
 
 	minor = talos_config_minor(m->talos.version, e);
@@ -591,8 +771,16 @@ int talos_config_render(const struct model *m, const struct model_node *node, co
 	y_set(machine, "token", y_str(b->trustd_token));
 	y_set(machine, "ca", cert_key(&b->os, cp));
 	cluster = y_at(root, "cluster");
-	if (minor < 12)
-		network_legacy(m, node, machine);
+	if (!m->talos.endpoint || strncmp(m->talos.endpoint, "https://", 8) != 0) {
+		r = app_err_set(e, -EINVAL, "talos.endpoint '%s': expected https://HOST:PORT",
+				m->talos.endpoint ? m->talos.endpoint : "");
+		goto out;
+	}
+	if (minor < 12) {
+		r = network_legacy(m, node, machine, e);
+		if (r < 0)
+			goto out;
+	}
 	image = xasprintf("%s/%s:%s",
 			  m->talos.image.installer ? m->talos.image.installer
 						   : "factory.talos.dev/metal-installer",
@@ -604,11 +792,6 @@ int talos_config_render(const struct model *m, const struct model_node *node, co
 
 	y_set(cluster, "id", y_str(b->cluster_id));
 	y_set(cluster, "secret", y_str(b->cluster_secret));
-	if (!m->talos.endpoint || strncmp(m->talos.endpoint, "https://", 8) != 0) {
-		r = app_err_set(e, -EINVAL, "talos.endpoint '%s': expected https://HOST:PORT",
-				m->talos.endpoint ? m->talos.endpoint : "");
-		goto out;
-	}
 	y_set(y_at(cluster, "controlPlane"), "endpoint", y_str(m->talos.endpoint));
 	y_set(cluster, "clusterName", y_str(m->site.cluster));
 	r = cluster_network(m, cluster, e);
@@ -623,18 +806,17 @@ int talos_config_render(const struct model *m, const struct model_node *node, co
 	}
 	y_set(cluster, "ca", cert_key(&b->k8s, cp));
 	if (cp) {
-		struct yval *sans = y_seq();
 		y_set(cluster, "aggregatorCA", cert_key(&b->k8s_aggregator, true));
 		y_set(y_at(cluster, "serviceAccount"), "key", b64_str(b->k8s_service_account_key));
-		host = url_host(m->talos.endpoint);
-		if (host)
-			y_push(sans, y_str(host));
-		if (m->talos.vip)
-			y_push(sans, y_str(m->talos.vip));
-		y_set(y_at(cluster, "apiServer"), "certSANs", sans);
+		y_set(y_at(cluster, "apiServer"), "certSANs", endpoint_sans(m));
+		/* the talosconfig may reach apid through the VIP (talos_talosconfig.c) */
+		y_set(machine, "certSANs", endpoint_sans(m));
 		y_set(y_at(cluster, "etcd"), "ca", cert_key(&b->etcd, true));
 	}
-	kube_images(m, machine, cluster, cp);
+	kubernetes(m, machine, cluster, cp);
+	if (cp)
+		admission(m, y_at(cluster, "apiServer"), minor);
+	discovery(cluster);
 	if (!m->talos.kube_proxy)
 		y_set(y_at(cluster, "proxy"), "disabled", y_bool(true));
 	if (cp) {
@@ -657,6 +839,5 @@ out:
 		y_free(docs[i]);
 	free(docs);
 	free(image);
-	free(host);
 	return r;
 }

@@ -23,6 +23,12 @@ struct app_err;
  * otherwise a negative errno and a message listing the supported ones. */
 int talos_config_minor(const char *version, struct app_err *e);
 
+/* When talos.endpoint names a host (not an address): that name and the
+ * address every node maps it to (talos.vip, else the first control plane's
+ * static address), both for the caller to free; both NULL when the endpoint
+ * is an address. -EINVAL when a name has nothing to map to. */
+int talos_config_endpoint_entry(const struct model *m, char **ret_host, char **ret_ip, struct app_err *e);
+
 /* The Secrets the cluster cannot get elsewhere (git credentials, SOPS key,
  * 1Password Connect credentials and token, SMB CSI credentials), as a YAML
  * stream appended to out. Reads secret values: wipe out after use. */

@@ -23,6 +23,10 @@ static void push_b64(struct yval *map, const char *key, const char *text, size_t
 	secure_free(enc, strlen(enc) + 1);
 }
 
+/* Addresses an admin laptop can dial without mDNS or the LAN's DNS: the
+ * control planes' static addresses, else the VIP (which follows etcd's
+ * health, so only while the cluster is up), else the endpoint host; node
+ * hostnames only when the profile names no address at all. */
 static struct yval *endpoints(const struct model *m)
 {
 	struct yval *seq = y_seq();
@@ -31,24 +35,27 @@ static struct yval *endpoints(const struct model *m)
 
 	for (size_t i = 0; i < m->n_nodes; i++) {
 		const struct model_node *node = &m->nodes[i];
-		if (node->role != NODE_ROLE_CONTROLPLANE)
+		if (node->role != NODE_ROLE_CONTROLPLANE || node->network.dhcp || !node->network.address)
 			continue;
-		if (!node->network.dhcp && node->network.address) {
-			host = xstrndup(node->network.address, strcspn(node->network.address, "/"));
-			y_push(seq, y_str(host));
-			free(host);
-			n++;
-		} else if (node->hostname) {
-			y_push(seq, y_str(node->hostname));
-			n++;
-		}
+		host = xstrndup(node->network.address, strcspn(node->network.address, "/"));
+		y_push(seq, y_str(host));
+		free(host);
+		n++;
+	}
+	if (n == 0 && m->talos.vip) {
+		y_push(seq, y_str(m->talos.vip));
+		n++;
 	}
 	if (n == 0 && m->talos.endpoint && strstr(m->talos.endpoint, "://")) {
 		const char *p = strstr(m->talos.endpoint, "://") + 3;
 		host = xstrndup(p, strcspn(p, ":/"));
 		y_push(seq, y_str(host));
 		free(host);
+		n++;
 	}
+	for (size_t i = 0; n == 0 && i < m->n_nodes; i++)
+		if (m->nodes[i].role == NODE_ROLE_CONTROLPLANE && m->nodes[i].hostname)
+			y_push(seq, y_str(m->nodes[i].hostname));
 	return seq;
 }
 

@@ -47,7 +47,7 @@ static void fill(struct model *m, struct model_node *n, const char *version)
 	memset(m, 0, sizeof(*m));
 	memset(n, 0, sizeof(*n));
 	m->talos.version = (char *)version;
-	m->talos.endpoint = "https://k8s.site.test:6443";
+	m->talos.endpoint = "https://192.168.50.25:6443";
 	m->talos.pod_cidr = "10.1.0.0/16";
 	m->talos.service_cidr = "10.0.0.0/16";
 	m->talos.cni = "none";
@@ -170,8 +170,9 @@ static void test_worker_112_documents(void **state)
 	/* static addressing with nothing to name the link */
 	n.identity.macs.n = 0;
 	assert_int_equal(render(&m, &n, &out, &e), -EINVAL);
-	assert_string_equal(e.msg, "node 'w1': static addressing or a VIP on Talos 1.12 needs "
-				   "network.interface or identity.macs to name the link");
+	assert_string_equal(e.msg, "node 'w1': a static network.address needs the node's LAN interface: "
+				   "set network.hardwareAddr (its MAC), network.busPath or "
+				   "network.interface (refusing to put it on every physical NIC)");
 	buf_free(&out);
 }
 
@@ -235,6 +236,15 @@ static void test_cluster_errors(void **state)
 	assert_string_equal(e.msg,
 			    "node 'w1': talos.endpoint 'k8s.site.test:6443': expected https://HOST:PORT");
 	buf_free(&out);
+	/* a name with nothing to map it to: the nodes could not resolve it */
+	fill(&m, &n, "v1.10.5");
+	m.talos.endpoint = "https://k8s.site.test:6443";
+	assert_int_equal(render(&m, &n, &out, &e), -EINVAL);
+	assert_string_equal(e.msg, "node 'w1': talos.endpoint 'https://k8s.site.test:6443' names host "
+				   "'k8s.site.test', which the nodes cannot resolve without the LAN's "
+				   "DNS; set talos.vip (or a control plane's static network.address) so "
+				   "that every node gets a host entry for it");
+	buf_free(&out);
 	fill(&m, &n, "v1.9.0");
 	assert_int_equal(render(&m, &n, &out, &e), -ENOTSUP);
 	buf_free(&out);
@@ -264,6 +274,109 @@ static void test_deterministic(void **state)
 	buf_free(&a);
 }
 
+static void cp_fill(struct model *m, struct model_node *n, const char *version)
+{
+	fill(m, n, version);
+	n->role = NODE_ROLE_CONTROLPLANE;
+	m->gitops.flux.install_manifest = "https://example.test/install.yaml";
+	m->gitops.flux.namespace = "flux-system";
+	m->gitops.path = "./clusters/talos-test";
+	m->gitops.url = "ssh://git@example.test/site.git";
+	m->gitops.repository = "site";
+	m->gitops.branch = "main";
+	m->gitops.interval = "30m";
+	m->gitops.root_kustomization = "cluster";
+	m->gitops.settings_configmap = "cluster-settings";
+}
+
+/* What talosctl gen config v1.10 writes (pkg/machinery/config/generate/init.go
+ * and testdata/stability/v1.10/base-controlplane.yaml), on a control plane. */
+static void test_gen_config_parity(void **state)
+{
+	struct app_err e = { 0 };
+	struct buf out = { 0 };
+	struct model_node n;
+	struct model m;
+
+	cp_fill(&m, &n, "v1.10.5");
+	m.talos.kubernetes_version = "v1.33.2";
+	m.platform.rook.enabled = true;
+	m.platform.rook.namespace = "rook-ceph";
+	m.platform.smb_csi.enabled = true;
+	m.platform.smb_csi.namespace = "kube-system";
+	assert_int_equal(render(&m, &n, &out, &e), 0);
+	assert_non_null(strstr(out.data, "  kubelet:\n    image: ghcr.io/siderolabs/kubelet:v1.33.2\n"
+					 "    defaultRuntimeSeccompProfileEnabled: true\n"
+					 "    disableManifestsDirectory: true\n"));
+	assert_non_null(strstr(out.data, "    image: registry.k8s.io/kube-apiserver:v1.33.2\n"));
+	assert_non_null(strstr(out.data, "  controllerManager:\n"
+					 "    image: registry.k8s.io/kube-controller-manager:v1.33.2\n"));
+	assert_non_null(strstr(out.data, "  proxy:\n    image: registry.k8s.io/kube-proxy:v1.33.2\n"));
+	assert_non_null(
+	    strstr(out.data, "  scheduler:\n    image: registry.k8s.io/kube-scheduler:v1.33.2\n"));
+	assert_non_null(strstr(out.data, "  discovery:\n    enabled: true\n    registries:\n"
+					 "      kubernetes:\n        disabled: true\n"));
+	assert_non_null(strstr(out.data, "    disablePodSecurityPolicy: true\n    admissionControl:\n"
+					 "    - name: PodSecurity\n      configuration:\n"
+					 "        apiVersion: pod-security.admission.config.k8s.io/v1alpha1\n"
+					 "        kind: PodSecurityConfiguration\n        defaults:\n"
+					 "          enforce: baseline\n"));
+	assert_non_null(strstr(out.data, "        exemptions:\n          namespaces:\n"
+					 "          - kube-system\n          - rook-ceph\n"
+					 "          runtimeClasses: []\n          usernames: []\n"));
+	buf_free(&out);
+	/* 1.12 dropped disablePodSecurityPolicy from the schema */
+	cp_fill(&m, &n, "v1.12.0");
+	assert_int_equal(render(&m, &n, &out, &e), 0);
+	assert_null(strstr(out.data, "disablePodSecurityPolicy"));
+	assert_non_null(strstr(out.data, "    - name: PodSecurity\n"));
+	buf_free(&out);
+}
+
+/* The VIP goes on the link the profile names, never on every physical NIC;
+ * an endpoint name resolves on every node through a host entry. */
+static void test_vip_link(void **state)
+{
+	struct app_err e = { 0 };
+	struct buf out = { 0 };
+	struct model_node n;
+	struct model m;
+
+	cp_fill(&m, &n, "v1.10.5");
+	m.talos.vip = "192.168.50.25";
+	m.talos.endpoint = "https://k8s.site.local:6443";
+	assert_int_equal(render(&m, &n, &out, &e), -EINVAL);
+	assert_string_equal(e.msg, "node 'w1': the VIP (talos.vip) needs the node's LAN interface: "
+				   "set network.hardwareAddr (its MAC), network.busPath or "
+				   "network.interface (refusing to put it on every physical NIC)");
+	buf_free(&out);
+
+	n.network.hardware_addr = "00:00:5e:00:53:01";
+	n.network.bus_path = "0000:01:00.0";
+	assert_int_equal(render(&m, &n, &out, &e), 0);
+	assert_null(strstr(out.data, "physical"));
+	assert_non_null(strstr(out.data, "    interfaces:\n    - deviceSelector:\n"
+					 "        hardwareAddr: 00:00:5e:00:53:01\n"
+					 "        busPath: \"0000:01:00.0\"\n      dhcp: true\n"
+					 "      vip:\n        ip: \"192.168.50.25\"\n"
+					 "    extraHostEntries:\n    - ip: \"192.168.50.25\"\n"
+					 "      aliases:\n      - k8s.site.local\n"));
+	assert_non_null(strstr(out.data, "  certSANs:\n  - k8s.site.local\n  - \"192.168.50.25\"\n"));
+	buf_free(&out);
+
+	cp_fill(&m, &n, "v1.12.0");
+	m.talos.vip = "192.168.50.25";
+	m.talos.endpoint = "https://k8s.site.local:6443";
+	n.network.bus_path = "0000:01:*";
+	assert_int_equal(render(&m, &n, &out, &e), 0);
+	assert_non_null(strstr(out.data, "kind: LinkAliasConfig\nname: net0\nselector:\n"
+					 "  match: glob(\"0000:01:*\", link.bus_path)\n"));
+	assert_non_null(strstr(out.data, "kind: Layer2VIPConfig\nname: \"192.168.50.25\"\nlink: net0\n"));
+	assert_non_null(strstr(out.data, "kind: StaticHostConfig\nname: \"192.168.50.25\"\nhostnames:\n"
+					 "- k8s.site.local\n"));
+	buf_free(&out);
+}
+
 static void test_talosconfig(void **state)
 {
 	struct app_err e = { 0 };
@@ -280,6 +393,18 @@ static void test_talosconfig(void **state)
 	assert_non_null(strstr(tc.data, "context: talos-test\ncontexts:\n  talos-test:\n    endpoints:\n"
 					"    - \"192.168.50.11\"\n    ca: "));
 	assert_int_equal(talos_talosconfig_check(tc.data, tc.len, &bundle, now, 30L * 86400, &e), 0);
+	/* DHCP control planes: the VIP, never a .local name */
+	{
+		struct buf t2 = { 0 };
+
+		n.network.dhcp = true;
+		m.talos.vip = "192.168.50.25";
+		m.talos.endpoint = "https://k8s.site.local:6443";
+		assert_int_equal(talos_talosconfig_render(&m, &bundle, now, &t2, &e), 0);
+		assert_non_null(strstr(t2.data, "    endpoints:\n    - \"192.168.50.25\"\n    ca: "));
+		assert_null(strstr(t2.data, ".local"));
+		buf_free(&t2);
+	}
 	/* not valid for another 400 days */
 	assert_int_equal(talos_talosconfig_check(tc.data, tc.len, &bundle, now, 400L * 86400, &e), -EINVAL);
 	assert_string_equal(e.msg,
@@ -301,6 +426,8 @@ int main(void)
 		cmocka_unit_test(test_install_disk),
 		cmocka_unit_test(test_cluster_errors),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_gen_config_parity),
+		cmocka_unit_test(test_vip_link),
 		cmocka_unit_test(test_talosconfig),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
