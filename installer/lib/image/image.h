@@ -16,7 +16,14 @@
  * Journal: one line per chunk written and read back equal, keyed to the target
  * and the source (file identity or URL). It is only a hint: a re-run skips a
  * listed chunk when reading it back gives exactly the stream's bytes, and
- * rewrites it otherwise, so a lost or stale journal costs time, never a wrong disk. */
+ * rewrites it otherwise, so a lost or stale journal costs time, never a wrong disk.
+ *
+ * The pieces, each header its whole API: queue.h (bounded queue between the
+ * threads), source.h (file or URL reader thread, source hash), decoder.h
+ * (libarchive decompression into chunks), chunk.h (a chunk and its zero-block
+ * map), target.h (open, O_DIRECT writes, zeroing, sync), journal.h (the chunk
+ * journal), verify.h (read-back and its thread), pin.h (naming and pins);
+ * image.c joins them into the pipeline. */
 #ifndef APPLIANCE_IMAGE_H
 #define APPLIANCE_IMAGE_H
 
@@ -27,9 +34,9 @@
 #include "disk/disk.h"
 #include "net/fetch.h"
 #include "image/partition.h"
+#include "image/pin.h"
 
 struct app_err;
-struct model;
 
 #define IMAGE_CHUNK (2u << 20)
 
@@ -92,21 +99,5 @@ int image_inspect(const char *source, const char *ca_file, struct image_info *re
 /* Default journal path for a target: "<file>.image-journal" for regular files,
  * /var/lib/appliance/image-<name>.journal for block devices. Caller frees. */
 char *image_default_journal(const char *target);
-
-/* Image Factory naming. key: "<schematic>/<version>/<platform>-<arch>.<format>"
- * (the pin key); url: mirror (when set) or factory + "/image/" + key. */
-char *image_pin_key(const struct model *m, const char *schematic_id);
-char *image_url(const struct model *m, const char *schematic_id);
-char *image_cache_name(const struct model *m, const char *schematic_id); /* key with '/' -> '-' */
-
-/* Pins file: a YAML mapping "pins: {KEY: SHA256HEX}". Looks KEY up: 1 found
- * (hex in ret, 65 bytes), 0 not pinned, negative on error. A missing file
- * counts as empty. */
-int image_pin_lookup(const char *pins_path, const char *key, char ret[65], struct app_err *e);
-/* Record KEY -> hex (trust on first use); refuses to change an existing pin. */
-int image_pin_record(const char *pins_path, const char *key, const char *hex, struct app_err *e);
-
-/* SHA-256 of a whole file, hex. */
-int image_file_sha256(const char *path, char ret[65], struct app_err *e);
 
 #endif

@@ -279,3 +279,24 @@ out:
 	close_gpt(cxt);
 	return r;
 }
+
+static uint64_t le64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+uint64_t partition_image_size(const void *head, size_t len)
+{
+	const unsigned char *c = head;
+	uint64_t alt;
+
+	if (len < 1024 || memcmp(c + 512, "EFI PART", 8) != 0)
+		return 0;
+	alt = le64(c + 512 + 32);
+	if (alt < 34 || alt > (1ull << 40))
+		return 0;
+	return (alt + 1) * 512;
+}

@@ -34,6 +34,10 @@ int partition_list(int fd, const char *path, struct partition_entry *ret, unsign
 int partition_list_head(const void *head, size_t len, uint64_t image_size, struct partition_entry *ret,
 			unsigned max, unsigned *n, struct app_err *e);
 
+/* The image size an image's first bytes announce: the primary GPT header's
+ * backup-header LBA (512-byte sectors) + 1; 0 without a GPT. */
+uint64_t partition_image_size(const void *head, size_t len);
+
 /* Move the backup GPT header and entries to the last sectors of the disk and
  * extend the usable range to match. *moved is false when already there. */
 int partition_relocate_backup(int fd, const char *path, bool *moved, struct app_err *e);

@@ -1,0 +1,41 @@
+/* Chunks of the decompressed image; see chunk.h. */
+#include "image/chunk.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/util.h"
+
+void *chunk_buf_alloc(size_t n)
+{
+	void *p = NULL;
+	if (posix_memalign(&p, CHUNK_BLK, n) != 0)
+		p = xmalloc(0); /* unreachable in practice; keeps the contract */
+	return p;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	if (n == 0)
+		return true;
+	if (p[0] != 0 || p[n - 1] != 0)
+		return false;
+	return memcmp(p, p + 1, n - 1) == 0;
+}
+
+void chunk_zmap(struct chunk *c)
+{
+	size_t nblk = (c->len + CHUNK_BLK - 1) / CHUNK_BLK;
+
+	memset(c->zmap, 0, CHUNK_ZMAP_BYTES);
+	for (size_t b = 0; b < nblk; b++) {
+		size_t n = (b + 1) * CHUNK_BLK <= c->len ? CHUNK_BLK : c->len - b * CHUNK_BLK;
+		if (all_zero(c->data + b * CHUNK_BLK, n))
+			c->zmap[b / 8] |= (unsigned char)(1u << (b % 8));
+	}
+}
+
+bool chunk_zero_block(const struct chunk *c, size_t b)
+{
+	return (c->zmap[b / 8] & (1u << (b % 8))) && (b + 1) * CHUNK_BLK <= c->len;
+}

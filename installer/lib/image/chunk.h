@@ -1,0 +1,33 @@
+/* A chunk of the decompressed image: IMAGE_CHUNK bytes (the last may be
+ * shorter) at index * IMAGE_CHUNK, with a bitmap of its all-zero 4 KiB blocks
+ * so the writer can zero them instead of sending zeros. */
+#ifndef APPLIANCE_IMAGE_CHUNK_H
+#define APPLIANCE_IMAGE_CHUNK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image/image.h"
+
+#define CHUNK_BLK 4096u /* zero-detection block; also the O_DIRECT buffer alignment */
+#define CHUNK_ZMAP_BYTES (IMAGE_CHUNK / CHUNK_BLK / 8)
+
+struct chunk {
+	unsigned char *data; /* IMAGE_CHUNK bytes, CHUNK_BLK-aligned */
+	size_t len;
+	uint64_t index;
+	unsigned char zmap[CHUNK_ZMAP_BYTES]; /* bit set = all-zero block */
+};
+
+/* An n-byte buffer aligned for O_DIRECT; free() it. */
+void *chunk_buf_alloc(size_t n);
+
+/* Fill c->zmap from c->data and c->len. */
+void chunk_zmap(struct chunk *c);
+
+/* Block b is all zeros and whole (a partial last block counts as data, so the
+ * tail stays exact). */
+bool chunk_zero_block(const struct chunk *c, size_t b);
+
+#endif

@@ -1,0 +1,48 @@
+/* The image writer's decompressor: libarchive's raw reader (zstd, xz, gzip,
+ * none) over an image_source, cutting the image into chunks in a thread of its
+ * own. Chunks circulate through two bounded queues: free_q (empty buffers)
+ * and full_q (decoded chunks, in order). */
+#ifndef APPLIANCE_IMAGE_DECODER_H
+#define APPLIANCE_IMAGE_DECODER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "image/chunk.h"
+#include "image/queue.h"
+#include "image/source.h"
+
+#define DECODER_N_CHUNKS 6 /* chunk buffers: decoder and writer in flight + queue */
+
+struct archive;
+
+struct decoder {
+	struct image_source src; /* its parameters are set by the caller */
+	struct archive *a;
+	char format[16]; /* "zstd", "xz", "gzip", "none" */
+	struct chunk chunks[DECODER_N_CHUNKS];
+	struct bqueue free_q, full_q;
+	pthread_t thread;
+	bool thread_started;
+	struct app_err err;
+	int rc; /* the decoder thread's verdict: negative with err on failure */
+	uint64_t out_bytes;
+};
+
+/* Open the source and read the format. */
+int decoder_open(struct decoder *d, struct app_err *e);
+
+/* Fill one chunk in this thread; 0 at the end of the image, 1 with data,
+ * negative on error (message in d->err). */
+int decoder_chunk(struct decoder *d, struct chunk *c, uint64_t index);
+
+/* Decode the whole image in a thread: chunks come out of d->full_q, go back
+ * through d->free_q. */
+int decoder_start(struct decoder *d, struct app_err *e);
+
+/* Stop the thread (if any), the source, and free everything. */
+void decoder_close(struct decoder *d);
+
+#endif

@@ -1,0 +1,190 @@
+/* The image writer's target; see target.h. */
+#include "image/target.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int target_set_direct(struct image_target *t, bool on)
+{
+	int fl;
+
+	if (!t->can_direct || t->direct == on)
+		return 0;
+	fl = fcntl(t->fd, F_GETFL);
+	if (fl < 0 || fcntl(t->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) < 0)
+		return -errno;
+	t->direct = on;
+	return 0;
+}
+
+int target_pwrite(struct image_target *t, const void *buf, size_t len, uint64_t off, struct app_err *e)
+{
+	const char *p = buf;
+
+	/* O_DIRECT needs sector-sized lengths; the image's odd tail goes buffered. */
+	if (t->direct && len % t->align)
+		target_set_direct(t, false);
+	while (len) {
+		ssize_t n = pwrite(t->fd, p, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ENOSPC || errno == EFBIG)
+				return app_err_set(e, -ENOSPC,
+						   "disk '%s' is too small: writing at byte %llu failed: %s",
+						   t->path, (unsigned long long)off, strerror(errno));
+			return app_err_set(e, -errno, "cannot write to '%s' at byte %llu: %s", t->path,
+					   (unsigned long long)off, strerror(errno));
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	target_set_direct(t, true);
+	return 0;
+}
+
+int target_grow(struct image_target *t, uint64_t end, struct app_err *e)
+{
+	if (!t->growable || end <= t->file_size)
+		return 0;
+	if (ftruncate(t->fd, (off_t)end) < 0)
+		return app_err_set(e, -errno, "cannot extend '%s' to %llu bytes: %s", t->path,
+				   (unsigned long long)end, strerror(errno));
+	t->file_size = end;
+	return 0;
+}
+
+int target_zero(struct image_target *t, uint64_t off, uint64_t len, struct app_err *e)
+{
+	if (t->blockdev && off % t->align == 0 && len % t->align == 0) {
+		uint64_t range[2] = { off, len };
+		/* the device zeroes the range, unmapping it when it can (thin/loop: holes);
+		 * the kernel refuses rather than falling back to writing zeros */
+		if (t->punch_ok) {
+			if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				      (off_t)len) == 0)
+				return 0;
+			t->punch_ok = false;
+		}
+		if (t->zeroout_ok) {
+			if (ioctl(t->fd, BLKZEROOUT, range) == 0)
+				return 0;
+			if (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOTTY)
+				return app_err_set(e, -errno, "cannot zero '%s' at byte %llu: %s", t->path,
+						   (unsigned long long)off, strerror(errno));
+			t->zeroout_ok = false;
+		}
+	}
+	if (!t->blockdev) {
+		if (t->growable && off >= t->file_size)
+			return target_grow(t, off + len, e); /* beyond the old end: already a hole */
+		if (t->punch_ok) {
+			if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				      (off_t)len) == 0)
+				return target_grow(t, off + len, e);
+			t->punch_ok = false;
+		}
+	}
+	while (len) {
+		size_t n = len < IMAGE_CHUNK ? (size_t)len : IMAGE_CHUNK;
+		int r = target_pwrite(t, t->zeros, n, off, e);
+		if (r < 0)
+			return r;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int target_sync(struct image_target *t, struct app_err *e)
+{
+	if (fdatasync(t->fd) < 0)
+		return app_err_set(e, -errno, "cannot sync '%s': %s", t->path, strerror(errno));
+	return 0;
+}
+
+int target_write_chunk(struct image_target *t, const struct chunk *c, uint64_t *written, uint64_t *zeroed,
+		       struct app_err *e)
+{
+	uint64_t base = c->index * (uint64_t)IMAGE_CHUNK;
+	size_t nblk = (c->len + CHUNK_BLK - 1) / CHUNK_BLK;
+	int r = target_grow(t, base + c->len, e);
+
+	for (size_t b = 0; r == 0 && b < nblk;) {
+		bool z = chunk_zero_block(c, b);
+		size_t s = b, from, to;
+		while (b < nblk && chunk_zero_block(c, b) == z)
+			b++;
+		from = s * CHUNK_BLK;
+		to = b * CHUNK_BLK < c->len ? b * CHUNK_BLK : c->len;
+		if (z) {
+			r = target_zero(t, base + from, to - from, e);
+			*zeroed += to - from;
+		} else {
+			r = target_pwrite(t, c->data + from, to - from, base + from, e);
+			*written += to - from;
+		}
+	}
+	return r;
+}
+
+int target_open(struct image_target *t, const struct disk_claim *claim, struct app_err *e)
+{
+	struct stat st;
+	int fd = disk_open_write(claim, 0, e);
+	int ssz = 0;
+
+	t->path = claim->path;
+	t->fd = fd;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0)
+		return app_err_set(e, -errno, "cannot stat '%s': %s", t->path, strerror(errno));
+	t->blockdev = S_ISBLK(st.st_mode);
+	if (t->blockdev) {
+		if (ioctl(fd, BLKGETSIZE64, &t->size) < 0)
+			return app_err_set(e, -errno, "cannot get the size of '%s': %s", t->path,
+					   strerror(errno));
+		t->zeroout_ok = true;
+		t->punch_ok = true;
+		if (ioctl(fd, BLKSSZGET, &ssz) < 0 || ssz < 512)
+			ssz = 512;
+		t->align = (unsigned)ssz;
+	} else if (S_ISREG(st.st_mode)) {
+		t->file_size = (uint64_t)st.st_size;
+		t->growable = st.st_size == 0;
+		t->size = t->growable ? UINT64_MAX : (uint64_t)st.st_size;
+		t->punch_ok = true;
+		t->align = CHUNK_BLK;
+	} else {
+		return app_err_set(e, -EINVAL, "'%s' is neither a block device nor a regular file", t->path);
+	}
+	t->can_direct = true;
+	if (target_set_direct(t, true) < 0) {
+		t->can_direct = false;
+		t->direct = false;
+	}
+	t->zeros = mmap(NULL, IMAGE_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->zeros == MAP_FAILED) {
+		t->zeros = NULL;
+		return app_err_set(e, -ENOMEM, "cannot map a zero buffer");
+	}
+	return 0;
+}
+
+void target_close(struct image_target *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	if (t->zeros)
+		munmap(t->zeros, IMAGE_CHUNK);
+	t->zeros = NULL;
+}

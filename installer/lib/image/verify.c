@@ -1,0 +1,163 @@
+/* Reading the image back; see verify.h. */
+#include "image/verify.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int rd_direct(struct readback *r, bool on)
+{
+	int fl = fcntl(r->fd, F_GETFL);
+	if (fl < 0 || fcntl(r->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT) < 0)
+		return -1;
+	r->direct = on;
+	return 0;
+}
+
+int readback_open(struct readback *r, const struct image_target *t, struct app_err *e)
+{
+	struct stat a, b;
+
+	r->path = t->path;
+	r->align = t->align;
+	r->fd = open(t->path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0)
+		return app_err_set(e, -errno, "cannot open '%s' to read it back: %s", t->path,
+				   strerror(errno));
+	if (fstat(r->fd, &a) < 0 || fstat(t->fd, &b) < 0 ||
+	    (S_ISBLK(a.st_mode) ? a.st_rdev != b.st_rdev : a.st_dev != b.st_dev || a.st_ino != b.st_ino))
+		return app_err_set(e, -ESTALE, "'%s' changed while it was being written", t->path);
+	rd_direct(r, t->can_direct);
+	r->buf = chunk_buf_alloc(IMAGE_CHUNK);
+	return 0;
+}
+
+void readback_close(struct readback *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+	free(r->buf);
+	r->buf = NULL;
+}
+
+static int rd_read(struct readback *r, size_t len, uint64_t off, struct app_err *e)
+{
+	bool was = r->direct;
+	char *p = (char *)r->buf;
+
+	if (r->direct && len % r->align)
+		rd_direct(r, false); /* the image's odd tail */
+	if (!r->direct) {
+		/* buffered: get the range to the disk, drop it from the cache, read it again */
+		sync_file_range(r->fd, (off_t)off, (off_t)len,
+				SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+				    SYNC_FILE_RANGE_WAIT_AFTER);
+		posix_fadvise(r->fd, (off_t)off, (off_t)len, POSIX_FADV_DONTNEED);
+	}
+	while (len) {
+		ssize_t n = pread(r->fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int err = n < 0 ? errno : EIO;
+			return app_err_set(e, -err, "cannot read back '%s' at byte %llu: %s", r->path,
+					   (unsigned long long)off, n < 0 ? strerror(err) : "unexpected end");
+		}
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	if (was && !r->direct)
+		rd_direct(r, true);
+	return 0;
+}
+
+int readback_equal(struct readback *r, const struct chunk *c, bool *equal, struct app_err *e)
+{
+	int rc = rd_read(r, c->len, c->index * (uint64_t)IMAGE_CHUNK, e);
+	if (rc < 0)
+		return rc;
+	*equal = memcmp(r->buf, c->data, c->len) == 0;
+	return 0;
+}
+
+int verify_differs(struct image_journal *j, const char *target, const char *source, const struct chunk *c,
+		   struct app_err *e)
+{
+	uint64_t off = c->index * (uint64_t)IMAGE_CHUNK;
+	image_journal_add(j, c->index, false);
+	image_journal_sync(j, NULL);
+	return app_err_set(e, -EIO, "read-back of disk '%s' differs from image '%s' in bytes %llu-%llu",
+			   target, source, (unsigned long long)off, (unsigned long long)(off + c->len - 1));
+}
+
+static void *verify_thread(void *arg)
+{
+	struct verifier *v = arg;
+
+	for (;;) {
+		struct chunk *c = bqueue_pop(&v->q);
+		bool eq = false;
+		int r;
+		if (!c)
+			break;
+		if (v->rc == 0) {
+			r = readback_equal(&v->rd, c, &eq, &v->err);
+			if (r == 0 && !eq)
+				r = verify_differs(v->j, v->rd.path, v->source, c, &v->err);
+			if (r < 0) {
+				v->rc = r;
+			} else {
+				image_journal_add(v->j, c->index, true);
+				v->verified += c->len;
+			}
+		}
+		bqueue_push(v->done_q, c);
+	}
+	return NULL;
+}
+
+int verifier_start(struct verifier *v, const struct image_target *t, struct image_journal *j,
+		   struct bqueue *done_q, unsigned cap, const char *source, struct app_err *e)
+{
+	int r = readback_open(&v->rd, t, e);
+	if (r < 0)
+		return r;
+	v->j = j;
+	v->done_q = done_q;
+	v->source = source;
+	bqueue_init(&v->q, cap);
+	if (pthread_create(&v->thread, NULL, verify_thread, v) != 0)
+		return app_err_set(e, -EAGAIN, "cannot start the read-back thread");
+	v->started = true;
+	return 0;
+}
+
+int verifier_push(struct verifier *v, struct chunk *c)
+{
+	return bqueue_push(&v->q, c);
+}
+
+int verifier_stop(struct verifier *v, struct app_err *e)
+{
+	if (!v->started)
+		return 0;
+	bqueue_close(&v->q);
+	pthread_join(v->thread, NULL);
+	bqueue_destroy(&v->q);
+	v->started = false;
+	if (v->rc < 0) {
+		*e = v->err;
+		return v->rc;
+	}
+	return 0;
+}
+
+void verifier_close(struct verifier *v)
+{
+	readback_close(&v->rd);
+}
