@@ -8,7 +8,15 @@ CC ?= cc
 PKGS := yaml-0.1 libcurl libarchive blkid fdisk smbclient openssl
 
 # Dependency check first: everything that builds or runs goes through deps.
-DEPS_STAMP := build/.deps-ok
+# packages.txt is grouped by purpose; each target asks for its groups and one
+# stamp stands for each set of groups, so `make test` after `make demo` still
+# installs the rest (scripts/deps.sh GROUP...).
+DEPS_STAMP := build/.deps-build
+DEPS_DEMO := build/.deps-build+demo
+DEPS_TEST := build/.deps-build+demo+test+iso
+DEPS_ISO := build/.deps-build+iso
+DEPS_FUZZ := build/.deps-build+fuzz
+DEPS_ALL := build/.deps-build+demo+test+iso+fuzz
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
@@ -34,9 +42,10 @@ BIN := installer/appliance
 .PHONY: all deps test test-unit test-integration test-e2e demo bench fuzz install clean format format-check iso
 all: $(BIN)
 
-deps: $(DEPS_STAMP)
-$(DEPS_STAMP): packages.txt scripts/deps.sh
-	sh scripts/deps.sh packages.txt
+deps: $(DEPS_ALL)
+# a static pattern rule: the stamps are explicit targets (never "intermediate")
+$(sort $(DEPS_STAMP) $(DEPS_DEMO) $(DEPS_TEST) $(DEPS_ISO) $(DEPS_FUZZ) $(DEPS_ALL)): build/.deps-%: packages.txt scripts/deps.sh
+	sh scripts/deps.sh packages.txt $(subst +, ,$*)
 	@mkdir -p build && touch $@
 
 build/libappliance.a: $(LIB_OBJ)
@@ -64,11 +73,11 @@ build/san/%.o: %.S | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) -Iprofiles -c -o $@ $<
 
-build/tests/%: tests/unit/%.c build/libappliance.a
+build/tests/%: tests/unit/%.c build/libappliance.a | $(DEPS_TEST)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< build/libappliance.a $(PKG_LIBS) -lcmocka
-build/san/tests/%: tests/unit/%.c build/san/libappliance.a
+build/san/tests/%: tests/unit/%.c build/san/libappliance.a | $(DEPS_TEST)
 	@mkdir -p $(dir $@)
 	@echo "  LD san  $@"
 	@$(CC) $(ALL_CFLAGS) $(SAN_CFLAGS) -Itests/unit -o $@ $< build/san/libappliance.a $(PKG_LIBS) -lcmocka
@@ -76,23 +85,23 @@ build/san/tests/%: tests/unit/%.c build/san/libappliance.a
 # ---- tests -------------------------------------------------------------------
 # tests/run.sh runs every runner, prints each summary and ends with
 # "N passed, N failed"; non-zero exit on any failure.
-test: $(BIN) $(UNIT_BIN) $(UNIT_SAN_BIN)
+test: $(DEPS_TEST) $(BIN) $(UNIT_BIN) $(UNIT_SAN_BIN)
 	@bash tests/run.sh unit $(UNIT_BIN) $(UNIT_SAN_BIN) -- integration tests/integration/*.sh -- e2e tests/e2e/*.sh
 
-test-unit: $(UNIT_BIN) $(UNIT_SAN_BIN)
+test-unit: $(DEPS_TEST) $(UNIT_BIN) $(UNIT_SAN_BIN)
 	@bash tests/run.sh unit $(UNIT_BIN) $(UNIT_SAN_BIN)
 
-test-integration: $(BIN)
+test-integration: $(DEPS_TEST) $(BIN)
 	@bash tests/run.sh integration tests/integration/*.sh
 
-test-e2e: $(BIN)
+test-e2e: $(DEPS_TEST) $(BIN)
 	@bash tests/run.sh e2e tests/e2e/*.sh
 
 # ---- formatting ----------------------------------------------------------------
 FORMAT_SRC = $(wildcard installer/*.c installer/*.h installer/*/*.c installer/*/*.h installer/*/*/*.c installer/*/*/*.h tests/unit/*.h tests/unit/*/*.c fuzz/*.c iso/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
-format-check: | $(DEPS_STAMP)
+format-check: | $(DEPS_TEST)
 	@bad=$$(for f in $(FORMAT_SRC); do clang-format --dry-run -Werror $$f >/dev/null 2>&1 || echo $$f; done); \
 	if [ -n "$$bad" ]; then echo "format-check: not clang-formatted (run 'make format'):"; echo "$$bad"; exit 1; fi; \
 	echo "format-check: ok"
@@ -113,7 +122,7 @@ clean:
 BENCH :=
 include $(sort $(wildcard mk/*.mk))
 
-bench: $(BIN) $(BENCH)
+bench: $(DEPS_TEST) $(BIN) $(BENCH)
 
 -include $(LIB_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(LIB_SAN_OBJ:.o=.d)
 

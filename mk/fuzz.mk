@@ -4,7 +4,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SRC := $(wildcard installer/lib/profile/*.c) installer/lib/base/ytree.c \
 	installer/lib/base/util.c installer/lib/base/err.c installer/lib/base/json.c
 .PHONY: fuzz
-build/fuzz/profile_fuzz: fuzz/profile_fuzz.c $(FUZZ_SRC) installer/lib/profile/profile_defaults.S profiles/defaults.yaml | $(DEPS_STAMP)
+build/fuzz/profile_fuzz: fuzz/profile_fuzz.c $(FUZZ_SRC) installer/lib/profile/profile_defaults.S profiles/defaults.yaml | $(DEPS_FUZZ)
 	@mkdir -p $(dir $@)
 	clang -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -Iinstaller/lib -Iprofiles \
 		-o $@ fuzz/profile_fuzz.c $(FUZZ_SRC) installer/lib/profile/profile_defaults.S -lyaml -lcrypto

@@ -4,5 +4,5 @@
 .PHONY: bench-install
 BENCH += bench-install
 
-bench-install: $(DEPS_STAMP) $(BIN)
+bench-install: $(DEPS_DEMO) $(BIN)
 	bash scripts/demo.sh --bench

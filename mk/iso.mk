@@ -13,7 +13,7 @@ ISO_INPUTS := iso/build.sh iso/firmware.sh iso/init iso/udhcpc.script iso/grub.c
 .PHONY: iso iso-assets bench-iso
 BENCH += bench-iso
 
-$(ISO_MKI): iso/mkinitramfs.c | $(DEPS_STAMP)
+$(ISO_MKI): iso/mkinitramfs.c | $(DEPS_ISO)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARNFLAGS) -D_GNU_SOURCE -o $@ $< $(shell pkg-config --cflags --libs libarchive)
 
@@ -22,7 +22,7 @@ $(ISO_MKI): iso/mkinitramfs.c | $(DEPS_STAMP)
 # every package was had, so an offline build tries again next time.
 FW_DIR := build/firmware
 FW_STAMP := $(FW_DIR)/.stamp
-$(FW_STAMP): firmware/live.list iso/firmware.sh | $(DEPS_STAMP)
+$(FW_STAMP): firmware/live.list iso/firmware.sh | $(DEPS_ISO)
 	@bash iso/firmware.sh --list firmware/live.list --out $(FW_DIR)
 	@[ -s $(FW_DIR)/missing.txt ] || touch $@
 .PHONY: firmware
