@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/err.h"
 #include "base/util.h"
@@ -428,43 +429,112 @@ int s3_get(const struct s3_target *t, const char *key, size_t max, struct buf *o
 	return r;
 }
 
+/* The listing's bounds: pages, bytes, keys, time, and tokens seen (a token
+ * handed out twice means the server is going round in circles). */
+struct list_bounds {
+	size_t pages, max_pages, max_keys;
+	uint64_t bytes, max_bytes;
+	long deadline_ms;
+	struct timespec start;
+	char **tokens;
+	size_t n_tokens;
+};
+
+static long elapsed_ms(const struct timespec *start)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+static int list_late(const struct list_bounds *b, const char *where, struct app_err *e)
+{
+	return app_err_set(e, -ETIMEDOUT, "%s: not finished after %ld s; giving up", where,
+			   b->deadline_ms / 1000);
+}
+
+/* Before the next page: 0, or the bound that stops the listing. */
+static int list_check(struct list_bounds *b, const struct s3_objects *objs, const char *token,
+		      const char *where, struct app_err *e)
+{
+	char have[32];
+
+	if (objs->n > b->max_keys)
+		return app_err_set(e, -E2BIG, "%s: more than %zu objects", where, b->max_keys);
+	if (b->bytes > b->max_bytes)
+		return app_err_set(e, -E2BIG, "%s: more than %s of listing; giving up", where,
+				   fmt_bytes(b->max_bytes, have, sizeof(have)));
+	if (!token)
+		return 0;
+	for (size_t i = 0; i < b->n_tokens; i++)
+		if (strcmp(b->tokens[i], token) == 0)
+			return app_err_set(e, -ELOOP,
+					   "%s: the server handed out continuation token '%.64s' twice "
+					   "(pages %zu and %zu); refusing to go round in circles",
+					   where, token, i + 1, b->pages);
+	if (b->pages >= b->max_pages)
+		return app_err_set(e, -E2BIG, "%s: still truncated after %zu pages; giving up", where,
+				   b->pages);
+	if (elapsed_ms(&b->start) >= b->deadline_ms)
+		return list_late(b, where, e);
+	b->tokens = xrealloc(b->tokens, sizeof(*b->tokens) * (b->n_tokens + 1));
+	b->tokens[b->n_tokens++] = xstrdup(token);
+	return 0;
+}
+
 int s3_list(const struct s3_target *t, const char *prefix, size_t max_keys, struct s3_objects *ret,
 	    struct app_err *e)
 {
 	struct curl_slist *h = NULL;
 	struct buf body = { 0 };
-	char *token = NULL, *sigv4 = NULL, *userpwd = NULL;
+	char *token = NULL, *sigv4 = NULL, *userpwd = NULL, *where;
 	CURL *curl = s3_handle(t, &body, &h, &sigv4, &userpwd);
+	long per_request = t->timeout_ms > 0 ? t->timeout_ms : 30000L;
+	struct list_bounds b = {
+		.max_pages = t->max_pages ? t->max_pages : S3_LIST_PAGES,
+		.max_bytes = t->max_bytes ? t->max_bytes : S3_LIST_BYTES,
+		.max_keys = max_keys ? max_keys : S3_DEFAULT_MAX_KEYS,
+		.deadline_ms = t->list_deadline_ms > 0 ? t->list_deadline_ms : S3_LIST_DEADLINE_MS,
+	};
 	int r = 0;
 
 	memset(ret, 0, sizeof(*ret));
-	if (!max_keys)
-		max_keys = S3_DEFAULT_MAX_KEYS;
 	if (!curl)
 		return app_err_set(e, -ENOMEM, "cannot create a curl handle");
+	clock_gettime(CLOCK_MONOTONIC, &b.start);
+	where = xasprintf("%s: listing s3://%s/%s", t->endpoint, t->bucket, prefix);
 	do {
 		bool truncated = false;
 		char *next = NULL;
+		long left = b.deadline_ms - elapsed_ms(&b.start);
 
+		/* no single page may outlast the listing's deadline */
+		curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+				 left < per_request ? (left > 1 ? left : 1) : per_request);
 		r = list_page(curl, t, prefix, token, &body, e);
+		if (r < 0 && elapsed_ms(&b.start) >= b.deadline_ms)
+			r = list_late(&b, where, e); /* the page was cut short by the listing's deadline */
 		if (r < 0)
 			break;
+		b.pages++;
+		b.bytes += body.len;
 		r = s3_parse_list(body.data ? body.data : "", body.len, ret, &truncated, &next, e);
 		if (r < 0) {
-			app_err_prefix(e, "%s: listing s3://%s/%s", t->endpoint, t->bucket, prefix);
+			app_err_prefix(e, "%s", where);
 			break;
 		}
 		free(token);
 		token = truncated ? next : NULL;
 		if (!truncated)
 			free(next);
-		if (ret->n > max_keys) {
-			r = app_err_set(e, -E2BIG, "%s: more than %zu objects under s3://%s/%s", t->endpoint,
-					max_keys, t->bucket, prefix);
-			break;
-		}
-	} while (token);
+		r = list_check(&b, ret, token, where, e);
+	} while (r == 0 && token);
 	free(token);
+	free(where);
+	for (size_t i = 0; i < b.n_tokens; i++)
+		free(b.tokens[i]);
+	free(b.tokens);
 	s3_handle_free(curl, h, sigv4, userpwd);
 	buf_free(&body);
 	if (r < 0)

@@ -21,7 +21,16 @@ struct s3_target {
 	const char *access_key; /* secret material: never in messages */
 	const char *secret_key;
 	long timeout_ms; /* per request; 0: 30000 */
+	/* s3_list bounds, so a server that never stops saying IsTruncated cannot
+	 * hold the program or its memory; 0: the S3_LIST_* defaults below */
+	size_t max_pages;      /* pages of one listing */
+	uint64_t max_bytes;    /* bytes of listing XML, all pages together */
+	long list_deadline_ms; /* the whole listing, every page */
 };
+
+#define S3_LIST_PAGES 2000		   /* 2 million keys at S3's 1000 a page */
+#define S3_LIST_BYTES (128ull << 20)	   /* about 400000 Barman objects */
+#define S3_LIST_DEADLINE_MS (300L * 1000L) /* five minutes for one listing */
 
 struct s3_object {
 	char *key;
@@ -36,7 +45,9 @@ struct s3_objects {
 
 void s3_objects_free(struct s3_objects *o);
 
-/* Every object under prefix (all pages, at most max_keys objects; 0: 1000000). */
+/* Every object under prefix (all pages, at most max_keys objects; 0: 1000000).
+ * Refused (-E2BIG, -ETIMEDOUT, -ELOOP) past the target's page, byte and time
+ * bounds, or when the server hands out a continuation token twice. */
 int s3_list(const struct s3_target *t, const char *prefix, size_t max_keys, struct s3_objects *ret,
 	    struct app_err *e);
 

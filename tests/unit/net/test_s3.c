@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -217,6 +219,112 @@ static void test_closed_port(void **state)
 	assert_int_equal(strncmp(e.msg, url, strlen(url)), 0);
 }
 
+/* ---- the listing bounds, against tests/servers/s3_truncated.py -------------
+ * (a stand-in whose every page says IsTruncated; the bucket name picks how) */
+
+static pid_t stand_in;
+static char stand_in_url[64];
+
+static int stand_in_start(void **state)
+{
+	char dir[] = "/tmp/test_s3.XXXXXX", pf[64];
+	FILE *f;
+	int port = 0;
+
+	(void)state;
+	if (access("tests/servers/s3_truncated.py", R_OK) != 0 || !mkdtemp(dir))
+		return 0; /* the tests below skip */
+	snprintf(pf, sizeof(pf), "%s/port", dir);
+	stand_in = fork();
+	if (stand_in == 0) {
+		execl("/usr/bin/python3", "python3", "tests/servers/s3_truncated.py", pf, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 200 && !port; i++) {
+		f = fopen(pf, "r");
+		if (f) {
+			if (fscanf(f, "%d", &port) != 1)
+				port = 0;
+			fclose(f);
+		}
+		if (!port)
+			usleep(50000);
+	}
+	unlink(pf);
+	rmdir(dir);
+	if (port)
+		snprintf(stand_in_url, sizeof(stand_in_url), "http://127.0.0.1:%d", port);
+	return 0;
+}
+
+static int stand_in_stop(void **state)
+{
+	(void)state;
+	if (stand_in > 0) {
+		kill(stand_in, SIGTERM);
+		waitpid(stand_in, NULL, 0);
+	}
+	return 0;
+}
+
+/* s3_list against bucket, expecting code and the message after "URL: listing s3://BUCKET/p/: " */
+static void list_bounded(const char *bucket, struct s3_target t, size_t max_keys, int code, const char *msg)
+{
+	struct s3_objects o = { 0 };
+	struct app_err e = { 0 };
+	char want[512];
+
+	if (!stand_in_url[0])
+		skip();
+	t.endpoint = stand_in_url;
+	t.bucket = bucket;
+	t.access_key = "k";
+	t.secret_key = "s";
+	assert_int_equal(s3_list(&t, "p/", max_keys, &o, &e), code);
+	snprintf(want, sizeof(want), "%s: listing s3://%s/p/: %s", stand_in_url, bucket, msg);
+	assert_string_equal(e.msg, want);
+	assert_int_equal(o.n, 0); /* nothing half-listed is handed back */
+	assert_null(o.v);
+}
+
+static void test_list_repeated_token(void **state)
+{
+	(void)state;
+	list_bounded("repeat", (struct s3_target){ 0 }, 0, -ELOOP,
+		     "the server handed out continuation token 'stuck-token' twice (pages 1 and 2); "
+		     "refusing to go round in circles");
+	list_bounded("cycle", (struct s3_target){ 0 }, 0, -ELOOP,
+		     "the server handed out continuation token 'a' twice (pages 1 and 3); "
+		     "refusing to go round in circles");
+}
+
+static void test_list_page_bound(void **state)
+{
+	(void)state;
+	list_bounded("endless", (struct s3_target){ .max_pages = 40 }, 0, -E2BIG,
+		     "still truncated after 40 pages; giving up");
+}
+
+static void test_list_byte_bound(void **state)
+{
+	(void)state;
+	list_bounded("fat", (struct s3_target){ .max_bytes = 3u << 20 }, 0, -E2BIG,
+		     "more than 3.0 MiB of listing; giving up");
+}
+
+static void test_list_key_bound(void **state)
+{
+	(void)state;
+	list_bounded("many", (struct s3_target){ 0 }, 4500, -E2BIG, "more than 4500 objects");
+}
+
+static void test_list_deadline(void **state)
+{
+	(void)state;
+	list_bounded("slow", (struct s3_target){ .list_deadline_ms = 1000 }, 0, -ETIMEDOUT,
+		     "not finished after 1 s; giving up");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +334,12 @@ int main(void)
 		cmocka_unit_test(test_barman_status), cmocka_unit_test(test_parse_list_random),
 		cmocka_unit_test(test_closed_port),
 	};
+	const struct CMUnitTest bounded[] = {
+		cmocka_unit_test(test_list_repeated_token), cmocka_unit_test(test_list_page_bound),
+		cmocka_unit_test(test_list_byte_bound),	    cmocka_unit_test(test_list_key_bound),
+		cmocka_unit_test(test_list_deadline),
+	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL) |
+	       cmocka_run_group_tests(bounded, stand_in_start, stand_in_stop);
 }
