@@ -206,6 +206,8 @@ static int do_fetch(int argc, char **argv)
 			.ctx = &pg,
 		};
 		const char *b = getenv("APPLIANCE_FETCH_BACKOFF_MS");
+
+		fetch_image_bounds(&m->talos.image, &fo);
 		if (b)
 			fo.backoff_ms = (unsigned)atoi(b);
 		if (mkdir_p(cache, 0755, &e) < 0 || fetch_file(&fo, file, &e) < 0) {

@@ -149,6 +149,7 @@ static int image_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 			.progress = fetch_progress,
 			.ctx = c,
 		};
+		fetch_image_bounds(&c->m->talos.image, &fo);
 		r = mkdir_p(c->cache_dir, 0755, e);
 		if (r == 0)
 			r = fetch_file(&fo, c->image_file, e);

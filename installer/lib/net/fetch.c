@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,8 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "profile/model.h"
+#include "profile/profile.h"
 
 /* Failures worth another attempt: the network or the server had a bad moment. */
 static const CURLcode transient_curl[] = {
@@ -33,9 +36,10 @@ struct xfer {
 	uint64_t skip;	    /* stream mode: bytes to drop after a server ignored Range */
 	uint64_t total;	    /* full size when known */
 	bool range_asked;
-	bool started;	/* first body byte of this attempt seen */
-	bool restarted; /* the server ignored Range at least once */
-	int sink_err;	/* negative errno from the sink or write(2) */
+	bool started;	       /* first body byte of this attempt seen */
+	bool restarted;	       /* the server ignored Range at least once */
+	struct timespec start; /* of the whole transfer (deadline_s) */
+	int sink_err;	       /* negative errno from the sink or write(2) */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -63,6 +67,35 @@ static bool is_transient(CURLcode rc, long http)
 	return false;
 }
 
+/* A body (announced or received) past the ceiling stops the transfer. */
+static int too_big(struct xfer *x, uint64_t bytes)
+{
+	if (x->o->max_bytes && bytes > x->o->max_bytes) {
+		x->sink_err = -EFBIG;
+		return -1;
+	}
+	return 0;
+}
+
+static long elapsed_ms(const struct xfer *x)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (long)(now.tv_sec - x->start.tv_sec) * 1000L + (now.tv_nsec - x->start.tv_nsec) / 1000000L;
+}
+
+/* Milliseconds left before the deadline (LONG_MAX without one, 0 when past). */
+static long left_ms(const struct xfer *x)
+{
+	long left;
+
+	if (x->o->deadline_s <= 0)
+		return LONG_MAX;
+	left = x->o->deadline_s * 1000L - elapsed_ms(x);
+	return left > 0 ? left : 0;
+}
+
 /* First body bytes of an attempt: did the server honour our Range? */
 static int attempt_start(struct xfer *x)
 {
@@ -86,11 +119,11 @@ static int attempt_start(struct xfer *x)
 		}
 		if (len >= 0)
 			x->total = (uint64_t)len;
-		return 0;
+		return too_big(x, x->total);
 	}
 	if (len >= 0)
 		x->total = x->delivered + (uint64_t)len;
-	return 0;
+	return too_big(x, x->total);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
@@ -106,6 +139,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 	}
 	if (off == n)
 		return n;
+	if (too_big(x, x->delivered + (n - off)) < 0)
+		return 0;
 	if (x->fd >= 0) {
 		const char *p = data + off;
 		size_t left = n - off;
@@ -153,6 +188,7 @@ static int run(struct xfer *x, struct app_err *e)
 	int r = 0;
 
 	pthread_once(&curl_once, curl_init_once);
+	clock_gettime(CLOCK_MONOTONIC, &x->start);
 	x->curl = curl_easy_init();
 	if (!x->curl)
 		return app_err_set(e, -ENOMEM, "cannot start a download of '%s'", o->url);
@@ -188,6 +224,8 @@ static int run(struct xfer *x, struct app_err *e)
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		if (o->deadline_s > 0)
+			curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left_ms(x) > 1 ? left_ms(x) : 1L);
 		x->range_asked = x->delivered > 0;
 		x->started = false;
 		x->skip = 0;
@@ -204,9 +242,22 @@ static int run(struct xfer *x, struct app_err *e)
 			rc = CURLE_PARTIAL_FILE;
 		if (rc == CURLE_OK)
 			break;
+		if (x->sink_err == -EFBIG) {
+			char lim[32];
+
+			r = app_err_set(e, -EFBIG, "download of '%s' is larger than %s; refusing the rest",
+					o->url, fmt_bytes(o->max_bytes, lim, sizeof(lim)));
+			break;
+		}
 		if (x->sink_err) {
 			r = app_err_set(e, x->sink_err, "download of '%s': cannot store the data: %s", o->url,
 					strerror(-x->sink_err));
+			break;
+		}
+		if (left_ms(x) == 0) {
+			r = app_err_set(e, -ETIMEDOUT,
+					"download of '%s' did not finish within %ld s (%llu bytes so far)",
+					o->url, o->deadline_s, (unsigned long long)x->delivered);
 			break;
 		}
 		if (rc == CURLE_HTTP_RETURNED_ERROR && http == 416 && x->delivered > 0) {
@@ -237,7 +288,7 @@ static int run(struct xfer *x, struct app_err *e)
 		if (o->on_retry)
 			o->on_retry(o->ctx, attempt + 1, x->delivered,
 				    errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		sleep_ms(backoff);
+		sleep_ms(left_ms(x) < (long)backoff ? (unsigned)left_ms(x) : backoff);
 		backoff = backoff >= 15000 ? 30000 : backoff * 2;
 	}
 	if (r == 0 && o->progress)
@@ -266,6 +317,15 @@ int fetch_file(const struct fetch_opts *o, const char *dest, struct app_err *e)
 	if (r == 0 && fsync(x.fd) < 0)
 		r = app_err_set(e, -errno, "cannot sync '%s': %s", part, strerror(errno));
 	close(x.fd);
+	if (r == -ENOSPC || r == -EDQUOT || r == -EFBIG) {
+		/* a resume could only fail the same way: leave no partial file behind */
+		unlink(part);
+		if (e) {
+			size_t l = strlen(e->msg);
+
+			snprintf(e->msg + l, sizeof(e->msg) - l, "; removed '%s'", part);
+		}
+	}
 	if (r == 0 && rename(part, dest) < 0)
 		r = app_err_set(e, -errno, "cannot rename '%s' to '%s': %s", part, dest, strerror(errno));
 	free(part);
@@ -276,4 +336,13 @@ int fetch_stream(const struct fetch_opts *o, fetch_sink_fn sink, void *sink_ctx,
 {
 	struct xfer x = { .o = o, .fd = -1, .sink = sink, .sink_ctx = sink_ctx };
 	return run(&x, e);
+}
+
+void fetch_image_bounds(const struct talos_image *im, struct fetch_opts *o)
+{
+	long long ms = 0;
+
+	o->max_bytes = im->max_size.bytes;
+	if (im->fetch_timeout && profile_parse_duration(im->fetch_timeout, &ms) == 0 && ms > 0)
+		o->deadline_s = (long)((ms + 999) / 1000);
 }

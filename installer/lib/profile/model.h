@@ -129,13 +129,15 @@ struct talos_schematic {
 };
 
 struct talos_image {
-	char *factory;	 /* https://factory.talos.dev */
-	char *mirror;	 /* optional base URL serving the same paths (cache/mirror) */
-	char *platform;	 /* metal */
-	char *arch;	 /* amd64 */
-	char *format;	 /* raw.zst | raw.xz */
-	char *pins;	 /* file with pinned sha256 per image, relative to the profile */
-	char *installer; /* factory.talos.dev/metal-installer */
+	char *factory;		    /* https://factory.talos.dev */
+	char *mirror;		    /* optional base URL serving the same paths (cache/mirror) */
+	char *platform;		    /* metal */
+	char *arch;		    /* amd64 */
+	char *format;		    /* raw.zst | raw.xz */
+	char *pins;		    /* file with pinned sha256 per image, relative to the profile */
+	char *installer;	    /* factory.talos.dev/metal-installer */
+	struct model_size max_size; /* a download larger than this is refused (4Gi) */
+	char *fetch_timeout;	    /* the whole download, retries included ("2h") */
 };
 
 struct model_talos {

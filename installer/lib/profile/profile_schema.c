@@ -126,6 +126,8 @@ static const struct field talos_image_fields[] = {
 	{ "format", T_ENUM, O(struct talos_image, format), .choices = formats },
 	{ "pins", T_STR, O(struct talos_image, pins) },
 	{ "installer", T_STR, O(struct talos_image, installer) },
+	{ "maxSize", T_SIZE, O(struct talos_image, max_size) },
+	{ "fetchTimeout", T_DURATION, O(struct talos_image, fetch_timeout) },
 	END,
 };
 static const struct table talos_image_table = { "image", 0, talos_image_fields };

@@ -15,6 +15,7 @@
 
 #include "base/err.h"
 #include "profile/model.h"
+#include "base/beneath.h"
 #include "base/util.h"
 #include "base/yemit.h"
 
@@ -639,14 +640,12 @@ int render_write(const struct render_tree *t, const char *dir, const enum render
 		    "refusing to overwrite it%s",
 		    dir, t->files[first].path, foreign > 1 ? " or the other foreign files" : "");
 	for (size_t i = 0; i < t->n_files; i++) {
-		char *path;
 		int r;
 
 		if (states[i] == RENDER_SAME)
 			continue;
-		path = xasprintf("%s/%s", dir, t->files[i].path);
-		r = write_file_atomic(path, t->files[i].text, t->files[i].len, 0644, e);
-		free(path);
+		/* beneath dir only: a symbolic link in the checkout is refused, not followed */
+		r = write_file_beneath(dir, t->files[i].path, t->files[i].text, t->files[i].len, 0644, e);
 		if (r < 0)
 			return r;
 	}
@@ -745,16 +744,10 @@ int render_remove_stale(const char *dir, char *const *stale, size_t n, struct ap
 {
 	for (size_t i = 0; i < n; i++) {
 		char *p = xasprintf("%s/%s", dir, stale[i]);
-		int r = 0;
+		/* beneath dir only, and the directories that became empty up to (not
+		 * including) dir; a symbolic link on the way is refused */
+		int r = has_marker(p) ? unlink_beneath(dir, stale[i], e) : 0;
 
-		if (has_marker(p) && unlink(p) < 0)
-			r = app_err_set(e, -errno, "cannot remove '%s': %s", p, strerror(errno));
-		/* and the directories that became empty, up to (not including) dir */
-		for (char *slash; r == 0 && (slash = strrchr(p, '/')) && (size_t)(slash - p) > strlen(dir);) {
-			*slash = '\0';
-			if (rmdir(p) < 0)
-				break;
-		}
 		free(p);
 		if (r < 0)
 			return r;

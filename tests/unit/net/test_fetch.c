@@ -34,6 +34,8 @@ struct server {
 	bool honour_range;
 	int drop_first; /* connections to cut mid-body */
 	int status;	/* 0: 200/206, else this status with no body */
+	bool no_length; /* no Content-Length: the body ends when the connection does */
+	bool stall;	/* after half the body, hold the connection until the client leaves */
 	int conns;
 	pthread_t th;
 };
@@ -68,6 +70,8 @@ static void *serve(void *arg)
 			    "HTTP/1.0 206 Partial\r\nContent-Length: %llu\r\nContent-Range: bytes "
 			    "%llu-%d/%d\r\n\r\n",
 			    BODY - from, from, BODY - 1, BODY);
+		else if (s->no_length)
+			len = (size_t)snprintf(hdr, sizeof(hdr), "HTTP/1.0 200 OK\r\n\r\n");
 		else
 			len = (size_t)snprintf(hdr, sizeof(hdr),
 					       "HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n", BODY);
@@ -76,6 +80,13 @@ static void *serve(void *arg)
 		if (s->drop_first > 0) {
 			s->drop_first--;
 			n /= 2;
+		}
+		if (s->stall) {
+			send(c, body + from, n / 2, MSG_NOSIGNAL);
+			while (recv(c, req, sizeof(req), 0) > 0)
+				; /* until the client gives up */
+			close(c);
+			continue;
 		}
 		send(c, body + from, n, MSG_NOSIGNAL);
 		shutdown(c, SHUT_RDWR);
@@ -257,6 +268,62 @@ static void test_refused(void **state)
 	free(url);
 }
 
+/* A body past max_bytes: announced (Content-Length) or only sent (no length):
+ * refused with its message, and neither DEST nor DEST.part is left. */
+static void test_size_ceiling(void **state)
+{
+	char *dest = xasprintf("%s/big.bin", dir), *part = xasprintf("%s/big.bin.part", dir);
+	char want[512];
+	(void)state;
+
+	for (int announced = 1; announced >= 0; announced--) {
+		struct server s = { .honour_range = true, .no_length = !announced };
+		struct fetch_opts o = { .backoff_ms = 1, .max_bytes = 100 * 1024 };
+		struct app_err e = { 0 };
+		char *url;
+
+		server_start(&s);
+		url = xasprintf("http://127.0.0.1:%d/big.bin", s.port);
+		o.url = url;
+		assert_int_equal(fetch_file(&o, dest, &e), -EFBIG);
+		snprintf(want, sizeof(want),
+			 "download of '%s' is larger than 100.0 KiB; refusing the rest; removed '%s'", url,
+			 part);
+		assert_string_equal(e.msg, want);
+		assert_int_equal(access(part, F_OK), -1);
+		assert_int_equal(access(dest, F_OK), -1);
+		server_stop(&s);
+		free(url);
+	}
+	free(dest);
+	free(part);
+}
+
+/* A server that stops sending: the whole transfer ends at the deadline (not
+ * only the low-speed timeout), and the partial file stays for a resume. */
+static void test_deadline(void **state)
+{
+	struct server s = { .honour_range = true, .stall = true };
+	char *dest = xasprintf("%s/slow.bin", dir), *part = xasprintf("%s/slow.bin.part", dir), *url, *want;
+	struct fetch_opts o = { .backoff_ms = 1, .deadline_s = 1 };
+	struct app_err e = { 0 };
+	(void)state;
+
+	server_start(&s);
+	url = xasprintf("http://127.0.0.1:%d/slow.bin", s.port);
+	o.url = url;
+	assert_int_equal(fetch_file(&o, dest, &e), -ETIMEDOUT);
+	want = xasprintf("download of '%s' did not finish within 1 s (", url);
+	assert_int_equal(strncmp(e.msg, want, strlen(want)), 0);
+	assert_int_equal(access(part, F_OK), 0);
+	assert_int_equal(access(dest, F_OK), -1);
+	server_stop(&s);
+	free(want);
+	free(url);
+	free(dest);
+	free(part);
+}
+
 static void test_is_url(void **state)
 {
 	(void)state;
@@ -291,6 +358,8 @@ int main(void)
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_is_url),
+		cmocka_unit_test(test_size_ceiling),
+		cmocka_unit_test(test_deadline),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
