@@ -99,21 +99,6 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 	return 0;
 }
 
-/* The node's Talos API address from the model: its static address (CIDR
- * stripped), else its hostname. Caller frees. */
-static char *node_host(const struct model_node *n)
-{
-	if (n->network.address && *n->network.address) {
-		const char *slash = strchr(n->network.address, '/');
-
-		return slash ? xstrndup(n->network.address, (size_t)(slash - n->network.address))
-			     : xstrdup(n->network.address);
-	}
-	if (n->hostname && *n->hostname)
-		return xstrdup(n->hostname);
-	return NULL;
-}
-
 int cmd_bootstrap(int argc, char **argv)
 {
 	struct bs_opts o = { .wait_s = 600 };
@@ -163,7 +148,7 @@ int cmd_bootstrap(int argc, char **argv)
 			    cmd_usage_error("bootstrap", "--endpoint '%s': expected HOST[:PORT]", o.endpoint);
 			goto out;
 		}
-	} else if (!(host = node_host(node))) {
+	} else if (!(host = cmd_node_host(node))) {
 		rc = cmd_usage_error(
 		    "bootstrap", "node '%s' has no static address or hostname; give --endpoint", node->name);
 		goto out;
@@ -213,7 +198,7 @@ int cmd_bootstrap(int argc, char **argv)
 			 * of the profile with an address */
 			for (size_t i = 0; i < m->n_nodes; i++) {
 				const struct model_node *n = &m->nodes[i];
-				char *h = o.endpoint ? NULL : node_host(n);
+				char *h = o.endpoint ? NULL : cmd_node_host(n);
 				struct talosapi_node sn = { .host = h ? h : host,
 							    .port = port,
 							    .creds = &creds };

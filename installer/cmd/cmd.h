@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "net/s3.h"
+
 #define EXIT_OK 0
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
@@ -30,6 +32,7 @@ CMD(install)
 CMD(pxe)
 CMD(bootstrap)
 CMD(rebuild)
+CMD(status)
 #undef CMD
 
 /* Options every profile-reading command accepts: PROFILE [--site FILE]...
@@ -87,6 +90,10 @@ int cmd_value_opts(const char *cmd, int argc, char **argv, int *i, const struct 
  * the PROFILE. 0 when taken, else the usage error's exit code. */
 int cmd_profile_arg(const char *cmd, struct profile_opts *o, const char *arg);
 
+/* The node's Talos API address from the model: its static address (CIDR
+ * stripped), else its hostname; NULL when it has neither. Caller frees. */
+char *cmd_node_host(const struct model_node *n);
+
 /* talosapi_retry.on_retry for the commands that wait for apid: one line on
  * stderr per failed attempt. */
 void cmd_talos_on_retry(void *ud, int attempt, const char *why, long delay_ms);
@@ -96,6 +103,17 @@ void cmd_talos_on_retry(void *ud, int attempt, const char *why, long delay_ms);
  * frees it). True when argv[*i] was one of them with its value (*i past it);
  * false otherwise, a missing value included. */
 bool cmd_hw_opt(int argc, char **argv, int *i, struct hw_opts *o, const char ***files, size_t *n_files);
+
+/* The database's backups in its primary object store
+ * (apps.immich.database.primary), read only: where they are and what
+ * s3_barman_scan found for serverName server. Credentials come from the
+ * site.secretVars the store's access/secret key variables name. */
+struct cmd_backups {
+	char *bucket, *prefix, *endpoint;
+	struct s3_barman barman;
+};
+int cmd_backups_scan(const struct model *m, const char *server, struct cmd_backups *ret, struct app_err *e);
+void cmd_backups_free(struct cmd_backups *b);
 
 /* Print "appliance: <msg>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,4 +1,5 @@
 /* Helpers shared by the commands: profile options, loading, error output. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "disk/hw.h"
 #include "profile/model.h"
 #include "profile/profile.h"
+#include "profile/secret.h"
 #include "base/util.h"
 
 bool cmd_is_help(const char *arg)
@@ -198,4 +200,75 @@ struct model *cmd_load_node(const struct profile_opts *o, const char *name,
 		return NULL;
 	}
 	return m;
+}
+
+/* Secret value behind a Flux variable of site.secretVars. */
+static int var_secret(const struct model *m, const char *var, struct secret *ret, struct app_err *e)
+{
+	for (size_t i = 0; var && i < m->site.secret_vars.n; i++)
+		if (strcmp(m->site.secret_vars.v[i].key, var) == 0)
+			return secret_read(m, m->site.secret_vars.v[i].value, 1, ret, e);
+	return app_err_set(e, -ENOENT, "variable '%s' is not mapped to a secret in site.secretVars",
+			   var ? var : "");
+}
+
+int cmd_backups_scan(const struct model *m, const char *server, struct cmd_backups *ret, struct app_err *e)
+{
+	const struct immich_object_store *s = &m->apps.immich.database.primary;
+	struct secret ak = { 0 }, sk = { 0 };
+	char *dest;
+	int r;
+
+	if (!s->destination_path || !s->endpoint)
+		return app_err_set(
+		    e, -EINVAL,
+		    "apps.immich.database.primary has no destinationPath/endpoint: no backups to "
+		    "read");
+	dest = model_expand(m, s->destination_path);
+	r = s3_url_split(dest, &ret->bucket, &ret->prefix, e);
+	free(dest);
+	if (r < 0)
+		return app_err_prefix(e, "apps.immich.database.primary.destinationPath");
+	ret->endpoint = model_expand(m, s->endpoint);
+	if ((r = var_secret(m, s->access_key_var, &ak, e)) < 0 ||
+	    (r = var_secret(m, s->secret_key_var, &sk, e)) < 0) {
+		secret_free(&ak);
+		return app_err_prefix(e, "object store credentials");
+	}
+	{
+		struct s3_target t = {
+			.endpoint = ret->endpoint,
+			.region = s->region,
+			.bucket = ret->bucket,
+			.access_key = ak.data,
+			.secret_key = sk.data,
+		};
+
+		r = s3_barman_scan(&t, ret->prefix, server, &ret->barman, e);
+	}
+	secret_free(&ak);
+	secret_free(&sk);
+	return r;
+}
+
+void cmd_backups_free(struct cmd_backups *b)
+{
+	s3_barman_free(&b->barman);
+	free(b->bucket);
+	free(b->prefix);
+	free(b->endpoint);
+	b->bucket = b->prefix = b->endpoint = NULL;
+}
+
+char *cmd_node_host(const struct model_node *n)
+{
+	if (n->network.address && *n->network.address) {
+		const char *slash = strchr(n->network.address, '/');
+
+		return slash ? xstrndup(n->network.address, (size_t)(slash - n->network.address))
+			     : xstrdup(n->network.address);
+	}
+	if (n->hostname && *n->hostname)
+		return xstrdup(n->hostname);
+	return NULL;
 }

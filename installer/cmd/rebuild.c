@@ -24,7 +24,6 @@
 #include "render/render.h"
 #include "install/report.h"
 #include "net/s3.h"
-#include "profile/secret.h"
 #include "talos/talos_secrets.h"
 #include "net/talosapi.h"
 #include "base/util.h"
@@ -150,21 +149,10 @@ static int parse_args(int argc, char **argv, struct rb_opts *o)
 	return 0;
 }
 
-/* The serverName the database recovers from; the same rule as render_app.c. */
-/* Secret value behind a Flux variable of site.secretVars. */
-static int var_secret(const struct model *m, const char *var, struct secret *ret, struct app_err *e)
-{
-	for (size_t i = 0; var && i < m->site.secret_vars.n; i++)
-		if (strcmp(m->site.secret_vars.v[i].key, var) == 0)
-			return secret_read(m, m->site.secret_vars.v[i].value, 1, ret, e);
-	return app_err_set(e, -ENOENT, "variable '%s' is not mapped to a secret in site.secretVars",
-			   var ? var : "");
-}
-
 struct preflight {
 	char fingerprint[65];
-	char *bucket, *prefix, *endpoint, *source, *new_server;
-	struct s3_barman barman;
+	char *source, *new_server;
+	struct cmd_backups bk; /* bucket, prefix, endpoint, barman */
 	char *nas_photos, *nas_library;
 };
 
@@ -213,23 +201,6 @@ static int check_secrets(const struct model *m, const char *path, struct preflig
 static int check_backups(const struct model *m, const struct rb_opts *o, struct preflight *pf,
 			 struct app_err *e)
 {
-	const struct immich_database *d = &m->apps.immich.database;
-	const struct immich_object_store *s = &d->primary;
-	struct secret ak = { 0 }, sk = { 0 };
-	char *dest;
-	int r;
-
-	if (!s->destination_path || !s->endpoint)
-		return app_err_set(
-		    e, -EINVAL,
-		    "apps.immich.database.primary has no destinationPath/endpoint: no backups to "
-		    "recover from");
-	dest = model_expand(m, s->destination_path);
-	r = s3_url_split(dest, &pf->bucket, &pf->prefix, e);
-	free(dest);
-	if (r < 0)
-		return app_err_prefix(e, "apps.immich.database.primary.destinationPath");
-	pf->endpoint = model_expand(m, s->endpoint);
 	pf->source = xstrdup(render_recovery_source(m));
 	pf->new_server = o->server_name ? xstrdup(o->server_name) : xasprintf("%s-recovery", pf->source);
 	if (strcmp(pf->new_server, pf->source) == 0)
@@ -238,25 +209,7 @@ static int check_backups(const struct model *m, const struct rb_opts *o, struct 
 		    "new backups would go under serverName '%s', the archive being recovered from; "
 		    "pick another --server-name",
 		    pf->source);
-	if ((r = var_secret(m, s->access_key_var, &ak, e)) < 0 ||
-	    (r = var_secret(m, s->secret_key_var, &sk, e)) < 0) {
-		secret_free(&ak);
-		return app_err_prefix(e, "object store credentials");
-	}
-	{
-		struct s3_target t = {
-			.endpoint = pf->endpoint,
-			.region = s->region,
-			.bucket = pf->bucket,
-			.access_key = ak.data,
-			.secret_key = sk.data,
-		};
-
-		r = s3_barman_scan(&t, pf->prefix, pf->source, &pf->barman, e);
-	}
-	secret_free(&ak);
-	secret_free(&sk);
-	return r;
+	return cmd_backups_scan(m, pf->source, &pf->bk, e);
 }
 
 static int check_nas(const struct model *m, struct preflight *pf, struct app_err *e)
@@ -313,11 +266,11 @@ static void print_plan(const struct model *m, const struct rb_opts *o, const str
 			       m->nodes[i].name);
 			break;
 		}
-	s3_format_age(time(NULL) - pf->barman.newest_base_time, age, sizeof(age));
+	s3_format_age(time(NULL) - pf->bk.barman.newest_base_time, age, sizeof(age));
 	printf("    - database: CNPG cluster %s recovers from s3://%s/%s%s/ (newest base backup %s, %s old) "
 	       "and archives new backups under serverName %s\n",
-	       d->cluster ? d->cluster : "", pf->bucket, pf->prefix, pf->source, pf->barman.newest_base, age,
-	       pf->new_server);
+	       d->cluster ? d->cluster : "", pf->bk.bucket, pf->bk.prefix, pf->source,
+	       pf->bk.barman.newest_base, age, pf->new_server);
 	printf("    - GitOps tree: rendered in recovery mode into %s\n",
 	       out ? out : "(no --out/gitops.out: not rendered)");
 	printf("  will NOT touch:\n");
@@ -325,8 +278,8 @@ static void print_plan(const struct model *m, const struct rb_opts *o, const str
 	       "volumes; nothing writes to them\n",
 	       m->nas.address ? m->nas.address : "", m->nas.port, m->nas.share ? m->nas.share : "",
 	       m->nas.photos ? m->nas.photos : "", m->nas.library ? m->nas.library : "");
-	printf("    - S3 backups s3://%s/%s%s/: only read; new backups go to s3://%s/%s%s/\n", pf->bucket,
-	       pf->prefix, pf->source, pf->bucket, pf->prefix, pf->new_server);
+	printf("    - S3 backups s3://%s/%s%s/: only read; new backups go to s3://%s/%s%s/\n", pf->bk.bucket,
+	       pf->bk.prefix, pf->source, pf->bk.bucket, pf->bk.prefix, pf->new_server);
 	printf(
 	    "    - secrets bundle %s: reused as it is (same cluster id and CAs; existing talosconfig keeps "
 	    "working)\n",
@@ -472,18 +425,18 @@ int cmd_rebuild(int argc, char **argv)
 	} else {
 		char ab[32], aw[32], skipped[160] = "";
 
-		s3_format_age(time(NULL) - pf.barman.newest_base_time, ab, sizeof(ab));
-		s3_format_age(time(NULL) - pf.barman.newest_wal_time, aw, sizeof(aw));
-		if (pf.barman.not_done)
+		s3_format_age(time(NULL) - pf.bk.barman.newest_base_time, ab, sizeof(ab));
+		s3_format_age(time(NULL) - pf.bk.barman.newest_wal_time, aw, sizeof(aw));
+		if (pf.bk.barman.not_done)
 			snprintf(skipped, sizeof(skipped), ", %zu newer not completed (%s: %s)",
-				 pf.barman.not_done, pf.barman.newest_not_done,
-				 pf.barman.newest_not_done_status);
+				 pf.bk.barman.not_done, pf.bk.barman.newest_not_done,
+				 pf.bk.barman.newest_not_done_status);
 		row("ok", "backups",
 		    "s3://%s/%s%s/: %zu base backup%s, newest completed %s (%s old)%s; %zu WAL file%s, "
 		    "newest %s (%s old)",
-		    pf.bucket, pf.prefix, pf.source, pf.barman.base_backups,
-		    pf.barman.base_backups == 1 ? "" : "s", pf.barman.newest_base, ab, skipped,
-		    pf.barman.wals, pf.barman.wals == 1 ? "" : "s", pf.barman.newest_wal, aw);
+		    pf.bk.bucket, pf.bk.prefix, pf.source, pf.bk.barman.base_backups,
+		    pf.bk.barman.base_backups == 1 ? "" : "s", pf.bk.barman.newest_base, ab, skipped,
+		    pf.bk.barman.wals, pf.bk.barman.wals == 1 ? "" : "s", pf.bk.barman.newest_wal, aw);
 	}
 	if (o.skip_nas) {
 		row("skip", "nas", "not checked (--skip-nas)");
@@ -537,10 +490,7 @@ int cmd_rebuild(int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	buf_free(&failed);
-	s3_barman_free(&pf.barman);
-	free(pf.bucket);
-	free(pf.prefix);
-	free(pf.endpoint);
+	cmd_backups_free(&pf.bk);
 	free(pf.source);
 	free(pf.new_server);
 	free(pf.nas_photos);

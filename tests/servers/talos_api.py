@@ -4,9 +4,14 @@
 mutual TLS on 127.0.0.1. No generated code: generic handlers with raw-bytes
 (de)serialisers and protobuf encoded by hand, as in the Talos .proto files.
 
+Day 2 (appliance apply / upgrade / status): Version, ServiceList,
+EtcdMemberList, ApplyConfiguration (with dry run), Upgrade, Reboot, Read and
+time.TimeService/Time, driven by DIR/node.json (see Day2 below). A reboot
+closes the port, waits, and listens again on the same port, like a node.
+
 Usage: talos_api.py --ca CA --cert CRT --key KEY --port-file F [--delay S]
        [--state DIR] [--mode ok|already|worker|unsync:N] [--chunks N]
-       [--kube-error] [--kubeconfig FILE]
+       [--kube-error] [--kubeconfig FILE] [--etcd FILE]
 The port is written to --port-file before listening (after --delay seconds
 the server starts listening on it). Every call is appended to DIR/calls.
 """
@@ -134,6 +139,284 @@ class Node:
         return field_bytes(1, field_bytes(1, metadata("cp1")))
 
 
+# ---- day 2 ---------------------------------------------------------------------
+# Behaviour from siderolabs/talos v1.10.5:
+#   internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go
+#     ApplyConfiguration: config that does not load or validate -> InvalidArgument;
+#       no v1alpha1 document -> InvalidArgument "the applied machine configuration doesn't
+#       contain v1alpha1 config, ..."; NO_REBOOT of a change that needs a reboot ->
+#       InvalidArgument (CanApplyImmediate); AUTO resolves to REBOOT or NO_REBOOT;
+#       dry_run answers mode_details "Dry run summary:\n<mode details> (skipped in
+#       dry-run).\nConfig diff:\n\n<unified diff a/b>" ("No changes." when equal,
+#       pkg/machinery/config/configdiff/configdiff.go); REBOOT reboots after answering.
+#     Upgrade: on a control plane (not --force) etcd must have no member that is not
+#       started ("etcd member %016x is not started, all members must be running to perform
+#       an upgrade") and not exactly 2 members (internal/pkg/etcd/etcd.go
+#       ValidateForUpgrade); answers ack "Upgrade request received", then the upgrade
+#       sequence installs and reboots.
+#     Read: a regular file streamed as common.Data; missing -> NotFound.
+#   pkg/machinery/constants/constants.go: the config lives at /system/state/config.yaml.
+#   api/time/time.proto: Time { server, localtime, remotetime }.
+# DIR/node.json (re-read on every call, so a test can change it between runs):
+#   hostname, type (controlplane|worker), version ("v1.10.5"),
+#   services: [[id, state, healthy]...] (default: Talos' core services, healthy),
+#   time_offset_ms, reboot_seconds (how long the node is away, default 1),
+#   settle_seconds (services unhealthy after boot, default 0.5),
+#   after_upgrade: "ok" | "down" (never answers again) | "rollback" (comes back on the
+#     old version, as Talos does when the new one fails to boot) | "no-etcd" (comes back
+#     but does not rejoin etcd),
+#   refuse_apply: a validation error to answer ApplyConfiguration with.
+# --etcd FILE: the cluster's etcd members, shared by the nodes: [{"id": N,
+#   "hostname": "cp1", "learner": false}...]; a hostname "" is a member not started.
+
+import difflib
+import json
+
+import yaml
+
+DEFAULT_SERVICES = {
+    "controlplane": ["apid", "containerd", "cri", "etcd", "kubelet", "machined", "trustd", "udevd"],
+    "worker": ["apid", "containerd", "cri", "kubelet", "machined", "udevd"],
+}
+CONFIG_PATH = "/system/state/config.yaml"
+
+
+def field_varint(num, v):
+    return varint(num << 3) + varint(v)
+
+
+def timestamp(t):
+    return field_varint(1, int(t)) + field_varint(2, int((t - int(t)) * 1e9))
+
+
+class Day2:
+    def __init__(self, node, a, runner):
+        self.node, self.a, self.runner = node, a, runner
+        self.booted = time.time()
+
+    def st(self):
+        path = os.path.join(self.a.state, "node.json")
+        d = json.load(open(path)) if os.path.exists(path) else {}
+        d.setdefault("hostname", "cp1")
+        d.setdefault("type", "controlplane")
+        d.setdefault("version", "v1.10.5")
+        return d
+
+    def save(self, d):
+        path = os.path.join(self.a.state, "node.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(d, f, indent=1)
+        os.rename(path + ".tmp", path)
+
+    def cfg_path(self):
+        return os.path.join(self.a.state, "config.yaml")
+
+    def etcd(self):
+        if not self.a.etcd or not os.path.exists(self.a.etcd):
+            return []
+        return json.load(open(self.a.etcd))
+
+    def etcd_save(self, members):
+        with open(self.a.etcd + ".tmp", "w") as f:
+            json.dump(members, f, indent=1)
+        os.rename(self.a.etcd + ".tmp", self.a.etcd)
+
+    def reply(self, body):
+        d = self.st()
+        return field_bytes(1, field_bytes(1, metadata(d["hostname"])) + body)
+
+    def version(self, req, ctx):
+        self.node.log("Version")
+        d = self.st()
+        info = field_bytes(1, d["version"].encode()) + field_bytes(5, b"linux") + field_bytes(6, b"amd64")
+        return self.reply(field_bytes(2, info))
+
+    def services(self, req, ctx):
+        self.node.log("ServiceList")
+        d = self.st()
+        settling = time.time() - self.booted < float(d.get("settle_seconds", 0.5))
+        svcs = d.get("services") or [[s, "Running", True] for s in DEFAULT_SERVICES[d["type"]]]
+        body = b""
+        for sid, state, healthy in svcs:
+            if settling and sid in ("kubelet", "etcd"):
+                state, healthy = "Waiting", False
+            health = field_varint(2, 1 if healthy else 0)
+            if not healthy:
+                health += field_bytes(3, b"waiting for service to become ready")
+            body += field_bytes(2, field_bytes(1, sid.encode()) + field_bytes(2, state.encode()) +
+                                field_bytes(4, health))
+        return self.reply(body)
+
+    def etcd_members(self, req, ctx):
+        self.node.log("EtcdMemberList")
+        if self.st()["type"] != "controlplane":
+            ctx.abort(grpc.StatusCode.UNKNOWN, "failed to create etcd client: etcd is not running on worker")
+        body = b""
+        for m in self.etcd():
+            body += field_bytes(3, field_varint(2, m["id"]) + field_bytes(3, m["hostname"].encode()) +
+                                (field_varint(6, 1) if m.get("learner") else b""))
+        return self.reply(body)
+
+    def time(self, req, ctx):
+        self.node.log("Time")
+        d = self.st()
+        now = time.time()
+        remote = now + float(d.get("time_offset_ms", 0)) / 1000.0
+        return self.reply(field_bytes(2, b"time.cloudflare.com") + field_bytes(3, timestamp(now)) +
+                          field_bytes(4, timestamp(remote)))
+
+    def read(self, req, ctx):
+        path = dict((n, v) for n, _, v in parse(req)).get(1, b"").decode()
+        self.node.log("Read " + path)
+        if path != CONFIG_PATH or not os.path.exists(self.cfg_path()):
+            ctx.abort(grpc.StatusCode.NOT_FOUND, "stat %s: no such file or directory" % path)
+        data = open(self.cfg_path(), "rb").read()
+        for off in range(0, len(data), 4096):
+            yield field_bytes(1, metadata(self.st()["hostname"])) + field_bytes(2, data[off:off + 4096])
+
+    @staticmethod
+    def needs_reboot(old, new):
+        # CanApplyImmediate (pkg/machinery/config/configpatcher and
+        # internal/app/machined/pkg/runtime/v1alpha1/v1alpha1_runtime.go) lets only
+        # some fields change live; here: machine.install and machine.kernel need a reboot
+        def part(text, key):
+            try:
+                doc = next(yaml.safe_load_all(text)) or {}
+            except Exception:
+                return None
+            return (doc.get("machine") or {}).get(key)
+        return any(part(old, k) != part(new, k) for k in ("install", "kernel"))
+
+    def apply(self, req, ctx):
+        f = dict((n, v) for n, _, v in parse(req))
+        data, mode, dry = f.get(1, b"").decode(), f.get(4, 0), bool(f.get(5, 0))
+        self.node.log("ApplyConfiguration mode=%d dry_run=%d bytes=%d" % (mode, dry, len(data)))
+        d = self.st()
+        try:
+            first = next(yaml.safe_load_all(data)) or {}
+        except Exception as ex:
+            ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, "failed to load config: %s" % ex)
+        if first.get("version") != "v1alpha1":
+            ctx.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                      "the applied machine configuration doesn't contain v1alpha1 config, "
+                      "did you mean to patch the machine config instead?")
+        if d.get("refuse_apply"):
+            ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, d["refuse_apply"])
+        old = open(self.cfg_path()).read() if os.path.exists(self.cfg_path()) else ""
+        reboot = self.needs_reboot(old, data)
+        details = "Applied configuration with a reboot"
+        if mode == 2:  # NO_REBOOT
+            if reboot:
+                ctx.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                          "this config change can't be applied in immediate mode\n"
+                          "diff: machine.install changed")
+            details = "Applied configuration without a reboot"
+        elif mode == 3:  # STAGED
+            details = "Staged configuration to be applied after the next reboot"
+        elif mode == 1:  # AUTO
+            mode = 0 if reboot else 2
+            details = ("Applied configuration with a reboot" if reboot
+                       else "Applied configuration without a reboot")
+        if dry:
+            diff = "".join(difflib.unified_diff(old.splitlines(True), data.splitlines(True), "a", "b"))
+            diff = diff or "No changes."
+            text = "Dry run summary:\n%s (skipped in dry-run).\nConfig diff:\n\n%s" % (details, diff)
+            return self.reply(field_varint(3, mode) + field_bytes(4, text.encode()))
+        if mode == 3:
+            open(os.path.join(self.a.state, "staged.yaml"), "w").write(data)
+        else:
+            with open(self.cfg_path() + ".tmp", "w") as fh:
+                fh.write(data)
+            os.rename(self.cfg_path() + ".tmp", self.cfg_path())
+        if mode == 0:
+            self.runner.reboot(None)
+        return self.reply(field_varint(3, mode) + field_bytes(4, details.encode()))
+
+    def upgrade(self, req, ctx):
+        f = dict((n, v) for n, _, v in parse(req))
+        image = f.get(1, b"").decode()
+        self.node.log("Upgrade image=%s stage=%d force=%d" % (image, f.get(3, 0), f.get(4, 0)))
+        d = self.st()
+        if ":" not in image.rsplit("/", 1)[-1]:
+            ctx.abort(grpc.StatusCode.UNKNOWN, "error validating installer image %r: "
+                      "failed to resolve reference" % image)
+        if d["type"] == "controlplane" and not f.get(4, 0):
+            members = self.etcd()
+            if len(members) == 2:
+                ctx.abort(grpc.StatusCode.UNKNOWN, "error validating etcd for upgrade: etcd member "
+                          "count(2) is insufficient to maintain quorum if upgrade commences")
+            for m in members:
+                if not m["hostname"]:
+                    ctx.abort(grpc.StatusCode.UNKNOWN, "error validating etcd for upgrade: etcd member "
+                              "%016x is not started, all members must be running to perform an "
+                              "upgrade" % m["id"])
+        self.runner.reboot(image.rsplit(":", 1)[1])
+        return self.reply(field_bytes(2, b"Upgrade request received") +
+                          field_bytes(3, b"d3f1c0de-0000-4000-8000-000000000001"))
+
+    def reboot(self, req, ctx):
+        self.node.log("Reboot")
+        self.runner.reboot(None)
+        return self.reply(field_bytes(2, b"d3f1c0de-0000-4000-8000-000000000002"))
+
+    def after_boot(self, new_version):
+        """The node is back: on its new version (or not), rejoined etcd (or not)."""
+        d = self.st()
+        outcome = d.get("after_upgrade", "ok") if new_version else "ok"
+        if new_version and outcome in ("ok", "no-etcd"):
+            old = d["version"]
+            d["version"] = new_version
+            if os.path.exists(self.cfg_path()):
+                c = open(self.cfg_path()).read().replace(":" + old + "\n", ":" + new_version + "\n")
+                open(self.cfg_path(), "w").write(c)
+            self.save(d)
+        if d["type"] == "controlplane" and self.a.etcd:
+            members = [m for m in self.etcd() if m["hostname"] != d["hostname"]]
+            if outcome != "no-etcd":
+                members.append({"id": abs(hash(d["hostname"])) % (1 << 63), "hostname": d["hostname"]})
+            self.etcd_save(sorted(members, key=lambda m: m["hostname"]))
+        self.booted = time.time()
+        return outcome != "down"
+
+
+
+class Runner:
+    """Serves the handlers on one port; a reboot stops listening (connections are
+    refused, as on a node that is down), waits, and listens again on the same port."""
+
+    def __init__(self, a, port, handlers):
+        self.a, self.port, self.handlers = a, port, handlers
+        self.lock = threading.Lock()
+        self.server = None
+        self.day2 = None
+        self.done = threading.Event()
+
+    def start(self):
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=self.handlers)
+        creds = grpc.ssl_server_credentials(
+            [(open(self.a.key, "rb").read(), open(self.a.cert, "rb").read())],
+            root_certificates=open(self.a.ca, "rb").read(), require_client_auth=True)
+        server.add_secure_port("127.0.0.1:%d" % self.port, creds)
+        server.start()
+        with self.lock:
+            self.server = server
+
+    def reboot(self, new_version):
+        def go():
+            time.sleep(0.3)  # the reply goes out first
+            with self.lock:
+                server = self.server
+            server.stop(0).wait()
+            self.day2.node.log("reboot: down")
+            time.sleep(float(self.day2.st().get("reboot_seconds", 1)))
+            if self.day2.after_boot(new_version):
+                self.start()
+                self.day2.node.log("reboot: up")
+            else:
+                self.day2.node.log("reboot: never came back")
+        threading.Thread(target=go, daemon=True).start()
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--ca", required=True)
@@ -146,35 +429,45 @@ def main():
     p.add_argument("--chunks", type=int, default=1)
     p.add_argument("--kube-error", action="store_true")
     p.add_argument("--kubeconfig", default=None)
+    p.add_argument("--etcd", default=None)
     a = p.parse_args()
 
     node = Node(a)
-    raw = dict(request_deserializer=None, response_serializer=None)
-    machine = grpc.method_handlers_generic_handler("machine.MachineService", {
-        "Bootstrap": grpc.unary_unary_rpc_method_handler(node.bootstrap, **raw),
-        "Kubeconfig": grpc.unary_stream_rpc_method_handler(node.kubeconfig, **raw),
-    })
-    storage = grpc.method_handlers_generic_handler("storage.StorageService", {
-        "BlockDeviceWipe": grpc.unary_unary_rpc_method_handler(node.wipe, **raw),
-    })
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
+    raw = dict(request_deserializer=None, response_serializer=None)
+    runner = Runner(a, port, [])
+    d2 = Day2(node, a, runner)
+    runner.day2 = d2
+    machine = grpc.method_handlers_generic_handler("machine.MachineService", {
+        "Bootstrap": grpc.unary_unary_rpc_method_handler(node.bootstrap, **raw),
+        "Kubeconfig": grpc.unary_stream_rpc_method_handler(node.kubeconfig, **raw),
+        "Version": grpc.unary_unary_rpc_method_handler(d2.version, **raw),
+        "ServiceList": grpc.unary_unary_rpc_method_handler(d2.services, **raw),
+        "EtcdMemberList": grpc.unary_unary_rpc_method_handler(d2.etcd_members, **raw),
+        "ApplyConfiguration": grpc.unary_unary_rpc_method_handler(d2.apply, **raw),
+        "Upgrade": grpc.unary_unary_rpc_method_handler(d2.upgrade, **raw),
+        "Reboot": grpc.unary_unary_rpc_method_handler(d2.reboot, **raw),
+        "Read": grpc.unary_stream_rpc_method_handler(d2.read, **raw),
+    })
+    storage = grpc.method_handlers_generic_handler("storage.StorageService", {
+        "BlockDeviceWipe": grpc.unary_unary_rpc_method_handler(node.wipe, **raw),
+    })
+    timesvc = grpc.method_handlers_generic_handler("time.TimeService", {
+        "Time": grpc.unary_unary_rpc_method_handler(d2.time, **raw),
+    })
+    runner.handlers = [machine, storage, timesvc]
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % port)
     os.rename(tmp, a.port_file)
     if a.delay:
         time.sleep(a.delay)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[machine, storage])
-    creds = grpc.ssl_server_credentials(
-        [(open(a.key, "rb").read(), open(a.cert, "rb").read())],
-        root_certificates=open(a.ca, "rb").read(), require_client_auth=True)
-    server.add_secure_port("127.0.0.1:%d" % port, creds)
-    server.start()
+    runner.start()
     open(os.path.join(a.state, "listening"), "w").close()
-    server.wait_for_termination()
+    runner.done.wait()
 
 
 if __name__ == "__main__":

@@ -322,33 +322,40 @@ int talosapi_decode_data(const void *msg, size_t len, struct buf *out, struct ap
 	return 0;
 }
 
-int talosapi_decode_multi_reply(const void *msg, size_t len, void *ud, struct app_err *e)
+int talosapi_each_reply(const void *msg, size_t len, talosapi_field_fn fn, void *ud, struct app_err *e)
 {
-	struct pb r = { msg, (const uint8_t *)msg + len };
+	struct pb r = pb_reader(msg, len);
 	struct pb_field f;
 	int k;
 
-	(void)ud;
 	while ((k = pb_next(&r, &f)) > 0) {
-		if (f.num == 1 && f.wire == 2) {
-			struct pb m = { f.data, f.data + f.len };
-			struct pb_field g;
-			int k2;
+		struct pb m;
+		struct pb_field g;
+		int k2, rc;
 
-			while ((k2 = pb_next(&m, &g)) > 0)
-				if (g.num == 1 && g.wire == 2) {
-					int rc = talosapi_check_metadata(g.data, g.len, e);
-
-					if (rc < 0)
-						return rc;
-				}
-			if (k2 < 0)
-				return app_err_set(e, -EPROTO, "malformed reply message");
+		if (f.num != 1 || f.wire != 2)
+			continue;
+		m = pb_reader(f.data, f.len);
+		while ((k2 = pb_next(&m, &g)) > 0) {
+			if (g.num == 1 && g.wire == 2)
+				rc = talosapi_check_metadata(g.data, g.len, e);
+			else
+				rc = fn ? fn(ud, &g, e) : 0;
+			if (rc < 0)
+				return rc;
 		}
+		if (k2 < 0)
+			return app_err_set(e, -EPROTO, "malformed reply message");
 	}
 	if (k < 0)
 		return app_err_set(e, -EPROTO, "malformed reply (%zu bytes)", len);
 	return 0;
+}
+
+int talosapi_decode_multi_reply(const void *msg, size_t len, void *ud, struct app_err *e)
+{
+	(void)ud;
+	return talosapi_each_reply(msg, len, NULL, NULL, e);
 }
 
 static int on_data_msg(const void *msg, size_t len, void *ud, struct app_err *e)

@@ -116,6 +116,12 @@ int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *r,
 /* common.Metadata { hostname = 1; error = 2; google.rpc.Status status = 3 }:
  * fail (-EREMOTEIO, naming the node) when error or a non-OK status is set. */
 int talosapi_check_metadata(const void *data, size_t len, struct app_err *e);
+/* Replies shaped { repeated X messages = 1 } with X { Metadata metadata = 1;
+ * ... }: check each X's metadata (fail on the first error) and hand its other
+ * fields to fn (may be NULL). */
+struct pb_field;
+typedef int (*talosapi_field_fn)(void *ud, const struct pb_field *f, struct app_err *e);
+int talosapi_each_reply(const void *msg, size_t len, talosapi_field_fn fn, void *ud, struct app_err *e);
 /* grpc_message_fn for replies shaped { repeated X messages = 1 } with
  * X { Metadata metadata = 1; ... }: fails on the first metadata error. */
 int talosapi_decode_multi_reply(const void *msg, size_t len, void *ud, struct app_err *e);

@@ -1,0 +1,201 @@
+/* Shared options and node list of apply, upgrade and status. See day2.h. */
+#include "day2.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "profile/model.h"
+#include "talos/talos_config.h"
+#include "talos/talos_secrets.h"
+
+const char day2_options_help[] =
+    "  --secrets FILE        the site's Talos secrets bundle (a client certificate is made from\n"
+    "                        its OS CA in memory)\n"
+    "  --talosconfig FILE    use this talosconfig's CA and client certificate instead\n"
+    "  --context NAME        talosconfig context (default: its current one)\n"
+    "  --node NAME           only this node (repeatable; default: every node of the profile)\n"
+    "  --endpoint NODE=HOST[:PORT]  where NODE's Talos API answers (repeatable; default: the\n"
+    "                        node's static address, port 50000)\n"
+    "  --timeout SECONDS     per Talos API call (default 10)\n"
+    "  --json                one JSON object per line instead of text\n"
+    "  --site FILE, --set KEY=VALUE  profile overlays\n";
+
+static void push(const char ***v, int *n, const char *s)
+{
+	*v = xrealloc(*v, (size_t)(*n + 1) * sizeof(**v));
+	(*v)[(*n)++] = s;
+}
+
+int day2_arg(const char *cmd, struct day2_opts *o, int argc, char **argv, int *i)
+{
+	static const struct cmd_value_opt vals[] = {
+		{ "--secrets", offsetof(struct day2_opts, secrets) },
+		{ "--talosconfig", offsetof(struct day2_opts, talosconfig) },
+		{ "--context", offsetof(struct day2_opts, context) },
+		{ "--endpoint", CMD_OPT_OWN },
+		{ "--node", CMD_OPT_OWN },
+		{ "--timeout", CMD_OPT_OWN },
+	};
+	const struct cmd_value_opt *hit;
+	const char *v;
+	int r = profile_opts_arg(&o->p, argc, argv, i);
+
+	if (r < 0)
+		return -cmd_usage_error(cmd, "bad option");
+	if (r > 0)
+		return 1;
+	if (strcmp(argv[*i], "--json") == 0) {
+		o->json = true;
+		return 1;
+	}
+	r = cmd_value_opts(cmd, argc, argv, i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit, &v);
+	if (r < 0)
+		return -EXIT_USAGE;
+	if (r == 0 || hit->off != CMD_OPT_OWN)
+		return r;
+	if (strcmp(hit->name, "--endpoint") == 0) {
+		if (!strchr(v, '=') || v[0] == '=')
+			return -cmd_usage_error(cmd, "--endpoint '%s': expected NODE=HOST[:PORT]", v);
+		push(&o->endpoints, &o->n_endpoints, v);
+	} else if (strcmp(hit->name, "--node") == 0) {
+		push(&o->nodes, &o->n_nodes, v);
+	} else {
+		char *end;
+
+		o->timeout_s = strtol(v, &end, 10);
+		if (*end || o->timeout_s <= 0)
+			return -cmd_usage_error(cmd, "--timeout '%s': expected seconds (> 0)", v);
+	}
+	return 1;
+}
+
+void day2_opts_free(struct day2_opts *o)
+{
+	free(o->endpoints);
+	free(o->nodes);
+	profile_opts_free(&o->p);
+}
+
+static bool selected(const struct day2_opts *o, const char *name)
+{
+	if (!o->n_nodes)
+		return true;
+	for (int i = 0; i < o->n_nodes; i++)
+		if (strcmp(o->nodes[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int add_node(const char *cmd, const struct day2_opts *o, struct day2 *d, const struct model_node *mn)
+{
+	struct day2_node *n;
+	const char *ep = NULL;
+	size_t len = strlen(mn->name);
+
+	for (int i = 0; i < o->n_endpoints; i++)
+		if (strncmp(o->endpoints[i], mn->name, len) == 0 && o->endpoints[i][len] == '=')
+			ep = o->endpoints[i] + len + 1;
+	d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
+	n = &d->v[d->n];
+	memset(n, 0, sizeof(*n));
+	n->mn = mn;
+	n->hostname = mn->hostname && *mn->hostname ? mn->hostname : mn->name;
+	n->port = TALOSAPI_PORT;
+	if (ep) {
+		if (talosapi_parse_endpoint(ep, &n->host, &n->port) < 0)
+			return cmd_usage_error(cmd, "--endpoint %s=%s: expected HOST[:PORT]", mn->name, ep);
+	} else if (!(n->host = cmd_node_host(mn))) {
+		return cmd_usage_error(cmd,
+				       "node '%s' has no static address or hostname; give --endpoint %s=HOST",
+				       mn->name, mn->name);
+	}
+	d->n++;
+	return 0;
+}
+
+int day2_setup(const char *cmd, struct day2_opts *o, bool need_bundle, struct day2 *d)
+{
+	struct app_err e = { 0 };
+	int r;
+
+	memset(d, 0, sizeof(*d));
+	if (!o->p.profile)
+		return cmd_usage_error(cmd, "no PROFILE given");
+	if (!o->secrets && !o->talosconfig)
+		return cmd_usage_error(cmd, "give --secrets FILE or --talosconfig FILE");
+	if (o->secrets && o->talosconfig)
+		return cmd_usage_error(cmd, "give only one of --secrets and --talosconfig");
+	if (need_bundle && !o->secrets)
+		return cmd_usage_error(
+		    cmd, "rendering machine configs needs the secrets bundle: give --secrets FILE");
+	d->m = cmd_load_model(&o->p, false);
+	if (!d->m)
+		return EXIT_USAGE;
+	for (int i = 0; i < o->n_nodes; i++)
+		if (!model_node_by_name(d->m, o->nodes[i]))
+			return cmd_usage_error(cmd, "--node '%s': the profile has no such node", o->nodes[i]);
+	for (int i = 0; i < o->n_endpoints; i++) {
+		char *name =
+		    xstrndup(o->endpoints[i], (size_t)(strchr(o->endpoints[i], '=') - o->endpoints[i]));
+		bool ok = model_node_by_name(d->m, name) != NULL;
+
+		free(name);
+		if (!ok)
+			return cmd_usage_error(cmd, "--endpoint '%s': the profile has no such node",
+					       o->endpoints[i]);
+	}
+	/* control planes first, then workers, each in profile order */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < d->m->n_nodes; i++) {
+			const struct model_node *mn = &d->m->nodes[i];
+
+			if ((pass == 0) != (mn->role == NODE_ROLE_CONTROLPLANE) || !selected(o, mn->name))
+				continue;
+			if ((r = add_node(cmd, o, d, mn)) != 0)
+				return r;
+		}
+	if (o->secrets) {
+		d->bundle = xcalloc(1, sizeof(*d->bundle));
+		r = talos_secrets_load(o->secrets, d->bundle, &e);
+		if (r == 0)
+			r = talos_creds_from_bundle(d->bundle, time(NULL), &d->creds, &e);
+	} else {
+		r = talos_creds_from_talosconfig(o->talosconfig, o->context, &d->creds, &e);
+	}
+	if (r < 0) {
+		cmd_err(&e);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < d->n; i++)
+		d->v[i].api =
+		    (struct talosapi_node){ .host = d->v[i].host, .port = d->v[i].port, .creds = &d->creds };
+	d->once.attempts = 1;
+	d->once.call_timeout_ms = (o->timeout_s > 0 ? o->timeout_s : 10) * 1000;
+	return 0;
+}
+
+void day2_free(struct day2 *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i].host);
+	free(d->v);
+	talos_creds_free(&d->creds);
+	if (d->bundle) {
+		talos_secrets_free(d->bundle);
+		free(d->bundle);
+	}
+	if (d->m)
+		model_free(d->m);
+	memset(d, 0, sizeof(*d));
+}
+
+int day2_render_config(const struct day2 *d, const struct day2_node *n, struct buf *out, struct app_err *e)
+{
+	if (!d->bundle)
+		return app_err_set(e, -EINVAL, "no secrets bundle to render node '%s' from", n->mn->name);
+	return talos_config_render(d->m, n->mn, d->bundle, NULL, out, e);
+}

@@ -1,0 +1,61 @@
+/* What apply, upgrade and status share: their common options (credentials,
+ * per-node endpoints, node selection, --json), loading the profile, and the
+ * list of nodes to visit in the order a rolling change takes: control planes
+ * one at a time first, then workers, each in profile order. */
+#ifndef APPLIANCE_CMD_DAY2_H
+#define APPLIANCE_CMD_DAY2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "cmd.h"
+#include "net/talosapi.h"
+
+struct talos_bundle;
+
+struct day2_opts {
+	struct profile_opts p;
+	const char *secrets, *talosconfig, *context;
+	const char **endpoints; /* NODE=HOST[:PORT] */
+	int n_endpoints;
+	const char **nodes; /* --node NAME: only these */
+	int n_nodes;
+	bool json;
+	long timeout_s; /* per Talos API call (default 10) */
+};
+
+/* One of the shared options at argv[*i]: 1 taken (*i past its value), 0 not
+ * one of them, or the usage error's exit code (2) negated. */
+int day2_arg(const char *cmd, struct day2_opts *o, int argc, char **argv, int *i);
+/* The help lines of the shared options. */
+extern const char day2_options_help[];
+
+struct day2_node {
+	const struct model_node *mn;
+	const char *hostname; /* the node's hostname (etcd member name), else its name */
+	char *host;	      /* Talos API address */
+	int port;
+	struct talosapi_node api;
+};
+
+struct day2 {
+	struct model *m;
+	struct talos_creds creds;
+	struct talos_bundle *bundle; /* with --secrets only */
+	struct day2_node *v;	     /* selected nodes: control planes, then workers */
+	size_t n;
+	struct talosapi_retry once; /* one attempt of timeout_s */
+};
+
+/* Check the options, load the profile and the credentials, resolve the
+ * nodes. 0, or the exit code after printing why. need_bundle: the command
+ * renders machine configs (apply, upgrade --kubernetes) and needs --secrets. */
+int day2_setup(const char *cmd, struct day2_opts *o, bool need_bundle, struct day2 *ret);
+void day2_free(struct day2 *d);
+void day2_opts_free(struct day2_opts *o);
+
+/* The machine config node would get from the profile and the bundle (holds
+ * secrets: the caller wipes it with secure_free). */
+int day2_render_config(const struct day2 *d, const struct day2_node *n, struct buf *out, struct app_err *e);
+
+#endif

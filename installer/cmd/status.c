@@ -1,0 +1,653 @@
+/* appliance status: one picture of the site, read only. Per node over the
+ * Talos API (Version, the running config's install image and type,
+ * EtcdMemberList, ServiceList, TimeService/Time); the cluster through the
+ * Kubernetes API with the kubeconfig bootstrap wrote (Nodes, Flux
+ * Kustomizations and HelmReleases); the NAS (the read-only check); the
+ * newest database backup. Exit 0 healthy, 1 degraded (each problem says
+ * what to look at), 2 usage. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/json.h"
+#include "base/util.h"
+#include "day2.h"
+#include "day2/nodecfg.h"
+#include "nas/nas.h"
+#include "net/kubeapi.h"
+#include "net/talosops.h"
+#include "profile/model.h"
+#include "talos/talos_schematic.h"
+
+/* A node's clock further than this from its time server is "not in sync"
+ * (Talos itself steps the clock when it is off by more than a second). */
+#define TIME_SYNC_MAX_MS 1000
+#define NODE_CONFIG_MAX (4u << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(
+	    f,
+	    "usage: appliance status PROFILE (--secrets FILE | --talosconfig FILE) [OPTIONS]\n"
+	    "\n"
+	    "Show the site's health in one table, reading only: per node (Talos API reachable, Talos\n"
+	    "version, schematic, role, etcd member, service health, time sync); the cluster through the\n"
+	    "Kubernetes API (nodes Ready, Flux Kustomizations and HelmReleases Ready with their\n"
+	    "messages); the NAS (read-only check); the newest database backup and its age.\n"
+	    "\n"
+	    "options:\n"
+	    "%s"
+	    "  --kubeconfig PATH     the admin kubeconfig (default: ./kubeconfig, as bootstrap writes it)\n"
+	    "  --skip WHAT           leave out a part: kubernetes, nas or backups (repeatable)\n"
+	    "  --backup-max-age HOURS  a newest base backup older than this is a problem (default 48)\n"
+	    "  --watch               repeat every --interval seconds (default 10) until interrupted,\n"
+	    "                        or --count times\n"
+	    "  -h, --help            this help\n"
+	    "\n"
+	    "exit codes: 0 healthy, 1 degraded (the problems say what to look at), 2 usage error\n",
+	    day2_options_help);
+}
+
+struct st_opts {
+	struct day2_opts d;
+	const char *kubeconfig;
+	bool skip_kube, skip_nas, skip_backups, watch;
+	long interval_s, count, backup_max_h;
+};
+
+struct node_st {
+	const struct day2_node *n;
+	bool reachable;
+	char version[64];
+	struct nodecfg_facts cfg;
+	bool have_cfg;
+	const char *etcd; /* "member", "learner", "missing", "unknown", "-" */
+	size_t svc_total, svc_bad;
+	struct buf svc_text;
+	bool have_time, time_ok;
+	long long offset_ms;
+	char time_server[128];
+	char err[1024];
+};
+
+struct kube_part {
+	const char *label, *path;
+	struct kube_objects objs;
+	bool ok;
+	char err[1024];
+};
+
+struct site_st {
+	struct node_st *nodes;
+	size_t n;
+	char schematic[65];
+	bool kube_checked, kube_ok;
+	char kube_err[1024];
+	struct kube_part parts[3];
+	bool nas_checked, nas_ok;
+	struct nas_results nas;
+	char nas_err[1024];
+	bool backups_checked, backups_ok;
+	struct cmd_backups bk;
+	const char *backup_server;
+	char backups_err[1024];
+	long long backup_age_s;
+	struct buf problems; /* one line each: what to look at */
+	size_t n_problems;
+};
+
+static void problem(struct site_st *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void problem(struct site_st *s, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	buf_printf(&s->problems, "%s\n", line);
+	s->n_problems++;
+}
+
+static int parse_args(int argc, char **argv, struct st_opts *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		int r = day2_arg("status", &o->d, argc, argv, &i);
+
+		if (r < 0)
+			return -r;
+		if (r > 0)
+			continue;
+		if (cmd_is_help(a)) {
+			usage(stdout);
+			return -1;
+		}
+		if (strcmp(a, "--watch") == 0) {
+			o->watch = true;
+			continue;
+		}
+		if ((r = cmd_opt_value(argc, argv, &i, "--kubeconfig", &v)) != 0) {
+			if (r < 0)
+				return cmd_usage_error("status", "option '--kubeconfig' needs a value");
+			o->kubeconfig = v;
+			continue;
+		}
+		if ((r = cmd_opt_value(argc, argv, &i, "--skip", &v)) != 0) {
+			if (r < 0)
+				return cmd_usage_error("status", "option '--skip' needs a value");
+			if (strcmp(v, "kubernetes") == 0)
+				o->skip_kube = true;
+			else if (strcmp(v, "nas") == 0)
+				o->skip_nas = true;
+			else if (strcmp(v, "backups") == 0)
+				o->skip_backups = true;
+			else
+				return cmd_usage_error("status",
+						       "--skip '%s': expected kubernetes, nas or backups", v);
+			continue;
+		}
+		{
+			static const char *const nums[] = { "--interval", "--count", "--backup-max-age" };
+			long *dst[] = { &o->interval_s, &o->count, &o->backup_max_h };
+			bool hit = false;
+
+			for (int k = 0; k < 3 && !hit; k++) {
+				char *end;
+
+				if ((r = cmd_opt_value(argc, argv, &i, nums[k], &v)) == 0)
+					continue;
+				if (r < 0)
+					return cmd_usage_error("status", "option '%s' needs a value",
+							       nums[k]);
+				*dst[k] = strtol(v, &end, 10);
+				if (*end || *dst[k] < (k == 1 ? 0 : 1))
+					return cmd_usage_error("status", "%s '%s': expected a whole number%s",
+							       nums[k], v, k == 1 ? "" : " > 0");
+				hit = true;
+			}
+			if (hit)
+				continue;
+		}
+		r = cmd_profile_arg("status", &o->d.p, a);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- gathering ------------------------------------------------------------ */
+
+static void check_node(struct day2 *d, struct node_st *ns, struct site_st *s)
+{
+	const struct day2_node *n = ns->n;
+	struct talosops_services svc = { 0 };
+	struct buf cfg = { 0 };
+	struct app_err e = { 0 };
+
+	buf_puts(&ns->svc_text, "");
+	ns->etcd = n->mn->role == NODE_ROLE_CONTROLPLANE ? "unknown" : "-";
+	if (talosops_version(&n->api, &d->once, ns->version, sizeof(ns->version), &e) < 0) {
+		snprintf(ns->err, sizeof(ns->err), "%s", e.msg);
+		problem(s, "node %s: Talos API %s:%d not reachable: %s", n->mn->name, n->host, n->port,
+			e.msg);
+		return;
+	}
+	ns->reachable = true;
+	if (d->m->talos.version && strcmp(ns->version, d->m->talos.version) != 0)
+		problem(s, "node %s: runs Talos %s, the profile says %s (appliance upgrade)", n->mn->name,
+			ns->version, d->m->talos.version);
+	if (talosops_read(&n->api, &d->once, TALOSOPS_CONFIG_PATH, NODE_CONFIG_MAX, &cfg, &e) == 0 &&
+	    nodecfg_facts(cfg.data, cfg.len, TALOSOPS_CONFIG_PATH, &ns->cfg, &e) == 0) {
+		ns->have_cfg = true;
+		if (ns->cfg.type[0] && strcmp(ns->cfg.type, n->mn->role_text) != 0)
+			problem(s, "node %s: is a %s, the profile says %s", n->mn->name, ns->cfg.type,
+				n->mn->role_text);
+		if (s->schematic[0] && strcmp(ns->cfg.schematic, s->schematic) != 0)
+			problem(s,
+				"node %s: installs '%s', not the Image Factory installer of the profile's "
+				"schematic %.12s (appliance upgrade)",
+				n->mn->name, ns->cfg.install_image, s->schematic);
+	} else {
+		problem(s, "node %s: cannot read its machine config: %s", n->mn->name, e.msg);
+	}
+	if (cfg.data)
+		secure_free(cfg.data, cfg.cap);
+	if (talosops_services(&n->api, &d->once, &svc, &e) == 0) {
+		ns->svc_total = svc.n;
+		ns->svc_bad = talosops_services_unhealthy(&svc, &ns->svc_text);
+		if (ns->svc_bad)
+			problem(s, "node %s: services not healthy: %s", n->mn->name, ns->svc_text.data);
+	} else {
+		problem(s, "node %s: ServiceList failed: %s", n->mn->name, e.msg);
+	}
+	talosops_services_free(&svc);
+	if (talosops_time(&n->api, &d->once, ns->time_server, sizeof(ns->time_server), &ns->offset_ms, &e) ==
+	    0) {
+		ns->have_time = true;
+		ns->time_ok = llabs(ns->offset_ms) <= TIME_SYNC_MAX_MS;
+		if (!ns->time_ok)
+			problem(s, "node %s: clock is %+.3fs off its time server %s", n->mn->name,
+				(double)ns->offset_ms / 1000.0, ns->time_server);
+	} else {
+		problem(s, "node %s: time check failed: %s", n->mn->name, e.msg);
+	}
+}
+
+static void check_etcd(struct day2 *d, struct site_st *s)
+{
+	struct talosops_members mem = { 0 };
+	struct app_err e = { 0 };
+	const struct node_st *asked = NULL;
+	size_t cps = 0;
+
+	for (size_t i = 0; i < s->n && !asked; i++)
+		if (s->nodes[i].reachable && s->nodes[i].n->mn->role == NODE_ROLE_CONTROLPLANE)
+			asked = &s->nodes[i];
+	for (size_t i = 0; i < d->m->n_nodes; i++)
+		cps += d->m->nodes[i].role == NODE_ROLE_CONTROLPLANE;
+	if (!asked)
+		return;
+	if (talosops_etcd_members(&asked->n->api, &d->once, &mem, &e) < 0) {
+		problem(s, "etcd: member list from %s failed: %s", asked->n->mn->name, e.msg);
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		struct node_st *ns = &s->nodes[i];
+
+		if (ns->n->mn->role != NODE_ROLE_CONTROLPLANE)
+			continue;
+		ns->etcd = "missing";
+		for (size_t k = 0; k < mem.n; k++)
+			if (strcmp(mem.v[k].hostname, ns->n->hostname) == 0)
+				ns->etcd = mem.v[k].learner ? "learner" : "member";
+		if (strcmp(ns->etcd, "member") != 0)
+			problem(s, "etcd: node %s (%s) is %s in the member list of %s", ns->n->mn->name,
+				ns->n->hostname, strcmp(ns->etcd, "learner") == 0 ? "only a learner" : "not",
+				asked->n->mn->name);
+	}
+	for (size_t k = 0; k < mem.n; k++) {
+		bool known = false;
+
+		for (size_t i = 0; i < d->m->n_nodes; i++) {
+			const struct model_node *mn = &d->m->nodes[i];
+			const char *h = mn->hostname && *mn->hostname ? mn->hostname : mn->name;
+
+			known |= mn->role == NODE_ROLE_CONTROLPLANE && strcmp(h, mem.v[k].hostname) == 0;
+		}
+		if (!known)
+			problem(s,
+				"etcd: member '%s' (%016llx) is no control plane of the profile; remove it "
+				"(talosctl etcd remove-member) if that node is gone",
+				mem.v[k].hostname[0] ? mem.v[k].hostname : "(not started)",
+				(unsigned long long)mem.v[k].id);
+	}
+	if (mem.n != cps)
+		problem(s, "etcd: %zu member%s, the profile has %zu control plane%s", mem.n,
+			mem.n == 1 ? "" : "s", cps, cps == 1 ? "" : "s");
+	talosops_members_free(&mem);
+}
+
+static void check_kube(struct day2 *d, const struct st_opts *o, struct site_st *s)
+{
+	static const char *const labels[] = { "nodes", "kustomizations", "helmreleases" };
+	static const char *const paths[] = { "/api/v1/nodes",
+					     "/apis/kustomize.toolkit.fluxcd.io/v1/kustomizations",
+					     "/apis/helm.toolkit.fluxcd.io/v2/helmreleases" };
+	struct kube_client kc = { 0 };
+	struct app_err e = { 0 };
+	const char *path = o->kubeconfig ? o->kubeconfig : "kubeconfig";
+
+	s->kube_checked = true;
+	if (kube_client_from_kubeconfig(path, &kc, &e) < 0) {
+		snprintf(s->kube_err, sizeof(s->kube_err), "%s", e.msg);
+		problem(s, "kubernetes: %s (appliance bootstrap writes it; or give --kubeconfig)", e.msg);
+		return;
+	}
+	kc.timeout_ms = (o->d.timeout_s > 0 ? o->d.timeout_s : 10) * 1000;
+	s->kube_ok = true;
+	for (int i = 0; i < 3; i++) {
+		struct kube_part *p = &s->parts[i];
+
+		p->label = labels[i];
+		p->path = paths[i];
+		if (kube_list_ready(&kc, p->path, &p->objs, &e) < 0) {
+			snprintf(p->err, sizeof(p->err), "%s", e.msg);
+			problem(s, "kubernetes: listing %s failed: %s", p->label, e.msg);
+			s->kube_ok = false;
+			continue;
+		}
+		p->ok = true;
+		for (size_t k = 0; k < p->objs.n; k++) {
+			const struct kube_object *ob = &p->objs.v[k];
+
+			if (ob->ready == KUBE_READY_TRUE)
+				continue;
+			if (i == 0)
+				problem(s, "kubernetes: node %s is not Ready%s%s", ob->name,
+					ob->message[0] ? ": " : "", ob->message);
+			else
+				problem(s, "flux: %s %s/%s is not Ready (%s)%s%s",
+					i == 1 ? "Kustomization" : "HelmRelease", ob->namespace, ob->name,
+					ob->reason[0] ? ob->reason : "no Ready condition",
+					ob->message[0] ? ": " : "", ob->message);
+		}
+	}
+	/* every node of the profile is a Kubernetes node */
+	for (size_t i = 0; s->parts[0].ok && i < d->m->n_nodes; i++) {
+		const struct model_node *mn = &d->m->nodes[i];
+		const char *h = mn->hostname && *mn->hostname ? mn->hostname : mn->name;
+		bool found = false;
+
+		for (size_t k = 0; k < s->parts[0].objs.n; k++)
+			found |= strcmp(s->parts[0].objs.v[k].name, h) == 0;
+		if (!found)
+			problem(s, "kubernetes: node %s (%s) has not joined the cluster", mn->name, h);
+	}
+	kube_client_free(&kc);
+}
+
+static void check_nas(struct day2 *d, struct site_st *s)
+{
+	struct nas_opts no = NAS_OPTS_INIT;
+	struct app_err e = { 0 };
+
+	/* read only: status never writes to the NAS, not even a probe file */
+	no.read_only = true;
+	s->nas_checked = true;
+	if (nas_check(d->m, &no, &s->nas, &e) == 0) {
+		s->nas_ok = true;
+		return;
+	}
+	snprintf(s->nas_err, sizeof(s->nas_err), "%s", e.msg);
+	problem(s, "nas: %s (appliance nas check PROFILE for every row)", e.msg);
+}
+
+static void check_backups(struct day2 *d, const struct st_opts *o, struct site_st *s)
+{
+	const struct immich_database *db = &d->m->apps.immich.database;
+	struct app_err e = { 0 };
+
+	s->backups_checked = true;
+	s->backup_server = db->server_name && *db->server_name ? db->server_name : db->cluster;
+	if (cmd_backups_scan(d->m, s->backup_server, &s->bk, &e) < 0) {
+		snprintf(s->backups_err, sizeof(s->backups_err), "%s", e.msg);
+		problem(s, "backups: %s", e.msg);
+		return;
+	}
+	s->backup_age_s = (long long)(time(NULL) - s->bk.barman.newest_base_time);
+	s->backups_ok = s->backup_age_s <= o->backup_max_h * 3600;
+	if (!s->backups_ok) {
+		char age[32];
+
+		s3_format_age(s->backup_age_s, age, sizeof(age));
+		problem(
+		    s,
+		    "backups: the newest completed base backup (%s) is %s old (more than %ldh): look at the "
+		    "ScheduledBackup %s and the CNPG cluster %s",
+		    s->bk.barman.newest_base, age, o->backup_max_h, db->backup_name ? db->backup_name : "",
+		    db->cluster ? db->cluster : "");
+	}
+}
+
+static void gather(struct day2 *d, const struct st_opts *o, struct site_st *s)
+{
+	struct app_err e = { 0 };
+
+	memset(s, 0, sizeof(*s));
+	buf_puts(&s->problems, "");
+	if (talos_schematic_id(d->m, s->schematic, &e) < 0)
+		s->schematic[0] = '\0';
+	s->n = d->n;
+	s->nodes = xcalloc(d->n ? d->n : 1, sizeof(*s->nodes));
+	for (size_t i = 0; i < d->n; i++) {
+		s->nodes[i].n = &d->v[i];
+		check_node(d, &s->nodes[i], s);
+	}
+	check_etcd(d, s);
+	if (!o->skip_kube)
+		check_kube(d, o, s);
+	if (!o->skip_nas)
+		check_nas(d, s);
+	if (!o->skip_backups)
+		check_backups(d, o, s);
+}
+
+static void site_free(struct site_st *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		nodecfg_facts_free(&s->nodes[i].cfg);
+		buf_free(&s->nodes[i].svc_text);
+	}
+	free(s->nodes);
+	for (int i = 0; i < 3; i++)
+		kube_objects_free(&s->parts[i].objs);
+	nas_results_free(&s->nas);
+	cmd_backups_free(&s->bk);
+	buf_free(&s->problems);
+}
+
+/* ---- printing ------------------------------------------------------------- */
+
+static size_t ready_count(const struct kube_objects *o)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < o->n; i++)
+		n += o->v[i].ready == KUBE_READY_TRUE;
+	return n;
+}
+
+static void print_text(const struct day2 *d, const struct site_st *s)
+{
+	printf("status: site %s, %zu node%s\n", d->m->site.cluster ? d->m->site.cluster : "", s->n,
+	       s->n == 1 ? "" : "s");
+	printf("  %-10s %-12s %-9s %-9s %-12s %-8s %-14s %s\n", "NODE", "ROLE", "TALOS API", "VERSION",
+	       "SCHEMATIC", "ETCD", "SERVICES", "TIME");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct node_st *ns = &s->nodes[i];
+		char svc[32] = "-", tm[160] = "-";
+
+		if (!ns->reachable) {
+			printf("  %-10s %-12s %-9s (%s)\n", ns->n->mn->name, ns->n->mn->role_text, "down",
+			       ns->err);
+			continue;
+		}
+		if (ns->svc_total)
+			snprintf(svc, sizeof(svc), "%zu/%zu healthy", ns->svc_total - ns->svc_bad,
+				 ns->svc_total);
+		if (ns->have_time)
+			snprintf(tm, sizeof(tm), "%s (%+.3fs, %s)", ns->time_ok ? "in sync" : "NOT in sync",
+				 (double)ns->offset_ms / 1000.0, ns->time_server);
+		printf("  %-10s %-12s %-9s %-9s %-12.12s %-8s %-14s %s\n", ns->n->mn->name,
+		       ns->have_cfg && ns->cfg.type[0] ? ns->cfg.type : ns->n->mn->role_text, "ok",
+		       ns->version, ns->have_cfg && ns->cfg.schematic[0] ? ns->cfg.schematic : "-", ns->etcd,
+		       svc, tm);
+	}
+	if (s->kube_checked) {
+		printf("cluster:\n");
+		if (s->kube_err[0])
+			printf("  not checked: %s\n", s->kube_err);
+		for (int i = 0; !s->kube_err[0] && i < 3; i++) {
+			const struct kube_part *p = &s->parts[i];
+
+			if (!p->ok) {
+				printf("  %-15s failed: %s\n", p->label, p->err);
+				continue;
+			}
+			printf("  %-15s %zu/%zu Ready\n", p->label, ready_count(&p->objs), p->objs.n);
+			for (size_t k = 0; k < p->objs.n; k++) {
+				const struct kube_object *ob = &p->objs.v[k];
+
+				if (ob->ready != KUBE_READY_TRUE)
+					printf("    %s%s%s: %s%s%s\n", ob->namespace,
+					       ob->namespace[0] ? "/" : "", ob->name,
+					       ob->reason[0] ? ob->reason : "not Ready",
+					       ob->message[0] ? ": " : "", ob->message);
+			}
+		}
+	}
+	if (s->nas_checked) {
+		if (s->nas_ok)
+			printf("nas: ok (read-only check, %zu checks)\n", s->nas.n);
+		else
+			printf("nas: FAILED: %s\n", s->nas_err);
+	}
+	if (s->backups_checked) {
+		char age[32];
+
+		if (s->backups_err[0]) {
+			printf("backups: FAILED: %s\n", s->backups_err);
+		} else {
+			s3_format_age(s->backup_age_s, age, sizeof(age));
+			printf("backups: newest base backup %s, %s old (s3://%s/%s%s/)%s\n",
+			       s->bk.barman.newest_base, age, s->bk.bucket, s->bk.prefix, s->backup_server,
+			       s->backups_ok ? "" : ": TOO OLD");
+		}
+	}
+	if (!s->n_problems) {
+		printf("healthy\n");
+		return;
+	}
+	printf("degraded: %zu problem%s; look at:\n", s->n_problems, s->n_problems == 1 ? "" : "s");
+	for (const char *p = s->problems.data; p && *p;) {
+		const char *nl = strchr(p, '\n');
+
+		printf("  - %.*s\n", (int)(nl ? nl - p : (long)strlen(p)), p);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+}
+
+static void jkv(struct buf *b, const char *k, const char *v, bool comma)
+{
+	json_buf_str(b, k);
+	buf_puts(b, ":");
+	json_buf_str(b, v);
+	if (comma)
+		buf_puts(b, ",");
+}
+
+static void print_json(const struct day2 *d, const struct site_st *s)
+{
+	struct buf b = { 0 };
+
+	buf_puts(&b, "{\"event\":\"status\",");
+	jkv(&b, "site", d->m->site.cluster ? d->m->site.cluster : "", true);
+	buf_printf(&b, "\"healthy\":%s,\"nodes\":[", s->n_problems ? "false" : "true");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct node_st *ns = &s->nodes[i];
+
+		buf_puts(&b, i ? ",{" : "{");
+		jkv(&b, "name", ns->n->mn->name, true);
+		jkv(&b, "role", ns->have_cfg && ns->cfg.type[0] ? ns->cfg.type : ns->n->mn->role_text, true);
+		buf_printf(&b, "\"reachable\":%s,", ns->reachable ? "true" : "false");
+		if (!ns->reachable) {
+			jkv(&b, "error", ns->err, false);
+			buf_puts(&b, "}");
+			continue;
+		}
+		jkv(&b, "version", ns->version, true);
+		jkv(&b, "schematic", ns->have_cfg ? ns->cfg.schematic : "", true);
+		jkv(&b, "etcd", ns->etcd, true);
+		buf_printf(&b, "\"services\":{\"total\":%zu,\"unhealthy\":%zu,", ns->svc_total, ns->svc_bad);
+		jkv(&b, "detail", ns->svc_text.data ? ns->svc_text.data : "", false);
+		buf_printf(&b, "},\"time\":{\"checked\":%s,\"in_sync\":%s,\"offset_ms\":%lld,",
+			   ns->have_time ? "true" : "false", ns->time_ok ? "true" : "false", ns->offset_ms);
+		jkv(&b, "server", ns->time_server, false);
+		buf_puts(&b, "}}");
+	}
+	buf_puts(&b, "]");
+	if (s->kube_checked) {
+		buf_puts(&b, ",\"kubernetes\":{");
+		jkv(&b, "error", s->kube_err, false);
+		for (int i = 0; !s->kube_err[0] && i < 3; i++) {
+			const struct kube_part *p = &s->parts[i];
+
+			buf_printf(&b, ",\"%s\":{\"ok\":%s,\"ready\":%zu,\"total\":%zu,", p->label,
+				   p->ok ? "true" : "false", ready_count(&p->objs), p->objs.n);
+			jkv(&b, "error", p->err, true);
+			buf_puts(&b, "\"not_ready\":[");
+			for (size_t k = 0, c = 0; k < p->objs.n; k++) {
+				const struct kube_object *ob = &p->objs.v[k];
+
+				if (ob->ready == KUBE_READY_TRUE)
+					continue;
+				buf_puts(&b, c++ ? ",{" : "{");
+				jkv(&b, "namespace", ob->namespace, true);
+				jkv(&b, "name", ob->name, true);
+				jkv(&b, "reason", ob->reason, true);
+				jkv(&b, "message", ob->message, false);
+				buf_puts(&b, "}");
+			}
+			buf_puts(&b, "]}");
+		}
+		buf_puts(&b, "}");
+	}
+	if (s->nas_checked) {
+		buf_printf(&b, ",\"nas\":{\"ok\":%s,", s->nas_ok ? "true" : "false");
+		jkv(&b, "error", s->nas_err, false);
+		buf_puts(&b, "}");
+	}
+	if (s->backups_checked) {
+		buf_printf(&b, ",\"backups\":{\"ok\":%s,", s->backups_ok ? "true" : "false");
+		jkv(&b, "newest_base", s->bk.barman.newest_base ? s->bk.barman.newest_base : "", true);
+		buf_printf(&b, "\"age_seconds\":%lld,", s->backups_err[0] ? -1LL : s->backup_age_s);
+		jkv(&b, "error", s->backups_err, false);
+		buf_puts(&b, "}");
+	}
+	buf_puts(&b, ",\"problems\":[");
+	for (const char *p = s->problems.data, *first = p; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		char *line = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
+
+		if (p != first)
+			buf_puts(&b, ",");
+		json_buf_str(&b, line);
+		free(line);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+	buf_puts(&b, "]}\n");
+	fputs(b.data, stdout);
+	buf_free(&b);
+}
+
+int cmd_status(int argc, char **argv)
+{
+	struct st_opts o = { .interval_s = 10, .backup_max_h = 48 };
+	struct day2 d;
+	int rc, r;
+
+	memset(&d, 0, sizeof(d));
+	r = parse_args(argc, argv, &o);
+	if (r != 0) {
+		day2_opts_free(&o.d);
+		return r < 0 ? EXIT_OK : r;
+	}
+	rc = day2_setup("status", &o.d, false, &d);
+	if (rc != 0)
+		goto out;
+	for (long round = 1;; round++) {
+		struct site_st s;
+
+		gather(&d, &o, &s);
+		if (o.watch && !o.d.json && isatty(STDOUT_FILENO))
+			fputs("\033[H\033[2J", stdout);
+		if (o.d.json)
+			print_json(&d, &s);
+		else
+			print_text(&d, &s);
+		fflush(stdout);
+		rc = s.n_problems ? EXIT_FAIL : EXIT_OK;
+		site_free(&s);
+		if (!o.watch || (o.count > 0 && round >= o.count))
+			break;
+		sleep((unsigned)o.interval_s);
+	}
+out:
+	day2_free(&d);
+	day2_opts_free(&o.d);
+	return rc;
+}

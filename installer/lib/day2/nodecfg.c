@@ -1,0 +1,138 @@
+/* Machine config facts and the identity guard. See nodecfg.h. */
+#include "day2/nodecfg.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "base/ytree.h"
+
+/* The v1alpha1 document: the first of the stream (talos_config.c writes it
+ * first; Talos keeps it first in /system/state/config.yaml). */
+static int parse_first(const char *cfg, size_t len, const char *name, struct ytree **ret, struct app_err *e)
+{
+	const char *p = cfg, *end = cfg + len;
+	size_t n;
+
+	if (len >= 4 && memcmp(p, "---\n", 4) == 0)
+		p += 4;
+	for (const char *q = p; q < end; q++)
+		if ((q == p || q[-1] == '\n') && end - q >= 3 && memcmp(q, "---", 3) == 0 &&
+		    (end - q == 3 || q[3] == '\n' || q[3] == '\r')) {
+			end = q;
+			break;
+		}
+	n = (size_t)(end - p);
+	return ytree_parse(name, p, n, ret, e);
+}
+
+static const char *sv(struct ynode *root, const char *path)
+{
+	struct ynode *n = ytree_get(root, path);
+
+	return n && n->type == YN_SCALAR ? n->value : NULL;
+}
+
+int nodecfg_facts(const char *config, size_t len, const char *name, struct nodecfg_facts *ret,
+		  struct app_err *e)
+{
+	struct ytree *t = NULL;
+	const char *img, *colon, *slash;
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	r = parse_first(config, len, name, &t, e);
+	if (r < 0)
+		return r;
+	ret->type = xstrdup(sv(t->root, "machine.type") ? sv(t->root, "machine.type") : "");
+	img = sv(t->root, "machine.install.image");
+	ret->install_image = xstrdup(img ? img : "");
+	ret->kubelet_image =
+	    xstrdup(sv(t->root, "machine.kubelet.image") ? sv(t->root, "machine.kubelet.image") : "");
+	/* <registry>/<path>/<schematic 64 hex>:<version> (talos_assets.c) */
+	colon = img ? strrchr(img, ':') : NULL;
+	slash = img ? strrchr(img, '/') : NULL;
+	if (colon && slash && slash < colon && colon - slash - 1 == 64 &&
+	    strspn(slash + 1, "0123456789abcdef") == 64)
+		ret->schematic = xstrndup(slash + 1, 64);
+	else
+		ret->schematic = xstrdup("");
+	ret->talos_version = xstrdup(colon && slash && slash < colon ? colon + 1 : "");
+	ytree_free(t);
+	return 0;
+}
+
+void nodecfg_facts_free(struct nodecfg_facts *f)
+{
+	if (!f)
+		return;
+	free(f->type);
+	free(f->install_image);
+	free(f->schematic);
+	free(f->talos_version);
+	free(f->kubelet_image);
+	memset(f, 0, sizeof(*f));
+}
+
+/* The identity of a cluster, one row each. show: the value is public
+ * (names, URLs) and may be printed; certificates print as a digest; keys
+ * and secrets never. */
+enum show { SHOW_VALUE, SHOW_DIGEST, SHOW_NOTHING };
+static const struct ident {
+	const char *path, *what;
+	enum show show;
+} idents[] = {
+	{ "machine.ca.crt", "the Talos API (OS) CA", SHOW_DIGEST },
+	{ "cluster.ca.crt", "the Kubernetes CA", SHOW_DIGEST },
+	{ "cluster.aggregatorCA.crt", "the aggregator CA", SHOW_DIGEST },
+	{ "cluster.etcd.ca.crt", "the etcd CA", SHOW_DIGEST },
+	{ "cluster.id", "the cluster id", SHOW_NOTHING },
+	{ "cluster.secret", "the cluster secret (discovery)", SHOW_NOTHING },
+	{ "cluster.serviceAccount.key", "the service account key", SHOW_NOTHING },
+	{ "machine.token", "the machine join token", SHOW_NOTHING },
+	{ "cluster.clusterName", "the cluster name", SHOW_VALUE },
+	{ "cluster.controlPlane.endpoint", "the control plane endpoint", SHOW_VALUE },
+};
+
+int nodecfg_identity_diff(const char *old_cfg, size_t old_len, const char *new_cfg, size_t new_len,
+			  struct buf *why, struct app_err *e)
+{
+	struct ytree *a = NULL, *b = NULL;
+	int r, n = 0;
+
+	r = parse_first(old_cfg, old_len, "running config", &a, e);
+	if (r == 0)
+		r = parse_first(new_cfg, new_len, "rendered config", &b, e);
+	for (size_t i = 0; r == 0 && i < sizeof(idents) / sizeof(idents[0]); i++) {
+		const struct ident *id = &idents[i];
+		const char *x = sv(a->root, id->path), *y = sv(b->root, id->path);
+		char dx[65], dy[65];
+
+		if ((!x && !y) || (x && y && strcmp(x, y) == 0))
+			continue;
+		/* a worker carries no CA key and no service account key; a value
+		 * only one side has is a change only when the other side could
+		 * carry it too: both configs are of the same node, so it is */
+		n++;
+		switch (id->show) {
+		case SHOW_VALUE:
+			buf_printf(why, "%s (%s): '%s' -> '%s'\n", id->path, id->what, x ? x : "",
+				   y ? y : "");
+			break;
+		case SHOW_DIGEST:
+			sha256_hex(x ? x : "", x ? strlen(x) : 0, dx);
+			sha256_hex(y ? y : "", y ? strlen(y) : 0, dy);
+			buf_printf(why, "%s (%s): sha256 %.12s -> %.12s\n", id->path, id->what, dx, dy);
+			break;
+		case SHOW_NOTHING:
+			buf_printf(why, "%s (%s): changes (value not shown)\n", id->path, id->what);
+			break;
+		}
+	}
+	ytree_free(a);
+	ytree_free(b);
+	return r < 0 ? r : n;
+}

@@ -1,0 +1,36 @@
+/* What a Talos machine config (v1alpha1, the first document of the stream)
+ * says about a node and its cluster: facts for `appliance status` and the
+ * cluster-identity guard of `appliance apply`. Configs hold secrets: only
+ * their digests ever leave this module. */
+#ifndef APPLIANCE_DAY2_NODECFG_H
+#define APPLIANCE_DAY2_NODECFG_H
+
+#include <stddef.h>
+
+struct app_err;
+struct buf;
+
+struct nodecfg_facts {
+	char *type;	     /* machine.type: controlplane | worker */
+	char *install_image; /* machine.install.image */
+	char *schematic;     /* the <id> of an Image Factory installer image, "" otherwise */
+	char *talos_version; /* its tag ("v1.10.5"), "" when none */
+	char *kubelet_image; /* machine.kubelet.image */
+};
+
+int nodecfg_facts(const char *config, size_t len, const char *name, struct nodecfg_facts *ret,
+		  struct app_err *e);
+void nodecfg_facts_free(struct nodecfg_facts *f);
+
+/* Compare the cluster identity of the config a node runs (old) with the one
+ * about to be applied (new): the CAs (machine.ca, cluster.ca,
+ * cluster.aggregatorCA, cluster.etcd.ca), cluster.id, cluster.secret,
+ * cluster.clusterName, cluster.controlPlane.endpoint, cluster.serviceAccount,
+ * machine.token. Appends one line per difference to why ("cluster.id:
+ * changes (value not shown)", "cluster.controlPlane.endpoint:
+ * 'https://a:6443' -> 'https://b:6443'"); returns how many (or <0 when a
+ * config does not parse). */
+int nodecfg_identity_diff(const char *old_cfg, size_t old_len, const char *new_cfg, size_t new_len,
+			  struct buf *why, struct app_err *e);
+
+#endif

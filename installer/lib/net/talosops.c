@@ -1,0 +1,451 @@
+/* Day-2 Talos API calls. See talosops.h for the messages. */
+#include "net/talosops.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "net/pb.h"
+
+/* How to read the X of a { repeated X messages = 1 } reply. */
+struct each {
+	talosapi_field_fn one_field;
+	void *ud;
+};
+
+static int copy_str(char *dst, size_t n, const struct pb_field *f)
+{
+	size_t l = f->len < n - 1 ? f->len : n - 1;
+
+	memcpy(dst, f->data, l);
+	dst[l] = '\0';
+	return 0;
+}
+
+static int on_reply(const void *msg, size_t len, void *ud, struct app_err *e)
+{
+	struct each *ea = ud;
+
+	return talosapi_each_reply(msg, len, ea->one_field, ea->ud, e);
+}
+
+static int call(const struct talosapi_node *n, const struct talosapi_retry *r, const char *path,
+		const struct buf *req, struct each *ea, bool repeat_safe, struct app_err *e)
+{
+	struct talosapi_call c = {
+		.path = path,
+		.req = req && req->data ? req->data : "",
+		.req_len = req ? req->len : 0,
+		.fn = on_reply,
+		.ud = ea,
+		.repeat_safe_after_timeout = repeat_safe,
+	};
+
+	return talosapi_call(n, r, &c, e);
+}
+
+/* ---- Version -------------------------------------------------------------- */
+
+struct ver {
+	char *tag;
+	size_t n;
+	bool seen;
+};
+
+static int ver_field(void *ud, const struct pb_field *f, struct app_err *e)
+{
+	struct ver *v = ud;
+	struct pb r;
+	struct pb_field g;
+	int k;
+
+	if (f->num != 2 || f->wire != 2)
+		return 0;
+	r = pb_reader(f->data, f->len);
+	while ((k = pb_next(&r, &g)) > 0)
+		if (g.num == 1 && g.wire == 2) {
+			copy_str(v->tag, v->n, &g);
+			v->seen = true;
+		}
+	return k < 0 ? app_err_set(e, -EPROTO, "malformed VersionInfo") : 0;
+}
+
+int talosops_version(const struct talosapi_node *n, const struct talosapi_retry *r, char *tag, size_t n_tag,
+		     struct app_err *e)
+{
+	struct ver v = { tag, n_tag, false };
+	struct each ea = { ver_field, &v };
+	int rc;
+
+	tag[0] = '\0';
+	rc = call(n, r, "/machine.MachineService/Version", NULL, &ea, true, e);
+	if (rc == 0 && !v.seen)
+		rc = app_err_set(e, -EPROTO, "%s: Version reply carries no version tag", n->host);
+	return rc;
+}
+
+/* ---- ServiceList ---------------------------------------------------------- */
+
+static int svc_field(void *ud, const struct pb_field *f, struct app_err *e)
+{
+	struct talosops_services *s = ud;
+	struct talosops_service *x;
+	struct pb r;
+	struct pb_field g;
+	int k;
+
+	if (f->num != 2 || f->wire != 2)
+		return 0;
+	s->v = xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+	x = &s->v[s->n++];
+	memset(x, 0, sizeof(*x));
+	x->health_unknown = true;
+	r = pb_reader(f->data, f->len);
+	while ((k = pb_next(&r, &g)) > 0) {
+		if (g.num == 1 && g.wire == 2)
+			copy_str(x->id, sizeof(x->id), &g);
+		else if (g.num == 2 && g.wire == 2)
+			copy_str(x->state, sizeof(x->state), &g);
+		else if (g.num == 4 && g.wire == 2) {
+			struct pb h = pb_reader(g.data, g.len);
+			struct pb_field hf;
+			int k2;
+
+			x->health_unknown = false;
+			while ((k2 = pb_next(&h, &hf)) > 0) {
+				if (hf.num == 1 && hf.wire == 0)
+					x->health_unknown = hf.v != 0;
+				else if (hf.num == 2 && hf.wire == 0)
+					x->healthy = hf.v != 0;
+				else if (hf.num == 3 && hf.wire == 2)
+					copy_str(x->message, sizeof(x->message), &hf);
+			}
+			if (k2 < 0)
+				return app_err_set(e, -EPROTO, "malformed ServiceHealth");
+		}
+	}
+	return k < 0 ? app_err_set(e, -EPROTO, "malformed ServiceInfo") : 0;
+}
+
+int talosops_services(const struct talosapi_node *n, const struct talosapi_retry *r,
+		      struct talosops_services *ret, struct app_err *e)
+{
+	struct each ea = { svc_field, ret };
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	rc = call(n, r, "/machine.MachineService/ServiceList", NULL, &ea, true, e);
+	if (rc < 0)
+		talosops_services_free(ret);
+	return rc;
+}
+
+void talosops_services_free(struct talosops_services *s)
+{
+	if (!s)
+		return;
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+size_t talosops_services_unhealthy(const struct talosops_services *s, struct buf *out)
+{
+	size_t bad = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		const struct talosops_service *x = &s->v[i];
+		bool running = strcmp(x->state, "Running") == 0;
+
+		/* Talos reports health only for services with a health check; the
+		 * others count when running (talosctl services shows them "?") */
+		if (x->healthy || (x->health_unknown && (running || strcmp(x->state, "Finished") == 0)))
+			continue;
+		buf_printf(out, "%s%s (%s%s%s)", bad ? ", " : "", x->id, x->state[0] ? x->state : "no state",
+			   x->message[0] ? ": " : "", x->message);
+		bad++;
+	}
+	return bad;
+}
+
+/* ---- EtcdMemberList ------------------------------------------------------- */
+
+static int member_field(void *ud, const struct pb_field *f, struct app_err *e)
+{
+	struct talosops_members *m = ud;
+	struct talosops_member *x;
+	struct pb r;
+	struct pb_field g;
+	int k;
+
+	if (f->num != 3 || f->wire != 2)
+		return 0;
+	m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
+	x = &m->v[m->n++];
+	memset(x, 0, sizeof(*x));
+	r = pb_reader(f->data, f->len);
+	while ((k = pb_next(&r, &g)) > 0) {
+		if (g.num == 2 && g.wire == 0)
+			x->id = g.v;
+		else if (g.num == 3 && g.wire == 2)
+			copy_str(x->hostname, sizeof(x->hostname), &g);
+		else if (g.num == 6 && g.wire == 0)
+			x->learner = g.v != 0;
+	}
+	return k < 0 ? app_err_set(e, -EPROTO, "malformed EtcdMember") : 0;
+}
+
+int talosops_etcd_members(const struct talosapi_node *n, const struct talosapi_retry *r,
+			  struct talosops_members *ret, struct app_err *e)
+{
+	struct each ea = { member_field, ret };
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	rc = call(n, r, "/machine.MachineService/EtcdMemberList", NULL, &ea, true, e);
+	if (rc < 0)
+		talosops_members_free(ret);
+	return rc;
+}
+
+void talosops_members_free(struct talosops_members *m)
+{
+	if (!m)
+		return;
+	free(m->v);
+	m->v = NULL;
+	m->n = 0;
+}
+
+/* ---- ApplyConfiguration --------------------------------------------------- */
+
+static const char *const mode_names[] = {
+	[TALOSOPS_MODE_REBOOT] = "reboot",
+	[TALOSOPS_MODE_AUTO] = "auto",
+	[TALOSOPS_MODE_NO_REBOOT] = "no-reboot",
+	[TALOSOPS_MODE_STAGED] = "staged",
+};
+
+int talosops_mode_parse(const char *s)
+{
+	for (size_t i = 0; i < sizeof(mode_names) / sizeof(mode_names[0]); i++)
+		if (strcmp(s, mode_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *talosops_mode_name(int mode)
+{
+	if (mode < 0 || (size_t)mode >= sizeof(mode_names) / sizeof(mode_names[0]))
+		return "unknown";
+	return mode_names[mode];
+}
+
+static int apply_field(void *ud, const struct pb_field *f, struct app_err *e)
+{
+	struct talosops_applied *a = ud;
+
+	(void)e;
+	if (f->num == 2 && f->wire == 2) {
+		size_t l = a->warnings ? strlen(a->warnings) : 0;
+
+		a->warnings = xrealloc(a->warnings, l + f->len + 2);
+		if (l)
+			a->warnings[l++] = '\n';
+		memcpy(a->warnings + l, f->data, f->len);
+		a->warnings[l + f->len] = '\0';
+	} else if (f->num == 3 && f->wire == 0) {
+		a->mode = (int)f->v;
+	} else if (f->num == 4 && f->wire == 2) {
+		free(a->details);
+		a->details = xstrndup((const char *)f->data, f->len);
+	}
+	return 0;
+}
+
+int talosops_apply(const struct talosapi_node *n, const struct talosapi_retry *r, const void *config,
+		   size_t len, int mode, bool dry_run, struct talosops_applied *ret, struct app_err *e)
+{
+	struct buf req = { 0 };
+	struct each ea = { apply_field, ret };
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	pb_put_bytes(&req, 1, config, len);
+	pb_put_uint(&req, 4, (uint64_t)mode);
+	pb_put_bool(&req, 5, dry_run);
+	/* a dry run changes nothing, so repeating one is safe; a real apply is not
+	 * repeated after a timeout (it may have started a reboot) */
+	rc = call(n, r, "/machine.MachineService/ApplyConfiguration", &req, &ea, dry_run, e);
+	secure_free(req.data, req.cap);
+	if (rc == 0) {
+		if (!ret->details)
+			ret->details = xstrdup("");
+		if (!ret->warnings)
+			ret->warnings = xstrdup("");
+	} else {
+		talosops_applied_free(ret);
+	}
+	return rc;
+}
+
+void talosops_applied_free(struct talosops_applied *a)
+{
+	if (!a)
+		return;
+	free(a->details);
+	free(a->warnings);
+	a->details = a->warnings = NULL;
+}
+
+/* ---- Upgrade, Reboot ------------------------------------------------------ */
+
+struct ack {
+	char *s;
+	size_t n;
+};
+
+static int ack_field(void *ud, const struct pb_field *f, struct app_err *e)
+{
+	struct ack *a = ud;
+
+	(void)e;
+	if (f->num == 2 && f->wire == 2 && a->n)
+		copy_str(a->s, a->n, f);
+	return 0;
+}
+
+int talosops_upgrade(const struct talosapi_node *n, const struct talosapi_retry *r, const char *image,
+		     bool stage, bool force, char *ack, size_t n_ack, struct app_err *e)
+{
+	struct buf req = { 0 };
+	struct ack a = { ack, n_ack };
+	struct each ea = { ack_field, &a };
+	int rc;
+
+	if (n_ack)
+		ack[0] = '\0';
+	pb_put_string(&req, 1, image);
+	pb_put_bool(&req, 3, stage);
+	pb_put_bool(&req, 4, force);
+	rc = call(n, r, "/machine.MachineService/Upgrade", &req, &ea, false, e);
+	buf_free(&req);
+	return rc;
+}
+
+int talosops_reboot(const struct talosapi_node *n, const struct talosapi_retry *r, struct app_err *e)
+{
+	struct each ea = { NULL, NULL };
+
+	return call(n, r, "/machine.MachineService/Reboot", NULL, &ea, false, e);
+}
+
+/* ---- Read ----------------------------------------------------------------- */
+
+struct rd {
+	struct buf *out;
+	size_t max;
+};
+
+static int on_read(const void *msg, size_t len, void *ud, struct app_err *e)
+{
+	struct rd *d = ud;
+
+	if (d->out->len + len > d->max)
+		return app_err_set(e, -EMSGSIZE, "file is larger than %zu bytes", d->max);
+	return talosapi_decode_data(msg, len, d->out, e);
+}
+
+static void rd_reset(void *ud)
+{
+	struct rd *d = ud;
+
+	d->out->len = 0;
+}
+
+int talosops_read(const struct talosapi_node *n, const struct talosapi_retry *r, const char *path, size_t max,
+		  struct buf *out, struct app_err *e)
+{
+	struct buf req = { 0 };
+	struct rd d = { out, max };
+	struct talosapi_call c = {
+		.path = "/machine.MachineService/Read",
+		.fn = on_read,
+		.ud = &d,
+		.reset = rd_reset,
+		.repeat_safe_after_timeout = true,
+	};
+	int rc;
+
+	pb_put_string(&req, 1, path);
+	c.req = req.data;
+	c.req_len = req.len;
+	rc = talosapi_call(n, r, &c, e);
+	buf_free(&req);
+	if (rc == 0 && !out->data)
+		buf_append(out, "", 0);
+	return rc;
+}
+
+/* ---- Time ----------------------------------------------------------------- */
+
+struct tm_reply {
+	char *server;
+	size_t n;
+	long long local_ms, remote_ms;
+	bool have_local, have_remote;
+};
+
+static int ts_ms(const struct pb_field *f, long long *ms)
+{
+	struct pb r = pb_reader(f->data, f->len);
+	struct pb_field g;
+	long long s = 0, ns = 0;
+	int k;
+
+	while ((k = pb_next(&r, &g)) > 0) {
+		if (g.num == 1 && g.wire == 0)
+			s = (long long)g.v;
+		else if (g.num == 2 && g.wire == 0)
+			ns = (long long)(int32_t)g.v;
+	}
+	*ms = s * 1000 + ns / 1000000;
+	return k;
+}
+
+static int time_field(void *ud, const struct pb_field *f, struct app_err *e)
+{
+	struct tm_reply *t = ud;
+
+	if (f->num == 2 && f->wire == 2) {
+		copy_str(t->server, t->n, f);
+	} else if ((f->num == 3 || f->num == 4) && f->wire == 2) {
+		if (ts_ms(f, f->num == 3 ? &t->local_ms : &t->remote_ms) < 0)
+			return app_err_set(e, -EPROTO, "malformed Timestamp");
+		if (f->num == 3)
+			t->have_local = true;
+		else
+			t->have_remote = true;
+	}
+	return 0;
+}
+
+int talosops_time(const struct talosapi_node *n, const struct talosapi_retry *r, char *server,
+		  size_t n_server, long long *offset_ms, struct app_err *e)
+{
+	struct tm_reply t = { server, n_server, 0, 0, false, false };
+	struct each ea = { time_field, &t };
+	int rc;
+
+	server[0] = '\0';
+	rc = call(n, r, "/time.TimeService/Time", NULL, &ea, true, e);
+	if (rc < 0)
+		return rc;
+	if (!t.have_local || !t.have_remote)
+		return app_err_set(e, -EPROTO, "%s: Time reply lacks localtime or remotetime", n->host);
+	*offset_ms = t.remote_ms - t.local_ms;
+	return 0;
+}

@@ -1,0 +1,116 @@
+/* The day-2 Talos API calls (appliance apply / upgrade / status), built on
+ * talosapi_call() and net/pb.h. Messages (siderolabs/talos v1.10.5,
+ * api/machine/machine.proto, api/time/time.proto):
+ *   Version(Empty) -> VersionResponse { repeated Version messages = 1 }
+ *     Version { Metadata metadata = 1; VersionInfo version = 2; }  VersionInfo { string tag = 1; ... }
+ *   ServiceList(Empty) -> { repeated ServiceList messages = 1 }
+ *     ServiceList { Metadata = 1; repeated ServiceInfo services = 2 }
+ *     ServiceInfo { string id = 1; string state = 2; ServiceEvents events = 3; ServiceHealth health = 4 }
+ *     ServiceHealth { bool unknown = 1; bool healthy = 2; string last_message = 3; ... }
+ *   EtcdMemberList(EtcdMemberListRequest { bool query_local = 1 }) -> { repeated EtcdMembers messages = 1 }
+ *     EtcdMembers { Metadata = 1; repeated string legacy_members = 2; repeated EtcdMember members = 3 }
+ *     EtcdMember { uint64 id = 2; string hostname = 3; ...; bool is_learner = 6 }
+ *   ApplyConfiguration(ApplyConfigurationRequest { bytes data = 1; Mode mode = 4; bool dry_run = 5 })
+ *     -> { repeated ApplyConfiguration messages = 1 }
+ *     ApplyConfiguration { Metadata = 1; repeated string warnings = 2; Mode mode = 3; string mode_details = 4
+ * } Mode: REBOOT = 0, AUTO = 1, NO_REBOOT = 2, STAGED = 3, TRY = 4 Upgrade(UpgradeRequest { string image = 1;
+ * bool preserve = 2; bool stage = 3; bool force = 4 })
+ *     -> { repeated Upgrade messages = 1 }  Upgrade { Metadata = 1; string ack = 2; string actor_id = 3 }
+ *   Reboot(RebootRequest { Mode mode = 1 }) -> { repeated Reboot messages = 1 }
+ *   Read(ReadRequest { string path = 1 }) -> stream common.Data
+ *   time.TimeService/Time(Empty) -> { repeated Time messages = 1 }
+ *     Time { Metadata = 1; string server = 2; Timestamp localtime = 3; Timestamp remotetime = 4 } */
+#ifndef APPLIANCE_TALOSOPS_H
+#define APPLIANCE_TALOSOPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "net/talosapi.h"
+
+struct app_err;
+struct buf;
+
+/* Where Talos keeps the machine config it runs (constants.go: StateMountPoint
+ * "/system/state" + ConfigFilename "config.yaml"). */
+#define TALOSOPS_CONFIG_PATH "/system/state/config.yaml"
+
+/* VersionInfo.tag ("v1.10.5") into tag. */
+int talosops_version(const struct talosapi_node *n, const struct talosapi_retry *r, char *tag, size_t n_tag,
+		     struct app_err *e);
+
+struct talosops_service {
+	char id[64];
+	char state[32]; /* "Running", "Waiting", "Finished", ... */
+	bool health_unknown;
+	bool healthy;
+	char message[256]; /* health.last_message */
+};
+
+struct talosops_services {
+	struct talosops_service *v;
+	size_t n;
+};
+
+int talosops_services(const struct talosapi_node *n, const struct talosapi_retry *r,
+		      struct talosops_services *ret, struct app_err *e);
+void talosops_services_free(struct talosops_services *s);
+/* Services neither healthy nor health-unknown-but-running, as "id (state: message)"
+ * joined by ", " into out; returns how many. */
+size_t talosops_services_unhealthy(const struct talosops_services *s, struct buf *out);
+
+struct talosops_member {
+	uint64_t id;
+	char hostname[256];
+	bool learner;
+};
+
+struct talosops_members {
+	struct talosops_member *v;
+	size_t n;
+};
+
+int talosops_etcd_members(const struct talosapi_node *n, const struct talosapi_retry *r,
+			  struct talosops_members *ret, struct app_err *e);
+void talosops_members_free(struct talosops_members *m);
+
+enum talosops_mode {
+	TALOSOPS_MODE_REBOOT = 0,
+	TALOSOPS_MODE_AUTO = 1,
+	TALOSOPS_MODE_NO_REBOOT = 2,
+	TALOSOPS_MODE_STAGED = 3,
+};
+/* "auto", "no-reboot", "reboot", "staged" (talosctl's --mode words) <-> enum;
+ * -1 when unknown. */
+int talosops_mode_parse(const char *s);
+const char *talosops_mode_name(int mode);
+
+struct talosops_applied {
+	int mode;	/* the mode Talos chose (AUTO resolves to REBOOT or NO_REBOOT) */
+	char *details;	/* mode_details: with dry_run, "Dry run summary: ... Config diff: ..." */
+	char *warnings; /* warnings joined by "\n" ("" when none) */
+};
+
+/* ApplyConfiguration of config (a machine config; secret: never logged). A
+ * refusal (INVALID_ARGUMENT: validation, or a NO_REBOOT change that needs a
+ * reboot) fails with the node's words. */
+int talosops_apply(const struct talosapi_node *n, const struct talosapi_retry *r, const void *config,
+		   size_t len, int mode, bool dry_run, struct talosops_applied *ret, struct app_err *e);
+void talosops_applied_free(struct talosops_applied *a);
+
+/* Upgrade to installer image; the ack ("Upgrade request received") into ack. */
+int talosops_upgrade(const struct talosapi_node *n, const struct talosapi_retry *r, const char *image,
+		     bool stage, bool force, char *ack, size_t n_ack, struct app_err *e);
+
+int talosops_reboot(const struct talosapi_node *n, const struct talosapi_retry *r, struct app_err *e);
+
+/* A file of the node (at most max bytes) into out. */
+int talosops_read(const struct talosapi_node *n, const struct talosapi_retry *r, const char *path, size_t max,
+		  struct buf *out, struct app_err *e);
+
+/* The node's clock against its time server: offset_ms = remote - local. */
+int talosops_time(const struct talosapi_node *n, const struct talosapi_retry *r, char *server,
+		  size_t n_server, long long *offset_ms, struct app_err *e);
+
+#endif

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# appliance status against the simulated site of tests/lib/day2.sh (four
+# stand-in Talos nodes, a stand-in Kubernetes API with client certificates),
+# a real smbd as the NAS and s3rver holding Barman backups. Every problem
+# status can report is made to happen and its message asserted; the NAS is
+# only read.
+. "$(dirname "$0")/../lib/tap.sh"
+PY=/usr/bin/python3
+$PY -c 'import grpc, yaml' 2>/dev/null || skip_all "python3-grpcio or python3-yaml is not installed"
+[ -x "$APPLIANCE" ] || skip_all "no $APPLIANCE"
+. "$ROOT/tests/lib/smbd.sh"
+. "$ROOT/tests/servers/s3rver.sh"
+. "$ROOT/tests/lib/day2.sh"
+
+# ---- the site: NAS, backups, nodes, Kubernetes API ---------------------------
+smbd_init
+smbd_nas_site
+chown -R "$SMBD_NAS_USER" "$SMBD_SHARE_DIR"
+smbd_start
+nas_hash() { (cd "$SMBD_SHARE_DIR" && find . -print0 | sort -z | xargs -0 -n1 sh -c \
+	'if [ -f "$0" ]; then echo "$0 $(sha256sum <"$0")"; else echo "$0/"; fi' | sha256sum); }
+s3rver_start keiretsu
+SRV=demo/immich/postgres/immich-postgres
+DONE=$'backup_label=None\nbegin_time=2026-11-22 23:00:00\nstatus=DONE'
+s3_put "$SRV/base/20261122T230000/backup.info" "26 hours" "$DONE"
+s3_put "$SRV/base/20261122T230000/data.tar" "26 hours"
+s3_put "$SRV/wals/0000000100000000/000000010000000000000001.gz" "3 hours"
+export APPLIANCE_DEMO_S3_ACCESS_KEY=S3RVER APPLIANCE_DEMO_S3_SECRET_KEY=canary-s3-$$
+
+day2_site
+kube_start
+NAS_BEFORE=$(nas_hash)
+OPTS=("${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --kubeconfig "$T/kubeconfig"
+	--set "nas.port=$SMBD_PORT" --set "apps.immich.database.primary.endpoint=$S3_URL")
+st() { "$APPLIANCE" status "$PROFILE" "${OPTS[@]}" "$@"; }
+
+# ---- healthy ------------------------------------------------------------------
+expect_fail "status: a healthy site exits 0" 0 st
+out=$(last_out)
+for re in '^  cp1 +controlplane +ok +v1\.10\.5 +[0-9a-f]{12} +member +8/8 healthy +in sync' \
+	'^  w1 +worker +ok +v1\.10\.5 +[0-9a-f]{12} +- +6/6 healthy' \
+	'^  nodes +4/4 Ready$' '^  kustomizations +3/3 Ready$' '^  helmreleases +2/2 Ready$' \
+	'^nas: ok \(read-only check' \
+	'^backups: newest base backup 20261122T230000, 1d 2h old \(s3://keiretsu/demo/immich/postgres/immich-postgres/\)$' \
+	'^healthy$'; do
+	if grep -qE -- "$re" <<<"$out"; then ok "status: healthy shows /$re/"; else not_ok "status: healthy shows /$re/"; echo "$out" | sed 's/^/#   /'; fi
+done
+SCHEMATIC=$("$APPLIANCE" talos schematic "$PROFILE" "${SITE[@]}" --id)
+if grep -q "${SCHEMATIC:0:12}" <<<"$out"; then ok "status: the schematic column is the profile's"; else not_ok "status: schematic $SCHEMATIC not shown"; fi
+if [ "$(nas_hash)" = "$NAS_BEFORE" ]; then ok "status: the NAS was only read"; else not_ok "status: the NAS changed"; fi
+if grep -q "canary" <<<"$out"; then not_ok "status: a secret value was printed"; grep canary <<<"$out" | sed 's/^/#   /'; else ok "status: no secret value printed"; fi
+grep -c "admin$" "$T/kube/requests" >/dev/null && ok "status: the Kubernetes API saw the admin client certificate" ||
+	not_ok "status: no request with the admin certificate: $(cat "$T/kube/requests")"
+
+st --json >"$T/json.out" 2>&1
+if $PY - "$T/json.out" <<'PYEOF'; then ok "status --json: one object, healthy, every node reachable"; else not_ok "status --json"; sed 's/^/#   /' "$T/json.out"; fi
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 1, lines
+d = json.loads(lines[0])
+assert d["healthy"] is True and d["problems"] == [], d
+assert [n["name"] for n in d["nodes"]] == ["cp1", "cp2", "cp3", "w1"], d["nodes"]
+assert all(n["reachable"] and n["version"] == "v1.10.5" for n in d["nodes"])
+assert d["kubernetes"]["kustomizations"]["ready"] == 3 and d["backups"]["ok"] is True and d["nas"]["ok"] is True
+PYEOF
+
+# ---- degraded: each problem says what to look at ----------------------------------
+degraded() { # DESC REGEX [status options]
+	local d=$1 re=$2
+	shift 2
+	st "$@" >"$T/.out" 2>&1
+	local rc=$?
+	if [ $rc -eq 1 ] && grep -qE -- "$re" "$T/.out" && grep -q '^degraded: ' "$T/.out"; then ok "$d"; else
+		not_ok "$d (exit $rc)"
+		sed 's/^/#   /' "$T/.out" | tail -25
+	fi
+}
+degraded "status: a node that does not answer" \
+	"^  - node w1: Talos API 127\.0\.0\.1:1 not reachable: .*127\.0\.0\.1:1" --endpoint w1=127.0.0.1:1 --skip nas --skip backups
+
+cp "$T/etcd.json" "$T/etcd.full"
+$PY -c "import json,sys; m=json.load(open(sys.argv[1])); json.dump([x for x in m if x['hostname']!='cp3'], open(sys.argv[1],'w'))" "$T/etcd.json"
+degraded "status: etcd missing a member names it" \
+	"^  - etcd: node cp3 \(cp3\) is not in the member list of cp1$" --skip nas --skip backups
+degraded "status: etcd missing a member counts them" \
+	"^  - etcd: 2 members, the profile has 3 control planes$" --skip nas --skip backups
+cp "$T/etcd.full" "$T/etcd.json"
+$PY -c "import json,sys; m=json.load(open(sys.argv[1])); m[2]['hostname']=''; json.dump(m, open(sys.argv[1],'w'))" "$T/etcd.json"
+degraded "status: an etcd member that is not started" \
+	"^  - etcd: member '\(not started\)' \(0000000000001003\) is no control plane of the profile" --skip nas --skip backups
+cp "$T/etcd.full" "$T/etcd.json"
+
+day2_node_set cp2 version '"v1.10.4"'
+degraded "status: a node on another Talos version" \
+	"^  - node cp2: runs Talos v1.10.4, the profile says v1.10.5 \(appliance upgrade\)$" --skip nas --skip backups
+day2_node_set cp2 version '"v1.10.5"'
+
+day2_node_set cp2 time_offset_ms 4250
+degraded "status: a clock out of sync" \
+	"^  - node cp2: clock is \+4\.250s off its time server time\.cloudflare\.com$" --skip nas --skip backups
+day2_node_set cp2 time_offset_ms 0
+
+day2_node_set w1 services '[["apid","Running",true],["kubelet","Running",false],["machined","Running",true]]'
+degraded "status: an unhealthy service" \
+	"^  - node w1: services not healthy: kubelet \(Running: waiting for service to become ready\)$" --skip nas --skip backups
+day2_node_set w1 services 'null'
+
+cp "$T/kube/kustomizations.json" "$T/kube/k.full"
+$PY - "$T/kube/kustomizations.json" <<'PYEOF'
+import json, sys
+k = json.load(open(sys.argv[1]))
+k[2]["status"]["conditions"][0].update(status="False", reason="HealthCheckFailed",
+    message="health check failed after 5m0s: timeout waiting for: [HelmRelease/immich/immich status: 'InProgress']")
+json.dump(k, open(sys.argv[1], "w"))
+PYEOF
+degraded "status: a Flux Kustomization not Ready, with its message" \
+	"^  - flux: Kustomization flux-system/immich is not Ready \(HealthCheckFailed\): health check failed after 5m0s: timeout waiting for: \[HelmRelease/immich/immich status: 'InProgress'\]$" \
+	--skip nas --skip backups
+cp "$T/kube/k.full" "$T/kube/kustomizations.json"
+rm "$T/kube/helmreleases.json"
+degraded "status: Flux not installed (HelmRelease API missing)" \
+	"^  - kubernetes: listing helmreleases failed: https://127\.0\.0\.1:[0-9]+/apis/helm\.toolkit\.fluxcd\.io/v2/helmreleases: HTTP 404: the server could not find the requested resource$" \
+	--skip nas --skip backups
+$PY -c "import json; json.dump([], open('$T/kube/helmreleases.json','w'))"
+$PY -c "import json,sys; n=json.load(open(sys.argv[1])); json.dump(n[:3], open(sys.argv[1],'w'))" "$T/kube/nodes.json"
+degraded "status: a node that has not joined Kubernetes" \
+	"^  - kubernetes: node w1 \(w1\) has not joined the cluster$" --skip nas --skip backups
+degraded "status: no kubeconfig says where it comes from" \
+	"^  - kubernetes: kubeconfig: cannot open '$T/none': .*\(appliance bootstrap writes it; or give --kubeconfig\)$" \
+	--kubeconfig "$T/none" --skip nas --skip backups
+
+degraded "status: a backup older than --backup-max-age" \
+	"^  - backups: the newest completed base backup \(20261122T230000\) is 1d 2h old \(more than 12h\): look at the ScheduledBackup" \
+	--skip kubernetes --backup-max-age 12
+degraded "status: a NAS that does not answer" "^  - nas: nas check failed: " --skip kubernetes --skip backups --set nas.port=1
+
+# ---- --watch ------------------------------------------------------------------------
+st --watch --interval 1 --count 2 --json --skip nas --skip backups --skip kubernetes >"$T/watch.out" 2>&1
+if [ "$(grep -c '"event":"status"' "$T/watch.out")" = 2 ]; then ok "status --watch --count 2: two rounds"; else not_ok "status --watch"; sed 's/^/#   /' "$T/watch.out"; fi
+
+# ---- usage ----------------------------------------------------------------------------
+expect_fail "status: no credentials is a usage error" 2 "$APPLIANCE" status "$PROFILE"
+expect_out "status: an unknown --skip is a usage error" "--skip 'disks': expected kubernetes, nas or backups" st --skip disks
+expect_fail "status: an --endpoint for a node the profile lacks" 2 st --endpoint nope=127.0.0.1:1
+expect_out "appliance help lists status" '^  status ' "$APPLIANCE" help
