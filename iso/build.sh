@@ -11,6 +11,10 @@
 #                     [--compress gzip|zstd|xz] [--no-iso] [--firmware DIR]
 # DIR: what iso/firmware.sh unpacked (default build/firmware); entries of
 # firmware/live.list not found there come from this machine's /lib/firmware.
+# --image FILE (repeatable): a pinned Talos image, named as the install's image cache
+# names it (<schematic>-<version>-metal-amd64.raw.zst), copied into the stick's
+# appliance/images/ (the writable partition is sized for it): the live system
+# installs from it before any network (install --image-dir).
 # Environment: GRUB_TIMEOUT (menu seconds, 5), GRUB_DEFAULT (menu entry, 0).
 # Output (DIR defaults to build/iso):
 #   DIR/live/vmlinuz, DIR/live/initrd.img   kernel + initramfs (also for PXE)
@@ -28,6 +32,7 @@ ISO=""
 COMPRESS=gzip
 MAKE_ISO=1
 FWDIR=$ROOT/build/firmware
+IMAGES=()
 STICK_MB=${STICK_MB:-32}
 
 die() { echo "iso/build.sh: $*" >&2; exit 1; }
@@ -42,6 +47,7 @@ while [ $# -gt 0 ]; do
 	--compress) COMPRESS=$2; shift ;;
 	--no-iso) MAKE_ISO=0 ;;
 	--firmware) FWDIR=$2; shift ;;
+	--image) [ -f "$2" ] || die "no image file '$2'"; IMAGES+=("$(realpath "$2")"); shift ;;
 	-h | --help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "iso/build.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
@@ -281,9 +287,22 @@ done
 # installer's journal and logs. Users edit it on any OS after writing the stick.
 P=$W/stick.img
 rm -f "$P"
+img_mb=0
+for f in "${IMAGES[@]}"; do img_mb=$((img_mb + ($(stat -c %s "$f") + 1048575) / 1048576)); done
+# room for the images plus FAT overhead (1/32) and the journal and logs
+STICK_MB=$((STICK_MB + img_mb + img_mb / 32))
 truncate -s "${STICK_MB}M" "$P"
-mformat -i "$P" -v APPLIANCE -N 0a9e0001 :: >/dev/null
+fat=""
+[ "$STICK_MB" -gt 1024 ] && fat=-F
+mformat -i "$P" $fat -v APPLIANCE -N 0a9e0001 :: >/dev/null
 mmd -i "$P" ::/appliance
+if [ "${#IMAGES[@]}" -gt 0 ]; then
+	mmd -i "$P" ::/appliance/images
+	for f in "${IMAGES[@]}"; do
+		mcopy -i "$P" "$f" "::/appliance/images/$(basename "$f")"
+		echo "iso/build.sh: stick carries image $(basename "$f") ($(du -h "$f" | cut -f1))"
+	done
+fi
 mcopy -i "$P" "$ROOT/iso/stick-README.txt" ::/appliance/README.txt
 mcopy -i "$P" "$ROOT/iso/stick-grub.cfg" ::/appliance/grub.cfg
 grub-mkrescue --compress=xz -o "$ISO.tmp" "$R" -- -volid APPLIANCE_LIVE \

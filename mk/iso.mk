@@ -28,8 +28,12 @@ $(FW_STAMP): firmware/live.list iso/firmware.sh | $(DEPS_ISO)
 .PHONY: firmware
 firmware: $(FW_STAMP)
 
-$(ISO_OUT): $(BIN) $(ISO_MKI) $(ISO_INPUTS) $(FW_STAMP)
-	bash iso/build.sh --out $(ISO_DIR) --appliance $(BIN) --mkinitramfs $(ISO_MKI) --firmware $(FW_DIR)
+# make iso ISO_IMAGES="CACHE/<schematic>-v1.10.5-metal-amd64.raw.zst ...": the stick also
+# carries these pinned Talos images and installs from them without a network.
+ISO_IMAGES ?=
+$(ISO_OUT): $(BIN) $(ISO_MKI) $(ISO_INPUTS) $(FW_STAMP) $(ISO_IMAGES)
+	bash iso/build.sh --out $(ISO_DIR) --appliance $(BIN) --mkinitramfs $(ISO_MKI) --firmware $(FW_DIR) \
+		$(foreach f,$(ISO_IMAGES),--image $(f))
 
 iso: $(ISO_OUT)
 iso-assets: $(ISO_OUT)

@@ -50,8 +50,8 @@ static void usage(FILE *f, const char *cmd)
 {
 	fprintf(f,
 		"usage: appliance %s PROFILE [--site FILE]... [--set KEY=VALUE]... (--node NAME | --auto)\n"
-		"       [--json] [--state-dir DIR] [--secrets FILE] [--cache DIR] [--sysfs DIR]\n"
-		"       [--hw-root DIR] [--disk-file FILE]... [--ca-file FILE]%s\n\n",
+		"       [--json] [--state-dir DIR] [--secrets FILE] [--cache DIR] [--image-dir DIR]\n"
+		"       [--sysfs DIR] [--hw-root DIR] [--disk-file FILE]... [--ca-file FILE]%s\n\n",
 		cmd, strcmp(cmd, "install") == 0 ? " [--apply] [--unattended]" : "");
 	fprintf(
 	    f, "%s\n\n",
@@ -75,6 +75,8 @@ static void usage(FILE *f, const char *cmd)
 	       "  --secrets FILE     the site's Talos secrets bundle (default STATE_DIR/talos-secrets.yaml,\n"
 	       "                     generated once when missing)\n"
 	       "  --cache DIR        image cache (default STATE_DIR/cache)\n"
+	       "  --image-dir DIR    pinned images to use first, read-only (the live system passes\n"
+	       "                     the stick's appliance/images)\n"
 	       "  --sysfs DIR        where sysfs is (identity, efivarfs; default /sys)\n"
 	       "  --hw-root DIR      root for the disk inventory (default /)\n"
 	       "  --disk-file FILE   list an image file as a disk (repeatable; tests and the demo)\n"
@@ -143,6 +145,8 @@ int install_command(int argc, char **argv, bool plan_only)
 			o.secrets = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--cache")))
 			o.cache_dir = v;
+		else if ((v = cmd_opt(argc, argv, &i, "--image-dir")))
+			o.image_dir = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--sysfs")))
 			o.sysfs = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--hw-root")))

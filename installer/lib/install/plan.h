@@ -26,6 +26,7 @@ struct plan_opts {
 	const char *state_dir;	       /* journal, generated configs, image cache */
 	const char *secrets;	       /* Talos secrets bundle; NULL: STATE_DIR/talos-secrets.yaml */
 	const char *cache_dir;	       /* image cache; NULL: STATE_DIR/cache */
+	const char *image_dir;	       /* read-only images (the stick's) used before the cache */
 	const char *sysfs;	       /* identity + efivarfs root; NULL: /sys */
 	const char *hw_root;	       /* disk inventory root; NULL: hw default */
 	const char *const *disk_files; /* image files listed as disks (tests, demo) */

@@ -64,6 +64,7 @@ struct ctx {
 	char *cache_dir, *secrets_path, *node_dir, *sysfs, *efivars, *bootorder_record;
 	char *schematic;			  /* Image Factory schematic id */
 	char *image_key, *image_url, *image_file; /* pin key, source URL, cache path */
+	bool image_local; /* image_file is in o->image_dir (the stick), not the cache */
 	char image_sha[65];
 	struct buf config; /* machine config (holds secrets: never printed) */
 	char config_sha[65], volume_sha[65];

@@ -44,6 +44,14 @@ static int nas_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	struct nas_results res = { 0 };
 	int r, warn = 0;
 
+	if (c->m->install.offline) {
+		step_action(c, "skip",
+			    "the NAS at %s is not checked: install.offline is true (the site's "
+			    "machines cannot reach it while they install)",
+			    c->m->nas.address);
+		snprintf(result, n, "skipped: install.offline");
+		return 0;
+	}
 	r = nas_check(c->m, &no, &res, e);
 	for (size_t i = 0; i < res.n; i++) {
 		const struct nas_result *x = &res.v[i];
@@ -88,7 +96,15 @@ static int image_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 	c->image_url = image_url(c->m, c->schematic);
 	{
 		char *name = image_cache_name(c->m, c->schematic);
-		c->image_file = xasprintf("%s/%s", c->cache_dir, name);
+		c->image_local = false;
+		if (c->o->image_dir) {
+			c->image_file = xasprintf("%s/%s", c->o->image_dir, name);
+			c->image_local = access(c->image_file, R_OK) == 0;
+			if (!c->image_local)
+				free(c->image_file);
+		}
+		if (!c->image_local)
+			c->image_file = xasprintf("%s/%s", c->cache_dir, name);
 		free(name);
 	}
 	pins = c->m->talos.image.pins ? model_path(c->m, c->m->talos.image.pins) : NULL;
@@ -105,8 +121,8 @@ static int image_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 	free(pins);
 	if (r < 0)
 		return r;
-	buf_printf(in, "image.key=%s\nimage.url=%s\nimage.sha256=%s\nimage.cache=%s\n", c->image_key,
-		   c->image_url, c->image_sha, c->image_file);
+	buf_printf(in, "image.key=%s\nimage.url=%s\nimage.sha256=%s\nimage.cache=%s\noffline=%d\n",
+		   c->image_key, c->image_url, c->image_sha, c->image_file, c->m->install.offline);
 	return 0;
 }
 
@@ -122,6 +138,27 @@ static int image_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	char have[65];
 	int r;
 
+	if (c->image_local) {
+		/* the stick's copy: used in place when it matches the pin, never changed */
+		r = image_file_sha256(c->image_file, have, e);
+		if (r < 0)
+			return r;
+		if (strcmp(have, c->image_sha) == 0 && stat(c->image_file, &st) == 0) {
+			step_action(c, "info", "image %s from %s, sha256 %s as pinned: no download",
+				    c->image_key, c->image_file, c->image_sha);
+			snprintf(result, n, "source %s size %lld", c->image_file, (long long)st.st_size);
+			return 0;
+		}
+		step_action(c, "warn", "image '%s' has sha256 %s, pinned %s: not used", c->image_file, have,
+			    c->image_sha);
+		free(c->image_file);
+		{
+			char *name = image_cache_name(c->m, c->schematic);
+			c->image_file = xasprintf("%s/%s", c->cache_dir, name);
+			free(name);
+		}
+		c->image_local = false;
+	}
 	if (stat(c->image_file, &st) == 0) {
 		r = image_file_sha256(c->image_file, have, e);
 		if (r < 0)
@@ -137,6 +174,13 @@ static int image_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 					   c->image_file, have, c->image_sha);
 		unlink(c->image_file);
 	}
+	if (c->m->install.offline)
+		return app_err_set(e, -ENOENT,
+				   "install.offline is true and image '%s' (sha256 %s) is neither on the "
+				   "stick (%s) nor in the cache (%s); put it on the stick (iso/build.sh "
+				   "--image FILE) or into the cache (appliance image fetch)",
+				   c->image_key, c->image_sha, c->o->image_dir ? c->o->image_dir : "none",
+				   c->cache_dir);
 	if (!c->apply) {
 		step_action(c, "file", "download %s into %s and verify sha256 %s", c->image_url,
 			    c->image_file, c->image_sha);

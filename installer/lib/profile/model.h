@@ -387,6 +387,10 @@ struct model_install {
 	 * identified the machine, as --unattended does; Ceph disks are still only
 	 * wiped where the profile says wipe: true */
 	bool unattended;
+	/* the machines reach neither the NAS nor the image mirror while they
+	 * install: the NAS preflight is skipped (the plan says so) and the image
+	 * must come from the stick or the cache, never a download */
+	bool offline;
 };
 
 struct model_apps {

@@ -434,6 +434,7 @@ static const struct table apps_table = { "apps", 0, apps_fields };
 
 static const struct field install_fields[] = {
 	{ "unattended", T_BOOL, O(struct model_install, unattended), .def = "false" },
+	{ "offline", T_BOOL, O(struct model_install, offline), .def = "false" },
 	END,
 };
 static const struct table install_table = { "install", 0, install_fields };
