@@ -1,6 +1,7 @@
 /* appliance bootstrap: wait for apid on the first control-plane node, call
  * Bootstrap once (ALREADY_EXISTS on a re-run is success), fetch the admin
- * kubeconfig, and optionally scrub the config volumes over the Talos API. */
+ * kubeconfig, then scrub the config volumes over the Talos API (unless
+ * --keep-config-volumes): they still hold each node's config and secrets. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include "base/err.h"
 #include "profile/model.h"
 #include "net/talosapi.h"
+#include "talos/talos_config.h"
+#include "talos/talos_volume.h"
 #include "base/util.h"
 
 static void usage(FILE *f)
@@ -21,7 +24,9 @@ static void usage(FILE *f)
 	    "\n"
 	    "Bootstrap etcd on the first control-plane node over the Talos API (gRPC, mutual TLS on\n"
 	    "port 50000) and write the admin kubeconfig. Safe to re-run: a node that is already\n"
-	    "bootstrapped counts as success.\n"
+	    "bootstrapped counts as success. Then every node's metal-iso config volume (which still\n"
+	    "holds its machine config and secrets) is overwritten with zeroes and its partition\n"
+	    "dropped through the Talos API; Talos keeps its config in STATE.\n"
 	    "\n"
 	    "options:\n"
 	    "  --secrets FILE        the site's Talos secrets bundle (a client certificate is made from\n"
@@ -32,9 +37,9 @@ static void usage(FILE *f)
 	    "  --endpoint HOST[:PORT] address of its Talos API (default: the node's static address, 50000)\n"
 	    "  --kubeconfig PATH     where to write the kubeconfig (default: ./kubeconfig, mode 0600)\n"
 	    "  --wait SECONDS        how long to wait for apid (default 600)\n"
-	    "  --scrub-config-volumes DEV  after bootstrapping, wipe partition DEV (e.g. sda5: the\n"
-	    "                        metal-iso config volume, which still holds the machine config\n"
-	    "                        and its secrets) on each node through the Talos API\n"
+	    "  --keep-config-volumes do not scrub the metal-iso config volumes afterwards\n"
+	    "  --config-volume DEV   the config volume's device on the nodes (e.g. nvme0n1p5); default:\n"
+	    "                        each node's installDisk path and talos.configPartition\n"
 	    "  --site FILE, --set KEY=VALUE  profile overlays\n"
 	    "  -h, --help            this help\n"
 	    "\n"
@@ -43,8 +48,9 @@ static void usage(FILE *f)
 
 struct bs_opts {
 	struct profile_opts p;
-	const char *secrets, *talosconfig, *context, *node, *endpoint, *kubeconfig, *scrub;
+	const char *secrets, *talosconfig, *context, *node, *endpoint, *kubeconfig, *volume;
 	long wait_s;
+	bool keep_volumes;
 };
 
 static int parse_args(int argc, char **argv, struct bs_opts *o)
@@ -56,7 +62,7 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 		{ "--node", offsetof(struct bs_opts, node) },
 		{ "--endpoint", offsetof(struct bs_opts, endpoint) },
 		{ "--kubeconfig", offsetof(struct bs_opts, kubeconfig) },
-		{ "--scrub-config-volumes", offsetof(struct bs_opts, scrub) },
+		{ "--config-volume", offsetof(struct bs_opts, volume) },
 		{ "--wait", CMD_OPT_OWN },
 	};
 
@@ -72,6 +78,10 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 		if (cmd_is_help(a)) {
 			usage(stdout);
 			return -1;
+		}
+		if (strcmp(a, "--keep-config-volumes") == 0) {
+			o->keep_volumes = true;
+			continue;
 		}
 		r = cmd_value_opts("bootstrap", argc, argv, &i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit,
 				   &v);
@@ -96,7 +106,87 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 		return cmd_usage_error("bootstrap", "give --secrets FILE or --talosconfig FILE");
 	if (o->secrets && o->talosconfig)
 		return cmd_usage_error("bootstrap", "give only one of --secrets and --talosconfig");
+	if (o->keep_volumes && o->volume)
+		return cmd_usage_error("bootstrap",
+				       "--config-volume and --keep-config-volumes exclude each other");
 	return 0;
+}
+
+/* After bootstrap every node's config volume still holds its machine config
+ * (CA keys on control planes, the Flux secrets): overwrite it with zeroes and
+ * drop its partition. skip_volume_check: Talos refuses to wipe a partition
+ * that backs a volume ("in use by volume") without it; FAST would clear only
+ * the signatures and leave config.yaml readable. A refusal is reported and
+ * fails the command; the other nodes are still scrubbed. */
+static int scrub_config_volumes(const struct model *m, const struct model_node *boot, const struct bs_opts *o,
+				const char *boot_host, int port, const struct talos_creds *creds,
+				const struct talosapi_retry *rt)
+{
+	int failed = 0;
+
+	if (o->keep_volumes) {
+		printf("config volumes: kept (--keep-config-volumes); they still hold each node's machine "
+		       "config and its secrets\n");
+		return 0;
+	}
+	if (!m->talos.config_delivery || strcmp(m->talos.config_delivery, "metal-iso") != 0) {
+		printf("config volumes: none (talos.configDelivery is '%s')\n",
+		       m->talos.config_delivery ? m->talos.config_delivery : "none");
+		return 0;
+	}
+	for (size_t i = 0; i < m->n_nodes; i++) {
+		const struct model_node *n = &m->nodes[i];
+		struct app_err e = { 0 };
+		char *h = NULL, *dev = NULL;
+
+		/* with --endpoint only that node is reachable */
+		if (o->endpoint && n != boot)
+			continue;
+		h = o->endpoint ? xstrdup(boot_host) : cmd_node_host(n);
+		dev = o->volume ? xstrdup(o->volume) : talos_volume_device(m, n, &e);
+		if (!h) {
+			cmd_error("config volume of node '%s' not scrubbed: the node has no static address; "
+				  "run again with --node %s --endpoint HOST",
+				  n->name, n->name);
+			failed++;
+		} else if (!dev) {
+			cmd_error("config volume not scrubbed: %s", e.msg);
+			failed++;
+		} else {
+			struct talosapi_node sn = { .host = h, .port = port, .creds = creds };
+			struct talosapi_wipe w = { .device = dev,
+						   .method = TALOSAPI_WIPE_ZEROES,
+						   .skip_volume_check = true,
+						   .drop_partition = true };
+
+			int r = talosapi_wipe_device(&sn, rt, &w, &e);
+
+			if (r == -ENOENT) {
+				/* a re-run after the partition was dropped */
+				printf(
+				    "config volume: %s on %s not found (already scrubbed and its partition "
+				    "dropped; if that is not its name, give --config-volume DEV)\n",
+				    dev, n->name);
+			} else if (r < 0) {
+				cmd_error(
+				    "config volume '%s' on node '%s' was not scrubbed (its machine config "
+				    "and secrets remain): %s",
+				    dev, n->name, e.msg);
+				failed++;
+			} else {
+				printf("config volume: %s on %s overwritten with zeroes, partition dropped\n",
+				       dev, n->name);
+			}
+		}
+		free(h);
+		free(dev);
+	}
+	if (o->endpoint && m->n_nodes > 1)
+		printf("config volumes: only %s was reachable through --endpoint; the other nodes' config "
+		       "volumes were not scrubbed (without --endpoint each node is reached at its "
+		       "address)\n",
+		       boot->name);
+	return failed ? -EIO : 0;
 }
 
 int cmd_bootstrap(int argc, char **argv)
@@ -187,49 +277,20 @@ int cmd_bootstrap(int argc, char **argv)
 			cmd_error("kubeconfig from node '%s': %s", node->name, e.msg);
 			goto out;
 		}
+		r = talos_config_kubeconfig_server(m, &kube, &e);
+		if (r < 0) {
+			cmd_err(&e);
+			goto out;
+		}
 		if (write_file_atomic(out_path, kube.data, kube.len, 0600, &e) < 0) {
 			cmd_err(&e);
 			goto out;
 		}
-		printf("kubeconfig: %s (%zu bytes, mode 0600)\n", out_path, kube.len);
+		printf("kubeconfig: %s (%zu bytes, mode 0600)%s\n", out_path, kube.len,
+		       r > 0 ? "; its server is the VIP, which the API server's certificate names" : "");
 
-		if (o.scrub) {
-			/* with --endpoint only that node is reachable; otherwise every node
-			 * of the profile with an address */
-			for (size_t i = 0; i < m->n_nodes; i++) {
-				const struct model_node *n = &m->nodes[i];
-				char *h = o.endpoint ? NULL : cmd_node_host(n);
-				struct talosapi_node sn = { .host = h ? h : host,
-							    .port = port,
-							    .creds = &creds };
-
-				if (o.endpoint && n != node)
-					continue;
-				if (!o.endpoint && !h) {
-					printf("config volume: node %s has no address; not scrubbed\n",
-					       n->name);
-					continue;
-				}
-				r = talosapi_wipe_device(&sn, &rt, o.scrub, &e);
-				free(h);
-				if (r < 0) {
-					cmd_error("scrubbing config volume '%s' on node '%s': %s", o.scrub,
-						  n->name, e.msg);
-					goto out;
-				}
-				printf("config volume: wiped %s on %s\n", o.scrub, n->name);
-			}
-			if (o.endpoint && m->n_nodes > 1)
-				printf("config volumes: only %s was reachable through --endpoint; the other "
-				       "nodes' "
-				       "config volumes still hold their machine config and secrets\n",
-				       node->name);
-		} else {
-			printf("config volumes: still present on the nodes (they hold the machine config and "
-			       "its "
-			       "secrets); once every node has persisted its config, re-run with "
-			       "--scrub-config-volumes DEV\n");
-		}
+		if (scrub_config_volumes(m, node, &o, host, port, &creds, &rt) < 0)
+			goto out;
 	}
 	rc = EXIT_OK;
 out:

@@ -74,9 +74,13 @@ start() {
 	done
 	PORT=$(cat "$T/$name.port")
 }
-calls() { grep -c "^$2" "$T/$1/calls" 2>/dev/null || echo 0; }
+calls() { local n; n=$(grep -c "^$2" "$T/$1/calls" 2>/dev/null); echo "${n:-0}"; }
+# keep the last command's output for further rows about it ($T/.out is rewritten by each row)
+last() { cp "$T/.out" "$T/last.out"; }
 
-bs() { "$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --endpoint "127.0.0.1:$PORT" "$@"; }
+# bs: bootstrap keeping the config volumes (the rows about Bootstrap itself); bss: the default, scrubbing
+bs() { "$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --endpoint "127.0.0.1:$PORT" --keep-config-volumes "$@"; }
+bss() { "$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --endpoint "127.0.0.1:$PORT" "$@"; }
 
 # 1. success
 start ok --cert "$C/server.crt" --key "$C/server.key"
@@ -85,8 +89,10 @@ expect_out "bootstrap: success, etcd bootstrapped on the first control plane" \
 check "bootstrap: kubeconfig written byte-identical" cmp "$T/kc1" "$T/kubeconfig.src"
 check "bootstrap: kubeconfig mode 0600" test "$(stat -c %a "$T/kc1")" = 600
 check "bootstrap: Bootstrap called exactly once" test "$(calls ok Bootstrap)" = 1
-expect_out "bootstrap: summary says the config volumes remain" \
-	'^config volumes: still present on the nodes' bs --kubeconfig "$T/kc1" --wait 20
+expect_out "bootstrap: --keep-config-volumes says the config volumes remain" \
+	"^config volumes: kept \\(--keep-config-volumes\\); they still hold each node's machine config and its secrets$" \
+	bs --kubeconfig "$T/kc1" --wait 20
+check "bootstrap: --keep-config-volumes: no BlockDeviceWipe sent" test "$(calls ok BlockDeviceWipe)" = 0
 
 # 2. already bootstrapped (the re-run above and a fresh already-bootstrapped node)
 start already --cert "$C/server.crt" --key "$C/server.key" --mode already
@@ -94,7 +100,7 @@ expect_out "bootstrap: already bootstrapped (ALREADY_EXISTS) is success" \
 	'^etcd: already bootstrapped on demo-1 \(ALREADY_EXISTS\); not bootstrapped again$' \
 	bs --kubeconfig "$T/kc2" --wait 20
 check "bootstrap: already bootstrapped exits 0 and still writes the kubeconfig" \
-	bash -c "'$APPLIANCE' bootstrap '$PROFILE' --talosconfig '$T/talosconfig' --endpoint 127.0.0.1:$PORT --kubeconfig '$T/kc2b' --wait 20 && cmp '$T/kc2b' '$T/kubeconfig.src'"
+	bash -c "'$APPLIANCE' bootstrap '$PROFILE' --talosconfig '$T/talosconfig' --endpoint 127.0.0.1:$PORT --kubeconfig '$T/kc2b' --wait 20 --keep-config-volumes && cmp '$T/kc2b' '$T/kubeconfig.src'"
 
 # 3. server certificate from another CA: refused, no retries, nothing written
 start otherca --cert "$C/server-other.crt" --key "$C/server-other.key"
@@ -139,7 +145,7 @@ check "bootstrap: error in trailers: no kubeconfig written" test ! -e "$T/kc7"
 # 8. kubeconfig stream in several chunks
 start chunks --cert "$C/server.crt" --key "$C/server.key" --chunks 7 --kubeconfig "$T/kubeconfig.big"
 check "bootstrap: kubeconfig in 7 chunks reassembled" \
-	bash -c "'$APPLIANCE' bootstrap '$PROFILE' --talosconfig '$T/talosconfig' --endpoint 127.0.0.1:$PORT --kubeconfig '$T/kc8' --wait 20 >/dev/null && cmp '$T/kc8' '$T/kubeconfig.big'"
+	bash -c "'$APPLIANCE' bootstrap '$PROFILE' --talosconfig '$T/talosconfig' --endpoint 127.0.0.1:$PORT --kubeconfig '$T/kc8' --wait 20 --keep-config-volumes >/dev/null && cmp '$T/kc8' '$T/kubeconfig.big'"
 
 # 9. a worker answers FAILED_PRECONDITION: a failure, not "already bootstrapped"
 start worker --cert "$C/server.crt" --key "$C/server.key" --mode worker
@@ -159,11 +165,84 @@ expect_out "bootstrap: nothing listening with --wait 0 fails at once" \
 	"bootstrap of node 'demo-1' failed: gave up after 1 attempt in [0-9]+s: 127\.0\.0\.1:$FREE/machine\.MachineService/Bootstrap: cannot connect" \
 	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --endpoint "127.0.0.1:$FREE" --kubeconfig "$T/kc11" --wait 0
 
-# 12. scrub the config volume through the Talos API
-PORT=$(cat "$T/ok.port")
-expect_out "bootstrap: --scrub-config-volumes wipes through BlockDeviceWipe" \
-	'^config volume: wiped sda5 on demo-1$' bs --kubeconfig "$T/kc12" --wait 20 --scrub-config-volumes sda5
-check "bootstrap: the server got BlockDeviceWipe for sda5" grep -qx 'BlockDeviceWipe sda5' "$T/ok/calls"
+# 12. scrub the config volumes (the default after bootstrap). The stand-in's sda5 backs the volume
+# Talos mounts the metal-iso config from ("platform/metal/config", platform/metal/metal.go), so
+# Talos refuses to wipe it without skip_volume_check.
+start scrub --cert "$C/server.crt" --key "$C/server.key" --volume sda5=platform/metal/config
+cat >"$T/rawwipe.py" <<'PYEOF'
+import sys, grpc
+port, c = sys.argv[1], sys.argv[2]
+creds = grpc.ssl_channel_credentials(open(c + "/ca.crt", "rb").read(), open(c + "/admin.key", "rb").read(),
+                                     open(c + "/admin.crt", "rb").read())
+call = grpc.secure_channel("127.0.0.1:" + port, creds).unary_unary("/storage.StorageService/BlockDeviceWipe")
+dev = sys.argv[3].encode()
+desc = b"\x0a" + bytes([len(dev)]) + dev  # device only: method FAST, no skip_volume_check
+try:
+    call(b"\x0a" + bytes([len(desc)]) + desc)
+    print("OK")
+except grpc.RpcError as e:
+    print(e.code().name, e.details())
+PYEOF
+expect_out "stand-in: a partition backing a volume is refused without skip_volume_check, as Talos does" \
+	'^FAILED_PRECONDITION blockdevice "sda5" is in use by volume "platform/metal/config"$' \
+	$PY "$T/rawwipe.py" "$(cat "$T/scrub.port")" "$C" sda5
+expect_out "bootstrap: the config volume is scrubbed by default" \
+	'^config volume: sda5 on demo-1 overwritten with zeroes, partition dropped$' \
+	bss --kubeconfig "$T/kc12" --wait 20 --config-volume sda5
+last
+check "bootstrap: the scrub request carries skip_volume_check, ZEROES and drop_partition" \
+	grep -qx 'BlockDeviceWipe device=sda5 method=ZEROES skip_volume_check=true drop_partition=true' "$T/scrub/calls"
+expect_out "bootstrap: with --endpoint the other nodes are named as not scrubbed" \
+	"^config volumes: only demo-1 was reachable through --endpoint; the other nodes' config volumes were not scrubbed" \
+	cat "$T/last.out"
+expect_out "bootstrap: a re-run after the partition was dropped says so (NOT_FOUND)" \
+	'^config volume: sda5 on demo-1 not found \(already scrubbed and its partition dropped; if that is not its name, give --config-volume DEV\)$' \
+	bss --kubeconfig "$T/kc12c" --wait 20 --config-volume sda5
+# a refused scrub is reported and fails the command
+start scrubro --cert "$C/server.crt" --key "$C/server.key" --readonly sda5
+expect_fail "bootstrap: a refused scrub fails (exit 1)" 1 bss --kubeconfig "$T/kc12b" --wait 20 --config-volume sda5
+expect_out "bootstrap: a refused scrub is reported with Talos' answer" \
+	"config volume 'sda5' on node 'demo-1' was not scrubbed \(its machine config and secrets remain\): 127\.0\.0\.1:[0-9]+/storage\.StorageService/BlockDeviceWipe: FAILED_PRECONDITION: blockdevice \"sda5\" is read-only$" \
+	bss --kubeconfig "$T/kc12b" --wait 20 --config-volume sda5
+check "bootstrap: a refused scrub still wrote the kubeconfig" test -s "$T/kc12b"
+# without --config-volume the device comes from the profile: demo-1's installDisk is a selector
+start scrub3 --cert "$C/server.crt" --key "$C/server.key"
+expect_fail "bootstrap: a config volume whose device is unknown fails (exit 1)" 1 bss --kubeconfig "$T/kc12d" --wait 20
+last
+expect_out "bootstrap: ... saying how to name it" \
+	"config volume not scrubbed: node 'demo-1': its installDisk is a selector, so the config volume's device name is known only to the node; give --config-volume DEV \(e\.g\. nvme0n1p5\)$" \
+	cat "$T/last.out"
+check "bootstrap: an unknown device is never guessed (no BlockDeviceWipe)" test "$(calls scrub3 BlockDeviceWipe)" = 0
+expect_out "bootstrap: from an exact installDisk path the device is <disk>p<configPartition>" \
+	'^config volume: nvme0n1p5 on demo-1 overwritten with zeroes, partition dropped$' \
+	bss --kubeconfig "$T/kc12e" --wait 20 --set 'nodes[0].installDisk.path=/dev/nvme0n1'
+
+# 12b. "bootstrap is not available yet" (until the node's CRI is up) and UNAVAILABLE: retried
+start notyet --cert "$C/server.crt" --key "$C/server.key" --mode notyet:2
+expect_out "bootstrap: 'bootstrap is not available yet' says what it waits for" \
+	"^appliance: waiting for the Talos API \(attempt 1, next in 0\.5s\): .*FAILED_PRECONDITION: bootstrap is not available yet; waiting for the node to finish booting: Talos allows Bootstrap once its container runtime is up$" \
+	bs --kubeconfig "$T/kc15" --wait 30
+last
+check "bootstrap: through two 'not available yet' answers: bootstrapped on the third attempt" \
+	test "$(calls notyet Bootstrap)" = 3 -a -s "$T/kc15"
+expect_out "bootstrap: not available yet, then bootstrapped" '^etcd: bootstrapped on demo-1$' cat "$T/last.out"
+start unavail --cert "$C/server.crt" --key "$C/server.key" --mode unavailable:2
+expect_out "bootstrap: UNAVAILABLE is retried" '^etcd: bootstrapped on demo-1$' bs --kubeconfig "$T/kc16" --wait 30
+check "bootstrap: UNAVAILABLE: three attempts" test "$(calls unavail Bootstrap)" = 3
+start notyet9 --cert "$C/server.crt" --key "$C/server.key" --mode notyet:1000
+expect_fail "bootstrap: 'not available yet' beyond --wait gives up (exit 1)" 1 bs --kubeconfig "$T/kc17" --wait 2
+last
+expect_out "bootstrap: giving up names what it waited for" \
+	"bootstrap of node 'demo-1' failed: gave up after [0-9]+ attempts in [0-9]+s: .*bootstrap is not available yet; waiting for the node to finish booting" \
+	cat "$T/last.out"
+
+# 12c. the kubeconfig Talos hands out names the endpoint (a name); ours dials the VIP instead
+printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://k8s.demo.test:6443\n  name: talos-demo\n' >"$T/kubeconfig.name"
+start kcname --cert "$C/server.crt" --key "$C/server.key" --kubeconfig "$T/kubeconfig.name"
+expect_out "bootstrap: the kubeconfig's server is the VIP, not the endpoint name" \
+	'^kubeconfig: .*; its server is the VIP, which the API server.s certificate names$' bs --kubeconfig "$T/kc18" --wait 20
+check "bootstrap: kubeconfig server rewritten to https://10.0.2.25:6443, nothing else changed" \
+	sh -c "grep -qx '    server: https://10.0.2.25:6443' '$T/kc18' && sed 's/k8s.demo.test/10.0.2.25/' '$T/kubeconfig.name' | cmp - '$T/kc18'"
 
 # 13. an HTTPS server that is not gRPC (HTTP/1.1 only): named as such, not retried
 cat >"$T/https.py" <<'EOF'

@@ -10,10 +10,30 @@ time.TimeService/Time, driven by DIR/node.json (see Day2 below). A reboot
 closes the port, waits, and listens again on the same port, like a node.
 
 Usage: talos_api.py --ca CA --cert CRT --key KEY --port-file F [--delay S]
-       [--state DIR] [--mode ok|already|worker|unsync:N] [--chunks N]
-       [--kube-error] [--kubeconfig FILE] [--etcd FILE]
+       [--state DIR] [--mode ok|already|worker|unsync:N|notyet:N|unavailable:N]
+       [--chunks N] [--kube-error] [--kubeconfig FILE] [--etcd FILE]
+       [--volume DEV=VOLUME]... [--readonly DEV]... [--devices DEV,...]
 The port is written to --port-file before listening (after --delay seconds
-the server starts listening on it). Every call is appended to DIR/calls.
+the server starts listening on it). Every call is appended to DIR/calls,
+with the request's fields by name.
+
+How each answer follows Talos (siderolabs/talos v1.10.5, 55fc6233):
+- Bootstrap, internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go:
+  FAILED_PRECONDITION "bootstrap is not available yet" while
+  Runtime().IsBootstrapAllowed() is false (until the CRI is up,
+  internal/app/machined/pkg/runtime/v1alpha1/v1alpha1_runtime.go) -> notyet:N;
+  FAILED_PRECONDITION "bootstrap can only be performed on a control plane
+  node" -> worker; "time is not in sync yet" -> unsync:N; ALREADY_EXISTS
+  "etcd data directory is not empty" on a second call. UNAVAILABLE is what
+  grpc-go's apid proxy answers while machined restarts -> unavailable:N.
+- BlockDeviceWipe, internal/app/storaged/server.go validateDeviceForWipe:
+  NOT_FOUND 'blockdevice "x" not found'; FAILED_PRECONDITION
+  'blockdevice "x" is read-only'; without skip_volume_check,
+  FAILED_PRECONDITION 'blockdevice "x" is in use by volume "V"' for a
+  device that backs a volume (--volume DEV=V). All devices are validated
+  before any is wiped. Request: api/storage/storage.proto
+  BlockDeviceWipeDescriptor {device = 1; method = 2 (FAST 0, ZEROES 1);
+  skip_volume_check = 3; drop_partition = 4}.
 """
 import argparse
 import gzip
@@ -83,9 +103,16 @@ class Node:
     def __init__(self, a):
         self.a = a
         self.lock = threading.Lock()
-        self.unsync = 0
+        self.unsync = self.notyet = self.unavailable = 0
         if a.mode.startswith("unsync:"):
             self.unsync = int(a.mode.split(":")[1])
+        if a.mode.startswith("notyet:"):
+            self.notyet = int(a.mode.split(":")[1])
+        if a.mode.startswith("unavailable:"):
+            self.unavailable = int(a.mode.split(":")[1])
+        self.volumes = dict(v.split("=", 1) for v in a.volume)
+        self.devices = set(a.devices.split(","))
+        self.wiped = set()
         os.makedirs(a.state, exist_ok=True)
         if a.mode == "already":
             open(os.path.join(a.state, "bootstrapped"), "w").close()
@@ -101,6 +128,12 @@ class Node:
             ctx.abort(grpc.StatusCode.FAILED_PRECONDITION,
                       "bootstrap can only be performed on a control plane node")
         with self.lock:
+            if self.unavailable > 0:
+                self.unavailable -= 1
+                ctx.abort(grpc.StatusCode.UNAVAILABLE, "connection error: machined is restarting")
+            if self.notyet > 0:
+                self.notyet -= 1
+                ctx.abort(grpc.StatusCode.FAILED_PRECONDITION, "bootstrap is not available yet")
             if self.unsync > 0:
                 self.unsync -= 1
                 ctx.abort(grpc.StatusCode.FAILED_PRECONDITION, "time is not in sync yet")
@@ -135,7 +168,25 @@ class Node:
 
     def wipe(self, req, ctx):
         devs = [dict((n, v) for n, _, v in parse(d)) for num, _, d in parse(req) if num == 1]
-        self.log("BlockDeviceWipe " + ",".join(d.get(1, b"").decode() for d in devs))
+        methods = {0: "FAST", 1: "ZEROES"}
+        self.log("BlockDeviceWipe " + " ".join(
+            "device=%s method=%s skip_volume_check=%s drop_partition=%s" % (
+                d.get(1, b"").decode(), methods.get(d.get(2, 0), d.get(2)),
+                str(bool(d.get(3, 0))).lower(), str(bool(d.get(4, 0))).lower())
+            for d in devs))
+        # validate every device first, as validateDeviceForWipe does
+        for d in devs:
+            dev = d.get(1, b"").decode()
+            if dev not in self.devices or dev in self.wiped:
+                ctx.abort(grpc.StatusCode.NOT_FOUND, 'blockdevice "%s" not found' % dev)
+            if dev in self.a.readonly:
+                ctx.abort(grpc.StatusCode.FAILED_PRECONDITION, 'blockdevice "%s" is read-only' % dev)
+            if not d.get(3, 0) and dev in self.volumes:
+                ctx.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          'blockdevice "%s" is in use by volume "%s"' % (dev, self.volumes[dev]))
+        for d in devs:
+            if d.get(4, 0):  # drop_partition: the partition is gone afterwards
+                self.wiped.add(d.get(1, b"").decode())
         return field_bytes(1, field_bytes(1, metadata("cp1")))
 
 
@@ -430,6 +481,11 @@ def main():
     p.add_argument("--kube-error", action="store_true")
     p.add_argument("--kubeconfig", default=None)
     p.add_argument("--etcd", default=None)
+    p.add_argument("--volume", action="append", default=[],
+                   help="DEV=VOLUME: DEV backs that volume (refused without skip_volume_check)")
+    p.add_argument("--readonly", action="append", default=[])
+    p.add_argument("--devices", default="sda,sda1,sda2,sda3,sda4,sda5,sda6,nvme0n1,nvme0n1p1,"
+                   "nvme0n1p2,nvme0n1p3,nvme0n1p4,nvme0n1p5,nvme0n1p6")
     a = p.parse_args()
 
     node = Node(a)

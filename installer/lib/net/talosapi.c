@@ -482,21 +482,42 @@ static void sleep_ms(long ms)
 		;
 }
 
-/* 0 ok; 1 retry (e says why); <0 fatal */
-static int classify(int r, enum grpc_fail fail, const struct grpc_status *st, bool repeat_safe)
+/* Answers that mean "not yet": the call did not run, and what the node is
+ * still doing (siderolabs/talos v1.10.5
+ * internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go
+ * Bootstrap: IsBootstrapAllowed() is false until the CRI is up,
+ * v1alpha1_runtime.go; then the time sync condition). */
+static const struct {
+	int code;
+	const char *message; /* substring of the status message; NULL: any */
+	const char *waiting_for;
+} transient[] = {
+	{ GRPC_UNAVAILABLE, NULL, "apid to accept calls (UNAVAILABLE: the node is starting or restarting)" },
+	{ GRPC_FAILED_PRECONDITION, "not available yet",
+	  "the node to finish booting: Talos allows Bootstrap once its container runtime is up" },
+	{ GRPC_FAILED_PRECONDITION, "not in sync", "the node's clock to synchronise (NTP)" },
+};
+
+/* 0 ok; 1 retry (*why: what we wait for); <0 fatal */
+static int classify(int r, enum grpc_fail fail, const struct grpc_status *st, bool repeat_safe,
+		    const char **why)
 {
+	*why = NULL;
 	if (r == 0)
 		return 0;
 	switch (fail) {
 	case GRPC_FAIL_CONNECT:
+		*why = "apid to listen";
 		return 1;
 	case GRPC_FAIL_TIMEOUT:
 		return repeat_safe ? 1 : r;
 	case GRPC_FAIL_STATUS:
-		if (st->code == GRPC_UNAVAILABLE)
-			return 1;
-		if (st->code == GRPC_FAILED_PRECONDITION && strstr(st->message, "not in sync"))
-			return 1;
+		for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+			if (st->code == transient[i].code &&
+			    (!transient[i].message || strstr(st->message, transient[i].message))) {
+				*why = transient[i].waiting_for;
+				return 1;
+			}
 		return r;
 	default:
 		return r;
@@ -528,6 +549,7 @@ int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *rp
 
 	for (int attempt = 1;; attempt++) {
 		enum grpc_fail fail = GRPC_FAIL_NONE;
+		const char *why;
 		long left;
 		int r, k;
 
@@ -535,7 +557,13 @@ int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *rp
 			c->reset(c->ud);
 		t.connect_timeout_ms = 5000;
 		r = grpc_call(&t, c->path, c->req, c->req_len, c->fn, c->ud, &c->st, &fail, e);
-		k = classify(r, fail, &c->st, c->repeat_safe_after_timeout);
+		k = classify(r, fail, &c->st, c->repeat_safe_after_timeout, &why);
+		if (k > 0 && why && e) {
+			char was[sizeof(e->msg)];
+
+			snprintf(was, sizeof(was), "%s", e->msg);
+			app_err_set(e, r, "%s; waiting for %s", was, why);
+		}
 		/* a refused client certificate looks like a connection dropped right
 		 * after the handshake, which a restarting apid can also do: believe
 		 * it after the third time */
@@ -618,10 +646,29 @@ int talosapi_kubeconfig(const struct talosapi_node *n, const struct talosapi_ret
 	return rc;
 }
 
-int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_retry *r, const char *device,
-			 struct app_err *e)
+int talosapi_encode_wipe_request(const struct talosapi_wipe *w, struct buf *out)
 {
-	struct buf desc = { 0 }, req = { 0 };
+	struct buf desc = { 0 };
+
+	/* BlockDeviceWipeDescriptor { string device = 1; Method method = 2;
+	 * bool skip_volume_check = 3; bool drop_partition = 4; } (storage.proto);
+	 * proto3 leaves zero values out */
+	pb_put_string(&desc, 1, w->device);
+	if (w->method != TALOSAPI_WIPE_FAST)
+		pb_put_uint(&desc, 2, (uint64_t)w->method);
+	if (w->skip_volume_check)
+		pb_put_bool(&desc, 3, true);
+	if (w->drop_partition)
+		pb_put_bool(&desc, 4, true);
+	pb_put_bytes(out, 1, desc.data, desc.len);
+	buf_free(&desc);
+	return 0;
+}
+
+int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_retry *r,
+			 const struct talosapi_wipe *w, struct app_err *e)
+{
+	struct buf req = { 0 };
 	struct talosapi_call c = {
 		.path = "/storage.StorageService/BlockDeviceWipe",
 		.fn = talosapi_decode_multi_reply,
@@ -629,13 +676,11 @@ int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_re
 	};
 	int rc;
 
-	/* BlockDeviceWipeDescriptor { device = 1; method = 2 (FAST = 0, not written) } */
-	pb_put_bytes(&desc, 1, device, strlen(device));
-	pb_put_bytes(&req, 1, desc.data, desc.len);
+	talosapi_encode_wipe_request(w, &req);
 	c.req = req.data;
 	c.req_len = req.len;
 	rc = talosapi_call(n, r, &c, e);
-	buf_free(&desc);
 	buf_free(&req);
-	return rc;
+	/* NOT_FOUND: no such device, e.g. a partition an earlier wipe dropped */
+	return rc < 0 && c.st.code == GRPC_NOT_FOUND ? -ENOENT : rc;
 }

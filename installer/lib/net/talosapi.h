@@ -13,8 +13,10 @@
  *
  * "Already bootstrapped": Talos answers a second Bootstrap with
  * ALREADY_EXISTS ("etcd data directory is not empty"); that is success.
- * FAILED_PRECONDITION "time is not in sync yet" is transient (retried);
- * other FAILED_PRECONDITIONs (a worker node) are failures. */
+ * FAILED_PRECONDITION "bootstrap is not available yet" (until the node's
+ * container runtime is up) and "time is not in sync yet" are transient and
+ * retried with bounded backoff, as is UNAVAILABLE; other
+ * FAILED_PRECONDITIONs (a worker node) are failures. */
 #ifndef APPLIANCE_TALOSAPI_H
 #define APPLIANCE_TALOSAPI_H
 
@@ -92,9 +94,22 @@ int talosapi_kubeconfig(const struct talosapi_node *n, const struct talosapi_ret
 			struct app_err *e);
 
 /* Wipe a block device or partition on the node (storage.StorageService/
- * BlockDeviceWipe, method FAST): device as the node names it ("sda5"). */
-int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_retry *r, const char *device,
-			 struct app_err *e);
+ * BlockDeviceWipe). device as the node names it ("nvme0n1p5"). Talos
+ * refuses a partition that backs a volume ("in use by volume") unless
+ * skip_volume_check; FAST clears only signatures, ZEROES overwrites
+ * everything; drop_partition removes the partition entry afterwards
+ * (internal/app/storaged/server.go). -ENOENT when the node has no such
+ * device (NOT_FOUND). */
+enum talosapi_wipe_method { TALOSAPI_WIPE_FAST = 0, TALOSAPI_WIPE_ZEROES = 1 };
+struct talosapi_wipe {
+	const char *device;
+	enum talosapi_wipe_method method;
+	bool skip_volume_check;
+	bool drop_partition;
+};
+int talosapi_wipe_device(const struct talosapi_node *n, const struct talosapi_retry *r,
+			 const struct talosapi_wipe *w, struct app_err *e);
+int talosapi_encode_wipe_request(const struct talosapi_wipe *w, struct buf *out);
 
 /* One call to the node, retried like talosapi_bootstrap while it cannot
  * have run (and after a timeout when repeat_safe_after_timeout). The

@@ -147,6 +147,7 @@ static const struct field talos_fields[] = {
 	{ "allowSchedulingOnControlPlanes", T_BOOL,
 	  O(struct model_talos, allow_scheduling_on_control_planes) },
 	{ "configDelivery", T_ENUM, O(struct model_talos, config_delivery), .choices = deliveries },
+	{ "configPartition", T_INT, O(struct model_talos, config_partition), .min = 1, .max = 128 },
 	{ "kubernetesVersion", T_VERSION, O(struct model_talos, kubernetes_version) },
 	{ "caFingerprint", T_HEX64, O(struct model_talos, ca_fingerprint) },
 	END,

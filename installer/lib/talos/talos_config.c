@@ -421,6 +421,33 @@ int talos_config_endpoint_entry(const struct model *m, char **ret_host, char **r
 	return 0;
 }
 
+int talos_config_kubeconfig_server(const struct model *m, struct buf *kube, struct app_err *e)
+{
+	char *host, *ip, *from, *to;
+	struct buf out = { 0 };
+	const char *p, *hit;
+	int r = talos_config_endpoint_entry(m, &host, &ip, e), n = 0;
+
+	if (r < 0 || !host)
+		return r;
+	from = xasprintf("server: https://%s:", host);
+	to = xasprintf(strchr(ip, ':') ? "server: https://[%s]:" : "server: https://%s:", ip);
+	for (p = kube->data; p && (hit = strstr(p, from)); p = hit + strlen(from), n++) {
+		buf_append(&out, p, (size_t)(hit - p));
+		buf_append(&out, to, strlen(to));
+	}
+	if (n) {
+		buf_append(&out, p, strlen(p));
+		secure_free(kube->data, kube->cap);
+		*kube = out;
+	}
+	free(from);
+	free(to);
+	free(host);
+	free(ip);
+	return n;
+}
+
 /* 1.10 / 1.11: machine.network. */
 static int network_legacy(const struct model *m, const struct model_node *node, struct yval *machine,
 			  struct app_err *e)

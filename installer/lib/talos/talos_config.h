@@ -29,6 +29,12 @@ int talos_config_minor(const char *version, struct app_err *e);
  * is an address. -EINVAL when a name has nothing to map to. */
 int talos_config_endpoint_entry(const struct model *m, char **ret_host, char **ret_ip, struct app_err *e);
 
+/* The kubeconfig Talos hands out names talos.endpoint as its server; when
+ * that is a host name, point it at the address the nodes map it to (the
+ * VIP), which the API server certificate carries, so an admin laptop needs
+ * neither mDNS nor the LAN's DNS. Returns how many servers were rewritten. */
+int talos_config_kubeconfig_server(const struct model *m, struct buf *kube, struct app_err *e);
+
 /* The Secrets the cluster cannot get elsewhere (git credentials, SOPS key,
  * 1Password Connect credentials and token, SMB CSI credentials), as a YAML
  * stream appended to out. Reads secret values: wipe out after use. */

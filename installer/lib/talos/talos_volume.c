@@ -14,6 +14,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "profile/model.h"
 
 #define CONFIG_MAX (8u << 20)
 
@@ -248,4 +249,23 @@ out:
 		archive_read_free(a);
 	close(fd);
 	return r;
+}
+
+char *talos_volume_device(const struct model *m, const struct model_node *node, struct app_err *e)
+{
+	const char *p = node->install_disk.path, *name;
+	size_t len;
+
+	if (!p || strncmp(p, "/dev/", 5) != 0 || strncmp(p, "/dev/disk/", 10) == 0 || strpbrk(p, "*?[")) {
+		app_err_set(e, -ENOENT,
+			    "node '%s': its installDisk is a selector, so the config volume's device name is "
+			    "known only to the node; give --config-volume DEV (e.g. nvme0n1p%lld)",
+			    node->name, m->talos.config_partition);
+		return NULL;
+	}
+	name = p + 5;
+	len = strlen(name);
+	/* the kernel puts a 'p' between a name ending in a digit and the number */
+	return xasprintf("%s%s%lld", name, len && name[len - 1] >= '0' && name[len - 1] <= '9' ? "p" : "",
+			 m->talos.config_partition);
 }

@@ -22,4 +22,12 @@ int talos_volume_build(const char *config, size_t len, const char *out_path, str
  * config.yaml (read with libarchive) appended to config. */
 int talos_volume_read(const char *path, char label[33], struct buf *config, struct app_err *e);
 
+struct model;
+struct model_node;
+/* The config volume's device name as the node's Talos names it
+ * ("nvme0n1p5", "sda5"): the node's exact installDisk path and
+ * talos.configPartition. NULL (and e) when the install disk is a selector,
+ * whose kernel name only the node knows. Caller frees. */
+char *talos_volume_device(const struct model *m, const struct model_node *node, struct app_err *e);
+
 #endif

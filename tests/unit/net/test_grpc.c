@@ -122,6 +122,26 @@ static void test_bootstrap_request(void **state)
 	buf_free(&b);
 }
 
+/* storage.proto BlockDeviceWipeRequest { repeated BlockDeviceWipeDescriptor
+ * devices = 1 } with { device = 1; method = 2; skip_volume_check = 3;
+ * drop_partition = 4 } */
+static void test_wipe_request(void **state)
+{
+	struct talosapi_wipe scrub = { "sda5", TALOSAPI_WIPE_ZEROES, true, true };
+	struct talosapi_wipe fast = { "sda5", TALOSAPI_WIPE_FAST, false, false };
+	struct buf b = { 0 };
+
+	(void)state;
+	talosapi_encode_wipe_request(&scrub, &b);
+	assert_int_equal(b.len, 14);
+	assert_memory_equal(b.data, "\x0a\x0c\x0a\x04sda5\x10\x01\x18\x01\x20\x01", 14);
+	buf_free(&b);
+	talosapi_encode_wipe_request(&fast, &b);
+	assert_int_equal(b.len, 8);
+	assert_memory_equal(b.data, "\x0a\x06\x0a\x04sda5", 8);
+	buf_free(&b);
+}
+
 static void test_decode_data(void **state)
 {
 	/* Data { metadata { hostname "cp1" } bytes "hello" } */
@@ -324,17 +344,12 @@ static void test_call_closed_port(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_deframe),
-		cmocka_unit_test(test_deframe_errors),
-		cmocka_unit_test(test_percent_decode),
-		cmocka_unit_test(test_code_names),
-		cmocka_unit_test(test_bootstrap_request),
-		cmocka_unit_test(test_decode_data),
-		cmocka_unit_test(test_untar),
-		cmocka_unit_test(test_talosconfig),
-		cmocka_unit_test(test_call_closed_port),
-		cmocka_unit_test(test_decoders_random),
-		cmocka_unit_test(test_parse_endpoint),
+		cmocka_unit_test(test_deframe),		  cmocka_unit_test(test_deframe_errors),
+		cmocka_unit_test(test_percent_decode),	  cmocka_unit_test(test_code_names),
+		cmocka_unit_test(test_bootstrap_request), cmocka_unit_test(test_wipe_request),
+		cmocka_unit_test(test_decode_data),	  cmocka_unit_test(test_untar),
+		cmocka_unit_test(test_talosconfig),	  cmocka_unit_test(test_call_closed_port),
+		cmocka_unit_test(test_decoders_random),	  cmocka_unit_test(test_parse_endpoint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
