@@ -100,33 +100,50 @@ static char *entry_path(const struct journal *j, const char *step)
 	return xasprintf("%s/journal/%s", j->dir, step);
 }
 
-int journal_get(struct journal *j, const char *step, struct journal_entry *ret, struct app_err *e)
+static bool is_hex64(const char *s)
 {
-	struct buf b = { 0 };
-	char *p = entry_path(j, step), *line, *save = NULL;
-	struct app_err ignore;
-	int r;
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == 64;
+}
+
+int journal_parse(const char *text, size_t len, struct journal_entry *ret)
+{
+	char *copy = xstrndup(text, len), *line, *save = NULL;
+	bool have_status = false;
 
 	memset(ret, 0, sizeof(*ret));
-	r = read_file(p, 1 << 16, &b, &ignore);
-	if (r < 0) {
-		free(p);
-		buf_free(&b);
-		if (r == -ENOENT)
-			return 0;
-		return app_err_set(e, r, "journal '%s/journal/%s': %s", j->dir, step, ignore.msg);
+	if (strlen(copy) != len) {
+		snprintf(ret->problem, sizeof(ret->problem), "it holds a NUL byte");
+		goto bad;
 	}
-	free(p);
-	for (line = strtok_r(b.data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *v = strchr(line, '=');
-		if (!v)
-			continue;
+
+		if (!v) {
+			snprintf(ret->problem, sizeof(ret->problem), "line '%.40s' is not KEY=VALUE", line);
+			goto bad;
+		}
 		*v++ = '\0';
 		if (strcmp(line, "status") == 0) {
+			have_status = false;
 			for (size_t i = 0; i < sizeof(status_words) / sizeof(status_words[0]); i++)
-				if (strcmp(v, status_words[i]) == 0)
+				if (strcmp(v, status_words[i]) == 0) {
 					ret->status = (enum journal_status)i;
+					have_status = true;
+				}
+			if (!have_status) {
+				snprintf(ret->problem, sizeof(ret->problem), "unknown status '%.40s'", v);
+				goto bad;
+			}
 		} else if (strcmp(line, "inputs") == 0) {
+			if (*v && !is_hex64(v)) {
+				snprintf(ret->problem, sizeof(ret->problem), "inputs is not a sha256");
+				goto bad;
+			}
 			snprintf(ret->inputs, sizeof(ret->inputs), "%s", v);
 		} else if (strcmp(line, "result") == 0) {
 			snprintf(ret->result, sizeof(ret->result), "%s", v);
@@ -138,6 +155,43 @@ int journal_get(struct journal *j, const char *step, struct journal_entry *ret, 
 			ret->runs = atoi(v);
 		}
 	}
+	if (!have_status) {
+		snprintf(ret->problem, sizeof(ret->problem), "it has no status line");
+		goto bad;
+	}
+	free(copy);
+	return 0;
+bad:
+	free(copy);
+	ret->status = JOURNAL_NONE;
+	ret->inputs[0] = ret->result[0] = '\0';
+	ret->runs = 0;
+	return -EBADMSG;
+}
+
+int journal_get(struct journal *j, const char *step, struct journal_entry *ret, struct app_err *e)
+{
+	struct buf b = { 0 };
+	char *p = entry_path(j, step);
+	struct app_err why = { 0 };
+	int r;
+
+	(void)e; /* the journal is a hint: nothing here stops a run */
+	memset(ret, 0, sizeof(*ret));
+	r = read_file(p, JOURNAL_ENTRY_MAX, &b, &why);
+	if (r == -EFBIG)
+		snprintf(ret->problem, sizeof(ret->problem), "'%.200s' is larger than %u bytes", p,
+			 JOURNAL_ENTRY_MAX);
+	else if (r < 0 && r != -ENOENT)
+		snprintf(ret->problem, sizeof(ret->problem), "%.250s", why.msg);
+	else if (r == 0 && journal_parse(b.data, b.len, ret) < 0) {
+		char what[100];
+
+		snprintf(what, sizeof(what), "%.90s", ret->problem);
+		snprintf(ret->problem, sizeof(ret->problem), "'%.120s' is not a journal entry: %.100s", p,
+			 what);
+	}
+	free(p);
 	buf_free(&b);
 	return 0;
 }

@@ -7,6 +7,7 @@
 #define APPLIANCE_JOURNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct app_err;
 struct buf;
@@ -20,7 +21,16 @@ struct journal_entry {
 	char result[512];	     /* what the step left behind (digest, partition, order) */
 	long long started, finished; /* unix seconds */
 	int runs;		     /* how many times the step was started */
+	char problem[256];	     /* non-empty: the entry could not be read or made no sense,
+				      * so it counts as not done (status JOURNAL_NONE); says why */
 };
+
+#define JOURNAL_ENTRY_MAX (64u << 10) /* a larger entry is not read: not done */
+
+/* Parse one entry's text (what journal_get reads). 0 when it is a whole,
+ * well-formed entry; else -EBADMSG, status JOURNAL_NONE and ret->problem set.
+ * Pure: exposed for the fuzzer and the tests. */
+int journal_parse(const char *text, size_t len, struct journal_entry *ret);
 
 /* Open the state directory. lock (writers): create it and take an exclusive
  * lock on DIR/lock (-EBUSY when another install holds it); without lock
@@ -29,7 +39,10 @@ int journal_open(const char *dir, bool lock, struct journal **ret, struct app_er
 void journal_close(struct journal *j);
 const char *journal_dir(const struct journal *j);
 
-/* Entry for step (status JOURNAL_NONE when never recorded). */
+/* Entry for step (status JOURNAL_NONE when never recorded). The journal is a
+ * hint: an entry that cannot be read (unreadable, larger than
+ * JOURNAL_ENTRY_MAX, garbage) reads as JOURNAL_NONE with ret->problem saying
+ * why, never as an error; the next journal_begin rewrites it. */
 int journal_get(struct journal *j, const char *step, struct journal_entry *ret, struct app_err *e);
 
 /* Record that step starts with these inputs (keeps the run counter).

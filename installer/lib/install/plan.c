@@ -119,6 +119,8 @@ static enum report_status verdict(struct ctx *c, int i, const char *inputs_text,
 
 	detail[0] = '\0';
 	r = journal_get(c->j, plan_step_names[i], en, e);
+	if (r == 0 && en->problem[0]) /* the journal is a hint: say so, then run the step */
+		snprintf(detail, n, "journal entry ignored (%s); runs as not done", en->problem);
 	if (r < 0 || en->status == JOURNAL_NONE)
 		return REPORT_TODO;
 	for (int d = 0; d < N_STEPS; d++)
