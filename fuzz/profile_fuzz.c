@@ -1,7 +1,6 @@
 /* libFuzzer target: arbitrary bytes as a profile, through the whole loader
  * (parse, merge over the defaults, validate, bind, free). Must never crash,
  * leak or hang. */
-#define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

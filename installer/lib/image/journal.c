@@ -17,8 +17,14 @@ void image_journal_init(struct image_journal *j)
 	pthread_mutex_init(&j->mu, NULL);
 }
 
+/* More chunks than any disk holds (2 MiB chunks: 32 TiB): a journal line past
+ * it is garbage, and following it would allocate without bound. */
+#define IMAGE_JOURNAL_MAX_CHUNKS (1u << 24)
+
 static void jr_set(struct image_journal *j, uint64_t i, bool have)
 {
+	if (i >= IMAGE_JOURNAL_MAX_CHUNKS)
+		return; /* not remembered: that chunk is simply written again */
 	if (i >= j->n) {
 		size_t n = j->n ? j->n : 64;
 		while (n <= i)
