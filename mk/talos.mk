@@ -14,7 +14,8 @@ bench-talos: $(BIN)
 	@bash -c '\
 	set -e; t=$$(mktemp -d); trap "rm -rf $$t" EXIT; \
 	export APPLIANCE_DEMO_NAS_USER=u APPLIANCE_DEMO_NAS_PASSWORD=p APPLIANCE_DEMO_GIT_TOKEN=g \
-	  APPLIANCE_DEMO_SOPS_KEY=s APPLIANCE_DEMO_OP_CREDENTIALS=c APPLIANCE_DEMO_OP_TOKEN=o; \
+	  APPLIANCE_DEMO_SOPS_KEY=s APPLIANCE_DEMO_OP_CREDENTIALS=c APPLIANCE_DEMO_OP_TOKEN=o \
+	  APPLIANCE_DEMO_S3_ACCESS_KEY=a APPLIANCE_DEMO_S3_SECRET_KEY=k; \
 	now() { date +%s%N; }; n=5; \
 	a=$$(now); for i in $$(seq $$n); do openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out $$t/k.pem 2>/dev/null; done; b=$$(now); \
 	for i in $$(seq $$n); do rm -f $$t/s.yaml; $(BIN) talos secrets profiles/demo.yaml --out $$t/s.yaml >/dev/null; done; c=$$(now); \

@@ -281,15 +281,22 @@ else
 	sed 's/^/#   /' "$rpg"
 fi
 (cd "$T/rec" && $VALIDATE clusters/talos-robbinsdale/apps/immich/app/pg.yaml) >"$T/val.out" 2>&1 && ok "--recovery: pg.yaml validates" || { not_ok "--recovery: pg.yaml validation"; sed 's/^/#   /' "$T/val.out"; }
-expect_fail "--recovery into the source archive is refused" 2 "$APPLIANCE" render profiles/immich.yaml --out "$T/rec2" --recovery --server-name immich-postgres
-expect_out "... with the reason" "recovery would write new backups under serverName 'immich-postgres', the archive it recovers from" "$APPLIANCE" render profiles/immich.yaml --out "$T/rec2" --recovery --server-name immich-postgres
+grep -q '^        serverName: immich-postgresql-ceph$' "$rpg" && ok "--recovery: restores from the production archive immich-postgresql-ceph" || not_ok "--recovery: source serverName"
+grep -q '^      database: immich$' "$rpg" && grep -q '^      owner: immich$' "$rpg" && grep -q '^        name: immich-postgres-user$' "$rpg" &&
+	ok "--recovery: bootstrap.recovery sets database, owner and secret" || not_ok "--recovery: database/owner/secret"
+[ -f "$T/rec/clusters/talos-robbinsdale/apps/immich/app/pg-restore.yaml" ] && ok "--recovery: the restore Cluster is rendered" || not_ok "--recovery: no pg-restore.yaml"
+[ ! -e "$T/immich/clusters/talos-robbinsdale/apps/immich/app/pg-restore.yaml" ] && ok "normal render: no restore Cluster (a fresh archive is empty)" || not_ok "normal render has pg-restore.yaml"
+[ ! -e "$T/immich/clusters/talos-robbinsdale/apps/immich/app/s3-backup-minio.yaml" ] && ok "the MinIO object store is opt-in (off by default)" || not_ok "MinIO store rendered by default"
+expect_fail "--recovery into the source archive is refused" 2 "$APPLIANCE" render profiles/immich.yaml --out "$T/rec2" --recovery --server-name immich-postgresql-ceph
+expect_out "... with the reason" "recovery would write new backups under serverName 'immich-postgresql-ceph', the archive it recovers from" "$APPLIANCE" render profiles/immich.yaml --out "$T/rec2" --recovery --server-name immich-postgresql-ceph
 [ -e "$T/rec2" ] && not_ok "refused recovery wrote files" || ok "refused recovery wrote nothing"
 
 # ---- consistency: one broken reference per rule, nothing written --------------------------
 R="clusters/talos-robbinsdale/apps/immich"
 rule() {
 	local name=$1 set=$2 msg=$3 dir=$T/rule-$_tap_n
-	"$APPLIANCE" render profiles/immich.yaml --out "$dir" --set "$set" >"$T/.out" 2>&1
+	shift 3
+	"$APPLIANCE" render profiles/immich.yaml --out "$dir" --set "$set" "$@" >"$T/.out" 2>&1
 	local rc=$?
 	if [ "$rc" -eq 2 ] && grep -qF -- "$msg" "$T/.out" && [ ! -e "$dir" ]; then
 		ok "rule: $name"
@@ -315,7 +322,7 @@ rule "dependsOn component is enabled" platform.volsync.enabled=false \
 rule "database StorageClass exists" apps.immich.database.storageClass=other \
 	"appliance: render: Cluster immich/immich-postgres ($R/app/pg.yaml) refers to StorageClass 'other' (set by apps.immich.database.storageClass), but no such object is rendered"
 rule "no duplicate Cluster" apps.immich.database.restoreCluster=immich-postgres \
-	"appliance: render: Cluster immich/immich-postgres is defined twice: in $R/app/pg.yaml and in $R/app/pg-restore.yaml"
+	"appliance: render: Cluster immich/immich-postgres is defined twice: in $R/app/pg.yaml and in $R/app/pg-restore.yaml" --recovery
 rule "no duplicate volume" apps.immich.storage.photos.name=immich-unas \
 	"appliance: render: PersistentVolume immich-unas is defined twice: in $R/app/unas.yaml and in $R/app/unas.yaml"
 rule "no duplicate OnePasswordItem" apps.immich.redisItem.name=immich-postgres-user \
@@ -326,6 +333,30 @@ rule "L2 announcements only for a pool inside the LAN" platform.cilium.loadBalan
 	"appliance: render: platform.cilium.loadBalancer.cidr '10.69.0.0/16' is not inside site.lan.cidr '192.168.50.0/24': L2 announcements only reach addresses on the LAN (use announce: bgp for a routed pool)"
 rule "BGP needs the peer" platform.cilium.loadBalancer.bgp.peerAddress=null \
 	"appliance: render: platform.cilium.loadBalancer.announce is bgp: set platform.cilium.loadBalancer.bgp.localASN, .peerASN and .peerAddress"
+# ---- the reconcile check: one rule each -----------------------------------------------------
+P="clusters/talos-robbinsdale/platform"
+rule "a kind's CRD comes from a Kustomization it waits for" 'apps.immich.dependsOn[7]=volsync' \
+	"appliance: render: Kustomization immich applies HTTPRoute immich/immich ($R/app/httproute.yaml) but does not wait for 'envoy-gateway', which installs its CRD: add 'envoy-gateway' to apps.immich.dependsOn"
+rule "ServiceMonitors need the monitoring CRDs first" 'apps.immich.dependsOn[8]=volsync' \
+	"appliance: render: Kustomization immich applies ServiceMonitor (from apps.immich.metrics) ($R/app/helmrelease.yaml) but does not wait for 'prometheus-operator-crds', which installs its CRD: add 'prometheus-operator-crds' to apps.immich.dependsOn"
+rule "a kind whose installer is disabled" platform.certManager.enabled=false \
+	"appliance: render: Issuer (from platform.barmanPlugin.manifest) ($P/barman-cloud-plugin/app/kustomization.yaml) needs the CRD of Issuer, but platform.certManager is disabled: enable it or remove what uses it"
+rule "every Kustomization has retryInterval and timeout" gitops.retryInterval=null \
+	"appliance: render: Kustomization cluster (clusters/talos-robbinsdale/flux/cluster.yaml) has no retryInterval or timeout: a failure would wait the whole interval; set gitops.retryInterval and gitops.timeout"
+rule "every variable resolves" 'apps.immich.database.primary.destinationPath=s3://bucket/${LOCATION}/${NOPE}/' \
+	"undefined variable \${NOPE}; define it under site.vars or site.secretVars"
+rule "the required substitution ConfigMap is named" gitops.settingsConfigMap=null \
+	"appliance: gitops.flux.namespace, gitops.repository and gitops.settingsConfigMap must be set"
+rule "every Flux path has a kustomization.yaml (barman's is its manifest list)" platform.barmanPlugin.version=null \
+	"appliance: render: Kustomization barman-cloud-plugin ($P/barman-cloud-plugin/ks.yaml) reconciles 'platform/barman-cloud-plugin/app', which has no kustomization.yaml"
+# without the Tailscale operator the ts gateway does not exist and the route attaches to public only
+"$APPLIANCE" render profiles/immich.yaml --out "$T/nots" --set platform.tailscale.enabled=false >/dev/null 2>&1
+if [ ! -e "$T/nots/$P/gateways/app/ts.yaml" ] && ! grep -q 'name: ts$' "$T/nots/$R/app/httproute.yaml" &&
+	grep -q 'name: public$' "$T/nots/$R/app/httproute.yaml"; then
+	ok "tailscale disabled: no ts gateway, the route attaches to public only"
+else
+	not_ok "tailscale disabled: ts gateway or route parent left"
+fi
 rule "summary line" apps.immich.database.secret=other "appliance: render: 2 problems; nothing written"
 "$APPLIANCE" render profiles/immich.yaml --out "$T/pj" --json --set apps.immich.database.secret=other >"$T/p.json" 2>/dev/null
 if /usr/bin/python3 -c '

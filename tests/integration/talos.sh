@@ -164,9 +164,16 @@ check "a talosctl-style (4-space) bundle loads and gives the same configs" sh -c
 # the production profile: every node gets a schema-valid config
 printf 'k' >"$T/prod-key"
 export UNAS_USERNAME=canary-produser UNAS_PASSWORD=canary-prodpw OP_CONNECT_TOKEN=canary-prodop
+# site.secretVars become the cluster-secrets Secret (render_bootstrap_secrets)
+export COMMON_S3_ACCESS_KEY=canary-s3ak COMMON_S3_SECRET_KEY=canary-s3sk MINIO_ACCESS_KEY=canary-mak MINIO_SECRET_KEY=canary-msk
 check "profiles/immich.yaml: gen for every node" run A talos gen "$ROOT/profiles/immich.yaml" \
 	--secrets "$S" --out "$T/prod" --set "secrets.gitDeployKey=file:$T/prod-key" \
 	--set "secrets.sopsKey=file:$T/prod-key" --set "secrets.opCredentials=file:$T/prod-key"
+if grep -q '^        name: cluster-secrets$' "$T/prod/tank.yaml" && grep -q '^        COMMON_S3_ACCESS_KEY: canary-s3ak$' "$T/prod/tank.yaml"; then
+	ok "profiles/immich.yaml: cluster-secrets (site.secretVars) is a bootstrap secret"
+else
+	not_ok "profiles/immich.yaml: no cluster-secrets in the inline manifests"
+fi
 check "profiles/immich.yaml: configs are schema-valid (Talos 1.10)" $VALIDATE 10 "$T"/prod/tank.yaml \
 	"$T"/prod/titan.yaml "$T"/prod/stone.yaml "$T"/prod/silver.yaml
 for v in 11 12; do

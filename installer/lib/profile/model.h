@@ -191,9 +191,12 @@ struct model_flux {
 struct model_gitops {
 	char *repository; /* home-kubernetes */
 	char *url;
-	char *branch;	/* main */
-	char *path;	/* ./clusters/${CLUSTER_NAME} */
-	char *interval; /* 30m */
+	char *branch;	      /* main */
+	char *path;	      /* ./clusters/${CLUSTER_NAME} */
+	char *interval;	      /* 30m */
+	char *retry_interval; /* 1m: how soon a failed Kustomization is retried */
+	char *timeout;	      /* 5m: build, apply and health checks */
+	char *secrets_name;   /* cluster-secrets: Secret of site.secretVars (bootstrap) */
 	struct model_flux flux;
 	char *credentials_secret;	      /* git credentials (secret name), optional */
 	char *credentials_name;		      /* in-cluster git Secret name: flux-system */
@@ -217,8 +220,11 @@ struct helm_chart {
 
 struct model_component {
 	bool enabled;
-	char *name;	/* Flux Kustomization name (what dependsOn names) */
-	char *manifest; /* install manifest URL, for components installed from one */
+	char *timeout;	      /* Flux Kustomization timeout (default gitops.timeout) */
+	char *retry_interval; /* Flux Kustomization retryInterval (default gitops.retryInterval) */
+	char *pod_security;   /* Pod Security level labelled on its namespace, or NULL */
+	char *name;	      /* Flux Kustomization name (what dependsOn names) */
+	char *manifest;	      /* install manifest URL, for components installed from one */
 	char *namespace;
 	struct helm_chart chart;
 	char *version; /* app/operator version when not a chart (e.g. plugin) */
@@ -271,12 +277,29 @@ struct model_platform {
 	long long replicas;
 	char *device_class; /* nvme */
 	bool default_storage_class;
+	/* cert-manager and the ClusterIssuer (its own Kustomization) */
+	struct model_component cert_manager;
+	char *issuers_ks;      /* Flux Kustomization of the ClusterIssuer */
+	char *issuer_name;     /* ClusterIssuer name */
+	char *issuer_type;     /* acme | selfSigned */
+	char *acme_email;      /* ACME account e-mail */
+	char *acme_server;     /* ACME directory URL */
+	char *acme_token_name; /* in-cluster Secret with the DNS API token */
+	char *acme_token_key;  /* its key */
+	char *acme_token_item; /* 1Password item that creates it, or NULL */
+	/* Prometheus Operator CRDs: ServiceMonitor/PodMonitor are rendered only with it */
+	struct model_component monitoring;
+	/* Tailscale operator (the ts gateway's Service) */
+	struct model_component tailscale;
+	char *tailscale_oauth_item; /* 1Password item -> Secret operator-oauth */
 	struct model_component gateway;
-	char *gateway_namespace; /* home */
-	char *gateway_class;	 /* envoy */
-	char *gateways_ks;	 /* Flux Kustomization of the GatewayClass and Gateways */
-	char *gateway_tailscale; /* ts */
-	char *gateway_public;	 /* public */
+	char *gateway_namespace;      /* home */
+	char *gateway_public_address; /* fixed LB address of the public gateway */
+	char *gateway_certificate;    /* Certificate (and TLS Secret) for the gateways */
+	char *gateway_class;	      /* envoy */
+	char *gateways_ks;	      /* Flux Kustomization of the GatewayClass and Gateways */
+	char *gateway_tailscale;      /* ts */
+	char *gateway_public;	      /* public */
 };
 
 /* ---- apps.immich -------------------------------------------------------- */
@@ -290,6 +313,7 @@ struct immich_object_store {
 	char *secret_key_var;	/* COMMON_S3_SECRET_KEY */
 	char *retention;	/* 30d */
 	char *region;		/* optional */
+	bool enabled;		/* the secondary (MinIO) store is opt-in */
 };
 
 struct immich_database {
@@ -366,9 +390,10 @@ struct immich_route {
 
 struct model_immich {
 	bool enabled;
-	char *namespace; /* immich */
-	char *interval;	 /* 30m */
-	char *timeout;	 /* 5m */
+	char *namespace;      /* immich */
+	char *interval;	      /* 30m */
+	char *timeout;	      /* 5m */
+	char *retry_interval; /* default gitops.retryInterval */
 	struct strlist depends_on;
 	struct helm_chart chart; /* immich 0.9.0 */
 	long long remediation_retries;

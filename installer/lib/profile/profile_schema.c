@@ -28,6 +28,8 @@ static const char *const git_schemes[] = { "ssh", "https", "http", "file", NULL 
 static const char *const chart_schemes[] = { "https", "http", "oci", NULL };
 static const char *const s3_schemes[] = { "s3", NULL };
 static const char *const announces[] = { "bgp", "l2", NULL };
+static const char *const issuer_types[] = { "acme", "selfSigned", NULL };
+static const char *const pod_security[] = { "privileged", "baseline", "restricted", NULL };
 
 /* ---- site --------------------------------------------------------------- */
 
@@ -190,6 +192,9 @@ static const struct field gitops_fields[] = {
 	{ "branch", T_STR, O(struct model_gitops, branch), F_REQUIRED },
 	{ "path", T_STR, O(struct model_gitops, path), F_REQUIRED },
 	{ "interval", T_DURATION, O(struct model_gitops, interval) },
+	{ "retryInterval", T_DURATION, O(struct model_gitops, retry_interval) },
+	{ "timeout", T_DURATION, O(struct model_gitops, timeout) },
+	{ "secretsName", T_NAME, O(struct model_gitops, secrets_name) },
 	{ "flux", T_STRUCT, O(struct model_gitops, flux), .sub = &flux_table },
 	{ "credentials", T_SECRET, O(struct model_gitops, credentials_secret) },
 	{ "credentialsName", T_NAME, O(struct model_gitops, credentials_name) },
@@ -228,7 +233,10 @@ static const struct table chart_table = { "chart", 0, chart_fields };
 	{ "manifest", T_URL, CF(c, manifest) },                                          \
 	{ "namespace", T_NAME, CF(c, namespace) },                                       \
 	{ "chart", T_STRUCT, CF(c, chart), .sub = &chart_table },                        \
-	{ "version", T_STR, CF(c, version) }
+	{ "version", T_STR, CF(c, version) },                                           \
+	{ "timeout", T_DURATION, CF(c, timeout) },                                       \
+	{ "retryInterval", T_DURATION, CF(c, retry_interval) },                          \
+	{ "podSecurity", T_ENUM, CF(c, pod_security), .choices = pod_security }
 /* clang-format on */
 
 #define COMPONENT_TABLE(id, c, name, ...)                                                   \
@@ -283,7 +291,21 @@ COMPONENT_TABLE(rook, rook, "rook", { "cephImage", T_STR, O(struct model_platfor
 		{ "replicas", T_INT, O(struct model_platform, replicas), .min = 1, .max = 9 },
 		{ "deviceClass", T_STR, O(struct model_platform, device_class) },
 		{ "defaultStorageClass", T_BOOL, O(struct model_platform, default_storage_class) }, );
+COMPONENT_TABLE(certmanager, cert_manager, "certManager",
+		{ "issuersKustomization", T_NAME, O(struct model_platform, issuers_ks) },
+		{ "issuer", T_NAME, O(struct model_platform, issuer_name) },
+		{ "issuerType", T_ENUM, O(struct model_platform, issuer_type), .choices = issuer_types },
+		{ "acmeEmail", T_STR, O(struct model_platform, acme_email) },
+		{ "acmeServer", T_URL, O(struct model_platform, acme_server) },
+		{ "acmeTokenName", T_NAME, O(struct model_platform, acme_token_name) },
+		{ "acmeTokenKey", T_STR, O(struct model_platform, acme_token_key) },
+		{ "acmeTokenItem", T_STR, O(struct model_platform, acme_token_item) }, );
+COMPONENT_TABLE(monitoring, monitoring, "monitoring", );
+COMPONENT_TABLE(tailscale, tailscale, "tailscale",
+		{ "oauthItem", T_STR, O(struct model_platform, tailscale_oauth_item) }, );
 COMPONENT_TABLE(gateway, gateway, "gateway",
+		{ "publicAddress", T_IP, O(struct model_platform, gateway_public_address) },
+		{ "certificate", T_NAME, O(struct model_platform, gateway_certificate) },
 		{ "gatewayNamespace", T_NAME, O(struct model_platform, gateway_namespace) },
 		{ "className", T_NAME, O(struct model_platform, gateway_class) },
 		{ "gatewaysKustomization", T_NAME, O(struct model_platform, gateways_ks) },
@@ -293,12 +315,15 @@ COMPONENT_TABLE(gateway, gateway, "gateway",
 static const struct field platform_fields[] = {
 	{ "cilium", T_STRUCT, 0, .sub = &cilium_table },
 	{ "cnpg", T_STRUCT, 0, .sub = &cnpg_table },
+	{ "certManager", T_STRUCT, 0, .sub = &certmanager_table },
+	{ "monitoring", T_STRUCT, 0, .sub = &monitoring_table },
 	{ "barmanPlugin", T_STRUCT, 0, .sub = &barman_table },
 	{ "dragonfly", T_STRUCT, 0, .sub = &dragonfly_table },
 	{ "volsync", T_STRUCT, 0, .sub = &volsync_table },
 	{ "onepassword", T_STRUCT, 0, .sub = &onepassword_table },
 	{ "smbCsi", T_STRUCT, 0, .sub = &smbcsi_table },
 	{ "rook", T_STRUCT, 0, .sub = &rook_table },
+	{ "tailscale", T_STRUCT, 0, .sub = &tailscale_table },
 	{ "gateway", T_STRUCT, 0, .sub = &gateway_table },
 	END,
 };
@@ -316,6 +341,7 @@ static const struct field store_fields[] = {
 	{ "secretKeyVar", T_VARNAME, O(struct immich_object_store, secret_key_var), F_REQUIRED },
 	{ "retention", T_RETENTION, O(struct immich_object_store, retention) },
 	{ "region", T_STR, O(struct immich_object_store, region) },
+	{ "enabled", T_BOOL, O(struct immich_object_store, enabled), .def = "true" },
 	END,
 };
 static const struct table store_table = { "object store", 0, store_fields };
@@ -410,6 +436,7 @@ static const struct field immich_fields[] = {
 	{ "namespace", T_NAME, O(struct model_immich, namespace), F_REQUIRED },
 	{ "interval", T_DURATION, O(struct model_immich, interval) },
 	{ "timeout", T_DURATION, O(struct model_immich, timeout) },
+	{ "retryInterval", T_DURATION, O(struct model_immich, retry_interval) },
 	{ "dependsOn", T_LIST_STR, O(struct model_immich, depends_on), .elem = T_NAME },
 	{ "chart", T_STRUCT, O(struct model_immich, chart), .sub = &chart_table },
 	{ "remediationRetries", T_INT, O(struct model_immich, remediation_retries), .min = -1, .max = 100 },

@@ -97,6 +97,7 @@ struct yval *render_obj(struct render_ctx *c, const char *api_version, const cha
 	render_doc(c, doc);
 	t->objs = xrealloc(t->objs, (t->n_objs + 1) * sizeof(*t->objs));
 	o = &t->objs[t->n_objs];
+	o->api = xstrdup(api_version);
 	o->kind = xstrdup(kind);
 	o->ns = xstrdup(ns ? ns : "");
 	o->name = xstrdup(name ? name : "");
@@ -156,41 +157,184 @@ static const char *flux_ns(const struct model *m)
 	return m->gitops.flux.namespace;
 }
 
+static struct yval *subst_source(const char *kind, const char *name, bool optional)
+{
+	struct yval *e = y_map();
+
+	y_set(e, "kind", y_str(kind));
+	y_set(e, "name", y_str(name));
+	if (optional)
+		y_set(e, "optional", y_bool(true));
+	return e;
+}
+
+static bool is_ours(const char *name, const char *ours)
+{
+	return ours && strcmp(name, ours) == 0;
+}
+
+/* postBuild.substituteFrom: what the site may add later first (optional:
+ * Flux treats a missing one as empty), ours last (Flux: later sources
+ * overwrite earlier ones) and required: the ConfigMap of site.vars and the
+ * Secret of site.secretVars that Talos creates at first boot. */
 void render_flux_common(struct render_ctx *c, struct yval *spec)
 {
-	const struct model_gitops *g = &c->m->gitops;
+	const struct model *m = c->m;
+	const struct model_gitops *g = &m->gitops;
 	struct yval *sub = y_seq();
 
 	y_set(spec, "prune", y_bool(true));
 	y_set(y_at(spec, "sourceRef"), "kind", y_str("GitRepository"));
 	y_set(y_at(spec, "sourceRef"), "name", y_str(g->repository));
-	y_set(y_at(spec, "sourceRef"), "namespace", y_str(flux_ns(c->m)));
-	render_ref(c, "GitRepository", flux_ns(c->m), g->repository, "gitops.repository", true);
+	y_set(y_at(spec, "sourceRef"), "namespace", y_str(flux_ns(m)));
+	render_ref(c, "GitRepository", flux_ns(m), g->repository, "gitops.repository", true);
 	if (g->sops_secret) {
 		y_set(y_at(spec, "decryption"), "provider", y_str("sops"));
 		y_set(y_at(spec, "decryption.secretRef"), "name", y_str(g->sops_secret_name));
+		render_ref(c, "Secret", flux_ns(m), g->sops_secret_name, "gitops.sopsSecretName", true);
 	}
-	for (size_t i = 0; i < g->substitute_configmaps.n; i++) {
-		struct yval *e = y_map();
-		y_set(e, "kind", y_str("ConfigMap"));
-		y_set(e, "name", y_str(g->substitute_configmaps.v[i]));
-		y_push(sub, e);
-		/* only the settings ConfigMap is ours; the others come from the repository */
-		if (g->settings_configmap &&
-		    strcmp(g->substitute_configmaps.v[i], g->settings_configmap) == 0)
-			render_ref(c, "ConfigMap", flux_ns(c->m), g->settings_configmap,
-				   "gitops.settingsConfigMap", true);
+	for (size_t i = 0; i < g->substitute_configmaps.n; i++)
+		if (!is_ours(g->substitute_configmaps.v[i], g->settings_configmap))
+			y_push(sub, subst_source("ConfigMap", g->substitute_configmaps.v[i], true));
+	for (size_t i = 0; i < g->substitute_secrets.n; i++)
+		if (!is_ours(g->substitute_secrets.v[i], g->secrets_name))
+			y_push(sub, subst_source("Secret", g->substitute_secrets.v[i], true));
+	y_push(sub, subst_source("ConfigMap", g->settings_configmap, false));
+	render_ref(c, "ConfigMap", flux_ns(m), g->settings_configmap, "gitops.settingsConfigMap", true);
+	if (m->site.secret_vars.n) {
+		y_push(sub, subst_source("Secret", g->secrets_name, false));
+		render_ref(c, "Secret", flux_ns(m), g->secrets_name, "gitops.secretsName", true);
 	}
-	for (size_t i = 0; i < g->substitute_secrets.n; i++) {
-		struct yval *e = y_map();
-		y_set(e, "kind", y_str("Secret"));
-		y_set(e, "name", y_str(g->substitute_secrets.v[i]));
-		y_push(sub, e);
+	y_set(y_at(spec, "postBuild"), "substituteFrom", sub);
+}
+
+static void ks_record(struct render_ctx *c, const char *name, const char *dir, const char *const *deps,
+		      size_t n_deps, const char *deps_key)
+{
+	struct render_tree *t = c->t;
+	struct render_ks *k;
+
+	t->ks = xrealloc(t->ks, (t->n_ks + 1) * sizeof(*t->ks));
+	k = &t->ks[t->n_ks++];
+	memset(k, 0, sizeof(*k));
+	k->name = xstrdup(name ? name : "");
+	k->dir = xstrdup(dir);
+	k->deps = xcalloc(n_deps ? n_deps : 1, sizeof(*k->deps));
+	for (size_t i = 0; i < n_deps; i++)
+		k->deps[i] = xstrdup(deps[i]);
+	k->n_deps = n_deps;
+	k->deps_key = xstrdup(deps_key ? deps_key : "");
+	k->file = c->file;
+}
+
+struct yval *render_flux_ks(struct render_ctx *c, const char *name, const char *dir, const char *target_ns,
+			    const char *const *deps, size_t n_deps, const char *deps_key,
+			    const char *interval, const char *retry, const char *timeout)
+{
+	const struct model *m = c->m;
+	struct yval *doc, *spec, *seq = y_seq();
+	char *path;
+
+	doc = render_obj(c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", flux_ns(m), name);
+	spec = y_at(doc, "spec");
+	if (target_ns)
+		y_set(spec, "targetNamespace", y_str(target_ns));
+	for (size_t i = 0; i < n_deps; i++) {
+		y_push(seq, y_set(y_map(), "name", y_str(deps[i])));
+		render_ref(c, "Kustomization", flux_ns(m), deps[i], deps_key, true);
 	}
-	if (y_len(sub))
-		y_set(y_at(spec, "postBuild"), "substituteFrom", sub);
+	if (y_len(seq))
+		y_set(spec, "dependsOn", seq);
 	else
-		y_free(sub);
+		y_free(seq);
+	path =
+	    strcmp(dir, ".") == 0 ? model_expand(m, m->gitops.path) : xasprintf("%s/%s", m->gitops.path, dir);
+	y_set(spec, "path", y_str(path));
+	free(path);
+	y_set(spec, "interval", y_str(interval));
+	retry = retry ? retry : m->gitops.retry_interval;
+	timeout = timeout ? timeout : m->gitops.timeout;
+	y_set(spec, "retryInterval", y_str(retry));
+	y_set(spec, "timeout", y_str(timeout));
+	if (strcmp(dir, ".") != 0)
+		y_set(spec, "wait", y_bool(true));
+	render_flux_common(c, spec);
+	ks_record(c, name, dir, deps, n_deps, deps_key);
+	c->t->ks[c->t->n_ks - 1].timed = retry && timeout;
+	return spec;
+}
+
+void render_ks_waits(struct render_ctx *c, const char *fmt, ...)
+{
+	struct render_ks *k = &c->t->ks[c->t->n_ks - 1];
+	va_list ap;
+	char *w;
+
+	va_start(ap, fmt);
+	if (vasprintf(&w, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	free(k->waits);
+	k->waits = w;
+}
+
+void render_namespace(struct render_ctx *c, const char *ns, const char *pod_security)
+{
+	static const char *const modes[] = { "enforce", "audit", "warn" };
+	struct yval *doc = render_obj(c, "v1", "Namespace", NULL, ns), *labels;
+
+	/* removing a component from the profile must not delete its data with the namespace */
+	y_set(y_at(doc, "metadata.labels"), "kustomize.toolkit.fluxcd.io/prune", y_str("disabled"));
+	labels = y_at(doc, "metadata.labels");
+	for (size_t i = 0; pod_security && i < sizeof(modes) / sizeof(modes[0]); i++) {
+		char *k = xasprintf("pod-security.kubernetes.io/%s", modes[i]);
+		y_set(labels, k, y_str(pod_security));
+		free(k);
+	}
+}
+
+void render_use(struct render_ctx *c, const char *api, const char *kind, const char *key)
+{
+	struct render_tree *t = c->t;
+	struct render_use *u;
+
+	t->uses = xrealloc(t->uses, (t->n_uses + 1) * sizeof(*t->uses));
+	u = &t->uses[t->n_uses++];
+	u->file = c->file;
+	u->api = xstrdup(api);
+	u->kind = xstrdup(kind);
+	u->key = xstrdup(key);
+}
+
+void render_crds(struct render_ctx *c, const char *kinds, const char *ks, const char *key)
+{
+	struct render_tree *t = c->t;
+
+	for (const char *p = kinds; p && *p;) {
+		const char *bar = strchr(p, '|'), *end = bar ? bar : p + strlen(p);
+		const char *slash = memchr(p, '/', (size_t)(end - p));
+		struct render_crd *d;
+
+		if (!slash)
+			abort(); /* table bug: "group/Kind" */
+		t->crds = xrealloc(t->crds, (t->n_crds + 1) * sizeof(*t->crds));
+		d = &t->crds[t->n_crds++];
+		d->api_group = xstrndup(p, (size_t)(slash - p));
+		d->kind = xstrndup(slash + 1, (size_t)(end - slash - 1));
+		d->ks = ks ? xstrdup(ks) : NULL;
+		d->key = xstrdup(key);
+		p = bar ? bar + 1 : NULL;
+	}
+}
+
+void render_boot(struct render_ctx *c, const char *kind, const char *ns, const char *name)
+{
+	struct render_tree *t = c->t;
+
+	if (!name)
+		return;
+	t->boot = xrealloc(t->boot, (t->n_boot + 1) * sizeof(*t->boot));
+	t->boot[t->n_boot++] = xasprintf("%s %s/%s", kind, ns ? ns : "", name);
 }
 
 void render_helmrepository(struct render_ctx *c, const struct helm_chart *chart, const char *key)
@@ -245,10 +389,9 @@ static void render_flux_wiring(struct render_ctx *c)
 	const struct model *m = c->m;
 	const struct model_gitops *g = &m->gitops;
 	struct yval *doc, *spec, *data;
-	char *path;
 
 	render_file(c, "flux/namespace.yaml");
-	render_obj(c, "v1", "Namespace", NULL, flux_ns(m));
+	render_namespace(c, flux_ns(m), NULL);
 
 	render_file(c, "flux/gitrepository.yaml");
 	doc = render_obj(c, "source.toolkit.fluxcd.io/v1", "GitRepository", flux_ns(m), g->repository);
@@ -264,20 +407,35 @@ static void render_flux_wiring(struct render_ctx *c)
 		render_problem(c, "gitops.url is not set: Flux cannot pull the repository");
 
 	render_file(c, "flux/cluster.yaml");
-	doc = render_obj(c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", flux_ns(m),
-			 m->gitops.root_kustomization);
-	spec = y_at(doc, "spec");
-	y_set(spec, "interval", y_str(g->interval));
-	path = model_expand(m, g->path);
-	y_set(spec, "path", y_str(path));
-	free(path);
-	render_flux_common(c, spec);
+	render_flux_ks(c, m->gitops.root_kustomization, ".", NULL, NULL, 0, NULL, g->interval, NULL, NULL);
+	render_ks_waits(c, "the platform and app Kustomizations applied");
 
 	render_file(c, "flux/cluster-settings.yaml");
 	doc = render_obj(c, "v1", "ConfigMap", flux_ns(m), g->settings_configmap);
 	data = y_at(doc, "data");
 	for (size_t i = 0; i < m->site.vars.n; i++)
 		y_set(data, m->site.vars.v[i].key, y_str(m->site.vars.v[i].value));
+}
+
+/* What Talos creates at first boot beside the Flux wiring (talos_config.c's
+ * bootstrap secrets and render_bootstrap_secrets()). */
+static void render_boot_objects(struct render_ctx *c)
+{
+	const struct model *m = c->m;
+	const struct model_platform *p = &m->platform;
+
+	if (m->site.secret_vars.n)
+		render_boot(c, "Secret", flux_ns(m), m->gitops.secrets_name);
+	if (m->gitops.sops_secret)
+		render_boot(c, "Secret", flux_ns(m), m->gitops.sops_secret_name);
+	if (m->gitops.credentials_secret)
+		render_boot(c, "Secret", flux_ns(m), m->gitops.credentials_name);
+	if (p->onepassword.enabled && p->onepassword_credentials_secret)
+		render_boot(c, "Secret", p->onepassword.namespace, p->onepassword_credentials_name);
+	if (p->onepassword.enabled && p->onepassword_token_secret)
+		render_boot(c, "Secret", p->onepassword.namespace, p->onepassword_token_name);
+	if (p->smb_csi.enabled)
+		render_boot(c, "Secret", p->smb_csi.namespace, p->smb_credentials_name);
 }
 
 /* "./clusters/${CLUSTER_NAME}" -> "clusters/talos-robbinsdale"; NULL when
@@ -341,6 +499,7 @@ int render_tree_build(const struct model *m, const struct render_opts *o, struct
 	r = tree_init(m, c.o, t, e);
 	if (r < 0)
 		return r;
+	render_boot_objects(&c);
 	if (!c.o->only_app) {
 		render_flux_wiring(&c);
 		r = render_platform(&c, e);
@@ -449,6 +608,14 @@ int render_tree_check(struct render_tree *t, struct app_err *e)
 			found = kind_in(o->kind, r->kinds) && strcmp(o->ns, r->ns) == 0 &&
 				strcmp(o->name, r->name) == 0;
 		}
+		for (size_t j = 0; j < t->n_boot && !found; j++) {
+			const char *sp = strchr(t->boot[j], ' ');
+			char *id = xasprintf("%s/%s", r->ns, r->name);
+			char *kind = xstrndup(t->boot[j], (size_t)(sp - t->boot[j]));
+			found = kind_in(kind, r->kinds) && strcmp(sp + 1, id) == 0;
+			free(id);
+			free(kind);
+		}
 		if (found)
 			continue;
 		obj_id(from, a, sizeof(a));
@@ -469,6 +636,7 @@ int render_tree_check(struct render_tree *t, struct app_err *e)
 				      a, t->files[from->file].path, kinds, b, r->key));
 		free(kinds);
 	}
+	render_tree_check_reconcile(t);
 	if (t->n_problems == 0)
 		return 0;
 	if (t->n_problems == 1)
@@ -523,9 +691,12 @@ int render_tree_check_vars(const struct model *m, struct render_tree *t, struct 
 				continue; /* $${X}: a literal ${X} */
 			if (!end || var_defined(m, p + 2, (size_t)(end - p - 2)))
 				continue;
-			add_problem(t, xasprintf("%s uses ${%.*s}, which is neither in site.vars nor in "
-						 "site.secretVars; Flux would substitute an empty string",
-						 t->files[i].path, (int)(end - p - 2), p + 2));
+			add_problem(t,
+				    xasprintf("%s uses ${%.*s}, which no substitution source that will "
+					      "exist defines: set site.vars.%.*s (or site.secretVars.%.*s); "
+					      "Flux would substitute an empty string",
+					      t->files[i].path, (int)(end - p - 2), p + 2, (int)(end - p - 2),
+					      p + 2, (int)(end - p - 2), p + 2));
 		}
 	}
 	if (t->n_problems == before)
@@ -559,7 +730,34 @@ void render_tree_free(struct render_tree *t)
 		free(t->files[i].path);
 		free(t->files[i].text);
 	}
+	for (size_t i = 0; i < t->n_ks; i++) {
+		for (size_t j = 0; j < t->ks[i].n_deps; j++)
+			free(t->ks[i].deps[j]);
+		free(t->ks[i].deps);
+		free(t->ks[i].name);
+		free(t->ks[i].dir);
+		free(t->ks[i].deps_key);
+		free(t->ks[i].waits);
+	}
+	for (size_t i = 0; i < t->n_uses; i++) {
+		free(t->uses[i].api);
+		free(t->uses[i].kind);
+		free(t->uses[i].key);
+	}
+	for (size_t i = 0; i < t->n_crds; i++) {
+		free(t->crds[i].api_group);
+		free(t->crds[i].kind);
+		free(t->crds[i].ks);
+		free(t->crds[i].key);
+	}
+	for (size_t i = 0; i < t->n_boot; i++)
+		free(t->boot[i]);
+	free(t->ks);
+	free(t->uses);
+	free(t->crds);
+	free(t->boot);
 	for (size_t i = 0; i < t->n_objs; i++) {
+		free(t->objs[i].api);
 		free(t->objs[i].kind);
 		free(t->objs[i].ns);
 		free(t->objs[i].name);

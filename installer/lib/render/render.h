@@ -61,8 +61,36 @@ struct render_file {
 
 /* One rendered object; ns is "" for cluster-scoped kinds. */
 struct render_obj {
-	char *kind, *ns, *name;
+	char *api, *kind, *ns, *name;
 	size_t file; /* index into files */
+};
+
+/* A Flux Kustomization of the tree: what it reconciles (dir, relative to
+ * the tree root) and what it waits for (dependsOn). */
+struct render_ks {
+	char *name;
+	char *dir;   /* "platform/cilium/app" */
+	char **deps; /* Kustomization names */
+	size_t n_deps;
+	char *deps_key; /* profile key that sets dependsOn ("apps.immich.dependsOn") */
+	size_t file;	/* its ks.yaml */
+	char *waits;	/* what Ready means, for the graph */
+	bool timed;	/* has retryInterval and timeout */
+};
+
+/* A kind a Kustomization makes exist without rendering it (a chart's
+ * ServiceMonitor, the operator's PodMonitor): its CRD must be installed first. */
+struct render_use {
+	size_t file; /* the file whose values ask for it */
+	char *api, *kind;
+	char *key; /* profile key that turned it on */
+};
+
+/* A CRD-defined kind and the Flux Kustomization that installs its CRD. */
+struct render_crd {
+	char *api_group, *kind;
+	char *ks;  /* Kustomization name, NULL when the component is disabled */
+	char *key; /* profile key of the component */
 };
 
 /* A reference from object `from` to an object of one of `kinds`
@@ -84,6 +112,15 @@ struct render_tree {
 	size_t n_objs;
 	struct render_ref *refs;
 	size_t n_refs;
+	struct render_ks *ks;
+	size_t n_ks;
+	struct render_use *uses;
+	size_t n_uses;
+	struct render_crd *crds;
+	size_t n_crds;
+	/* objects created outside the tree at first boot (Talos): "Kind ns/name" */
+	char **boot;
+	size_t n_boot;
 	bool only_app;
 	char **problems; /* consistency problems, one line each */
 	size_t n_problems;
@@ -160,6 +197,39 @@ struct yval *render_helmrelease(struct render_ctx *c, const char *ns, const char
 				const struct helm_chart *chart);
 /* The Flux Kustomization postBuild + decryption + sourceRef shared by all. */
 void render_flux_common(struct render_ctx *c, struct yval *spec);
+
+/* A Flux Kustomization `name` in the current file reconciling dir (relative
+ * to the tree root) into target_ns, after deps (deps_key names the profile key
+ * that lists them): interval, retryInterval, timeout, wait, prune, sources.
+ * Recorded for the reconcile check and the graph. Returns the spec. */
+struct yval *render_flux_ks(struct render_ctx *c, const char *name, const char *dir, const char *target_ns,
+			    const char *const *deps, size_t n_deps, const char *deps_key,
+			    const char *interval, const char *retry, const char *timeout);
+/* spec.healthCheckExprs for the kinds named ("Cluster|Dragonfly"). */
+void render_health(struct yval *spec, const char *kinds);
+/* What the last Kustomization's Ready means (for --graph). */
+void render_ks_waits(struct render_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Namespace ns in the current file (not for built-in namespaces): never
+ * pruned by Flux (its volumes would go with it), Pod Security level when set. */
+void render_namespace(struct render_ctx *c, const char *ns, const char *pod_security);
+/* The current file makes objects of api/kind exist (through a chart or an operator). */
+void render_use(struct render_ctx *c, const char *api, const char *kind, const char *key);
+/* kinds ("group/Kind|group/Kind") have their CRDs installed by Kustomization ks (NULL: disabled). */
+void render_crds(struct render_ctx *c, const char *kinds, const char *ks, const char *key);
+/* An object Talos creates at first boot (never in the tree). */
+void render_boot(struct render_ctx *c, const char *kind, const char *ns, const char *name);
+
+/* The reconcile check: Flux paths, substitution sources, CRD ordering. Problems added to t. */
+void render_tree_check_reconcile(struct render_tree *t);
+/* The dependency graph of the Kustomizations as a Markdown table (appended to out). */
+void render_graph(const struct render_tree *t, struct buf *out);
+
+/* Secrets Talos creates with the other bootstrap secrets: cluster-secrets
+ * (gitops.secretsName in the Flux namespace) with one key per
+ * site.secretVars entry, read from the profile's secrets. Multi-document YAML
+ * appended to out ("---" first when out holds text); nothing when
+ * site.secretVars is empty. Values are wiped from memory after use. */
+int render_bootstrap_secrets(const struct model *m, struct buf *out, struct app_err *e);
 
 int render_platform(struct render_ctx *c, struct app_err *e);
 int render_app(struct render_ctx *c, struct app_err *e);

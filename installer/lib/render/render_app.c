@@ -1,6 +1,7 @@
 /* The Immich app: apps/immich/{namespace,kustomization,ks}.yaml and app/
  * (helmrelease, pg, pg-restore, s3-backup, s3-backup-minio, redis, unas,
  * secret, httproute), every value from apps.immich, nas and gitops. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,32 +50,26 @@ static void app_ks(struct render_ctx *c)
 {
 	const struct model *m = c->m;
 	const struct model_immich *a = &m->apps.immich;
-	struct yval *doc, *spec, *deps = y_seq();
-	char *path;
+	struct yval *spec;
 
 	render_file(c, "apps/" APP "/namespace.yaml");
-	render_obj(c, "v1", "Namespace", NULL, a->namespace);
+	render_namespace(c, a->namespace, NULL);
 
 	render_file(c, "apps/" APP "/ks.yaml");
-	doc = render_obj(c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", m->gitops.flux.namespace, APP);
-	spec = y_at(doc, "spec");
-	y_set(spec, "targetNamespace", y_str(a->namespace));
-	for (size_t i = 0; i < a->depends_on.n; i++) {
-		y_push(deps, name_map(a->depends_on.v[i]));
-		render_ref(c, "Kustomization", m->gitops.flux.namespace, a->depends_on.v[i],
-			   "apps.immich.dependsOn", true);
-	}
-	if (y_len(deps))
-		y_set(spec, "dependsOn", deps);
-	else
-		y_free(deps);
-	path = xasprintf("%s/apps/" APP "/app", m->gitops.path);
-	y_set(spec, "path", y_str(path));
-	free(path);
-	y_set(spec, "interval", y_str(a->interval));
-	y_set(spec, "timeout", y_str(a->timeout));
-	y_set(spec, "wait", y_bool(true));
-	render_flux_common(c, spec);
+	spec = render_flux_ks(c, APP, "apps/" APP "/app", a->namespace, (const char *const *)a->depends_on.v,
+			      a->depends_on.n, "apps.immich.dependsOn", a->interval, a->retry_interval,
+			      a->timeout);
+	/* wait means the database and the cache really serve, not just exist */
+	render_health(spec, "Cluster|Dragonfly");
+	render_ks_waits(c, "HelmRelease Ready, CNPG Cluster Ready and Dragonfly phase Ready "
+			   "(healthCheckExprs)");
+}
+
+/* Metrics objects (ServiceMonitor, PodMonitor) only with the Prometheus
+ * Operator CRDs in the cluster (platform.monitoring). */
+static bool monitoring_on(const struct model *m)
+{
+	return m->platform.monitoring.enabled;
 }
 
 static void app_helmrelease(struct render_ctx *c)
@@ -112,7 +107,9 @@ static void app_helmrelease(struct render_ctx *c)
 	render_ref(c, "Dragonfly", a->namespace, a->redis.name, "apps.immich.redis.name", false);
 	render_ref(c, secret_kinds, a->namespace, a->redis.secret, "apps.immich.redis.secret", false);
 
-	y_set(y_at(v, "immich.metrics"), "enabled", y_bool(a->metrics));
+	y_set(y_at(v, "immich.metrics"), "enabled", y_bool(a->metrics && monitoring_on(m)));
+	if (a->metrics && monitoring_on(m))
+		render_use(c, "monitoring.coreos.com/v1", "ServiceMonitor", "apps.immich.metrics");
 	y_set(y_at(v, "immich.persistence.library"), "existingClaim", y_str(s->library.name));
 	render_ref(c, "PersistentVolumeClaim", a->namespace, s->library.name,
 		   "apps.immich.storage.library.name", false);
@@ -148,8 +145,10 @@ static struct yval *pg_cluster(struct render_ctx *c, const char *name)
 	y_set(y_at(spec, "storage"), "size", y_str(d->size.text));
 	y_set(y_at(spec, "storage"), "storageClass", y_str(d->storage_class));
 	render_ref(c, "StorageClass", "", d->storage_class, "apps.immich.database.storageClass", true);
-	if (d->monitoring)
+	if (d->monitoring && monitoring_on(c->m)) {
 		y_set(y_at(spec, "monitoring"), "enablePodMonitor", y_bool(true));
+		render_use(c, "monitoring.coreos.com/v1", "PodMonitor", "apps.immich.database.monitoring");
+	}
 	return spec;
 }
 
@@ -169,6 +168,12 @@ static void pg_recovery(struct render_ctx *c, struct yval *spec, const char *src
 	struct yval *ext = y_map(), *plugin;
 
 	y_set(y_at(spec, "bootstrap.recovery"), "source", y_str(RECOVERY_SOURCE));
+	/* the application database and its owner, with the credentials Immich uses */
+	y_set(y_at(spec, "bootstrap.recovery"), "database", y_str(d->database));
+	y_set(y_at(spec, "bootstrap.recovery"), "owner", y_str(d->owner));
+	y_set(y_at(spec, "bootstrap.recovery.secret"), "name", y_str(d->secret));
+	render_ref(c, secret_kinds, c->m->apps.immich.namespace, d->secret, "apps.immich.database.secret",
+		   false);
 	y_set(ext, "name", y_str(RECOVERY_SOURCE));
 	plugin = y_at(ext, "plugin");
 	y_set(plugin, "name", y_str(BARMAN_PLUGIN));
@@ -254,7 +259,9 @@ static void app_pg_restore(struct render_ctx *c)
 	const struct immich_database *d = &c->m->apps.immich.database;
 	struct yval *spec;
 
-	if (!d->restore_cluster)
+	/* only when restoring: on a fresh site the archive is empty and the
+	 * Cluster would fail while holding its volume */
+	if (!d->restore_cluster || !c->o->recovery)
 		return;
 	render_file(c, "apps/" APP "/app/pg-restore.yaml");
 	spec = pg_cluster(c, d->restore_cluster);
@@ -269,7 +276,7 @@ static void object_store(struct render_ctx *c, const struct immich_object_store 
 	struct yval *doc, *cfg, *creds;
 	char *ak, *sk, *k;
 
-	if (!s->name)
+	if (!s->name || !s->enabled)
 		return;
 	render_file(c, "apps/" APP "/app/%s", file);
 	doc = render_obj(c, "v1", "Secret", a->namespace, s->secret);
@@ -450,8 +457,14 @@ static void app_route(struct render_ctx *c)
 	}
 	spec = y_at(doc, "spec");
 	for (size_t i = 0; i < r->gateways.n; i++) {
-		struct yval *p = name_map(r->gateways.v[i]);
+		struct yval *p;
+		/* the Tailscale gateway exists only with the Tailscale operator */
+		if (!m->platform.tailscale.enabled && m->platform.gateway_tailscale &&
+		    strcmp(r->gateways.v[i], m->platform.gateway_tailscale) == 0)
+			continue;
+		p = name_map(r->gateways.v[i]);
 		y_set(p, "namespace", y_str(m->platform.gateway_namespace));
+		y_set(p, "sectionName", y_str("https"));
 		y_push(parents, p);
 		render_ref(c, "Gateway", m->platform.gateway_namespace, r->gateways.v[i],
 			   "apps.immich.route.gateways", true);

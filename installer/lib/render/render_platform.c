@@ -2,68 +2,113 @@
  * component under platform/<name>/ (ks.yaml, namespace.yaml,
  * kustomization.yaml) reconciling platform/<name>/app/, with pinned chart
  * versions from the profile. The component table is the only place that
- * knows which component needs what. */
-#include <arpa/inet.h>
+ * knows which component needs what: whom it waits for, which CRDs it brings
+ * (the reconcile check in render_check.c reads both) and what its Ready means.
+ *
+ * Upstream facts used: cert-manager's chart installs its CRDs with
+ * crds.enabled (jetstack cert-manager v1.15+, installCRDs deprecated); the
+ * Barman Cloud plugin v0.5.0 manifest (cloudnative-pg/plugin-barman-cloud
+ * releases) contains a cert-manager Issuer and Certificate; the Immich chart
+ * 0.9.0 (immich-app/immich-charts charts/immich/values.yaml) creates
+ * ServiceMonitors when immich.metrics.enabled; CNPG creates a PodMonitor for
+ * monitoring.enablePodMonitor. healthCheckExprs follow kustomize-controller's
+ * CEL health checks (docs/spec/v1/kustomizations.md, fluxcd/pkg runtime/cel:
+ * inProgress, failed, current in that order; none true means in progress). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile/model.h"
-#include "render/render.h"
 #include "base/util.h"
 #include "base/yemit.h"
-#include "base/ytree.h"
-
-#define GATEWAY_CONTROLLER "gateway.envoyproxy.io/gatewayclass-controller"
-
-struct comp;
-typedef void (*comp_fn)(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
-
-/* One Flux Kustomization of the platform. */
-struct comp {
-	size_t ks_off; /* char * in struct model_platform: the Flux Kustomization name
-			  (what apps.immich.dependsOn names) */
-	size_t off;    /* struct model_component in struct model_platform */
-	const char *key;
-	int depends; /* index of the row this one depends on (when enabled), or -1 */
-	comp_fn fn;  /* fills app/ */
-};
+#include "profile/model.h"
+#include "render/render.h"
+#include "render/render_platform.h"
 
 static void comp_helmrelease(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
 static void comp_cilium(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
-static void comp_cilium_lb(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
 static void comp_barman(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
 static void comp_rook_cluster(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
-static void comp_gateways(struct render_ctx *c, const struct comp *d, const struct model_component *mc);
 
 #define OFF(f) offsetof(struct model_platform, f)
-
 #define NAME(c) (OFF(c) + offsetof(struct model_component, name))
 
-/* One row per Flux Kustomization of the platform, in dependency order. */
-static const struct comp comps[] = {
-	{ NAME(cilium), OFF(cilium), "platform.cilium", -1, comp_cilium },
-	{ OFF(cilium_lb_ks), OFF(cilium), "platform.cilium", 0, comp_cilium_lb },
-	{ NAME(cnpg), OFF(cnpg), "platform.cnpg", -1, comp_helmrelease },
-	{ NAME(barman_plugin), OFF(barman_plugin), "platform.barmanPlugin", 2, comp_barman },
-	{ NAME(dragonfly), OFF(dragonfly), "platform.dragonfly", -1, comp_helmrelease },
-	{ NAME(volsync), OFF(volsync), "platform.volsync", -1, comp_helmrelease },
-	{ NAME(onepassword), OFF(onepassword), "platform.onepassword", -1, comp_helmrelease },
-	{ NAME(smb_csi), OFF(smb_csi), "platform.smbCsi", -1, comp_helmrelease },
-	{ NAME(rook), OFF(rook), "platform.rook", -1, comp_helmrelease },
-	{ OFF(rook_cluster_ks), OFF(rook), "platform.rook", 8, comp_rook_cluster },
-	{ NAME(gateway), OFF(gateway), "platform.gateway", -1, comp_helmrelease },
-	{ OFF(gateways_ks), OFF(gateway), "platform.gateway", 10, comp_gateways },
+enum {
+	C_CILIUM,
+	C_CILIUM_LB,
+	C_CERT_MANAGER,
+	C_ISSUERS,
+	C_MONITORING,
+	C_CNPG,
+	C_BARMAN,
+	C_DRAGONFLY,
+	C_VOLSYNC,
+	C_ONEPASSWORD,
+	C_SMB,
+	C_ROOK,
+	C_ROOK_CLUSTER,
+	C_TAILSCALE,
+	C_GATEWAY,
+	C_GATEWAYS,
+	N_COMPS,
 };
-#define N_COMPS (sizeof(comps) / sizeof(comps[0]))
+
+#define NONE       \
+	{          \
+		-1 \
+	}
+#define HR_READY "HelmRelease Ready (chart installed, CRDs in place)"
+
+/* clang-format off */
+/* One row per Flux Kustomization of the platform, in dependency order. */
+static const struct comp comps[N_COMPS] = {
+	[C_CILIUM] = { NAME(cilium), OFF(cilium), "platform.cilium", NONE, comp_cilium,
+		"cilium.io/CiliumLoadBalancerIPPool|cilium.io/CiliumBGPClusterConfig|cilium.io/CiliumBGPPeerConfig|"
+		"cilium.io/CiliumBGPAdvertisement|cilium.io/CiliumL2AnnouncementPolicy",
+		HR_READY " (the CRDs are registered by the Cilium operator)", NULL },
+	[C_CILIUM_LB] = { OFF(cilium_lb_ks), OFF(cilium), "platform.cilium", { C_CILIUM, -1 }, comp_cilium_lb,
+		NULL, "the LB pool and its announcements applied", NULL },
+	[C_CERT_MANAGER] = { NAME(cert_manager), OFF(cert_manager), "platform.certManager", NONE, comp_helmrelease,
+		"cert-manager.io/Certificate|cert-manager.io/Issuer|cert-manager.io/ClusterIssuer", HR_READY, NULL },
+	[C_ISSUERS] = { OFF(issuers_ks), OFF(cert_manager), "platform.certManager", { C_CERT_MANAGER, C_ONEPASSWORD, -1 },
+		comp_issuers, NULL, "the ClusterIssuer Ready (ACME account registered)", NULL },
+	[C_MONITORING] = { NAME(monitoring), OFF(monitoring), "platform.monitoring", NONE, comp_helmrelease,
+		"monitoring.coreos.com/ServiceMonitor|monitoring.coreos.com/PodMonitor|monitoring.coreos.com/PrometheusRule",
+		HR_READY, NULL },
+	[C_CNPG] = { NAME(cnpg), OFF(cnpg), "platform.cnpg", NONE, comp_helmrelease,
+		"postgresql.cnpg.io/Cluster|postgresql.cnpg.io/ScheduledBackup|postgresql.cnpg.io/Backup|"
+		"postgresql.cnpg.io/Pooler", HR_READY, NULL },
+	[C_BARMAN] = { NAME(barman_plugin), OFF(barman_plugin), "platform.barmanPlugin", { C_CNPG, C_CERT_MANAGER, -1 },
+		comp_barman, "barmancloud.cnpg.io/ObjectStore",
+		"the plugin Deployment available and its cert-manager Certificate issued", NULL },
+	[C_DRAGONFLY] = { NAME(dragonfly), OFF(dragonfly), "platform.dragonfly", NONE, comp_helmrelease,
+		"dragonflydb.io/Dragonfly", HR_READY, NULL },
+	[C_VOLSYNC] = { NAME(volsync), OFF(volsync), "platform.volsync", NONE, comp_helmrelease,
+		"volsync.backube/ReplicationSource|volsync.backube/ReplicationDestination", HR_READY, NULL },
+	[C_ONEPASSWORD] = { NAME(onepassword), OFF(onepassword), "platform.onepassword", NONE, comp_helmrelease,
+		"onepassword.com/OnePasswordItem", HR_READY, NULL },
+	[C_SMB] = { NAME(smb_csi), OFF(smb_csi), "platform.smbCsi", NONE, comp_helmrelease, NULL, HR_READY, NULL },
+	[C_ROOK] = { NAME(rook), OFF(rook), "platform.rook", NONE, comp_helmrelease,
+		"ceph.rook.io/CephCluster|ceph.rook.io/CephBlockPool", HR_READY, NULL },
+	[C_ROOK_CLUSTER] = { OFF(rook_cluster_ks), OFF(rook), "platform.rook", { C_ROOK, -1 }, comp_rook_cluster, NULL,
+		"CephCluster phase Ready with HEALTH_OK or HEALTH_WARN (healthCheckExprs)", "CephCluster" },
+	[C_TAILSCALE] = { NAME(tailscale), OFF(tailscale), "platform.tailscale", { C_ONEPASSWORD, -1 }, comp_helmrelease,
+		"tailscale.com/ProxyClass|tailscale.com/Connector", HR_READY, NULL },
+	[C_GATEWAY] = { NAME(gateway), OFF(gateway), "platform.gateway", NONE, comp_helmrelease,
+		"gateway.networking.k8s.io/GatewayClass|gateway.networking.k8s.io/Gateway|"
+		"gateway.networking.k8s.io/HTTPRoute|gateway.envoyproxy.io/EnvoyProxy", HR_READY, NULL },
+	[C_GATEWAYS] = { OFF(gateways_ks), OFF(gateway), "platform.gateway",
+		{ C_GATEWAY, C_ISSUERS, C_CILIUM_LB, C_TAILSCALE }, comp_gateways, NULL,
+		"Gateways Programmed (an address assigned), Certificate issued", NULL },
+};
+/* clang-format on */
 
 static const struct model_component *comp_model(const struct model *m, const struct comp *d)
 {
 	return (const struct model_component *)((const char *)&m->platform + d->off);
 }
 
-static const char *comp_ks(const struct model *m, const struct comp *d)
+const char *comp_ks(const struct model *m, const struct comp *d)
 {
 	return *(char *const *)((const char *)&m->platform + d->ks_off);
 }
@@ -73,9 +118,8 @@ static struct yval *helm_values(struct yval *hr)
 	return y_at(hr, "spec.values");
 }
 
-/* HelmRelease <ks> in the component namespace with the component's chart. */
-static struct yval *platform_helmrelease(struct render_ctx *c, const struct comp *d,
-					 const struct model_component *mc)
+struct yval *platform_helmrelease(struct render_ctx *c, const struct comp *d,
+				  const struct model_component *mc)
 {
 	const struct model *m = c->m;
 	struct yval *doc, *spec;
@@ -97,16 +141,36 @@ static struct yval *platform_helmrelease(struct render_ctx *c, const struct comp
 	return doc;
 }
 
+void platform_op_item(struct render_ctx *c, const char *ns, const char *name, const char *item,
+		      const char *key)
+{
+	struct yval *doc = render_obj(c, "onepassword.com/v1", "OnePasswordItem", ns, name);
+
+	y_set(y_at(doc, "spec"), "itemPath", y_str(item));
+	if (!item)
+		render_problem(c, "%s is not set", key);
+}
+
 static void comp_helmrelease(struct render_ctx *c, const struct comp *d, const struct model_component *mc)
 {
 	const struct model_platform *p = &c->m->platform;
 	struct yval *hr = platform_helmrelease(c, d, mc), *v;
 
-	if (mc == &p->onepassword) {
+	if (mc == &p->onepassword || mc == &p->cert_manager)
 		v = helm_values(hr);
+	if (mc == &p->onepassword) {
 		y_set(y_at(v, "connect"), "credentialsName", y_str(p->onepassword_credentials_name));
 		y_set(y_at(v, "operator"), "create", y_bool(true));
 		y_set(y_at(v, "operator.token"), "name", y_str(p->onepassword_token_name));
+	} else if (mc == &p->cert_manager) {
+		/* the chart installs (and keeps) its CRDs: crds.enabled, crds.keep (v1.15+) */
+		y_set(y_at(v, "crds"), "enabled", y_bool(true));
+		y_set(y_at(v, "crds"), "keep", y_bool(true));
+	} else if (mc == &p->tailscale && p->tailscale_oauth_item) {
+		/* the chart reads its OAuth client from the Secret operator-oauth */
+		render_file(c, "platform/%s/app/oauth.yaml", comp_ks(c->m, d));
+		platform_op_item(c, mc->namespace, "operator-oauth", p->tailscale_oauth_item,
+				 "platform.tailscale.oauthItem");
 	}
 }
 
@@ -122,153 +186,6 @@ static void comp_cilium(struct render_ctx *c, const struct comp *d, const struct
 		y_set(spec, "values", y_from_ynode(p->cilium_values));
 	if (!p->cilium_release)
 		render_problem(c, "platform.cilium.release is not set");
-}
-
-#define CILIUM_API "cilium.io/v2"
-#define CILIUM_L2_API "cilium.io/v2alpha1"
-#define CILIUM_BGP_LABEL "appliance.io/bgp"
-
-/* A map {key: value} with one entry. */
-static struct yval *one(const char *key, struct yval *v)
-{
-	return y_set(y_map(), key, v);
-}
-
-/* Every Service: the selector Cilium's docs use (a NotIn that never matches). */
-static struct yval *all_services(void)
-{
-	struct yval *e = y_map();
-
-	y_set(e, "key", y_str("appliance.io/no-lb"));
-	y_set(e, "operator", y_str("NotIn"));
-	y_set(e, "values", y_push(y_seq(), y_str("never")));
-	return one("matchExpressions", y_push(y_seq(), e));
-}
-
-/* values.<path> of the Cilium chart is written as plain true. */
-static bool cilium_value_true(const struct model *m, const char *path)
-{
-	const struct ynode *n =
-	    m->platform.cilium_values ? ytree_get((struct ynode *)m->platform.cilium_values, path) : NULL;
-
-	return n && n->type == YN_SCALAR && n->plain && strcmp(n->value, "true") == 0;
-}
-
-/* IPv4 "a.b.c.d/n" -> address and prefix length. */
-static bool cidr4(const char *s, uint32_t *addr, int *len)
-{
-	char ip[INET_ADDRSTRLEN];
-	const char *slash = strchr(s, '/');
-	struct in_addr a;
-
-	if (!slash || (size_t)(slash - s) >= sizeof(ip))
-		return false;
-	memcpy(ip, s, (size_t)(slash - s));
-	ip[slash - s] = '\0';
-	if (inet_pton(AF_INET, ip, &a) != 1)
-		return false;
-	*addr = ntohl(a.s_addr);
-	*len = atoi(slash + 1);
-	return *len >= 0 && *len <= 32;
-}
-
-/* inner lies inside outer (both IPv4 CIDRs); true when either is not IPv4. */
-static bool cidr_inside(const char *inner, const char *outer)
-{
-	uint32_t a, b, mask;
-	int la, lb;
-
-	if (!cidr4(inner, &a, &la) || !cidr4(outer, &b, &lb))
-		return true;
-	mask = lb ? ~0u << (32 - lb) : 0;
-	return la >= lb && (a & mask) == (b & mask);
-}
-
-/* LB IPAM (cilium.io/v2 CiliumLoadBalancerIPPool) and how the addresses are
- * announced: BGP v2 (CiliumBGPClusterConfig, CiliumBGPPeerConfig,
- * CiliumBGPAdvertisement) or L2 (CiliumL2AnnouncementPolicy, v2alpha1). */
-static void comp_cilium_lb(struct render_ctx *c, const struct comp *d, const struct model_component *mc)
-{
-	const struct model *m = c->m;
-	const struct cilium_lb *lb = &m->platform.cilium_lb;
-	const char *cidr = lb->cidr ? lb->cidr : m->talos.lb_cidr;
-	struct yval *doc, *spec, *b;
-
-	(void)mc;
-	if (!cidr || !lb->pool) {
-		render_problem(c, "platform.cilium.loadBalancer.cidr (or talos.loadBalancerCIDR) and "
-				  "platform.cilium.loadBalancer.pool must be set");
-		return;
-	}
-	render_file(c, "platform/%s/app/pool.yaml", comp_ks(m, d));
-	doc = render_obj(c, CILIUM_API, "CiliumLoadBalancerIPPool", NULL, lb->pool);
-	y_set(y_at(doc, "spec"), "blocks", y_push(y_seq(), one("cidr", y_str(cidr))));
-	if (!lb->announce)
-		return;
-	if (strcmp(lb->announce, "l2") == 0) {
-		if (!cilium_value_true(m, "l2announcements.enabled"))
-			render_problem(c, "platform.cilium.loadBalancer.announce is l2, but "
-					  "platform.cilium.values.l2announcements.enabled is not true: "
-					  "Cilium would not answer ARP for the pool");
-		if (m->site.lan_cidr && !cidr_inside(cidr, m->site.lan_cidr))
-			render_problem(c,
-				       "platform.cilium.loadBalancer.cidr '%s' is not inside site.lan.cidr "
-				       "'%s': L2 announcements only reach addresses on the LAN (use "
-				       "announce: bgp for a routed pool)",
-				       cidr, m->site.lan_cidr);
-		render_file(c, "platform/%s/app/l2.yaml", comp_ks(m, d));
-		doc = render_obj(c, CILIUM_L2_API, "CiliumL2AnnouncementPolicy", NULL, lb->pool);
-		spec = y_at(doc, "spec");
-		y_set(spec, "serviceSelector", all_services());
-		y_set(spec, "interfaces",
-		      y_strs((const char *const *)lb->l2.interfaces.v, lb->l2.interfaces.n));
-		y_set(spec, "loadBalancerIPs", y_bool(true));
-		return;
-	}
-	if (!cilium_value_true(m, "bgpControlPlane.enabled"))
-		render_problem(c, "platform.cilium.loadBalancer.announce is bgp, but "
-				  "platform.cilium.values.bgpControlPlane.enabled is not true: Cilium "
-				  "would not peer with the router");
-	if (!lb->bgp.local_asn || !lb->bgp.peer_asn || !lb->bgp.peer_address) {
-		render_problem(c, "platform.cilium.loadBalancer.announce is bgp: set "
-				  "platform.cilium.loadBalancer.bgp.localASN, .peerASN and .peerAddress");
-		return;
-	}
-	render_file(c, "platform/%s/app/bgp.yaml", comp_ks(m, d));
-	doc = render_obj(c, CILIUM_API, "CiliumBGPClusterConfig", NULL, lb->pool);
-	spec = y_at(doc, "spec");
-	y_set(y_at(spec, "nodeSelector.matchLabels"), "kubernetes.io/os", y_str("linux"));
-	b = y_map();
-	y_set(b, "name", y_str(lb->pool));
-	y_set(b, "localASN", y_int(lb->bgp.local_asn));
-	{
-		struct yval *peer = y_map();
-		y_set(peer, "name", y_str("router"));
-		y_set(peer, "peerASN", y_int(lb->bgp.peer_asn));
-		y_set(peer, "peerAddress", y_str(lb->bgp.peer_address));
-		y_set(peer, "peerConfigRef", one("name", y_str(lb->pool)));
-		y_set(b, "peers", y_push(y_seq(), peer));
-	}
-	y_set(spec, "bgpInstances", y_push(y_seq(), b));
-	render_ref(c, "CiliumBGPPeerConfig", "", lb->pool, "platform.cilium.loadBalancer.pool", false);
-
-	doc = render_obj(c, CILIUM_API, "CiliumBGPPeerConfig", NULL, lb->pool);
-	spec = y_at(doc, "spec");
-	y_set(y_at(spec, "transport"), "peerPort", y_int(lb->bgp.peer_port));
-	y_set(y_at(spec, "gracefulRestart"), "enabled", y_bool(true));
-	b = y_map();
-	y_set(b, "afi", y_str("ipv4"));
-	y_set(b, "safi", y_str("unicast"));
-	y_set(y_at(b, "advertisements.matchLabels"), CILIUM_BGP_LABEL, y_str(lb->pool));
-	y_set(spec, "families", y_push(y_seq(), b));
-
-	doc = render_obj(c, CILIUM_API, "CiliumBGPAdvertisement", NULL, lb->pool);
-	y_set(y_at(doc, "metadata.labels"), CILIUM_BGP_LABEL, y_str(lb->pool));
-	b = y_map();
-	y_set(b, "advertisementType", y_str("Service"));
-	y_set(y_at(b, "service"), "addresses", y_push(y_seq(), y_str("LoadBalancerIP")));
-	y_set(b, "selector", all_services());
-	y_set(y_at(doc, "spec"), "advertisements", y_push(y_seq(), b));
 }
 
 static void comp_barman(struct render_ctx *c, const struct comp *d, const struct model_component *mc)
@@ -289,6 +206,9 @@ static void comp_barman(struct render_ctx *c, const struct comp *d, const struct
 	y_set(doc, "resources", res);
 	render_file(c, "platform/%s/app/kustomization.yaml", comp_ks(c->m, d));
 	render_doc(c, doc);
+	/* the manifest issues the plugin's TLS certificate with cert-manager */
+	render_use(c, "cert-manager.io/v1", "Issuer", "platform.barmanPlugin.manifest");
+	render_use(c, "cert-manager.io/v1", "Certificate", "platform.barmanPlugin.manifest");
 	free(url);
 }
 
@@ -344,36 +264,9 @@ static void comp_rook_cluster(struct render_ctx *c, const struct comp *d, const 
 	render_ref(c, "CephBlockPool", mc->namespace, p->block_pool, "platform.rook.blockPool", false);
 }
 
-static void comp_gateways(struct render_ctx *c, const struct comp *d, const struct model_component *mc)
-{
-	const struct model_platform *p = &c->m->platform;
-	const char *names[] = { p->gateway_tailscale, p->gateway_public };
-	struct yval *doc, *spec, *l;
-
-	render_file(c, "platform/%s/app/gatewayclass.yaml", comp_ks(c->m, d));
-	doc =
-	    render_obj(c, "gateway.networking.k8s.io/v1", "GatewayClass", NULL, c->m->platform.gateway_class);
-	y_set(y_at(doc, "spec"), "controllerName", y_str(GATEWAY_CONTROLLER));
-	render_file(c, "platform/%s/app/gateways.yaml", comp_ks(c->m, d));
-	for (size_t i = 0; i < 2; i++) {
-		if (!names[i])
-			continue;
-		doc =
-		    render_obj(c, "gateway.networking.k8s.io/v1", "Gateway", p->gateway_namespace, names[i]);
-		spec = y_at(doc, "spec");
-		y_set(spec, "gatewayClassName", y_str(c->m->platform.gateway_class));
-		l = y_map();
-		y_set(l, "name", y_str("http"));
-		y_set(l, "protocol", y_str("HTTP"));
-		y_set(l, "port", y_int(80));
-		y_set(y_at(l, "allowedRoutes.namespaces"), "from", y_str("All"));
-		y_set(spec, "listeners", y_push(y_seq(), l));
-		render_ref(c, "GatewayClass", "", c->m->platform.gateway_class, "platform.gateway", false);
-	}
-}
-
 /* Namespace of a component, once per namespace; never the built-in ones. */
-static void platform_namespace(struct render_ctx *c, const struct comp *d, const char *ns)
+static void platform_namespace(struct render_ctx *c, const struct comp *d, const char *ns,
+			       const struct model_component *mc)
 {
 	static const char *const builtin[] = { "default", "kube-system", "kube-public", "kube-node-lease" };
 	struct render_tree *t = c->t;
@@ -385,38 +278,64 @@ static void platform_namespace(struct render_ctx *c, const struct comp *d, const
 		if (strcmp(t->objs[i].kind, "Namespace") == 0 && strcmp(t->objs[i].name, ns) == 0)
 			return;
 	render_file(c, "platform/%s/namespace.yaml", comp_ks(c->m, d));
-	render_obj(c, "v1", "Namespace", NULL, ns);
+	render_namespace(c, ns, mc->pod_security);
 }
 
-static void platform_ks(struct render_ctx *c, const struct comp *d, const char *target_ns)
+static void platform_ks(struct render_ctx *c, const struct comp *d, const char *target_ns,
+			const struct model_component *mc)
 {
 	const struct model *m = c->m;
-	struct yval *doc, *spec, *deps = y_seq();
-	char *path;
+	const char *deps[4];
+	size_t n = 0;
+	char *dir = xasprintf("platform/%s/app", comp_ks(m, d));
+	struct yval *spec;
 
-	render_file(c, "platform/%s/ks.yaml", comp_ks(c->m, d));
-	doc = render_obj(c, "kustomize.toolkit.fluxcd.io/v1", "Kustomization", m->gitops.flux.namespace,
-			 comp_ks(c->m, d));
-	spec = y_at(doc, "spec");
-	y_set(spec, "targetNamespace", y_str(target_ns));
-	if (d->depends >= 0 && comp_model(m, &comps[d->depends])->enabled) {
-		const struct comp *dep = &comps[d->depends];
-		struct yval *e = y_map();
+	for (size_t i = 0; i < 4 && d->deps[i] >= 0; i++)
+		if (comp_model(m, &comps[d->deps[i]])->enabled)
+			deps[n++] = comp_ks(m, &comps[d->deps[i]]);
+	render_file(c, "platform/%s/ks.yaml", comp_ks(m, d));
+	spec = render_flux_ks(c, comp_ks(m, d), dir, target_ns, deps, n, NULL, m->gitops.interval,
+			      mc->retry_interval, mc->timeout);
+	render_ks_waits(c, "%s", d->waits);
+	if (d->health)
+		render_health(spec, d->health);
+	free(dir);
+}
 
-		y_set(e, "name", y_str(comp_ks(m, dep)));
-		y_push(deps, e);
-		render_ref(c, "Kustomization", m->gitops.flux.namespace, comp_ks(m, dep), d->key, false);
+/* Flux's wait gates on kstatus conditions; these kinds publish none it
+ * understands, so their readiness is spelled out in CEL. Status fields:
+ * CNPG Cluster condition Ready (cloudnative-pg api/v1 ConditionClusterReady),
+ * CephCluster status.phase Ready and status.ceph.health (rook
+ * pkg/apis/ceph.rook.io/v1 ClusterStatus), Dragonfly status.phase "Ready"
+ * ("ready" before dragonfly-operator renamed it; internal/controller/util.go). */
+static const struct {
+	const char *kind, *api, *current;
+} health_exprs[] = {
+	{ "Cluster", "postgresql.cnpg.io/v1",
+	  "status.conditions.exists(e, e.type == 'Ready' && e.status == 'True')" },
+	{ "CephCluster", "ceph.rook.io/v1",
+	  "status.phase == 'Ready' && status.ceph.health in ['HEALTH_OK', 'HEALTH_WARN']" },
+	{ "Dragonfly", "dragonflydb.io/v1alpha1", "status.phase in ['Ready', 'ready']" },
+};
+
+void render_health(struct yval *spec, const char *kinds)
+{
+	struct yval *seq = y_seq();
+
+	for (size_t i = 0; i < sizeof(health_exprs) / sizeof(health_exprs[0]); i++) {
+		size_t n = strlen(health_exprs[i].kind);
+		const char *p = strstr(kinds, health_exprs[i].kind);
+		struct yval *e;
+
+		if (!p || (p != kinds && p[-1] != '|') || (p[n] && p[n] != '|'))
+			continue;
+		e = y_map();
+		y_set(e, "apiVersion", y_str(health_exprs[i].api));
+		y_set(e, "kind", y_str(health_exprs[i].kind));
+		y_set(e, "current", y_str(health_exprs[i].current));
+		y_push(seq, e);
 	}
-	if (y_len(deps))
-		y_set(spec, "dependsOn", deps);
-	else
-		y_free(deps);
-	path = xasprintf("%s/platform/%s/app", m->gitops.path, comp_ks(c->m, d));
-	y_set(spec, "path", y_str(path));
-	free(path);
-	y_set(spec, "interval", y_str(m->gitops.interval));
-	y_set(spec, "wait", y_bool(true));
-	render_flux_common(c, spec);
+	y_set(spec, "healthCheckExprs", seq);
 }
 
 int render_platform(struct render_ctx *c, struct app_err *e)
@@ -427,17 +346,24 @@ int render_platform(struct render_ctx *c, struct app_err *e)
 	for (size_t i = 0; i < N_COMPS; i++) {
 		const struct comp *d = &comps[i];
 		const struct model_component *mc = comp_model(m, d);
+
+		if (d->crds)
+			render_crds(c, d->crds, mc->enabled ? comp_ks(m, d) : NULL, d->key);
+	}
+	for (size_t i = 0; i < N_COMPS; i++) {
+		const struct comp *d = &comps[i];
+		const struct model_component *mc = comp_model(m, d);
 		const char *ns = d->fn == comp_gateways ? m->platform.gateway_namespace : mc->namespace;
 		char *dir;
 
 		if (!mc->enabled)
 			continue;
-		if (!ns) {
-			render_problem(c, "%s.namespace is not set", d->key);
+		if (!ns || !comp_ks(m, d)) {
+			render_problem(c, "%s.namespace (and the Kustomization name) must be set", d->key);
 			continue;
 		}
-		platform_namespace(c, d, ns);
-		platform_ks(c, d, ns);
+		platform_namespace(c, d, ns, mc);
+		platform_ks(c, d, ns, mc);
 		d->fn(c, d, mc);
 		dir = xasprintf("platform/%s/app", comp_ks(c->m, d));
 		if (d->fn != comp_barman)

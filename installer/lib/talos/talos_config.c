@@ -750,6 +750,8 @@ static int flux_bootstrap(const struct model *m, struct yval *cluster, struct ap
 	r = render_bootstrap_manifests(m, &wiring, e);
 	if (r == 0)
 		r = talos_config_bootstrap_secrets(m, &secrets, e);
+	if (r == 0) /* cluster-secrets: site.secretVars for Flux substitution (render) */
+		r = render_bootstrap_secrets(m, &secrets, e);
 	if (r == 0) {
 		item = y_map();
 		y_set(item, "name", y_str("flux-bootstrap"));

@@ -83,14 +83,20 @@ static void test_bootstrap_manifests(void **state)
 	buf_puts(&b, "# talos adds secrets before\nkind: Secret");
 	assert_int_equal(render_bootstrap_manifests(m, &b, &e), 0);
 	assert_non_null(strstr(b.data, "kind: Secret\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n"
-				       "  name: flux-system\n---\n"));
+				       "  name: flux-system\n  labels:\n"
+				       "    kustomize.toolkit.fluxcd.io/prune: disabled\n---\n"));
 	assert_non_null(strstr(b.data, "kind: GitRepository\nmetadata:\n  name: home-kubernetes\n"
 				       "  namespace: flux-system\n"));
 	/* the root Kustomization: concrete path, substitution from settings and secrets */
 	assert_non_null(strstr(b.data, "  path: ./clusters/talos-robbinsdale\n"));
-	assert_non_null(strstr(b.data, "  postBuild:\n    substituteFrom:\n    - kind: ConfigMap\n"
-				       "      name: cluster-settings\n"));
-	assert_non_null(strstr(b.data, "    - kind: Secret\n      name: cluster-secrets\n"));
+	/* what the site may add is optional and first; ours are required and last (later wins) */
+	assert_non_null(strstr(b.data,
+			       "  postBuild:\n    substituteFrom:\n    - kind: ConfigMap\n"
+			       "      name: common-settings\n      optional: true\n"
+			       "    - kind: Secret\n      name: common-secrets\n      optional: true\n"
+			       "    - kind: ConfigMap\n      name: cluster-settings\n"
+			       "    - kind: Secret\n      name: cluster-secrets\n"));
+	assert_non_null(strstr(b.data, "  retryInterval: 1m\n  timeout: 5m\n"));
 	assert_non_null(strstr(b.data, "kind: ConfigMap\nmetadata:\n  name: cluster-settings\n"
 				       "  namespace: flux-system\ndata:\n"));
 	assert_non_null(strstr(b.data, "  CLUSTER_NAME: talos-robbinsdale\n"));
@@ -143,6 +149,37 @@ static void test_deterministic(void **state)
 	model_free(m2);
 }
 
+/* cluster-secrets: one key per site.secretVars entry, values read from the
+ * profile's secrets; a missing one names the variable and the secret, never a value. */
+static void test_bootstrap_secrets(void **state)
+{
+	struct model *m = load("profiles/immich.yaml", NULL, 0);
+	struct buf b = { 0 };
+	struct app_err e = { 0 };
+
+	setenv("COMMON_S3_ACCESS_KEY", "ak-test", 1);
+	setenv("COMMON_S3_SECRET_KEY", "sk-test", 1);
+	setenv("MINIO_ACCESS_KEY", "mak-test", 1);
+	setenv("MINIO_SECRET_KEY", "msk-test", 1);
+	buf_puts(&b, "kind: Secret");
+	assert_int_equal(render_bootstrap_secrets(m, &b, &e), 0);
+	assert_string_equal(b.data, "kind: Secret\n---\napiVersion: v1\nkind: Secret\nmetadata:\n"
+				    "  name: cluster-secrets\n  namespace: flux-system\ntype: Opaque\n"
+				    "stringData:\n  COMMON_S3_ACCESS_KEY: ak-test\n"
+				    "  COMMON_S3_SECRET_KEY: sk-test\n  MINIO_ACCESS_KEY: mak-test\n"
+				    "  MINIO_SECRET_KEY: msk-test\n");
+	buf_free(&b);
+	unsetenv("MINIO_SECRET_KEY");
+	assert_true(render_bootstrap_secrets(m, &b, &e) < 0);
+	assert_non_null(strstr(e.msg, "site.secretVars.MINIO_SECRET_KEY"));
+	assert_null(strstr(e.msg, "test"));
+	buf_free(&b);
+	unsetenv("COMMON_S3_ACCESS_KEY");
+	unsetenv("COMMON_S3_SECRET_KEY");
+	unsetenv("MINIO_ACCESS_KEY");
+	model_free(m);
+}
+
 static void test_only_app(void **state)
 {
 	struct model *m = load("profiles/immich.yaml", NULL, 0);
@@ -151,7 +188,7 @@ static void test_only_app(void **state)
 	struct render_opts o = { .only_app = true };
 
 	assert_int_equal(render_tree(m, &o, &t, &e), 0);
-	assert_int_equal(t.n_files, 13);
+	assert_int_equal(t.n_files, 11);
 	for (size_t i = 0; i < t.n_files; i++)
 		assert_true(strncmp(t.files[i].path, "clusters/talos-robbinsdale/apps/immich/", 39) == 0);
 	render_tree_free(&t);
@@ -169,11 +206,15 @@ static void test_recovery(void **state)
 	assert_int_equal(render_tree(m, &o, &t, &e), 0);
 	pg = find_file(&t, "/apps/immich/app/pg.yaml");
 	assert_null(strstr(pg->text, "initdb"));
-	assert_non_null(strstr(pg->text,
-			       "  bootstrap:\n    recovery:\n      source: origin\n"
-			       "  externalClusters:\n  - name: origin\n    plugin:\n"
-			       "      name: barman-cloud.cloudnative-pg.io\n      parameters:\n"
-			       "        barmanObjectName: immich-s3\n        serverName: immich-postgres\n"));
+	assert_non_null(strstr(
+	    pg->text, "  bootstrap:\n    recovery:\n      source: origin\n"
+		      "      database: immich\n      owner: immich\n      secret:\n"
+		      "        name: immich-postgres-user\n"
+		      "  externalClusters:\n  - name: origin\n    plugin:\n"
+		      "      name: barman-cloud.cloudnative-pg.io\n      parameters:\n"
+		      "        barmanObjectName: immich-s3\n        serverName: immich-postgresql-ceph\n"));
+	/* the restore Cluster exists only when restoring */
+	assert_non_null(find_file(&t, "/apps/immich/app/pg-restore.yaml"));
 	assert_non_null(
 	    strstr(pg->text, "    isWALArchiver: true\n    parameters:\n"
 			     "      barmanObjectName: immich-s3\n      serverName: immich-postgres-2026\n"));
@@ -183,14 +224,15 @@ static void test_recovery(void **state)
 	o.server_name = NULL;
 	assert_int_equal(render_tree(m, &o, &t, &e), 0);
 	pg = find_file(&t, "/apps/immich/app/pg.yaml");
-	assert_non_null(strstr(pg->text, "      serverName: immich-postgres-recovery\n"));
+	assert_non_null(strstr(pg->text, "      serverName: immich-postgresql-ceph-recovery\n"));
 	render_tree_free(&t);
 
 	/* never archive into the archive we recover from */
-	o.server_name = "immich-postgres";
+	o.server_name = "immich-postgresql-ceph";
 	assert_int_equal(render_tree(m, &o, &t, &e), -EINVAL);
-	assert_string_equal(e.msg, "recovery would write new backups under serverName 'immich-postgres', the "
-				   "archive it recovers from; pick another server name");
+	assert_string_equal(e.msg,
+			    "recovery would write new backups under serverName 'immich-postgresql-ceph', "
+			    "the archive it recovers from; pick another server name");
 	render_tree_free(&t);
 	model_free(m);
 }
@@ -227,7 +269,7 @@ static const struct tamper tampers[] = {
 	  "Cluster immich/immich-postgres (clusters/talos-robbinsdale/apps/immich/app/pg.yaml) refers to "
 	  "ObjectStore 'immich/immich-s3' (set by apps.immich.database.primary.name), but no such object is "
 	  "rendered",
-	  2 },
+	  1 },
 	/* the object store's credentials */
 	{ "Secret", "immich-s3-secret", "x",
 	  "ObjectStore immich/immich-s3 (clusters/talos-robbinsdale/apps/immich/app/s3-backup.yaml) refers "
@@ -253,7 +295,7 @@ static const struct tamper tampers[] = {
 	  "Kustomization flux-system/cluster (clusters/talos-robbinsdale/flux/cluster.yaml) refers to "
 	  "GitRepository 'flux-system/home-kubernetes' (set by gitops.repository), but no such object is "
 	  "rendered",
-	  14 },
+	  18 },
 	/* no two objects share kind+namespace+name */
 	{ "OnePasswordItem", "immich-dragonfly-secret", "immich-postgres-user",
 	  "OnePasswordItem immich/immich-postgres-user is defined twice: in "
@@ -305,9 +347,9 @@ static void test_undefined_flux_var(void **state)
 	assert_int_equal(render_tree_check_vars(m, &t, &e), -EINVAL);
 	assert_int_equal(t.n_problems, 1);
 	assert_string_equal(
-	    e.msg, "clusters/talos-robbinsdale/apps/immich/app/s3-backup.yaml uses ${NOPE}, which is "
-		   "neither in site.vars nor in site.secretVars; Flux would substitute an empty "
-		   "string");
+	    e.msg, "clusters/talos-robbinsdale/apps/immich/app/s3-backup.yaml uses ${NOPE}, which no "
+		   "substitution source that will exist defines: set site.vars.NOPE (or "
+		   "site.secretVars.NOPE); Flux would substitute an empty string");
 	render_tree_free(&t);
 	model_free(m);
 }
@@ -404,6 +446,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bootstrap_manifests),
 		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_bootstrap_secrets),
 		cmocka_unit_test(test_only_app),
 		cmocka_unit_test(test_recovery),
 		cmocka_unit_test(test_consistency_tampered),
