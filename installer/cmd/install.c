@@ -74,6 +74,8 @@ static void usage(FILE *f, const char *cmd)
 	       "                     or /var/lib/appliance)\n"
 	       "  --secrets FILE     the site's Talos secrets bundle (default STATE_DIR/talos-secrets.yaml,\n"
 	       "                     generated once when missing)\n"
+	       "  --config FILE      the node's machine config rendered elsewhere (appliance pxe payload):\n"
+	       "                     used as it is, no bundle needed; secrets not delivered are skipped\n"
 	       "  --cache DIR        image cache (default STATE_DIR/cache)\n"
 	       "  --image-dir DIR    pinned images to use first, read-only (the live system passes\n"
 	       "                     the stick's appliance/images)\n"
@@ -143,6 +145,8 @@ int install_command(int argc, char **argv, bool plan_only)
 			o.state_dir = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--secrets")))
 			o.secrets = v;
+		else if ((v = cmd_opt(argc, argv, &i, "--config")))
+			o.config = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--cache")))
 			o.cache_dir = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--image-dir")))
@@ -172,6 +176,11 @@ int install_command(int argc, char **argv, bool plan_only)
 	}
 	if (!o.node == !o.autodetect) {
 		rc = cmd_usage_error(cmd, "give exactly one of --node NAME and --auto");
+		goto out_free;
+	}
+	if (o.config && (o.secrets || !o.node)) {
+		rc = cmd_usage_error(cmd, "--config is one node's machine config: give it with --node NAME "
+					  "and without --secrets");
 		goto out_free;
 	}
 	if (!o.state_dir)

@@ -1,6 +1,12 @@
 /* appliance pxe: build (and optionally serve) the PXE tree for unattended
  * installs of the profile's nodes. The tree itself is lib/pxe.c. */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,19 +15,25 @@
 #include "base/err.h"
 #include "profile/model.h"
 #include "pxe/pxe.h"
+#include "pxe/pxe_serve.h"
 #include "base/util.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: appliance pxe PROFILE --out DIR [--site FILE]... [--set KEY=VALUE]...\n"
-		"       [--live DIR] [--ipxe DIR] [--netboot DIR] [--secrets FILE] [--include FILE]...\n"
-		"       [--kernel-args ARGS] [--interactive] [--serve IFACE]\n\n"
+		"       [--live DIR] [--ipxe DIR] [--netboot DIR] [--secrets FILE [--payload-url URL]]\n"
+		"       [--allow-file PATH]... [--kernel-args ARGS] [--interactive]\n"
+		"       [--serve IFACE] [--listen ADDR:PORT] [--approve]\n\n"
 		"Write a PXE tree for the profile's nodes into DIR: iPXE scripts (one per node MAC\n"
 		"and a default that lets the live system identify the machine), the live system's\n"
-		"kernel and initramfs, the profile as a second initramfs (site.cpio, mode 0600),\n"
-		"GRUB network boot config, and a dnsmasq config in proxy-DHCP mode with TFTP for\n"
-		"BIOS (undionly.kpxe) and UEFI (ipxe.efi). Nodes install unattended.\n\n"
+		"kernel and initramfs, the profile as a second initramfs (site.cpio), GRUB network\n"
+		"boot config, and a dnsmasq config in proxy-DHCP mode with TFTP for BIOS\n"
+		"(undionly.kpxe) and UEFI (ipxe.efi). Nothing in DIR is secret.\n\n"
+		"With --secrets, each node's machine config is rendered here (as 'appliance talos gen'\n"
+		"does) and packed with only the secrets that config itself carries into\n"
+		"DIR.payloads/NODE.cpio (0700/0600, outside DIR). The live system fetches its payload\n"
+		"over HTTP from URL/<its MAC>; the payload server hands each out once.\n\n"
 		"options:\n"
 		"  --out DIR          the tree (TFTP root); created\n"
 		"  --live DIR         vmlinuz + initrd.img of the live system (default $APPLIANCE_LIVE_DIR,\n"
@@ -29,19 +41,73 @@ static void usage(FILE *f)
 		"  --ipxe DIR         undionly.kpxe + ipxe.efi (default /usr/lib/ipxe)\n"
 		"  --netboot DIR      grub-mknetdir output for UEFI GRUB network boot (default: the live\n"
 		"                     dir's ../netboot when present)\n"
-		"  --secrets FILE     the site's Talos secrets bundle (appliance talos secrets): every node\n"
-		"                     must get the same one, so pass it when installing several nodes\n"
-		"  --include FILE     also put FILE beside the profile (e.g. secrets.env: KEY=VALUE lines\n"
-		"                     the live system exports for the profile's env: secrets)\n"
+		"  --secrets FILE     the site's Talos secrets bundle (appliance talos secrets): node\n"
+		"                     payloads are rendered from it; it never leaves this machine\n"
+		"  --payload-url URL  where nodes fetch their payload (default with --serve: http://IFACE\n"
+		"                     address:8069/)\n"
+		"  --allow-file PATH  the profile may name this absolute path outside its folder\n"
+		"                     (file: secrets, pins); repeatable. Relative paths leaving the\n"
+		"                     folder are always refused\n"
 		"  --kernel-args ARGS appended to every kernel command line\n"
 		"  --interactive      show the plan and ask on the console instead of installing unattended\n"
-		"  --serve IFACE      then run dnsmasq on IFACE in the foreground (root; Ctrl-C stops)\n"
+		"  --serve IFACE      then run dnsmasq on IFACE and the payload server in the foreground\n"
+		"                     (root; Ctrl-C stops)\n"
+		"  --listen ADDR:PORT where the payload server listens (default with --serve: IFACE's\n"
+		"                     address, port 8069); alone (without --serve) it runs only the\n"
+		"                     payload server, for a site whose TFTP is served elsewhere\n"
+		"  --approve          ask on this terminal before each payload leaves (no terminal: refuse)\n"
 		"  --site FILE, --set KEY=VALUE   profile overlays (packed into site.cpio too; a --set\n"
 		"                     path names a file as the live system sees it)\n\n"
-		"site.cpio carries the profile and the files it names over TFTP: serve it on a trusted\n"
-		"network only.\n"
-		"exit codes: 0 ok, 1 the tree could not be written or dnsmasq not run, 2 usage/invalid "
+		"The payload server logs every request (time, client address, MAC, node, verdict). A\n"
+		"second request for a node is refused (HTTP 410) and reported: re-run appliance pxe to\n"
+		"re-arm a node. See docs/security.md.\n"
+		"exit codes: 0 ok, 1 the tree could not be written or a server not run, 2 usage/invalid "
 		"profile\n");
+}
+
+static volatile sig_atomic_t stop_flag;
+static volatile sig_atomic_t child_gone;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGCHLD)
+		child_gone = 1;
+	stop_flag = 1;
+}
+
+static void serve_log(void *ctx, const struct pxe_serve_event *ev)
+{
+	bool loud = strcmp(ev->verdict, "sent") != 0 && strcmp(ev->verdict, "unknown") != 0 &&
+		    strcmp(ev->verdict, "bad-request") != 0;
+
+	(void)ctx;
+	printf("pxe-serve: %s client %s mac %s node %s: %s (HTTP %d): %s\n", ev->time, ev->client, ev->mac,
+	       ev->node, ev->verdict, ev->status, ev->detail);
+	fflush(stdout);
+	if (loud)
+		fprintf(stderr, "appliance pxe: !!! %s: %s from %s (mac %s): %s\n", ev->time, ev->verdict,
+			ev->client, ev->mac, ev->detail);
+}
+
+/* --approve: ask on the controlling terminal; no terminal, no payload. */
+static int serve_ask(void *ctx, const char *node, const char *mac, const char *client)
+{
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char answer[16] = { 0 };
+	struct pollfd p;
+	ssize_t n;
+
+	(void)ctx;
+	if (fd < 0)
+		return -1;
+	dprintf(fd, "appliance pxe: node '%s' (mac %s) asks from %s for its payload. Send it? [y/N] ", node,
+		mac, client);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN };
+	n = poll(&p, 1, 300 * 1000) == 1 ? read(fd, answer, sizeof(answer) - 1) : -1;
+	close(fd);
+	if (n <= 0)
+		return 0;
+	return answer[0] == 'y' || answer[0] == 'Y';
 }
 
 static const char *first_dir(const char *const *cands, size_t n, const char *probe)
@@ -61,17 +127,102 @@ static const char *first_dir(const char *const *cands, size_t n, const char *pro
 	return NULL;
 }
 
+/* Run dnsmasq (child, when iface) and the payload server (when payloads)
+ * until Ctrl-C or dnsmasq exits. */
+static int serve(const struct model *m, const struct pxe_opts *o, const struct pxe_result *res,
+		 const char *iface, int lfd, bool approve)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct app_err e = { 0 };
+	pid_t child = -1;
+	int rc = EXIT_OK, status = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	if (iface) {
+		const char *user = pxe_dnsmasq_user();
+		char **av;
+
+		if (!user) {
+			cmd_error("no user 'dnsmasq' or 'nobody' for dnsmasq to serve TFTP as");
+			return EXIT_FAIL;
+		}
+		av = pxe_dnsmasq_argv(o->out, iface, user);
+		fflush(stdout);
+		child = fork();
+		if (child == 0) {
+			if (lfd >= 0)
+				close(lfd);
+			execvp(av[0], av);
+			cmd_error("cannot run dnsmasq: %s (install dnsmasq-base)", strerror(errno));
+			_exit(127);
+		}
+		for (size_t i = 0; av[i]; i++)
+			free(av[i]);
+		free(av);
+		if (child < 0) {
+			cmd_error("fork: %s", strerror(errno));
+			return EXIT_FAIL;
+		}
+		printf("pxe: serving %s on %s (proxy-DHCP for %s, TFTP) as user %s; Ctrl-C stops\n", o->out,
+		       iface, m->site.lan_cidr, user);
+	}
+	if (lfd >= 0) {
+		struct pxe_serve_opts so = {
+			.m = m,
+			.payload_dir = res->payloads.dir,
+			.approve = approve,
+			.log = serve_log,
+			.ask = serve_ask,
+			.stop = &stop_flag,
+		};
+		int tty = approve ? open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC) : -1;
+		if (tty >= 0)
+			close(tty);
+		else if (approve)
+			fprintf(stderr,
+				"appliance pxe: !!! --approve and no terminal: every payload request will "
+				"be refused\n");
+		printf("pxe: payload server ready: %zu payloads, each handed out once%s\n", res->payloads.n,
+		       approve ? " after the operator approves it here" : "");
+		fflush(stdout);
+		if (pxe_serve_run(&so, lfd, &e) < 0) {
+			cmd_err(&e);
+			rc = EXIT_FAIL;
+		}
+	} else {
+		fflush(stdout);
+		while (!stop_flag)
+			pause();
+	}
+	if (child > 0) {
+		if (!child_gone)
+			kill(child, SIGTERM);
+		waitpid(child, &status, 0);
+		if (child_gone && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+			cmd_error("dnsmasq stopped (%s %d): nothing is served",
+				  WIFEXITED(status) ? "exit" : "signal",
+				  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+			rc = EXIT_FAIL;
+		}
+	}
+	return rc;
+}
+
 int cmd_pxe(int argc, char **argv)
 {
 	struct profile_opts po = { 0 };
 	struct pxe_opts o = { .ipxe_dir = "/usr/lib/ipxe" };
 	struct pxe_result res = { 0 };
 	struct app_err e = { 0 };
-	const char **inc = NULL;
-	const char *serve = NULL;
-	char *netboot = NULL;
+	const char **allow = NULL;
+	const char *serve_if = NULL, *listen_at = NULL;
+	char *netboot = NULL, *listen_buf = NULL, *url_buf = NULL;
 	struct model *m = NULL;
-	int n_inc = 0, rc = EXIT_USAGE, r;
+	bool approve = false;
+	int n_allow = 0, rc = EXIT_USAGE, r, lfd = -1, port = 0;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -91,6 +242,10 @@ int cmd_pxe(int argc, char **argv)
 			o.interactive = true;
 			continue;
 		}
+		if (strcmp(a, "--approve") == 0) {
+			approve = true;
+			continue;
+		}
 		if (strcmp(a, "--out") == 0)
 			dst = &o.out;
 		else if (strcmp(a, "--live") == 0)
@@ -103,11 +258,21 @@ int cmd_pxe(int argc, char **argv)
 			dst = &o.kernel_args;
 		else if (strcmp(a, "--secrets") == 0)
 			dst = &o.secrets;
+		else if (strcmp(a, "--payload-url") == 0)
+			dst = &o.payload_url;
 		else if (strcmp(a, "--serve") == 0)
-			dst = &serve;
-		else if (strcmp(a, "--include") == 0) {
-			inc = xrealloc(inc, sizeof(*inc) * (size_t)(n_inc + 1));
-			dst = &inc[n_inc++];
+			dst = &serve_if;
+		else if (strcmp(a, "--listen") == 0)
+			dst = &listen_at;
+		else if (strcmp(a, "--allow-file") == 0) {
+			allow = xrealloc(allow, sizeof(*allow) * (size_t)(n_allow + 1));
+			dst = &allow[n_allow++];
+		} else if (strcmp(a, "--include") == 0) {
+			rc = cmd_usage_error(
+			    "pxe", "--include is gone: nothing secret goes into the PXE tree any more; "
+				   "export the profile's env: secrets here and pass --secrets BUNDLE, "
+				   "each node gets what its own config carries (docs/security.md)");
+			goto out;
 		} else if (a[0] == '-') {
 			rc = cmd_usage_error("pxe", "unknown option '%s'", a);
 			goto out;
@@ -132,6 +297,10 @@ int cmd_pxe(int argc, char **argv)
 		rc = cmd_usage_error("pxe", "--out DIR is required");
 		goto out;
 	}
+	if (approve && !serve_if && !listen_at) {
+		rc = cmd_usage_error("pxe", "--approve needs --serve IFACE or --listen ADDR:PORT");
+		goto out;
+	}
 	if (!o.live_dir) {
 		const char *cands[] = { getenv("APPLIANCE_LIVE_DIR"), "/usr/local/share/appliance/live",
 					"/usr/share/appliance/live", "build/iso/live" };
@@ -153,55 +322,83 @@ int cmd_pxe(int argc, char **argv)
 			free(cand);
 		o.netboot_dir = netboot;
 	}
-	o.interface = serve;
+	o.interface = serve_if;
 	o.sites = po.sites;
 	o.n_sites = (size_t)po.n_sites;
 	o.sets = po.sets;
 	o.n_sets = (size_t)po.n_sets;
-	o.include = inc;
-	o.n_include = (size_t)n_inc;
+	o.allow_files = allow;
+	o.n_allow_files = (size_t)n_allow;
 
 	m = cmd_load_model(&po, true);
 	if (!m) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
+	/* The payload server listens before anything is written: a port in use stops here. */
+	if (serve_if && !listen_at && o.secrets) {
+		char addr[64];
+		if (pxe_iface_addr(serve_if, addr, sizeof(addr), &e) < 0) {
+			cmd_err(&e);
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		listen_at = listen_buf = xasprintf("%s:8069", addr);
+	}
+	if (listen_at && o.secrets) {
+		if (pxe_serve_listen(listen_at, &lfd, &port, &e) < 0) {
+			cmd_err(&e);
+			rc = e.code == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+			goto out;
+		}
+		if (!o.payload_url && strncmp(listen_at, "0.0.0.0:", 8) != 0) {
+			const char *colon = strrchr(listen_at, ':');
+			o.payload_url = url_buf =
+			    xasprintf("http://%.*s:%d/", (int)(colon - listen_at), listen_at, port);
+		}
+	}
 	if (pxe_build(m, &o, &res, &e) < 0) {
 		cmd_err(&e);
-		rc = e.code == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
+		rc = e.code == -EINVAL || e.code == -EPERM ? EXIT_USAGE : EXIT_FAIL;
 		goto out;
 	}
 	printf("pxe: wrote %zu files to %s: %zu node scripts (%zu nodes), boot.ipxe, site.cpio, "
 	       "dnsmasq.conf%s\n",
 	       res.files.n, o.out, res.n_node_scripts, m->n_nodes,
 	       o.netboot_dir ? ", grub/ (UEFI netboot)" : "");
-	printf("pxe: nodes install %s; serve with: dnsmasq -k --conf-file=%s/dnsmasq.conf "
-	       "(or appliance pxe ... --serve IFACE)\n",
-	       o.interactive ? "after a question on their console" : "unattended", o.out);
-	rc = EXIT_OK;
-	if (serve) {
-		const char *user = NULL;
-		char **av;
-
-		if (pxe_serve_prepare(o.out, &user, &e) < 0) {
-			cmd_err(&e);
-			rc = EXIT_FAIL;
-			goto out;
-		}
-		av = pxe_dnsmasq_argv(o.out, serve, user);
-		printf("pxe: serving %s on %s (proxy-DHCP for %s, TFTP); Ctrl-C stops\n", o.out, serve,
-		       m->site.lan_cidr);
-		fflush(stdout);
-		execvp(av[0], av);
-		cmd_error("cannot run dnsmasq: %s (install dnsmasq-base)", strerror(errno));
-		rc = EXIT_FAIL;
+	for (size_t i = 0; i < res.payloads.n; i++) {
+		const struct pxe_payload_info *p = &res.payloads.v[i];
+		const struct model_node *n = model_node_by_name(m, p->node);
+		printf("pxe: payload %s/%s.cpio (0600, %zu bytes): %s machine config", res.payloads.dir,
+		       p->node, p->bytes, n && n->role_text ? n->role_text : "");
+		for (size_t k = 0; k < p->secrets.n; k++)
+			printf("%s%s", k ? ", " : " + secrets ", p->secrets.v[k]);
+		printf("\n");
 	}
+	if (o.secrets)
+		printf("pxe: nodes fetch their payload from %s<mac>, once each\n", o.payload_url);
+	else
+		printf("pxe: no --secrets: no node payloads (an install needs one; the live system can still "
+		       "check and identify)\n");
+	printf("pxe: nodes install %s; serve with: appliance pxe ... --serve IFACE\n",
+	       o.interactive ? "after a question on their console" : "unattended");
+	if (listen_at && o.secrets)
+		printf("pxe: payload server listening on %.*s:%d\n", (int)strcspn(listen_at, ":"), listen_at,
+		       port);
+	fflush(stdout);
+	rc = EXIT_OK;
+	if (serve_if || lfd >= 0)
+		rc = serve(m, &o, &res, serve_if, lfd, approve);
 out:
+	if (lfd >= 0)
+		close(lfd);
 	pxe_result_free(&res);
 	if (m)
 		model_free(m);
 	profile_opts_free(&po);
-	free(inc);
+	free(allow);
 	free(netboot);
+	free(listen_buf);
+	free(url_buf);
 	return rc;
 }

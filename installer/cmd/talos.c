@@ -176,21 +176,7 @@ static int do_secrets(struct talos_args *a)
 /* Load the bundle and check it against the profile's recorded identity. */
 static int load_bundle(const struct model *m, const char *path, struct talos_bundle *b, struct app_err *e)
 {
-	char fp[65];
-	int r = talos_secrets_load(path, b, e);
-
-	if (r < 0)
-		return r;
-	talos_secrets_fingerprint(b, fp);
-	if (m->talos.ca_fingerprint && strcasecmp(m->talos.ca_fingerprint, fp) != 0) {
-		talos_secrets_free(b);
-		return app_err_set(
-		    e, -EINVAL,
-		    "secrets bundle '%s' is another cluster's: its OS CA fingerprint is %s but "
-		    "talos.caFingerprint is %s",
-		    path, fp, m->talos.ca_fingerprint);
-	}
-	return 0;
+	return talos_secrets_load_for(path, m->talos.ca_fingerprint, b, e);
 }
 
 static bool node_selected(const struct talos_args *a, const char *name)

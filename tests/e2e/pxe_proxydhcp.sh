@@ -59,8 +59,9 @@ at_exit "kill $SERVE"
 for _ in $(seq 50); do grep -q 'TFTP root is' "$T/serve.log" && break; sleep 0.1; done
 expect_out "appliance pxe --serve runs dnsmasq (proxy-DHCP + TFTP) on the interface" \
 	'proxy on subnet 10.0.2.0' cat "$T/serve.log"
-expect_out "--serve hands site.cpio (0600) to the user dnsmasq serves TFTP as" \
-	"^600 (dnsmasq|nobody)\$" stat -c '%a %U' "$T/pxe/site.cpio"
+expect_out "--serve hands nothing to the user dnsmasq serves TFTP as: site.cpio (no secret in it) stays root's" \
+	"^644 root\$" stat -c '%a %U' "$T/pxe/site.cpio"
+check "--serve: no file of the tree belongs to anyone but root" bash -c "[ -z \"\$(find '$T/pxe' ! -user root)\" ]"
 
 # SeaBIOS: iPXE ROM -> proxy gives boot.ipxe -> mac-52-54-00-12-34-03.ipxe
 e2e_node_disks d3 3

@@ -19,12 +19,16 @@ struct render_opts;
 
 struct plan_opts {
 	const struct model *model;
-	const char *node;	       /* --node NAME; NULL with autodetect */
-	bool autodetect;	       /* --auto: match this machine's identity */
-	bool apply;		       /* install --apply; else plan only */
-	bool unattended;	       /* no questions; Ceph wipes need wipe: true in the profile */
-	const char *state_dir;	       /* journal, generated configs, image cache */
-	const char *secrets;	       /* Talos secrets bundle; NULL: STATE_DIR/talos-secrets.yaml */
+	const char *node;      /* --node NAME; NULL with autodetect */
+	bool autodetect;       /* --auto: match this machine's identity */
+	bool apply;	       /* install --apply; else plan only */
+	bool unattended;       /* no questions; Ceph wipes need wipe: true in the profile */
+	const char *state_dir; /* journal, generated configs, image cache */
+	const char *secrets;   /* Talos secrets bundle; NULL: STATE_DIR/talos-secrets.yaml */
+	/* the node's machine config, rendered elsewhere (appliance pxe payloads):
+	 * used as it is instead of rendering from a bundle; secrets the node was not
+	 * given are skipped, not required */
+	const char *config;
 	const char *cache_dir;	       /* image cache; NULL: STATE_DIR/cache */
 	const char *image_dir;	       /* read-only images (the stick's) used before the cache */
 	const char *sysfs;	       /* identity + efivarfs root; NULL: /sys */

@@ -272,7 +272,8 @@ static int summary_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 		report_note(c->rep, c->step,
 			    "follow it: 'appliance bootstrap %s --secrets %s --node %s' once the node "
 			    "answers on the Talos API (port 50000)",
-			    c->m->path, c->secrets_path, c->node->name);
+			    c->m->path, c->o->config ? "BUNDLE (on the admin machine)" : c->secrets_path,
+			    c->node->name);
 	}
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include "install/steps_preflight.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,18 @@ static int nas_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 	return 0;
 }
 
+/* With a pre-rendered config (--config, PXE payloads) a node gets only the
+ * secrets its own config carries: a worker has no NAS credentials to check with. */
+static bool secret_delivered(struct ctx *c, const char *name)
+{
+	struct secret s = { 0 };
+	struct app_err ignore = { 0 };
+	int r = name ? secret_read(c->m, name, 1, &s, &ignore) : -ENOENT;
+
+	secret_free(&s);
+	return r == 0;
+}
+
 static int nas_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 {
 	struct nas_opts no = NAS_OPTS_INIT;
@@ -50,6 +63,14 @@ static int nas_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 			    "machines cannot reach it while they install)",
 			    c->m->nas.address);
 		snprintf(result, n, "skipped: install.offline");
+		return 0;
+	}
+	if (c->o->config && !(secret_delivered(c, c->m->nas.username_secret) &&
+			      secret_delivered(c, c->m->nas.password_secret))) {
+		step_action(c, "skip",
+			    "the NAS credentials did not come with this node's config (only a node whose "
+			    "config carries them gets them): the NAS is checked on the nodes that do");
+		snprintf(result, n, "not checked here (no NAS credentials delivered)");
 		return 0;
 	}
 	r = nas_check(c->m, &no, &res, e);
@@ -233,8 +254,45 @@ static int secrets_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 {
 	for (size_t i = 0; i < c->m->secrets.n; i++)
 		buf_printf(in, "secret.%s=%s\n", c->m->secrets.v[i].key, c->m->secrets.v[i].value);
-	buf_printf(in, "talos.secrets=%s\n", c->secrets_path);
+	if (c->o->config)
+		buf_printf(in, "talos.config=%s\n", c->o->config);
+	else
+		buf_printf(in, "talos.secrets=%s\n", c->secrets_path);
 	return 0;
+}
+
+/* --config: the secrets that came with the node's config, and the config itself. */
+static int secrets_run_delivered(struct ctx *c, char *result, size_t n, struct app_err *e)
+{
+	struct buf cfg = { 0 };
+	size_t got = 0;
+	char sha[65];
+	int r;
+
+	for (size_t i = 0; i < c->m->secrets.n; i++) {
+		const char *k = c->m->secrets.v[i].key;
+		if (secret_delivered(c, k)) {
+			step_action(c, "ok", "secret '%s' (%s) is readable", k, c->m->secrets.v[i].value);
+			got++;
+		} else {
+			step_action(c, "skip",
+				    "secret '%s' not delivered to this node (its config does not need it)",
+				    k);
+		}
+	}
+	r = read_file(c->o->config, 4u << 20, &cfg, e);
+	if (r == 0 && cfg.len == 0)
+		r = app_err_set(e, -EINVAL, "machine config '%s' is empty", c->o->config);
+	if (r == 0) {
+		sha256_hex(cfg.data, cfg.len, sha);
+		step_action(c, "ok", "machine config '%s' rendered on the admin machine (sha256 %s)",
+			    c->o->config, sha);
+		snprintf(result, n, "%zu of %zu secrets delivered; pre-rendered machine config", got,
+			 c->m->secrets.n);
+	}
+	if (cfg.data)
+		secure_free(cfg.data, cfg.cap);
+	return r;
 }
 
 static int secrets_run(struct ctx *c, char *result, size_t n, struct app_err *e)
@@ -243,6 +301,8 @@ static int secrets_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	struct stat st;
 	int r;
 
+	if (c->o->config)
+		return secrets_run_delivered(c, result, n, e);
 	for (size_t i = 0; i < c->m->secrets.n; i++) {
 		struct secret s = { 0 };
 		r = secret_read(c->m, c->m->secrets.v[i].key, 1, &s, e);
@@ -297,6 +357,18 @@ static int config_render(struct ctx *c, struct app_err *e)
 	r = schematic_id(c, e);
 	if (r < 0)
 		return r;
+	if (c->o->config) {
+		/* rendered on the admin machine (appliance pxe --secrets): taken as it is */
+		if (c->config.data)
+			secure_free(c->config.data, c->config.cap);
+		memset(&c->config, 0, sizeof(c->config));
+		r = read_file(c->o->config, 4u << 20, &c->config, e);
+		if (r == 0 && c->config.len == 0)
+			r = app_err_set(e, -EINVAL, "machine config '%s' is empty", c->o->config);
+		if (r == 0)
+			sha256_hex(c->config.data, c->config.len, c->config_sha);
+		return r;
+	}
 	if (stat(c->secrets_path, &st) < 0) {
 		if (!c->apply)
 			return 1; /* a new bundle: the config is known only once it exists */
@@ -340,7 +412,8 @@ static int config_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 		   c->m->site.cluster ? c->m->site.cluster : "");
 	buf_printf(in, "talos.version=%s\ntalos.endpoint=%s\ntalos.vip=%s\ntalos.cni=%s\n", t->version,
 		   t->endpoint ? t->endpoint : "", t->vip ? t->vip : "", t->cni ? t->cni : "");
-	buf_printf(in, "schematic=%s\ntalos.secrets=%s\nconfig.sha256=%s\n", c->schematic, c->secrets_path,
+	buf_printf(in, "schematic=%s\ntalos.secrets=%s\nconfig.sha256=%s\n", c->schematic,
+		   c->o->config ? c->o->config : c->secrets_path,
 		   r == 1 ? "(new secrets bundle)" : c->config_sha);
 	return 0;
 }

@@ -9,11 +9,14 @@
  *   live/vmlinuz, live/initrd.img   the live system (make iso)
  *   site.cpio                   second initramfs: /appliance/profile/ with the
  *                               profile, its overlays (site-N.yaml), --set values
- *                               (set.args), the files it names, the Talos secrets
- *                               bundle and --include files
+ *                               (set.args) and its pins file. No secret: everything
+ *                               in the tree is public to the LAN (TFTP)
  *   grub/grub.cfg (+ grub/x86_64-efi/core.efi when a GRUB netboot dir is given):
  *                               UEFI network boot through GRUB instead of iPXE
  *   dnsmasq.conf                proxy-DHCP (coexists with the site's router) + TFTP
+ * and, beside the tree (never under it), OUT.payloads/NODE.cpio: one payload per
+ * node, rendered here (pxe_payload.h), fetched by the live system over HTTP from
+ * appliance.payload=URL + MAC and handed out once (pxe_serve.h).
  * Library code: never prints; errors name the file and what was expected. */
 #ifndef APPLIANCE_PXE_H
 #define APPLIANCE_PXE_H
@@ -22,6 +25,7 @@
 #include <stddef.h>
 
 #include "profile/model.h"
+#include "pxe/pxe_payload.h"
 
 struct app_err;
 
@@ -37,14 +41,18 @@ struct pxe_opts {
 	size_t n_sites;
 	const char *const *sets; /* --set KEY=VALUE, packed as set.args (one a line) */
 	size_t n_sets;
-	const char *const *include; /* extra files beside the profile (secrets.env, ...) */
-	size_t n_include;
-	const char *secrets; /* optional: the site's Talos secrets bundle, packed as talos-secrets.yaml */
+	/* optional: the site's Talos secrets bundle; each node's config is rendered
+	 * from it here into OUT.payloads/ (the bundle itself never leaves) */
+	const char *secrets;
+	const char *payload_url;	/* appliance.payload=: where the live system fetches URL/<mac> */
+	const char *const *allow_files; /* absolute paths the profile may name outside its folder */
+	size_t n_allow_files;
 };
 
 struct pxe_result {
-	struct strlist files;  /* every file written, relative to out, in order */
-	size_t n_node_scripts; /* mac-*.ipxe written */
+	struct strlist files;	      /* every file written, relative to out, in order */
+	size_t n_node_scripts;	      /* mac-*.ipxe written */
+	struct pxe_payloads payloads; /* one per node when o->secrets */
 };
 
 int pxe_build(const struct model *m, const struct pxe_opts *o, struct pxe_result *ret, struct app_err *e);
@@ -58,10 +66,10 @@ int pxe_mac_hexhyp(const char *mac, char out[18], struct app_err *e);
  * dhcp-range for proxy-DHCP on that subnet); caller frees. */
 int pxe_proxy_range(const char *cidr, char **ret, struct app_err *e);
 
-/* Before serving as root: dnsmasq drops to an unprivileged user ("dnsmasq",
- * else "nobody") and, as root, would serve only world-readable files; site.cpio
- * stays 0600 and is handed to that user instead. Sets *ret_user (static string). */
-int pxe_serve_prepare(const char *out, const char **ret_user, struct app_err *e);
+/* The user dnsmasq drops to: as root "dnsmasq", else "nobody" (NULL: neither
+ * exists); otherwise the current user. It reads only the public tree: nothing
+ * is handed to it (no chown), so it can rewrite nothing a node boots. */
+const char *pxe_dnsmasq_user(void);
 
 /* argv (NULL-terminated; the caller execs it or frees each string and the array) that runs dnsmasq on a
  * tree built by pxe_build in the foreground as user, logging to stderr. */

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -410,6 +411,26 @@ int talos_secrets_load(const char *path, struct talos_bundle *b, struct app_err 
 		r = talos_secrets_parse(text.data, text.len, path, b, e);
 	secure_free(text.data, text.cap);
 	return r;
+}
+
+int talos_secrets_load_for(const char *path, const char *ca_fingerprint, struct talos_bundle *b,
+			   struct app_err *e)
+{
+	char fp[65];
+	int r = talos_secrets_load(path, b, e);
+
+	if (r < 0)
+		return r;
+	talos_secrets_fingerprint(b, fp);
+	if (ca_fingerprint && strcasecmp(ca_fingerprint, fp) != 0) {
+		talos_secrets_free(b);
+		return app_err_set(
+		    e, -EINVAL,
+		    "secrets bundle '%s' is another cluster's: its OS CA fingerprint is %s but "
+		    "talos.caFingerprint is %s",
+		    path, fp, ca_fingerprint);
+	}
+	return 0;
 }
 
 int talos_secrets_may_write(const char *path, bool rotate, struct app_err *e)

@@ -43,6 +43,10 @@ int talos_secrets_marshal(const struct talos_bundle *b, struct buf *out, struct 
 int talos_secrets_parse(const char *text, size_t len, const char *name, struct talos_bundle *b,
 			struct app_err *e);
 int talos_secrets_load(const char *path, struct talos_bundle *b, struct app_err *e);
+/* Load, then refuse a bundle whose OS CA fingerprint is not ca_fingerprint
+ * (the profile's talos.caFingerprint; NULL: no check). */
+int talos_secrets_load_for(const char *path, const char *ca_fingerprint, struct talos_bundle *b,
+			   struct app_err *e);
 
 /* 0 when path may be written: it does not exist, or rotate. Else -EEXIST
  * and the refusal message (lets a command refuse before generating keys). */

@@ -17,6 +17,8 @@
 #   e2e_site_overlay FILE [PINS]  site.yaml pointing the guest at the host's servers
 #                             through guestfwd (10.0.2.100), and the pins file PINS
 #   e2e_netdev [user opts]    prints -netdev user,restrict=on,... with the guestfwds
+#                             (nginx 8080, smbd 445, the PXE payload server 8069 when
+#                             NGINX_PORT, SMBD_PORT, PAYLOAD_PORT are set)
 #   e2e_qemu NAME SECS ARGS...  run QEMU (TCG, 1 GiB, 2 vCPUs, serial to $T/NAME.serial);
 #                             returns QEMU's exit code (124 on timeout); writes the wall
 #                             time in seconds to $T/NAME.secs
@@ -91,6 +93,7 @@ e2e_netdev() {
 	local fwd="/usr/bin/python3 $ROOT/tests/e2e/lib/fwd.py"
 	[ -n "${NGINX_PORT:-}" ] && s="$s,guestfwd=tcp:$E2E_GUEST_HOST:8080-cmd:$fwd $NGINX_PORT"
 	[ -n "${SMBD_PORT:-}" ] && s="$s,guestfwd=tcp:$E2E_GUEST_HOST:445-cmd:$fwd $SMBD_PORT"
+	[ -n "${PAYLOAD_PORT:-}" ] && s="$s,guestfwd=tcp:$E2E_GUEST_HOST:8069-cmd:$fwd $PAYLOAD_PORT"
 	echo "$s"
 }
 

@@ -33,7 +33,7 @@ e2e_site_setup() {
 	cp "$ROOT/profiles/demo.yaml" "$T/site/profile.yaml"
 	printf 'pins:\n  %s: %s\n' "$key" "$sha" >"$T/site/pins.yaml"
 	e2e_site_overlay "$T/site/site.yaml" pins.yaml
-	env | grep '^APPLIANCE_DEMO_' | sort | while IFS='=' read -r k v; do printf '%s=%q\n' "$k" "$v"; done >"$T/site/secrets.env"
+	env | grep '^APPLIANCE_DEMO_' | sort | while IFS='=' read -r k v; do printf '%s=%s\n' "$k" "$v"; done >"$T/site/secrets.env"
 	chmod 0600 "$T/site/secrets.env"
 	# One secrets bundle for the site, made on the host (as for several nodes; it also
 	# spares each guest a minute of key generation under TCG).
