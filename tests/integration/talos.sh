@@ -97,8 +97,8 @@ for k in ("aggregatorCA", "serviceAccount", "etcd", "inlineManifests", "extraMan
 assert c["machine"]["ca"]["key"] and c["cluster"]["etcd"]["ca"]["key"]
 assert c["cluster"]["extraManifests"] == ["https://github.com/fluxcd/flux2/releases/download/v2.6.4/install.yaml"]
 names = [m["name"] for m in c["cluster"]["inlineManifests"]]
-assert names == ["flux-bootstrap", "flux-bootstrap-secrets"], names
-body = c["cluster"]["inlineManifests"][1]["contents"]
+assert names == ["cilium-install", "flux-bootstrap", "flux-bootstrap-secrets"], names
+body = c["cluster"]["inlineManifests"][1]["contents"] + c["cluster"]["inlineManifests"][2]["contents"]
 for kind_name in ("name: sops-gpg", "name: op-credentials", "name: onepassword-token", "name: csi-smbcreds", "name: flux-system"):
     assert kind_name in body, kind_name
 assert c["machine"]["install"]["diskSelector"] == {"serial": "APPL-INSTALL-1", "type": "nvme"}
@@ -185,7 +185,9 @@ for v in 11 12; do
 		"$T"/prod$v/titan.yaml "$T"/prod$v/stone.yaml "$T"/prod$v/silver.yaml
 done
 # parity with talosctl gen config v1.10 (pkg/machinery/config/generate/init.go)
-/usr/bin/python3 - "$T/prod" >"$T/parity.out" 2>&1 <<'PY'
+"$APPLIANCE" render "$ROOT/profiles/immich.yaml" --out "$T/prodtree" >/dev/null 2>&1
+/usr/bin/python3 - "$T/prod" "$T/prodtree/clusters/talos-robbinsdale/platform/cilium/app/helmrelease.yaml" \
+	>"$T/parity.out" 2>&1 <<'PY'
 import sys, yaml
 d = sys.argv[1]
 for node, cp in (("tank", True), ("titan", True), ("stone", True), ("silver", False)):
@@ -210,12 +212,32 @@ for node, cp in (("tank", True), ("titan", True), ("stone", True), ("silver", Fa
         assert iface["vip"] == {"ip": "192.168.50.25"} and "hardwareAddr" in iface["deviceSelector"], iface
     else:
         assert "interfaces" not in m["network"], node
+    # Cilium at bootstrap (Talos v1.10 "Deploying Cilium", method 5): control planes only, first
+    names = [i["name"] for i in k.get("inlineManifests", [])]
+    if cp:
+        assert names[0] == "cilium-install", names
+        objs = list(yaml.safe_load_all(k["inlineManifests"][0]["contents"]))
+        assert [(o["kind"], o["metadata"]["name"]) for o in objs] == [
+            ("ConfigMap", "cilium-install"), ("ServiceAccount", "cilium-install"),
+            ("ClusterRoleBinding", "cilium-install"), ("Job", "cilium-install")], objs
+        job = objs[3]["spec"]["template"]["spec"]
+        assert job["hostNetwork"] is True and job["tolerations"] == [{"operator": "Exists"}]
+        cmd = job["containers"][0]["command"]
+        # Flux adopts the release: the rendered HelmRelease has the same release, namespace, chart version, values
+        hr = yaml.safe_load(open(sys.argv[2]))
+        assert cmd == ["cilium", "install", "--version", hr["spec"]["chart"]["spec"]["version"],
+                       "--namespace", hr["metadata"]["namespace"], "--helm-release-name", hr["spec"]["releaseName"],
+                       "--repository", "https://helm.cilium.io", "--values", "/etc/cilium-install/values.yaml"], cmd
+        assert yaml.safe_load(objs[0]["data"]["values.yaml"]) == hr["spec"]["values"], "values differ"
+        assert m["features"]["hostDNS"]["forwardKubeDNSToHost"] is True
+    else:
+        assert names == [], names
 tc = yaml.safe_load(open(f"{d}/talosconfig"))
 eps = tc["contexts"]["talos-robbinsdale"]["endpoints"]
 assert eps == ["192.168.50.25"], eps
 print("parity ok")
 PY
-expect_out "profiles/immich.yaml: talosctl gen config parity, VIP on the named NIC, host entries, talosconfig endpoints are addresses" \
+expect_out "profiles/immich.yaml: talosctl gen config parity, Cilium bootstrap Flux adopts, VIP on the named NIC, host entries, talosconfig endpoints are addresses" \
 	'^parity ok$' cat "$T/parity.out"
 
 # ---- schematic --------------------------------------------------------------------

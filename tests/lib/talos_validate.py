@@ -24,6 +24,9 @@ def k8s_schema(k8s_dir, doc):
     if "/" in api:
         group, version = api.split("/", 1)
         path = os.path.join(k8s_dir, "crds", group, f"{kind}_{version}.json")
+        if not os.path.exists(path):  # a built-in grouped type (batch/v1 Job): see k8s/README.md
+            path = os.path.join(k8s_dir, "core", "v1.32.2-standalone-strict",
+                                f"{kind}-{group.split('.')[0]}-{version}.json")
     else:
         path = os.path.join(k8s_dir, "core", "v1.32.2-standalone-strict", f"{kind}-{api}.json")
     if not os.path.exists(path):

@@ -150,6 +150,8 @@ static const struct field talos_fields[] = {
 	  O(struct model_talos, allow_scheduling_on_control_planes) },
 	{ "configDelivery", T_ENUM, O(struct model_talos, config_delivery), .choices = deliveries },
 	{ "configPartition", T_INT, O(struct model_talos, config_partition), .min = 1, .max = 128 },
+	{ "forwardKubeDNSToHost", T_BOOL, O(struct model_talos, forward_kube_dns_to_host) },
+	{ "ciliumInstallImage", T_STR, O(struct model_talos, cilium_install_image) },
 	{ "kubernetesVersion", T_VERSION, O(struct model_talos, kubernetes_version) },
 	{ "caFingerprint", T_HEX64, O(struct model_talos, ca_fingerprint) },
 	END,

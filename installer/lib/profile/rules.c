@@ -252,11 +252,41 @@ static void check_store_vars(struct diag_ctx *c, const struct model *m, const st
 	}
 }
 
+/* The chain needs a CNI before anything else runs (Flux included), and
+ * Talos' "Deploying Cilium" guide (v1.10, known issues) warns that
+ * forwardKubeDNSToHost with Cilium's bpf.masquerade breaks CoreDNS. */
+static void check_cni(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	const char *cni = m->talos.cni ? m->talos.cni : "none";
+	bool cilium = m->platform.cilium.enabled;
+	const struct ynode *masq =
+	    m->platform.cilium_values ? ytree_get((struct ynode *)m->platform.cilium_values, "bpf.masquerade")
+				      : NULL;
+
+	if (strcmp(cni, "none") == 0 && !cilium)
+		diag_node(c, node_at(t, "talos.cni"), "talos.cni", DIAG_ERROR,
+			  "'none' with platform.cilium disabled: nothing installs a CNI, so the "
+			  "nodes stay NotReady and Flux never starts; enable platform.cilium (installed at "
+			  "bootstrap) or set talos.cni: flannel");
+	if (strcmp(cni, "none") != 0 && cilium)
+		diag_node(c, node_at(t, "talos.cni"), "talos.cni", DIAG_ERROR,
+			  "'%s' with platform.cilium enabled: two CNIs; set talos.cni: none "
+			  "(Cilium is installed at bootstrap)",
+			  cni);
+	if (cilium && m->talos.forward_kube_dns_to_host && masq && masq->type == YN_SCALAR && masq->value &&
+	    strcmp(masq->value, "true") == 0)
+		diag_node(c, masq, "platform.cilium.values.bpf.masquerade", DIAG_ERROR,
+			  "true while talos.forwardKubeDNSToHost is true: a combination "
+			  "that breaks CoreDNS (Talos' Deploying Cilium guide); set "
+			  "talos.forwardKubeDNSToHost: false");
+}
+
 void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree *t)
 {
 	static const char *const supported[] = { "v1.10.", "v1.11.", "v1.12.", NULL };
 
 	check_nodes(c, m, t);
+	check_cni(c, m, t);
 	derive_var(c, m, t, "CLUSTER_NAME", m->site.cluster, "site.cluster");
 	derive_var(c, m, t, "LOCATION", m->site.location, "site.location");
 	derive_var(c, m, t, "TIMEZONE", m->site.timezone, "site.timezone");

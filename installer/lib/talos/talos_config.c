@@ -720,7 +720,7 @@ static void admission(const struct model *m, struct yval *api, int minor)
 	y_set(api, "admissionControl", y_push(y_seq(), plugin));
 }
 
-static void features(struct yval *machine, int minor)
+static void features(const struct model *m, struct yval *machine, int minor)
 {
 	struct yval *f = y_at(machine, "features");
 
@@ -733,7 +733,141 @@ static void features(struct yval *machine, int minor)
 	y_set(y_at(f, "kubePrism"), "enabled", y_bool(true));
 	y_set(y_at(f, "kubePrism"), "port", y_int(KUBEPRISM_PORT));
 	y_set(y_at(f, "hostDNS"), "enabled", y_bool(true));
-	y_set(y_at(f, "hostDNS"), "forwardKubeDNSToHost", y_bool(true));
+	y_set(y_at(f, "hostDNS"), "forwardKubeDNSToHost", y_bool(m->talos.forward_kube_dns_to_host));
+}
+
+/* ---- Cilium at bootstrap -------------------------------------------------- */
+
+static struct yval *k8s_doc(const char *api, const char *kind, const char *ns, const char *name)
+{
+	struct yval *d = y_map();
+
+	y_set(d, "apiVersion", y_str(api));
+	y_set(d, "kind", y_str(kind));
+	y_set(y_at(d, "metadata"), "name", y_str(name));
+	if (ns)
+		y_set(y_at(d, "metadata"), "namespace", y_str(ns));
+	return d;
+}
+
+#define CILIUM_INSTALL "cilium-install"
+#define CILIUM_VALUES_DIR "/etc/cilium-install"
+
+/* The Job of Talos v1.10's "Deploying Cilium" guide (method 5): `cilium
+ * install` on the host network of a control plane, talking to the local API
+ * server, with the chart, version, release name, namespace and values of
+ * platform.cilium, the same ones the Flux HelmRelease carries. cilium-cli
+ * installs in Helm mode (release "--helm-release-name" in "--namespace",
+ * cilium-cli cli/cmd.go and cli/install.go), so Flux's HelmRelease of that
+ * release name in that namespace finds the release and takes it over. */
+static int cilium_bootstrap(const struct model *m, struct yval *inl, struct app_err *e)
+{
+	const struct model_platform *p = &m->platform;
+	const char *ns = p->cilium.namespace ? p->cilium.namespace : "kube-system";
+	struct yval *docs[4], *values, *spec, *pod, *ctr, *tol, *env, *t, *cmd;
+	struct buf vals = { 0 }, text = { 0 };
+	int r;
+
+	if (!p->cilium.enabled || strcmp(m->talos.cni ? m->talos.cni : "none", "none") != 0)
+		return 0;
+	if (!p->cilium.chart.version || !p->cilium_release || !m->talos.cilium_install_image)
+		return app_err_set(e, -EINVAL,
+				   "platform.cilium needs chart.version and release, and "
+				   "talos.ciliumInstallImage, to be installed at bootstrap");
+	values = p->cilium_values ? y_from_ynode(p->cilium_values) : y_map();
+	r = y_emit(&values, 1, &vals, e);
+	y_free(values);
+	if (r < 0)
+		return r;
+
+	docs[0] = k8s_doc("v1", "ConfigMap", ns, CILIUM_INSTALL);
+	y_set(y_at(docs[0], "data"), "values.yaml", y_block(vals.data ? vals.data : "{}\n"));
+	docs[1] = k8s_doc("v1", "ServiceAccount", ns, CILIUM_INSTALL);
+	docs[2] = k8s_doc("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", NULL, CILIUM_INSTALL);
+	y_set(y_at(docs[2], "roleRef"), "apiGroup", y_str("rbac.authorization.k8s.io"));
+	y_set(y_at(docs[2], "roleRef"), "kind", y_str("ClusterRole"));
+	y_set(y_at(docs[2], "roleRef"), "name", y_str("cluster-admin"));
+	t = y_map();
+	y_set(t, "kind", y_str("ServiceAccount"));
+	y_set(t, "name", y_str(CILIUM_INSTALL));
+	y_set(t, "namespace", y_str(ns));
+	y_set(docs[2], "subjects", y_push(y_seq(), t));
+
+	docs[3] = k8s_doc("batch/v1", "Job", ns, CILIUM_INSTALL);
+	spec = y_at(docs[3], "spec");
+	y_set(spec, "backoffLimit", y_int(10));
+	y_set(y_at(spec, "template.metadata.labels"), "app", y_str(CILIUM_INSTALL));
+	pod = y_at(spec, "template.spec");
+	y_set(pod, "restartPolicy", y_str("OnFailure"));
+	/* no CNI yet: every node is tainted not-ready */
+	tol = y_seq();
+	t = y_map();
+	y_set(t, "operator", y_str("Exists"));
+	y_push(tol, t);
+	y_set(pod, "tolerations", tol);
+	t = y_map();
+	y_set(t, "key", y_str("node-role.kubernetes.io/control-plane"));
+	y_set(t, "operator", y_str("Exists"));
+	y_set(y_at(pod, "affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution"),
+	      "nodeSelectorTerms", y_push(y_seq(), y_set(y_map(), "matchExpressions", y_push(y_seq(), t))));
+	y_set(pod, "serviceAccountName", y_str(CILIUM_INSTALL));
+	y_set(pod, "hostNetwork", y_bool(true));
+	ctr = y_map();
+	y_set(ctr, "name", y_str(CILIUM_INSTALL));
+	y_set(ctr, "image", y_str(m->talos.cilium_install_image));
+	/* kubernetes.default.svc needs the CNI being installed: the API server
+	 * on this control plane, through its host address */
+	env = y_seq();
+	t = y_map();
+	y_set(t, "name", y_str("KUBERNETES_SERVICE_HOST"));
+	y_set(y_at(t, "valueFrom.fieldRef"), "apiVersion", y_str("v1"));
+	y_set(y_at(t, "valueFrom.fieldRef"), "fieldPath", y_str("status.podIP"));
+	y_push(env, t);
+	t = y_map();
+	y_set(t, "name", y_str("KUBERNETES_SERVICE_PORT"));
+	y_set(t, "value", y_str("6443"));
+	y_push(env, t);
+	y_set(ctr, "env", env);
+	{
+		const char *argv[] = { "cilium",
+				       "install",
+				       "--version",
+				       p->cilium.chart.version,
+				       "--namespace",
+				       ns,
+				       "--helm-release-name",
+				       p->cilium_release,
+				       "--repository",
+				       p->cilium.chart.repository ? p->cilium.chart.repository
+								  : "https://helm.cilium.io",
+				       "--values",
+				       CILIUM_VALUES_DIR "/values.yaml" };
+		cmd = y_strs(argv, sizeof(argv) / sizeof(argv[0]));
+	}
+	y_set(ctr, "command", cmd);
+	t = y_map();
+	y_set(t, "name", y_str("values"));
+	y_set(t, "mountPath", y_str(CILIUM_VALUES_DIR));
+	y_set(t, "readOnly", y_bool(true));
+	y_set(ctr, "volumeMounts", y_push(y_seq(), t));
+	y_set(pod, "containers", y_push(y_seq(), ctr));
+	t = y_map();
+	y_set(t, "name", y_str("values"));
+	y_set(y_at(t, "configMap"), "name", y_str(CILIUM_INSTALL));
+	y_set(pod, "volumes", y_push(y_seq(), t));
+
+	r = y_emit(docs, 4, &text, e);
+	for (int i = 0; i < 4; i++)
+		y_free(docs[i]);
+	if (r == 0) {
+		t = y_map();
+		y_set(t, "name", y_str(CILIUM_INSTALL));
+		y_set(t, "contents", y_block(text.data));
+		y_push(inl, t);
+	}
+	buf_free(&vals);
+	buf_free(&text);
+	return r;
 }
 
 static int flux_bootstrap(const struct model *m, struct yval *cluster, struct app_err *e)
@@ -747,7 +881,9 @@ static int flux_bootstrap(const struct model *m, struct yval *cluster, struct ap
 				   "gitops.flux.installManifest is not set: no Flux install manifest for "
 				   "cluster.extraManifests");
 	y_set(cluster, "extraManifests", y_strs((const char *const *)&m->gitops.flux.install_manifest, 1));
-	r = render_bootstrap_manifests(m, &wiring, e);
+	r = cilium_bootstrap(m, inl, e);
+	if (r == 0)
+		r = render_bootstrap_manifests(m, &wiring, e);
 	if (r == 0)
 		r = talos_config_bootstrap_secrets(m, &secrets, e);
 	if (r == 0) /* cluster-secrets: site.secretVars for Flux substitution (render) */
@@ -817,7 +953,7 @@ int talos_config_render(const struct model *m, const struct model_node *node, co
 	r = install_section(node, image, y_at(machine, "install"), e);
 	if (r < 0)
 		goto out;
-	features(machine, minor);
+	features(m, machine, minor);
 
 	y_set(cluster, "id", y_str(b->cluster_id));
 	y_set(cluster, "secret", y_str(b->cluster_secret));
