@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "base/util.h"
 #include "version.h"
 
 struct command {
@@ -91,6 +92,8 @@ int main(int argc, char **argv)
 {
 	const struct command *c;
 
+	/* before any secret is read: no core dumps, not dumpable (issue 17) */
+	protect_process_secrets();
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

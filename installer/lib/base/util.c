@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,13 +71,30 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+void wipe(void *p, size_t n)
+{
+	if (p && n)
+		OPENSSL_cleanse(p, n);
+}
+
+/* Buffers may hold secret values (secrets, machine configs, kubeconfigs):
+ * growing one copies it into a new block and wipes the old one (realloc
+ * would leave the old bytes in freed memory), and buf_free wipes it. */
 void buf_append(struct buf *b, const void *data, size_t len)
 {
 	if (b->len + len + 1 > b->cap) {
 		size_t cap = b->cap ? b->cap : 256;
+		char *grown;
+
 		while (cap < b->len + len + 1)
 			cap *= 2;
-		b->data = xrealloc(b->data, cap);
+		grown = xmalloc(cap);
+		if (b->data) {
+			memcpy(grown, b->data, b->len + 1);
+			wipe(b->data, b->cap);
+			free(b->data);
+		}
+		b->data = grown;
 		b->cap = cap;
 	}
 	if (len)
@@ -106,6 +125,7 @@ void buf_printf(struct buf *b, const char *fmt, ...)
 
 void buf_free(struct buf *b)
 {
+	wipe(b->data, b->cap);
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
@@ -190,29 +210,37 @@ out:
 
 int read_file(const char *path, size_t max, struct buf *out, struct app_err *e)
 {
-	char chunk[65536];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r;
 
 	if (fd < 0)
 		return app_err_set(e, -errno, "cannot open '%s': %s", path, strerror(errno));
+	r = read_fd(fd, path, max, out, e);
+	close(fd);
+	return r;
+}
+
+int read_fd(int fd, const char *path, size_t max, struct buf *out, struct app_err *e)
+{
+	char chunk[65536];
+	ssize_t n;
+	int r = 0;
+
 	buf_append(out, "", 0);
 	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			int err = errno;
-			close(fd);
-			return app_err_set(e, -err, "cannot read '%s': %s", path, strerror(err));
+			r = app_err_set(e, -errno, "cannot read '%s': %s", path, strerror(errno));
+			break;
 		}
 		if (out->len + (size_t)n > max) {
-			close(fd);
-			return app_err_set(e, -EFBIG, "'%s' is larger than %zu bytes", path, max);
+			r = app_err_set(e, -EFBIG, "'%s' is larger than %zu bytes", path, max);
+			break;
 		}
 		buf_append(out, chunk, (size_t)n);
 	}
-	close(fd);
-	return 0;
+	wipe(chunk, sizeof(chunk)); /* the file may be a secret */
+	return r;
 }
 
 const char *fmt_bytes(uint64_t bytes, char *buf, size_t n)
@@ -240,6 +268,20 @@ void sha256_hex(const void *data, size_t len, char out[65])
 	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
 	for (unsigned i = 0; i < 32; i++)
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+int protect_process_secrets(void)
+{
+	struct rlimit none = { 0, 0 };
+	int r = 0;
+
+	/* no core dump can carry a secret, and no other process of the same user
+	 * can ptrace this one or read its memory through /proc */
+	if (setrlimit(RLIMIT_CORE, &none) < 0)
+		r = -errno;
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		r = -errno;
+	return r;
 }
 
 void secure_free(void *p, size_t len)

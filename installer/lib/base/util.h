@@ -17,7 +17,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Growable byte buffer, always NUL-terminated. */
+/* Growable byte buffer, always NUL-terminated. Growth and buf_free wipe the
+ * bytes they give back (a buffer may hold a secret). */
 struct buf {
 	char *data;
 	size_t len;
@@ -33,8 +34,11 @@ void buf_free(struct buf *b);
  * parent directories (0755). */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, struct app_err *e);
 
-/* Read a whole file (at most max bytes; larger is an error). NUL-terminated. */
+/* Read a whole file (at most max bytes; larger is an error). NUL-terminated.
+ * The read buffer on the stack is wiped: the file may be a secret. */
 int read_file(const char *path, size_t max, struct buf *out, struct app_err *e);
+/* The same from an open fd (not closed); path names it in messages. */
+int read_fd(int fd, const char *path, size_t max, struct buf *out, struct app_err *e);
 
 /* mkdir -p */
 int mkdir_p(const char *path, mode_t mode, struct app_err *e);
@@ -47,5 +51,10 @@ void sha256_hex(const void *data, size_t len, char out[65]);
 
 /* Overwrite then free secret material. */
 void secure_free(void *p, size_t len);
+/* Overwrite n bytes at p with zeroes the compiler cannot optimise away. */
+void wipe(void *p, size_t n);
+/* No core dumps (RLIMIT_CORE 0) and not dumpable (PR_SET_DUMPABLE 0): call
+ * before the first secret is read. 0 or a negative errno. */
+int protect_process_secrets(void);
 
 #endif

@@ -178,13 +178,18 @@ void y_free(struct yval *v)
 {
 	if (!v)
 		return;
+	/* documents carry secret values (machine configs, Secrets): wipe them */
 	for (size_t i = 0; i < v->n; i++) {
-		if (v->keys)
+		if (v->keys && v->keys[i]) {
+			wipe(v->keys[i], strlen(v->keys[i]));
 			free(v->keys[i]);
+		}
 		y_free(v->vals[i]);
 	}
 	free(v->keys);
 	free(v->vals);
+	if (v->s)
+		wipe(v->s, strlen(v->s));
 	free(v->s);
 	free(v);
 }
@@ -292,6 +297,17 @@ struct yval *y_from_ynode(const struct ynode *n)
 
 /* ---- emitting ----------------------------------------------------------- */
 
+/* libyaml's output buffers held the document (secret values too): wipe them
+ * before libyaml frees them. */
+static void emitter_free(yaml_emitter_t *em)
+{
+	if (em->buffer.start)
+		wipe(em->buffer.start, (size_t)(em->buffer.end - em->buffer.start));
+	if (em->raw_buffer.start)
+		wipe(em->raw_buffer.start, (size_t)(em->raw_buffer.end - em->raw_buffer.start));
+	yaml_emitter_delete(em);
+}
+
 static int write_handler(void *data, unsigned char *buffer, size_t size)
 {
 	buf_append(data, buffer, size);
@@ -369,9 +385,9 @@ int y_emit(struct yval *const *docs, size_t n, struct buf *out, struct app_err *
 	if (!ok) {
 		int r = app_err_set(e, -EINVAL, "yaml emitter: %s",
 				    em.problem ? em.problem : "cannot emit document");
-		yaml_emitter_delete(&em);
+		emitter_free(&em);
 		return r;
 	}
-	yaml_emitter_delete(&em);
+	emitter_free(&em);
 	return 0;
 }

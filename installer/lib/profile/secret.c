@@ -1,14 +1,63 @@
 #include "profile/secret.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "profile/model.h"
 #include "base/util.h"
 
 #define SECRET_MAX (1u << 20)
+
+/* What a non-regular file is, for the refusal. */
+static const char *file_kind(mode_t m)
+{
+	static const struct {
+		mode_t type;
+		const char *what;
+	} kinds[] = {
+		{ S_IFIFO, "a FIFO" },	  { S_IFCHR, "a character device" }, { S_IFBLK, "a block device" },
+		{ S_IFSOCK, "a socket" }, { S_IFDIR, "a directory" },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if ((m & S_IFMT) == kinds[i].type)
+			return kinds[i].what;
+	return "not a regular file";
+}
+
+/* A file: secret: a regular file under SECRET_MAX, opened without blocking
+ * (a FIFO must not hang the program, /dev/zero must not fill its memory). */
+static int read_secret_file(const char *name, const char *path, struct buf *b, struct app_err *e)
+{
+	char lim[32];
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return app_err_set(e, -errno, "secret '%s': cannot open '%s': %s", name, path,
+				   strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		r = app_err_set(e, -errno, "secret '%s': cannot stat '%s': %s", name, path, strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		r = app_err_set(e, -EINVAL,
+				"secret '%s': '%s' is %s, not a regular file; refusing to read it", name,
+				path, file_kind(st.st_mode));
+	} else if ((uint64_t)st.st_size > SECRET_MAX) {
+		r = app_err_set(e, -EFBIG, "secret '%s': '%s' is larger than %s; refusing to read it", name,
+				path, fmt_bytes(SECRET_MAX, lim, sizeof(lim)));
+	} else {
+		r = read_fd(fd, path, SECRET_MAX, b, e);
+		if (r < 0)
+			app_err_prefix(e, "secret '%s'", name);
+	}
+	close(fd);
+	return r;
+}
 
 const char *secret_ref(const struct model *m, const char *name)
 {
@@ -39,11 +88,12 @@ int secret_read(const struct model *m, const char *name, int trim, struct secret
 		buf_puts(&b, v);
 	} else if (strncmp(ref, "file:", 5) == 0) {
 		char *path = model_path(m, ref + 5);
-		r = read_file(path, SECRET_MAX, &b, e);
+
+		r = read_secret_file(name, path, &b, e);
 		free(path);
 		if (r < 0) {
-			secure_free(b.data, b.cap);
-			return app_err_prefix(e, "secret '%s'", name);
+			buf_free(&b);
+			return r;
 		}
 	} else {
 		return app_err_set(e, -EINVAL, "secret '%s': reference must start with 'env:' or 'file:'",
@@ -56,6 +106,7 @@ int secret_read(const struct model *m, const char *name, int trim, struct secret
 		buf_append(&b, "", 0);
 	ret->data = b.data;
 	ret->len = b.len;
+	ret->cap = b.cap;
 	return 0;
 }
 
@@ -63,7 +114,8 @@ void secret_free(struct secret *s)
 {
 	if (!s || !s->data)
 		return;
-	secure_free(s->data, s->len + 1);
+	secure_free(s->data, s->cap > s->len ? s->cap : s->len + 1);
 	s->data = NULL;
 	s->len = 0;
+	s->cap = 0;
 }

@@ -12,10 +12,13 @@ struct app_err;
 struct secret {
 	char *data; /* NUL-terminated; may contain NULs for binary file secrets */
 	size_t len;
+	size_t cap; /* bytes allocated at data (all wiped by secret_free) */
 };
 
 /* Read the secret called name. trim: drop trailing newlines (passwords,
- * tokens). Errors name the secret and its reference, never the value. */
+ * tokens). Errors name the secret and its reference, never the value. A
+ * file: secret must be a regular file of at most 1 MiB; it is opened without
+ * blocking, so a FIFO or a device is refused, never read. */
 int secret_read(const struct model *m, const char *name, int trim, struct secret *ret, struct app_err *e);
 
 /* The reference text ("env:X" / "file:P") of a secret, or NULL. */
