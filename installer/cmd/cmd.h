@@ -33,6 +33,7 @@ CMD(pxe)
 CMD(bootstrap)
 CMD(rebuild)
 CMD(status)
+CMD(apply)
 #undef CMD
 
 /* Options every profile-reading command accepts: PROFILE [--site FILE]...

@@ -8,6 +8,8 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "install/report.h"
+#include "net/talosops.h"
 #include "profile/model.h"
 #include "talos/talos_config.h"
 #include "talos/talos_secrets.h"
@@ -198,4 +200,145 @@ int day2_render_config(const struct day2 *d, const struct day2_node *n, struct b
 	if (!d->bundle)
 		return app_err_set(e, -EINVAL, "no secrets bundle to render node '%s' from", n->mn->name);
 	return talos_config_render(d->m, n->mn, d->bundle, NULL, out, e);
+}
+
+int day2_etcd_full(const struct day2 *d, const struct day2_node *ask, struct app_err *e)
+{
+	struct talosops_members mem = { 0 };
+	struct buf why = { 0 };
+	int r = talosops_etcd_members(&ask->api, &d->once, &mem, e);
+
+	if (r < 0)
+		return app_err_prefix(e, "etcd member list from %s", ask->mn->name);
+	for (size_t i = 0; i < d->m->n_nodes; i++) {
+		const struct model_node *mn = &d->m->nodes[i];
+		const char *h = mn->hostname && *mn->hostname ? mn->hostname : mn->name;
+		const char *state = "missing";
+
+		if (mn->role != NODE_ROLE_CONTROLPLANE)
+			continue;
+		for (size_t k = 0; k < mem.n; k++)
+			if (strcmp(mem.v[k].hostname, h) == 0)
+				state = mem.v[k].learner ? "only a learner" : NULL;
+		if (state)
+			buf_printf(&why, "%s%s (%s)", why.len ? ", " : "", h, state);
+	}
+	for (size_t k = 0; k < mem.n; k++)
+		if (!mem.v[k].hostname[0])
+			buf_printf(&why, "%smember %016llx (not started)", why.len ? ", " : "",
+				   (unsigned long long)mem.v[k].id);
+	if (why.len)
+		r = app_err_set(e, -EREMOTEIO, "etcd (asked %s) lacks %s", ask->mn->name, why.data);
+	buf_free(&why);
+	talosops_members_free(&mem);
+	return r;
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+#define WAIT_POLL_MS 250
+
+/* The phases of a wait, in order; each names what did not come on timeout. */
+enum phase { PH_DOWN, PH_UP, PH_VERSION, PH_SERVICES, PH_ETCD, PH_DONE };
+
+int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct day2_wait *w,
+		   struct report *r, const char *step, struct app_err *e)
+{
+	long start = mono_ms(), limit = w->timeout_s * 1000;
+	enum phase ph = w->expect_down ? PH_DOWN : PH_UP;
+	char last[600] = "", version[64] = "";
+	bool seen_down = false;
+
+	while (ph != PH_DONE) {
+		struct app_err ce = { 0 };
+		struct talosops_services svc = { 0 };
+		struct buf bad = { 0 };
+		int rc = talosops_version(&n->api, &d->once, version, sizeof(version), &ce);
+
+		if (rc < 0) {
+			snprintf(last, sizeof(last), "%.500s", ce.msg);
+			if (!seen_down && r)
+				report_note(r, step, "%s is down (rebooting)", n->mn->name);
+			seen_down = true;
+			if (ph == PH_DOWN)
+				ph = PH_UP;
+		} else if (ph == PH_DOWN) {
+			/* still answering before its reboot */
+			snprintf(last, sizeof(last), "still answering on %s, not rebooted yet", version);
+		} else {
+			if (ph == PH_UP) {
+				if (r)
+					report_note(r, step, "%s answers: Talos %s", n->mn->name, version);
+				ph = PH_VERSION;
+			}
+			if (ph == PH_VERSION) {
+				if (!w->want_version || strcmp(version, w->want_version) == 0)
+					ph = PH_SERVICES;
+				else
+					snprintf(last, sizeof(last), "it answers with Talos %s", version);
+			}
+			if (ph == PH_SERVICES) {
+				if (talosops_services(&n->api, &d->once, &svc, &ce) < 0)
+					snprintf(last, sizeof(last), "ServiceList: %.500s", ce.msg);
+				else if (talosops_services_unhealthy(&svc, &bad) > 0 || svc.n == 0)
+					snprintf(last, sizeof(last), "services not healthy: %s",
+						 bad.data ? bad.data : "none listed");
+				else {
+					if (r)
+						report_note(r, step, "%s: %zu services healthy", n->mn->name,
+							    svc.n);
+					ph = n->mn->role == NODE_ROLE_CONTROLPLANE ? PH_ETCD : PH_DONE;
+				}
+			}
+			if (ph == PH_ETCD) {
+				if (day2_etcd_full(d, n, &ce) < 0)
+					snprintf(last, sizeof(last), "%.500s", ce.msg);
+				else {
+					if (r)
+						report_note(r, step, "%s: etcd has every control plane",
+							    n->mn->name);
+					ph = PH_DONE;
+				}
+			}
+		}
+		talosops_services_free(&svc);
+		buf_free(&bad);
+		if (ph == PH_DONE)
+			break;
+		if (mono_ms() - start >= limit) {
+			static const char *const what[] = {
+				[PH_DOWN] = "go down for its reboot",
+				[PH_UP] = "come back (its Talos API does not answer)",
+				[PH_VERSION] = "answer with the new version",
+				[PH_SERVICES] = "report healthy services",
+				[PH_ETCD] = "get every control plane back into etcd",
+			};
+
+			if (ph == PH_VERSION && seen_down)
+				return app_err_set(
+				    e, -EREMOTEIO,
+				    "node %s came back on Talos %s, not %s: the new version did not "
+				    "boot and Talos went back to the previous one; look at its console "
+				    "or talosctl -n %s dmesg",
+				    n->mn->name, version, w->want_version, n->host);
+			return app_err_set(e, -ETIMEDOUT, "node %s did not %s within %lds (last: %s)",
+					   n->mn->name, what[ph], w->timeout_s, last);
+		}
+		nap_ms(WAIT_POLL_MS);
+	}
+	return 0;
 }

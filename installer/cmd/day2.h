@@ -58,4 +58,26 @@ void day2_opts_free(struct day2_opts *o);
  * secrets: the caller wipes it with secure_free). */
 int day2_render_config(const struct day2 *d, const struct day2_node *n, struct buf *out, struct app_err *e);
 
+/* Every control plane of the profile is a started, voting etcd member in
+ * the member list node ask reports. 0, or -1 with e naming who is missing
+ * (or not started, or only a learner). */
+int day2_etcd_full(const struct day2 *d, const struct day2_node *ask, struct app_err *e);
+
+struct report;
+
+/* What day2_wait_node waits for. */
+struct day2_wait {
+	long timeout_s;		  /* the whole wait */
+	const char *want_version; /* Talos version the node must answer with (NULL: any) */
+	bool expect_down;	  /* the node reboots: see it go away first */
+};
+
+/* After an apply or upgrade: wait, polling, until the node answers (after
+ * having gone down when expect_down) with want_version, its services are
+ * healthy and, for a control plane, etcd lists every control plane. 0, or
+ * -ETIMEDOUT / -EREMOTEIO with e saying which condition did not come and what
+ * was seen last. Notes progress under step. */
+int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct day2_wait *w,
+		   struct report *r, const char *step, struct app_err *e);
+
 #endif

@@ -1,6 +1,7 @@
 /* Machine config facts and the identity guard. See nodecfg.h. */
 #include "day2/nodecfg.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -135,4 +136,106 @@ int nodecfg_identity_diff(const char *old_cfg, size_t old_len, const char *new_c
 	ytree_free(a);
 	ytree_free(b);
 	return r < 0 ? r : n;
+}
+
+static bool secret_key(const char *k, size_t n)
+{
+	static const char *const words[] = { "key",	 "token", "secret",	"password", "credential",
+					     "identity", "asc",	  "passphrase", "private" };
+	char low[128];
+
+	if (n >= sizeof(low))
+		n = sizeof(low) - 1;
+	for (size_t i = 0; i < n; i++)
+		low[i] = (char)tolower((unsigned char)k[i]);
+	low[n] = '\0';
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(low, words[i]))
+			return true;
+	return false;
+}
+
+static bool b64c(char c)
+{
+	return isalnum((unsigned char)c) || c == '+' || c == '/' || c == '=';
+}
+
+#define REDACT_B64_RUN 40
+
+/* Encoded random bytes mix upper case, lower case and digits; hex digests
+ * (schematic ids) and paths do not, and stay readable. */
+static bool random_looking(const char *p, size_t n)
+{
+	bool up = false, low = false, dig = false;
+
+	for (size_t i = 0; i < n; i++) {
+		up |= isupper((unsigned char)p[i]) != 0;
+		low |= islower((unsigned char)p[i]) != 0;
+		dig |= isdigit((unsigned char)p[i]) != 0;
+	}
+	return up && low && dig;
+}
+
+static void redact_line(const char *l, size_t n, struct buf *out)
+{
+	size_t i = 0, ks, ke;
+
+	/* "<indent>[- ]key: value" with a secret-sounding key */
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	if (i + 1 < n && l[i] == '-' && l[i + 1] == ' ')
+		i += 2;
+	ks = i;
+	while (i < n && (isalnum((unsigned char)l[i]) || l[i] == '_' || l[i] == '-' || l[i] == '.'))
+		i++;
+	ke = i;
+	if (ke > ks && i + 1 < n && l[i] == ':' && l[i + 1] == ' ' && secret_key(l + ks, ke - ks)) {
+		size_t v = i + 2;
+
+		while (v < n && l[v] == ' ')
+			v++;
+		if (v < n && l[v] != '|' && l[v] != '>') {
+			buf_append(out, l, v);
+			buf_puts(out, "<redacted>");
+			return;
+		}
+	}
+	/* long base64 runs anywhere */
+	for (i = 0; i < n;) {
+		size_t j = i;
+
+		while (j < n && b64c(l[j]))
+			j++;
+		if (j - i >= REDACT_B64_RUN && random_looking(l + i, j - i)) {
+			buf_puts(out, "<redacted>");
+		} else {
+			buf_append(out, l + i, j - i);
+		}
+		if (j < n)
+			buf_append(out, l + j, 1);
+		i = j + 1;
+	}
+}
+
+void nodecfg_redact_diff(const char *diff, struct buf *out)
+{
+	for (const char *p = diff; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+
+		if ((n >= 3 &&
+		     (strncmp(p, "---", 3) == 0 || strncmp(p, "+++", 3) == 0 || strncmp(p, "@@", 2) == 0)) ||
+		    n == 0) {
+			buf_append(out, p, n);
+		} else if (*p == ' ' || *p == '+' || *p == '-') {
+			buf_append(out, p, 1);
+			redact_line(p + 1, n - 1, out);
+		} else {
+			redact_line(p, n, out);
+		}
+		buf_puts(out, "\n");
+		p = nl ? nl + 1 : p + n;
+	}
+	if (!out->data)
+		buf_puts(out, "");
 }

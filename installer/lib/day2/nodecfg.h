@@ -33,4 +33,11 @@ void nodecfg_facts_free(struct nodecfg_facts *f);
 int nodecfg_identity_diff(const char *old_cfg, size_t old_len, const char *new_cfg, size_t new_len,
 			  struct buf *why, struct app_err *e);
 
+/* A unified diff of machine configs (what Talos' dry run reports) fit to
+ * print: the value of every line whose key names a secret (key, token,
+ * secret, password, credentials, identity, ...) and every long base64 run
+ * (keys and certificates inline, PGP blocks inside inline manifests)
+ * becomes "<redacted>". Headers and structure stay. */
+void nodecfg_redact_diff(const char *diff, struct buf *out);
+
 #endif

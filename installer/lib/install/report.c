@@ -112,8 +112,9 @@ void report_begin(struct report *r, const char *command, const char *node, bool 
 		j_close(r);
 		return;
 	}
-	fprintf(r->f, "%s for node '%s' (%d steps)%s\n", command, node ? node : "?", n_steps,
-		apply ? "" : ": dry run, nothing is changed");
+	/* node NULL: a run over several nodes (apply, upgrade) */
+	fprintf(r->f, "%s%s%s%s (%d steps)%s\n", command, node ? " for node '" : "", node ? node : "",
+		node ? "'" : "", n_steps, apply ? "" : ": dry run, nothing is changed");
 	fflush(r->f);
 }
 

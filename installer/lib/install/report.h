@@ -36,7 +36,8 @@ struct report *report_new(FILE *f, enum report_mode mode);
 void report_free(struct report *r);
 enum report_mode report_get_mode(const struct report *r);
 
-/* A run: command ("plan" | "install"), node name, whether it applies. */
+/* A run: command ("plan" | "install" | "apply" | "upgrade"), node name (NULL:
+ * a run over several nodes), whether it applies. */
 void report_begin(struct report *r, const char *command, const char *node, bool apply, int n_steps);
 
 /* A step starts / ends. idx is 1-based. detail may be NULL. */

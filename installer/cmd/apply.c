@@ -1,0 +1,277 @@
+/* appliance apply: the profile's machine configs onto running nodes. First
+ * every selected node is asked for a dry run of ApplyConfiguration and the
+ * diff Talos reports is shown (secrets redacted); a change to the cluster's
+ * identity (CAs, cluster id and secret, endpoint, name) is refused before
+ * anything is sent. With --apply the configs go out node by node, control
+ * planes one at a time, each node waited for (back after a reboot, services
+ * healthy, etcd complete) before the next. A re-run is safe: nodes already
+ * applied report "No changes." and are skipped. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "day2.h"
+#include "day2/nodecfg.h"
+#include "install/report.h"
+#include "net/talosops.h"
+#include "profile/model.h"
+
+#define NODE_CONFIG_MAX (4u << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: appliance apply PROFILE --secrets FILE [--node NAME]... [--mode MODE] [--apply]\n"
+		"\n"
+		"Render each node's machine config from the profile and the secrets bundle, show the diff\n"
+		"the node reports for a dry run of it, and with --apply apply it node by node: control\n"
+		"planes one at a time, then workers, each waited for before the next. Refuses a change to\n"
+		"the cluster's identity (CAs, cluster id or secret, control plane endpoint, cluster name).\n"
+		"\n"
+		"options:\n"
+		"%s"
+		"  --mode MODE           auto (default: Talos decides), no-reboot, reboot or staged\n"
+		"  --apply               apply (without it: the dry run only)\n"
+		"  --wait SECONDS        per node: how long to wait for it afterwards (default 600)\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"exit codes: 0 ok, 1 a node refused or did not come back, 2 usage error\n",
+		day2_options_help);
+}
+
+struct ap_opts {
+	struct day2_opts d;
+	int mode;
+	bool apply;
+	long wait_s;
+};
+
+static int parse_args(int argc, char **argv, struct ap_opts *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		int r = day2_arg("apply", &o->d, argc, argv, &i);
+
+		if (r < 0)
+			return -r;
+		if (r > 0)
+			continue;
+		if (cmd_is_help(a)) {
+			usage(stdout);
+			return -1;
+		}
+		if (strcmp(a, "--apply") == 0) {
+			o->apply = true;
+			continue;
+		}
+		if ((r = cmd_opt_value(argc, argv, &i, "--mode", &v)) != 0) {
+			if (r < 0)
+				return cmd_usage_error("apply", "option '--mode' needs a value");
+			o->mode = talosops_mode_parse(v);
+			if (o->mode < 0)
+				return cmd_usage_error(
+				    "apply", "--mode '%s': expected auto, no-reboot, reboot or staged", v);
+			continue;
+		}
+		if ((r = cmd_opt_value(argc, argv, &i, "--wait", &v)) != 0) {
+			char *end;
+
+			if (r < 0)
+				return cmd_usage_error("apply", "option '--wait' needs a value");
+			o->wait_s = strtol(v, &end, 10);
+			if (*end || o->wait_s <= 0)
+				return cmd_usage_error("apply", "--wait '%s': expected seconds (> 0)", v);
+			continue;
+		}
+		r = cmd_profile_arg("apply", &o->d.p, a);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* What the dry run found for one node. */
+struct node_plan {
+	struct buf config; /* secret: wiped */
+	bool changes, refused;
+	int mode; /* as Talos resolved it */
+};
+
+static void print_diff(struct report *r, const char *step, const char *details)
+{
+	struct buf red = { 0 };
+
+	nodecfg_redact_diff(details, &red);
+	for (const char *p = red.data; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		int n = (int)(nl ? nl - p : (long)strlen(p));
+
+		report_note(r, step, "%.*s", n, p);
+		p = nl ? nl + 1 : p + n;
+	}
+	buf_free(&red);
+}
+
+/* Dry run on one node: render, guard the identity, ask Talos. 0 ok (see
+ * np->changes), -1 refused (reported). */
+static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_node *n, struct node_plan *np,
+		     struct report *r)
+{
+	struct talosops_applied res = { 0 };
+	struct buf running = { 0 }, why = { 0 };
+	struct app_err e = { 0 };
+	const char *step = n->mn->name;
+	int k, rc = -1;
+
+	if (day2_render_config(d, n, &np->config, &e) < 0) {
+		report_step_end(r, step, REPORT_FAILED, e.msg);
+		return -1;
+	}
+	if (talosops_read(&n->api, &d->once, TALOSOPS_CONFIG_PATH, NODE_CONFIG_MAX, &running, &e) < 0) {
+		report_step_end(r, step, REPORT_FAILED, e.msg);
+		goto out;
+	}
+	k = nodecfg_identity_diff(running.data, running.len, np->config.data, np->config.len, &why, &e);
+	if (k != 0) {
+		if (k > 0) {
+			for (const char *p = why.data; p && *p;) {
+				const char *nl = strchr(p, '\n');
+
+				report_action(r, step, "keep", "%.*s", (int)(nl ? nl - p : (long)strlen(p)),
+					      p);
+				p = nl ? nl + 1 : p + strlen(p);
+			}
+			snprintf(
+			    e.msg, sizeof(e.msg),
+			    "refusing: the profile and secrets bundle would change the cluster's identity on "
+			    "%s (%d field%s above): its nodes would no longer trust each other or their "
+			    "clients. Use the profile and talos secrets bundle this cluster was installed "
+			    "with, or rebuild the site (appliance rebuild)",
+			    n->mn->name, k, k == 1 ? "" : "s");
+		}
+		np->refused = true;
+		report_step_end(r, step, REPORT_FAILED, e.msg);
+		goto out;
+	}
+	if (talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, true, &res, &e) < 0) {
+		np->refused = true;
+		report_step_end(r, step, REPORT_FAILED, e.msg);
+		goto out;
+	}
+	np->mode = res.mode;
+	np->changes = !strstr(res.details, "No changes.");
+	print_diff(r, step, res.details);
+	if (res.warnings[0])
+		report_note(r, step, "warnings: %s", res.warnings);
+	report_step_end(r, step, np->changes ? REPORT_TODO : REPORT_NOTHING,
+			np->changes ? talosops_mode_name(res.mode) : "no changes");
+	rc = 0;
+out:
+	talosops_applied_free(&res);
+	if (running.data)
+		secure_free(running.data, running.cap);
+	buf_free(&why);
+	return rc;
+}
+
+static int apply_node(struct day2 *d, const struct ap_opts *o, const struct day2_node *n,
+		      struct node_plan *np, struct report *r)
+{
+	struct talosops_applied res = { 0 };
+	struct app_err e = { 0 };
+	struct day2_wait w = { .timeout_s = o->wait_s };
+	const char *step = n->mn->name;
+
+	if (talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, false, &res, &e) <
+	    0) {
+		report_step_end(r, step, REPORT_FAILED, e.msg);
+		return -1;
+	}
+	report_note(r, step, "%s", res.details);
+	w.expect_down = res.mode == TALOSOPS_MODE_REBOOT;
+	talosops_applied_free(&res);
+	if (day2_wait_node(d, n, &w, r, step, &e) < 0) {
+		report_step_end(r, step, REPORT_FAILED, e.msg);
+		return -1;
+	}
+	report_step_end(r, step, REPORT_DONE, res.mode == TALOSOPS_MODE_STAGED ? "staged" : "applied");
+	return 0;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+	struct ap_opts o = { .mode = TALOSOPS_MODE_AUTO, .wait_s = 600 };
+	struct node_plan *plans = NULL;
+	struct report *r = NULL;
+	struct day2 d;
+	size_t refused = 0, changes = 0;
+	int rc, idx = 0;
+
+	memset(&d, 0, sizeof(d));
+	rc = parse_args(argc, argv, &o);
+	if (rc != 0) {
+		day2_opts_free(&o.d);
+		return rc < 0 ? EXIT_OK : rc;
+	}
+	rc = day2_setup("apply", &o.d, true, &d);
+	if (rc != 0)
+		goto out;
+	r = report_new(stdout, o.d.json ? REPORT_JSON : REPORT_TTY);
+	plans = xcalloc(d.n ? d.n : 1, sizeof(*plans));
+	report_begin(r, "apply", NULL, o.apply, (int)(o.apply ? 2 * d.n : d.n));
+	/* 1. the dry run everywhere first: nothing is applied if any node refuses */
+	for (size_t i = 0; i < d.n; i++) {
+		report_step_begin(r, ++idx, d.v[i].mn->name, "dry run");
+		if (plan_node(&d, &o, &d.v[i], &plans[i], r) < 0)
+			refused++;
+		changes += plans[i].changes;
+	}
+	if (refused) {
+		report_end(
+		    r, EXIT_FAIL,
+		    "nothing applied: a node refused the config or the change (see above); fix the profile "
+		    "and re-run");
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	if (!o.apply || !changes) {
+		report_end(r, EXIT_OK,
+			   !changes ? "every node already runs the profile's config"
+				    : "dry run: nothing applied; re-run with --apply to apply node by node");
+		rc = EXIT_OK;
+		goto out;
+	}
+	/* 2. node by node, control planes first, one at a time */
+	for (size_t i = 0; i < d.n; i++) {
+		report_step_begin(r, ++idx, d.v[i].mn->name, "apply");
+		if (!plans[i].changes) {
+			report_step_end(r, d.v[i].mn->name, REPORT_SKIP, "no changes");
+			continue;
+		}
+		if (apply_node(&d, &o, &d.v[i], &plans[i], r) < 0) {
+			char msg[400];
+
+			snprintf(msg, sizeof(msg),
+				 "stopped at node %s; the nodes before it are applied. Once it is back, "
+				 "re-run the "
+				 "same command: applied nodes show no changes and are skipped",
+				 d.v[i].mn->name);
+			report_end(r, EXIT_FAIL, msg);
+			rc = EXIT_FAIL;
+			goto out;
+		}
+	}
+	report_end(r, EXIT_OK, "applied: every node runs the profile's config");
+	rc = EXIT_OK;
+out:
+	for (size_t i = 0; plans && i < d.n; i++)
+		if (plans[i].config.data)
+			secure_free(plans[i].config.data, plans[i].config.cap);
+	free(plans);
+	report_free(r);
+	day2_free(&d);
+	day2_opts_free(&o.d);
+	return rc;
+}

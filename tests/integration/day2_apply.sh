@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# appliance apply against the simulated site of tests/lib/day2.sh: dry run
+# with the diff each node reports (secrets redacted), node-by-node apply in
+# order (control planes one at a time, then workers), a reboot the command
+# waits through, refusals (cluster identity, a config the node rejects, a
+# no-reboot change that needs one), a node that does not come back, and a
+# re-run that finds nothing left to do.
+. "$(dirname "$0")/../lib/tap.sh"
+PY=/usr/bin/python3
+$PY -c 'import grpc, yaml' 2>/dev/null || skip_all "python3-grpcio or python3-yaml is not installed"
+[ -x "$APPLIANCE" ] || skip_all "no $APPLIANCE"
+. "$ROOT/tests/lib/day2.sh"
+
+day2_site
+OPTS=("${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --wait 20)
+ap() { "$APPLIANCE" apply "$PROFILE" "${OPTS[@]}" "$@"; }
+conf_sums() { for n in $DAY2_NODES; do sha256sum <"$T/nodes/$n/config.yaml"; done; }
+applies() { cat "$T"/nodes/*/calls | grep -c "^ApplyConfiguration mode=[0-9] dry_run=0"; }
+
+# ---- nothing to do --------------------------------------------------------------
+expect_out "apply: nodes that run the profile's config have nothing to do" \
+	'every node already runs the profile.s config' ap --apply
+if [ "$(applies)" = 0 ]; then ok "apply: nothing was applied"; else not_ok "apply: applied $(applies) times"; fi
+
+# ---- a change: dry run first ------------------------------------------------------
+BEFORE=$(conf_sums)
+K8S=(--set talos.kubernetesVersion=v1.33.3)
+expect_out "apply: the dry run shows Talos' diff" '^ +\+ +image: ghcr\.io/siderolabs/kubelet:v1\.33\.3$' ap "${K8S[@]}"
+out=$(last_out)
+for re in '^ +- +image: ghcr\.io/siderolabs/kubelet:v1\.33\.2$' 'Dry run summary:' \
+	'Applied configuration without a reboot \(skipped in dry-run\)\.' 're-run with --apply'; do
+	grep -qE -- "$re" <<<"$out" && ok "apply: dry run shows /$re/" || { not_ok "apply: dry run shows /$re/"; echo "$out" | sed 's/^/#   /' | head -40; }
+done
+if grep -q canary <<<"$out" || grep -qE '[A-Za-z0-9+/=]{60}' <<<"$out"; then not_ok "apply: a secret or key in the diff"; else ok "apply: no secret value and no key material in the diff"; fi
+if [ "$(conf_sums)" = "$BEFORE" ] && [ "$(applies)" = 0 ]; then ok "apply: a dry run changes no node"; else not_ok "apply: the dry run changed a node"; fi
+
+# ---- --apply: node by node, control planes first -------------------------------------
+check "apply --apply: every node applied" ap "${K8S[@]}" --apply
+order=$(for n in $DAY2_NODES; do stat -c '%Y.%y %n' "$T/nodes/$n/config.yaml"; done | sort | awk '{print $NF}' | xargs -n1 dirname | xargs -n1 basename | tr '\n' ' ')
+if [ "$order" = "cp1 cp2 cp3 w1 " ]; then ok "apply: order cp1 cp2 cp3 w1"; else not_ok "apply: order was '$order'"; fi
+if grep -q 'image: ghcr.io/siderolabs/kubelet:v1.33.3' "$T/nodes/w1/config.yaml"; then ok "apply: the worker runs the new config"; else not_ok "apply: w1 config unchanged"; fi
+expect_out "apply: a re-run finds nothing to do" 'every node already runs the profile.s config' ap "${K8S[@]}" --apply
+
+# ---- a change that needs a reboot: waits through it ----------------------------------------
+REBOOT=(--set talos.schematic.extensions[4]=siderolabs/iscsi-tools --node w1)
+expect_out "apply: Talos decides a reboot is needed" 'Applied configuration with a reboot \(skipped in dry-run\)' \
+	ap "${K8S[@]}" "${REBOOT[@]}"
+expect_fail "apply --mode no-reboot: a change that needs a reboot is refused" 1 ap "${K8S[@]}" "${REBOOT[@]}" --mode no-reboot
+grep -q "this config change can't be applied in immediate mode" "$T/.out" && ok "apply: the refusal gives Talos' words" ||
+	{ not_ok "apply: no-reboot refusal message"; sed 's/^/#   /' "$T/.out"; }
+check "apply --apply: waits for the node to reboot and come back" ap "${K8S[@]}" "${REBOOT[@]}" --apply
+grep -q "w1 is down (rebooting)" "$T/.out" && grep -q "w1: 6 services healthy" "$T/.out" &&
+	ok "apply: saw the node go down, come back and its services healthy" || { not_ok "apply: reboot progress"; sed 's/^/#   /' "$T/.out"; }
+grep -q "reboot: up" "$T/nodes/w1/calls" && ok "apply: the stand-in rebooted" || not_ok "apply: no reboot"
+
+# ---- refusals ---------------------------------------------------------------------------
+BEFORE=$(conf_sums)
+N0=$(applies)
+expect_fail "apply: a new control plane endpoint is refused" 1 ap --set talos.endpoint=https://k8s.elsewhere.test:6443
+for re in "cluster\.controlPlane\.endpoint \(the control plane endpoint\): 'https://k8s\.demo\.test:6443' -> 'https://k8s\.elsewhere\.test:6443'" \
+	"refusing: the profile and secrets bundle would change the cluster's identity on cp1" 'nothing applied'; do
+	grep -qE -- "$re" "$T/.out" && ok "apply: identity refusal says /$re/" || { not_ok "apply: identity refusal says /$re/"; sed 's/^/#   /' "$T/.out" | head -30; }
+done
+"$APPLIANCE" talos secrets "$PROFILE" --out "$T/other.yaml" >/dev/null 2>&1
+# another bundle: the nodes do not even accept its client certificate
+expect_fail "apply: another site's secrets bundle is refused" 1 "$APPLIANCE" apply "$PROFILE" "${SITE[@]}" "${EP[@]}" --secrets "$T/other.yaml" --timeout 5
+if [ "$(conf_sums)" = "$BEFORE" ] && [ "$(applies)" = "$N0" ]; then ok "apply: refusals change no node"; else not_ok "apply: a refusal changed a node"; fi
+
+day2_node_set cp2 refuse_apply '"1 error occurred:\n\t* machine.install.disk: disk /dev/nvme9n1 not found"'
+expect_fail "apply: a config the node rejects stops before anything is applied" 1 ap "${K8S[@]}" --set talos.kubernetesVersion=v1.33.4 --apply
+grep -q 'machine.install.disk: disk /dev/nvme9n1 not found' "$T/.out" && ok "apply: the node's validation error is shown" ||
+	{ not_ok "apply: validation error"; sed 's/^/#   /' "$T/.out"; }
+if [ "$(applies)" = "$N0" ]; then ok "apply: a refusal on cp2 applies nothing, not even to cp1"; else not_ok "apply: applied despite a refusal"; fi
+day2_node_set cp2 refuse_apply '""'
+
+# ---- a node that does not come back ---------------------------------------------------------
+day2_node_set cp2 after_upgrade '"down"'
+day2_node_set cp2 reboot_seconds 600
+expect_fail "apply: a node that does not come back stops the run" 1 ap "${K8S[@]}" \
+	--set talos.schematic.extensions[4]=siderolabs/util-linux-tools --apply --wait 4
+for re in 'node cp2 did not come back \(its Talos API does not answer\) within 4s' \
+	'stopped at node cp2; the nodes before it are applied'; do
+	grep -qE -- "$re" "$T/.out" && ok "apply: says /$re/" || { not_ok "apply: says /$re/"; sed 's/^/#   /' "$T/.out" | tail -20; }
+done
+if grep -q "ApplyConfiguration mode=1 dry_run=0" "$T/nodes/cp3/calls" 2>/dev/null &&
+	[ "$(grep -c 'ApplyConfiguration mode=1 dry_run=0' "$T/nodes/cp3/calls")" -gt 1 ]; then
+	not_ok "apply: went on to cp3"
+else ok "apply: did not go on to cp3 after cp2 failed"; fi
+
+# ---- usage --------------------------------------------------------------------------------
+expect_fail "apply: --talosconfig cannot render configs" 2 "$APPLIANCE" apply "$PROFILE" --talosconfig /dev/null
+expect_out "apply: unknown mode" "--mode 'try': expected auto, no-reboot, reboot or staged" ap --mode try
+expect_out "appliance help lists apply" '^  apply ' "$APPLIANCE" help

@@ -1,0 +1,175 @@
+/* day2/: the Talos and Kubernetes version rules (values from siderolabs/talos
+ * pkg/machinery/compatibility), machine config facts, the cluster-identity
+ * guard and the redaction of config diffs; and the Kubernetes list reader of
+ * net/kubeapi. The commands run end to end in tests/integration/day2_*.sh. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "day2/compat.h"
+#include "day2/nodecfg.h"
+#include "net/kubeapi.h"
+
+static void test_talos_skew(void **state)
+{
+	struct app_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(day2_talos_upgradeable("v1.10.5", "v1.10.6", &e), 0);
+	assert_int_equal(day2_talos_upgradeable("v1.8.3", "v1.10.5", &e), 0);
+	assert_int_equal(day2_talos_upgradeable("v1.9.6", "v1.11.2", &e), 0);
+	assert_int_equal(day2_talos_upgradeable("v1.7.6", "v1.10.5", &e), -EPERM);
+	assert_non_null(strstr(e.msg, "host version 1.7.6 is too old to upgrade to Talos 1.10.5"));
+	assert_int_equal(day2_talos_upgradeable("v1.12.0", "v1.10.5", &e), -EPERM);
+	assert_non_null(strstr(e.msg, "host version 1.12.0 is too new to downgrade to Talos 1.10.5"));
+	assert_int_equal(day2_talos_upgradeable("v1.11.0", "v1.10.5", &e), 0);
+	assert_int_equal(day2_talos_upgradeable("v1.10.5", "v1.99.0", &e), -EPERM);
+	assert_non_null(strstr(e.msg, "upgrades to version v1.99.0 are not supported"));
+	assert_int_equal(day2_talos_upgradeable("v1.10.5", "latest", &e), -EINVAL);
+}
+
+static void test_kubernetes(void **state)
+{
+	struct app_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(day2_kubernetes_supported("v1.33.2", "v1.10.5", &e), 0);
+	assert_int_equal(day2_kubernetes_supported("v1.28.0", "v1.10.5", &e), 0);
+	assert_int_equal(day2_kubernetes_supported("v1.34.0", "v1.10.5", &e), -EPERM);
+	assert_non_null(
+	    strstr(e.msg, "version of Kubernetes 1.34.0 is too new to be used with Talos 1.10.5"));
+	assert_int_equal(day2_kubernetes_supported("v1.27.9", "v1.10.5", &e), -EPERM);
+	assert_non_null(strstr(e.msg, "too old"));
+	assert_int_equal(day2_kubernetes_path("v1.32.4", "v1.33.2", &e), 0);
+	assert_int_equal(day2_kubernetes_path("v1.33.2", "v1.33.3", &e), 0);
+	assert_int_equal(day2_kubernetes_path("v1.31.4", "v1.33.2", &e), -EPERM);
+	assert_non_null(strstr(e.msg, "one minor version at a time (upgrade to 1.32.x first)"));
+	assert_int_equal(day2_kubernetes_path("v1.33.2", "v1.32.0", &e), -EPERM);
+	assert_true(day2_version_cmp("v1.10.10", "v1.10.9") > 0);
+}
+
+static const char cfg_a[] = "version: v1alpha1\n"
+			    "machine:\n"
+			    "  type: controlplane\n"
+			    "  token: abcdef.0123456789abcdef\n"
+			    "  ca:\n"
+			    "    crt: Q0EtQQ==\n"
+			    "  install:\n"
+			    "    image: factory.talos.dev/installer/"
+			    "1cfc03ed7c08520a76a26afa295ce4c2633f4c099c73edfb184cc90d51b6ee69:v1.10.5\n"
+			    "cluster:\n"
+			    "  id: id-one\n"
+			    "  secret: s-one\n"
+			    "  clusterName: demo\n"
+			    "  controlPlane:\n"
+			    "    endpoint: https://k8s.demo.test:6443\n"
+			    "---\n"
+			    "apiVersion: v1alpha1\n"
+			    "kind: HostnameConfig\n";
+
+static void test_facts(void **state)
+{
+	struct nodecfg_facts f;
+	struct app_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(nodecfg_facts(cfg_a, strlen(cfg_a), "a", &f, &e), 0);
+	assert_string_equal(f.type, "controlplane");
+	assert_string_equal(f.schematic, "1cfc03ed7c08520a76a26afa295ce4c2633f4c099c73edfb184cc90d51b6ee69");
+	assert_string_equal(f.talos_version, "v1.10.5");
+	nodecfg_facts_free(&f);
+	assert_int_equal(nodecfg_facts("a: [", 4, "bad", &f, &e) < 0, 1);
+}
+
+static void test_identity(void **state)
+{
+	struct buf why = { 0 }, b = { 0 };
+	struct app_err e = { 0 };
+	char *p;
+
+	(void)state;
+	assert_int_equal(nodecfg_identity_diff(cfg_a, strlen(cfg_a), cfg_a, strlen(cfg_a), &why, &e), 0);
+	buf_puts(&b, cfg_a);
+	p = strstr(b.data, "k8s.demo.test");
+	memcpy(p, "k8s.evil.test", 13);
+	p = strstr(b.data, "s-one");
+	memcpy(p, "s-two", 5);
+	assert_int_equal(nodecfg_identity_diff(cfg_a, strlen(cfg_a), b.data, b.len, &why, &e), 2);
+	assert_non_null(strstr(why.data, "cluster.controlPlane.endpoint (the control plane endpoint): "
+					 "'https://k8s.demo.test:6443' -> 'https://k8s.evil.test:6443'"));
+	assert_non_null(
+	    strstr(why.data, "cluster.secret (the cluster secret (discovery)): changes (value not shown)"));
+	assert_null(strstr(why.data, "s-two"));
+	buf_free(&why);
+	buf_free(&b);
+}
+
+static void test_redact(void **state)
+{
+	static const char diff[] =
+	    "--- a\n+++ b\n@@ -1,4 +1,4 @@\n"
+	    "   token: abcdef.0123456789abcdef\n"
+	    "-    key: LS0tLS1CRUdJTiBFRDI1NTE5IFBSSVZBVEUgS0VZLS0tLS0K\n"
+	    "+    key: TUM0Q0FRQXdCUVlESzJWd0JDSUVJRkFLRUtFWUZBS0VLRVlGQUtF\n"
+	    "     crt: TUM0Q0FRQXdCUVlESzJWd0JDSUVJRkFLRUtFWUZBS0VLRVlGQUtF\n"
+	    "           password: hunter2\n"
+	    "-    image: factory.talos.dev/installer/"
+	    "1cfc03ed7c08520a76a26afa295ce4c2633f4c099c73edfb184cc90d51b6ee69:v1.10.5\n";
+	struct buf out = { 0 };
+
+	(void)state;
+	nodecfg_redact_diff(diff, &out);
+	assert_null(strstr(out.data, "0123456789abcdef"));
+	assert_null(strstr(out.data, "LS0tLS1"));
+	assert_null(strstr(out.data, "TUM0Q0"));
+	assert_null(strstr(out.data, "hunter2"));
+	assert_non_null(strstr(out.data, "   token: <redacted>\n"));
+	assert_non_null(strstr(out.data, "     crt: <redacted>\n"));
+	assert_non_null(
+	    strstr(out.data, "1cfc03ed7c08520a76a26afa295ce4c2633f4c099c73edfb184cc90d51b6ee69:v1.10.5"));
+	assert_non_null(strstr(out.data, "--- a\n+++ b\n@@ -1,4 +1,4 @@\n"));
+	buf_free(&out);
+}
+
+static void test_kube_lists(void **state)
+{
+	static const char json[] =
+	    "{\"kind\":\"KustomizationList\",\"items\":[{\"metadata\":{\"namespace\":\"flux-system\","
+	    "\"name\":"
+	    "\"immich\"},\"status\":{\"conditions\":[{\"type\":\"Reconciling\",\"status\":\"True\"},{"
+	    "\"type\":"
+	    "\"Ready\",\"status\":\"False\",\"reason\":\"HealthCheckFailed\",\"message\":\"timeout: "
+	    "[a]\\nnext\"}]}},{\"metadata\":{\"name\":\"n1\"}}]}";
+	struct kube_objects o;
+	struct app_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(kube_parse_ready(json, strlen(json), "t", &o, &e), 0);
+	assert_int_equal(o.n, 2);
+	assert_string_equal(o.v[0].namespace, "flux-system");
+	assert_int_equal(o.v[0].ready, KUBE_READY_FALSE);
+	assert_string_equal(o.v[0].reason, "HealthCheckFailed");
+	assert_string_equal(o.v[0].message, "timeout: [a]\nnext");
+	assert_int_equal(o.v[1].ready, KUBE_READY_UNKNOWN);
+	assert_string_equal(o.v[1].namespace, "");
+	kube_objects_free(&o);
+	assert_int_equal(kube_parse_ready("{\"kind\":\"Status\"}", 17, "t", &o, &e), -EPROTO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_talos_skew), cmocka_unit_test(test_kubernetes),
+		cmocka_unit_test(test_facts),	   cmocka_unit_test(test_identity),
+		cmocka_unit_test(test_redact),	   cmocka_unit_test(test_kube_lists),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
