@@ -48,46 +48,34 @@ struct ap_opts {
 	long wait_s;
 };
 
-static int parse_args(int argc, char **argv, struct ap_opts *o)
+static int own_arg(void *ud, int argc, char **argv, int *i)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		int r = day2_arg("apply", &o->d, argc, argv, &i);
+	struct ap_opts *o = ud;
+	const char *v;
+	int r;
+
+	if (strcmp(argv[*i], "--apply") == 0) {
+		o->apply = true;
+		return 1;
+	}
+	if ((r = cmd_opt_value(argc, argv, i, "--mode", &v)) != 0) {
+		if (r < 0)
+			return -cmd_usage_error("apply", "option '--mode' needs a value");
+		o->mode = talosops_mode_parse(v);
+		if (o->mode < 0)
+			return -cmd_usage_error("apply",
+						"--mode '%s': expected auto, no-reboot, reboot or staged", v);
+		return 1;
+	}
+	if ((r = cmd_opt_value(argc, argv, i, "--wait", &v)) != 0) {
+		char *end;
 
 		if (r < 0)
-			return -r;
-		if (r > 0)
-			continue;
-		if (cmd_is_help(a)) {
-			usage(stdout);
-			return -1;
-		}
-		if (strcmp(a, "--apply") == 0) {
-			o->apply = true;
-			continue;
-		}
-		if ((r = cmd_opt_value(argc, argv, &i, "--mode", &v)) != 0) {
-			if (r < 0)
-				return cmd_usage_error("apply", "option '--mode' needs a value");
-			o->mode = talosops_mode_parse(v);
-			if (o->mode < 0)
-				return cmd_usage_error(
-				    "apply", "--mode '%s': expected auto, no-reboot, reboot or staged", v);
-			continue;
-		}
-		if ((r = cmd_opt_value(argc, argv, &i, "--wait", &v)) != 0) {
-			char *end;
-
-			if (r < 0)
-				return cmd_usage_error("apply", "option '--wait' needs a value");
-			o->wait_s = strtol(v, &end, 10);
-			if (*end || o->wait_s <= 0)
-				return cmd_usage_error("apply", "--wait '%s': expected seconds (> 0)", v);
-			continue;
-		}
-		r = cmd_profile_arg("apply", &o->d.p, a);
-		if (r)
-			return r;
+			return -cmd_usage_error("apply", "option '--wait' needs a value");
+		o->wait_s = strtol(v, &end, 10);
+		if (*end || o->wait_s <= 0)
+			return -cmd_usage_error("apply", "--wait '%s': expected seconds (> 0)", v);
+		return 1;
 	}
 	return 0;
 }
@@ -210,7 +198,7 @@ int cmd_apply(int argc, char **argv)
 	int rc, idx = 0;
 
 	memset(&d, 0, sizeof(d));
-	rc = parse_args(argc, argv, &o);
+	rc = day2_parse("apply", &o.d, argc, argv, usage, own_arg, &o);
 	if (rc != 0) {
 		day2_opts_free(&o.d);
 		return rc < 0 ? EXIT_OK : rc;

@@ -75,6 +75,33 @@ int day2_arg(const char *cmd, struct day2_opts *o, int argc, char **argv, int *i
 	return 1;
 }
 
+int day2_parse(const char *cmd, struct day2_opts *o, int argc, char **argv, void (*usage)(FILE *f),
+	       int (*own)(void *ud, int argc, char **argv, int *i), void *ud)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		int r = day2_arg(cmd, o, argc, argv, &i);
+
+		if (r < 0)
+			return -r;
+		if (r > 0)
+			continue;
+		if (cmd_is_help(a)) {
+			usage(stdout);
+			return -1;
+		}
+		r = own(ud, argc, argv, &i);
+		if (r < 0)
+			return -r;
+		if (r > 0)
+			continue;
+		r = cmd_profile_arg(cmd, &o->p, a);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
 void day2_opts_free(struct day2_opts *o)
 {
 	free(o->endpoints);
@@ -234,22 +261,6 @@ int day2_etcd_full(const struct day2 *d, const struct day2_node *ask, struct app
 	return r;
 }
 
-static long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 #define WAIT_POLL_MS 250
 
 /* The phases of a wait, in order; each names what did not come on timeout. */
@@ -258,7 +269,7 @@ enum phase { PH_DOWN, PH_UP, PH_VERSION, PH_SERVICES, PH_ETCD, PH_DONE };
 int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct day2_wait *w,
 		   struct report *r, const char *step, struct app_err *e)
 {
-	long start = mono_ms(), limit = w->timeout_s * 1000;
+	long start = util_mono_ms(), limit = w->timeout_s * 1000;
 	enum phase ph = w->expect_down ? PH_DOWN : PH_UP;
 	char last[600] = "", version[64] = "";
 	bool seen_down = false;
@@ -319,7 +330,7 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 		buf_free(&bad);
 		if (ph == PH_DONE)
 			break;
-		if (mono_ms() - start >= limit) {
+		if (util_mono_ms() - start >= limit) {
 			static const char *const what[] = {
 				[PH_DOWN] = "go down for its reboot",
 				[PH_UP] = "come back (its Talos API does not answer)",
@@ -338,7 +349,7 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 			return app_err_set(e, -ETIMEDOUT, "node %s did not %s within %lds (last: %s)",
 					   n->mn->name, what[ph], w->timeout_s, last);
 		}
-		nap_ms(WAIT_POLL_MS);
+		util_sleep_ms(WAIT_POLL_MS);
 	}
 	return 0;
 }

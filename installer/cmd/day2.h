@@ -27,6 +27,12 @@ struct day2_opts {
 /* One of the shared options at argv[*i]: 1 taken (*i past its value), 0 not
  * one of them, or the usage error's exit code (2) negated. */
 int day2_arg(const char *cmd, struct day2_opts *o, int argc, char **argv, int *i);
+/* The whole argument loop of a day-2 command: the shared options, -h/--help
+ * (usage on stdout, then -1), the command's own options through own (1 taken
+ * with *i past its value, 0 not one of them, or a usage exit code negated),
+ * then PROFILE. 0, -1 (help shown) or the usage error's exit code. */
+int day2_parse(const char *cmd, struct day2_opts *o, int argc, char **argv, void (*usage)(FILE *f),
+	       int (*own)(void *ud, int argc, char **argv, int *i), void *ud);
 /* The help lines of the shared options. */
 extern const char day2_options_help[];
 

@@ -112,69 +112,50 @@ static void problem(struct site_st *s, const char *fmt, ...)
 	s->n_problems++;
 }
 
-static int parse_args(int argc, char **argv, struct st_opts *o)
+static int own_arg(void *ud, int argc, char **argv, int *i)
 {
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i], *v;
-		int r = day2_arg("status", &o->d, argc, argv, &i);
+	static const char *const nums[] = { "--interval", "--count", "--backup-max-age" };
+	struct st_opts *o = ud;
+	long *dst[] = { &o->interval_s, &o->count, &o->backup_max_h };
+	const char *v;
+	int r;
 
+	if (strcmp(argv[*i], "--watch") == 0) {
+		o->watch = true;
+		return 1;
+	}
+	if ((r = cmd_opt_value(argc, argv, i, "--kubeconfig", &v)) != 0) {
 		if (r < 0)
-			return -r;
-		if (r > 0)
-			continue;
-		if (cmd_is_help(a)) {
-			usage(stdout);
-			return -1;
-		}
-		if (strcmp(a, "--watch") == 0) {
-			o->watch = true;
-			continue;
-		}
-		if ((r = cmd_opt_value(argc, argv, &i, "--kubeconfig", &v)) != 0) {
-			if (r < 0)
-				return cmd_usage_error("status", "option '--kubeconfig' needs a value");
-			o->kubeconfig = v;
-			continue;
-		}
-		if ((r = cmd_opt_value(argc, argv, &i, "--skip", &v)) != 0) {
-			if (r < 0)
-				return cmd_usage_error("status", "option '--skip' needs a value");
-			if (strcmp(v, "kubernetes") == 0)
-				o->skip_kube = true;
-			else if (strcmp(v, "nas") == 0)
-				o->skip_nas = true;
-			else if (strcmp(v, "backups") == 0)
-				o->skip_backups = true;
-			else
-				return cmd_usage_error("status",
-						       "--skip '%s': expected kubernetes, nas or backups", v);
-			continue;
-		}
-		{
-			static const char *const nums[] = { "--interval", "--count", "--backup-max-age" };
-			long *dst[] = { &o->interval_s, &o->count, &o->backup_max_h };
-			bool hit = false;
+			return -cmd_usage_error("status", "option '--kubeconfig' needs a value");
+		o->kubeconfig = v;
+		return 1;
+	}
+	if ((r = cmd_opt_value(argc, argv, i, "--skip", &v)) != 0) {
+		if (r < 0)
+			return -cmd_usage_error("status", "option '--skip' needs a value");
+		if (strcmp(v, "kubernetes") == 0)
+			o->skip_kube = true;
+		else if (strcmp(v, "nas") == 0)
+			o->skip_nas = true;
+		else if (strcmp(v, "backups") == 0)
+			o->skip_backups = true;
+		else
+			return -cmd_usage_error("status", "--skip '%s': expected kubernetes, nas or backups",
+						v);
+		return 1;
+	}
+	for (int k = 0; k < 3; k++) {
+		char *end;
 
-			for (int k = 0; k < 3 && !hit; k++) {
-				char *end;
-
-				if ((r = cmd_opt_value(argc, argv, &i, nums[k], &v)) == 0)
-					continue;
-				if (r < 0)
-					return cmd_usage_error("status", "option '%s' needs a value",
-							       nums[k]);
-				*dst[k] = strtol(v, &end, 10);
-				if (*end || *dst[k] < (k == 1 ? 0 : 1))
-					return cmd_usage_error("status", "%s '%s': expected a whole number%s",
-							       nums[k], v, k == 1 ? "" : " > 0");
-				hit = true;
-			}
-			if (hit)
-				continue;
-		}
-		r = cmd_profile_arg("status", &o->d.p, a);
-		if (r)
-			return r;
+		if ((r = cmd_opt_value(argc, argv, i, nums[k], &v)) == 0)
+			continue;
+		if (r < 0)
+			return -cmd_usage_error("status", "option '%s' needs a value", nums[k]);
+		*dst[k] = strtol(v, &end, 10);
+		if (*end || *dst[k] < (k == 1 ? 0 : 1))
+			return -cmd_usage_error("status", "%s '%s': expected a whole number%s", nums[k], v,
+						k == 1 ? "" : " > 0");
+		return 1;
 	}
 	return 0;
 }
@@ -621,7 +602,7 @@ int cmd_status(int argc, char **argv)
 	int rc, r;
 
 	memset(&d, 0, sizeof(d));
-	r = parse_args(argc, argv, &o);
+	r = day2_parse("status", &o.d, argc, argv, usage, own_arg, &o);
 	if (r != 0) {
 		day2_opts_free(&o.d);
 		return r < 0 ? EXIT_OK : r;

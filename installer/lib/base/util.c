@@ -1,6 +1,7 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <openssl/crypto.h>
@@ -290,4 +291,20 @@ void secure_free(void *p, size_t len)
 		return;
 	OPENSSL_cleanse(p, len);
 	free(p);
+}
+
+long util_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void util_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }

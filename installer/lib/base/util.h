@@ -57,4 +57,9 @@ void wipe(void *p, size_t n);
  * before the first secret is read. 0 or a negative errno. */
 int protect_process_secrets(void);
 
+/* Milliseconds on the monotonic clock (for deadlines and backoff). */
+long util_mono_ms(void);
+/* Sleep ms milliseconds, resuming after signals. */
+void util_sleep_ms(long ms);
+
 #endif

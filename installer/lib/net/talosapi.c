@@ -466,22 +466,6 @@ int talosapi_parse_endpoint(const char *ep, char **host, int *port)
 
 /* ---- calls with retries ------------------------------------------------------ */
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Answers that mean "not yet": the call did not run, and what the node is
  * still doing (siderolabs/talos v1.10.5
  * internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go
@@ -532,7 +516,7 @@ int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *rp
 	long deadline = rt->deadline_ms > 0 ? rt->deadline_ms : 600000;
 	long delay = rt->initial_ms > 0 ? rt->initial_ms : 500;
 	long cap = rt->max_ms > 0 ? rt->max_ms : 10000;
-	long start = now_ms();
+	long start = util_mono_ms();
 	struct grpc_target t = {
 		.host = n->host,
 		.port = n->port > 0 ? n->port : TALOSAPI_PORT,
@@ -571,15 +555,15 @@ int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *rp
 			k = 1;
 		if (k <= 0)
 			return r;
-		left = deadline - (now_ms() - start);
+		left = deadline - (util_mono_ms() - start);
 		if ((rt->attempts > 0 && attempt >= rt->attempts) || left <= 0)
 			return app_err_prefix(e, "gave up after %d attempt%s in %lds", attempt,
-					      attempt == 1 ? "" : "s", (now_ms() - start + 500) / 1000);
+					      attempt == 1 ? "" : "s", (util_mono_ms() - start + 500) / 1000);
 		if (delay > left)
 			delay = left;
 		if (rt->on_retry)
 			rt->on_retry(rt->ud, attempt, e ? e->msg : "", delay);
-		sleep_ms(delay);
+		util_sleep_ms(delay);
 		delay = delay * 2 > cap ? cap : delay * 2;
 	}
 }
