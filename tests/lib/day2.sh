@@ -26,13 +26,15 @@ day2_site() {
 	export APPLIANCE_DEMO_NAS_USER=${APPLIANCE_DEMO_NAS_USER:-nasuser} \
 		APPLIANCE_DEMO_NAS_PASSWORD=${APPLIANCE_DEMO_NAS_PASSWORD:-canary-naspw-$$} \
 		APPLIANCE_DEMO_GIT_TOKEN=canary-gittok-$$ APPLIANCE_DEMO_SOPS_KEY=canary-sops-$$ \
-		APPLIANCE_DEMO_OP_CREDENTIALS=canary-opcred-$$ APPLIANCE_DEMO_OP_TOKEN=canary-optok-$$
+		APPLIANCE_DEMO_OP_CREDENTIALS=canary-opcred-$$ APPLIANCE_DEMO_OP_TOKEN=canary-optok-$$ \
+		APPLIANCE_DEMO_S3_ACCESS_KEY=${APPLIANCE_DEMO_S3_ACCESS_KEY:-S3RVER} \
+		APPLIANCE_DEMO_S3_SECRET_KEY=${APPLIANCE_DEMO_S3_SECRET_KEY:-canary-s3-$$}
 	PROFILE=$ROOT/profiles/demo.yaml
 	SITE=(--site "$ROOT/tests/fixtures/day2/nodes.yaml")
 	"$APPLIANCE" talos secrets "$PROFILE" --out "$T/secrets.yaml" >/dev/null 2>&1 ||
 		skip_all "appliance talos secrets failed"
-	"$APPLIANCE" talos gen "$PROFILE" "${SITE[@]}" --secrets "$T/secrets.yaml" --out "$T/gen" >/dev/null 2>&1 ||
-		skip_all "appliance talos gen failed"
+	"$APPLIANCE" talos gen "$PROFILE" "${SITE[@]}" --secrets "$T/secrets.yaml" --out "$T/gen" >"$T/gen.out" 2>&1 ||
+		skip_all "appliance talos gen failed: $(cat "$T/gen.out")"
 	"$PY" - "$T/secrets.yaml" "$T" <<'PYEOF'
 import base64, sys, yaml
 b = yaml.safe_load(open(sys.argv[1]))
