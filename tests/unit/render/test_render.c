@@ -296,6 +296,11 @@ static const struct tamper tampers[] = {
 	  "GitRepository 'flux-system/home-kubernetes' (set by gitops.repository), but no such object is "
 	  "rendered",
 	  18 },
+	/* every namespace used is created by the tree */
+	{ "Namespace", "immich", "x",
+	  "HelmRelease immich/immich (clusters/talos-robbinsdale/apps/immich/app/helmrelease.yaml) refers to "
+	  "Namespace 'immich' (set by namespace), but no such object is rendered",
+	  11 },
 	/* no two objects share kind+namespace+name */
 	{ "OnePasswordItem", "immich-dragonfly-secret", "immich-postgres-user",
 	  "OnePasswordItem immich/immich-postgres-user is defined twice: in "
