@@ -230,12 +230,13 @@ refuse "--serve without dnsmasq on PATH" 1 '^appliance: cannot run dnsmasq: No s
 mkdir -p "$T/fakebin"
 printf '#!/bin/sh\necho "fake dnsmasq $*" >>"%s/fake-dnsmasq.log"\nexit 0\n' "$T" >"$T/fakebin/dnsmasq"
 chmod +x "$T/fakebin/dnsmasq"
-PATH="$T/fakebin:$PATH" timeout 20 "$APPLIANCE" pxe "$P" --out "$T/o8" "${ARGS[@]}" --secrets "$B" --serve lo >"$T/serve8.out" 2>&1
+PATH="$T/fakebin:$PATH" timeout 20 "$APPLIANCE" pxe "$P" --out "$T/o8" "${ARGS[@]}" --secrets "$B" --serve lo \
+	--listen 127.0.0.1:0 >"$T/serve8.out" 2>&1
 expect_out "--serve ran dnsmasq as an unprivileged user" "--user=$(if [ "$(id -u)" = 0 ]; then getent passwd dnsmasq >/dev/null && echo dnsmasq || echo nobody; else id -un; fi)" cat "$T/fake-dnsmasq.log"
 check "--serve: every file of the tree and the payloads still belongs to the builder" \
 	bash -c "[ -z \"\$(find '$T/o8' '$T/o8.payloads' ! -user $(id -u))\" ]"
 check "--serve: nothing under the tree is writable by others" bash -c "[ -z \"\$(find '$T/o8' -perm /022)\" ]"
-check "--serve on lo: payload URL from lo's address" grep -q 'appliance.payload=http://127.0.0.1:8069/' "$T/o8/boot.ipxe"
+check "--serve: the payload URL follows --listen" grep -qE 'appliance.payload=http://127.0.0.1:[1-9][0-9]*/$' "$T/o8/boot.ipxe"
 
 # ---- the payload server: once per node ----
 "$APPLIANCE" pxe "$P" --out "$T/srv" "${ARGS[@]}" --secrets "$B" --listen 127.0.0.1:0 --payload-url "$URL" \
