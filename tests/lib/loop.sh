@@ -11,6 +11,8 @@
 #                                256M, 8G) and print its path
 #   dev=$(loop_attach IMG [-r])  attach IMG to a free loop device (-r: read-only), record it,
 #                                print /dev/loopN
+#   loop_attach_at DEV IMG       attach IMG to the free loop device DEV (a device this test
+#                                detached before: the same name for another disk), record it
 #   dev=$(loop_new NAME SIZE)    loop_image + loop_attach in one step
 #   loop_partx DEV               make the kernel see DEV's partitions (partx -a/-u: no udev here)
 #   loop_owned DEV               succeeds only for a device this test attached (recorded, and
@@ -55,6 +57,14 @@ loop_attach() {
 	dev=$(losetup --find --show "$@" "$real") || return 1
 	printf '%s\t%s\n' "$dev" "$real" >>"$_LOOP_DB"
 	echo "$dev"
+}
+
+loop_attach_at() {
+	local dev=$1 real
+	real=$(readlink -f "$2") || return 1
+	[ -z "$(_loop_backing "$dev")" ] || return 1 # never take over a device in use
+	losetup "$dev" "$real" || return 1
+	printf '%s\t%s\n' "$dev" "$real" >>"$_LOOP_DB"
 }
 
 loop_new() {

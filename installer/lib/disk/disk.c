@@ -433,3 +433,56 @@ int disk_open_write(const struct disk_claim *c, int extra_flags, struct app_err 
 {
 	return claim_standalone(c, true, extra_flags, e);
 }
+
+/* ---- identity -------------------------------------------------------------- */
+
+/* s without blanks (sysfs serials are padded): '_' for each run of them */
+static void put_word(struct buf *b, const char *key, const char *s)
+{
+	bool blank = false;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (!*s)
+		return;
+	buf_printf(b, "%s%s=", b->len ? " " : "", key);
+	for (; *s; s++) {
+		if (*s == ' ' || *s == '\t' || *s == '\n') {
+			blank = true;
+			continue;
+		}
+		if (blank)
+			buf_append(b, "_", 1);
+		blank = false;
+		buf_append(b, s, 1);
+	}
+}
+
+int disk_identity(const struct hw_disk *d, const char *root, char *out, size_t n)
+{
+	struct buf b = { 0 };
+	struct bkey k;
+	int r = 0;
+
+	if (!root)
+		root = "/";
+	if (d->is_file) {
+		k = key_of(d);
+		if (k.valid)
+			buf_printf(&b, "file=%u:%u:%llu", major(k.dev), minor(k.dev), k.ino);
+	} else if (is_loop(d)) {
+		k = loop_backing(d, root);
+		if (k.valid && k.blk)
+			buf_printf(&b, "loop-blk=%u:%u", major(k.dev), minor(k.dev));
+		else if (k.valid)
+			buf_printf(&b, "loop-file=%u:%u:%llu", major(k.dev), minor(k.dev), k.ino);
+	} else {
+		put_word(&b, "serial", d->serial ? d->serial : "");
+		put_word(&b, "wwid", d->wwid ? d->wwid : "");
+	}
+	if (!b.len)
+		r = -ENODATA;
+	snprintf(out, n, "%s", b.data ? b.data : "");
+	buf_free(&b);
+	return r;
+}

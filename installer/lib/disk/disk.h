@@ -12,6 +12,7 @@
 #ifndef APPLIANCE_DISK_H
 #define APPLIANCE_DISK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct hw_inventory;
@@ -50,6 +51,14 @@ int disk_policy_check_inv(const struct disk_claim *c, const struct hw_inventory 
 /* Open d for writing after disk_policy_check_inv (O_EXCL for block devices). */
 int disk_open_write_inv(const struct disk_claim *c, const struct hw_inventory *inv, const struct hw_disk *d,
 			int extra_flags, struct app_err *e);
+
+/* What a disk is, independent of the name it has today, for records that
+ * must find the same disk again (wipe backups, journals): "serial=S wwid=W"
+ * (either may be missing) for a block device, "loop-file=MAJ:MIN:INO" /
+ * "loop-blk=MAJ:MIN" for a loop device (its backing), "file=MAJ:MIN:INO" for
+ * an image file. -ENODATA (out "") when the disk has nothing that identifies
+ * it (a block device without serial or WWID). root: hw root (NULL: "/"). */
+int disk_identity(const struct hw_disk *d, const char *root, char *out, size_t n);
 
 /* "installDisk", "cephDisks", "disk" */
 const char *disk_role_name(enum disk_role r);

@@ -480,6 +480,7 @@ struct job {
 	int fd;
 	bool is_blk;
 	const char *backup_file; /* phase 1 only */
+	char id[256];		 /* disk_identity at backup time ("" when none) */
 	struct span *spans;
 	size_t n_spans;
 	struct wipe_disk_result *res;
@@ -635,7 +636,36 @@ static void run_jobs(struct job *jobs, size_t n, void *(*fn)(void *))
 	free(started);
 }
 
-#define INDEX_MAGIC "appliance-wipe-backup 1"
+/* Version 2: each disk carries its identity (disk_identity: serial/WWID, or
+ * the file's dev+inode) and the index ends with the sha256 of all that came
+ * before it, so --restore neither writes to another disk that now has the
+ * recorded path nor trusts an index that was damaged or edited. */
+#define INDEX_MAGIC "appliance-wipe-backup 2"
+#define INDEX_MAX (1u << 24)
+
+/* The identity of the disk path names now (an inventory of our own when inv
+ * is NULL or does not list it). "" when it has none. */
+static void identity_now(const char *path, const struct hw_inventory *inv, const char *root, const char *live,
+			 char *out, size_t n)
+{
+	struct hw_inventory own = { 0 };
+	struct hw_opts o = { .root = root, .live = live, .no_probe = true };
+	const struct hw_disk *d = inv ? hw_find(inv, path) : NULL;
+	struct stat st;
+
+	out[0] = '\0';
+	if (!d) {
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+			o.files = &path;
+			o.n_files = 1;
+		}
+		if (hw_inventory(&o, &own, NULL) == 0)
+			d = hw_find(&own, path);
+	}
+	if (d)
+		disk_identity(d, hw_root(&o), out, n);
+	hw_inventory_free(&own);
+}
 
 static int write_index(const char *dir, struct job *jobs, size_t n, struct app_err *e)
 {
@@ -643,17 +673,22 @@ static int write_index(const char *dir, struct job *jobs, size_t n, struct app_e
 	char *p = xasprintf("%s/index", dir);
 	int r;
 
+	char sha[65];
+
 	buf_printf(&b, "%s\n", INDEX_MAGIC);
 	for (size_t i = 0; i < n; i++) {
 		const char *f = strrchr(jobs[i].backup_file, '/');
 
 		buf_printf(&b, "disk %llu %s %s\n", (unsigned long long)jobs[i].t->size,
 			   f ? f + 1 : jobs[i].backup_file, jobs[i].t->path);
+		buf_printf(&b, "id %s\n", jobs[i].id[0] ? jobs[i].id : "none");
 		for (size_t k = 0; k < jobs[i].n_spans; k++)
 			buf_printf(&b, "region %llu %llu %llu %s\n", (unsigned long long)jobs[i].spans[k].off,
 				   (unsigned long long)jobs[i].spans[k].len,
 				   (unsigned long long)jobs[i].spans[k].file_off, jobs[i].spans[k].sha);
 	}
+	sha256_hex(b.data, b.len, sha);
+	buf_printf(&b, "sha256 %s\n", sha);
 	r = write_file_atomic(p, b.data, b.len, 0600, e);
 	free(p);
 	buf_free(&b);
@@ -707,8 +742,10 @@ int wipe_apply(const struct wipe_plan *p, const char *backup_dir, struct wipe_re
 			continue;
 		}
 		jobs[i].is_blk = fstat(jobs[i].fd, &st) == 0 && S_ISBLK(st.st_mode);
-		if (backup_dir)
+		if (backup_dir) {
 			jobs[i].backup_file = xasprintf("%s/disk%zu.img", backup_dir, i);
+			identity_now(t->path, p->inv, p->root, p->live, jobs[i].id, sizeof(jobs[i].id));
+		}
 	}
 	for (size_t i = 0; i < p->n; i++)
 		if (out.v[i].rc < 0) {
@@ -747,8 +784,9 @@ out:
 
 /* ---- restore ------------------------------------------------------------ */
 
-static int restore_disk(const char *dir, const char *file, const char *path, uint64_t size, struct span *v,
-			size_t n, const char *root, const char *live, struct wipe_disk_result *res)
+static int restore_disk(const char *dir, const char *file, const char *path, const char *id, uint64_t size,
+			struct span *v, size_t n, const char *root, const char *live,
+			struct wipe_disk_result *res)
 {
 	struct disk_claim c = { .path = path, .role = DISK_ROLE_ANY, .root = root, .live = live };
 	struct app_err e = { 0 };
@@ -797,6 +835,28 @@ static int restore_disk(const char *dir, const char *file, const char *path, uin
 	}
 	if (r < 0)
 		goto out;
+	/* the disk that has the recorded path today must be the one backed up */
+	{
+		char now_id[256];
+
+		identity_now(path, NULL, root, live, now_id, sizeof(now_id));
+		if (strcmp(id, "none") == 0) {
+			r = -ENODATA;
+			snprintf(res->msg, sizeof(res->msg),
+				 "backup of '%s' recorded no identity (the disk had no serial or WWID); "
+				 "cannot tell it is the same disk, nothing restored",
+				 path);
+			goto out;
+		}
+		if (strcmp(id, now_id) != 0) {
+			r = -ENXIO;
+			snprintf(res->msg, sizeof(res->msg),
+				 "disk '%s' is not the disk the backup was taken from (backup: %s; now: %s); "
+				 "nothing restored",
+				 path, id, now_id[0] ? now_id : "no identity");
+			goto out;
+		}
+	}
 	fd = disk_open_write(&c, 0, &e);
 	if (fd < 0) {
 		r = fd;
@@ -852,6 +912,37 @@ out:
 	return r;
 }
 
+/* The index's last line is "sha256 HEX" of every byte before it; cut it off
+ * when it matches, refuse the index when it does not. */
+static int index_check(const char *ip, struct buf *b, struct app_err *e)
+{
+	char want[65], have[65];
+	size_t end = b->len;
+	const char *last;
+
+	if (end && b->data[end - 1] == '\n')
+		end--;
+	last = end ? memrchr(b->data, '\n', end) : NULL;
+	last = last ? last + 1 : b->data;
+	if (end - (size_t)(last - b->data) != 7 + 64 || strncmp(last, "sha256 ", 7) != 0)
+		return app_err_set(e, -EBADMSG,
+				   "backup index '%s' has no integrity line ('sha256 HEX' at its end); "
+				   "refusing to restore from it",
+				   ip);
+	memcpy(want, last + 7, 64);
+	want[64] = '\0';
+	sha256_hex(b->data, (size_t)(last - b->data), have);
+	if (strcmp(want, have) != 0)
+		return app_err_set(
+		    e, -EBADMSG,
+		    "backup index '%s' fails its integrity check (sha256 %s, recorded %s): it was "
+		    "damaged or edited; refusing to restore from it",
+		    ip, have, want);
+	b->len = (size_t)(last - b->data);
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 int wipe_restore(const char *dir, const char *root, const char *live, struct wipe_result *res,
 		 struct app_err *e)
 {
@@ -864,8 +955,12 @@ int wipe_restore(const char *dir, const char *root, const char *live, struct wip
 	struct span *v = NULL;
 	size_t n = 0, lineno = 0;
 	double t0 = now();
-	int r = read_file(ip, 1 << 24, &b, e);
+	char *id = NULL;
+	int r = read_file(ip, INDEX_MAX, &b, e);
 
+	if (r < 0)
+		goto out;
+	r = index_check(ip, &b, e);
 	if (r < 0)
 		goto out;
 	line = strtok_r(b.data, "\n", &save);
@@ -886,15 +981,16 @@ int wipe_restore(const char *dir, const char *root, const char *live, struct wip
 				out.v = xrealloc(out.v, sizeof(*out.v) * (out.n + 1));
 				memset(&out.v[out.n], 0, sizeof(out.v[out.n]));
 				out.v[out.n].path = xstrdup(path);
-				if (restore_disk(dir, file, path, size, v, n, root, live, &out.v[out.n]) <
-					0 &&
+				if (restore_disk(dir, file, path, id ? id : "none", size, v, n, root, live,
+						 &out.v[out.n]) < 0 &&
 				    r == 0)
 					r = app_err_set(e, out.v[out.n].rc, "%s", out.v[out.n].msg);
 				out.n++;
 			}
 			free(file);
 			free(path);
-			file = path = NULL;
+			free(id);
+			file = path = id = NULL;
 			free(v);
 			v = NULL;
 			n = 0;
@@ -913,6 +1009,8 @@ int wipe_restore(const char *dir, const char *root, const char *live, struct wip
 			}
 			file = xstrdup(fname);
 			path = xstrdup(line + used);
+		} else if (strncmp(line, "id ", 3) == 0 && path && !id && !n) {
+			id = xstrdup(line + 3);
 		} else if (sscanf(line, "region %llu %llu %llu %64s", &off, &len, &foff, sha) == 4 && path) {
 			v = xrealloc(v, sizeof(*v) * (n + 1));
 			v[n] = (struct span){ .off = off, .len = len, .file_off = foff };
@@ -928,6 +1026,7 @@ int wipe_restore(const char *dir, const char *root, const char *live, struct wip
 out:
 	free(file);
 	free(path);
+	free(id);
 	free(v);
 	free(ip);
 	buf_free(&b);

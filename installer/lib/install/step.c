@@ -48,9 +48,14 @@ struct disk_claim step_claim(struct ctx *c, const struct hw_disk *d, enum disk_r
 
 void step_disk_inputs(struct buf *in, const char *key, const struct hw_disk *d)
 {
+	char id[256];
+
 	buf_printf(in, "%s.path=%s\n%s.size=%llu\n%s.serial=%s\n%s.model=%s\n", key, step_disk_name(d), key,
 		   (unsigned long long)d->size, key, d->serial ? d->serial : "", key,
 		   d->model ? d->model : "");
+	/* identity, not name: another disk at the same path is not "done" (issue 17) */
+	disk_identity(d, NULL, id, sizeof(id));
+	buf_printf(in, "%s.id=%s\n", key, id);
 }
 
 int step_need_install(struct ctx *c, struct app_err *e)

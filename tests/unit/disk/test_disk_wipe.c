@@ -214,24 +214,60 @@ static void test_apply_backup_restore_files(void **state)
 	free(bk);
 }
 
+/* an index with its integrity line (what wipe_apply writes) */
+static void put_index(const char *p, const char *body)
+{
+	char sha[65];
+	char *text;
+
+	sha256_hex(body, strlen(body), sha);
+	text = xasprintf("%ssha256 %s\n", body, sha);
+	assert_int_equal(write_file_atomic(p, text, strlen(text), 0600, NULL), 0);
+	free(text);
+}
+
 static void test_restore_bad_index(void **state)
 {
 	struct wipe_result res = { 0 };
 	struct app_err e = { 0 };
 	char dir[] = "/tmp/test_wipe_idx.XXXXXX";
-	char *p;
+	char *p, *want;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	assert_int_equal(wipe_restore(dir, NULL, NULL, &res, &e), -ENOENT);
 	wipe_result_free(&res);
 	p = xasprintf("%s/index", dir);
-	assert_int_equal(write_file_atomic(p, "something else\n", 15, 0600, &e), 0);
-	assert_int_equal(wipe_restore(dir, NULL, NULL, &res, &e), -EINVAL);
-	assert_non_null(strstr(e.msg, "/index:1: expected 'appliance-wipe-backup 1'"));
-	wipe_result_free(&res);
-	assert_int_equal(write_file_atomic(p, "appliance-wipe-backup 1\ndisk 10 ../x /dev/x\n", 44, 0600, &e),
+	/* no integrity line (a version 1 index, or anything else) */
+	assert_int_equal(write_file_atomic(p, "appliance-wipe-backup 1\ndisk 10 a /dev/x\n", 42, 0600, &e),
 			 0);
+	assert_int_equal(wipe_restore(dir, NULL, NULL, &res, &e), -EBADMSG);
+	want = xasprintf(
+	    "backup index '%s' has no integrity line ('sha256 HEX' at its end); refusing to restore "
+	    "from it",
+	    p);
+	assert_string_equal(e.msg, want);
+	free(want);
+	wipe_result_free(&res);
+	/* an edited index: the recorded sha256 no longer matches */
+	put_index(p, "appliance-wipe-backup 2\ndisk 10 a /dev/x\nid serial=A\n");
+	{
+		struct buf b = { 0 };
+
+		assert_int_equal(read_file(p, 4096, &b, NULL), 0);
+		b.data[strlen("appliance-wipe-backup 2\ndisk 10 a /dev/x\nid serial=")] = 'B';
+		assert_int_equal(write_file_atomic(p, b.data, b.len, 0600, NULL), 0);
+		buf_free(&b);
+	}
+	assert_int_equal(wipe_restore(dir, NULL, NULL, &res, &e), -EBADMSG);
+	assert_non_null(strstr(e.msg, "fails its integrity check (sha256 "));
+	assert_non_null(strstr(e.msg, "it was damaged or edited; refusing to restore from it"));
+	wipe_result_free(&res);
+	put_index(p, "something else\n");
+	assert_int_equal(wipe_restore(dir, NULL, NULL, &res, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "/index:1: expected 'appliance-wipe-backup 2'"));
+	wipe_result_free(&res);
+	put_index(p, "appliance-wipe-backup 2\ndisk 10 ../x /dev/x\n");
 	assert_int_equal(wipe_restore(dir, NULL, NULL, &res, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "/index:2: backup file '../x' must be a plain name"));
 	wipe_result_free(&res);
