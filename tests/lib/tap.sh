@@ -49,3 +49,22 @@ expect_out() {
 }
 # last output of check/expect_*
 last_out() { cat "$T/.out"; }
+# refused_unchanged DESC EXACT-LINE TARGET CMD...: CMD exits 1, its output holds EXACT-LINE,
+# and TARGET (a file or device) hashes the same before and after.
+refused_unchanged() {
+	local d=$1 msg=$2 tgt=$3 rc before after
+	shift 3
+	sync
+	before=$(sha256sum "$tgt" | cut -d' ' -f1)
+	"$@" >"$T/.out" 2>&1
+	rc=$?
+	sync
+	after=$(sha256sum "$tgt" | cut -d' ' -f1)
+	if [ "$rc" -eq 1 ] && grep -qxF -- "$msg" "$T/.out" && [ "$before" = "$after" ]; then
+		ok "$d"
+	else
+		not_ok "$d (exit $rc, hash $before -> $after)"
+		echo "#   wanted: $msg"
+		sed 's/^/#   /' "$T/.out" | tail -15
+	fi
+}
