@@ -204,7 +204,7 @@ for p in immich demo; do
 done
 tricky=(--set apps.immich.route.homerName=on --set apps.immich.route.homerCategory=0777
 	--set apps.immich.route.homerIcon=0x1F --set apps.immich.route.homerDescription=23:00
-	--set apps.immich.route.homerKeywords=1.10 --set 'apps.immich.route.hostnames[0]=yes'
+	--set apps.immich.route.homerKeywords=1.10 --set 'apps.immich.route.hostnames[0]=yes' --set 'site.domains[0]=yes'
 	--set gitops.branch=no --set site.vars.EXTRA=1e3)
 check "render with ambiguous scalars (on, 0777, 0x1F, 23:00, 1.10, yes, no, 1e3)" "$APPLIANCE" render profiles/immich.yaml --out "$T/tricky" "${tricky[@]}"
 mapfile -t files < <(find "$T/tricky" -name '*.yaml' | sort)
@@ -381,6 +381,8 @@ if [ ! -e "$T/nots/$P/gateways/app/ts.yaml" ] && ! grep -q 'name: ts$' "$T/nots/
 else
 	not_ok "tailscale disabled: ts gateway or route parent left"
 fi
+rule "route hostnames are covered by the gateways' certificate" 'apps.immich.route.hostnames[1]=photos.example.org' \
+	"appliance: render: apps.immich.route.hostnames: 'photos.example.org' is not a site domain or a name directly under one (site.domains): the gateways' certificate would not cover it"
 rule "summary line" apps.immich.database.secret=other "appliance: render: 2 problems; nothing written"
 "$APPLIANCE" render profiles/immich.yaml --out "$T/pj" --json --set apps.immich.database.secret=other >"$T/p.json" 2>/dev/null
 if /usr/bin/python3 -c '

@@ -470,6 +470,20 @@ static void app_route(struct render_ctx *c)
 			   "apps.immich.route.gateways", true);
 	}
 	y_set(spec, "parentRefs", parents);
+	/* the gateways serve one certificate for site.domains and their wildcards */
+	for (size_t i = 0; m->platform.cert_manager.enabled && i < r->hostnames.n; i++) {
+		const char *h = r->hostnames.v[i], *dot = strchr(h, '.');
+		bool covered = false;
+		for (size_t j = 0; j < m->site.domains.n && !covered; j++)
+			covered = strcmp(h, m->site.domains.v[j]) == 0 ||
+				  (dot && strcmp(dot + 1, m->site.domains.v[j]) == 0);
+		if (!covered)
+			render_problem(c,
+				       "apps.immich.route.hostnames: '%s' is not a site domain or a name "
+				       "directly under one (site.domains): the gateways' certificate would "
+				       "not cover it",
+				       h);
+	}
 	y_set(spec, "hostnames", y_strs((const char *const *)r->hostnames.v, r->hostnames.n));
 	y_set(y_at(match, "path"), "type", y_str("PathPrefix"));
 	y_set(y_at(match, "path"), "value", y_str(r->path));
