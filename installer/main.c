@@ -30,6 +30,7 @@ static const struct command commands[] = {
 	{ "bootstrap", cmd_bootstrap, "bootstrap etcd over the Talos API and fetch the kubeconfig" },
 	{ "rebuild", cmd_rebuild, "rebuild a failed site from its secrets and backups" },
 	{ "apply", cmd_apply, "apply the profile's machine configs to running nodes (dry run first)" },
+	{ "upgrade", cmd_upgrade, "upgrade Talos and Kubernetes node by node (plan first)" },
 	{ "status", cmd_status, "the site's health: nodes, etcd, cluster, Flux, NAS, backups" },
 	{ "version", cmd_version, "print the version" },
 	{ "help", cmd_help, "show help for a command" },

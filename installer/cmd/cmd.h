@@ -34,6 +34,7 @@ CMD(bootstrap)
 CMD(rebuild)
 CMD(status)
 CMD(apply)
+CMD(upgrade)
 #undef CMD
 
 /* Options every profile-reading command accepts: PROFILE [--site FILE]...

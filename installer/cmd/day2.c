@@ -287,10 +287,13 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 			seen_down = true;
 			if (ph == PH_DOWN)
 				ph = PH_UP;
-		} else if (ph == PH_DOWN) {
+		} else if (ph == PH_DOWN && !(w->want_version && strcmp(version, w->want_version) == 0)) {
 			/* still answering before its reboot */
 			snprintf(last, sizeof(last), "still answering on %s, not rebooted yet", version);
 		} else {
+			/* (a node already on the new version rebooted between two polls) */
+			if (ph == PH_DOWN)
+				ph = PH_UP;
 			if (ph == PH_UP) {
 				if (r)
 					report_note(r, step, "%s answers: Talos %s", n->mn->name, version);

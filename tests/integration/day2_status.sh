@@ -6,8 +6,6 @@
 # only read.
 . "$(dirname "$0")/../lib/tap.sh"
 PY=/usr/bin/python3
-$PY -c 'import grpc, yaml' 2>/dev/null || skip_all "python3-grpcio or python3-yaml is not installed"
-[ -x "$APPLIANCE" ] || skip_all "no $APPLIANCE"
 . "$ROOT/tests/lib/smbd.sh"
 . "$ROOT/tests/servers/s3rver.sh"
 . "$ROOT/tests/lib/day2.sh"

@@ -19,6 +19,8 @@
 #                        $T/kubeconfig; its lists in $T/kube/*.json
 PY=${PY:-/usr/bin/python3}
 DAY2_NODES="cp1 cp2 cp3 w1"
+$PY -c 'import grpc, yaml' 2>/dev/null || skip_all "python3-grpcio or python3-yaml is not installed"
+[ -x "$APPLIANCE" ] || skip_all "no $APPLIANCE"
 
 day2_site() {
 	# the bootstrap Secrets in control-plane configs read these (canaries: never printed)

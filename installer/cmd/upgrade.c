@@ -1,0 +1,477 @@
+/* appliance upgrade: Talos (and Kubernetes) to the versions of the profile,
+ * or of --talos / --kubernetes, one node at a time: control planes first,
+ * then workers. The plan comes first and refuses what Talos would refuse
+ * (version skew, an incomplete etcd). Talos moves with the Upgrade call and
+ * always the Image Factory installer of the profile's schematic, so the
+ * site's system extensions survive (talosctl upgrade's default image would
+ * drop them). Kubernetes moves the way talosctl upgrade-k8s does it: new
+ * component images in each node's machine config, applied without a reboot,
+ * control planes first. After each node: wait (bounded) for it to answer on
+ * the new version, healthy services and, for a control plane, every etcd
+ * member. The first failure stops the run and says how to resume; every node
+ * is journaled so a re-run continues where it stopped. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/err.h"
+#include "base/util.h"
+#include "day2.h"
+#include "day2/compat.h"
+#include "day2/nodecfg.h"
+#include "install/journal.h"
+#include "install/report.h"
+#include "net/talosops.h"
+#include "profile/model.h"
+#include "talos/talos_assets.h"
+#include "talos/talos_schematic.h"
+
+#define NODE_CONFIG_MAX (4u << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: appliance upgrade PROFILE --secrets FILE [--talos VERSION] [--kubernetes VERSION]\n"
+		"                         [--node NAME]... [--apply]\n"
+		"\n"
+		"Upgrade Talos (and with --kubernetes, Kubernetes) node by node: control planes one at a\n"
+		"time, then workers. The plan comes first; --apply carries it out. Talos is installed\n"
+		"from the Image Factory installer of the profile's schematic. Each node is waited for\n"
+		"(new version, healthy services, every etcd member) before the next; the first failure\n"
+		"stops the run, and a re-run continues where it stopped (journal in the state directory).\n"
+		"\n"
+		"options:\n"
+		"%s"
+		"  --talos VERSION       upgrade Talos to VERSION (default: the profile's talos.version);\n"
+		"                        put it in the profile afterwards\n"
+		"  --kubernetes VERSION  also move Kubernetes to VERSION (needs --secrets: the configs are\n"
+		"                        rendered); one minor version at a time\n"
+		"  --apply               carry the plan out (without it: the plan only)\n"
+		"  --wait SECONDS        per node: how long to wait for it (default 900)\n"
+		"  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"exit codes: 0 ok, 1 refused or stopped (the message says how to resume), 2 usage error\n",
+		day2_options_help);
+}
+
+struct up_opts {
+	struct day2_opts d;
+	const char *talos, *kubernetes, *state_dir;
+	bool apply;
+	long wait_s;
+	char *sets[2]; /* talos.version=, talos.kubernetesVersion= */
+};
+
+static int own_arg(void *ud, int argc, char **argv, int *i)
+{
+	static const struct cmd_value_opt vals[] = {
+		{ "--talos", offsetof(struct up_opts, talos) },
+		{ "--kubernetes", offsetof(struct up_opts, kubernetes) },
+		{ "--state-dir", offsetof(struct up_opts, state_dir) },
+		{ "--wait", CMD_OPT_OWN },
+	};
+	struct up_opts *o = ud;
+	const struct cmd_value_opt *hit;
+	const char *v;
+	int r;
+
+	if (strcmp(argv[*i], "--apply") == 0) {
+		o->apply = true;
+		return 1;
+	}
+	r = cmd_value_opts("upgrade", argc, argv, i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit, &v);
+	if (r < 0)
+		return -EXIT_USAGE;
+	if (r > 0 && hit->off == CMD_OPT_OWN) {
+		char *end;
+
+		o->wait_s = strtol(v, &end, 10);
+		if (*end || o->wait_s <= 0)
+			return -cmd_usage_error("upgrade", "--wait '%s': expected seconds (> 0)", v);
+	}
+	return r;
+}
+
+/* One node's part of the plan. */
+struct node_up {
+	char version[64];  /* Talos it runs */
+	char k8s[64];	   /* Kubernetes its kubelet runs ("" when unknown) */
+	bool talos, kube;  /* to do */
+	bool resume;	   /* on the target already, but a run stopped before it was found healthy */
+	char *err;	   /* why the plan refuses this node */
+	struct buf config; /* the config with the new Kubernetes images (secret: wiped) */
+};
+
+struct up {
+	struct day2 d;
+	struct up_opts *o;
+	struct report *r;
+	struct journal *j;
+	char *image; /* Image Factory installer of the profile's schematic at the target */
+	const char *target, *k8s_target;
+	struct node_up *nodes;
+	int idx;
+};
+
+static const char *tag_of(const char *image)
+{
+	const char *c = strrchr(image, ':'), *s = strrchr(image, '/');
+
+	return c && (!s || c > s) ? c + 1 : "";
+}
+
+static void talos_inputs(const struct up *u, const struct day2_node *n, char inputs[65], struct buf *text);
+
+/* The journal says an earlier run started the Talos step of n (same image)
+ * and never finished it. */
+static bool talos_started(const struct up *u, const struct day2_node *n)
+{
+	struct journal_entry je;
+	struct buf text = { 0 };
+	char step[160], inputs[65];
+	bool started;
+
+	snprintf(step, sizeof(step), "talos-%s", n->mn->name);
+	talos_inputs(u, n, inputs, &text);
+	buf_free(&text);
+	if (!u->j || journal_get(u->j, step, &je, NULL) < 0)
+		return false;
+	started = je.status == JOURNAL_STARTED && strcmp(je.inputs, inputs) == 0;
+	return started;
+}
+
+/* Everything Talos would refuse, refused first: fills each node's part of
+ * the plan (nu->err when refused); returns how many nodes were refused, and
+ * the etcd refusal in etcd_err. Prints nothing: print_plan does. */
+static int plan(struct up *u, char *etcd_err, size_t n_etcd)
+{
+	struct app_err e = { 0 };
+	const struct day2_node *first_cp = NULL;
+	int bad = 0;
+
+	for (size_t i = 0; i < u->d.n; i++) {
+		const struct day2_node *n = &u->d.v[i];
+		struct node_up *nu = &u->nodes[i];
+		struct buf cfg = { 0 };
+		struct nodecfg_facts f = { 0 };
+		const char *k;
+
+		if (!first_cp && n->mn->role == NODE_ROLE_CONTROLPLANE)
+			first_cp = n;
+		e.msg[0] = '\0';
+		if (talosops_version(&n->api, &u->d.once, nu->version, sizeof(nu->version), &e) < 0)
+			goto refused;
+		if (talosops_read(&n->api, &u->d.once, TALOSOPS_CONFIG_PATH, NODE_CONFIG_MAX, &cfg, &e) ==
+			0 &&
+		    nodecfg_facts(cfg.data, cfg.len, TALOSOPS_CONFIG_PATH, &f, &e) == 0)
+			snprintf(nu->k8s, sizeof(nu->k8s), "%s", tag_of(f.kubelet_image));
+		if (cfg.data)
+			secure_free(cfg.data, cfg.cap);
+		nodecfg_facts_free(&f);
+		nu->talos = strcmp(nu->version, u->target) != 0;
+		nu->resume = !nu->talos && talos_started(u, n);
+		if (nu->talos && day2_talos_upgradeable(nu->version, u->target, &e) < 0)
+			goto refused;
+		/* the Kubernetes the node will run must suit the Talos it will run */
+		k = u->k8s_target ? u->k8s_target : nu->k8s;
+		if (*k && day2_kubernetes_supported(k, u->target, &e) < 0)
+			goto refused;
+		if (u->k8s_target) {
+			if (!nu->k8s[0]) {
+				app_err_set(&e, -EINVAL,
+					    "cannot tell which Kubernetes the node runs (no "
+					    "machine.kubelet.image in its config)");
+				goto refused;
+			}
+			nu->kube = strcmp(nu->k8s, u->k8s_target) != 0;
+			if (nu->kube && day2_kubernetes_path(nu->k8s, u->k8s_target, &e) < 0)
+				goto refused;
+		}
+		continue;
+	refused:
+		nu->err = xstrdup(e.msg);
+		nu->talos = nu->kube = nu->resume = false;
+		bad++;
+	}
+	/* a control plane upgrade with etcd short of a member could lose quorum;
+	 * Talos itself refuses (etcd.go ValidateForUpgrade): say so now */
+	if (!bad && first_cp && day2_etcd_full(&u->d, first_cp, &e) < 0) {
+		snprintf(
+		    etcd_err, n_etcd,
+		    "%.700s: upgrading a control plane now could lose etcd quorum; bring the member back "
+		    "first (appliance status shows it)",
+		    e.msg);
+		bad++;
+	}
+	return bad;
+}
+
+static void print_plan(struct up *u)
+{
+	for (size_t i = 0; i < u->d.n; i++) {
+		const char *step = u->d.v[i].mn->name;
+		struct node_up *nu = &u->nodes[i];
+
+		report_step_begin(u->r, ++u->idx, step, "plan");
+		if (nu->err) {
+			report_step_end(u->r, step, REPORT_FAILED, nu->err);
+			continue;
+		}
+		if (nu->talos)
+			report_action(u->r, step, "write", "Talos %s -> %s with %s", nu->version, u->target,
+				      u->image);
+		else if (nu->resume)
+			report_action(
+			    u->r, step, "write",
+			    "Talos %s: an earlier run upgraded it and was interrupted before the node was "
+			    "healthy; check it again",
+			    nu->version);
+		else
+			report_action(u->r, step, "keep", "Talos %s already", nu->version);
+		if (nu->kube)
+			report_action(u->r, step, "write", "Kubernetes %s -> %s (machine config, no reboot)",
+				      nu->k8s, u->k8s_target);
+		else if (u->k8s_target)
+			report_action(u->r, step, "keep", "Kubernetes %s already", nu->k8s);
+		report_step_end(u->r, step,
+				nu->resume		? REPORT_RESUME
+				: nu->talos || nu->kube ? REPORT_TODO
+							: REPORT_NOTHING,
+				NULL);
+	}
+}
+
+/* A node step's journal inputs: "node=NAME\nKIND=WHAT\n" and its digest. */
+static void journal_step(const char *kind, const struct day2_node *n, const char *what, char inputs[65],
+			 struct buf *text)
+{
+	buf_printf(text, "node=%s\n%s=%s\n", n->mn->name, kind, what);
+	sha256_hex(text->data, text->len, inputs);
+}
+
+static void talos_inputs(const struct up *u, const struct day2_node *n, char inputs[65], struct buf *text)
+{
+	journal_step("image", n, u->image, inputs, text);
+}
+
+/* Talos on one node. 0 done, -1 stopped (reported). */
+static int talos_node(struct up *u, const struct day2_node *n, struct node_up *nu)
+{
+	struct journal_entry je;
+	struct buf text = { 0 };
+	struct app_err e = { 0 };
+	struct day2_wait w = { .timeout_s = u->o->wait_s, .want_version = u->target, .expect_down = true };
+	char step[160], inputs[65], ack[128], cur[64];
+	int rc = -1;
+
+	snprintf(step, sizeof(step), "talos-%s", n->mn->name);
+	report_step_begin(u->r, ++u->idx, step, "Talos upgrade");
+	talos_inputs(u, n, inputs, &text);
+	if (journal_get(u->j, step, &je, &e) < 0)
+		je.status = JOURNAL_NONE;
+	if (talosops_version(&n->api, &u->d.once, cur, sizeof(cur), &e) == 0 && strcmp(cur, u->target) == 0) {
+		/* done, or the node got there while we were away: check it is well */
+		w.expect_down = false;
+		if (je.status == JOURNAL_STARTED && strcmp(je.inputs, inputs) == 0)
+			report_note(u->r, step,
+				    "resuming: the upgrade of %s was started before and it runs %s",
+				    n->mn->name, cur);
+	} else {
+		if (je.status == JOURNAL_STARTED && strcmp(je.inputs, inputs) == 0)
+			report_note(u->r, step,
+				    "resuming: the upgrade of %s was started before (run %d); asking again",
+				    n->mn->name, je.runs);
+		if (journal_begin(u->j, step, inputs, text.data, &e) < 0)
+			goto fail;
+		if (talosops_upgrade(&n->api, &u->d.once, u->image, false, false, ack, sizeof(ack), &e) < 0) {
+			app_err_prefix(&e, "%s refused the upgrade", n->mn->name);
+			goto fail;
+		}
+		report_note(u->r, step, "%s: %s", n->mn->name, ack);
+	}
+	if (day2_wait_node(&u->d, n, &w, u->r, step, &e) < 0)
+		goto fail;
+	if (journal_done(u->j, step, inputs, u->target, &e) < 0)
+		goto fail;
+	report_step_end(u->r, step, REPORT_DONE, u->target);
+	nu->talos = false;
+	rc = 0;
+	goto out;
+fail:
+	report_step_end(u->r, step, REPORT_FAILED, e.msg);
+out:
+	buf_free(&text);
+	return rc;
+}
+
+/* Kubernetes on one node: its config with the new images, no reboot. */
+static int kube_node(struct up *u, const struct day2_node *n, struct node_up *nu)
+{
+	struct talosops_applied res = { 0 };
+	struct buf text = { 0 };
+	struct app_err e = { 0 };
+	struct day2_wait w = { .timeout_s = u->o->wait_s, .want_version = u->target };
+	char step[160], inputs[65];
+	int rc = -1;
+
+	snprintf(step, sizeof(step), "kubernetes-%s", n->mn->name);
+	report_step_begin(u->r, ++u->idx, step, "Kubernetes upgrade");
+	journal_step("kubernetes", n, u->k8s_target, inputs, &text);
+	if (day2_render_config(&u->d, n, &nu->config, &e) < 0 ||
+	    journal_begin(u->j, step, inputs, text.data, &e) < 0)
+		goto fail;
+	if (talosops_apply(&n->api, &u->d.once, nu->config.data, nu->config.len, TALOSOPS_MODE_NO_REBOOT,
+			   false, &res, &e) < 0) {
+		app_err_prefix(&e, "%s refused the new Kubernetes images", n->mn->name);
+		goto fail;
+	}
+	report_note(u->r, step, "%s: %s", n->mn->name, res.details);
+	if (day2_wait_node(&u->d, n, &w, u->r, step, &e) < 0 ||
+	    journal_done(u->j, step, inputs, u->k8s_target, &e) < 0)
+		goto fail;
+	report_step_end(u->r, step, REPORT_DONE, u->k8s_target);
+	rc = 0;
+	goto out;
+fail:
+	report_step_end(u->r, step, REPORT_FAILED, e.msg);
+out:
+	talosops_applied_free(&res);
+	buf_free(&text);
+	return rc;
+}
+
+static int run(struct up *u)
+{
+	report_note(u->r, NULL, "journal: %s", journal_dir(u->j));
+	/* Talos first (control planes, then workers), then Kubernetes in the same order */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < u->d.n; i++) {
+			struct node_up *nu = &u->nodes[i];
+
+			if (!(pass == 0 ? nu->talos || nu->resume : nu->kube))
+				continue;
+			if ((pass == 0 ? talos_node(u, &u->d.v[i], nu) : kube_node(u, &u->d.v[i], nu)) < 0) {
+				char msg[600];
+
+				snprintf(
+				    msg, sizeof(msg),
+				    "stopped at node %s; the nodes before it are done. Look at it (appliance "
+				    "status), then re-run the same command: the journal in %s continues from "
+				    "there",
+				    u->d.v[i].mn->name, journal_dir(u->j));
+				report_end(u->r, EXIT_FAIL, msg);
+				return EXIT_FAIL;
+			}
+		}
+	return EXIT_OK;
+}
+
+int cmd_upgrade(int argc, char **argv)
+{
+	struct up_opts o = { .wait_s = 900 };
+	struct up u;
+	struct app_err e = { 0 };
+	char id[65];
+	int rc;
+	size_t todo = 0;
+
+	memset(&u, 0, sizeof(u));
+	u.o = &o;
+	rc = day2_parse("upgrade", &o.d, argc, argv, usage, own_arg, &o);
+	if (rc != 0) {
+		day2_opts_free(&o.d);
+		return rc < 0 ? EXIT_OK : rc;
+	}
+	if (!o.state_dir)
+		o.state_dir =
+		    getenv("APPLIANCE_STATE_DIR") ? getenv("APPLIANCE_STATE_DIR") : "/var/lib/appliance";
+	/* the versions asked for win over the profile's, as --set would */
+	if (o.talos)
+		o.sets[0] = xasprintf("talos.version=%s", o.talos);
+	if (o.kubernetes)
+		o.sets[1] = xasprintf("talos.kubernetesVersion=%s", o.kubernetes);
+	for (int k = 0; k < 2; k++)
+		if (o.sets[k]) {
+			o.d.p.sets = xrealloc(o.d.p.sets, (size_t)(o.d.p.n_sets + 1) * sizeof(*o.d.p.sets));
+			o.d.p.sets[o.d.p.n_sets++] = o.sets[k];
+		}
+	rc = day2_setup("upgrade", &o.d, o.kubernetes != NULL, &u.d);
+	if (rc != 0)
+		goto out;
+	u.target = u.d.m->talos.version;
+	u.k8s_target = o.kubernetes ? u.d.m->talos.kubernetes_version : NULL;
+	if (talos_schematic_id(u.d.m, id, &e) < 0) {
+		cmd_err(&e);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	u.image = talos_asset_url(u.d.m, id, TALOS_ASSET_INSTALLER);
+	u.nodes = xcalloc(u.d.n ? u.d.n : 1, sizeof(*u.nodes));
+	{
+		/* the journal: locked when applying, only read for the plan */
+		char *jdir = xasprintf("%s/upgrade", o.state_dir);
+
+		if (journal_open(jdir, o.apply, &u.j, &e) < 0) {
+			free(jdir);
+			cmd_err(&e);
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		free(jdir);
+	}
+	{
+		char etcd_err[1024] = "";
+		int bad = plan(&u, etcd_err, sizeof(etcd_err));
+
+		for (size_t i = 0; i < u.d.n; i++)
+			todo += u.nodes[i].talos + u.nodes[i].kube + u.nodes[i].resume;
+		u.r = report_new(stdout, o.d.json ? REPORT_JSON : REPORT_TTY);
+		report_begin(u.r, "upgrade", NULL, o.apply, (int)(u.d.n + (o.apply && !bad ? todo : 0)));
+		print_plan(&u);
+		if (etcd_err[0])
+			report_note(u.r, NULL, "%s", etcd_err);
+		if (bad) {
+			report_end(u.r, EXIT_FAIL, "refused: nothing was upgraded (see above)");
+			rc = EXIT_FAIL;
+			goto out;
+		}
+	}
+	if (!todo) {
+		report_end(u.r, EXIT_OK, "every node already runs the target versions");
+		rc = EXIT_OK;
+		goto out;
+	}
+	if (!o.apply) {
+		report_end(u.r, EXIT_OK, "plan only: nothing was upgraded; re-run with --apply");
+		rc = EXIT_OK;
+		goto out;
+	}
+	rc = run(&u);
+	if (rc == EXIT_OK) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "upgraded: every node runs Talos %s%s%s%s", u.target,
+			 u.k8s_target ? " and Kubernetes " : "", u.k8s_target ? u.k8s_target : "",
+			 o.talos || o.kubernetes ? "; now put these versions in the profile (talos.version, "
+						   "talos.kubernetesVersion) so it stays the site's truth"
+						 : "");
+		report_end(u.r, EXIT_OK, msg);
+	}
+out:
+	for (size_t i = 0; u.nodes && i < u.d.n; i++)
+		if (u.nodes[i].config.data)
+			secure_free(u.nodes[i].config.data, u.nodes[i].config.cap);
+	for (size_t i = 0; u.nodes && i < u.d.n; i++)
+		free(u.nodes[i].err);
+	free(u.nodes);
+	free(u.image);
+	if (u.j)
+		journal_close(u.j);
+	report_free(u.r);
+	day2_free(&u.d);
+	free(o.sets[0]);
+	free(o.sets[1]);
+	day2_opts_free(&o.d);
+	return rc;
+}

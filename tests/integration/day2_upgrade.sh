@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# appliance upgrade against the simulated site of tests/lib/day2.sh: the plan
+# and its refusals (a version skew Talos does not allow, Kubernetes too new or
+# more than one minor away, etcd short of a member), a rolling Talos upgrade
+# through reboots with the Image Factory installer of the profile's schematic,
+# an interrupted run that resumes from its journal, the Kubernetes upgrade
+# through the machine configs, and the failures after an upgrade: a node that
+# does not come back, one that boots the old version again, one that does not
+# rejoin etcd.
+. "$(dirname "$0")/../lib/tap.sh"
+PY=/usr/bin/python3
+. "$ROOT/tests/lib/day2.sh"
+
+day2_site
+for n in $DAY2_NODES; do day2_node_set "$n" settle_seconds 0.5; done
+OPTS=("${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --state-dir "$T/state")
+up() { "$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" "$@"; }
+upgrades() { cat "$T"/nodes/*/calls | grep -c '^Upgrade '; }
+versions() { for n in $DAY2_NODES; do $PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"], end=" ")' "$T/nodes/$n/node.json"; done; }
+has() { # DESC REGEX: the last output matches
+	if grep -qE -- "$2" "$T/.out"; then ok "$1"; else not_ok "$1 (no /$2/)"; sed 's/^/#   /' "$T/.out" | tail -25; fi
+}
+wait_up() { for _ in $(seq 1 150); do grep -q "reboot: up" "$T/nodes/$1/calls" 2>/dev/null && return 0; sleep 0.2; done; return 1; }
+ID=$("$APPLIANCE" talos schematic "$PROFILE" "${SITE[@]}" --id)
+IMG="factory.talos.dev/metal-installer/$ID:v1.10.6"
+
+# ---- plan ----------------------------------------------------------------------
+expect_fail "upgrade: the plan exits 0" 0 up --talos v1.10.6
+has "upgrade: the plan names the Image Factory installer of the profile's schematic" \
+	"^ +write +Talos v1\.10\.5 -> v1\.10\.6 with ${IMG//./\\.}$"
+has "upgrade: the plan changes nothing without --apply" 'plan only: nothing was upgraded; re-run with --apply'
+if [ "$(upgrades)" = 0 ]; then ok "upgrade: no Upgrade call for a plan"; else not_ok "upgrade: a plan called Upgrade"; fi
+up --talos v1.10.6 --json >"$T/json.out" 2>&1
+$PY -c '
+import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+assert ev[0]["event"] == "begin" and ev[0]["command"] == "upgrade" and ev[-1]["event"] == "end", ev
+' "$T/json.out" && ok "upgrade --json: one JSON event per line" || { not_ok "upgrade --json"; sed 's/^/#   /' "$T/json.out" | head; }
+expect_fail "upgrade: nothing to do exits 0" 0 up
+has "upgrade: nothing to do says so" 'every node already runs the target versions'
+
+# ---- refusals: nothing is upgraded -----------------------------------------------------
+day2_node_set w1 version '"v1.7.4"'
+expect_fail "upgrade: a version skew Talos does not allow is refused" 1 up --talos v1.10.6 --apply
+has "upgrade: the skew refusal gives upstream's rule" \
+	'host version 1\.7\.4 is too old to upgrade to Talos 1\.10\.6 \(Talos 1\.10 upgrades from 1\.8\.0 or newer\); upgrade to the newest 1\.9\.x first'
+has "upgrade: refused means nothing upgraded" 'refused: nothing was upgraded'
+day2_node_set w1 version '"v1.10.5"'
+expect_fail "upgrade: Kubernetes newer than the target Talos supports" 1 up --kubernetes v1.34.1
+has "upgrade: says which Kubernetes the Talos supports" \
+	'version of Kubernetes 1\.34\.1 is too new to be used with Talos 1\.10\.5 \(supported: 1\.28\.0 to 1\.33\.x\)'
+expect_fail "upgrade: Kubernetes more than one minor away" 1 up --talos v1.11.0 --kubernetes v1.32.0
+has "upgrade: a Kubernetes downgrade path is refused" 'unsupported Kubernetes upgrade path 1\.33\.2 -> 1\.32\.0'
+cp "$T/etcd.json" "$T/etcd.full"
+$PY -c "import json,sys; m=json.load(open(sys.argv[1])); json.dump([x for x in m if x['hostname']!='cp3'], open(sys.argv[1],'w'))" "$T/etcd.json"
+expect_fail "upgrade: etcd missing a member is refused before anything" 1 up --talos v1.10.6 --apply
+has "upgrade: the etcd refusal names the member" \
+	'etcd \(asked cp1\) lacks cp3 \(missing\): upgrading a control plane now could lose etcd quorum'
+cp "$T/etcd.full" "$T/etcd.json"
+if [ "$(upgrades)" = 0 ]; then ok "upgrade: no refusal called Upgrade"; else not_ok "upgrade: a refusal called Upgrade"; fi
+
+# ---- interrupted: cp2 takes longer than --wait; the re-run resumes --------------------------
+day2_node_set cp2 reboot_seconds 4
+expect_fail "upgrade: stops at the first node that does not come back in time" 1 up --talos v1.10.6 --apply --wait 2
+has "upgrade: says which node and why" 'node cp2 did not come back \(its Talos API does not answer\) within 2s'
+has "upgrade: says how to resume" "stopped at node cp2; the nodes before it are done\. Look at it \(appliance status\), then re-run the same command: the journal in $T/state/upgrade continues from there"
+if ! grep -q '^Upgrade ' "$T/nodes/cp3/calls" 2>/dev/null; then ok "upgrade: cp3 not touched after cp2 failed"; else not_ok "upgrade: went on to cp3"; fi
+grep -q '"status": *"started"\|status=started\|started' "$T/state/upgrade/journal/talos-cp2" 2>/dev/null &&
+	ok "upgrade: the journal has cp2 started" || { not_ok "upgrade: journal of cp2"; cat "$T/state/upgrade/journal/talos-cp2" 2>&1 | sed 's/^/#   /'; }
+wait_up cp2 || diag "cp2 never came back"
+day2_node_set cp2 reboot_seconds 1
+check "upgrade: the re-run finishes" up --talos v1.10.6 --apply --wait 30
+has "upgrade: the re-run resumes cp2 from the journal" 'resuming: the upgrade of cp2 was started before and it runs v1\.10\.6'
+has "upgrade: the re-run waits for cp2's etcd" 'cp2: etcd has every control plane'
+if [ "$(versions)" = "v1.10.6 v1.10.6 v1.10.6 v1.10.6 " ]; then ok "upgrade: every node on v1.10.6"; else not_ok "upgrade: versions $(versions)"; fi
+for n in $DAY2_NODES; do
+	c=$(grep -c "^Upgrade image=$IMG stage=0 force=0$" "$T/nodes/$n/calls")
+	if [ "$c" = 1 ]; then ok "upgrade: $n upgraded once, with the factory installer"; else not_ok "upgrade: $n Upgrade calls: $c"; grep '^Upgrade' "$T/nodes/$n/calls" | sed 's/^/#   /'; fi
+done
+order=$(cat "$T"/nodes/*/calls >/dev/null; for n in $DAY2_NODES; do stat -c '%Y %n' "$T/nodes/$n/node.json"; done | sort -n -s | awk '{print $2}' | xargs -n1 dirname | xargs -n1 basename | tr '\n' ' ')
+[ "${order% }" = "cp1 cp2 cp3 w1" ] && ok "upgrade: order cp1 cp2 cp3 w1" || not_ok "upgrade: order '$order'"
+expect_out "upgrade: a third run has nothing to do" 'every node already runs the target versions' up --talos v1.10.6 --apply
+
+# ---- Kubernetes: the machine configs, control planes first, no reboot ----------------------------
+downs=$(grep -c "reboot: down" "$T/nodes/w1/calls")
+check "upgrade --kubernetes: applied" up --talos v1.10.6 --kubernetes v1.33.3 --apply --wait 30
+if grep -q 'image: ghcr.io/siderolabs/kubelet:v1.33.3' "$T/nodes/w1/config.yaml" &&
+	grep -q 'image: registry.k8s.io/kube-apiserver:v1.33.3' "$T/nodes/cp3/config.yaml"; then
+	ok "upgrade --kubernetes: kubelet and apiserver images moved"; else not_ok "upgrade --kubernetes: configs"; fi
+n_apply=$(cat "$T"/nodes/*/calls | grep -c '^ApplyConfiguration mode=2 dry_run=0')
+[ "$n_apply" = 4 ] && ok "upgrade --kubernetes: one no-reboot apply per node" || not_ok "upgrade --kubernetes: $n_apply applies"
+[ "$(grep -c "reboot: down" "$T/nodes/w1/calls")" = "$downs" ] && ok "upgrade --kubernetes: no reboot" || not_ok "upgrade --kubernetes: rebooted"
+
+# ---- after the upgrade, each way it can go wrong ---------------------------------------------------
+day2_node_set cp3 after_upgrade '"rollback"'
+expect_fail "upgrade: a node that boots the old version again" 1 up --talos v1.10.7 --node cp3 --apply --wait 5
+has "upgrade: says Talos went back to the previous version" \
+	'node cp3 came back on Talos v1\.10\.6, not v1\.10\.7: the new version did not boot and Talos went back to the previous one'
+day2_node_set cp3 after_upgrade '"ok"'
+
+day2_node_set cp1 after_upgrade '"no-etcd"'
+expect_fail "upgrade: a control plane that does not rejoin etcd" 1 up --talos v1.10.7 --node cp1 --apply --wait 4
+has "upgrade: names the missing etcd member" \
+	'node cp1 did not get every control plane back into etcd within 4s \(last: etcd \(asked cp1\) lacks cp1 \(missing\)\)'
+cp "$T/etcd.full" "$T/etcd.json"
+
+day2_node_set w1 after_upgrade '"down"'
+expect_fail "upgrade: a node that never comes back" 1 up --talos v1.10.7 --node w1 --apply --wait 4
+has "upgrade: says it did not come back, and the last error" \
+	'node w1 did not come back \(its Talos API does not answer\) within 4s \(last: .*127\.0\.0\.1'
+
+# ---- usage --------------------------------------------------------------------------------------
+expect_fail "upgrade --kubernetes without --secrets is a usage error" 2 "$APPLIANCE" upgrade "$PROFILE" --talosconfig /dev/null --kubernetes v1.33.3
+expect_out "appliance help lists upgrade" '^  upgrade ' "$APPLIANCE" help
