@@ -39,7 +39,7 @@ UNIT_SAN_BIN := $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
 
 BIN := installer/appliance
 
-.PHONY: all deps test test-unit test-integration test-e2e demo bench fuzz install clean format format-check iso
+.PHONY: all man deps test test-unit test-integration test-e2e demo bench fuzz install clean format format-check iso
 all: $(BIN)
 
 deps: $(DEPS_ALL)
@@ -106,9 +106,32 @@ format-check: | $(DEPS_TEST)
 	if [ -n "$$bad" ]; then echo "format-check: not clang-formatted (run 'make format'):"; echo "$$bad"; exit 1; fi; \
 	echo "format-check: ok"
 
+# ---- man page ----------------------------------------------------------------
+# appliance(1): the prose of man/appliance.1.in around the COMMANDS section the
+# binary prints from its own command and option tables (`appliance _man`).
+MAN := build/man/appliance.1
+.PHONY: man
+man: $(MAN)
+# $(MAN).in: the page with @PREFIX@ left for `make install PREFIX=...` to fill
+$(MAN).in: man/appliance.1.in $(BIN)
+	@mkdir -p $(dir $@)
+	@$(BIN) _man >$@.commands
+	@sed -e "s|@VERSION@|$$($(BIN) version | cut -d' ' -f2)|" \
+		-e "s|@DATE@|$$(git log -1 --format=%cs -- man/appliance.1.in installer 2>/dev/null || date -u +%F)|" \
+		-e '/^@COMMANDS@$$/r $@.commands' -e '/^@COMMANDS@$$/d' $< >$@.tmp && mv $@.tmp $@
+	@rm -f $@.commands
+$(MAN): $(MAN).in
+	@sed 's|@PREFIX@|$(PREFIX)|g' $< >$@
+	@echo "  MAN     $@"
+
 # ---- install -----------------------------------------------------------------
-install: $(BIN)
+install: $(BIN) $(MAN).in
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/appliance
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	sed 's|@PREFIX@|$(PREFIX)|g' $(MAN).in >$(DESTDIR)$(PREFIX)/share/man/man1/appliance.1
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/man/man1/appliance.1
+	install -D -m 0644 completions/appliance.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/appliance
+	install -D -m 0644 completions/_appliance $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_appliance
 	install -d $(DESTDIR)$(PREFIX)/share/appliance/profiles $(DESTDIR)$(PREFIX)/share/appliance/images \
 		$(DESTDIR)$(PREFIX)/share/doc/appliance
 	install -m 0644 profiles/*.yaml $(DESTDIR)$(PREFIX)/share/appliance/profiles/

@@ -4,37 +4,44 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/doc.h"
 #include "base/util.h"
 #include "version.h"
-
-struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-};
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
-	{ "validate", cmd_validate, "check a profile and report every problem with its position" },
-	{ "render", cmd_render, "render the Immich stack and its Flux wiring into a GitOps tree" },
-	{ "talos", cmd_talos, "Talos secrets, machine configs, schematic and config volume" },
-	{ "disks", cmd_disks, "list this machine's disks, their signatures and roles" },
-	{ "wipe", cmd_wipe, "prepare a node's Ceph disks (dry run unless --apply)" },
-	{ "image", cmd_image, "fetch, write and verify the Talos image" },
-	{ "nas", cmd_nas, "check and prepare the site's NAS over SMB" },
-	{ "plan", cmd_plan, "show every step an install would take" },
-	{ "install", cmd_install, "install this node (plan unless --apply)" },
-	{ "pxe", cmd_pxe, "build (and serve) a PXE tree for unattended installs" },
-	{ "bootstrap", cmd_bootstrap, "bootstrap etcd over the Talos API and fetch the kubeconfig" },
-	{ "rebuild", cmd_rebuild, "rebuild a failed site from its secrets and backups" },
+	{ "validate", cmd_validate, "check a profile and report every problem with its position",
+	  &cmd_doc_validate },
+	{ "render", cmd_render, "render the Immich stack and its Flux wiring into a GitOps tree",
+	  &cmd_doc_render },
+	{ "talos", cmd_talos, "Talos secrets, machine configs, schematic and config volume", &cmd_doc_talos },
+	{ "disks", cmd_disks, "list this machine's disks, their signatures and roles", &cmd_doc_disks },
+	{ "wipe", cmd_wipe, "prepare a node's Ceph disks (dry run unless --apply)", &cmd_doc_wipe },
+	{ "image", cmd_image, "fetch, write and verify the Talos image", &cmd_doc_image },
+	{ "nas", cmd_nas, "check and prepare the site's NAS over SMB", &cmd_doc_nas },
+	{ "plan", cmd_plan, "show every step an install would take", &cmd_doc_plan },
+	{ "install", cmd_install, "install this node (plan unless --apply)", &cmd_doc_install },
+	{ "pxe", cmd_pxe, "build (and serve) a PXE tree for unattended installs", &cmd_doc_pxe },
+	{ "bootstrap", cmd_bootstrap, "bootstrap etcd over the Talos API and fetch the kubeconfig",
+	  &cmd_doc_bootstrap },
+	{ "rebuild", cmd_rebuild, "rebuild a failed site from its secrets and backups", &cmd_doc_rebuild },
 	{ "apply", cmd_apply, "apply the profile's machine configs to running nodes (dry run first)" },
 	{ "upgrade", cmd_upgrade, "upgrade Talos and Kubernetes node by node (plan first)" },
 	{ "status", cmd_status, "the site's health: nodes, etcd, cluster, Flux, NAS, backups" },
-	{ "version", cmd_version, "print the version" },
-	{ "help", cmd_help, "show help for a command" },
+	{ "version", cmd_version, "print the version", &cmd_doc_version },
+	{ "help", cmd_help, "show help for a command", &cmd_doc_help },
+	/* internal: for the shell completions and the man page (cmd/complete.c) */
+	{ "_complete", cmd__complete, "print commands, options or node names for shell completion", NULL },
+	{ "_man", cmd__man, "print the COMMANDS section of appliance(1)", NULL },
 };
+
+const struct command *cmd_commands(size_t *n)
+{
+	*n = sizeof(commands) / sizeof(commands[0]);
+	return commands;
+}
 
 static const struct command *find_command(const char *name)
 {
@@ -48,7 +55,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: appliance COMMAND [ARGS]...\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].name[0] != '_')
+			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\n'appliance help COMMAND' or 'appliance COMMAND --help' for a command's options.\n"
 		   "exit codes: 0 ok, 1 failure, 2 usage error or invalid input\n");
 }

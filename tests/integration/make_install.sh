@@ -10,3 +10,23 @@ check "profiles installed" test -f "$T/dest/usr/share/appliance/profiles/immich.
 check "image pins installed beside them" test -f "$T/dest/usr/share/appliance/images/pins.yaml"
 check "docs installed" test -f "$T/dest/usr/share/doc/appliance/profile.md"
 check "installed binary validates the installed profile" "$T/dest/usr/bin/appliance" validate "$T/dest/usr/share/appliance/profiles/immich.yaml"
+check "man page installed" test -f "$T/dest/usr/share/man/man1/appliance.1"
+check "bash completion installed" test -f "$T/dest/usr/share/bash-completion/completions/appliance"
+check "zsh completion installed" test -f "$T/dest/usr/share/zsh/site-functions/_appliance"
+if grep -q '@[A-Z]*@' "$T/dest/usr/share/man/man1/appliance.1"; then
+	not_ok "installed man page still holds a template marker: $(grep -o '@[A-Z]*@' "$T/dest/usr/share/man/man1/appliance.1" | sort -u | tr '\n' ' ')"
+else
+	ok "installed man page has no template markers left"
+fi
+check "installed man page names the install prefix" grep -q '/usr/share/appliance/live' "$T/dest/usr/share/man/man1/appliance.1"
+if command -v man >/dev/null; then
+	expect_out "man -l renders the installed page" '^APPLIANCE\(1\)' env MANWIDTH=80 man -l "$T/dest/usr/share/man/man1/appliance.1"
+fi
+# the installed completion drives the installed binary: node names of the installed profile
+out=$(env -i PATH="$T/dest/usr/bin:/usr/bin:/bin" bash --norc --noprofile -c '
+	. "$1/usr/share/bash-completion/completions/appliance"
+	COMP_WORDS=(appliance plan "$1/usr/share/appliance/profiles/demo.yaml" --node "")
+	COMP_CWORD=4 COMP_LINE="${COMP_WORDS[*]}" COMP_POINT=${#COMP_LINE}
+	_appliance; echo "${COMPREPLY[*]}"' _ "$T/dest" 2>&1)
+[ "$out" = "demo-1 demo-2 demo-3" ] && ok "installed bash completion lists the installed profile's nodes" ||
+	not_ok "installed completion gave '$out'"

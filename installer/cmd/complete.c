@@ -1,0 +1,307 @@
+/* The internal commands the shell completions and the man page are made
+ * from, both reading the command table (main.c) and the option tables
+ * (options.c; doc.h):
+ *   appliance _complete commands               NAME<TAB>SUMMARY per command
+ *   appliance _complete subcommands CMD        one per line
+ *   appliance _complete args CMD               its positional arguments
+ *   appliance _complete options CMD [SUB]      --NAME<TAB>ARG (or -)<TAB>HELP
+ *   appliance _complete nodes PROFILE [--site FILE]... [--set KEY=VALUE]...
+ *                                              the profile's node names
+ *   appliance _man                             the COMMANDS section (roff)
+ * A command without a struct cmd_doc gets the options its --help names. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "base/util.h"
+#include "cmd/cmd.h"
+#include "cmd/doc.h"
+#include "profile/model.h"
+
+static const struct command *find(const char *name)
+{
+	size_t n;
+	const struct command *c = cmd_commands(&n);
+
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c[i].name, name) == 0)
+			return &c[i];
+	return NULL;
+}
+
+/* Is WORD one of the space-separated words of LIST? */
+static bool in_list(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; p && (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
+/* The output of `appliance CMD --help` (NULL when it cannot be run). */
+static char *help_text(const char *cmd)
+{
+	char self[4096], *argv[] = { self, (char *)cmd, (char *)"--help", NULL };
+	struct buf b = { 0 };
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int fd[2], st;
+	pid_t pid;
+
+	if (len <= 0 || pipe(fd) < 0)
+		return NULL;
+	self[len] = '\0';
+	pid = fork();
+	if (pid < 0) {
+		close(fd[0]);
+		close(fd[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		dup2(fd[1], 1);
+		close(fd[0]);
+		close(fd[1]);
+		execv(self, argv);
+		_exit(127);
+	}
+	close(fd[1]);
+	for (;;) {
+		char chunk[4096];
+		ssize_t r = read(fd[0], chunk, sizeof(chunk));
+		if (r <= 0)
+			break;
+		buf_append(&b, chunk, (size_t)r);
+	}
+	close(fd[0]);
+	waitpid(pid, &st, 0);
+	if (!b.data)
+		buf_append(&b, "", 0);
+	return b.data;
+}
+
+/* The options a --help names: "--name", "--name ARG" or "--name=ARG" (ARG in
+ * capitals). Filled into a NULL-terminated array of rows the caller frees
+ * with the strings (help empty). */
+static struct cmd_opt *help_options(const char *cmd)
+{
+	char *text = help_text(cmd);
+	struct cmd_opt *v = xcalloc(1, sizeof(*v));
+	size_t n = 0;
+
+	for (const char *p = text; p && (p = strstr(p, "--")) != NULL;) {
+		const char *s = p + 2, *e = s;
+		char *name, *arg = NULL;
+		bool dup = false;
+
+		p += 2;
+		if ((p - 2 > text && !strchr(" [(|,\n", p[-3])) || !(*s >= 'a' && *s <= 'z'))
+			continue;
+		while ((*e >= 'a' && *e <= 'z') || (*e >= '0' && *e <= '9') || *e == '-')
+			e++;
+		name = xstrndup(s - 2, (size_t)(e - s + 2));
+		if ((*e == ' ' || *e == '=') && e[1] >= 'A' && e[1] <= 'Z') {
+			const char *a = e + 1, *ae = a;
+			while (*ae && !strchr(" \n])|,", *ae))
+				ae++;
+			arg = xstrndup(a, (size_t)(ae - a));
+		}
+		for (size_t i = 0; i < n && !dup; i++)
+			dup = strcmp(v[i].name, name) == 0;
+		if (dup || strcmp(name, "--help") == 0) {
+			free(name);
+			free(arg);
+			continue;
+		}
+		v = xrealloc(v, (n + 2) * sizeof(*v));
+		v[n++] = (struct cmd_opt){ .name = name, .arg = arg, .help = "" };
+		v[n] = (struct cmd_opt){ 0 };
+	}
+	free(text);
+	return v;
+}
+
+static void help_options_free(struct cmd_opt *v)
+{
+	for (size_t i = 0; v && v[i].name; i++) {
+		free((char *)v[i].name);
+		free((char *)v[i].arg);
+	}
+	free(v);
+}
+
+/* The option rows of C: its table, or (no table) what its --help names;
+ * *own is set when the caller frees them with help_options_free(). */
+static const struct cmd_opt *options_of(const struct command *c, struct cmd_opt **own)
+{
+	*own = NULL;
+	if (c->doc)
+		return c->doc->opts;
+	return *own = help_options(c->name);
+}
+
+static int complete_nodes(int argc, char **argv)
+{
+	struct profile_opts o = { 0 };
+	struct model *m;
+	int r;
+
+	for (int i = 0; i < argc; i++) {
+		r = profile_opts_arg(&o, argc, argv, &i);
+		if (r < 0)
+			break;
+		if (r == 0 && !o.profile && argv[i][0] != '-')
+			o.profile = argv[i];
+	}
+	m = o.profile ? cmd_load_model(&o, true) : NULL;
+	profile_opts_free(&o);
+	if (!m)
+		return EXIT_FAIL;
+	for (size_t i = 0; i < m->n_nodes; i++)
+		if (m->nodes[i].name)
+			printf("%s\n", m->nodes[i].name);
+	model_free(m);
+	return EXIT_OK;
+}
+
+static const char complete_usage[] =
+    "usage: appliance _complete commands\n"
+    "       appliance _complete subcommands COMMAND\n"
+    "       appliance _complete args COMMAND\n"
+    "       appliance _complete options COMMAND [SUBCOMMAND]\n"
+    "       appliance _complete nodes PROFILE [--site FILE]... [--set KEY=VALUE]...\n\n"
+    "What the shell completions offer, from the program's own tables (internal).\n";
+
+int cmd__complete(int argc, char **argv)
+{
+	const struct command *c = argc > 2 ? find(argv[2]) : NULL;
+	size_t n;
+	const struct command *all = cmd_commands(&n);
+
+	if (argc > 1 && cmd_is_help(argv[1])) {
+		fputs(complete_usage, stdout);
+		return EXIT_OK;
+	}
+	if (argc < 2)
+		return cmd_usage_error("_complete", "expected commands, subcommands, args, options or nodes");
+	if (strcmp(argv[1], "commands") == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (all[i].name[0] != '_')
+				printf("%s\t%s\n", all[i].name, all[i].summary);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "nodes") == 0)
+		return complete_nodes(argc - 2, argv + 2);
+	if (!c)
+		return cmd_usage_error("_complete", "expected a command after '%s'", argv[1]);
+	if (strcmp(argv[1], "subcommands") == 0) {
+		const char *s = c->doc && c->doc->subs ? c->doc->subs : "";
+		for (; *s; s++)
+			putchar(*s == ' ' ? '\n' : *s);
+		if (c->doc && c->doc->subs)
+			putchar('\n');
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "args") == 0) {
+		if (c->doc && c->doc->args)
+			printf("%s\n", c->doc->args);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "options") == 0) {
+		const char *sub = argc > 3 ? argv[3] : NULL;
+		struct cmd_opt *own;
+		const struct cmd_opt *o = options_of(c, &own);
+		for (; o->name; o++)
+			if (!sub || !o->subs || in_list(o->subs, sub))
+				printf("%s\t%s\t%s\n", o->name, o->arg ? o->arg : "-", o->help);
+		printf("--help\t-\tthis help\n");
+		help_options_free(own);
+		return EXIT_OK;
+	}
+	return cmd_usage_error("_complete", "unknown request '%s'", argv[1]);
+}
+
+/* ---- the man page's COMMANDS section ------------------------------------- */
+
+/* TEXT for roff: '-' and '\' escaped, never a control character first. */
+static void roff(const char *text)
+{
+	if (text[0] == '.' || text[0] == '\'')
+		fputs("\\&", stdout);
+	for (const char *p = text; *p; p++) {
+		if (*p == '-')
+			fputs("\\-", stdout);
+		else if (*p == '\\')
+			fputs("\\e", stdout);
+		else
+			putchar(*p);
+	}
+}
+
+static void man_command(const struct command *c)
+{
+	struct cmd_opt *own;
+	const struct cmd_opt *o = options_of(c, &own);
+	const struct cmd_doc *d = c->doc;
+
+	fputs(".SS \"appliance ", stdout);
+	roff(c->name);
+	if (d && d->subs) {
+		fputs(" ", stdout);
+		for (const char *s = d->subs; *s; s++)
+			if (*s == ' ')
+				putchar('|');
+			else if (*s == '-')
+				fputs("\\-", stdout);
+			else
+				putchar(*s);
+	}
+	if (d && d->args) {
+		fputs(" ", stdout);
+		roff(d->args);
+	}
+	printf("%s\"\n", o->name ? " [OPTIONS]" : "");
+	roff(c->summary);
+	fputs(".\n", stdout);
+	for (; o->name; o++) {
+		fputs(".TP\n.B ", stdout);
+		roff(o->name);
+		if (o->arg) {
+			fputs(" \\fI", stdout);
+			roff(o->arg);
+			fputs("\\fR", stdout);
+		}
+		putchar('\n');
+		roff(o->help[0] ? o->help : "(see --help)");
+		if (o->subs) {
+			fputs(" [", stdout);
+			roff(o->subs);
+			fputs("]", stdout);
+		}
+		putchar('\n');
+	}
+	if (d && d->exit) {
+		fputs(".PP\nExit status: ", stdout);
+		roff(d->exit);
+		fputs(".\n", stdout);
+	}
+	help_options_free(own);
+}
+
+int cmd__man(int argc, char **argv)
+{
+	size_t n;
+	const struct command *c = cmd_commands(&n);
+
+	if (argc > 1 && cmd_is_help(argv[1])) {
+		printf("usage: appliance _man\n\nThe COMMANDS section of appliance(1) in roff (internal).\n");
+		return EXIT_OK;
+	}
+	if (argc > 1)
+		return cmd_usage_error("_man", "unexpected argument '%s'", argv[1]);
+	for (size_t i = 0; i < n; i++)
+		if (c[i].name[0] != '_')
+			man_command(&c[i]);
+	return EXIT_OK;
+}

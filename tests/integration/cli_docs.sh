@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# The man page and the shell completions cannot drift from the program: they
+# are made from its command and option tables (`appliance _man`,
+# `appliance _complete`), and here every table is held against
+#   - the command's --help (the same option names),
+#   - its parser: the option names in installer/cmd/<name>.c (and the shared
+#     parsers it calls), and what the parser accepts and refuses per
+#     sub-command (a nonexistent PROFILE, so nothing can act);
+# then appliance(1) is rendered (man -l, no groff warnings) and checked for
+# every command, option, exit code, environment variable and file, and the
+# bash completion is driven (COMP_WORDS/COMP_CWORD) for commands, options and
+# node names; the zsh completion is loaded by compinit.
+. "$(dirname "$0")/../lib/tap.sh"
+cd "$ROOT" || exit 1
+[ -x "$APPLIANCE" ] || skip_all "no $APPLIANCE (run make)"
+A=$APPLIANCE
+NOPROF=/nonexistent/appliance-cli-docs/p.yaml
+
+mapfile -t CMDS < <("$A" _complete commands | cut -f1)
+if [ "${#CMDS[@]}" -ge 14 ]; then ok "${#CMDS[@]} commands in the table"; else not_ok "only ${#CMDS[@]} commands"; fi
+help_cmds=$("$A" help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' | tr '\n' ' ')
+if [ "$help_cmds" = "$(printf '%s ' "${CMDS[@]}")" ]; then ok "appliance help lists the same commands"; else
+	not_ok "appliance help lists '$help_cmds'"; fi
+if "$A" help | grep -q '_complete\|_man'; then not_ok "internal commands shown by help"; else ok "internal commands are not in appliance help"; fi
+
+# the tables, read once: $T/opt/CMD[.SUB] holds `_complete options` lines
+mkdir -p "$T/opt"
+for c in "${CMDS[@]}"; do
+	"$A" _complete options "$c" >"$T/opt/$c"
+	"$A" _complete subcommands "$c" >"$T/opt/$c.subs"
+	for s in $(cat "$T/opt/$c.subs"); do "$A" _complete options "$c" "$s" >"$T/opt/$c.$s"; done
+done
+opts_of() { cut -f1 "$T/opt/$1${2:+.$2}" | grep -vx -- --help | sort -u; }
+help_opts() { "$A" "$@" --help | grep -oE '(^|[][ (|,])--[a-z][a-z0-9-]*' | grep -oE -- '--[a-z][a-z0-9-]*' | grep -vx -- --help | sort -u; }
+
+# ---- table == --help ----------------------------------------------------------------
+bad=""
+for c in "${CMDS[@]}"; do
+	[ "$c" = help ] && continue
+	if ! diff <(opts_of "$c") <(help_opts "$c") >"$T/d" 2>&1; then
+		bad="$bad $c"
+		sed "s/^/#   $c: /" "$T/d" | grep -E '^#   [a-z]+: [<>]'
+	fi
+done
+if [ -z "$bad" ]; then ok "every command's option table names what its --help names"; else not_ok "table and --help differ:$bad (< table, > --help)"; fi
+
+# ---- table == the parser's option names ---------------------------------------------
+# the option names a parser source file holds ("--name" literals), with those of
+# the shared parsers it calls (common.c)
+src_opts() {
+	local f=$1
+	{
+		grep -oE '"--[a-z][a-z0-9-]*"' "$f" | tr -d '"'
+		grep -q 'profile_opts_arg' "$f" && printf -- '--site\n--set\n'
+		grep -q 'cmd_hw_opt' "$f" && printf -- '--hw-root\n--live\n--disk-file\n'
+	} | grep -vxE -- '--label' | sort -u # render.c: '--label' is diff's, not ours
+}
+bad=""
+for f in installer/cmd/*.c; do
+	name=$(basename "$f" .c)
+	case $name in common | complete | options) continue ;; esac
+	# the commands whose parser this file is (plan's is install.c's)
+	cs=$name
+	[ "$name" = install ] && cs="install plan"
+	for c in $cs; do opts_of "$c"; done | sort -u >"$T/table"
+	src_opts "$f" >"$T/src"
+	[ -s "$T/src" ] || continue
+	if ! diff "$T/table" "$T/src" >"$T/d"; then
+		bad="$bad $name"
+		sed "s/^/#   $name.c: /" "$T/d" | grep -E ': [<>]'
+	fi
+done
+if [ -z "$bad" ]; then ok "every option table names exactly the options its parser (cmd/<name>.c) knows"; else
+	not_ok "tables and parsers differ:$bad (< table, > parser)"; fi
+
+# ---- per sub-command: the parser accepts each option where the table says, refuses it elsewhere
+cd "$T" || exit 1
+bad="" n=0
+for c in "${CMDS[@]}"; do
+	case $c in help | version) continue ;; esac
+	# without sub-commands the names check above is the whole story
+	subs=$(cat "$T/opt/$c.subs")
+	[ -n "$subs" ] || continue
+	all=$(opts_of "$c")
+	for s in $subs; do
+		case "$c $s" in
+		"image write") pos=(/nonexistent/a /nonexistent/b) ;;
+		"image add-config") pos=(/nonexistent/a) ;;
+		*) pos=("$NOPROF") ;;
+		esac
+		here=$(opts_of "$c" $s)
+		while IFS=$'\t' read -r o arg _; do
+			# --help everywhere; --site/--set are the shared parser's: once per command
+			[ "$o" = --help ] && continue
+			[ "$c" = image ] || case $o in --site | --set) continue ;; esac
+			val=()
+			[ "$arg" != - ] && val=(x=y)
+			out=$("$A" $c $s "$o" "${val[@]}" "${pos[@]}" 2>&1 </dev/null)
+			n=$((n + 1))
+			if echo "$out" | grep -qE "unknown option '$o'|'$o' does not apply"; then
+				bad="$bad [$c $s $o refused]"
+			fi
+		done <"$T/opt/$c${s:+.$s}"
+		# the command's options that do not apply to this sub-command are refused
+		for o in $(comm -23 <(echo "$all") <(echo "$here")); do
+			out=$("$A" $c $s "$o" x "${pos[@]}" 2>&1 </dev/null)
+			rc=$?
+			n=$((n + 1))
+			[ $rc -eq 2 ] && echo "$out" | grep -qE "unknown option '$o'|'$o' does not apply" || bad="$bad [$c $s $o accepted]"
+		done
+	done
+done
+cd "$ROOT" || exit 1
+if [ -z "$bad" ]; then ok "talos, image, nas: the parser accepts every option the table gives a sub-command and refuses the others ($n runs)"; else
+	not_ok "parser and table disagree:$bad"; fi
+
+# ---- a command without a table still gets the options its --help names ---------------------
+if [ "$("$A" _complete options _complete | cut -f1,2 | tr '\t\n' ' ')" = "--site FILE --set KEY=VALUE --help - " ]; then
+	ok "a command without a table: options read from its --help (_complete has --site FILE, --set KEY=VALUE)"
+else
+	not_ok "fallback options: $("$A" _complete options _complete | tr '\n' ' ')"
+fi
+expect_fail "_complete with an unknown command is a usage error" 2 "$A" _complete options nosuch
+expect_fail "_complete nodes of a broken profile exits 1" 1 "$A" _complete nodes "$NOPROF"
+expect_out "_complete nodes honours --set" '^renamed$' "$A" _complete nodes profiles/demo.yaml --set nodes[0].name=renamed
+
+# ---- the man page --------------------------------------------------------------------
+make -s man >"$T/make.out" 2>&1 || { not_ok "make man"; sed 's/^/#   /' "$T/make.out"; }
+MAN=$ROOT/build/man/appliance.1
+if command -v man >/dev/null && command -v groff >/dev/null; then
+	LC_ALL=C.UTF-8 MANWIDTH=100 man --warnings -l "$MAN" >"$T/man.txt" 2>"$T/man.err"
+	if [ -s "$T/man.txt" ] && [ ! -s "$T/man.err" ]; then ok "man -l renders appliance(1) with no warnings ($(wc -l <"$T/man.txt") lines)"; else
+		not_ok "man -l: $(head -5 "$T/man.err")"; fi
+	groff -man -ww -z "$MAN" 2>"$T/groff.err"
+	if [ ! -s "$T/groff.err" ]; then ok "groff -ww finds nothing to warn about"; else not_ok "groff: $(head -3 "$T/groff.err")"; fi
+	grep -q '^APPLIANCE(1)' "$T/man.txt" && ok "the page is appliance(1)" || not_ok "no APPLIANCE(1) header"
+	miss=""
+	for c in "${CMDS[@]}"; do
+		grep -qE "^   appliance $c( |$)" "$T/man.txt" || miss="$miss $c"
+		for o in $(opts_of "$c"); do grep -qE -- "^       $o( |$)" "$T/man.txt" || miss="$miss $c:$o"; done
+	done
+	if [ -z "$miss" ]; then ok "the page describes every command and every option"; else not_ok "missing from the page:$miss"; fi
+	for s in NAME SYNOPSIS DESCRIPTION COMMANDS "EXIT STATUS" ENVIRONMENT FILES EXAMPLES "SEE ALSO"; do
+		grep -qx "$s" "$T/man.txt" || not_ok "no section $s"
+	done
+	ok "sections NAME, SYNOPSIS, DESCRIPTION, COMMANDS, EXIT STATUS, ENVIRONMENT, FILES, EXAMPLES, SEE ALSO"
+	sed -n '/^EXIT STATUS/,/^ENVIRONMENT/p' "$T/man.txt" >"$T/exit"
+	for x in 0 1 2; do grep -qE "^       $x( |$)" "$T/exit" || not_ok "exit code $x not described"; done
+	ok "exit codes 0, 1 and 2 described"
+	miss=""
+	for v in $(grep -rhoE 'getenv\("[A-Z_]+"\)' installer | grep -oE '[A-Z_]{3,}' | sort -u); do
+		sed -n '/^ENVIRONMENT/,/^FILES/p' "$T/man.txt" | grep -q "$v" || miss="$miss $v"
+	done
+	if [ -z "$miss" ]; then ok "every environment variable the program reads is in ENVIRONMENT"; else not_ok "not in ENVIRONMENT:$miss"; fi
+	miss=""
+	for c in "${CMDS[@]}"; do "$A" "$c" --help 2>/dev/null; done | grep -oE '(/var|/usr/lib|/etc)/[a-z/_-]*[a-z]' | sort -u >"$T/paths"
+	while read -r p; do sed -n '/^FILES/,/^EXAMPLES/p' "$T/man.txt" | grep -q -- "$p" || miss="$miss $p"; done <"$T/paths"
+	if [ -z "$miss" ]; then ok "every system path the commands' help names is in FILES ($(wc -l <"$T/paths"))"; else not_ok "not in FILES:$miss"; fi
+	for e in "A USB stick on new hardware" "Unattended PXE install" "Rebuilding a failed site"; do
+		grep -q "$e" "$T/man.txt" || not_ok "no example: $e"
+	done
+	ok "examples for the USB stick, PXE and rebuild"
+else
+	not_ok "man or groff missing (packages.txt, group test: man-db)"
+fi
+
+# ---- bash completion ---------------------------------------------------------------
+if command -v bash >/dev/null; then
+	cat >"$T/drive.sh" <<'DRIVE'
+# complete WORD...: COMPREPLY for the line, the last word being completed
+complete_line() {
+	COMP_WORDS=("$@")
+	COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+	COMP_LINE="${COMP_WORDS[*]}"
+	COMP_POINT=${#COMP_LINE}
+	COMPREPLY=()
+	_appliance
+	printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
+	echo
+}
+[ "$WITH_BASH_COMPLETION" = 1 ] && . /usr/share/bash-completion/bash_completion
+. "$ROOT/completions/appliance.bash"
+complete -p appliance | grep -q -- '-F _appliance' || echo "NOT REGISTERED"
+cd "$ROOT"
+complete_line appliance ''
+complete_line appliance in
+complete_line appliance talos ''
+complete_line appliance talos gen --
+complete_line appliance talos schematic --
+complete_line appliance wipe profiles/demo.yaml --node ''
+complete_line appliance install profiles/demo.yaml --apply --node demo-
+complete_line appliance plan profiles/immich.yaml --set nodes[0].name=first --node ''
+complete_line appliance render profiles/demo.yaml --out tests/gold
+complete_line appliance validate profiles/d
+complete_line appliance help ren
+complete_line appliance install --
+DRIVE
+	for wbc in 0 1; do
+		[ $wbc = 1 ] && [ ! -f /usr/share/bash-completion/bash_completion ] && { not_ok "bash-completion not installed"; continue; }
+		label=$([ $wbc = 1 ] && echo "with bash-completion" || echo "plain bash")
+		env -i PATH="$(dirname "$A"):/usr/bin:/bin" ROOT="$ROOT" WITH_BASH_COMPLETION=$wbc HOME="$T" \
+			bash --norc --noprofile "$T/drive.sh" >"$T/comp.$wbc" 2>"$T/comp.err.$wbc"
+		mapfile -t R <"$T/comp.$wbc"
+		all_cmds="$(printf '%s\n' "${CMDS[@]}" | sort | tr '\n' ' ')"
+		[ "${R[0]}" = "$all_cmds" ] && ok "$label: 'appliance <TAB>' offers every command" || not_ok "$label: commands: '${R[0]}'"
+		[ "${R[1]}" = "install " ] && ok "$label: 'appliance in<TAB>' -> install" || not_ok "$label: in -> '${R[1]}'"
+		[ "${R[2]}" = "config-volume gen schematic secrets " ] && ok "$label: talos sub-commands" || not_ok "$label: talos subs: '${R[2]}'"
+		[ "${R[3]}" = "--help --node --out --secrets --set --site " ] && ok "$label: 'talos gen --' offers gen's options only" || not_ok "$label: talos gen options: '${R[3]}'"
+		[ "${R[4]}" = "--help --id --json --set --site --urls " ] && ok "$label: 'talos schematic --' offers schematic's options" || not_ok "$label: schematic options: '${R[4]}'"
+		[ "${R[5]}" = "demo-1 demo-2 demo-3 " ] && ok "$label: 'wipe profiles/demo.yaml --node <TAB>' offers demo.yaml's nodes" || not_ok "$label: nodes: '${R[5]}'"
+		[ "${R[6]}" = "demo-1 demo-2 demo-3 " ] && ok "$label: node names after a flag, from a prefix" || not_ok "$label: nodes after --apply: '${R[6]}'"
+		[ "${R[7]}" = "first silver stone titan " ] && ok "$label: node names honour --set on the line" || not_ok "$label: nodes with --set: '${R[7]}'"
+		[ "${R[8]}" = "tests/golden " ] && ok "$label: --out DIR completes folders" || not_ok "$label: --out: '${R[8]}'"
+		[ "${R[9]}" = "profiles/defaults.yaml profiles/demo.yaml " ] && ok "$label: PROFILE completes files" || not_ok "$label: profile: '${R[9]}'"
+		[ "${R[10]}" = "render " ] && ok "$label: 'help ren' -> render" || not_ok "$label: help: '${R[10]}'"
+		echo "${R[11]}" | grep -q -- '--apply .*--unattended' && ! echo "${R[11]}" | grep -q -- '--rotate' &&
+			ok "$label: install's options (and no other command's)" || not_ok "$label: install options: '${R[11]}'"
+		[ -s "$T/comp.err.$wbc" ] && not_ok "$label: stderr: $(head -3 "$T/comp.err.$wbc")"
+	done
+fi
+
+# ---- zsh completion ----------------------------------------------------------------
+if command -v zsh >/dev/null; then
+	check "zsh -n completions/_appliance" zsh -n completions/_appliance
+	got=$(env -i PATH=/usr/bin:/bin HOME="$T" zsh -fc "fpath=($ROOT/completions \$fpath); autoload -Uz compinit; compinit -u -d $T/zcd; print -r -- \${_comps[appliance]}" 2>&1)
+	[ "$got" = _appliance ] && ok "zsh: compinit binds _appliance to appliance" || not_ok "zsh: compinit gave '$got'"
+else
+	not_ok "zsh missing (packages.txt, group test)"
+fi
