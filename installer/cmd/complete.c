@@ -8,7 +8,8 @@
  *   appliance _complete nodes PROFILE [--site FILE]... [--set KEY=VALUE]...
  *                                              the profile's node names
  *   appliance _man                             the COMMANDS section (roff)
- * A command without a struct cmd_doc gets the options its --help names. */
+ * The options are those the command's --help names, described by the
+ * command's table (options.c) where it has a row. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -90,6 +91,9 @@ static struct cmd_opt *help_options(const char *cmd)
 	struct cmd_opt *v = xcalloc(1, sizeof(*v));
 	size_t n = 0;
 
+	/* `help --help` is the program's usage: its options are the commands' */
+	if (text && strncmp(text, "usage: appliance COMMAND", 24) == 0)
+		*text = '\0';
 	for (const char *p = text; p && (p = strstr(p, "--")) != NULL;) {
 		const char *s = p + 2, *e = s;
 		char *name, *arg = NULL;
@@ -131,14 +135,28 @@ static void help_options_free(struct cmd_opt *v)
 	free(v);
 }
 
-/* The option rows of C: its table, or (no table) what its --help names;
- * *own is set when the caller frees them with help_options_free(). */
-static const struct cmd_opt *options_of(const struct command *c, struct cmd_opt **own)
+/* The options of C: those its --help names (the parser's own documentation,
+ * held against the parser by tests/integration/cli_docs.sh), each described
+ * by its row in C's table when there is one; so an option added to a command
+ * and its --help shows up here with no other step, and a row its --help no
+ * longer names is left out. Free the array; *own with help_options_free(). */
+static struct cmd_opt *options_of(const struct command *c, struct cmd_opt **own)
 {
-	*own = NULL;
-	if (c->doc)
-		return c->doc->opts;
-	return *own = help_options(c->name);
+	struct cmd_opt *named = help_options(c->name);
+	size_t n = 0;
+	struct cmd_opt *v;
+
+	while (named[n].name)
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		v[i] = named[i];
+		for (const struct cmd_opt *r = c->doc ? c->doc->opts : NULL; r && r->name; r++)
+			if (strcmp(r->name, named[i].name) == 0)
+				v[i] = *r;
+	}
+	*own = named;
+	return v;
 }
 
 static int complete_nodes(int argc, char **argv)
@@ -177,7 +195,7 @@ int cmd__complete(int argc, char **argv)
 {
 	const struct command *c = argc > 2 ? find(argv[2]) : NULL;
 	size_t n;
-	const struct command *all = cmd_commands(&n);
+	const struct command *cmds = cmd_commands(&n);
 
 	if (argc > 1 && cmd_is_help(argv[1])) {
 		fputs(complete_usage, stdout);
@@ -187,8 +205,8 @@ int cmd__complete(int argc, char **argv)
 		return cmd_usage_error("_complete", "expected commands, subcommands, args, options or nodes");
 	if (strcmp(argv[1], "commands") == 0) {
 		for (size_t i = 0; i < n; i++)
-			if (all[i].name[0] != '_')
-				printf("%s\t%s\n", all[i].name, all[i].summary);
+			if (cmds[i].name[0] != '_')
+				printf("%s\t%s\n", cmds[i].name, cmds[i].summary);
 		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "nodes") == 0)
@@ -210,12 +228,13 @@ int cmd__complete(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "options") == 0) {
 		const char *sub = argc > 3 ? argv[3] : NULL;
-		struct cmd_opt *own;
-		const struct cmd_opt *o = options_of(c, &own);
+		struct cmd_opt *own, *all = options_of(c, &own);
+		const struct cmd_opt *o = all;
 		for (; o->name; o++)
 			if (!sub || !o->subs || in_list(o->subs, sub))
 				printf("%s\t%s\t%s\n", o->name, o->arg ? o->arg : "-", o->help);
 		printf("--help\t-\tthis help\n");
+		free(all);
 		help_options_free(own);
 		return EXIT_OK;
 	}
@@ -241,8 +260,8 @@ static void roff(const char *text)
 
 static void man_command(const struct command *c)
 {
-	struct cmd_opt *own;
-	const struct cmd_opt *o = options_of(c, &own);
+	struct cmd_opt *own, *all = options_of(c, &own);
+	const struct cmd_opt *o = all;
 	const struct cmd_doc *d = c->doc;
 
 	fputs(".SS \"appliance ", stdout);
@@ -273,7 +292,13 @@ static void man_command(const struct command *c)
 			fputs("\\fR", stdout);
 		}
 		putchar('\n');
-		roff(o->help[0] ? o->help : "(see --help)");
+		if (o->help[0]) {
+			roff(o->help);
+		} else {
+			fputs("see\n.BR \"appliance ", stdout);
+			roff(c->name);
+			fputs(" \\-\\-help\" .\n", stdout);
+		}
 		if (o->subs) {
 			fputs(" [", stdout);
 			roff(o->subs);
@@ -281,6 +306,7 @@ static void man_command(const struct command *c)
 		}
 		putchar('\n');
 	}
+	free(all);
 	if (d && d->exit) {
 		fputs(".PP\nExit status: ", stdout);
 		roff(d->exit);

@@ -45,6 +45,8 @@ const struct cmd_doc cmd_doc_render = {
 		  "serverName" },
 		{ "--server-name", "NAME", NULL,
 		  "serverName for the new archive (default <source>-recovery)" },
+		{ "--graph", NULL, NULL,
+		  "print the Flux Kustomizations as a Markdown table: what each waits for" },
 		END },
 	.exit = "1 also when --check or --diff found drift",
 };
@@ -147,20 +149,22 @@ const struct cmd_doc cmd_doc_nas = {
 	.exit = "1 also when a required check failed",
 };
 
-#define PLAN_OPTS                                                                                        \
-	SITE_SET, { "--node", "NAME", NULL, "install the profile's node NAME" },                         \
-	    { "--auto", NULL, NULL, "find the node by this machine's MACs, DMI serial or UUID" },        \
-	    { "--json", NULL, NULL, "one JSON event per line on stdout" },                               \
-	    { "--state-dir", "DIR", NULL,                                                                \
-	      "journal, configs and image cache (default $APPLIANCE_STATE_DIR or /var/lib/appliance)" }, \
-	    { "--secrets", "FILE", NULL,                                                                 \
-	      "the site's Talos secrets bundle (default STATE_DIR/talos-secrets.yaml)" },                \
-	    { "--cache", "DIR", NULL, "image cache (default STATE_DIR/cache)" },                         \
-	    { "--sysfs", "DIR", NULL, "where sysfs is (identity, efivarfs; default /sys)" },             \
-	    { "--hw-root", "DIR", NULL, "root for the disk inventory (default /)" },                     \
-	    { "--disk-file", "FILE", NULL, "list an image file as a disk (repeatable)" },                \
-	{                                                                                                \
-		"--ca-file", "FILE", NULL, "extra CA bundle for an https image mirror"                   \
+#define PLAN_OPTS                                                                                         \
+	SITE_SET, { "--node", "NAME", NULL, "install the profile's node NAME" },                          \
+	    { "--auto", NULL, NULL, "find the node by this machine's MACs, DMI serial or UUID" },         \
+	    { "--json", NULL, NULL, "one JSON event per line on stdout" },                                \
+	    { "--state-dir", "DIR", NULL,                                                                 \
+	      "journal, configs and image cache (default $APPLIANCE_STATE_DIR or /var/lib/appliance)" },  \
+	    { "--secrets", "FILE", NULL,                                                                  \
+	      "the site's Talos secrets bundle (default STATE_DIR/talos-secrets.yaml)" },                 \
+	    { "--cache", "DIR", NULL, "image cache (default STATE_DIR/cache)" },                          \
+	    { "--sysfs", "DIR", NULL, "where sysfs is (identity, efivarfs; default /sys)" },              \
+	    { "--hw-root", "DIR", NULL, "root for the disk inventory (default /)" },                      \
+	    { "--disk-file", "FILE", NULL, "list an image file as a disk (repeatable)" },                 \
+	    { "--ca-file", "FILE", NULL, "extra CA bundle for an https image mirror" },                   \
+	    { "--config", "FILE", NULL, "the node's machine config rendered elsewhere (a PXE payload)" }, \
+	{                                                                                                 \
+		"--image-dir", "DIR", NULL, "pinned images to use first, read-only"                       \
 	}
 
 const struct cmd_doc cmd_doc_plan = {
@@ -192,9 +196,15 @@ const struct cmd_doc cmd_doc_pxe = {
 		  "PREFIX/share/appliance/live or build/iso/live)" },
 		{ "--ipxe", "DIR", NULL, "undionly.kpxe + ipxe.efi (default /usr/lib/ipxe)" },
 		{ "--netboot", "DIR", NULL, "grub-mknetdir output for UEFI GRUB network boot" },
-		{ "--secrets", "FILE", NULL, "the site's Talos secrets bundle, the same for every node" },
-		{ "--include", "FILE", NULL,
-		  "also put FILE beside the profile, e.g. secrets.env (repeatable)" },
+		{ "--secrets", "FILE", NULL,
+		  "the site's Talos secrets bundle: node payloads are rendered from it" },
+		{ "--payload-url", "URL", NULL,
+		  "where nodes fetch their payload (default with --serve: port 8069)" },
+		{ "--allow-file", "PATH", NULL,
+		  "the profile may name this absolute path outside its folder (repeatable)" },
+		{ "--listen", "ADDR:PORT", NULL,
+		  "where the payload server listens (alone: only the payload server)" },
+		{ "--approve", NULL, NULL, "ask on this terminal before each payload leaves" },
 		{ "--kernel-args", "ARGS", NULL, "appended to every kernel command line" },
 		{ "--interactive", NULL, NULL,
 		  "show the plan and ask on the console instead of installing unattended" },
@@ -218,8 +228,10 @@ const struct cmd_doc cmd_doc_bootstrap = {
 		{ "--kubeconfig", "PATH", NULL,
 		  "where to write the kubeconfig (default ./kubeconfig, mode 0600)" },
 		{ "--wait", "SECONDS", NULL, "how long to wait for apid (default 600)" },
-		{ "--scrub-config-volumes", "DEV", NULL,
-		  "after bootstrapping, wipe partition DEV (the metal-iso config volume) on each node" },
+		{ "--config-volume", "DEV", NULL,
+		  "the config volume's device on the nodes (default from the profile)" },
+		{ "--keep-config-volumes", NULL, NULL,
+		  "do not scrub the metal-iso config volumes afterwards" },
 		END },
 };
 
