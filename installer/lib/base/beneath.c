@@ -21,7 +21,7 @@ static int split(char *rel, char **comp, size_t *n, const char *root, const char
 	char *save = NULL;
 
 	*n = 0;
-	if (rel[0] == '/')
+	if (rel[0] == '/' || (*rel && rel[strlen(rel) - 1] == '/'))
 		return app_err_set(e, -EINVAL, "'%s' is not a path below '%s'", orig, root);
 	for (char *c = strtok_r(rel, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
 		if (strcmp(c, ".") == 0 || strcmp(c, "..") == 0 || *n >= BENEATH_DEPTH_MAX)
