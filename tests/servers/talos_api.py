@@ -215,7 +215,7 @@ class Node:
 #   settle_seconds (services unhealthy after boot, default 0.5),
 #   after_upgrade: "ok" | "down" (never answers again) | "rollback" (comes back on the
 #     old version, as Talos does when the new one fails to boot) | "no-etcd" (comes back
-#     but does not rejoin etcd),
+#     but does not rejoin etcd); after_reboot: the same for other reboots,
 #   refuse_apply: a validation error to answer ApplyConfiguration with.
 # --etcd FILE: the cluster's etcd members, shared by the nodes: [{"id": N,
 #   "hostname": "cp1", "learner": false}...]; a hostname "" is a member not started.
@@ -325,18 +325,38 @@ class Day2:
         for off in range(0, len(data), 4096):
             yield field_bytes(1, metadata(self.st()["hostname"])) + field_bytes(2, data[off:off + 4096])
 
-    @staticmethod
-    def needs_reboot(old, new):
-        # CanApplyImmediate (pkg/machinery/config/configpatcher and
-        # internal/app/machined/pkg/runtime/v1alpha1/v1alpha1_runtime.go) lets only
-        # some fields change live; here: machine.install and machine.kernel need a reboot
-        def part(text, key):
+    # internal/app/machined/pkg/runtime/v1alpha1/v1alpha1_runtime.go CanApplyImmediate:
+    # changes to these may be applied without a reboot; any other change needs one
+    IMMEDIATE = {
+        None: ("debug", "cluster"),
+        "machine": ("ca", "acceptedCAs", "time", "certSANs", "install", "network", "sysfs", "sysctls",
+                    "logging", "controlplane", "kubelet", "kernel", "registries", "pods",
+                    "seccompProfiles", "nodeAnnotations", "nodeLabels", "nodeTaints"),
+        "features": ("kubernetesTalosAPIAccess", "kubePrism", "hostDNS", "imageCache",
+                     "nodeAddressSortAlgorithm"),
+    }
+
+    @classmethod
+    def needs_reboot(cls, old, new):
+        """The diff of what may not change live ("" when nothing)."""
+        def strip(text):
             try:
                 doc = next(yaml.safe_load_all(text)) or {}
             except Exception:
-                return None
-            return (doc.get("machine") or {}).get(key)
-        return any(part(old, k) != part(new, k) for k in ("install", "kernel"))
+                return {}
+            for k in cls.IMMEDIATE[None]:
+                doc.pop(k, None)
+            m = doc.get("machine") or {}
+            for k in cls.IMMEDIATE["machine"]:
+                m.pop(k, None)
+            for k in cls.IMMEDIATE["features"]:
+                (m.get("features") or {}).pop(k, None)
+            return doc
+        a, b = strip(old), strip(new)
+        if a == b:
+            return ""
+        return "".join(difflib.unified_diff(yaml.safe_dump(a).splitlines(True),
+                                            yaml.safe_dump(b).splitlines(True), "a", "b"))
 
     def apply(self, req, ctx):
         f = dict((n, v) for n, _, v in parse(req))
@@ -359,8 +379,7 @@ class Day2:
         if mode == 2:  # NO_REBOOT
             if reboot:
                 ctx.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          "this config change can't be applied in immediate mode\n"
-                          "diff: machine.install changed")
+                          "this config change can't be applied in immediate mode\ndiff:\n" + reboot)
             details = "Applied configuration without a reboot"
         elif mode == 3:  # STAGED
             details = "Staged configuration to be applied after the next reboot"
@@ -413,7 +432,7 @@ class Day2:
     def after_boot(self, new_version):
         """The node is back: on its new version (or not), rejoined etcd (or not)."""
         d = self.st()
-        outcome = d.get("after_upgrade", "ok") if new_version else "ok"
+        outcome = d.get("after_upgrade" if new_version else "after_reboot", "ok")
         if new_version and outcome in ("ok", "no-etcd"):
             old = d["version"]
             d["version"] = new_version

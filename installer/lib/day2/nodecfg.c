@@ -112,11 +112,10 @@ int nodecfg_identity_diff(const char *old_cfg, size_t old_len, const char *new_c
 		const char *x = sv(a->root, id->path), *y = sv(b->root, id->path);
 		char dx[65], dy[65];
 
-		if ((!x && !y) || (x && y && strcmp(x, y) == 0))
+		/* a value only one side has comes with a change of role (a control
+		 * plane carries keys a worker does not): not an identity change */
+		if (!x || !y || strcmp(x, y) == 0)
 			continue;
-		/* a worker carries no CA key and no service account key; a value
-		 * only one side has is a change only when the other side could
-		 * carry it too: both configs are of the same node, so it is */
 		n++;
 		switch (id->show) {
 		case SHOW_VALUE:

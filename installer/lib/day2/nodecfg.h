@@ -26,7 +26,8 @@ void nodecfg_facts_free(struct nodecfg_facts *f);
  * about to be applied (new): the CAs (machine.ca, cluster.ca,
  * cluster.aggregatorCA, cluster.etcd.ca), cluster.id, cluster.secret,
  * cluster.clusterName, cluster.controlPlane.endpoint, cluster.serviceAccount,
- * machine.token. Appends one line per difference to why ("cluster.id:
+ * machine.token, where both configs carry a value (a change of role adds or
+ * drops keys). Appends one line per difference to why ("cluster.id:
  * changes (value not shown)", "cluster.controlPlane.endpoint:
  * 'https://a:6443' -> 'https://b:6443'"); returns how many (or <0 when a
  * config does not parse). */
