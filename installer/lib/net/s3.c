@@ -49,7 +49,8 @@ static bool xml_find(const char *p, const char *end, const char *tag, const char
 			}
 			return false;
 		}
-		if (strncmp(lt + 1, tag, tl) == 0 && lt[tl + 1] == '/' && lt[tl + 2] == '>') {
+		if ((size_t)(end - lt) >= tl + 3 && strncmp(lt + 1, tag, tl) == 0 && lt[tl + 1] == '/' &&
+		    lt[tl + 2] == '>') {
 			*val = lt;
 			*vlen = 0;
 			if (after)
