@@ -135,6 +135,37 @@ static void help_options_free(struct cmd_opt *v)
 	free(v);
 }
 
+/* The positional arguments of C: its table's, else those its --help's usage
+ * line names right after the command ("PROFILE", "[PROFILE]"). Caller frees. */
+static char *args_of(const struct command *c)
+{
+	char *text, *p, *end, *r = NULL;
+	size_t skip;
+
+	if (c->doc && c->doc->args)
+		return xstrdup(c->doc->args);
+	text = help_text(c->name);
+	skip = strlen("usage: appliance ") + strlen(c->name);
+	if (text && strncmp(text, "usage: appliance ", 17) == 0 &&
+	    strncmp(text + 17, c->name, skip - 17) == 0 && text[skip] == ' ') {
+		p = end = text + skip + 1;
+		/* words in capitals, bare or in brackets */
+		while ((*end >= 'A' && *end <= 'Z') || (*end == '[' && end[1] >= 'A' && end[1] <= 'Z')) {
+			while (*end && *end != ' ' && *end != '\n')
+				end++;
+			if (*end != ' ')
+				break;
+			end++;
+		}
+		while (end > p && (end[-1] == ' ' || end[-1] == '\n'))
+			end--;
+		if (end > p)
+			r = xstrndup(p, (size_t)(end - p));
+	}
+	free(text);
+	return r;
+}
+
 /* The options of C: those its --help names (the parser's own documentation,
  * held against the parser by tests/integration/cli_docs.sh), each described
  * by its row in C's table when there is one; so an option added to a command
@@ -222,8 +253,10 @@ int cmd__complete(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "args") == 0) {
-		if (c->doc && c->doc->args)
-			printf("%s\n", c->doc->args);
+		char *a = args_of(c);
+		if (a)
+			printf("%s\n", a);
+		free(a);
 		return EXIT_OK;
 	}
 	if (strcmp(argv[1], "options") == 0) {
@@ -263,6 +296,7 @@ static void man_command(const struct command *c)
 	struct cmd_opt *own, *all = options_of(c, &own);
 	const struct cmd_opt *o = all;
 	const struct cmd_doc *d = c->doc;
+	char *args = args_of(c);
 
 	fputs(".SS \"appliance ", stdout);
 	roff(c->name);
@@ -276,11 +310,12 @@ static void man_command(const struct command *c)
 			else
 				putchar(*s);
 	}
-	if (d && d->args) {
+	if (args) {
 		fputs(" ", stdout);
-		roff(d->args);
+		roff(args);
 	}
 	printf("%s\"\n", o->name ? " [OPTIONS]" : "");
+	free(args);
 	roff(c->summary);
 	fputs(".\n", stdout);
 	for (; o->name; o++) {

@@ -114,6 +114,13 @@ if [ "$("$A" _complete options _complete | cut -f1,2 | tr '\t\n' ' ')" = "--site
 else
 	not_ok "fallback options: $("$A" _complete options _complete | tr '\n' ' ')"
 fi
+bad=""
+for c in "${CMDS[@]}"; do
+	"$A" "$c" --help | head -1 | grep -qE "^usage: appliance $c \[?PROFILE" || continue
+	"$A" _complete args "$c" | grep -qE '^\[?PROFILE' || bad="$bad $c"
+done
+[ -z "$bad" ] && ok "every command whose usage starts with PROFILE has PROFILE as its argument (table or usage line)" ||
+	not_ok "no PROFILE argument listed for:$bad"
 expect_fail "_complete with an unknown command is a usage error" 2 "$A" _complete options nosuch
 expect_fail "_complete nodes of a broken profile exits 1" 1 "$A" _complete nodes "$NOPROF"
 expect_out "_complete nodes honours --set" '^renamed$' "$A" _complete nodes profiles/demo.yaml --set nodes[0].name=renamed
