@@ -56,7 +56,7 @@ ip netns exec "$PXE" "$APPLIANCE" pxe "$T/site/profile.yaml" --out "$T/pxe" --li
 	--kernel-args "console=ttyS0,115200n8 appliance.action=check" --serve eth0 >"$T/serve.log" 2>&1 &
 SERVE=$!
 at_exit "kill $SERVE"
-for _ in $(seq 50); do grep -q 'TFTP root is' "$T/serve.log" && break; sleep 0.1; done
+for _ in $(seq 600); do grep -q 'proxy on subnet' "$T/serve.log" && break; sleep 0.1; done
 expect_out "appliance pxe --serve runs dnsmasq (proxy-DHCP + TFTP) on the interface" \
 	'proxy on subnet 10.0.2.0' cat "$T/serve.log"
 expect_out "--serve hands nothing to the user dnsmasq serves TFTP as: site.cpio (no secret in it) stays root's" \
