@@ -62,6 +62,9 @@ assert all(n["reachable"] and n["version"] == "v1.10.5" for n in d["nodes"])
 assert d["kubernetes"]["kustomizations"]["ready"] == 3 and d["backups"]["ok"] is True and d["nas"]["ok"] is True
 PYEOF
 
+expect_fail "status: with the talosconfig of talos gen instead of the bundle" 0 \
+	"$APPLIANCE" status "$PROFILE" "${SITE[@]}" "${EP[@]}" --talosconfig "$T/gen/talosconfig" --skip kubernetes --skip nas --skip backups
+
 # ---- degraded: each problem says what to look at ----------------------------------
 degraded() { # DESC REGEX [status options]
 	local d=$1 re=$2

@@ -91,21 +91,40 @@ n_apply=$(cat "$T"/nodes/*/calls | grep -c '^ApplyConfiguration mode=2 dry_run=0
 [ "$n_apply" = 4 ] && ok "upgrade --kubernetes: one no-reboot apply per node" || not_ok "upgrade --kubernetes: $n_apply applies"
 [ "$(grep -c "reboot: down" "$T/nodes/w1/calls")" = "$downs" ] && ok "upgrade --kubernetes: no reboot" || not_ok "upgrade --kubernetes: rebooted"
 
+# ---- killed in the middle (Ctrl-C, a lost SSH session): the re-run resumes -------------------------
+day2_node_set cp2 reboot_seconds 3
+"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --talos v1.10.7 --apply --wait 60 >"$T/killed.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do grep -q '^Upgrade image=.*:v1.10.7 ' "$T/nodes/cp2/calls" && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" -ne 0 ] && grep -q '^Upgrade image=.*:v1.10.7 ' "$T/nodes/cp2/calls" && ! grep -q ':v1.10.7 ' "$T/nodes/cp3/calls" &&
+	ok "upgrade: killed while cp2 reboots (cp3 not reached)" || { not_ok "upgrade: the kill (rc $rc)"; sed 's/^/#   /' "$T/killed.out" | tail; }
+wait_up2() { for _ in $(seq 1 150); do [ "$(grep -c 'reboot: up' "$T/nodes/cp2/calls")" -ge 2 ] && return 0; sleep 0.2; done; return 1; }
+wait_up2 || diag "cp2 did not come back after the kill"
+day2_node_set cp2 reboot_seconds 1
+expect_fail "upgrade: the run after the kill exits 0" 0 up --talos v1.10.7 --apply --wait 30
+has "upgrade: it resumes cp2 from the journal" 'resuming: the upgrade of cp2 was started before and it runs v1\.10\.7'
+[ "$(grep -c '^Upgrade image=.*:v1.10.7 ' "$T/nodes/cp2/calls")" = 1 ] && ok "upgrade: cp2 not asked to upgrade twice" ||
+	not_ok "upgrade: cp2 asked twice"
+if [ "$(versions)" = "v1.10.7 v1.10.7 v1.10.7 v1.10.7 " ]; then ok "upgrade: every node on v1.10.7 after the resume"; else not_ok "upgrade: versions $(versions)"; fi
+
 # ---- after the upgrade, each way it can go wrong ---------------------------------------------------
 day2_node_set cp3 after_upgrade '"rollback"'
-expect_fail "upgrade: a node that boots the old version again" 1 up --talos v1.10.7 --node cp3 --apply --wait 5
+expect_fail "upgrade: a node that boots the old version again" 1 up --talos v1.10.8 --node cp3 --apply --wait 5
 has "upgrade: says Talos went back to the previous version" \
-	'node cp3 came back on Talos v1\.10\.6, not v1\.10\.7: the new version did not boot and Talos went back to the previous one'
+	'node cp3 came back on Talos v1\.10\.7, not v1\.10\.8: the new version did not boot and Talos went back to the previous one'
 day2_node_set cp3 after_upgrade '"ok"'
 
 day2_node_set cp1 after_upgrade '"no-etcd"'
-expect_fail "upgrade: a control plane that does not rejoin etcd" 1 up --talos v1.10.7 --node cp1 --apply --wait 4
+expect_fail "upgrade: a control plane that does not rejoin etcd" 1 up --talos v1.10.8 --node cp1 --apply --wait 4
 has "upgrade: names the missing etcd member" \
 	'node cp1 did not get every control plane back into etcd within 4s \(last: etcd \(asked cp1\) lacks cp1 \(missing\)\)'
 cp "$T/etcd.full" "$T/etcd.json"
 
 day2_node_set w1 after_upgrade '"down"'
-expect_fail "upgrade: a node that never comes back" 1 up --talos v1.10.7 --node w1 --apply --wait 4
+expect_fail "upgrade: a node that never comes back" 1 up --talos v1.10.8 --node w1 --apply --wait 4
 has "upgrade: says it did not come back, and the last error" \
 	'node w1 did not come back \(its Talos API does not answer\) within 4s \(last: .*127\.0\.0\.1'
 
