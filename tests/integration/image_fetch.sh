@@ -126,6 +126,19 @@ check "ignored Range: the stream skipped what it had (reads back as the image)" 
 	cmp -n "$(stat -c %s "$img")" "$img" "$T/d3.img"
 kill "$PROXY_PID"
 
+# a download is hashed as it streams: a wrong pin is known at the end, and the disk is
+# left without a partition table (it never looks bootable)
+cp "$img" "$T/d4.img" && truncate -s 64M "$T/d4.img" # a bootable-looking disk first
+check "before the wrong pin: the disk has a GPT header" \
+	sh -c "dd if='$T/d4.img' bs=512 skip=1 count=1 status=none | grep -aq 'EFI PART'"
+bad=$(printf '%064d' 0)
+expect_fail "download with a wrong --sha256: exit 1" 1 "$APPLIANCE" image write "$NGINX_HTTP/image/$key" "$T/d4.img" \
+	--sha256 "$bad" --journal "$T/j4" --apply
+last_has "download with a wrong --sha256: message" \
+	"appliance: sha256 of '$NGINX_HTTP/image/$key' is $want, expected $bad; disk '$T/d4.img' left without a partition table"
+check "download with a wrong --sha256: no GPT header on the disk" \
+	sh -c "! dd if='$T/d4.img' bs=512 skip=1 count=1 status=none | grep -aq 'EFI PART'"
+
 expect_fail "HTTP 404: exit 1" 1 "$APPLIANCE" image write "$NGINX_HTTP/image/nope.raw.zst" "$T/d3.img" --apply
 last_has "HTTP 404: message" "appliance: cannot read image '$NGINX_HTTP/image/nope.raw.zst': download of '$NGINX_HTTP/image/nope.raw.zst' failed: HTTP 404"
 

@@ -97,11 +97,15 @@ last_has "truncated gzip: message" "appliance: image '$T/trunc.gz' is corrupt or
 
 good=$(sha256sum <"$img.zst" | cut -d' ' -f1)
 bad=$(printf '%064d' 0)
+# a local file's pin is checked before the first byte: the target keeps every byte it had
 garbage "$T/h.img" 80
+before=$(sha256sum <"$T/h.img" | cut -d' ' -f1)
 expect_fail "wrong --sha256: exit 1" 1 "$APPLIANCE" image write "$img.zst" "$T/h.img" --sha256 "$bad" --journal "$T/jh" --apply
 last_has "wrong --sha256: message" \
-	"appliance: sha256 of '$img.zst' is $good, expected $bad; disk '$T/h.img' left without a partition table"
-check "wrong hash: the disk does not look bootable (no GPT header)" no_gpt "$T/h.img"
+	"appliance: sha256 of '$img.zst' is $good, expected $bad; nothing was written to '$T/h.img'"
+after=$(sha256sum <"$T/h.img" | cut -d' ' -f1)
+[ "$before" = "$after" ] && ok "wrong --sha256: the target's bytes are unchanged (sha256 before = after)" ||
+	not_ok "wrong --sha256: the target changed ($before -> $after)"
 expect_out "right --sha256 is accepted" "sha256 $good \(as expected\)" \
 	"$APPLIANCE" image write "$img.zst" "$T/h.img" --sha256 "$good" --journal "$T/jh" --apply
 
@@ -123,6 +127,17 @@ for f in "" .zst .xz .gz; do
 	last_has "${f:-raw}: O_DIRECT on $lo" 'with O_DIRECT'
 	check "${f:-raw}: $lo reads back as the image (zero runs the device zeroed included)" same "$lo"
 done
+# the same on a block device, garbage on it: not one byte changes
+lo=$(loop_new "pin.img" 96M)
+loop_guard "$lo"
+garbage "$T/g" 96 && dd if="$T/g" of="$lo" bs=4M oflag=direct status=none
+before=$(sha256sum <"$lo" | cut -d' ' -f1)
+expect_fail "wrong --sha256 on $lo: exit 1" 1 "$APPLIANCE" image write "$img.zst" "$lo" --sha256 "$bad" --journal "$T/jp" --apply
+last_has "wrong --sha256 on $lo: message" "nothing was written to '$lo'"
+after=$(sha256sum <"$lo" | cut -d' ' -f1)
+[ "$before" = "$after" ] && ok "wrong --sha256 on $lo: its bytes are unchanged (sha256 before = after)" ||
+	not_ok "wrong --sha256 on $lo: the device changed ($before -> $after)"
+loop_detach "$lo"
 lo=$(loop_new "reloc.img" 160M)
 loop_guard "$lo"
 check "write onto a bigger loop device, GPT relocated" "$APPLIANCE" image write "$img.zst" "$lo" --journal "$T/jr" --apply

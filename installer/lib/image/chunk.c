@@ -14,7 +14,7 @@ void *chunk_buf_alloc(size_t n)
 	return p;
 }
 
-static bool all_zero(const unsigned char *p, size_t n)
+bool chunk_all_zero(const unsigned char *p, size_t n)
 {
 	if (n == 0)
 		return true;
@@ -30,7 +30,7 @@ void chunk_zmap(struct chunk *c)
 	memset(c->zmap, 0, CHUNK_ZMAP_BYTES);
 	for (size_t b = 0; b < nblk; b++) {
 		size_t n = (b + 1) * CHUNK_BLK <= c->len ? CHUNK_BLK : c->len - b * CHUNK_BLK;
-		if (all_zero(c->data + b * CHUNK_BLK, n))
+		if (chunk_all_zero(c->data + b * CHUNK_BLK, n))
 			c->zmap[b / 8] |= (unsigned char)(1u << (b % 8));
 	}
 }

@@ -4,6 +4,7 @@
 #ifndef APPLIANCE_IMAGE_CHUNK_H
 #define APPLIANCE_IMAGE_CHUNK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,10 +19,14 @@ struct chunk {
 	size_t len;
 	uint64_t index;
 	unsigned char zmap[CHUNK_ZMAP_BYTES]; /* bit set = all-zero block */
+	_Atomic int pending;		      /* writer: parts of it not on the disk yet */
 };
 
 /* An n-byte buffer aligned for O_DIRECT; free() it. */
 void *chunk_buf_alloc(size_t n);
+
+/* The n bytes at p are all zeros. */
+bool chunk_all_zero(const unsigned char *p, size_t n);
 
 /* Fill c->zmap from c->data and c->len. */
 void chunk_zmap(struct chunk *c);

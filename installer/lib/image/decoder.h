@@ -14,7 +14,7 @@
 #include "image/queue.h"
 #include "image/source.h"
 
-#define DECODER_N_CHUNKS 6 /* chunk buffers: decoder and writer in flight + queue */
+#define DECODER_N_CHUNKS 12 /* chunk buffers: decoded, being written, being read back */
 
 struct archive;
 

@@ -4,6 +4,8 @@
 #include "image/image.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +20,8 @@
 #include "image/partition.h"
 #include "image/target.h"
 #include "image/verify.h"
+#include "image/writers.h"
 #include "net/fetch.h"
-
-#define SYNC_BYTES (64ull << 20) /* make written data durable at least this often */
-#define SYNC_NS 2000000000ll	 /* ... or this often */
 
 char *image_default_journal(const char *target)
 {
@@ -35,12 +35,35 @@ char *image_default_journal(const char *target)
 
 /* ---- image_write -------------------------------------------------------------- */
 
+/* Durable points. Every chunk is read back before it is journaled, and a re-run
+ * skips a journaled chunk only when it reads back equal, so no sync is needed for
+ * a right disk: the syncs are for the two promises that need them. The head is
+ * invalidated durably before the first write and written last after a sync (a
+ * disk never looks bootable with a partial image), and a checkpoint (data, then
+ * journal) every SYNC_BYTES or SYNC_NS bounds what a power cut costs a re-run. */
+#define SYNC_BYTES (512ull << 20)
+#define SYNC_NS 5000000000ll
+#define WRITERS 4	     /* data writes in flight */
+#define ZERO_MIN (64u << 10) /* zero runs inside data shorter than this are written as data */
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
 }
+
+/* The zero run being gathered across chunks: zeroed in one call when the data
+ * after it (or the end) arrives. head: the chunk whose tail starts the run
+ * (read back once the run is zeroed); zc_*: whole chunks of zeros inside it,
+ * their buffers already back in the pool. */
+struct zrun {
+	bool on;
+	uint64_t start, end;
+	struct chunk *head;
+	uint64_t zc_first, zc_count;
+	size_t zc_last_len;
+};
 
 struct writer {
 	const struct image_write_opts *o;
@@ -52,12 +75,20 @@ struct writer {
 	struct decoder d;
 	struct readback rd_w; /* the writer's read-back fd: journal skips, head */
 	struct verifier v;
-	bool sent;	    /* handle_chunk passed the chunk on to the verifier */
+	struct writers ws;
+	struct zrun z;
 	struct chunk *head; /* chunk 0, written last */
 	bool head_invalidated;
-	uint64_t pending_from, pending_to; /* chunks written since the last sync */
+	bool dirty; /* written since the last checkpoint */
 	uint64_t since_sync;
 	int64_t last_sync;
+	/* a local source with a pin: hashed before the first byte is written */
+	pthread_t pin_thread;
+	bool pin_started, pin_joined;
+	int pin_rc;
+	struct app_err pin_err;
+	char pin_have[65];
+	char *source_id_start;
 	struct image_result res;
 };
 
@@ -72,27 +103,52 @@ static void report(struct writer *w, enum image_phase ph, uint64_t out)
 	w->progress(w->ctx, &w->p);
 }
 
-/* Durable point: sync the data, then the journal. The journal is only a hint
- * (a re-run skips a listed chunk only when it reads back equal), so entries are
- * appended as chunks are written and a power cut between the two costs a rewrite,
- * never a wrong disk. */
 static int checkpoint(struct writer *w, struct app_err *e)
 {
 	int r;
 
-	if (w->pending_from == w->pending_to)
+	if (!w->dirty)
 		return 0;
 	r = target_sync(&w->t, e);
 	if (r < 0)
 		return r;
-	w->pending_from = w->pending_to;
+	w->dirty = false;
 	w->since_sync = 0;
 	w->last_sync = now_ns();
 	return image_journal_sync(&w->j, e);
 }
 
-/* Before the first write: clear chunk 0's sectors so a half-written disk never
- * carries a partition table. */
+static void *pin_thread(void *arg)
+{
+	struct writer *w = arg;
+	w->pin_rc = image_file_sha256(w->o->source, w->pin_have, &w->pin_err);
+	return NULL;
+}
+
+/* The pin of a local source, checked before anything is written: a wrong pin
+ * changes nothing on the disk. */
+static int pin_check(struct writer *w, struct app_err *e)
+{
+	if (!w->pin_started)
+		return 0;
+	if (!w->pin_joined) {
+		pthread_join(w->pin_thread, NULL);
+		w->pin_joined = true;
+		if (w->pin_rc == 0 && strcasecmp(w->pin_have, w->o->sha256) != 0)
+			w->pin_rc =
+			    app_err_set(&w->pin_err, -EBADMSG,
+					"sha256 of '%s' is %s, expected %s; nothing was written to '%s'",
+					w->o->source, w->pin_have, w->o->sha256, w->t.path);
+	}
+	if (w->pin_rc < 0) {
+		*e = w->pin_err;
+		return w->pin_rc;
+	}
+	return 0;
+}
+
+/* Before the first write: the pin, then chunk 0's sectors cleared durably so a
+ * half-written disk never carries a partition table. */
 static int invalidate_head(struct writer *w, struct app_err *e)
 {
 	size_t len = w->head ? w->head->len : 0;
@@ -100,6 +156,9 @@ static int invalidate_head(struct writer *w, struct app_err *e)
 
 	if (w->head_invalidated)
 		return 0;
+	r = pin_check(w, e);
+	if (r < 0)
+		return r;
 	w->head_invalidated = true;
 	if (len > 64 * 1024)
 		len = 64 * 1024; /* protective MBR + primary GPT and then some */
@@ -113,6 +172,135 @@ static int invalidate_head(struct writer *w, struct app_err *e)
 		r = image_journal_sync(&w->j, e);
 	}
 	return r;
+}
+
+/* One part of chunk c is on the disk; the last one sends it to be read back. */
+static void chunk_done(void *ctx, struct chunk *c)
+{
+	struct writer *w = ctx;
+	if (atomic_fetch_sub(&c->pending, 1) == 1)
+		verifier_push(&w->v, c); /* fails only when stopping */
+}
+
+static int flush_zeros(struct writer *w, struct app_err *e)
+{
+	struct zrun *z = &w->z;
+	int r;
+
+	if (!z->on)
+		return 0;
+	r = target_zero(&w->t, z->start, z->end - z->start, e);
+	if (r < 0)
+		return r;
+	w->res.zeroed += z->end - z->start;
+	z->on = false;
+	if (z->head)
+		chunk_done(w, z->head);
+	z->head = NULL;
+	if (z->zc_count && verifier_push_zeros(&w->v, z->zc_first, z->zc_count, z->zc_last_len) < 0)
+		return app_err_set(e, -ECANCELED, "read-back stopped");
+	z->zc_count = 0;
+	return 0;
+}
+
+/* Bytes [from, to) of the disk must read as zeros: join the run or start one. */
+static int add_zeros(struct writer *w, uint64_t from, uint64_t to, struct app_err *e)
+{
+	int r;
+
+	if (w->z.on && w->z.end == from) {
+		w->z.end = to;
+		return 0;
+	}
+	r = flush_zeros(w, e);
+	if (r < 0)
+		return r;
+	w->z.on = true;
+	w->z.start = from;
+	w->z.end = to;
+	return 0;
+}
+
+static int submit(struct writer *w, struct chunk *c, size_t from, size_t to, struct app_err *e)
+{
+	atomic_fetch_add(&c->pending, 1);
+	if (writers_submit(&w->ws, c, from, to) < 0) {
+		int r;
+		atomic_fetch_sub(&c->pending, 1);
+		r = writers_drain(&w->ws, e);
+		return r < 0 ? r : app_err_set(e, -ECANCELED, "the writer threads stopped");
+	}
+	return 0;
+}
+
+/* Chunk c, which must be written: data runs to the writer threads, zero runs
+ * gathered across chunks. The chunk goes to the verifier once all its parts are
+ * on the disk. */
+static int write_chunk(struct writer *w, struct chunk *c, struct app_err *e)
+{
+	uint64_t base = c->index * (uint64_t)IMAGE_CHUNK;
+	size_t nblk = (c->len + CHUNK_BLK - 1) / CHUNK_BLK, ds = 0, de = 0;
+	bool data = false, any_data = false, tail_zero = false;
+	int r = target_grow(&w->t, base + c->len, e);
+
+	if (r < 0)
+		return r;
+	if (c->len % w->t.align) {
+		/* the image's odd tail: alone, with everything before it on the disk */
+		r = flush_zeros(w, e);
+		if (r == 0)
+			r = writers_drain(&w->ws, e);
+		if (r == 0)
+			r = target_write_chunk(&w->t, c, &w->res.written, &w->res.zeroed, e);
+		if (r == 0 && verifier_push(&w->v, c) < 0)
+			r = app_err_set(e, -ECANCELED, "read-back stopped");
+		return r;
+	}
+	atomic_store(&c->pending, 1); /* this function's hold */
+	for (size_t b = 0; b < nblk;) {
+		bool z = chunk_zero_block(c, b);
+		size_t s = b, from, to;
+		while (b < nblk && chunk_zero_block(c, b) == z)
+			b++;
+		from = s * CHUNK_BLK;
+		to = b * CHUNK_BLK < c->len ? b * CHUNK_BLK : c->len;
+		tail_zero = z;
+		if (z && data && b < nblk && to - from < ZERO_MIN) {
+			de = to; /* a short hole inside data: written as data */
+			continue;
+		}
+		if (z) {
+			if (data && (r = submit(w, c, ds, de, e)) < 0)
+				return r;
+			data = false;
+			r = add_zeros(w, base + from, base + to, e);
+		} else {
+			r = flush_zeros(w, e);
+			if (!data)
+				ds = from;
+			de = to;
+			data = any_data = true;
+		}
+		if (r < 0)
+			return r;
+	}
+	if (data && (r = submit(w, c, ds, de, e)) < 0)
+		return r;
+	if (!any_data) {
+		/* all zeros: part of the run, no buffer held */
+		if (w->z.zc_count == 0)
+			w->z.zc_first = c->index;
+		w->z.zc_count++;
+		w->z.zc_last_len = c->len;
+		bqueue_push(&w->d.free_q, c);
+		return 0;
+	}
+	if (tail_zero) {
+		atomic_fetch_add(&c->pending, 1); /* read back once the run is zeroed */
+		w->z.head = c;
+	}
+	chunk_done(w, c);
+	return 0;
 }
 
 static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
@@ -129,8 +317,8 @@ static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 			    e, -ENOSPC,
 			    "disk '%s' is too small: image '%s' needs %llu bytes, the disk has %llu",
 			    w->t.path, w->o->source, (unsigned long long)isz, (unsigned long long)w->t.size);
-		w->head = c;
-		return 1; /* kept: written last */
+		w->head = c; /* kept: written last */
+		return 0;
 	}
 	if (off + c->len > w->t.size)
 		return app_err_set(e, -ENOSPC,
@@ -144,21 +332,17 @@ static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 		if (eq) {
 			w->res.skipped += c->len;
 			w->res.verified += c->len;
+			bqueue_push(&w->d.free_q, c);
 			return 0;
 		}
 	}
 	r = invalidate_head(w, e);
 	if (r == 0)
-		r = target_write_chunk(&w->t, c, &w->res.written, &w->res.zeroed, e);
+		r = write_chunk(w, c, e);
 	if (r < 0)
 		return r;
-	/* the verifier reads it back while the chunk is still in memory: a byte
-	 * compare, no second hash; it journals it and returns the buffer */
-	if (verifier_push(&w->v, c) < 0)
-		return app_err_set(e, -ECANCELED, "read-back stopped");
-	w->sent = true;
+	w->dirty = true;
 	w->since_sync += c->len;
-	w->pending_to = c->index + 1;
 	if (w->since_sync >= SYNC_BYTES || now_ns() - w->last_sync >= SYNC_NS)
 		return checkpoint(w, e);
 	return 0;
@@ -167,8 +351,10 @@ static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 static int finish(struct writer *w, struct app_err *e)
 {
 	const struct image_write_opts *o = w->o;
-	int r;
+	int r = pin_check(w, e);
 
+	if (r < 0)
+		return r; /* a wrong pin of a local file: nothing was written */
 	/* the source's own hash first: a wrong image must never become bootable */
 	if (o->sha256 && strcasecmp(o->sha256, w->res.source_sha256) != 0) {
 		r = invalidate_head(w, e);
@@ -234,11 +420,32 @@ static char *source_id(const char *source)
 	return xasprintf("url:%s", source);
 }
 
+/* The hash of a pinned source: a local file's was taken before the first write
+ * (then the file must not have changed since), a download's as it streamed. */
+static int source_hash(struct writer *w, struct app_err *e)
+{
+	if (w->pin_started) {
+		char *now = source_id(w->o->source);
+		bool same = strcmp(now, w->source_id_start) == 0;
+		free(now);
+		if (!same)
+			return app_err_set(e, -ESTALE, "image '%s' changed while it was being written",
+					   w->o->source);
+		memcpy(w->res.source_sha256, w->pin_have, sizeof(w->res.source_sha256));
+	} else if (w->d.src.md) {
+		source_sha256(&w->d.src, w->res.source_sha256);
+	} else {
+		return 0;
+	}
+	memcpy(w->res.image_digest, w->res.source_sha256, sizeof(w->res.image_digest));
+	return 0;
+}
+
 int image_write(const struct image_write_opts *o, image_progress_fn progress, void *ctx,
 		struct image_result *res, struct app_err *e)
 {
 	struct writer *w = xcalloc(1, sizeof(*w));
-	char *jpath = NULL, *sid = NULL;
+	char *jpath = NULL;
 	int r;
 
 	w->o = o;
@@ -254,14 +461,22 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	w->d.src.fetch_backoff_ms = o->fetch_backoff_ms;
 	w->d.src.on_retry = o->on_retry;
 	w->d.src.retry_ctx = o->retry_ctx;
-	w->d.src.hash = o->sha256 != NULL;
+	w->source_id_start = source_id(o->source);
+	/* a local file with a pin is hashed up front, beside the first chunks' decoding;
+	 * a download is hashed as it streams */
+	w->d.src.hash = o->sha256 && fetch_is_url(o->source);
 
 	r = target_open(&w->t, &o->target, e);
 	w->res.direct_io = w->t.direct;
+	if (r == 0 && o->sha256 && !fetch_is_url(o->source)) {
+		if (pthread_create(&w->pin_thread, NULL, pin_thread, w) != 0)
+			r = app_err_set(e, -EAGAIN, "cannot start the hashing thread");
+		else
+			w->pin_started = true;
+	}
 	if (r == 0 && !o->no_journal) {
 		jpath = o->journal ? xstrdup(o->journal) : image_default_journal(o->target.path);
-		sid = source_id(o->source);
-		r = image_journal_open(&w->j, jpath, &w->t, sid, e);
+		r = image_journal_open(&w->j, jpath, &w->t, w->source_id_start, e);
 	}
 	if (r == 0)
 		r = decoder_open(&w->d, e);
@@ -269,27 +484,29 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 		snprintf(w->res.format, sizeof(w->res.format), "%s", w->d.format);
 		r = readback_open(&w->rd_w, &w->t, e);
 		if (r == 0)
-			r = verifier_start(&w->v, &w->t, &w->j, &w->d.free_q, DECODER_N_CHUNKS, o->source, e);
+			r = verifier_start(&w->v, &w->t, &w->j, &w->d.free_q, BQUEUE_MAX, o->source, e);
+		if (r == 0)
+			r = writers_start(&w->ws, &w->t, WRITERS, chunk_done, w, e);
 	}
 	if (r == 0)
 		r = decoder_start(&w->d, e);
 	while (r == 0) {
 		struct chunk *c;
-		if (w->v.rc < 0)
+		if (w->v.rc < 0 || writers_failed(&w->ws))
 			break;
 		c = bqueue_pop(&w->d.full_q);
 		if (!c)
 			break;
 		w->res.image_size += c->len;
 		r = handle_chunk(w, c, e);
-		if (r == 1) {
-			r = 0; /* chunk 0 stays out of the pool until the end */
-		} else if (r == 0 && c->index != 0 && !w->sent) {
-			bqueue_push(&w->d.free_q, c);
-		}
-		w->sent = false;
 		report(w, IMAGE_PHASE_WRITE, w->res.image_size);
 	}
+	if (r == 0)
+		r = flush_zeros(w, e);
+	if (r == 0 && w->ws.t)
+		r = writers_drain(&w->ws, e);
+	writers_stop(&w->ws);
+	w->res.written += w->ws.written;
 	{
 		struct app_err ve = { 0 };
 		int vr = verifier_stop(&w->v, &ve);
@@ -304,13 +521,13 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	if (r == 0)
 		r = checkpoint(w, e);
 	if (r == 0) {
-		if (w->d.src.md) {
-			source_sha256(&w->d.src, w->res.source_sha256);
-			memcpy(w->res.image_digest, w->res.source_sha256, sizeof(w->res.image_digest));
-		}
 		w->res.source_size = w->d.src.consumed;
-		r = finish(w, e);
+		r = source_hash(w, e);
+		if (r == 0)
+			r = finish(w, e);
 	}
+	if (w->pin_started && !w->pin_joined)
+		pthread_join(w->pin_thread, NULL);
 	decoder_close(&w->d);
 	if (res)
 		*res = w->res;
@@ -319,7 +536,7 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	readback_close(&w->rd_w);
 	verifier_close(&w->v);
 	free(jpath);
-	free(sid);
+	free(w->source_id_start);
 	free(w);
 	return r;
 }

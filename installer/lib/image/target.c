@@ -23,13 +23,10 @@ int target_set_direct(struct image_target *t, bool on)
 	return 0;
 }
 
-int target_pwrite(struct image_target *t, const void *buf, size_t len, uint64_t off, struct app_err *e)
+static int pwrite_all(struct image_target *t, const void *buf, size_t len, uint64_t off, struct app_err *e)
 {
 	const char *p = buf;
 
-	/* O_DIRECT needs sector-sized lengths; the image's odd tail goes buffered. */
-	if (t->direct && len % t->align)
-		target_set_direct(t, false);
 	while (len) {
 		ssize_t n = pwrite(t->fd, p, len, (off_t)off);
 		if (n < 0) {
@@ -46,8 +43,26 @@ int target_pwrite(struct image_target *t, const void *buf, size_t len, uint64_t 
 		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
-	target_set_direct(t, true);
 	return 0;
+}
+
+int target_pwrite(struct image_target *t, const void *buf, size_t len, uint64_t off, struct app_err *e)
+{
+	int r;
+
+	/* O_DIRECT needs sector-sized lengths; the image's odd tail goes buffered. */
+	if (t->direct && len % t->align)
+		target_set_direct(t, false);
+	r = pwrite_all(t, buf, len, off, e);
+	if (r == 0)
+		target_set_direct(t, true);
+	return r;
+}
+
+int target_pwrite_aligned(struct image_target *t, const void *buf, size_t len, uint64_t off,
+			  struct app_err *e)
+{
+	return pwrite_all(t, buf, len, off, e);
 }
 
 int target_grow(struct image_target *t, uint64_t end, struct app_err *e)

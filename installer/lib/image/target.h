@@ -39,6 +39,11 @@ int target_set_direct(struct image_target *t, bool on);
 /* Write len bytes at off (an odd-sized tail goes buffered). */
 int target_pwrite(struct image_target *t, const void *buf, size_t len, uint64_t off, struct app_err *e);
 
+/* The same for a length that is a multiple of t->align, from any thread: never
+ * touches the descriptor's flags, so several writes can be in flight. */
+int target_pwrite_aligned(struct image_target *t, const void *buf, size_t len, uint64_t off,
+			  struct app_err *e);
+
 /* A growable file: extend it to end bytes. */
 int target_grow(struct image_target *t, uint64_t end, struct app_err *e);
 

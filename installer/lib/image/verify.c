@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/util.h"
+
 static int rd_direct(struct readback *r, bool on)
 {
 	int fl = fcntl(r->fd, F_GETFL);
@@ -95,17 +97,47 @@ int verify_differs(struct image_journal *j, const char *target, const char *sour
 			   target, source, (unsigned long long)off, (unsigned long long)(off + c->len - 1));
 }
 
+/* One item of the verifier's queue: a chunk in memory, or a range of all-zero chunks. */
+struct vwork {
+	struct chunk *c;
+	uint64_t first, count;
+	size_t last_len;
+};
+
+/* Read back the all-zero chunks of w; journal each one. */
+static int verify_zeros(struct verifier *v, const struct vwork *w)
+{
+	for (uint64_t i = 0; i < w->count; i++) {
+		struct chunk z = { .index = w->first + i };
+		int r;
+
+		z.len = i + 1 == w->count ? w->last_len : IMAGE_CHUNK;
+		r = rd_read(&v->rd, z.len, z.index * (uint64_t)IMAGE_CHUNK, &v->err);
+		if (r < 0)
+			return r;
+		if (!chunk_all_zero(v->rd.buf, z.len))
+			return verify_differs(v->j, v->rd.path, v->source, &z, &v->err);
+		image_journal_add(v->j, z.index, true);
+		v->verified += z.len;
+	}
+	return 0;
+}
+
 static void *verify_thread(void *arg)
 {
 	struct verifier *v = arg;
+	struct vwork *w;
 
-	for (;;) {
-		struct chunk *c = bqueue_pop(&v->q);
+	while ((w = bqueue_pop(&v->q)) != NULL) {
+		struct chunk *c = w->c;
 		bool eq = false;
 		int r;
-		if (!c)
-			break;
-		if (v->rc == 0) {
+
+		if (v->rc == 0 && !c) {
+			r = verify_zeros(v, w);
+			if (r < 0)
+				v->rc = r;
+		} else if (v->rc == 0) {
 			r = readback_equal(&v->rd, c, &eq, &v->err);
 			if (r == 0 && !eq)
 				r = verify_differs(v->j, v->rd.path, v->source, c, &v->err);
@@ -116,7 +148,9 @@ static void *verify_thread(void *arg)
 				v->verified += c->len;
 			}
 		}
-		bqueue_push(v->done_q, c);
+		if (c)
+			bqueue_push(v->done_q, c);
+		free(w);
 	}
 	return NULL;
 }
@@ -137,9 +171,29 @@ int verifier_start(struct verifier *v, const struct image_target *t, struct imag
 	return 0;
 }
 
+static int push(struct verifier *v, struct vwork *w)
+{
+	if (bqueue_push(&v->q, w) < 0) {
+		free(w);
+		return -1;
+	}
+	return 0;
+}
+
 int verifier_push(struct verifier *v, struct chunk *c)
 {
-	return bqueue_push(&v->q, c);
+	struct vwork *w = xcalloc(1, sizeof(*w));
+	w->c = c;
+	return push(v, w);
+}
+
+int verifier_push_zeros(struct verifier *v, uint64_t first, uint64_t count, size_t last_len)
+{
+	struct vwork *w = xcalloc(1, sizeof(*w));
+	w->first = first;
+	w->count = count;
+	w->last_len = last_len;
+	return push(v, w);
 }
 
 int verifier_stop(struct verifier *v, struct app_err *e)

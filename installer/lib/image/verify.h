@@ -59,6 +59,11 @@ int verifier_start(struct verifier *v, const struct image_target *t, struct imag
 /* Queue chunk c for reading back; -1 when the verifier stopped. */
 int verifier_push(struct verifier *v, struct chunk *c);
 
+/* Queue count all-zero chunks from chunk first on (the last one last_len
+ * bytes long, the others IMAGE_CHUNK): read back, they must be zeros. They
+ * hold no buffer, so a long zero run costs no memory. */
+int verifier_push_zeros(struct verifier *v, uint64_t first, uint64_t count, size_t last_len);
+
 /* Wait for every queued read-back; its verdict. */
 int verifier_stop(struct verifier *v, struct app_err *e);
 

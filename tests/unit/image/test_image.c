@@ -144,10 +144,12 @@ static void test_too_small(void **state)
 	free(tgt);
 }
 
+/* A local source with a wrong pin is refused before the first byte is written:
+ * the target's bytes are exactly what they were. */
 static void test_wrong_sha(void **state)
 {
 	char *img = path("d.raw"), *tgt = path("d.tgt");
-	char zero[65], have[65], want[600];
+	char zero[65], have[65], before[65], after[65], want[600];
 	struct image_write_opts o = { .source = img,
 				      .target = { .path = tgt, .role = DISK_ROLE_ANY },
 				      .no_journal = true,
@@ -160,14 +162,17 @@ static void test_wrong_sha(void **state)
 	make_image(img, 3u << 20);
 	fill_garbage(tgt, 4u << 20);
 	assert_int_equal(image_file_sha256(img, have, NULL), 0);
+	assert_int_equal(image_file_sha256(tgt, before, NULL), 0);
 	assert_int_equal(image_write(&o, NULL, NULL, NULL, &e), -EBADMSG);
-	snprintf(want, sizeof(want),
-		 "sha256 of '%s' is %s, expected %s; disk '%s' left without a partition table", img, have,
-		 zero, tgt);
+	snprintf(want, sizeof(want), "sha256 of '%s' is %s, expected %s; nothing was written to '%s'", img,
+		 have, zero, tgt);
 	assert_string_equal(e.msg, want);
+	assert_int_equal(image_file_sha256(tgt, after, NULL), 0);
+	assert_string_equal(after, before);
 
 	o.sha256 = have; /* the right one */
 	assert_int_equal(image_write(&o, NULL, NULL, NULL, &e), 0);
+	assert_true(same_prefix(img, tgt, 3u << 20));
 	free(img);
 	free(tgt);
 }
