@@ -39,3 +39,17 @@ bool chunk_zero_block(const struct chunk *c, size_t b)
 {
 	return (c->zmap[b / 8] & (1u << (b % 8))) && (b + 1) * CHUNK_BLK <= c->len;
 }
+
+bool chunk_next_run(const struct chunk *c, size_t *from, size_t *to, bool *zero)
+{
+	size_t nblk = (c->len + CHUNK_BLK - 1) / CHUNK_BLK, b = *to / CHUNK_BLK;
+
+	if (*to >= c->len)
+		return false;
+	*from = *to;
+	*zero = chunk_zero_block(c, b);
+	while (b < nblk && chunk_zero_block(c, b) == *zero)
+		b++;
+	*to = b * CHUNK_BLK < c->len ? b * CHUNK_BLK : c->len;
+	return true;
+}

@@ -239,8 +239,8 @@ static int submit(struct writer *w, struct chunk *c, size_t from, size_t to, str
 static int write_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 {
 	uint64_t base = c->index * (uint64_t)IMAGE_CHUNK;
-	size_t nblk = (c->len + CHUNK_BLK - 1) / CHUNK_BLK, ds = 0, de = 0;
-	bool data = false, any_data = false, tail_zero = false;
+	size_t ds = 0, de = 0, from = 0, to = 0;
+	bool z, data = false, any_data = false, tail_zero = false;
 	int r = target_grow(&w->t, base + c->len, e);
 
 	if (r < 0)
@@ -257,15 +257,9 @@ static int write_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 		return r;
 	}
 	atomic_store(&c->pending, 1); /* this function's hold */
-	for (size_t b = 0; b < nblk;) {
-		bool z = chunk_zero_block(c, b);
-		size_t s = b, from, to;
-		while (b < nblk && chunk_zero_block(c, b) == z)
-			b++;
-		from = s * CHUNK_BLK;
-		to = b * CHUNK_BLK < c->len ? b * CHUNK_BLK : c->len;
+	while (chunk_next_run(c, &from, &to, &z)) {
 		tail_zero = z;
-		if (z && data && b < nblk && to - from < ZERO_MIN) {
+		if (z && data && to < c->len && to - from < ZERO_MIN) {
 			de = to; /* a short hole inside data: written as data */
 			continue;
 		}

@@ -129,16 +129,11 @@ int target_write_chunk(struct image_target *t, const struct chunk *c, uint64_t *
 		       struct app_err *e)
 {
 	uint64_t base = c->index * (uint64_t)IMAGE_CHUNK;
-	size_t nblk = (c->len + CHUNK_BLK - 1) / CHUNK_BLK;
+	size_t from = 0, to = 0;
+	bool z;
 	int r = target_grow(t, base + c->len, e);
 
-	for (size_t b = 0; r == 0 && b < nblk;) {
-		bool z = chunk_zero_block(c, b);
-		size_t s = b, from, to;
-		while (b < nblk && chunk_zero_block(c, b) == z)
-			b++;
-		from = s * CHUNK_BLK;
-		to = b * CHUNK_BLK < c->len ? b * CHUNK_BLK : c->len;
+	while (r == 0 && chunk_next_run(c, &from, &to, &z)) {
 		if (z) {
 			r = target_zero(t, base + from, to - from, e);
 			*zeroed += to - from;
