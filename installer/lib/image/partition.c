@@ -203,6 +203,13 @@ int partition_config(int fd, const char *path, uint64_t bytes, bool apply, struc
 	if (found && found->size >= want) {
 		*ret = *found;
 		*action = PARTITION_CONFIG_REUSE;
+		/* Rewrite the table as it stands: libfdisk writes the backup entries and
+		 * header, then the primary entries and header (util-linux
+		 * libfdisk/src/gpt.c, gpt_write_disklabel()), so a cut between them leaves
+		 * a primary copy whose CRC does not match; the probe then reads the backup,
+		 * finds the partition, and without this write the torn copy would stay. */
+		if (apply)
+			r = write_label(cxt, fd, path, e);
 		goto out;
 	}
 	if (found) {
