@@ -19,6 +19,16 @@ static struct ynode *node_new(enum ynode_type type, const char *file, const yaml
 	return n;
 }
 
+void ytree_parser_delete(yaml_parser_t *p)
+{
+	/* libyaml's input buffers held the document (a secrets bundle, too) */
+	if (p->buffer.start)
+		wipe(p->buffer.start, (size_t)(p->buffer.end - p->buffer.start));
+	if (p->raw_buffer.start)
+		wipe(p->raw_buffer.start, (size_t)(p->raw_buffer.end - p->raw_buffer.start));
+	yaml_parser_delete(p);
+}
+
 static void node_free(struct ynode *n)
 {
 	if (!n)
@@ -30,6 +40,8 @@ static void node_free(struct ynode *n)
 	}
 	free(n->keys);
 	free(n->items);
+	if (n->value) /* a secrets bundle is parsed here: its keys are wiped */
+		wipe(n->value, strlen(n->value));
 	free(n->value);
 	free(n);
 }
@@ -228,7 +240,7 @@ int ytree_parse(const char *name, const char *text, size_t len, struct ytree **r
 		if (r < 0)
 			break;
 	}
-	yaml_parser_delete(&p);
+	ytree_parser_delete(&p);
 	if (r < 0) {
 		/* free partially built nodes still on the stack */
 		while (depth > 0) {

@@ -40,6 +40,11 @@ struct ytree {
  * "FILE:LINE:COL: message" in e->msg. */
 int ytree_parse(const char *name, const char *text, size_t len, struct ytree **ret, struct app_err *e);
 int ytree_parse_file(const char *path, struct ytree **ret, struct app_err *e);
+/* yaml_parser_delete after wiping libyaml's input buffers (the document may
+ * hold secrets): use it for every parser that read a secret. */
+struct yaml_parser_s;
+void ytree_parser_delete(struct yaml_parser_s *p);
+
 void ytree_free(struct ytree *t);
 
 /* Merge src over dst: maps merge key by key, anything else replaces. src is

@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "talos/talos_pki.h"
 #include "base/util.h"
+#include "base/ytree.h"
 #include "base/yemit.h"
 
 #define BUNDLE_MAX (1u << 20)
@@ -385,7 +386,7 @@ int talos_secrets_parse(const char *text, size_t len, const char *name, struct t
 		}
 		yaml_event_delete(&ev);
 	}
-	yaml_parser_delete(&p);
+	ytree_parser_delete(&p); /* wipes the bundle's bytes in libyaml's buffers */
 	if (r == 0 && stage == 0)
 		r = app_err_set(e, -EINVAL, "%s: empty; expected a secrets bundle", name);
 	if (r == 0)
