@@ -47,6 +47,8 @@ static void usage(FILE *f)
 		"  --kubernetes VERSION  also move Kubernetes to VERSION (needs --secrets: the configs are\n"
 		"                        rendered); one minor version at a time\n"
 		"  --apply               carry the plan out (without it: the plan only)\n"
+		"  --stage               stage the upgrade, installed during the reboot that follows (for\n"
+		"                        a node whose files are busy; UpgradeRequest.stage)\n"
 		"  --wait SECONDS        per node: how long to wait for it (default 900)\n"
 		"  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
 		"  -h, --help            this help\n"
@@ -58,7 +60,7 @@ static void usage(FILE *f)
 struct up_opts {
 	struct day2_opts d;
 	const char *talos, *kubernetes, *state_dir;
-	bool apply;
+	bool apply, stage;
 	long wait_s;
 	char *sets[2]; /* talos.version=, talos.kubernetesVersion= */
 };
@@ -78,6 +80,10 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 
 	if (strcmp(argv[*i], "--apply") == 0) {
 		o->apply = true;
+		return 1;
+	}
+	if (strcmp(argv[*i], "--stage") == 0) {
+		o->stage = true;
 		return 1;
 	}
 	r = cmd_value_opts("upgrade", argc, argv, i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit, &v);
@@ -284,7 +290,8 @@ static int talos_node(struct up *u, const struct day2_node *n, struct node_up *n
 				    n->mn->name, je.runs);
 		if (journal_begin(u->j, step, inputs, text.data, &e) < 0)
 			goto fail;
-		if (talosops_upgrade(&n->api, &u->d.once, u->image, false, false, ack, sizeof(ack), &e) < 0) {
+		if (talosops_upgrade(&n->api, &u->d.once, u->image, u->o->stage, false, ack, sizeof(ack),
+				     &e) < 0) {
 			app_err_prefix(&e, "%s refused the upgrade", n->mn->name);
 			goto fail;
 		}

@@ -130,6 +130,29 @@ degraded "status: no kubeconfig says where it comes from" \
 	"^  - kubernetes: kubeconfig: cannot open '$T/none': .*\(appliance bootstrap writes it; or give --kubeconfig\)$" \
 	--kubeconfig "$T/none" --skip nas --skip backups
 
+cp "$T/nodes/cp3/config.yaml" "$T/cp3.cfg"
+sed -i 's|^\(    image: \).*installer.*|\1ghcr.io/siderolabs/installer:v1.10.5|' "$T/nodes/cp3/config.yaml"
+degraded "status: a node whose installer is not the profile's schematic (its extensions would go)" \
+	"^  - node cp3: installs 'ghcr\.io/siderolabs/installer:v1\.10\.5', not the Image Factory installer of the profile's schematic [0-9a-f]{12} \(appliance upgrade\)$" \
+	--skip nas --skip backups --skip kubernetes
+cp "$T/cp3.cfg" "$T/nodes/cp3/config.yaml"
+
+# a kubeconfig whose client certificate another cluster's CA signed: the API server refuses it
+openssl req -x509 -newkey ed25519 -nodes -subj /CN=other-ca -keyout "$T/other-ca.key" -out "$T/other-ca.crt" -days 2 2>/dev/null
+day2_cert other intruder "" clientAuth "/O=system:masters/CN=admin"
+$PY - "$T" <<'PYEOF'
+import base64, re, sys
+t = sys.argv[1]
+b64 = lambda p: base64.b64encode(open(p, "rb").read()).decode()
+k = open(t + "/kubeconfig").read()
+k = re.sub(r"client-certificate-data: \S+", "client-certificate-data: " + b64(t + "/intruder.crt"), k)
+k = re.sub(r"client-key-data: \S+", "client-key-data: " + b64(t + "/intruder.key"), k)
+open(t + "/kubeconfig.other", "w").write(k)
+PYEOF
+degraded "status: a client certificate the API server does not trust" \
+	"^  - kubernetes: listing nodes failed: https://127\.0\.0\.1:[0-9]+/api/v1/nodes: " \
+	--kubeconfig "$T/kubeconfig.other" --skip nas --skip backups
+
 degraded "status: a backup older than --backup-max-age" \
 	"^  - backups: the newest completed base backup \(20261122T230000\) is 1d 2h old \(more than 12h\): look at the ScheduledBackup" \
 	--skip kubernetes --backup-max-age 12

@@ -112,7 +112,9 @@ if [ "$(versions)" = "v1.10.7 v1.10.7 v1.10.7 v1.10.7 " ]; then ok "upgrade: eve
 
 # ---- after the upgrade, each way it can go wrong ---------------------------------------------------
 day2_node_set cp3 after_upgrade '"rollback"'
-expect_fail "upgrade: a node that boots the old version again" 1 up --talos v1.10.8 --node cp3 --apply --wait 5
+expect_fail "upgrade: a node that boots the old version again" 1 up --talos v1.10.8 --node cp3 --apply --wait 5 --stage
+grep -q '^Upgrade image=.*:v1.10.8 stage=1 force=0$' "$T/nodes/cp3/calls" && ok "upgrade --stage: asks for a staged upgrade" ||
+	not_ok "upgrade --stage: $(grep '^Upgrade' "$T/nodes/cp3/calls" | tail -1)"
 has "upgrade: says Talos went back to the previous version" \
 	'node cp3 came back on Talos v1\.10\.7, not v1\.10\.8: the new version did not boot and Talos went back to the previous one'
 day2_node_set cp3 after_upgrade '"ok"'
