@@ -448,7 +448,7 @@ out:
 	curl_slist_free_all(h);
 	if (curl)
 		curl_easy_cleanup(curl);
-	free(body);
+	secure_free(body, req_len + 5); /* a request may carry a machine config */
 	free(url);
 	free(where);
 	buf_free(&c.in);
