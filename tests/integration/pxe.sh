@@ -261,6 +261,9 @@ expect_out "the refusal is logged" "mac 52:54:00:12:34:02 node demo-2: refused \
 expect_out "the refusal is loud on stderr" '^appliance pxe: !!! .*: refused from 127.0.0.1:[0-9]+ \(mac 52:54:00:12:34:02\)' cat "$T/srv.err"
 expect_out "the unknown MAC is logged" 'mac 52:54:00:99:99:99 node -: unknown \(HTTP 404\)' cat "$T/srv.out"
 expect_out "demo-1 still gets its own (200)" '^200$' get 52-54-00-12-34-01 f
+expect_out "not GET: 405, nothing handed out" '^405$' curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$PORT/52-54-00-12-34-03"
+expect_out "no request line: 400" '^HTTP/1.0 400 Bad Request' bash -c "printf 'x' | timeout 30 busybox nc 127.0.0.1 $PORT"
+check "demo-3's payload is still there after both" test -e "$T/srv.payloads/demo-3.cpio" -a ! -e "$T/srv.payloads/demo-3.served"
 kill "$SRV"
 wait "$SRV" 2>/dev/null
 "$APPLIANCE" pxe "$P" --out "$T/srv" "${ARGS[@]}" --secrets "$B" --listen 127.0.0.1:0 --payload-url "$URL" >"$T/srv2.out" 2>&1 &
