@@ -9,6 +9,7 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "install/report.h"
+#include "net/kubeapi.h"
 #include "net/talosops.h"
 #include "profile/model.h"
 #include "talos/talos_config.h"
@@ -263,8 +264,35 @@ int day2_etcd_full(const struct day2 *d, const struct day2_node *ask, struct app
 
 #define WAIT_POLL_MS 250
 
+/* 0 when the Kubernetes Node called name is Ready; else -1 with what was
+ * seen in last. */
+static int kube_node_ready(const struct kube_client *kc, const char *name, char *last, size_t n_last)
+{
+	struct kube_objects o = { 0 };
+	struct app_err e = { 0 };
+	int r = -1;
+
+	if (kube_list_ready(kc, "/api/v1/nodes", &o, &e) < 0) {
+		snprintf(last, n_last, "%.500s", e.msg);
+		return -1;
+	}
+	snprintf(last, n_last, "no Kubernetes node %s", name);
+	for (size_t i = 0; i < o.n; i++) {
+		if (strcmp(o.v[i].name, name) != 0)
+			continue;
+		if (o.v[i].ready == KUBE_READY_TRUE)
+			r = 0;
+		else
+			snprintf(last, n_last, "Kubernetes node %s not Ready: %.200s%s%.300s", name,
+				 o.v[i].reason[0] ? o.v[i].reason : "no Ready condition",
+				 o.v[i].message[0] ? ": " : "", o.v[i].message);
+	}
+	kube_objects_free(&o);
+	return r;
+}
+
 /* The phases of a wait, in order; each names what did not come on timeout. */
-enum phase { PH_DOWN, PH_UP, PH_VERSION, PH_SERVICES, PH_ETCD, PH_DONE };
+enum phase { PH_DOWN, PH_UP, PH_VERSION, PH_SERVICES, PH_ETCD, PH_KUBE, PH_DONE };
 
 int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct day2_wait *w,
 		   struct report *r, const char *step, struct app_err *e)
@@ -315,7 +343,7 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 					if (r)
 						report_note(r, step, "%s: %zu services healthy", n->mn->name,
 							    svc.n);
-					ph = n->mn->role == NODE_ROLE_CONTROLPLANE ? PH_ETCD : PH_DONE;
+					ph = n->mn->role == NODE_ROLE_CONTROLPLANE ? PH_ETCD : PH_KUBE;
 				}
 			}
 			if (ph == PH_ETCD) {
@@ -325,6 +353,16 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 					if (r)
 						report_note(r, step, "%s: etcd has every control plane",
 							    n->mn->name);
+					ph = PH_KUBE;
+				}
+			}
+			if (ph == PH_KUBE) {
+				if (!w->kube)
+					ph = PH_DONE;
+				else if (kube_node_ready(w->kube, n->hostname, last, sizeof(last)) == 0) {
+					if (r)
+						report_note(r, step, "%s: Kubernetes node %s Ready",
+							    n->mn->name, n->hostname);
 					ph = PH_DONE;
 				}
 			}
@@ -340,6 +378,7 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 				[PH_VERSION] = "answer with the new version",
 				[PH_SERVICES] = "report healthy services",
 				[PH_ETCD] = "get every control plane back into etcd",
+				[PH_KUBE] = "become Ready in Kubernetes",
 			};
 
 			if (ph == PH_VERSION && seen_down)

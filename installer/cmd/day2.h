@@ -70,17 +70,20 @@ int day2_render_config(const struct day2 *d, const struct day2_node *n, struct b
 int day2_etcd_full(const struct day2 *d, const struct day2_node *ask, struct app_err *e);
 
 struct report;
+struct kube_client;
 
 /* What day2_wait_node waits for. */
 struct day2_wait {
-	long timeout_s;		  /* the whole wait */
-	const char *want_version; /* Talos version the node must answer with (NULL: any) */
-	bool expect_down;	  /* the node reboots: see it go away first */
+	long timeout_s;			/* the whole wait */
+	const char *want_version;	/* Talos version the node must answer with (NULL: any) */
+	bool expect_down;		/* the node reboots: see it go away first */
+	const struct kube_client *kube; /* also wait for its Kubernetes Node to be Ready (may be NULL) */
 };
 
 /* After an apply or upgrade: wait, polling, until the node answers (after
  * having gone down when expect_down) with want_version, its services are
- * healthy and, for a control plane, etcd lists every control plane. 0, or
+ * healthy, for a control plane etcd lists every control plane, and (with
+ * w->kube) its Kubernetes Node is Ready. 0, or
  * -ETIMEDOUT / -EREMOTEIO with e saying which condition did not come and what
  * was seen last. Notes progress under step. */
 int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct day2_wait *w,

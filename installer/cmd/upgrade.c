@@ -21,6 +21,7 @@
 #include "day2/nodecfg.h"
 #include "install/journal.h"
 #include "install/report.h"
+#include "net/kubeapi.h"
 #include "net/talosops.h"
 #include "profile/model.h"
 #include "talos/talos_assets.h"
@@ -50,6 +51,8 @@ static void usage(FILE *f)
 		"  --stage               stage the upgrade, installed during the reboot that follows (for\n"
 		"                        a node whose files are busy; UpgradeRequest.stage)\n"
 		"  --wait SECONDS        per node: how long to wait for it (default 900)\n"
+		"  --kubeconfig PATH     also wait for each node to be Ready in Kubernetes (the admin\n"
+		"                        kubeconfig appliance bootstrap wrote)\n"
 		"  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
 		"  -h, --help            this help\n"
 		"\n"
@@ -59,7 +62,7 @@ static void usage(FILE *f)
 
 struct up_opts {
 	struct day2_opts d;
-	const char *talos, *kubernetes, *state_dir;
+	const char *talos, *kubernetes, *state_dir, *kubeconfig;
 	bool apply, stage;
 	long wait_s;
 	char *sets[2]; /* talos.version=, talos.kubernetesVersion= */
@@ -71,6 +74,7 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 		{ "--talos", offsetof(struct up_opts, talos) },
 		{ "--kubernetes", offsetof(struct up_opts, kubernetes) },
 		{ "--state-dir", offsetof(struct up_opts, state_dir) },
+		{ "--kubeconfig", offsetof(struct up_opts, kubeconfig) },
 		{ "--wait", CMD_OPT_OWN },
 	};
 	struct up_opts *o = ud;
@@ -114,7 +118,8 @@ struct up {
 	struct up_opts *o;
 	struct report *r;
 	struct journal *j;
-	char *image; /* Image Factory installer of the profile's schematic at the target */
+	struct kube_client kube; /* with --kubeconfig */
+	char *image;		 /* Image Factory installer of the profile's schematic at the target */
 	const char *target, *k8s_target;
 	struct node_up *nodes;
 	int idx;
@@ -267,7 +272,10 @@ static int talos_node(struct up *u, const struct day2_node *n, struct node_up *n
 	struct journal_entry je;
 	struct buf text = { 0 };
 	struct app_err e = { 0 };
-	struct day2_wait w = { .timeout_s = u->o->wait_s, .want_version = u->target, .expect_down = true };
+	struct day2_wait w = { .timeout_s = u->o->wait_s,
+			       .want_version = u->target,
+			       .expect_down = true,
+			       .kube = u->o->kubeconfig ? &u->kube : NULL };
 	char step[160], inputs[65], ack[128], cur[64];
 	int rc = -1;
 
@@ -318,7 +326,9 @@ static int kube_node(struct up *u, const struct day2_node *n, struct node_up *nu
 	struct talosops_applied res = { 0 };
 	struct buf text = { 0 };
 	struct app_err e = { 0 };
-	struct day2_wait w = { .timeout_s = u->o->wait_s, .want_version = u->target };
+	struct day2_wait w = { .timeout_s = u->o->wait_s,
+			       .want_version = u->target,
+			       .kube = u->o->kubeconfig ? &u->kube : NULL };
 	char step[160], inputs[65];
 	int rc = -1;
 
@@ -406,6 +416,11 @@ int cmd_upgrade(int argc, char **argv)
 	rc = day2_setup("upgrade", &o.d, o.kubernetes != NULL, &u.d);
 	if (rc != 0)
 		goto out;
+	if (o.kubeconfig && kube_client_from_kubeconfig(o.kubeconfig, &u.kube, &e) < 0) {
+		cmd_err(&e);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	u.target = u.d.m->talos.version;
 	u.k8s_target = o.kubernetes ? u.d.m->talos.kubernetes_version : NULL;
 	if (talos_schematic_id(u.d.m, id, &e) < 0) {
@@ -476,6 +491,7 @@ out:
 	if (u.j)
 		journal_close(u.j);
 	report_free(u.r);
+	kube_client_free(&u.kube);
 	day2_free(&u.d);
 	free(o.sets[0]);
 	free(o.sets[1]);

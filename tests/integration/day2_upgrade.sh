@@ -12,6 +12,7 @@ PY=/usr/bin/python3
 . "$ROOT/tests/lib/day2.sh"
 
 day2_site
+kube_start
 for n in $DAY2_NODES; do day2_node_set "$n" settle_seconds 0.5; done
 OPTS=("${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --state-dir "$T/state")
 up() { "$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" "$@"; }
@@ -69,7 +70,8 @@ grep -q '"status": *"started"\|status=started\|started' "$T/state/upgrade/journa
 	ok "upgrade: the journal has cp2 started" || { not_ok "upgrade: journal of cp2"; cat "$T/state/upgrade/journal/talos-cp2" 2>&1 | sed 's/^/#   /'; }
 wait_up cp2 || diag "cp2 never came back"
 day2_node_set cp2 reboot_seconds 1
-check "upgrade: the re-run finishes" up --talos v1.10.6 --apply --wait 30
+check "upgrade: the re-run finishes" up --talos v1.10.6 --apply --wait 30 --kubeconfig "$T/kubeconfig"
+has "upgrade: --kubeconfig waits for the Kubernetes node too" 'w1: Kubernetes node w1 Ready$' 
 has "upgrade: the re-run resumes cp2 from the journal" 'resuming: the upgrade of cp2 was started before and it runs v1\.10\.6'
 has "upgrade: the re-run waits for cp2's etcd" 'cp2: etcd has every control plane'
 if [ "$(versions)" = "v1.10.6 v1.10.6 v1.10.6 v1.10.6 " ]; then ok "upgrade: every node on v1.10.6"; else not_ok "upgrade: versions $(versions)"; fi
@@ -125,8 +127,18 @@ has "upgrade: names the missing etcd member" \
 	'node cp1 did not get every control plane back into etcd within 4s \(last: etcd \(asked cp1\) lacks cp1 \(missing\)\)'
 cp "$T/etcd.full" "$T/etcd.json"
 
+$PY - "$T/kube/nodes.json" <<'PYEOF'
+import json, sys
+n = json.load(open(sys.argv[1]))
+n[3]["status"]["conditions"][1].update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
+json.dump(n, open(sys.argv[1], "w"))
+PYEOF
+expect_fail "upgrade: a node that does not become Ready in Kubernetes" 1 up --talos v1.10.8 --node w1 --apply --wait 4 --kubeconfig "$T/kubeconfig"
+has "upgrade: says what Kubernetes reports for it" \
+	'node w1 did not become Ready in Kubernetes within 4s \(last: Kubernetes node w1 not Ready: NodeStatusUnknown: Kubelet stopped posting node status\.\)'
+
 day2_node_set w1 after_upgrade '"down"'
-expect_fail "upgrade: a node that never comes back" 1 up --talos v1.10.8 --node w1 --apply --wait 4
+expect_fail "upgrade: a node that never comes back" 1 up --talos v1.10.9 --node w1 --apply --wait 4
 has "upgrade: says it did not come back, and the last error" \
 	'node w1 did not come back \(its Talos API does not answer\) within 4s \(last: .*127\.0\.0\.1'
 
