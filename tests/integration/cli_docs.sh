@@ -225,6 +225,31 @@ if command -v zsh >/dev/null; then
 	check "zsh -n completions/_appliance" zsh -n completions/_appliance
 	got=$(env -i PATH=/usr/bin:/bin HOME="$T" zsh -fc "fpath=($ROOT/completions \$fpath); autoload -Uz compinit; compinit -u -d $T/zcd; print -r -- \${_comps[appliance]}" 2>&1)
 	[ "$got" = _appliance ] && ok "zsh: compinit binds _appliance to appliance" || not_ok "zsh: compinit gave '$got'"
+	# drive it in a terminal (zsh/zpty): type a line and TAB, read until the completion shows
+	cat >"$T/zdrive.zsh" <<'ZSH'
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PS1='%% '; fpath=($ROOT/completions \$fpath); path=(${APPLIANCE:h} \$path); cd $ROOT"
+zpty -w z "autoload -Uz compinit; compinit -u -d $T/zcompdump; print READY"
+zpty -r z out '*READY*' || exit 1
+# tab LINE PATTERN: type LINE, TAB, wait for PATTERN on the screen (the whole run has a
+# timeout); the screen has escape sequences, so PATTERN ends before any trailing space
+tab() {
+	zpty -w -n z "$1"$'\t'
+	if zpty -r z out "*$2*"; then print -r -- "ok: $1 -> $2"; else print -r -- "FAILED: $1"; fi
+	zpty -w -n z $'\C-u'
+}
+tab 'appliance ta' 'appliance talos'
+tab 'appliance talos ge' 'talos gen'
+tab 'appliance talos gen --no' 'gen --node'
+tab 'appliance wipe profiles/demo.yaml --node ' '--node demo-'
+zpty -d z
+ZSH
+	ROOT=$ROOT T=$T APPLIANCE=$A timeout 60 zsh -f "$T/zdrive.zsh" >"$T/zdrive.out" 2>&1
+	for w in "appliance ta -> appliance talos" "appliance talos ge -> talos gen" "appliance talos gen --no -> gen --node" \
+		"appliance wipe profiles/demo.yaml --node  -> --node demo-"; do
+		grep -qxF "ok: $w" "$T/zdrive.out" && ok "zsh: $w" || not_ok "zsh: $w ($(grep -a 'FAILED' "$T/zdrive.out" | head -2))"
+	done
 else
 	not_ok "zsh missing (packages.txt, group test)"
 fi
