@@ -40,7 +40,8 @@ char *image_default_journal(const char *target)
  * a right disk: the syncs are for the two promises that need them. The head is
  * invalidated durably before the first write and written last after a sync (a
  * disk never looks bootable with a partial image), and a checkpoint (data, then
- * journal) every SYNC_BYTES or SYNC_NS bounds what a power cut costs a re-run. */
+ * journal) every SYNC_BYTES or SYNC_NS bounds what a power cut costs a re-run.
+ * Then one last sync (libfdisk's, when it moves the backup GPT). */
 #define SYNC_BYTES (512ull << 20)
 #define SYNC_NS 5000000000ll
 #define WRITERS 4	     /* data writes in flight */
@@ -167,10 +168,8 @@ static int invalidate_head(struct writer *w, struct app_err *e)
 		r = target_pwrite(&w->t, w->t.zeros, len, 0, e);
 	if (r == 0)
 		r = target_sync(&w->t, e);
-	if (r == 0) {
-		image_journal_add(&w->j, 0, false);
-		r = image_journal_sync(&w->j, e);
-	}
+	/* a hint like every entry: a re-run reads the head back before trusting it */
+	image_journal_add(&w->j, 0, false);
 	return r;
 }
 
@@ -370,9 +369,10 @@ static int finish(struct writer *w, struct app_err *e)
 		}
 		if (!same) {
 			bool eq = false;
-			r = target_write_chunk(&w->t, h, &w->res.written, &w->res.zeroed, e);
+			/* everything before the head on the disk first: one sync */
+			r = target_sync(&w->t, e);
 			if (r == 0)
-				r = target_sync(&w->t, e);
+				r = target_write_chunk(&w->t, h, &w->res.written, &w->res.zeroed, e);
 			if (r == 0)
 				r = readback_equal(&w->rd_w, h, &eq, e);
 			if (r < 0)
@@ -380,9 +380,6 @@ static int finish(struct writer *w, struct app_err *e)
 			if (!eq)
 				return verify_differs(&w->j, w->t.path, o->source, h, e);
 			image_journal_add(&w->j, 0, true);
-			r = image_journal_sync(&w->j, e);
-			if (r < 0)
-				return r;
 		} else {
 			w->res.skipped += h->len;
 		}
@@ -397,8 +394,8 @@ static int finish(struct writer *w, struct app_err *e)
 	    w->res.image_size < (w->t.growable ? w->t.file_size : w->t.size)) {
 		target_set_direct(&w->t, false);
 		r = partition_relocate_backup(w->t.fd, w->t.path, &w->res.gpt_relocated, e);
-		if (r < 0)
-			return r;
+		if (r < 0 || w->res.gpt_relocated)
+			return r; /* written and synced */
 	}
 	return target_sync(&w->t, e);
 }
@@ -512,8 +509,6 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 		r = app_err_set(e, w->d.rc, "%s", w->d.err.msg);
 	if (r == 0 && w->res.image_size == 0)
 		r = app_err_set(e, -EINVAL, "image '%s' is empty", o->source);
-	if (r == 0)
-		r = checkpoint(w, e);
 	if (r == 0) {
 		w->res.source_size = w->d.src.consumed;
 		r = source_hash(w, e);
