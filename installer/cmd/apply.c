@@ -14,6 +14,7 @@
 #include "base/util.h"
 #include "day2.h"
 #include "day2/nodecfg.h"
+#include "install/journal.h"
 #include "install/report.h"
 #include "net/talosops.h"
 #include "profile/model.h"
@@ -35,6 +36,7 @@ static void usage(FILE *f)
 		"  --mode MODE           auto (default: Talos decides), no-reboot, reboot or staged\n"
 		"  --apply               apply (without it: the dry run only)\n"
 		"  --wait SECONDS        per node: how long to wait for it afterwards (default 600)\n"
+		"  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
 		"  -h, --help            this help\n"
 		"\n"
 		"exit codes: 0 ok, 1 a node refused or did not come back, 2 usage error\n",
@@ -43,6 +45,7 @@ static void usage(FILE *f)
 
 struct ap_opts {
 	struct day2_opts d;
+	const char *state_dir;
 	int mode;
 	bool apply;
 	long wait_s;
@@ -67,6 +70,12 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 						"--mode '%s': expected auto, no-reboot, reboot or staged", v);
 		return 1;
 	}
+	if ((r = cmd_opt_value(argc, argv, i, "--state-dir", &v)) != 0) {
+		if (r < 0)
+			return -cmd_usage_error("apply", "option '--state-dir' needs a value");
+		o->state_dir = v;
+		return 1;
+	}
 	if ((r = cmd_opt_value(argc, argv, i, "--wait", &v)) != 0) {
 		char *end;
 
@@ -84,8 +93,33 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 struct node_plan {
 	struct buf config; /* secret: wiped */
 	bool changes, refused;
-	int mode; /* as Talos resolved it */
+	bool resume; /* no changes, but an earlier run applied it and stopped before it was healthy */
+	int mode;    /* as Talos resolved it */
+	char inputs[65];
+	struct buf inputs_text; /* node, config digest, mode: never a secret value */
 };
+
+/* The journal step of a node and its inputs: the digest of the config (which
+ * holds secrets: only its digest is kept) and the mode. */
+static void node_inputs(const struct ap_opts *o, const struct day2_node *n, struct node_plan *np)
+{
+	char digest[65];
+
+	sha256_hex(np->config.data, np->config.len, digest);
+	buf_printf(&np->inputs_text, "node=%s\nconfig-sha256=%s\nmode=%s\n", n->mn->name, digest,
+		   talosops_mode_name(o->mode));
+	sha256_hex(np->inputs_text.data, np->inputs_text.len, np->inputs);
+}
+
+static bool started_before(struct journal *j, const struct day2_node *n, const struct node_plan *np)
+{
+	struct journal_entry je;
+	char step[160];
+
+	snprintf(step, sizeof(step), "apply-%s", n->mn->name);
+	return j && journal_get(j, step, &je, NULL) == 0 && je.status == JOURNAL_STARTED &&
+	       strcmp(je.inputs, np->inputs) == 0;
+}
 
 static void print_diff(struct report *r, const char *step, const char *details)
 {
@@ -105,7 +139,7 @@ static void print_diff(struct report *r, const char *step, const char *details)
 /* Dry run on one node: render, guard the identity, ask Talos. 0 ok (see
  * np->changes), -1 refused (reported). */
 static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_node *n, struct node_plan *np,
-		     struct report *r)
+		     struct journal *j, struct report *r)
 {
 	struct talosops_applied res = { 0 };
 	struct buf running = { 0 }, why = { 0 };
@@ -150,10 +184,20 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 	}
 	np->mode = res.mode;
 	np->changes = !strstr(res.details, "No changes.");
+	node_inputs(o, n, np);
+	np->resume = !np->changes && started_before(j, n, np);
 	print_diff(r, step, res.details);
 	if (res.warnings[0])
 		report_note(r, step, "warnings: %s", res.warnings);
-	report_step_end(r, step, np->changes ? REPORT_TODO : REPORT_NOTHING,
+	if (np->resume)
+		report_note(r, step,
+			    "an earlier run applied this config and stopped before %s was healthy: check it "
+			    "again",
+			    n->mn->name);
+	report_step_end(r, step,
+			np->resume    ? REPORT_RESUME
+			: np->changes ? REPORT_TODO
+				      : REPORT_NOTHING,
 			np->changes ? talosops_mode_name(res.mode) : "no changes");
 	rc = 0;
 out:
@@ -165,27 +209,37 @@ out:
 }
 
 static int apply_node(struct day2 *d, const struct ap_opts *o, const struct day2_node *n,
-		      struct node_plan *np, struct report *r)
+		      struct node_plan *np, struct journal *j, struct report *r)
 {
 	struct talosops_applied res = { 0 };
 	struct app_err e = { 0 };
 	struct day2_wait w = { .timeout_s = o->wait_s };
-	const char *step = n->mn->name;
+	char step[160];
+	int mode = np->mode;
 
-	if (talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, false, &res, &e) <
-	    0) {
-		report_step_end(r, step, REPORT_FAILED, e.msg);
-		return -1;
+	snprintf(step, sizeof(step), "apply-%s", n->mn->name);
+	if (np->resume) {
+		report_note(r, n->mn->name, "resuming: %s was applied by an earlier run; waiting for it",
+			    n->mn->name);
+	} else {
+		if (journal_begin(j, step, np->inputs, np->inputs_text.data, &e) < 0)
+			goto fail;
+		if (talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, false, &res,
+				   &e) < 0)
+			goto fail;
+		report_note(r, n->mn->name, "%s", res.details);
+		mode = res.mode;
+		w.expect_down = res.mode == TALOSOPS_MODE_REBOOT;
+		talosops_applied_free(&res);
 	}
-	report_note(r, step, "%s", res.details);
-	w.expect_down = res.mode == TALOSOPS_MODE_REBOOT;
-	talosops_applied_free(&res);
-	if (day2_wait_node(d, n, &w, r, step, &e) < 0) {
-		report_step_end(r, step, REPORT_FAILED, e.msg);
-		return -1;
-	}
-	report_step_end(r, step, REPORT_DONE, res.mode == TALOSOPS_MODE_STAGED ? "staged" : "applied");
+	if (day2_wait_node(d, n, &w, r, n->mn->name, &e) < 0 ||
+	    journal_done(j, step, np->inputs, talosops_mode_name(mode), &e) < 0)
+		goto fail;
+	report_step_end(r, n->mn->name, REPORT_DONE, mode == TALOSOPS_MODE_STAGED ? "staged" : "applied");
 	return 0;
+fail:
+	report_step_end(r, n->mn->name, REPORT_FAILED, e.msg);
+	return -1;
 }
 
 int cmd_apply(int argc, char **argv)
@@ -193,9 +247,12 @@ int cmd_apply(int argc, char **argv)
 	struct ap_opts o = { .mode = TALOSOPS_MODE_AUTO, .wait_s = 600 };
 	struct node_plan *plans = NULL;
 	struct report *r = NULL;
+	struct journal *j = NULL;
+	struct app_err e = { 0 };
 	struct day2 d;
-	size_t refused = 0, changes = 0;
+	size_t refused = 0, todo = 0;
 	int rc, idx = 0;
+	char *jdir = NULL;
 
 	memset(&d, 0, sizeof(d));
 	rc = day2_parse("apply", &o.d, argc, argv, usage, own_arg, &o);
@@ -206,15 +263,25 @@ int cmd_apply(int argc, char **argv)
 	rc = day2_setup("apply", &o.d, true, &d);
 	if (rc != 0)
 		goto out;
+	if (!o.state_dir)
+		o.state_dir =
+		    getenv("APPLIANCE_STATE_DIR") ? getenv("APPLIANCE_STATE_DIR") : "/var/lib/appliance";
+	/* the journal: locked when applying, only read for the dry run */
+	jdir = xasprintf("%s/apply", o.state_dir);
+	if (journal_open(jdir, o.apply, &j, &e) < 0) {
+		cmd_err(&e);
+		rc = EXIT_FAIL;
+		goto out;
+	}
 	r = report_new(stdout, o.d.json ? REPORT_JSON : REPORT_TTY);
 	plans = xcalloc(d.n ? d.n : 1, sizeof(*plans));
 	report_begin(r, "apply", NULL, o.apply, (int)(o.apply ? 2 * d.n : d.n));
 	/* 1. the dry run everywhere first: nothing is applied if any node refuses */
 	for (size_t i = 0; i < d.n; i++) {
 		report_step_begin(r, ++idx, d.v[i].mn->name, "dry run");
-		if (plan_node(&d, &o, &d.v[i], &plans[i], r) < 0)
+		if (plan_node(&d, &o, &d.v[i], &plans[i], j, r) < 0)
 			refused++;
-		changes += plans[i].changes;
+		todo += plans[i].changes || plans[i].resume;
 	}
 	if (refused) {
 		report_end(
@@ -224,28 +291,31 @@ int cmd_apply(int argc, char **argv)
 		rc = EXIT_FAIL;
 		goto out;
 	}
-	if (!o.apply || !changes) {
+	if (!o.apply || !todo) {
 		report_end(r, EXIT_OK,
-			   !changes ? "every node already runs the profile's config"
-				    : "dry run: nothing applied; re-run with --apply to apply node by node");
+			   !todo ? "every node already runs the profile's config"
+				 : "dry run: nothing applied; re-run with --apply to apply node by node");
 		rc = EXIT_OK;
 		goto out;
 	}
 	/* 2. node by node, control planes first, one at a time */
+	report_note(r, NULL, "journal: %s", journal_dir(j));
 	for (size_t i = 0; i < d.n; i++) {
 		report_step_begin(r, ++idx, d.v[i].mn->name, "apply");
-		if (!plans[i].changes) {
+		if (!plans[i].changes && !plans[i].resume) {
 			report_step_end(r, d.v[i].mn->name, REPORT_SKIP, "no changes");
 			continue;
 		}
-		if (apply_node(&d, &o, &d.v[i], &plans[i], r) < 0) {
-			char msg[400];
+		if (apply_node(&d, &o, &d.v[i], &plans[i], j, r) < 0) {
+			char msg[600];
 
-			snprintf(msg, sizeof(msg),
-				 "stopped at node %s; the nodes before it are applied. Once it is back, "
-				 "re-run the "
-				 "same command: applied nodes show no changes and are skipped",
-				 d.v[i].mn->name);
+			snprintf(
+			    msg, sizeof(msg),
+			    "stopped at node %s; the nodes before it are applied. Once it is back, re-run "
+			    "the "
+			    "same command: applied nodes show no changes and are skipped, and the journal in "
+			    "%s has this one",
+			    d.v[i].mn->name, journal_dir(j));
 			report_end(r, EXIT_FAIL, msg);
 			rc = EXIT_FAIL;
 			goto out;
@@ -254,10 +324,15 @@ int cmd_apply(int argc, char **argv)
 	report_end(r, EXIT_OK, "applied: every node runs the profile's config");
 	rc = EXIT_OK;
 out:
-	for (size_t i = 0; plans && i < d.n; i++)
+	for (size_t i = 0; plans && i < d.n; i++) {
 		if (plans[i].config.data)
 			secure_free(plans[i].config.data, plans[i].config.cap);
+		buf_free(&plans[i].inputs_text);
+	}
 	free(plans);
+	free(jdir);
+	if (j)
+		journal_close(j);
 	report_free(r);
 	day2_free(&d);
 	day2_opts_free(&o.d);

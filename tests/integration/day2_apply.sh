@@ -10,7 +10,7 @@ PY=/usr/bin/python3
 . "$ROOT/tests/lib/day2.sh"
 
 day2_site
-OPTS=("${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --wait 20)
+OPTS=("${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --wait 20 --state-dir "$T/state")
 ap() { "$APPLIANCE" apply "$PROFILE" "${OPTS[@]}" "$@"; }
 conf_sums() { for n in $DAY2_NODES; do sha256sum <"$T/nodes/$n/config.yaml"; done; }
 applies() { cat "$T"/nodes/*/calls | grep -c "^ApplyConfiguration mode=[0-9] dry_run=0"; }
@@ -51,6 +51,26 @@ check "apply --mode reboot --apply: waits for the node to reboot and come back" 
 grep -q "w1 is down (rebooting)" "$T/.out" && grep -q "w1: 6 services healthy" "$T/.out" &&
 	ok "apply: saw the node go down, come back and its services healthy" || { not_ok "apply: reboot progress"; sed 's/^/#   /' "$T/.out"; }
 grep -q "reboot: up" "$T/nodes/w1/calls" && ok "apply: the stand-in rebooted" || not_ok "apply: no reboot"
+
+# ---- killed while a node reboots: the re-run finds it applied and waits for it -------------------
+day2_node_set cp1 reboot_seconds 3
+"$APPLIANCE" apply "$PROFILE" "${OPTS[@]}" --set talos.kubernetesVersion=v1.33.5 --node cp1 --mode reboot --apply \
+	>"$T/killed.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do grep -q "reboot: down" "$T/nodes/cp1/calls" && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+grep -q 'status=started\|started' "$T/state/apply/journal/apply-cp1" 2>/dev/null && ok "apply: the journal has cp1 started" ||
+	{ not_ok "apply: journal of cp1"; ls -R "$T/state" | sed 's/^/#   /'; }
+for _ in $(seq 1 150); do [ "$(grep -c 'reboot: up' "$T/nodes/cp1/calls")" -ge 1 ] && break; sleep 0.2; done
+day2_node_set cp1 reboot_seconds 1
+expect_fail "apply: the run after the kill exits 0" 0 ap --set talos.kubernetesVersion=v1.33.5 --node cp1 --mode reboot --apply
+has_re() { grep -qE -- "$2" "$T/.out" && ok "$1" || { not_ok "$1"; sed 's/^/#   /' "$T/.out" | tail -20; }; }
+has_re "apply: the re-run resumes cp1 from the journal" 'resuming: cp1 was applied by an earlier run; waiting for it'
+has_re "apply: and waits for its etcd" 'cp1: etcd has every control plane'
+[ "$(grep -c 'ApplyConfiguration mode=0 dry_run=0' "$T/nodes/cp1/calls")" = 1 ] && ok "apply: cp1 not applied twice" ||
+	not_ok "apply: cp1 applied $(grep -c 'ApplyConfiguration mode=0 dry_run=0' "$T/nodes/cp1/calls") times"
+expect_out "apply: then nothing is left" 'every node already runs the profile.s config' ap --set talos.kubernetesVersion=v1.33.5 --node cp1
 
 # ---- refusals ---------------------------------------------------------------------------
 BEFORE=$(conf_sums)
