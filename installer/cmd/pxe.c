@@ -13,9 +13,12 @@
 
 #include "cmd.h"
 #include "base/err.h"
+#include "image/cache.h"
+#include "image/pin.h"
 #include "profile/model.h"
 #include "pxe/pxe.h"
 #include "pxe/pxe_serve.h"
+#include "talos/talos_schematic.h"
 #include "base/util.h"
 
 static void usage(FILE *f)
@@ -24,7 +27,8 @@ static void usage(FILE *f)
 		"usage: appliance pxe PROFILE --out DIR [--site FILE]... [--set KEY=VALUE]...\n"
 		"       [--live DIR] [--ipxe DIR] [--netboot DIR] [--secrets FILE [--payload-url URL]]\n"
 		"       [--allow-file PATH]... [--kernel-args ARGS] [--interactive]\n"
-		"       [--serve IFACE] [--listen ADDR:PORT] [--approve]\n\n"
+		"       [--serve IFACE] [--listen ADDR:PORT] [--approve] [--cache DIR] [--ca-file FILE]\n"
+		"       [--no-image]\n\n"
 		"Write a PXE tree for the profile's nodes into DIR: iPXE scripts (one per node MAC\n"
 		"and a default that lets the live system identify the machine), the live system's\n"
 		"kernel and initramfs, the profile as a second initramfs (site.cpio), GRUB network\n"
@@ -56,6 +60,13 @@ static void usage(FILE *f)
 		"                     address, port 8069); alone (without --serve) it runs only the\n"
 		"                     payload server, for a site whose TFTP is served elsewhere\n"
 		"  --approve          ask on this terminal before each payload leaves (no terminal: refuse)\n"
+		"  --cache DIR        this machine's image cache: the payload server also serves the\n"
+		"                     profile's pinned Talos image from it (downloaded once and verified\n"
+		"                     here first) and the nodes fetch it from URL/image/KEY, not from the\n"
+		"                     internet (default $APPLIANCE_STATE_DIR/cache or\n"
+		"                     /var/lib/appliance/cache)\n"
+		"  --ca-file FILE     extra CA bundle for an https image mirror\n"
+		"  --no-image         do not serve the image: every node downloads it itself\n"
 		"  --site FILE, --set KEY=VALUE   profile overlays (packed into site.cpio too; a --set\n"
 		"                     path names a file as the live system sees it)\n\n"
 		"The payload server logs every request (time, client address, MAC, node, verdict). A\n"
@@ -129,8 +140,56 @@ static const char *first_dir(const char *const *cands, size_t n, const char *pro
 
 /* Run dnsmasq (child, when iface) and the payload server (when payloads)
  * until Ctrl-C or dnsmasq exits. */
+/* The pinned image the payload server hands to every node. */
+struct served_image {
+	char *key, *file;
+};
+
+static void served_image_free(struct served_image *si)
+{
+	free(si->key);
+	free(si->file);
+}
+
+/* The profile's pinned image in this machine's cache (downloaded once and
+ * verified). 1: ready to serve; 0: not pinned, nothing to serve (said); <0 error. */
+static int image_prepare(const struct model *m, const char *cache_dir, const char *ca_file,
+			 struct served_image *si, struct app_err *e)
+{
+	char sid[65], sha[65], *pins = NULL, *url = NULL, *name = NULL;
+	bool downloaded = false;
+	int r = talos_schematic_id(m, sid, e);
+
+	if (r < 0)
+		return r;
+	si->key = image_pin_key(m, sid);
+	pins = m->talos.image.pins ? model_path(m, m->talos.image.pins) : NULL;
+	r = pins ? image_pin_lookup(pins, si->key, sha, e) : 0;
+	if (r == 0) {
+		printf("pxe: image %s is not pinned%s%s: not served; each node downloads it itself\n",
+		       si->key, pins ? " in " : "", pins ? pins : "");
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	url = image_url(m, sid);
+	name = image_cache_name(m, sid);
+	si->file = xasprintf("%s/%s", cache_dir, name);
+	r = image_cache_get(&m->talos.image, url, si->file, sha, ca_file, NULL, NULL, &downloaded, e);
+	if (r == 0) {
+		printf("pxe: image %s %s %s, sha256 %s as pinned: served to the nodes\n", si->key,
+		       downloaded ? "downloaded once into" : "in the cache,", si->file, sha);
+		r = 1;
+	}
+out:
+	free(pins);
+	free(url);
+	free(name);
+	return r;
+}
+
 static int serve(const struct model *m, const struct pxe_opts *o, const struct pxe_result *res,
-		 const char *iface, int lfd, bool approve)
+		 const char *iface, int lfd, bool approve, const struct served_image *si)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct app_err e = { 0 };
@@ -173,6 +232,8 @@ static int serve(const struct model *m, const struct pxe_opts *o, const struct p
 		struct pxe_serve_opts so = {
 			.m = m,
 			.payload_dir = res->payloads.dir,
+			.image_file = si->file,
+			.image_key = si->key,
 			.approve = approve,
 			.log = serve_log,
 			.ask = serve_ask,
@@ -218,10 +279,12 @@ int cmd_pxe(int argc, char **argv)
 	struct pxe_result res = { 0 };
 	struct app_err e = { 0 };
 	const char **allow = NULL;
-	const char *serve_if = NULL, *listen_at = NULL;
-	char *netboot = NULL, *listen_buf = NULL, *url_buf = NULL;
+	const char *serve_if = NULL, *listen_at = NULL, *cache_dir = NULL, *ca_file = NULL;
+	char *netboot = NULL, *listen_buf = NULL, *url_buf = NULL, *cache_buf = NULL, *url_set = NULL;
+	const char **sets = NULL;
+	struct served_image si = { 0 };
 	struct model *m = NULL;
-	bool approve = false;
+	bool approve = false, no_image = false;
 	int n_allow = 0, rc = EXIT_USAGE, r, lfd = -1, port = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -246,6 +309,10 @@ int cmd_pxe(int argc, char **argv)
 			approve = true;
 			continue;
 		}
+		if (strcmp(a, "--no-image") == 0) {
+			no_image = true;
+			continue;
+		}
 		if (strcmp(a, "--out") == 0)
 			dst = &o.out;
 		else if (strcmp(a, "--live") == 0)
@@ -264,6 +331,10 @@ int cmd_pxe(int argc, char **argv)
 			dst = &serve_if;
 		else if (strcmp(a, "--listen") == 0)
 			dst = &listen_at;
+		else if (strcmp(a, "--cache") == 0)
+			dst = &cache_dir;
+		else if (strcmp(a, "--ca-file") == 0)
+			dst = &ca_file;
 		else if (strcmp(a, "--allow-file") == 0) {
 			allow = xrealloc(allow, sizeof(*allow) * (size_t)(n_allow + 1));
 			dst = &allow[n_allow++];
@@ -357,6 +428,28 @@ int cmd_pxe(int argc, char **argv)
 			    xasprintf("http://%.*s:%d/", (int)(colon - listen_at), listen_at, port);
 		}
 	}
+	/* One download for many nodes: the payload server also serves the pinned
+	 * image from this machine's cache, and the nodes' profiles point at it. */
+	if (lfd >= 0 && o.payload_url && !no_image) {
+		if (!cache_dir) {
+			const char *st = getenv("APPLIANCE_STATE_DIR");
+			cache_dir = cache_buf = xasprintf("%s/cache", st && *st ? st : "/var/lib/appliance");
+		}
+		r = image_prepare(m, cache_dir, ca_file, &si, &e);
+		if (r < 0) {
+			cmd_err(&e);
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		if (r > 0) {
+			sets = xmalloc(sizeof(*sets) * (o.n_sets + 1));
+			for (size_t k = 0; k < o.n_sets; k++)
+				sets[k] = o.sets[k];
+			sets[o.n_sets] = url_set = xasprintf("talos.image.mirror=%s", o.payload_url);
+			o.sets = sets;
+			o.n_sets++;
+		}
+	}
 	if (pxe_build(m, &o, &res, &e) < 0) {
 		cmd_err(&e);
 		rc = e.code == -EINVAL || e.code == -EPERM ? EXIT_USAGE : EXIT_FAIL;
@@ -388,7 +481,7 @@ int cmd_pxe(int argc, char **argv)
 	fflush(stdout);
 	rc = EXIT_OK;
 	if (serve_if || lfd >= 0)
-		rc = serve(m, &o, &res, serve_if, lfd, approve);
+		rc = serve(m, &o, &res, serve_if, lfd, approve, &si);
 out:
 	if (lfd >= 0)
 		close(lfd);
@@ -400,5 +493,9 @@ out:
 	free(netboot);
 	free(listen_buf);
 	free(url_buf);
+	free(cache_buf);
+	free(url_set);
+	free(sets);
+	served_image_free(&si);
 	return rc;
 }

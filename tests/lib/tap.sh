@@ -47,6 +47,17 @@ expect_out() {
 	"$@" >"$T/.out" 2>&1
 	if grep -qE -- "$re" "$T/.out"; then ok "$d"; else not_ok "$d (no match for /$re/)"; sed 's/^/#   /' "$T/.out" | tail -20; fi
 }
+# wait_for FILE REGEX PID [SECONDS]: until FILE has a line matching REGEX (grep -E), the
+# process PID is gone, or SECONDS (default 60) pass; 0 only when the line came.
+wait_for() {
+	local i
+	for ((i = 0; i < ${4:-60} * 10; i++)); do
+		grep -qE -- "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || break
+		sleep 0.1
+	done
+	grep -qE -- "$2" "$1" 2>/dev/null
+}
 # last output of check/expect_*
 last_out() { cat "$T/.out"; }
 # refused_unchanged DESC EXACT-LINE TARGET CMD...: CMD exits 1, its output holds EXACT-LINE,

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "image/cache.h"
 #include "image/image.h"
 #include "install/plan.h"
 #include "nas/nas.h"
@@ -207,28 +208,10 @@ static int image_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 			    c->image_file, c->image_sha);
 		return 0;
 	}
-	{
-		struct fetch_opts fo = {
-			.url = c->image_url,
-			.ca_file = c->o->ca_file,
-			.progress = fetch_progress,
-			.ctx = c,
-		};
-		fetch_image_bounds(&c->m->talos.image, &fo);
-		r = mkdir_p(c->cache_dir, 0755, e);
-		if (r == 0)
-			r = fetch_file(&fo, c->image_file, e);
-	}
+	r = image_cache_get(&c->m->talos.image, c->image_url, c->image_file, c->image_sha, c->o->ca_file,
+			    fetch_progress, c, NULL, e);
 	if (r < 0)
 		return r;
-	r = image_file_sha256(c->image_file, have, e);
-	if (r < 0)
-		return r;
-	if (strcmp(have, c->image_sha) != 0) {
-		unlink(c->image_file);
-		return app_err_set(e, -EBADMSG, "image from '%s' has sha256 %s, pinned %s; removed it",
-				   c->image_url, have, c->image_sha);
-	}
 	if (stat(c->image_file, &st) < 0)
 		return app_err_set(e, -errno, "'%s': %s", c->image_file, strerror(errno));
 	snprintf(result, n, "cached %s size %lld", c->image_file, (long long)st.st_size);

@@ -7,9 +7,11 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -23,6 +25,7 @@
 #define HEAD_MAX 4096
 #define IO_TIMEOUT_S 10
 #define PAYLOAD_MAX (64UL * 1024 * 1024)
+#define IMAGE_STREAMS_MAX 16
 
 int pxe_serve_listen(const char *listen_at, int *ret_fd, int *ret_port, struct app_err *e)
 {
@@ -133,8 +136,9 @@ static void answer(struct req *q, int status, const char *reason, const char *ve
 	report(q, verdict, status);
 }
 
-/* Read the request head; the request line into line (NUL-terminated). */
-static int read_head(int fd, char *line, size_t n)
+/* Read the request head; the request line into line (NUL-terminated) and the
+ * start of a "Range: bytes=N-" header into *range_from (0 without one). */
+static int read_head(int fd, char *line, size_t n, long long *range_from)
 {
 	char buf[HEAD_MAX + 1];
 	size_t used = 0;
@@ -152,6 +156,10 @@ static int read_head(int fd, char *line, size_t n)
 			break;
 	}
 	buf[used] = '\0';
+	*range_from = 0;
+	for (char *h = strchr(buf, '\n'); h; h = strchr(h + 1, '\n'))
+		if (strncasecmp(h + 1, "Range: bytes=", 13) == 0)
+			*range_from = strtoll(h + 14, NULL, 10);
 	eol = strpbrk(buf, "\r\n");
 	if (!eol || (size_t)(eol - buf) >= n)
 		return -1;
@@ -270,7 +278,110 @@ out:
 	free(mark);
 }
 
-static void handle(const struct pxe_serve_opts *o, int fd, const struct sockaddr_in *peer)
+/* ---- the pinned Talos image, to every node, as often as asked ------------------------- */
+
+static int image_streams; /* image transfers under way (atomic) */
+
+struct image_job {
+	struct req q;
+	long long from;
+};
+
+static void *image_send(void *arg)
+{
+	struct image_job *j = arg;
+	struct req *q = &j->q;
+	int in = open(q->o->image_file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	off_t off = (off_t)j->from;
+	long long sent = 0;
+	int status = 200;
+
+	if (in < 0 || fstat(in, &st) < 0) {
+		snprintf(q->detail, sizeof(q->detail), "image '%s': %s", q->o->image_file, strerror(errno));
+		answer(q, 500, "Internal Server Error", "image");
+		goto out;
+	}
+	if (off < 0 || off > st.st_size) {
+		snprintf(q->detail, sizeof(q->detail), "range from %lld past the image's %lld bytes",
+			 (long long)off, (long long)st.st_size);
+		answer(q, 416, "Range Not Satisfiable", "image");
+		goto out;
+	}
+	{
+		char *head;
+		if (off > 0) {
+			status = 206;
+			head = xasprintf(
+			    "HTTP/1.0 206 Partial Content\r\nContent-Type: application/octet-stream\r\n"
+			    "Content-Range: bytes %lld-%lld/%lld\r\nContent-Length: %lld\r\n"
+			    "Connection: close\r\n\r\n",
+			    (long long)off, (long long)st.st_size - 1, (long long)st.st_size,
+			    (long long)(st.st_size - off));
+		} else
+			head = xasprintf("HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n"
+					 "Content-Length: %lld\r\nConnection: close\r\n\r\n",
+					 (long long)st.st_size);
+		if (send_all(q->fd, head, strlen(head)) < 0)
+			off = st.st_size + 1;
+		free(head);
+	}
+	while (off < st.st_size) {
+		ssize_t w = sendfile(q->fd, in, &off, (size_t)(st.st_size - off));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		sent += w;
+	}
+	snprintf(q->detail, sizeof(q->detail), "image %s: %lld of %lld bytes from offset %lld%s",
+		 q->o->image_key, sent, (long long)st.st_size, j->from,
+		 j->from + sent == st.st_size ? "" : " (cut off)");
+	report(q, "image", status);
+out:
+	if (in >= 0)
+		close(in);
+	close(q->fd);
+	__atomic_sub_fetch(&image_streams, 1, __ATOMIC_SEQ_CST);
+	free(j);
+	return NULL;
+}
+
+/* Start the image transfer on its own thread (payload requests are not held
+ * up behind it). 1: the thread owns fd now. */
+static int image_start(struct req *q, long long from)
+{
+	struct image_job *j;
+	pthread_attr_t a;
+	pthread_t t;
+	int r;
+
+	if (__atomic_add_fetch(&image_streams, 1, __ATOMIC_SEQ_CST) > IMAGE_STREAMS_MAX) {
+		__atomic_sub_fetch(&image_streams, 1, __ATOMIC_SEQ_CST);
+		snprintf(q->detail, sizeof(q->detail), "%d image transfers under way; try again",
+			 IMAGE_STREAMS_MAX);
+		answer(q, 503, "Service Unavailable", "image");
+		return 0;
+	}
+	j = xmalloc(sizeof(*j));
+	j->q = *q;
+	j->from = from;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	r = pthread_create(&t, &a, image_send, j);
+	pthread_attr_destroy(&a);
+	if (r != 0) {
+		free(j);
+		__atomic_sub_fetch(&image_streams, 1, __ATOMIC_SEQ_CST);
+		snprintf(q->detail, sizeof(q->detail), "cannot start a transfer: %s", strerror(r));
+		answer(q, 503, "Service Unavailable", "image");
+		return 0;
+	}
+	return 1;
+}
+
+/* 1 when the request was handed to a thread that now owns fd. */
+static int handle(const struct pxe_serve_opts *o, int fd, const struct sockaddr_in *peer)
 {
 	struct req q = { .o = o, .fd = fd };
 	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
@@ -278,7 +389,8 @@ static void handle(const struct pxe_serve_opts *o, int fd, const struct sockaddr
 	time_t now = time(NULL);
 	struct tm tm;
 	const struct model_node *n;
-	const char *path, *last;
+	const char *path, *last, *img;
+	long long from;
 
 	gmtime_r(&now, &tm);
 	strftime(q.time, sizeof(q.time), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -286,24 +398,33 @@ static void handle(const struct pxe_serve_opts *o, int fd, const struct sockaddr
 	snprintf(q.client, sizeof(q.client), "%s:%u", addr, ntohs(peer->sin_port));
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (read_head(fd, line, sizeof(line)) < 0) {
+	if (read_head(fd, line, sizeof(line), &from) < 0) {
 		snprintf(q.detail, sizeof(q.detail), "no complete request line");
 		answer(&q, 400, "Bad Request", "bad-request");
-		return;
+		return 0;
 	}
 	if (strncmp(line, "GET ", 4) != 0) {
 		snprintf(q.detail, sizeof(q.detail), "only GET is served");
 		answer(&q, 405, "Method Not Allowed", "bad-request");
-		return;
+		return 0;
 	}
 	path = line + 4;
 	line[4 + strcspn(path, " ")] = '\0';
+	img = strstr(path, "/image/");
+	if (img && o->image_file) {
+		if (strcmp(img + 7, o->image_key) == 0)
+			return image_start(&q, from);
+		snprintf(q.detail, sizeof(q.detail), "no image '%s' here (this server has %s)", img + 7,
+			 o->image_key);
+		answer(&q, 404, "Not Found", "image");
+		return 0;
+	}
 	last = strrchr(path, '/');
 	last = last ? last + 1 : path;
 	if (pxe_mac_hexhyp(last, hh, NULL) < 0) {
 		snprintf(q.detail, sizeof(q.detail), "expected GET .../aa-bb-cc-dd-ee-ff (a MAC)");
 		answer(&q, 404, "Not Found", "bad-request");
-		return;
+		return 0;
 	}
 	for (int i = 0; i < 17; i++)
 		q.mac[i] = hh[i] == '-' ? ':' : hh[i];
@@ -311,9 +432,10 @@ static void handle(const struct pxe_serve_opts *o, int fd, const struct sockaddr
 	if (!n) {
 		snprintf(q.detail, sizeof(q.detail), "no node of the profile has MAC %s", q.mac);
 		answer(&q, 404, "Not Found", "unknown");
-		return;
+		return 0;
 	}
 	deliver(&q, n);
+	return 0;
 }
 
 int pxe_serve_run(const struct pxe_serve_opts *o, int fd, struct app_err *e)
@@ -332,8 +454,8 @@ int pxe_serve_run(const struct pxe_serve_opts *o, int fd, struct app_err *e)
 				continue;
 			return app_err_set(e, -errno, "accept: %s", strerror(errno));
 		}
-		handle(o, c, &peer);
-		close(c);
+		if (!handle(o, c, &peer))
+			close(c);
 	}
 	return 0;
 }

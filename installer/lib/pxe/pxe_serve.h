@@ -11,6 +11,10 @@
  *          silently
  *     403  --approve and the operator said no (or there is no terminal to ask on)
  *     404  no node has that MAC, or no payload was built for it
+ *   GET <anything>/image/<key>   the pinned Talos image (image_key, from image_file
+ *     in the admin machine's cache, verified before serving began), to every node
+ *     and as often as asked, "Range: bytes=N-" honoured (206); on its own thread,
+ *     so payload requests are not held up behind a transfer
  *     400/405 anything else
  * Claiming (creating NODE.served with O_EXCL) happens before the first byte is
  * sent, so a transfer cut midway also counts as delivered.
@@ -37,6 +41,8 @@ struct pxe_serve_event {
 struct pxe_serve_opts {
 	const struct model *m;
 	const char *payload_dir;
+	const char *image_file; /* the pinned image to serve, or NULL */
+	const char *image_key;	/* its pin key: served at .../image/<key> */
 	bool approve;
 	void (*log)(void *ctx, const struct pxe_serve_event *ev);
 	/* --approve: 1 send, 0 the operator refused, negative: cannot ask */
