@@ -10,6 +10,13 @@
 #                     long zero runs, like a real image's unused filesystem space
 #     --seed S        seed for the pseudo-random data (default 1): same seed, same bytes
 #     --tail-bytes N  append N extra bytes (sizes that are not a multiple of the block size)
+#     --exact         the exact partition table of Talos v1.10.5's metal-amd64.raw (dual boot):
+#                     2247 MiB image; 1 EFI 1101 MiB EF00, 2 BIOS 1 MiB EF02 with the legacy BIOS
+#                     bootable attribute (bit 2), 3 BOOT 1000 MiB 8300, 4 META 1 MiB 8300, names =
+#                     labels, first partition at 1 MiB; 143 MiB free after META
+#                     (siderolabs/talos v1.10.5: pkg/imager/profile/default.go MinRAWDiskSize 1246 MiB
+#                     + output.go FillDefaults' 1 + 1000 MiB for dual boot; internal/pkg/partition
+#                     partition.go sizes, types and attributes; bootloader/dual/dual.go)
 #
 # Layout (GPT, 512-byte sectors, 1 MiB aligned), as Talos >= 1.8 lays out its metal image:
 #   1 EFI   vfat "EFI"     100 MiB  (EF00)
@@ -20,7 +27,7 @@
 # free space after META. Needs sgdisk, mkfs.vfat, mtools, openssl.
 set -euo pipefail
 
-version=v1.10.5 size_mib="" boot_mib="" fill=40 seed=1 tail=0
+version=v1.10.5 size_mib="" boot_mib="" fill=40 seed=1 tail=0 exact=0
 while [ $# -gt 1 ]; do
 	case "$1" in
 	--version) version=$2; shift 2 ;;
@@ -29,10 +36,11 @@ while [ $# -gt 1 ]; do
 	--fill) fill=$2; shift 2 ;;
 	--seed) seed=$2; shift 2 ;;
 	--tail-bytes) tail=$2; shift 2 ;;
+	--exact) exact=1; shift ;;
 	*) echo "mkimage.sh: unknown option '$1'" >&2; exit 2 ;;
 	esac
 done
-[ $# -eq 1 ] || { sed -n '2,20p' "$0" >&2; exit 2; }
+[ $# -eq 1 ] || { sed -n '2,28p' "$0" >&2; exit 2; }
 out=$1
 
 # Talos partition sizes (MiB) by version: EFI BIOS BOOT META and the raw image size.
@@ -41,8 +49,18 @@ v1.[89].* | v1.1[0-9].*) efi=100 bios=1 boot=1000 meta=1 total=1246 ;;
 v1.[4-7].*) efi=100 bios=1 boot=1000 meta=1 total=1246 ;;
 *) echo "mkimage.sh: no layout known for Talos $version" >&2; exit 2 ;;
 esac
+if [ "$exact" = 1 ]; then
+	case "$version" in
+	v1.10.*) efi=1101 bios=1 boot=1000 meta=1 total=2247 ;;
+	*) echo "mkimage.sh: --exact knows only Talos v1.10.x's layout" >&2; exit 2 ;;
+	esac
+	{ [ -z "$size_mib" ] && [ -z "$boot_mib" ] && [ "$tail" = 0 ]; } ||
+		{ echo "mkimage.sh: --exact takes no --size-mib, --boot-mib or --tail-bytes" >&2; exit 2; }
+fi
 [ -n "$size_mib" ] && total=$size_mib
-if [ -n "$boot_mib" ]; then
+if [ "$exact" = 1 ]; then
+	:
+elif [ -n "$boot_mib" ]; then
 	boot=$boot_mib
 else
 	max=$((total - efi - bios - meta - 2))
@@ -75,6 +93,9 @@ sgdisk -a 2048 \
 	-n 3:0:+${boot}M -t 3:8300 -c 3:BOOT \
 	-n 4:0:+${meta}M -t 4:8300 -c 4:META \
 	"$out" >/dev/null
+# the BIOS boot partition carries the legacy BIOS bootable attribute (go-blockdevice
+# gpt.WithLegacyBIOSBootableAttribute), as Talos writes it
+[ "$exact" = 1 ] && sgdisk -A 2:set:2 "$out" >/dev/null
 
 mib=$((1024 * 1024))
 efi_off=$mib

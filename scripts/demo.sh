@@ -117,7 +117,10 @@ demo_nas() {
 demo_image() {
 	local dir=$1
 	mkdir -p "$dir"
-	bash "$DEMO_ROOT_DIR/images/mkimage.sh" --size-mib "$DEMO_IMAGE_MIB" --fill 20 --seed 7 "$dir/metal.raw" >/dev/null
+	# DEMO_IMAGE_ARGS: other mkimage.sh options (e.g. "--exact --fill 1": Talos v1.10.5's real table)
+	# shellcheck disable=SC2086
+	bash "$DEMO_ROOT_DIR/images/mkimage.sh" ${DEMO_IMAGE_ARGS:---size-mib $DEMO_IMAGE_MIB --fill 20} --seed 7 \
+		"$dir/metal.raw" >/dev/null
 	zstd -q -3 -f --rm "$dir/metal.raw" -o "$dir/metal.raw.zst"
 }
 

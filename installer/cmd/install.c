@@ -82,7 +82,9 @@ static void usage(FILE *f, const char *cmd)
 	       "  --sysfs DIR        where sysfs is (identity, efivarfs; default /sys)\n"
 	       "  --hw-root DIR      root for the disk inventory (default /)\n"
 	       "  --disk-file FILE   list an image file as a disk (repeatable; tests and the demo)\n"
-	       "  --ca-file FILE     extra CA bundle for an https image mirror\n");
+	       "  --ca-file FILE     extra CA bundle for an https image mirror\n"
+	       "  --reinstall        re-image an install disk that already runs Talos (STATE/EPHEMERAL\n"
+	       "                     on it); otherwise such a disk is refused\n");
 	if (strcmp(cmd, "install") == 0)
 		fprintf(f, "  --apply            carry the steps out (destructive)\n"
 			   "  --unattended       never ask; Ceph disks are wiped only when the profile says "
@@ -139,6 +141,8 @@ int install_command(int argc, char **argv, bool plan_only)
 			o.apply = true;
 		else if (!plan_only && strcmp(a, "--unattended") == 0)
 			o.unattended = true;
+		else if (strcmp(a, "--reinstall") == 0)
+			o.reinstall = true;
 		else if ((v = cmd_opt(argc, argv, &i, "--node")))
 			o.node = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--state-dir")))

@@ -23,6 +23,7 @@ struct plan_opts {
 	bool autodetect;       /* --auto: match this machine's identity */
 	bool apply;	       /* install --apply; else plan only */
 	bool unattended;       /* no questions; Ceph wipes need wipe: true in the profile */
+	bool reinstall;	       /* --reinstall: re-image a disk that already runs Talos */
 	const char *state_dir; /* journal, generated configs, image cache */
 	const char *secrets;   /* Talos secrets bundle; NULL: STATE_DIR/talos-secrets.yaml */
 	/* the node's machine config, rendered elsewhere (appliance pxe payloads):

@@ -7,8 +7,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/err.h"
+#include "base/util.h"
 #include "disk/selector.h"
 #include "disk/wipe.h"
 #include "install/plan.h"
@@ -87,6 +89,53 @@ static int inventory_run(struct ctx *c, char *result, size_t n, struct app_err *
 
 static void resolve_keep(struct ctx *c);
 
+/* The install disk can take this image, and does not already run Talos.
+ * The metal image is laid out in 512-byte sectors (its GPT would be
+ * misread on a 4Kn disk). A disk Talos has booted from carries STATE and
+ * EPHEMERAL (XFS, labelled so; created at first boot, after the BIOS/BOOT
+ * entries are dropped on UEFI: internal/app/machined/pkg/runtime/v1alpha1/
+ * bootloader/bootloader.go CleanupBootloader), which an image of ours never
+ * has; re-imaging it would throw that node's etcd member and data away, so
+ * only --reinstall does. A disk we imaged but Talos never booted is a
+ * resumable install and passes. */
+static int install_disk_fits(struct ctx *c, const struct hw_disk *d, struct app_err *e)
+{
+	static const char *const talos_labels[] = { "STATE", "EPHEMERAL", "metal-iso" };
+	struct buf found = { 0 };
+	bool booted = false;
+	int r = 0;
+
+	if (d->lsec && d->lsec != 512)
+		return app_err_set(e, -ENOTSUP,
+				   "install disk '%s' has %u-byte logical sectors; the Talos metal image is "
+				   "laid out for 512-byte sectors (a 4Kn image is not supported yet); "
+				   "refusing to write it",
+				   step_disk_name(d), d->lsec);
+	for (size_t k = 0; k < sizeof(talos_labels) / sizeof(talos_labels[0]); k++)
+		for (size_t i = 0; i < d->n_sigs; i++) {
+			const struct hw_sig *g = &d->sigs[i];
+
+			if (!g->label || strcmp(g->label, talos_labels[k]) != 0 || g->partno <= 0)
+				continue;
+			buf_printf(&found, "%s%s (%s, partition %d)", found.len ? ", " : "", g->label,
+				   g->type, g->partno);
+			booted |= k < 2;
+			break;
+		}
+	if (booted && !c->o->reinstall)
+		r = app_err_set(e, -EEXIST,
+				"install disk '%s' already runs Talos: %s; Talos created STATE/EPHEMERAL at "
+				"its first boot, so this node was installed and booted; refusing to re-image "
+				"it (that would discard its etcd member and data); give --reinstall to "
+				"overwrite it",
+				step_disk_name(d), found.data);
+	else if (booted)
+		step_action(c, "reinstall", "%s already runs Talos (%s); --reinstall: it is re-imaged",
+			    step_disk_name(d), found.data);
+	buf_free(&found);
+	return r;
+}
+
 static int resolve_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 {
 	struct selector_result res = { 0 };
@@ -116,6 +165,9 @@ static int resolve_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	if (!c->install) {
 		return app_err_set(e, -ENOENT, "node '%s' has no install disk selector", c->node->name);
 	}
+	r = install_disk_fits(c, c->install, e);
+	if (r < 0)
+		return r;
 	/* the policy, now, before anything is touched: a refusal stops the plan */
 	{
 		struct disk_claim cl = step_claim(c, c->install, DISK_ROLE_INSTALL);
