@@ -184,6 +184,9 @@ for v in 11 12; do
 	check "profiles/immich.yaml: configs are schema-valid (Talos 1.$v)" $VALIDATE $v "$T"/prod$v/tank.yaml \
 		"$T"/prod$v/titan.yaml "$T"/prod$v/stone.yaml "$T"/prod$v/silver.yaml
 done
+expect_out "profiles/immich.yaml: the placeholder MACs the site must fill in are named (warning)" \
+	"immich.yaml:41:41: warning: nodes\[0\]\.network\.hardwareAddr: 00:00:5e:00:53:01 is a documentation address \(RFC 7042\), a placeholder: record the MAC of the LAN NIC of node 'tank' before installing$" \
+	"$APPLIANCE" validate "$ROOT/profiles/immich.yaml"
 # parity with talosctl gen config v1.10 (pkg/machinery/config/generate/init.go)
 "$APPLIANCE" render "$ROOT/profiles/immich.yaml" --out "$T/prodtree" >/dev/null 2>&1
 /usr/bin/python3 - "$T/prod" "$T/prodtree/clusters/talos-robbinsdale/platform/cilium/app/helmrelease.yaml" \

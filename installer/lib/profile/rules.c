@@ -281,12 +281,33 @@ static void check_cni(struct diag_ctx *c, const struct model *m, const struct yt
 			  "talos.forwardKubeDNSToHost: false");
 }
 
+/* A LAN NIC MAC from the RFC 7042 documentation range is a placeholder the
+ * site has yet to fill in (profiles/immich.yaml marks them so): the VIP
+ * would go on no interface. */
+static void check_placeholder_macs(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	for (size_t i = 0; i < m->n_nodes; i++) {
+		const char *mac = m->nodes[i].network.hardware_addr;
+		char *p;
+
+		if (!mac || strncmp(mac, "00:00:5e:00:53:", 15) != 0)
+			continue;
+		p = xasprintf("nodes[%zu].network.hardwareAddr", i);
+		diag_node(c, node_at(t, p), p, DIAG_WARNING,
+			  "%s is a documentation address (RFC 7042), a placeholder: record the MAC of "
+			  "the LAN NIC of node '%s' before installing",
+			  mac, m->nodes[i].name ? m->nodes[i].name : "?");
+		free(p);
+	}
+}
+
 void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree *t)
 {
 	static const char *const supported[] = { "v1.10.", "v1.11.", "v1.12.", NULL };
 
 	check_nodes(c, m, t);
 	check_cni(c, m, t);
+	check_placeholder_macs(c, m, t);
 	derive_var(c, m, t, "CLUSTER_NAME", m->site.cluster, "site.cluster");
 	derive_var(c, m, t, "LOCATION", m->site.location, "site.location");
 	derive_var(c, m, t, "TIMEZONE", m->site.timezone, "site.timezone");
