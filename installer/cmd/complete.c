@@ -82,9 +82,44 @@ static char *help_text(const char *cmd)
 	return b.data;
 }
 
+/* The help text after an option at the start of a line ("  --out DIR   the
+ * tree"): from the first run of two spaces to the end of the line, and the
+ * lines below indented deeper than the option (its continuation). */
+static char *line_help(const char *text, const char *opt, const char *after)
+{
+	const char *l = opt, *e;
+	struct buf b = { 0 };
+	size_t col;
+
+	while (l > text && l[-1] == ' ')
+		l--;
+	if (l > text && l[-1] != '\n')
+		return xstrdup("");
+	e = strstr(after, "  ");
+	if (!e || memchr(after, '\n', (size_t)(e - after)))
+		return xstrdup("");
+	while (*e == ' ')
+		e++;
+	col = (size_t)(opt - l) + 4; /* deeper than the option lines: a continuation */
+	for (;;) {
+		size_t len = strcspn(e, "\n"), sp = 0;
+		buf_append(&b, e, len);
+		if (e[len] != '\n')
+			break;
+		e += len + 1;
+		while (e[sp] == ' ')
+			sp++;
+		if (sp < col || !e[sp] || e[sp] == '\n' || e[sp] == '-')
+			break;
+		buf_puts(&b, " ");
+		e += sp;
+	}
+	return b.data ? b.data : xstrdup("");
+}
+
 /* The options a --help names: "--name", "--name ARG" or "--name=ARG" (ARG in
- * capitals). Filled into a NULL-terminated array of rows the caller frees
- * with the strings (help empty). */
+ * capitals), with the text of the line that starts with it. Filled into a
+ * NULL-terminated array the caller frees with help_options_free(). */
 static struct cmd_opt *help_options(const char *cmd)
 {
 	char *text = help_text(cmd);
@@ -95,32 +130,43 @@ static struct cmd_opt *help_options(const char *cmd)
 	if (text && strncmp(text, "usage: appliance COMMAND", 24) == 0)
 		*text = '\0';
 	for (const char *p = text; p && (p = strstr(p, "--")) != NULL;) {
-		const char *s = p + 2, *e = s;
+		const char *s = p + 2, *e = s, *opt = p, *ae = NULL;
 		char *name, *arg = NULL;
-		bool dup = false;
+		size_t k;
 
 		p += 2;
-		if ((p - 2 > text && !strchr(" [(|,\n", p[-3])) || !(*s >= 'a' && *s <= 'z'))
+		if ((opt > text && !strchr(" [(|,\n", opt[-1])) || !(*s >= 'a' && *s <= 'z'))
 			continue;
 		while ((*e >= 'a' && *e <= 'z') || (*e >= '0' && *e <= '9') || *e == '-')
 			e++;
-		name = xstrndup(s - 2, (size_t)(e - s + 2));
+		name = xstrndup(opt, (size_t)(e - opt));
 		if ((*e == ' ' || *e == '=') && e[1] >= 'A' && e[1] <= 'Z') {
-			const char *a = e + 1, *ae = a;
-			while (*ae && !strchr(" \n])|,", *ae))
-				ae++;
+			const char *a = e + 1;
+			int depth = 0;
+			ae = a;
+			/* up to a blank or a closing bracket of the usage ("[--x ARG]"), keeping
+			 * the value's own brackets ("HOST[:PORT]") */
+			for (; *ae && !strchr(" \n)|,", *ae); ae++)
+				if (*ae == '[')
+					depth++;
+				else if (*ae == ']' && depth-- == 0)
+					break;
 			arg = xstrndup(a, (size_t)(ae - a));
 		}
-		for (size_t i = 0; i < n && !dup; i++)
-			dup = strcmp(v[i].name, name) == 0;
-		if (dup || strcmp(name, "--help") == 0) {
+		for (k = 0; k < n && strcmp(v[k].name, name) != 0; k++)
+			;
+		if (strcmp(name, "--help") == 0 || k < n) {
 			free(name);
 			free(arg);
-			continue;
+		} else {
+			v = xrealloc(v, (n + 2) * sizeof(*v));
+			v[n++] = (struct cmd_opt){ .name = name, .arg = arg, .help = xstrdup("") };
+			v[n] = (struct cmd_opt){ 0 };
 		}
-		v = xrealloc(v, (n + 2) * sizeof(*v));
-		v[n++] = (struct cmd_opt){ .name = name, .arg = arg, .help = "" };
-		v[n] = (struct cmd_opt){ 0 };
+		if (k < n && !v[k].help[0]) {
+			free((char *)v[k].help);
+			v[k].help = line_help(text, opt, ae ? ae : e);
+		}
 	}
 	free(text);
 	return v;
@@ -131,6 +177,7 @@ static void help_options_free(struct cmd_opt *v)
 	for (size_t i = 0; v && v[i].name; i++) {
 		free((char *)v[i].name);
 		free((char *)v[i].arg);
+		free((char *)v[i].help);
 	}
 	free(v);
 }
@@ -332,7 +379,7 @@ static void man_command(const struct command *c)
 		} else {
 			fputs("see\n.BR \"appliance ", stdout);
 			roff(c->name);
-			fputs(" \\-\\-help\" .\n", stdout);
+			fputs(" \\-\\-help\" .", stdout);
 		}
 		if (o->subs) {
 			fputs(" [", stdout);

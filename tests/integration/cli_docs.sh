@@ -45,11 +45,12 @@ for c in "${CMDS[@]}"; do
 	fi
 done
 if [ -z "$bad" ]; then ok "every command's listed options are exactly those its --help names"; else not_ok "listed options and --help differ:$bad (< listed, > --help)"; fi
-# the table describes them; an option without a row is still listed (its text: see --help)
+# the table describes them, else the option's own line in --help; an option with
+# neither is still listed (its text: see --help)
 rows=$(grep -oE '\{ "--[a-z][a-z0-9-]*"' installer/cmd/options.c | grep -oE -- '--[a-z0-9-]+' | sort -u)
 for c in "${CMDS[@]}"; do
 	norow=$(cut -f1,3 "$T/opt/$c" | awk -F'\t' '$2 == "" { print $1 }' | tr '\n' ' ')
-	[ -n "$norow" ] && diag "note: $c: no row in installer/cmd/options.c for: $norow"
+	[ -n "$norow" ] && diag "note: $c: no description (no row in installer/cmd/options.c, no line of its own in --help): $norow"
 done
 
 # ---- every option a parser knows is documented by a --help -----------------------------
