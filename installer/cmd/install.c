@@ -51,7 +51,8 @@ static void usage(FILE *f, const char *cmd)
 	fprintf(f,
 		"usage: appliance %s PROFILE [--site FILE]... [--set KEY=VALUE]... (--node NAME | --auto)\n"
 		"       [--json] [--state-dir DIR] [--secrets FILE] [--cache DIR] [--image-dir DIR]\n"
-		"       [--sysfs DIR] [--hw-root DIR] [--disk-file FILE]... [--ca-file FILE]%s\n\n",
+		"       [--sysfs DIR] [--hw-root DIR] [--disk-file FILE]... [--ca-file FILE]\n"
+		"       [--config FILE] [--reinstall]%s\n\n",
 		cmd, strcmp(cmd, "install") == 0 ? " [--apply] [--unattended]" : "");
 	fprintf(
 	    f, "%s\n\n",

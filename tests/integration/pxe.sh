@@ -216,7 +216,7 @@ refuse "bad --listen" 2 "^appliance: listen address 'nowhere': expected IPv4ADDR
 echo 'not a bundle' >"$T/bad-bundle.yaml"
 refuse "a bundle that is not one" 2 "^appliance: $T/bad-bundle.yaml:1: expected one mapping" "$APPLIANCE" pxe "$P" --out "$T/o" "${ARGS[@]}" --secrets "$T/bad-bundle.yaml" --payload-url "$URL"
 check "a bad bundle: nothing written" test ! -e "$T/o" -a ! -e "$T/o.payloads"
-refuse "a secret the configs need is missing here" 1 "APPLIANCE_DEMO_GIT_TOKEN" env -u APPLIANCE_DEMO_GIT_TOKEN "$APPLIANCE" pxe "$P" --out "$T/o" "${ARGS[@]}" --secrets "$B" --payload-url "$URL"
+refuse "a secret the configs need is missing here (the node named once)" 1 "^appliance: node 'demo-1': secret 'gitToken': environment variable 'APPLIANCE_DEMO_GIT_TOKEN' is not set$" env -u APPLIANCE_DEMO_GIT_TOKEN "$APPLIANCE" pxe "$P" --out "$T/o" "${ARGS[@]}" --secrets "$B" --payload-url "$URL"
 check "a missing secret: nothing written" test ! -e "$T/o" -a ! -e "$T/o.payloads"
 expect_fail "invalid profile: exit 2" 2 "$APPLIANCE" pxe "$T/nope.yaml" --out "$T/o" "${ARGS[@]}"
 refuse "no live system" 1 "^appliance: live system file '$T/empty/vmlinuz' not found \(No such file or directory\): run 'make iso' or pass --live DIR$" "$APPLIANCE" pxe "$P" --out "$T/o" --live "$T/empty"

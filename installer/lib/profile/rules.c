@@ -314,7 +314,8 @@ void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree
 	if (t->root)
 		check_vars_in(c, m, t->root, "");
 	check_store_vars(c, m, t, &m->apps.immich.database.primary, "apps.immich.database.primary");
-	if (m->apps.immich.database.secondary.name)
+	/* the secondary (MinIO) store is opt-in: only one that is rendered needs its keys */
+	if (m->apps.immich.database.secondary.name && m->apps.immich.database.secondary.enabled)
 		check_store_vars(c, m, t, &m->apps.immich.database.secondary,
 				 "apps.immich.database.secondary");
 	if (m->talos.version) {

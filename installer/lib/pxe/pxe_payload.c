@@ -182,6 +182,7 @@ static int pack_node(const struct model *m, const struct model_node *n, const st
 	struct buf cfg = { 0 }, env = { 0 }, overlay = { 0 };
 	struct pxe_cpio c;
 	char *what = xasprintf("payload of node '%s'", n->name), *name = NULL;
+	bool named = false;
 	int r;
 
 	info->node = xstrdup(n->name);
@@ -189,8 +190,10 @@ static int pack_node(const struct model *m, const struct model_node *n, const st
 	if (r == 0 && !safe_name(n->name))
 		r = app_err_set(e, -EINVAL, "node name '%s': expected letters, digits, '.', '-', '_'",
 				n->name);
-	if (r == 0)
+	if (r == 0) {
 		r = talos_config_render(m, n, b, NULL, &cfg, e);
+		named = r < 0; /* its messages already name the node */
+	}
 	if (r == 0)
 		r = node_secrets(m, &cfg, &env, &overlay, &info->secrets, e);
 	if (r == 0) {
@@ -211,7 +214,7 @@ static int pack_node(const struct model *m, const struct model_node *n, const st
 		info->data = xmalloc(c.used ? c.used : 1);
 		memcpy(info->data, c.mem, c.used);
 	}
-	if (r < 0)
+	if (r < 0 && !named)
 		app_err_prefix(e, "node '%s'", n->name);
 	pxe_cpio_free(&c);
 	if (cfg.data)

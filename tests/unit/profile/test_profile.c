@@ -313,6 +313,35 @@ static void test_secrets(void **state)
 	diags_free(&d);
 }
 
+/* The secondary (MinIO) store is off by default: a site that does not turn it on
+ * is not asked for its MINIO_* variables; one that does is. */
+static void test_disabled_secondary_needs_no_vars(void **state)
+{
+	const char *on[] = { "apps.immich.database.secondary.enabled=true" };
+	struct diags d = { 0 };
+	char *text = xstrdup(minimal);
+	char *cut = strstr(text, "    MINIO_ACCESS_KEY: s3\n");
+	char *end = strstr(text, "nodes:\n");
+	struct model *m;
+	(void)state;
+
+	assert_non_null(cut);
+	memmove(cut, end, strlen(end) + 1);
+	m = load(text, NULL, 0, &d);
+	assert_non_null(m);
+	assert_int_equal(d.errors, 0);
+	model_free(m);
+	diags_free(&d);
+
+	m = load(text, on, 1, &d);
+	assert_null(m);
+	assert_int_equal(d.errors, 2);
+	assert_string_equal(d.v[0].path, "apps.immich.database.secondary.accessKeyVar");
+	assert_non_null(strstr(d.v[0].msg, "'MINIO_ACCESS_KEY' is not provided by site.secretVars"));
+	diags_free(&d);
+	free(text);
+}
+
 static void test_defaults_are_valid_keys(void **state)
 {
 	/* the compiled-in defaults must only use keys the schema knows: a profile
@@ -338,6 +367,7 @@ int main(void)
 		cmocka_unit_test(test_where_and_expand),
 		cmocka_unit_test(test_set_overrides_and_errors_sorted),
 		cmocka_unit_test(test_secrets),
+		cmocka_unit_test(test_disabled_secondary_needs_no_vars),
 		cmocka_unit_test(test_defaults_are_valid_keys),
 	};
 	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
