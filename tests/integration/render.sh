@@ -136,6 +136,7 @@ for f in sys.argv[1:]:
         if d: docs[(d["kind"], d["metadata"]["name"] if "metadata" in d else f)] = d
 hr = docs[("HelmRelease", "immich")]
 assert hr["spec"]["chart"]["spec"]["version"] == "0.9.0", hr["spec"]["chart"]["spec"]["version"]
+assert hr["spec"]["timeout"] == "15m", hr["spec"].get("timeout")
 sb = docs[("ScheduledBackup", "immich-postgres-daily")]
 assert sb["spec"]["schedule"] == "0 0 23 * * *"
 pv = docs[("PersistentVolume", "immich-unas-pics")]
@@ -149,7 +150,7 @@ sec = docs[("Secret", "immich-s3-secret")]
 assert sec["stringData"]["ACCESS_KEY_ID"] == "${COMMON_S3_ACCESS_KEY}"
 ks = docs[("Kustomization", "immich")]
 assert ks["spec"]["path"] == "./clusters/${CLUSTER_NAME}/apps/immich/app"
-assert ks["spec"]["interval"] == "30m" and ks["spec"]["timeout"] == "5m" and ks["spec"]["wait"] is True
+assert ks["spec"]["interval"] == "30m" and ks["spec"]["timeout"] == "15m" and ks["spec"]["wait"] is True
 df = docs[("Dragonfly", "dragonfly-immich")]
 assert df["spec"]["replicas"] == 3 and "--proactor_threads=2" in df["spec"]["args"]
 print("ok")

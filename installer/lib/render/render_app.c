@@ -87,6 +87,12 @@ static void app_helmrelease(struct render_ctx *c)
 	render_ref(c, "HelmRepository", m->gitops.flux.namespace, a->chart.name, "apps.immich.chart.name",
 		   true);
 	render_helmrepository(c, &a->chart, "apps.immich.chart");
+	/* helm-controller waits 5m by default (HelmRelease .spec.timeout,
+	 * fluxcd/helm-controller docs/spec/v2/helmreleases.md): the first install
+	 * pulls the server and machine-learning images and waits for the
+	 * database, so the release gets the app's own timeout, the same one its
+	 * Kustomization waits for */
+	y_set(spec, "timeout", y_str(a->timeout ? a->timeout : m->gitops.timeout));
 	y_set(y_at(spec, "install.remediation"), "retries", y_int(a->remediation_retries));
 	y_set(y_at(spec, "upgrade"), "cleanupOnFail", y_bool(true));
 	y_set(y_at(spec, "upgrade.remediation"), "retries", y_int(a->remediation_retries));
