@@ -198,6 +198,12 @@ expect_out "bootstrap: with --endpoint the other nodes are named as not scrubbed
 expect_out "bootstrap: a re-run after the partition was dropped says so (NOT_FOUND)" \
 	'^config volume: sda5 on demo-1 not found \(already scrubbed and its partition dropped; if that is not its name, give --config-volume DEV\)$' \
 	bss --kubeconfig "$T/kc12c" --wait 20 --config-volume sda5
+# --config-volume as a /dev path: Talos wants the kernel name (storage.proto "without /dev/
+# prefix") and answers NOT_FOUND to "/dev/sda5", which must not pass for "already scrubbed"
+start scrubdev --cert "$C/server.crt" --key "$C/server.key" --volume sda5=platform/metal/config
+check "bootstrap: --config-volume /dev/sda5 scrubs sda5" bss --kubeconfig "$T/kc12f" --wait 20 --config-volume /dev/sda5
+check "bootstrap: ... the request names the device without /dev/" \
+	grep -qx 'BlockDeviceWipe device=sda5 method=ZEROES skip_volume_check=true drop_partition=true' "$T/scrubdev/calls"
 # a refused scrub is reported and fails the command
 start scrubro --cert "$C/server.crt" --key "$C/server.key" --readonly sda5
 expect_fail "bootstrap: a refused scrub fails (exit 1)" 1 bss --kubeconfig "$T/kc12b" --wait 20 --config-volume sda5

@@ -636,8 +636,13 @@ int talosapi_encode_wipe_request(const struct talosapi_wipe *w, struct buf *out)
 
 	/* BlockDeviceWipeDescriptor { string device = 1; Method method = 2;
 	 * bool skip_volume_check = 3; bool drop_partition = 4; } (storage.proto);
-	 * proto3 leaves zero values out */
-	pb_put_string(&desc, 1, w->device);
+	 * proto3 leaves zero values out. The device goes "without /dev/ prefix"
+	 * (storage.proto): storaged looks it up by its kernel name
+	 * (internal/app/storaged/server.go validateDeviceForWipe) and answers
+	 * NOT_FOUND for "/dev/sda5", which would read as "already scrubbed". */
+	const char *dev = strncmp(w->device, "/dev/", 5) == 0 ? w->device + 5 : w->device;
+
+	pb_put_string(&desc, 1, dev);
 	if (w->method != TALOSAPI_WIPE_FAST)
 		pb_put_uint(&desc, 2, (uint64_t)w->method);
 	if (w->skip_volume_check)

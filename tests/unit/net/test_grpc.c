@@ -129,6 +129,7 @@ static void test_wipe_request(void **state)
 {
 	struct talosapi_wipe scrub = { "sda5", TALOSAPI_WIPE_ZEROES, true, true };
 	struct talosapi_wipe fast = { "sda5", TALOSAPI_WIPE_FAST, false, false };
+	struct talosapi_wipe devpath = { "/dev/sda5", TALOSAPI_WIPE_ZEROES, true, true };
 	struct buf b = { 0 };
 
 	(void)state;
@@ -139,6 +140,11 @@ static void test_wipe_request(void **state)
 	talosapi_encode_wipe_request(&fast, &b);
 	assert_int_equal(b.len, 8);
 	assert_memory_equal(b.data, "\x0a\x06\x0a\x04sda5", 8);
+	buf_free(&b);
+	/* Talos takes the kernel name: a /dev/ path is sent without the prefix */
+	talosapi_encode_wipe_request(&devpath, &b);
+	assert_int_equal(b.len, 14);
+	assert_memory_equal(b.data, "\x0a\x0c\x0a\x04sda5\x10\x01\x18\x01\x20\x01", 14);
 	buf_free(&b);
 }
 
