@@ -252,6 +252,38 @@ static void check_store_vars(struct diag_ctx *c, const struct model *m, const st
 	}
 }
 
+/* talos.kubeProxy: false leaves Services to Cilium: Talos' "Deploying
+ * Cilium" guide (v1.10, "without kube-proxy") sets kubeProxyReplacement=true
+ * and k8sServiceHost/k8sServicePort (KubePrism, localhost:7445), because
+ * without kube-proxy the kubernetes Service address leads nowhere. */
+static void check_cilium_without_kube_proxy(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	struct ynode *v = (struct ynode *)m->platform.cilium_values;
+	const struct ynode *kpr = v ? ytree_get(v, "kubeProxyReplacement") : NULL;
+	static const char *const api[] = { "k8sServiceHost", "k8sServicePort" };
+
+	if (!kpr || kpr->type != YN_SCALAR || !kpr->value || strcasecmp(kpr->value, "true") != 0)
+		diag_node(c, kpr ? kpr : node_at(t, "talos.kubeProxy"),
+			  "platform.cilium.values.kubeProxyReplacement", DIAG_ERROR,
+			  "'%s' while talos.kubeProxy is false: nothing would implement Services (the "
+			  "nodes' ClusterIPs, CoreDNS); set it to true (Talos' Deploying Cilium guide, "
+			  "without kube-proxy) or talos.kubeProxy: true",
+			  kpr && kpr->type == YN_SCALAR && kpr->value ? kpr->value : "unset");
+	for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++) {
+		const struct ynode *n = v ? ytree_get(v, api[i]) : NULL;
+		char *p;
+
+		if (n && n->type == YN_SCALAR && n->value && *n->value)
+			continue;
+		p = xasprintf("platform.cilium.values.%s", api[i]);
+		diag_node(c, n ? n : node_at(t, "talos.kubeProxy"), p, DIAG_ERROR,
+			  "empty while talos.kubeProxy is false: without kube-proxy Cilium cannot reach the "
+			  "API server through the kubernetes Service; set k8sServiceHost: localhost and "
+			  "k8sServicePort: 7445 (KubePrism, on every node)");
+		free(p);
+	}
+}
+
 /* The chain needs a CNI before anything else runs (Flux included), and
  * Talos' "Deploying Cilium" guide (v1.10, known issues) warns that
  * forwardKubeDNSToHost with Cilium's bpf.masquerade breaks CoreDNS. */
@@ -279,6 +311,8 @@ static void check_cni(struct diag_ctx *c, const struct model *m, const struct yt
 			  "true while talos.forwardKubeDNSToHost is true: a combination "
 			  "that breaks CoreDNS (Talos' Deploying Cilium guide); set "
 			  "talos.forwardKubeDNSToHost: false");
+	if (cilium && !m->talos.kube_proxy)
+		check_cilium_without_kube_proxy(c, m, t);
 }
 
 /* A LAN NIC MAC from the RFC 7042 documentation range is a placeholder the
