@@ -121,21 +121,6 @@ static bool started_before(struct journal *j, const struct day2_node *n, const s
 	       strcmp(je.inputs, np->inputs) == 0;
 }
 
-static void print_diff(struct report *r, const char *step, const char *details)
-{
-	struct buf red = { 0 };
-
-	nodecfg_redact_diff(details, &red);
-	for (const char *p = red.data; p && *p;) {
-		const char *nl = strchr(p, '\n');
-		int n = (int)(nl ? nl - p : (long)strlen(p));
-
-		report_note(r, step, "%.*s", n, p);
-		p = nl ? nl + 1 : p + n;
-	}
-	buf_free(&red);
-}
-
 /* Dry run on one node: render, guard the identity, ask Talos. 0 ok (see
  * np->changes), -1 refused (reported). */
 static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_node *n, struct node_plan *np,
@@ -179,14 +164,14 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 	}
 	if (talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, true, &res, &e) < 0) {
 		np->refused = true;
-		report_step_end(r, step, REPORT_FAILED, e.msg);
+		day2_fail_talos(r, step, e.msg);
 		goto out;
 	}
 	np->mode = res.mode;
 	np->changes = !strstr(res.details, "No changes.");
 	node_inputs(o, n, np);
 	np->resume = !np->changes && started_before(j, n, np);
-	print_diff(r, step, res.details);
+	day2_print_talos(r, step, res.details);
 	if (res.warnings[0])
 		report_note(r, step, "warnings: %s", res.warnings);
 	if (np->resume)
@@ -227,7 +212,7 @@ static int apply_node(struct day2 *d, const struct ap_opts *o, const struct day2
 		if (talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, false, &res,
 				   &e) < 0)
 			goto fail;
-		report_note(r, n->mn->name, "%s", res.details);
+		day2_print_talos(r, n->mn->name, res.details);
 		mode = res.mode;
 		w.expect_down = res.mode == TALOSOPS_MODE_REBOOT;
 		talosops_applied_free(&res);
@@ -238,7 +223,7 @@ static int apply_node(struct day2 *d, const struct ap_opts *o, const struct day2
 	report_step_end(r, n->mn->name, REPORT_DONE, mode == TALOSOPS_MODE_STAGED ? "staged" : "applied");
 	return 0;
 fail:
-	report_step_end(r, n->mn->name, REPORT_FAILED, e.msg);
+	day2_fail_talos(r, n->mn->name, e.msg);
 	return -1;
 }
 

@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "day2/nodecfg.h"
 #include "install/report.h"
 #include "net/kubeapi.h"
 #include "net/talosops.h"
@@ -394,4 +395,42 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 		util_sleep_ms(WAIT_POLL_MS);
 	}
 	return 0;
+}
+
+/* Text from Talos, one note per line, secrets redacted: besides the dry
+ * run's diff, an AUTO apply that reboots answers "...with a reboot: this
+ * config change can't be applied in immediate mode\ndiff:\n<diff>" and a
+ * NO_REBOOT refusal carries the same diff, whose context holds
+ * machine.token (siderolabs/talos v1.10.5 v1alpha1_server.go
+ * ApplyConfiguration modeErr, v1alpha1_runtime.go CanApplyImmediate). */
+void day2_print_talos(struct report *r, const char *step, const char *details)
+{
+	struct buf red = { 0 };
+
+	nodecfg_redact_diff(details, &red);
+	for (const char *p = red.data; p && *p;) {
+		const char *nl = strchr(p, '\n');
+		int n = (int)(nl ? nl - p : (long)strlen(p));
+
+		report_note(r, step, "%.*s", n, p);
+		p = nl ? nl + 1 : p + n;
+	}
+	buf_free(&red);
+}
+
+/* A failure whose message may carry Talos' diff: the lines after the first
+ * as redacted notes, then the first line as the failure. */
+void day2_fail_talos(struct report *r, const char *step, const char *msg)
+{
+	struct buf red = { 0 };
+	const char *nl;
+
+	nodecfg_redact_diff(msg, &red);
+	nl = strchr(red.data, '\n');
+	if (nl && nl[1])
+		day2_print_talos(r, step, nl + 1);
+	if (nl)
+		red.data[nl - red.data] = '\0';
+	report_step_end(r, step, REPORT_FAILED, red.data);
+	buf_free(&red);
 }

@@ -89,4 +89,11 @@ struct day2_wait {
 int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct day2_wait *w,
 		   struct report *r, const char *step, struct app_err *e);
 
+/* Text from Talos (a dry run's diff, an apply's mode details) as one note per
+ * line with secret values redacted (nodecfg_redact_diff). */
+void day2_print_talos(struct report *r, const char *step, const char *details);
+/* A failed step whose message may carry Talos' config diff: its lines after
+ * the first as redacted notes, the first line (redacted) as the failure. */
+void day2_fail_talos(struct report *r, const char *step, const char *msg);
+
 #endif

@@ -343,7 +343,7 @@ static int kube_node(struct up *u, const struct day2_node *n, struct node_up *nu
 		app_err_prefix(&e, "%s refused the new Kubernetes images", n->mn->name);
 		goto fail;
 	}
-	report_note(u->r, step, "%s: %s", n->mn->name, res.details);
+	day2_print_talos(u->r, step, res.details);
 	if (day2_wait_node(&u->d, n, &w, u->r, step, &e) < 0 ||
 	    journal_done(u->j, step, inputs, u->k8s_target, &e) < 0)
 		goto fail;
@@ -351,7 +351,7 @@ static int kube_node(struct up *u, const struct day2_node *n, struct node_up *nu
 	rc = 0;
 	goto out;
 fail:
-	report_step_end(u->r, step, REPORT_FAILED, e.msg);
+	day2_fail_talos(u->r, step, e.msg);
 out:
 	talosops_applied_free(&res);
 	buf_free(&text);

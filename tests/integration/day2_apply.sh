@@ -46,6 +46,11 @@ expect_out "apply: Talos decides a reboot is needed (a change of machine.type)" 
 expect_fail "apply --mode no-reboot: a change that needs a reboot is refused" 1 ap "${ROLE[@]}" --mode no-reboot
 grep -q "this config change can't be applied in immediate mode" "$T/.out" && grep -q "^ *[-+]  type: " "$T/.out" &&
 	ok "apply: the refusal gives Talos' words and its diff" || { not_ok "apply: no-reboot refusal message"; sed 's/^/#   /' "$T/.out"; }
+# Talos' diff keeps machine.token beside machine.type as context: shown redacted, indented
+W1_TOKEN=$("$PY" -c 'import sys, yaml; print(next(yaml.safe_load_all(open(sys.argv[1])))["machine"]["token"])' "$T/gen/w1.yaml")
+if [ -n "$W1_TOKEN" ] && ! grep -qF "$W1_TOKEN" "$T/.out" && grep -qE '^ +[ -]  token: <redacted>$' "$T/.out"; then
+	ok "apply: the refusal's diff does not show the machine token"
+else not_ok "apply: the machine token in the refusal"; sed "s/$W1_TOKEN/<TOKEN>/g; s/^/#   /" "$T/.out"; fi
 K8S4=(--set talos.kubernetesVersion=v1.33.4 --node w1 --mode reboot)
 check "apply --mode reboot --apply: waits for the node to reboot and come back" ap "${K8S4[@]}" --apply
 grep -q "w1 is down (rebooting)" "$T/.out" && grep -q "w1: 6 services healthy" "$T/.out" &&

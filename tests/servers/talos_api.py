@@ -196,7 +196,10 @@ class Node:
 #     ApplyConfiguration: config that does not load or validate -> InvalidArgument;
 #       no v1alpha1 document -> InvalidArgument "the applied machine configuration doesn't
 #       contain v1alpha1 config, ..."; NO_REBOOT of a change that needs a reboot ->
-#       InvalidArgument (CanApplyImmediate); AUTO resolves to REBOOT or NO_REBOOT;
+#       InvalidArgument (CanApplyImmediate); AUTO resolves to REBOOT or NO_REBOOT, and
+#       a real (not dry-run) AUTO apply that reboots answers mode_details "Applied
+#       configuration with a reboot: this config change can't be applied in immediate
+#       mode\ndiff:\n<diff>" (modeErr);
 #       dry_run answers mode_details "Dry run summary:\n<mode details> (skipped in
 #       dry-run).\nConfig diff:\n\n<unified diff a/b>" ("No changes." when equal,
 #       pkg/machinery/config/configdiff/configdiff.go); REBOOT reboots after answering.
@@ -300,8 +303,8 @@ class Day2:
 
     def etcd_members(self, req, ctx):
         self.node.log("EtcdMemberList")
-        if self.st()["type"] != "controlplane":
-            ctx.abort(grpc.StatusCode.UNKNOWN, "failed to create etcd client: etcd is not running on worker")
+        if self.st()["type"] != "controlplane":  # checkControlplane("member list")
+            ctx.abort(grpc.StatusCode.UNIMPLEMENTED, "member list is only available on control plane nodes")
         body = b""
         for m in self.etcd():
             body += field_bytes(3, field_varint(2, m["id"]) + field_bytes(3, m["hostname"].encode()) +
@@ -375,7 +378,7 @@ class Day2:
             ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, d["refuse_apply"])
         old = open(self.cfg_path()).read() if os.path.exists(self.cfg_path()) else ""
         reboot = self.needs_reboot(old, data)
-        details = "Applied configuration with a reboot"
+        details, mode_err = "Applied configuration with a reboot", ""
         if mode == 2:  # NO_REBOOT
             if reboot:
                 ctx.abort(grpc.StatusCode.INVALID_ARGUMENT,
@@ -387,6 +390,8 @@ class Day2:
             mode = 0 if reboot else 2
             details = ("Applied configuration with a reboot" if reboot
                        else "Applied configuration without a reboot")
+            if reboot:  # modeErr: only in the answer of a real apply, not of a dry run
+                mode_err = ": this config change can't be applied in immediate mode\ndiff:\n" + reboot
         if dry:
             diff = "".join(difflib.unified_diff(old.splitlines(True), data.splitlines(True), "a", "b"))
             diff = diff or "No changes."
@@ -400,7 +405,7 @@ class Day2:
             os.rename(self.cfg_path() + ".tmp", self.cfg_path())
         if mode == 0:
             self.runner.reboot(None)
-        return self.reply(field_varint(3, mode) + field_bytes(4, details.encode()))
+        return self.reply(field_varint(3, mode) + field_bytes(4, (details + mode_err).encode()))
 
     def upgrade(self, req, ctx):
         f = dict((n, v) for n, _, v in parse(req))
@@ -408,8 +413,8 @@ class Day2:
         self.node.log("Upgrade image=%s stage=%d force=%d" % (image, f.get(3, 0), f.get(4, 0)))
         d = self.st()
         if ":" not in image.rsplit("/", 1)[-1]:
-            ctx.abort(grpc.StatusCode.UNKNOWN, "error validating installer image %r: "
-                      "failed to resolve reference" % image)
+            ctx.abort(grpc.StatusCode.UNKNOWN, 'error validating installer image "%s": '
+                      "failed to resolve reference" % image)  # Go's %q
         if d["type"] == "controlplane" and not f.get(4, 0):
             members = self.etcd()
             if len(members) == 2:
