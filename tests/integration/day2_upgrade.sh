@@ -44,7 +44,7 @@ has "upgrade: nothing to do says so" 'every node already runs the target version
 day2_node_set w1 version '"v1.7.4"'
 expect_fail "upgrade: a version skew Talos does not allow is refused" 1 up --talos v1.10.6 --apply
 has "upgrade: the skew refusal gives upstream's rule" \
-	'host version 1\.7\.4 is too old to upgrade to Talos 1\.10\.6 \(Talos 1\.10 upgrades from 1\.8\.0 or newer\); upgrade to the newest 1\.9\.x first'
+	'host version 1\.7\.4 is too old to upgrade to Talos 1\.10\.6 \(Talos 1\.10 upgrades from 1\.8\.0 or newer\); upgrade to the newest 1\.8\.x first'
 has "upgrade: refused means nothing upgraded" 'refused: nothing was upgraded'
 day2_node_set w1 version '"v1.10.5"'
 expect_fail "upgrade: Kubernetes newer than the target Talos supports" 1 up --kubernetes v1.34.1

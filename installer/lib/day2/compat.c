@@ -77,12 +77,14 @@ int day2_talos_upgradeable(const char *host, const char *target, struct app_err 
 		return e ? e->code : -EINVAL;
 	if (day2_version_parse(host, &ma, &mi, &pa) < 0)
 		return app_err_set(e, -EINVAL, "the node reports '%s', which is not a Talos version", host);
+	/* the next step is the host's next minor (each minor takes the one
+	 * before it: 1.7.4 -> 1.10 goes through 1.8.x, as 1.9 also needs 1.8.0) */
 	if (day2_version_cmp(host, r->min_host) < 0)
 		return app_err_set(
 		    e, -EPERM,
 		    "host version %s is too old to upgrade to Talos %s (Talos %d.%d upgrades from "
 		    "%s or newer); upgrade to the newest %d.%d.x first",
-		    bare(host), bare(target), 1, r->minor, r->min_host, 1, r->minor - 1);
+		    bare(host), bare(target), 1, r->minor, r->min_host, ma, mi + 1);
 	if (day2_version_cmp(host, r->max_host_excl) >= 0)
 		return app_err_set(
 		    e, -EPERM, "host version %s is too new to downgrade to Talos %s (only from before %s)",

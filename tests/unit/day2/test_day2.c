@@ -27,6 +27,10 @@ static void test_talos_skew(void **state)
 	assert_int_equal(day2_talos_upgradeable("v1.9.6", "v1.11.2", &e), 0);
 	assert_int_equal(day2_talos_upgradeable("v1.7.6", "v1.10.5", &e), -EPERM);
 	assert_non_null(strstr(e.msg, "host version 1.7.6 is too old to upgrade to Talos 1.10.5"));
+	/* 1.9 also needs 1.8.0: the next step from 1.7.6 is 1.8.x, not 1.9.x */
+	assert_non_null(strstr(e.msg, "upgrade to the newest 1.8.x first"));
+	assert_int_equal(day2_talos_upgradeable("v1.6.7", "v1.10.5", &e), -EPERM);
+	assert_non_null(strstr(e.msg, "upgrade to the newest 1.7.x first"));
 	assert_int_equal(day2_talos_upgradeable("v1.12.0", "v1.10.5", &e), -EPERM);
 	assert_non_null(strstr(e.msg, "host version 1.12.0 is too new to downgrade to Talos 1.10.5"));
 	assert_int_equal(day2_talos_upgradeable("v1.11.0", "v1.10.5", &e), 0);
