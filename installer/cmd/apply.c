@@ -269,10 +269,14 @@ int cmd_apply(int argc, char **argv)
 		todo += plans[i].changes || plans[i].resume;
 	}
 	if (refused) {
-		report_end(
-		    r, EXIT_FAIL,
-		    "nothing applied: a node refused the config or the change (see above); fix the profile "
-		    "and re-run");
+		char why[160];
+
+		/* not always a refusal: the config may not render (a secret's
+		 * environment variable unset) or the node may not answer */
+		snprintf(why, sizeof(why),
+			 "nothing applied: the dry run failed on %zu node%s (see above); fix that and re-run",
+			 refused, refused == 1 ? "" : "s");
+		report_end(r, EXIT_FAIL, why);
 		rc = EXIT_FAIL;
 		goto out;
 	}
