@@ -139,7 +139,7 @@ demo_mirror() {
 }
 
 # demo_setup: everything above; sets DEMO_HW (machine root), DEMO_STATE, DEMO_ARGS (the
-# common plan/install arguments) and DEMO_PINS.
+# common plan/install arguments), DEMO_PINS and DEMO_SECRETS (the site's Talos bundle).
 demo_setup() {
 	local sid key sha
 	demo_secrets
@@ -158,9 +158,14 @@ demo_setup() {
 	DEMO_PINS=$T/pins.yaml
 	printf 'pins:\n  %s: %s\n' "$key" "$sha" >"$DEMO_PINS"
 	demo_mirror "$T/www" "$key" "$T/img/metal.raw.zst"
+	# the site's one cluster identity, made once (README: the main job) and recorded
+	DEMO_SECRETS=$T/talos-secrets.yaml
+	DEMO_FP=$("$APPLIANCE" talos secrets "$DEMO_ROOT_DIR/profiles/demo.yaml" --out "$DEMO_SECRETS" |
+		sed -n 's/^OS CA fingerprint: //p')
+	[ -n "$DEMO_FP" ] || { echo "demo: cannot create the Talos secrets bundle" >&2; return 1; }
 	DEMO_ARGS=("$DEMO_ROOT_DIR/profiles/demo.yaml" --node "$DEMO_NODE" --hw-root "$DEMO_HW"
 		--state-dir "$DEMO_STATE" --set "nas.port=$SMBD_PORT" --set "talos.image.pins=$DEMO_PINS"
-		--set "gitops.out=$T/home-kubernetes")
+		--set "gitops.out=$T/home-kubernetes" --secrets "$DEMO_SECRETS" --set "talos.caFingerprint=$DEMO_FP")
 	if [ -n "$DEMO_MIRROR" ]; then
 		DEMO_ARGS+=(--set "talos.image.mirror=$DEMO_MIRROR")
 	else

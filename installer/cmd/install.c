@@ -52,7 +52,7 @@ static void usage(FILE *f, const char *cmd)
 		"usage: appliance %s PROFILE [--site FILE]... [--set KEY=VALUE]... (--node NAME | --auto)\n"
 		"       [--json] [--state-dir DIR] [--secrets FILE] [--cache DIR] [--image-dir DIR]\n"
 		"       [--sysfs DIR] [--hw-root DIR] [--disk-file FILE]... [--ca-file FILE]\n"
-		"       [--config FILE] [--reinstall]%s\n\n",
+		"       [--config FILE] [--reinstall] [--new-cluster]%s\n\n",
 		cmd, strcmp(cmd, "install") == 0 ? " [--apply] [--unattended]" : "");
 	fprintf(
 	    f, "%s\n\n",
@@ -66,26 +66,29 @@ static void usage(FILE *f, const char *cmd)
 		  "partitions, signatures, files) and what it leaves alone. Changes nothing; read-only\n"
 		  "preflights (NAS, image, secrets, config) are run.");
 	fprintf(
-	    f, "options:\n"
-	       "  --node NAME        install the profile's node NAME\n"
-	       "  --auto             find the node by this machine's MACs, DMI serial or UUID\n"
-	       "  --site FILE        site overlay (repeatable); --set KEY=VALUE overrides a value\n"
-	       "  --json             one JSON event per line on stdout\n"
-	       "  --state-dir DIR    journal, configs and image cache (default $APPLIANCE_STATE_DIR\n"
-	       "                     or /var/lib/appliance)\n"
-	       "  --secrets FILE     the site's Talos secrets bundle (default STATE_DIR/talos-secrets.yaml,\n"
-	       "                     generated once when missing)\n"
-	       "  --config FILE      the node's machine config rendered elsewhere (appliance pxe payload):\n"
-	       "                     used as it is, no bundle needed; secrets not delivered are skipped\n"
-	       "  --cache DIR        image cache (default STATE_DIR/cache)\n"
-	       "  --image-dir DIR    pinned images to use first, read-only (the live system passes\n"
-	       "                     the stick's appliance/images)\n"
-	       "  --sysfs DIR        where sysfs is (identity, efivarfs; default /sys)\n"
-	       "  --hw-root DIR      root for the disk inventory (default /)\n"
-	       "  --disk-file FILE   list an image file as a disk (repeatable; tests and the demo)\n"
-	       "  --ca-file FILE     extra CA bundle for an https image mirror\n"
-	       "  --reinstall        re-image an install disk that already runs Talos (STATE/EPHEMERAL\n"
-	       "                     on it); otherwise such a disk is refused\n");
+	    f,
+	    "options:\n"
+	    "  --node NAME        install the profile's node NAME\n"
+	    "  --auto             find the node by this machine's MACs, DMI serial or UUID\n"
+	    "  --site FILE        site overlay (repeatable); --set KEY=VALUE overrides a value\n"
+	    "  --json             one JSON event per line on stdout\n"
+	    "  --state-dir DIR    journal, configs and image cache (default $APPLIANCE_STATE_DIR\n"
+	    "                     or /var/lib/appliance)\n"
+	    "  --secrets FILE     the site's Talos secrets bundle (default STATE_DIR/talos-secrets.yaml);\n"
+	    "                     must match talos.caFingerprint. Generated when missing only for a\n"
+	    "                     one-node site, or with --new-cluster\n"
+	    "  --new-cluster      allow a new bundle for a site of several nodes (its first node)\n"
+	    "  --config FILE      the node's machine config rendered elsewhere (appliance pxe payload):\n"
+	    "                     used as it is, no bundle needed; secrets not delivered are skipped\n"
+	    "  --cache DIR        image cache (default STATE_DIR/cache)\n"
+	    "  --image-dir DIR    pinned images to use first, read-only (the live system passes\n"
+	    "                     the stick's appliance/images)\n"
+	    "  --sysfs DIR        where sysfs is (identity, efivarfs; default /sys)\n"
+	    "  --hw-root DIR      root for the disk inventory (default /)\n"
+	    "  --disk-file FILE   list an image file as a disk (repeatable; tests and the demo)\n"
+	    "  --ca-file FILE     extra CA bundle for an https image mirror\n"
+	    "  --reinstall        re-image an install disk that already runs Talos (STATE/EPHEMERAL\n"
+	    "                     on it); otherwise such a disk is refused\n");
 	if (strcmp(cmd, "install") == 0)
 		fprintf(f, "  --apply            carry the steps out (destructive)\n"
 			   "  --unattended       never ask; Ceph disks are wiped only when the profile says "
@@ -108,12 +111,50 @@ static bool confirm(const struct plan_opts *po)
 	return strcmp(line, "yes\n") == 0;
 }
 
+/* ARG as one shell word: as is when it is plain, else in single quotes. */
+static void shell_word(struct buf *b, const char *arg)
+{
+	bool plain = *arg != '\0';
+
+	for (const char *p = arg; *p; p++)
+		plain &= (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			 strchr("-_./=:,@%+", *p);
+	if (plain) {
+		buf_puts(b, arg);
+		return;
+	}
+	buf_puts(b, "'");
+	for (const char *p = arg; *p; p++)
+		if (*p == '\'')
+			buf_puts(b, "'\\''");
+		else
+			buf_append(b, p, 1);
+	buf_puts(b, "'");
+}
+
+/* The install command that carries out this plan, complete and ready to
+ * paste: the same arguments, 'install' for 'plan', and --apply. */
+static char *apply_command(int argc, char **argv)
+{
+	struct buf b = { 0 };
+
+	buf_puts(&b, "appliance install");
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			continue;
+		buf_puts(&b, " ");
+		shell_word(&b, argv[i]);
+	}
+	buf_puts(&b, " --apply");
+	return b.data;
+}
+
 int install_command(int argc, char **argv, bool plan_only)
 {
 	const char *cmd = plan_only ? "plan" : "install";
 	struct profile_opts po = { 0 };
 	struct plan_opts o = { 0 };
-	struct plan_outcome out;
+	struct plan_outcome out = { 0 };
 	struct app_err e = { 0 };
 	const char **files = NULL;
 	bool json = false;
@@ -144,6 +185,8 @@ int install_command(int argc, char **argv, bool plan_only)
 			o.unattended = true;
 		else if (strcmp(a, "--reinstall") == 0)
 			o.reinstall = true;
+		else if (strcmp(a, "--new-cluster") == 0)
+			o.new_cluster = true;
 		else if ((v = cmd_opt(argc, argv, &i, "--node")))
 			o.node = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--state-dir")))
@@ -240,17 +283,26 @@ int install_command(int argc, char **argv, bool plan_only)
 		rc = EXIT_FAIL;
 		if (report_get_mode(o.report) == REPORT_JSON)
 			report_end(o.report, rc, e.msg);
-		else
+		else {
 			cmd_err(&e);
+			for (char *l = out.more_failures, *nl; l && *l; l = nl + 1) {
+				nl = strchr(l, '\n');
+				*nl = '\0';
+				cmd_error("%s", l);
+			}
+		}
 		if (out.refused && o.apply)
 			fprintf(stderr, "appliance: no disk was changed\n");
 	} else {
 		rc = EXIT_OK;
-		report_end(o.report, rc,
-			   o.apply ? "install complete: reboot into Talos"
-				   : "plan complete: run 'appliance install ... --apply' to carry it out");
+		char *cmdline = apply_command(argc, argv);
+		char *outcome = xasprintf("plan complete; to carry it out:\n  %s", cmdline);
+		report_end(o.report, rc, o.apply ? "install complete: reboot into Talos" : outcome);
+		free(outcome);
+		free(cmdline);
 	}
 out_model:
+	free(out.more_failures);
 	report_free(o.report);
 	model_free(m);
 out_free:

@@ -53,14 +53,14 @@ SETS=()
 for ((i = 1; i < ${#DEMO_ARGS[@]}; i++)); do
 	[ "${DEMO_ARGS[i]}" = --set ] && SETS+=(--set "${DEMO_ARGS[i + 1]}")
 done
-"$APPLIANCE" talos gen "$ROOT/profiles/demo.yaml" --secrets "$DEMO_STATE/talos-secrets.yaml" --out "$T/workstation" \
+"$APPLIANCE" talos gen "$ROOT/profiles/demo.yaml" --secrets "$DEMO_SECRETS" --out "$T/workstation" \
 	"${SETS[@]}" >"$T/gen.log" 2>&1
 [ -s "$T/workstation/talosconfig" ] && ok "first life: talosconfig written" ||
 	{ not_ok "first life: talosconfig written"; tail -5 "$T/gen.log" | sed 's/^/#   /'; }
 
 # ---- keep off-site, then lose the site ------------------------------------------------------
 mkdir -p "$T/offsite"
-cp "$DEMO_STATE/talos-secrets.yaml" "$T/offsite/secrets.yaml"
+cp "$DEMO_SECRETS" "$T/offsite/secrets.yaml"
 FP=$($PY - "$T/offsite/secrets.yaml" <<'EOF'
 import base64, hashlib, sys, yaml
 b = yaml.safe_load(open(sys.argv[1]))

@@ -232,6 +232,74 @@ done:
 	return 0;
 }
 
+/* Why step i cannot run, or NULL. install stops at its first failure (every
+ * later step is blocked); plan goes on with every step that does not need a
+ * failed one, so that one problem (a NAS that is down) hides nothing else. */
+static const char *blocked_by(const struct ctx *c, int i, unsigned bad, int first_failed, char *why, size_t n)
+{
+	if (first_failed < 0)
+		return NULL;
+	if (c->apply) {
+		snprintf(why, n, "not run: '%s' failed", plan_step_names[first_failed]);
+		return why;
+	}
+	for (int d = 0; d < N_STEPS; d++)
+		if ((steps[i]->needs & BIT(d)) && (bad & BIT(d))) {
+			snprintf(why, n, "needs '%s', which %s", plan_step_names[d],
+				 c->status[d] == REPORT_BLOCKED ? "is blocked" : "failed");
+			return why;
+		}
+	return NULL;
+}
+
+static int walk(struct ctx *c, struct plan_outcome *out, struct app_err *e)
+{
+	const struct plan_opts *o = c->o;
+	struct app_err later = { 0 };
+	unsigned bad = 0; /* steps that failed or are blocked */
+	int first_failed = -1, ret = 0, r;
+	char why[160];
+
+	for (int i = 0; i < N_STEPS; i++) {
+		if (stop_requested(o)) {
+			out->stopped = true;
+			report_step_end(c->rep, plan_step_names[i], REPORT_STOPPED,
+					"interrupted; re-run the same command to resume");
+			return app_err_set(e, -EINTR, "interrupted before step '%s'; re-run to resume",
+					   plan_step_names[i]);
+		}
+		if (blocked_by(c, i, bad, first_failed, why, sizeof(why))) {
+			c->status[i] = REPORT_BLOCKED;
+			bad |= BIT(i);
+			out->blocked++;
+			report_step_begin(c->rep, i + 1, plan_step_names[i], steps[i]->title);
+			report_step_end(c->rep, plan_step_names[i], REPORT_BLOCKED, why);
+			continue;
+		}
+		/* the first failure's message is the one returned */
+		r = do_step(c, i, out, first_failed < 0 ? e : &later);
+		if (i == S_IDENTIFY && r == 0 && c->node)
+			c->node_dir = xasprintf("%s/nodes/%s", o->state_dir, c->node->name);
+		if (r < 0 && first_failed >= 0) {
+			struct buf more = { 0 };
+			if (out->more_failures)
+				buf_puts(&more, out->more_failures);
+			buf_printf(&more, "%s\n", later.msg);
+			free(out->more_failures);
+			out->more_failures = more.data;
+		}
+		if (r < 0 || (i == S_IDENTIFY && !c->node)) {
+			if (first_failed < 0) {
+				ret = r < 0 ? r : app_err_set(e, -ENOSYS, "identify: no node");
+				out->refused = !c->disks_touched;
+				first_failed = i;
+			}
+			bad |= BIT(i);
+		}
+	}
+	return ret;
+}
+
 static void ctx_free(struct ctx *c)
 {
 	identity_free(&c->id);
@@ -271,27 +339,7 @@ int plan_run(const struct plan_opts *o, struct plan_outcome *out, struct app_err
 	c.efivars = xasprintf("%s/firmware/efi/efivars", c.sysfs);
 	c.bootorder_record = xasprintf("%s/bootorder.previous", o->state_dir);
 	report_begin(c.rep, o->apply ? "install" : "plan", o->node ? o->node : "(auto)", o->apply, N_STEPS);
-	for (int i = 0; i < N_STEPS; i++) {
-		if (stop_requested(o)) {
-			out->stopped = true;
-			report_step_end(c.rep, plan_step_names[i], REPORT_STOPPED,
-					"interrupted; re-run the same command to resume");
-			r = app_err_set(e, -EINTR, "interrupted before step '%s'; re-run to resume",
-					plan_step_names[i]);
-			break;
-		}
-		r = do_step(&c, i, out, e);
-		if (i == S_IDENTIFY && !c.node && r == 0)
-			r = app_err_set(e, -ENOSYS, "identify: no node");
-		if (r < 0) {
-			out->refused = !c.disks_touched;
-			break;
-		}
-		if (i == S_IDENTIFY && c.node)
-			c.node_dir = xasprintf("%s/nodes/%s", o->state_dir, c.node->name);
-		if (i == S_IDENTIFY && !c.node)
-			break;
-	}
+	r = walk(&c, out, e);
 	if (r == 0 && out->unavailable)
 		r = app_err_set(e, -ENOSYS, "%d step%s not available in this build", out->unavailable,
 				out->unavailable == 1 ? " is" : "s are");

@@ -24,6 +24,7 @@ struct plan_opts {
 	bool apply;	       /* install --apply; else plan only */
 	bool unattended;       /* no questions; Ceph wipes need wipe: true in the profile */
 	bool reinstall;	       /* --reinstall: re-image a disk that already runs Talos */
+	bool new_cluster;      /* may generate a bundle for a site of several nodes */
 	const char *state_dir; /* journal, generated configs, image cache */
 	const char *secrets;   /* Talos secrets bundle; NULL: STATE_DIR/talos-secrets.yaml */
 	/* the node's machine config, rendered elsewhere (appliance pxe payloads):
@@ -49,9 +50,12 @@ struct plan_opts {
 
 /* Outcome counts of a run. */
 struct plan_outcome {
-	int ran, skipped, todo, failed, unavailable;
+	int ran, skipped, todo, failed, unavailable, blocked;
 	bool stopped;
 	bool refused; /* stopped before any disk was touched (identity, disks, preflight) */
+	/* plan goes on past a failure: "STEP: message" lines of the failures
+	 * after the first (the first is in *e), or NULL. Caller frees. */
+	char *more_failures;
 };
 
 /* Run the plan (and with apply, the install). 0 when every step is done or

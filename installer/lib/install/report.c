@@ -32,6 +32,7 @@ static const char *const status_names[] = {
 	[REPORT_UNAVAILABLE] = "not-available",
 	[REPORT_NOTHING] = "nothing-to-do",
 	[REPORT_STOPPED] = "stopped",
+	[REPORT_BLOCKED] = "blocked",
 };
 
 const char *report_status_name(enum report_status s)
@@ -150,7 +151,9 @@ void report_step_end(struct report *r, const char *step, enum report_status st, 
 		return;
 	}
 	close_line(r);
-	if (detail && *detail)
+	if (st == REPORT_FAILED) /* the command prints the failure, once, at the end */
+		fprintf(r->f, "      %s (%.1fs): see below\n", report_status_name(st), secs);
+	else if (detail && *detail)
 		fprintf(r->f, "      %s: %s (%.1fs)\n", report_status_name(st), detail, secs);
 	else
 		fprintf(r->f, "      %s (%.1fs)\n", report_status_name(st), secs);

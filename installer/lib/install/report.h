@@ -25,6 +25,7 @@ enum report_status {
 	REPORT_UNAVAILABLE, /* the capability is not built into this binary */
 	REPORT_NOTHING,	    /* nothing to do for this node/profile */
 	REPORT_STOPPED,	    /* interrupted (Ctrl-C) */
+	REPORT_BLOCKED,	    /* not run: a step it needs failed (why in detail) */
 };
 
 const char *report_status_name(enum report_status s);

@@ -82,9 +82,10 @@ struct ctx {
 struct step {
 	const char *title;
 	enum step_kind kind;
-	unsigned deps; /* bit i: step i's result feeds this one */
-	bool writes;   /* a CHECK step that writes files (state dir) when applying */
-	bool anytime;  /* safe to stop at any moment: chunk journal or idempotent */
+	unsigned deps;	/* bit i: step i's result feeds this one */
+	unsigned needs; /* bit i: cannot run unless step i succeeded (else blocked) */
+	bool writes;	/* a CHECK step that writes files (state dir) when applying */
+	bool anytime;	/* safe to stop at any moment: chunk journal or idempotent */
 	/* "key=value" lines naming everything the step depends on. NULL: none. */
 	int (*inputs)(struct ctx *c, struct buf *in, struct app_err *e);
 	/* plan: say what the step would change and what it leaves alone */

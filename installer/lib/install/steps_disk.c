@@ -238,7 +238,8 @@ static int cpart_check(struct ctx *c, const char *result, struct app_err *e)
 
 /* ---- the rows --------------------------------------------------------------------- */
 
-const struct step step_write = { .title = "write the Talos image",
+const struct step step_write = { .needs = BIT(S_RESOLVE) | BIT(S_IMAGE),
+				 .title = "write the Talos image",
 				 .kind = KIND_CHANGE,
 				 .anytime = true,
 				 .deps = BIT(S_IMAGE),
@@ -246,7 +247,8 @@ const struct step step_write = { .title = "write the Talos image",
 				 .describe = write_describe,
 				 .run = write_run,
 				 .check = write_check };
-const struct step step_config_part = { .title = "add the metal-iso config partition",
+const struct step step_config_part = { .needs = BIT(S_RESOLVE) | BIT(S_WRITE) | BIT(S_CONFIG),
+				       .title = "add the metal-iso config partition",
 				       .kind = KIND_CHANGE,
 				       .deps = BIT(S_WRITE) | BIT(S_CONFIG),
 				       .inputs = cpart_inputs,

@@ -3,6 +3,7 @@
 #include "install/steps_finish.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,21 +250,69 @@ static int gitops_check(struct ctx *c, const char *result, struct app_err *e)
 
 /* ---- summary ---------------------------------------------------------------------- */
 
+/* A step that will (or may) run with --apply. */
+static bool pending(const struct ctx *c, int i)
+{
+	return c->status[i] == REPORT_TODO || c->status[i] == REPORT_REDO || c->status[i] == REPORT_RESUME;
+}
+
+/* plan's last word: every disk of this machine, what --apply does to it. */
+static void summary_disks(struct ctx *c)
+{
+	char sz[32];
+
+	if (!c->have_inv)
+		return;
+	if (c->status[S_RESOLVE] != REPORT_DONE) {
+		report_note(c->rep, c->step, "disks: no role is known (resolve-disks %s): none is written",
+			    report_status_name(c->status[S_RESOLVE]));
+		return;
+	}
+	report_note(c->rep, c->step, "disks, with --apply:");
+	for (size_t i = 0; i < c->inv.n; i++) {
+		const struct hw_disk *d = &c->inv.v[i];
+		const char *fate = "keep     ", *why = "no role: never opened for writing";
+		bool ceph = false;
+		for (size_t k = 0; k < c->n_ceph; k++)
+			ceph |= d == c->ceph[k];
+		if (d == c->install) {
+			bool w = pending(c, S_WRITE);
+			fate = w ? "overwrite" : "keep     ";
+			why = w ? "whole disk: Talos image + metal-iso config partition"
+				: "Talos already installed";
+		} else if (ceph) {
+			bool w = pending(c, S_WIPE);
+			fate = w ? "erase    " : "keep     ";
+			why = w ? "Ceph disk: old signatures wiped" : "Ceph disk, already clean";
+		}
+		report_note(c->rep, c->step, "  %s %s: %s", fate, step_disk_name(d), why);
+		report_note(c->rep, c->step, "            %s, serial %s, %s",
+			    d->model ? d->model : "model unknown", d->serial ? d->serial : "none",
+			    fmt_bytes(d->size, sz, sizeof(sz)));
+	}
+}
+
 static int summary_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 {
-	int counts[16] = { 0 };
+	int counts[16] = { 0 }, used;
 
 	for (int i = 0; i < S_SUMMARY; i++)
 		counts[c->status[i]]++;
-	snprintf(result, n, "%d %s, %d already done, %d to do, %d not available", counts[REPORT_DONE],
-		 c->apply ? "done now" : "checked", counts[REPORT_SKIP],
-		 counts[REPORT_TODO] + counts[REPORT_REDO] + counts[REPORT_RESUME],
-		 counts[REPORT_UNAVAILABLE]);
+	used = snprintf(result, n, "%d %s, %d already done, %d to do, %d not available", counts[REPORT_DONE],
+			c->apply ? "done now" : "checked", counts[REPORT_SKIP],
+			counts[REPORT_TODO] + counts[REPORT_REDO] + counts[REPORT_RESUME],
+			counts[REPORT_UNAVAILABLE]);
+	if (counts[REPORT_FAILED] + counts[REPORT_BLOCKED] && used > 0 && (size_t)used < n)
+		snprintf(result + used, n - (size_t)used, ", %d failed, %d blocked", counts[REPORT_FAILED],
+			 counts[REPORT_BLOCKED]);
+	if (c->node)
+		for (int i = 0; i < S_SUMMARY; i++)
+			if (c->result[i][0])
+				report_note(c->rep, c->step, "%-17s %s", plan_step_names[i], c->result[i]);
+	if (!c->apply)
+		summary_disks(c);
 	if (!c->node)
 		return 0;
-	for (int i = 0; i < S_SUMMARY; i++)
-		if (c->result[i][0])
-			report_note(c->rep, c->step, "%-17s %s", plan_step_names[i], c->result[i]);
 	if (c->apply && c->install && counts[REPORT_UNAVAILABLE] == 0 && counts[REPORT_FAILED] == 0) {
 		report_note(c->rep, c->step,
 			    "next boot: Talos from %s reads its config from the 'metal-iso' "
@@ -280,14 +329,16 @@ static int summary_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 
 /* ---- the rows --------------------------------------------------------------------- */
 
-const struct step step_wipe = { .title = "prepare the Ceph disks",
+const struct step step_wipe = { .needs = BIT(S_RESOLVE),
+				.title = "prepare the Ceph disks",
 				.kind = KIND_CHANGE,
 				.anytime = true,
 				.inputs = wipe_inputs,
 				.describe = wipe_describe,
 				.run = wipe_run,
 				.check = wipe_check };
-const struct step step_boot = { .title = "set the firmware boot order",
+const struct step step_boot = { .needs = BIT(S_RESOLVE) | BIT(S_WRITE),
+				.title = "set the firmware boot order",
 				.kind = KIND_CHANGE,
 				.deps = BIT(S_WRITE),
 				.inputs = boot_inputs,

@@ -220,6 +220,7 @@ static void resolve_keep(struct ctx *c)
 
 const struct step step_identify = { .title = "identify this node", .kind = KIND_FACT, .run = identify_run };
 const struct step step_inventory = { .title = "inventory disks", .kind = KIND_FACT, .run = inventory_run };
-const struct step step_resolve = { .title = "resolve the node's disks",
+const struct step step_resolve = { .needs = BIT(S_IDENTIFY) | BIT(S_INVENTORY),
+				   .title = "resolve the node's disks",
 				   .kind = KIND_FACT,
 				   .run = resolve_run };

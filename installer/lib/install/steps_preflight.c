@@ -21,6 +21,7 @@
 #include "profile/model.h"
 #include "profile/secret.h"
 #include "talos/talos_config.h"
+#include "talos/talos_identity.h"
 #include "talos/talos_schematic.h"
 #include "talos/talos_secrets.h"
 #include "talos/talos_volume.h"
@@ -55,6 +56,8 @@ static bool secret_delivered(struct ctx *c, const char *name)
 static int nas_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 {
 	struct nas_opts no = NAS_OPTS_INIT;
+	/* plan writes nothing: the library-write probe runs only when applying */
+	no.read_only = !c->apply;
 	struct nas_results res = { 0 };
 	int r, warn = 0;
 
@@ -296,30 +299,20 @@ static int secrets_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 			    c->m->secrets.v[i].value);
 	}
 	if (stat(c->secrets_path, &st) == 0) {
+		char fp[65];
 		r = talos_secrets_load(c->secrets_path, &b, e);
+		if (r == 0)
+			r = talos_identity_check(c->m, c->secrets_path, &b, c->o->new_cluster, e);
+		if (r == 0)
+			talos_secrets_fingerprint(&b, fp);
+		talos_secrets_free(&b);
 		if (r < 0)
 			return r;
-		{
-			char fp[65];
-			talos_secrets_fingerprint(&b, fp);
-			if (c->m->talos.ca_fingerprint && strcmp(fp, c->m->talos.ca_fingerprint) != 0) {
-				talos_secrets_free(&b);
-				return app_err_set(
-				    e, -EINVAL,
-				    "talos secrets '%s' have CA fingerprint %s, the profile records %s",
-				    c->secrets_path, fp, c->m->talos.ca_fingerprint);
-			}
-			step_action(c, "ok", "talos secrets '%s' valid (CA fingerprint %s)", c->secrets_path,
-				    fp);
-		}
-		talos_secrets_free(&b);
-	} else if (c->m->talos.ca_fingerprint) {
-		return app_err_set(
-		    e, -ENOENT,
-		    "talos secrets '%s' missing, and the profile records CA fingerprint %s: pass the "
-		    "site's bundle with --secrets FILE",
-		    c->secrets_path, c->m->talos.ca_fingerprint);
+		step_action(c, "ok", "talos secrets '%s' valid (CA fingerprint %s)", c->secrets_path, fp);
 	} else {
+		r = talos_identity_may_create(c->m, c->secrets_path, c->o->new_cluster, e);
+		if (r < 0)
+			return r;
 		step_action(c, "file", "will generate a new Talos secrets bundle at %s (0600)",
 			    c->secrets_path);
 	}
@@ -355,7 +348,9 @@ static int config_render(struct ctx *c, struct app_err *e)
 	if (stat(c->secrets_path, &st) < 0) {
 		if (!c->apply)
 			return 1; /* a new bundle: the config is known only once it exists */
-		r = talos_secrets_generate(&b, time(NULL), e);
+		r = talos_identity_may_create(c->m, c->secrets_path, c->o->new_cluster, e);
+		if (r == 0)
+			r = talos_secrets_generate(&b, time(NULL), e);
 		if (r == 0)
 			r = talos_secrets_write(c->secrets_path, &b, false, NULL, e);
 		talos_secrets_free(&b);
@@ -486,7 +481,8 @@ const struct step step_image = { .title = "image available with its pinned hash"
 const struct step step_secrets = {
 	.title = "secrets readable", .kind = KIND_CHECK, .inputs = secrets_inputs, .run = secrets_run
 };
-const struct step step_config = { .title = "render and validate the machine config",
+const struct step step_config = { .needs = BIT(S_IDENTIFY) | BIT(S_SECRETS),
+				  .title = "render and validate the machine config",
 				  .kind = KIND_CHECK,
 				  .writes = true,
 				  .deps = BIT(S_SECRETS),

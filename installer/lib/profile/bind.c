@@ -39,6 +39,36 @@ static bool secret_defined(const struct diag_ctx *c, const char *name)
 	return c->secrets && ynode_map_get(c->secrets, name) != NULL;
 }
 
+/* A secret name that names nothing under `secrets:`. The value is not
+ * echoed: a person who writes the password itself in place of its name must
+ * not find it in a log. The defined names (and the nearest) are safe to show. */
+static void secret_undefined(struct diag_ctx *c, const struct ynode *n, const char *path, const char *s)
+{
+	const struct ynode *m = c->secrets;
+	struct buf names = { 0 };
+	const char **cand = NULL;
+	const char *near = NULL;
+	size_t nc = 0;
+
+	for (size_t i = 0; m && m->type == YN_MAP && i < m->n; i++) {
+		cand = xrealloc(cand, sizeof(*cand) * (nc + 1));
+		cand[nc++] = m->keys[i]->value;
+		buf_printf(&names, "%s'%s'", i ? ", " : "", m->keys[i]->value);
+	}
+	if (nc)
+		near = value_closest(s, cand, sizeof(*cand), nc);
+	if (near)
+		diag_node(c, n, path, DIAG_ERROR,
+			  "names no secret defined under 'secrets:' (value not shown); did you mean '%s'?",
+			  near);
+	else
+		diag_node(c, n, path, DIAG_ERROR,
+			  "names no secret defined under 'secrets:' (value not shown; defined: %s)",
+			  names.data ? names.data : "none");
+	buf_free(&names);
+	free(cand);
+}
+
 /* Check one scalar value against a type. Adds a diagnostic and returns false
  * when it does not fit. */
 static bool check_scalar(struct diag_ctx *c, const struct field *f, enum ftype t, const struct ynode *n,
@@ -119,7 +149,7 @@ static bool check_scalar(struct diag_ctx *c, const struct field *f, enum ftype t
 		break;
 	case T_SECRET:
 		if (!secret_defined(c, s)) {
-			diag_node(c, n, path, DIAG_ERROR, "secret '%s' is not defined under 'secrets:'", s);
+			secret_undefined(c, n, path, s);
 			return false;
 		}
 		break;
@@ -218,10 +248,13 @@ static bool check_scalar(struct diag_ctx *c, const struct field *f, enum ftype t
 	default:
 		why = "internal: not a scalar type";
 	}
-	if (why) {
+	if (why && t == T_SECREF) /* may be the secret itself: never echoed */
+		diag_node(c, n, path, DIAG_ERROR, "%s (found %zu characters; value not shown)", why,
+			  strlen(s));
+	else if (why)
 		diag_node(c, n, path, DIAG_ERROR, "%s (found '%s')", why, s);
+	if (why)
 		return false;
-	}
 	return true;
 }
 

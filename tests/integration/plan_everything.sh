@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# A plan that shows everything (issue 20, item 5): every step is shown even when an earlier
+# one fails (blocked, with the reason, when it needs the failed one); plan writes nothing, not
+# even the NAS probe; the plan ends with every disk's fate (model, serial, size) and the exact
+# install command, which works when pasted. Each failure is printed once.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$ROOT/scripts/demo.sh"
+cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
+export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=32
+
+demo_setup >"$T/setup.log" 2>&1 || {
+	not_ok "demo site set up"
+	sed 's/^/#   /' "$T/setup.log" | tail -20
+	exit 1
+}
+before=$(demo_disk_hashes)
+step_line() { grep -A30 "^\[[0-9]*/13\] $1:" "$2" | grep -m1 -E '^      (todo|done|failed|blocked|skip|redo)'; }
+
+# ---- NAS down: the other steps are still planned -------------------------------------------
+"$APPLIANCE" plan "${DEMO_ARGS[@]}" --set nas.port=1 >"$T/nasdown" 2>&1
+rc=$?
+[ $rc -eq 1 ] && ok "NAS down: plan exits 1" || not_ok "NAS down: plan exits $rc"
+[ "$(grep -cE '^\[([0-9]+)/13\] ' "$T/nasdown")" = 13 ] && ok "NAS down: all 13 steps shown" ||
+	{ not_ok "NAS down: steps shown: $(grep -cE '^\[[0-9]+/13\] ' "$T/nasdown")"; tail -5 "$T/nasdown" | sed 's/^/#   /'; }
+step_line preflight-nas "$T/nasdown" | grep -q failed && ok "NAS down: preflight-nas failed" || not_ok "NAS down: preflight-nas not failed"
+for s in preflight-image render-config write-image config-partition wipe-ceph boot-order gitops; do
+	step_line "$s" "$T/nasdown" | grep -q todo && ok "NAS down: $s still planned" || not_ok "NAS down: $s: $(step_line "$s" "$T/nasdown")"
+done
+[ "$(grep -c 'nas check failed' "$T/nasdown")" = 1 ] && ok "NAS down: the failure is printed once" ||
+	not_ok "NAS down: the failure is printed $(grep -c 'nas check failed' "$T/nasdown") times"
+grep -q "^appliance: preflight-nas: nas check failed: cannot connect to 127.0.0.1:1" "$T/nasdown" &&
+	ok "NAS down: the failure ends the output" || not_ok "NAS down: final line"
+
+# ---- an unknown machine: what needs the node is blocked, with the reason ---------------------------
+AUTO=()
+for ((i = 0; i < ${#DEMO_ARGS[@]}; i++)); do
+	[ "${DEMO_ARGS[i]}" = --node ] && { i=$((i + 1)); continue; }
+	AUTO+=("${DEMO_ARGS[i]}")
+done
+"$APPLIANCE" plan "${AUTO[@]}" --auto --set 'nodes[0].identity.macs[0]=52:54:00:99:99:99' --set 'nodes[0].identity.serial=SOMEONE-ELSE' >"$T/unknown" 2>&1
+rc=$?
+[ $rc -eq 1 ] && ok "unknown machine: plan exits 1" || not_ok "unknown machine: plan exits $rc"
+for s in resolve-disks render-config write-image config-partition wipe-ceph boot-order; do
+	step_line "$s" "$T/unknown" | grep -q "blocked: needs '" && ok "unknown machine: $s blocked with its reason" ||
+		not_ok "unknown machine: $s: $(step_line "$s" "$T/unknown")"
+done
+step_line preflight-secrets "$T/unknown" | grep -q done && ok "unknown machine: the secrets are still checked" ||
+	not_ok "unknown machine: preflight-secrets: $(step_line preflight-secrets "$T/unknown")"
+
+# ---- install stops at its first failure, and says what it did not run ------------------------------
+"$APPLIANCE" install "${DEMO_ARGS[@]}" --set nas.port=1 --apply --unattended >"$T/inst" 2>&1
+step_line write-image "$T/inst" | grep -q "blocked: not run: 'preflight-nas' failed" &&
+	ok "install, NAS down: later steps shown as not run" || not_ok "install, NAS down: write-image: $(step_line write-image "$T/inst")"
+[ "$(demo_disk_hashes)" = "$before" ] && ok "plan and a refused install changed no disk" || not_ok "a disk changed"
+
+# ---- plan writes nothing on the NAS ------------------------------------------------------------------
+lib=$T/nas/k8s/immich
+touch -d '2001-01-01 00:00:00' "$lib"
+"$APPLIANCE" plan "${DEMO_ARGS[@]}" >"$T/plan" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok "plan exits 0" || { not_ok "plan exits $rc"; tail -5 "$T/plan" | sed 's/^/#   /'; }
+[ "$(stat -c %Y "$lib")" = "$(date -d '2001-01-01 00:00:00' +%s)" ] && ok "plan: the NAS library folder was not written" ||
+	not_ok "plan wrote into the NAS library folder"
+"$APPLIANCE" nas check "$ROOT/profiles/demo.yaml" --set "nas.port=$SMBD_PORT" >/dev/null 2>&1
+[ "$(stat -c %Y "$lib")" != "$(date -d '2001-01-01 00:00:00' +%s)" ] && ok "nas check's write probe does change it (the assertion above can fail)" ||
+	not_ok "nas check did not write its probe"
+grep -q "dry run, nothing is changed" "$T/plan" && ok "plan says it is a dry run" || not_ok "plan: no dry-run line"
+
+# ---- the ending: disk by disk, then the exact command -------------------------------------------------
+for re in '^        overwrite /dev/nvme0n1: whole disk' '^                  Demo NVMe install, serial APPL-INSTALL-1, 192.0 MiB' \
+	'^        erase     /dev/nvme1n1: Ceph disk' '^                  Demo NVMe ceph, serial APPL-CEPH-1B, 32.0 MiB'; do
+	grep -qE -- "$re" "$T/plan" && ok "plan ends with: $re" || not_ok "plan ends with: $re"
+done
+cmdline=$(tail -1 "$T/plan")
+case "$cmdline" in
+"  appliance install "*" --apply") ok "the last line is the install command" ;;
+*) not_ok "the last line is the install command: '$cmdline'" ;;
+esac
+grep -q '\.\.\.' <<<"$cmdline" && not_ok "the command elides arguments" || ok "the command elides nothing"
+# pasted as is (with this build's binary for 'appliance'), it installs
+(appliance() { "$APPLIANCE" "$@"; }; eval "$cmdline --unattended") >"$T/pasted" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok "the pasted command installs (exit 0)" || { not_ok "the pasted command exits $rc"; tail -5 "$T/pasted" | sed 's/^/#   /'; }
+[ "$(demo_disk_hashes)" != "$before" ] && ok "the pasted command changed the disks" || not_ok "the pasted command changed nothing"
