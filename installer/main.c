@@ -12,8 +12,11 @@ static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
+	{ "init", cmd_init, "write a commented starter profile for a new site" },
+	{ "identify", cmd_identify, "print this machine's node block (MACs, DMI, disks)" },
 	{ "validate", cmd_validate, "check a profile and report every problem with its position",
 	  &cmd_doc_validate },
+	{ "config", cmd_config, "print the effective profile: defaults merged, secrets redacted" },
 	{ "render", cmd_render, "render the Immich stack and its Flux wiring into a GitOps tree",
 	  &cmd_doc_render },
 	{ "talos", cmd_talos, "Talos secrets, machine configs, schematic and config volume", &cmd_doc_talos },

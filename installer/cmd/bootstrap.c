@@ -100,6 +100,7 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 		if (r)
 			return r;
 	}
+	cmd_default_profile(&o->p);
 	if (!o->p.profile)
 		return cmd_usage_error("bootstrap", "no PROFILE given");
 	if (!o->secrets && !o->talosconfig)

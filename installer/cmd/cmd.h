@@ -35,6 +35,9 @@ CMD(rebuild)
 CMD(status)
 CMD(apply)
 CMD(upgrade)
+CMD(init)
+CMD(identify)
+CMD(config)
 #undef CMD
 
 /* Options every profile-reading command accepts: PROFILE [--site FILE]...
@@ -62,6 +65,9 @@ struct model *cmd_load_node(const struct profile_opts *o, const char *name,
 			    const struct model_node **ret_node);
 
 void profile_opts_free(struct profile_opts *o);
+
+/* No PROFILE given: $APPLIANCE_PROFILE, else ./appliance.yaml when it exists. */
+void cmd_default_profile(struct profile_opts *o);
 
 /* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with the value in *ret (and
  * *i past it), 0 when argv[*i] is another argument, -1 when the value is

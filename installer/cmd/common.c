@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "base/err.h"
@@ -161,6 +162,18 @@ void profile_opts_free(struct profile_opts *o)
 	free(o->sets);
 	o->sites = o->sets = NULL;
 	o->n_sites = o->n_sets = 0;
+}
+
+void cmd_default_profile(struct profile_opts *o)
+{
+	const char *env = getenv("APPLIANCE_PROFILE");
+
+	if (o->profile)
+		return;
+	if (env && *env)
+		o->profile = env;
+	else if (access("appliance.yaml", F_OK) == 0)
+		o->profile = "appliance.yaml";
 }
 
 struct model *cmd_load_model(const struct profile_opts *o, bool quiet)

@@ -154,6 +154,7 @@ int day2_setup(const char *cmd, struct day2_opts *o, bool need_bundle, struct da
 	int r;
 
 	memset(d, 0, sizeof(*d));
+	cmd_default_profile(&o->p);
 	if (!o->p.profile)
 		return cmd_usage_error(cmd, "no PROFILE given");
 	if (!o->secrets && !o->talosconfig)

@@ -218,6 +218,7 @@ int install_command(int argc, char **argv, bool plan_only)
 			goto out_free;
 		}
 	}
+	cmd_default_profile(&po);
 	if (!po.profile) {
 		rc = cmd_usage_error(cmd, "no PROFILE given");
 		goto out_free;

@@ -92,6 +92,7 @@ static int parse(const char *sub, bool is_check, int argc, char **argv, struct n
 			return cmd_usage_error(sub, "unexpected argument '%s'", s);
 		}
 	}
+	cmd_default_profile(&a->prof);
 	if (!a->prof.profile)
 		return cmd_usage_error(sub, "no PROFILE given");
 	return 0;

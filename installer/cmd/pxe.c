@@ -360,6 +360,7 @@ int cmd_pxe(int argc, char **argv)
 		}
 		*dst = argv[++i];
 	}
+	cmd_default_profile(&po);
 	if (!po.profile) {
 		rc = cmd_usage_error("pxe", "no PROFILE given");
 		goto out;

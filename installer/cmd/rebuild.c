@@ -123,6 +123,7 @@ static int parse_args(int argc, char **argv, struct rb_opts *o)
 		if (r)
 			return r;
 	}
+	cmd_default_profile(&o->p);
 	if (!o->p.profile)
 		return cmd_usage_error("rebuild", "no PROFILE given");
 	if (!o->secrets)

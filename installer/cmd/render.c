@@ -102,6 +102,7 @@ static int parse(int argc, char **argv, struct render_args *a)
 			return cmd_usage_error("render", "unexpected argument '%s'", s);
 		}
 	}
+	cmd_default_profile(&a->po);
 	if (!a->po.profile)
 		return cmd_usage_error("render", "no PROFILE given");
 	if (a->ro.server_name && !a->ro.recovery)

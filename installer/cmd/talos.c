@@ -121,6 +121,7 @@ static int parse_args(int argc, char **argv, const char *allowed, struct talos_a
 			return usage_error("unexpected argument '%s'", arg);
 		}
 	}
+	cmd_default_profile(&a->po);
 	if (!a->po.profile)
 		return usage_error("%s", "no PROFILE given");
 	return 0;

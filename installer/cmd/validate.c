@@ -1,9 +1,13 @@
 /* appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json] */
+#include <errno.h>
 #include <string.h>
 
 #include "cmd.h"
 #include "base/json.h"
+#include "base/err.h"
+#include "base/util.h"
 #include "profile/profile.h"
+#include "render/render.h"
 
 static void usage(FILE *f)
 {
@@ -60,6 +64,7 @@ int cmd_validate(int argc, char **argv)
 		}
 		o.profile = argv[i];
 	}
+	cmd_default_profile(&o);
 	if (!o.profile) {
 		profile_opts_free(&o);
 		return cmd_usage_error("validate", "no PROFILE given");
@@ -70,6 +75,18 @@ int cmd_validate(int argc, char **argv)
 				     .sets = o.sets,
 				     .n_sets = o.n_sets };
 	r = profile_load(&in, &m, &d);
+	if (r == 0) {
+		/* what render refuses, validate refuses: the tree is built and checked in memory */
+		struct render_opts ro = { 0 };
+		struct render_tree t;
+		struct app_err e = { 0 };
+		memset(&t, 0, sizeof(t));
+		if (render_tree(m, &ro, &t, &e) < 0) {
+			diag_raw(&d, o.profile, 1, 1, xasprintf("render: %s", e.msg));
+			r = -EINVAL;
+		}
+		render_tree_free(&t);
+	}
 	if (json) {
 		printf("{\"profile\":");
 		json_str(stdout, o.profile);

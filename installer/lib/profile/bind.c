@@ -80,6 +80,10 @@ static bool check_scalar(struct diag_ctx *c, const struct field *f, enum ftype t
 		diag_node(c, n, path, DIAG_ERROR, "expected %s, found %s", type_name(t), diag_kind(n));
 		return false;
 	}
+	if (strstr(s, PROFILE_CHOOSE_MARKER)) { /* appliance init's marker: one message for it */
+		diag_node(c, n, path, DIAG_ERROR, "still to choose: %s", s);
+		return false;
+	}
 	switch (t) {
 	case T_STR:
 		return true;
@@ -190,16 +194,10 @@ static bool check_scalar(struct diag_ctx *c, const struct field *f, enum ftype t
 		    !strchr("01234567", s[3]) || !s[1] || !s[2] || !s[3])
 			why = "expected an octal file mode such as \"0777\" (quote it)";
 		break;
-	case T_QTY: {
-		uint64_t v;
-		size_t len = strlen(s);
-		bool milli = len > 1 && s[len - 1] == 'm';
-		char *num = xstrndup(s, milli ? len - 1 : len);
-		if (profile_parse_size(num, &v) < 0)
-			why = "expected a quantity such as 25m, 1000M or 1Gi";
-		free(num);
+	case T_QTY:
+		if (!value_is_k8s_quantity(s))
+			why = "expected a Kubernetes quantity such as 25m, 1000M or 1Gi";
 		break;
-	}
 	case T_VARNAME:
 		if (!value_is_varname(s))
 			why = "expected a variable name (letters, digits and '_')";
@@ -224,6 +222,9 @@ static bool check_scalar(struct diag_ctx *c, const struct field *f, enum ftype t
 		else if (r < 0)
 			why =
 			    "malformed size; expected a number with an optional unit such as 8Gi, 2Ti, 500GB";
+		else if ((f->flags & F_K8S) && !value_is_k8s_quantity(s))
+			why = "Kubernetes reads this size and does not take that unit; write e.g. 8G (10^9 "
+			      "bytes) or 8Gi (2^30 bytes)";
 		break;
 	}
 	case T_INT: {
@@ -429,17 +430,22 @@ static void bind_table(struct diag_ctx *c, const struct ynode *map, const struct
 				/* an absent section still gets its own defaults and required checks */
 				static const struct ynode empty = { .type = YN_MAP,
 								    .file = PROFILE_DEFAULTS_NAME };
+				/* an optional section left out requires nothing inside it */
+				c->absent += !(f->flags & F_REQUIRED);
 				bind_table(c, &empty, f->sub, AT(base, f->off, void), kp);
-				if (f->flags & F_REQUIRED)
+				c->absent -= !(f->flags & F_REQUIRED);
+				if ((f->flags & F_REQUIRED) && !c->absent)
 					diag_node(c, map, kp, DIAG_ERROR, "required section is missing");
-			} else if (f->flags & F_REQUIRED) {
+			} else if ((f->flags & F_REQUIRED) && !c->absent) {
 				diag_node(c, map, kp, DIAG_ERROR, "required key is missing");
 			} else {
 				bind_default(f, base);
 			}
 		} else if (f->type == T_STRUCT && ynode_is_null(v)) {
 			static const struct ynode empty = { .type = YN_MAP, .file = PROFILE_DEFAULTS_NAME };
+			c->absent += !(f->flags & F_REQUIRED);
 			bind_table(c, &empty, f->sub, AT(base, f->off, void), kp);
+			c->absent -= !(f->flags & F_REQUIRED);
 		} else {
 			bind_field(c, f, v, base, kp);
 		}

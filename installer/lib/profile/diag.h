@@ -9,6 +9,10 @@
 
 struct ynode;
 
+/* What `appliance init` writes where a choice is the site's; validate
+ * reports each value holding it. */
+#define PROFILE_CHOOSE_MARKER "<CHOOSE"
+
 /* The file name that values from the compiled-in defaults carry. */
 #define PROFILE_DEFAULTS_NAME "<built-in defaults>"
 
@@ -33,6 +37,7 @@ struct diag_ctx {
 	struct diags *d;
 	const struct ynode *secrets; /* the merged `secrets:` map, for T_SECRET */
 	const char *profile;	     /* the user's profile: where defaults' problems are reported */
+	int absent;		     /* > 0 inside an optional section the profile leaves out */
 };
 
 /* A diagnostic at tree node N (NULL: no node). A value that came from the

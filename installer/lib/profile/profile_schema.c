@@ -171,7 +171,7 @@ static const struct field nas_fields[] = {
 	{ "domain", T_STR, O(struct model_nas, domain) },
 	{ "minProtocol", T_ENUM, O(struct model_nas, min_protocol), .choices = smb_protocols },
 	{ "minFree", T_SIZE, O(struct model_nas, min_free) },
-	{ "capacity", T_SIZE, O(struct model_nas, capacity) },
+	{ "capacity", T_SIZE, O(struct model_nas, capacity), F_K8S },
 	{ "timeout", T_DURATION, O(struct model_nas, timeout) },
 	{ "retries", T_INT, O(struct model_nas, retries), .min = 0, .max = 100 },
 	END,
@@ -352,7 +352,7 @@ static const struct field database_fields[] = {
 	{ "cluster", T_NAME, O(struct immich_database, cluster), F_REQUIRED },
 	{ "image", T_STR, O(struct immich_database, image), F_REQUIRED },
 	{ "instances", T_INT, O(struct immich_database, instances), .min = 1, .max = 9 },
-	{ "size", T_SIZE, O(struct immich_database, size), F_REQUIRED },
+	{ "size", T_SIZE, O(struct immich_database, size), F_REQUIRED | F_K8S },
 	{ "storageClass", T_NAME, O(struct immich_database, storage_class), F_REQUIRED },
 	{ "database", T_NAME, O(struct immich_database, database), F_REQUIRED },
 	{ "owner", T_NAME, O(struct immich_database, owner), F_REQUIRED },
@@ -390,7 +390,7 @@ static const struct table redis_table = { "redis", 0, redis_fields };
 
 static const struct field volume_fields[] = {
 	{ "name", T_NAME, O(struct immich_volume, name), F_REQUIRED },
-	{ "capacity", T_SIZE, O(struct immich_volume, capacity), F_REQUIRED },
+	{ "capacity", T_SIZE, O(struct immich_volume, capacity), F_REQUIRED | F_K8S },
 	{ "readOnly", T_BOOL, O(struct immich_volume, read_only) },
 	{ "mountPath", T_STR, O(struct immich_volume, mount_path) },
 	END,

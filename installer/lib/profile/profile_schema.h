@@ -38,6 +38,7 @@ enum ftype {
 };
 
 #define F_REQUIRED 1u
+#define F_K8S 2u /* T_SIZE that Kubernetes reads: must also be a Kubernetes quantity */
 
 struct table;
 

@@ -1,9 +1,12 @@
 /* Rules that span fields (see rules.h). */
 #include "profile/rules.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "base/util.h"
 #include "base/ytree.h"
@@ -37,12 +40,26 @@ static void derive_var(struct diag_ctx *c, struct model *m, const struct ytree *
 	}
 }
 
+/* A value under N still holds appliance init's marker (reported there). */
+static bool has_marker(const struct ynode *n)
+{
+	if (!n)
+		return false;
+	if (n->type == YN_SCALAR)
+		return strstr(n->value, PROFILE_CHOOSE_MARKER) != NULL;
+	for (size_t i = 0; i < n->n; i++)
+		if (has_marker(n->items[i]))
+			return true;
+	return false;
+}
+
 static void check_selector(struct diag_ctx *c, const struct ytree *t, struct disk_selector *s,
 			   const char *path, const char *role)
 {
 	char *p;
 
-	if (!s->path && !s->model && !s->serial && !s->wwid && !s->transport && !s->size) {
+	if (!s->path && !s->model && !s->serial && !s->wwid && !s->transport && !s->size &&
+	    !has_marker(node_at(t, path))) {
 		p = xasprintf("%s", path);
 		diag_node(c, node_at(t, p), p, DIAG_ERROR,
 			  "%s selector matches every disk; give at least one of path, model, serial, wwid, "
@@ -335,6 +352,133 @@ static void check_placeholder_macs(struct diag_ctx *c, const struct model *m, co
 	}
 }
 
+/* Addresses a site's machines use lie inside its LAN, and no two are the
+ * same (Talos would bring up the second node on the first one's address). */
+static void check_addresses(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	const char *lan = m->site.lan_cidr;
+	struct {
+		const char *value;
+		char *path;
+	} seen[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i <= m->n_nodes && n < sizeof(seen) / sizeof(seen[0]); i++) {
+		const char *v[2], *what[2] = { "address", "gateway" };
+		char *p[2];
+		if (i == m->n_nodes) { /* the control plane's shared address last */
+			v[0] = m->talos.vip;
+			v[1] = NULL;
+			p[0] = xstrdup("talos.vip");
+			p[1] = NULL;
+		} else {
+			v[0] = m->nodes[i].network.address;
+			v[1] = m->nodes[i].network.gateway;
+			p[0] = xasprintf("nodes[%zu].network.address", i);
+			p[1] = xasprintf("nodes[%zu].network.gateway", i);
+		}
+		for (int k = 0; k < 2; k++) {
+			if (!v[k] || !p[k]) {
+				free(p[k]);
+				continue;
+			}
+			if (lan && value_is_cidr(lan) && !value_ip_in_cidr(v[k], lan))
+				diag_node(c, node_at(t, p[k]), p[k], DIAG_ERROR,
+					  "%s '%s' is outside the LAN %s (site.lan.cidr)", what[k], v[k],
+					  lan);
+			if (k == 1) { /* gateways are shared */
+				free(p[k]);
+				continue;
+			}
+			for (size_t j = 0; j < n; j++)
+				if (value_ip_same(seen[j].value, v[k])) {
+					diag_node(c, node_at(t, p[k]), p[k], DIAG_ERROR,
+						  "address '%s' is already %s's", v[k], seen[j].path);
+					break;
+				}
+			seen[n].value = v[k];
+			seen[n++].path = p[k];
+		}
+	}
+	for (size_t j = 0; j < n; j++)
+		free(seen[j].path);
+}
+
+/* site.timezone names a zone of the tz database (tzdata's /usr/share/zoneinfo),
+ * as Talos and the containers read it. Not checked where tzdata is absent. */
+static void check_timezone(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	static const char zoneinfo[] = "/usr/share/zoneinfo";
+	const char *tz = m->site.timezone;
+	char *path, magic[4] = { 0 };
+	FILE *f;
+	bool ok;
+
+	if (!tz || access(zoneinfo, R_OK) != 0)
+		return;
+	ok = tz[0] != '/' && !strstr(tz, "..");
+	path = xasprintf("%s/%s", zoneinfo, tz);
+	f = ok ? fopen(path, "rb") : NULL;
+	ok = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+	if (f)
+		fclose(f);
+	free(path);
+	if (ok)
+		return;
+	{
+		/* the nearest name in the same area: Europe/Berln -> Europe/Berlin */
+		const char *slash = strrchr(tz, '/');
+		char *area =
+		    slash ? xasprintf("%s/%.*s", zoneinfo, (int)(slash - tz), tz) : xstrdup(zoneinfo);
+		const char *last = slash ? slash + 1 : tz;
+		DIR *d = opendir(area);
+		char **names = NULL;
+		size_t nn = 0;
+		const char *near = NULL;
+		struct dirent *de;
+		while (d && (de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.') {
+				names = xrealloc(names, sizeof(*names) * (nn + 1));
+				names[nn++] = xstrdup(de->d_name);
+			}
+		if (d)
+			closedir(d);
+		if (nn)
+			near = value_closest(last, (const char *const *)names, sizeof(*names), nn);
+		if (near)
+			diag_node(c, node_at(t, "site.timezone"), "site.timezone", DIAG_ERROR,
+				  "'%s' is not a time zone of the tz database; did you mean '%.*s%s'?", tz,
+				  (int)(last - tz), tz, near);
+		else
+			diag_node(c, node_at(t, "site.timezone"), "site.timezone", DIAG_ERROR,
+				  "'%s' is not a time zone of the tz database (e.g. 'Europe/Berlin', 'UTC'; "
+				  "see /usr/share/zoneinfo)",
+				  tz);
+		for (size_t i = 0; i < nn; i++)
+			free(names[i]);
+		free(names);
+		free(area);
+	}
+}
+
+/* The app waits for the platform components it names in dependsOn; one
+ * that the profile turns off (1Password) is not waited for: turning it off
+ * needs no second edit. */
+static void drop_disabled_deps(struct model *m)
+{
+	struct strlist *d = &m->apps.immich.depends_on;
+	const char *op = m->platform.onepassword.name;
+	size_t k = 0;
+
+	for (size_t i = 0; i < d->n; i++) {
+		if (!m->platform.onepassword.enabled && op && strcmp(d->v[i], op) == 0)
+			free(d->v[i]);
+		else
+			d->v[k++] = d->v[i];
+	}
+	d->n = k;
+}
+
 void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree *t)
 {
 	static const char *const supported[] = { "v1.10.", "v1.11.", "v1.12.", NULL };
@@ -342,6 +486,9 @@ void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree
 	check_nodes(c, m, t);
 	check_cni(c, m, t);
 	check_placeholder_macs(c, m, t);
+	drop_disabled_deps(m);
+	check_addresses(c, m, t);
+	check_timezone(c, m, t);
 	derive_var(c, m, t, "CLUSTER_NAME", m->site.cluster, "site.cluster");
 	derive_var(c, m, t, "LOCATION", m->site.location, "site.location");
 	derive_var(c, m, t, "TIMEZONE", m->site.timezone, "site.timezone");

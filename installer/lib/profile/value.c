@@ -31,6 +31,37 @@ static size_t edit_distance(const char *a, const char *b)
 	return prev[lb];
 }
 
+bool value_is_k8s_quantity(const char *s)
+{
+	static const char *const suffixes[] = { "",  "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n",
+						"u", "m",  "k",	 "M",  "G",  "T",  "P",	 "E" };
+	size_t digits = 0;
+
+	if (*s == '+' || *s == '-')
+		s++;
+	for (; isdigit((unsigned char)*s); s++)
+		digits++;
+	if (*s == '.')
+		for (s++; isdigit((unsigned char)*s); s++)
+			digits++;
+	if (!digits)
+		return false;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		if (strcmp(s, suffixes[i]) == 0)
+			return true;
+	if (*s != 'e' && *s != 'E')
+		return false;
+	s++;
+	if (*s == '+' || *s == '-')
+		s++;
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
 const char *value_closest(const char *word, const char *const *cands, size_t stride, size_t n)
 {
 	const char *best = NULL;
@@ -146,6 +177,48 @@ bool value_is_ip(const char *s)
 {
 	unsigned char buf[16];
 	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* The address part of S (up to '/') into buf; AF_INET, AF_INET6 or -1.
+ * *prefix gets the prefix length (the full length when none is given). */
+static int ip_parse(const char *s, unsigned char buf[16], long *prefix)
+{
+	const char *slash = strchr(s, '/');
+	char *addr = xstrndup(s, slash ? (size_t)(slash - s) : strlen(s));
+	int fam = -1;
+
+	if (inet_pton(AF_INET, addr, buf) == 1)
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, addr, buf) == 1)
+		fam = AF_INET6;
+	free(addr);
+	*prefix = fam == AF_INET ? 32 : 128;
+	if (fam > 0 && slash)
+		*prefix = strtol(slash + 1, NULL, 10);
+	return fam;
+}
+
+bool value_ip_in_cidr(const char *addr, const char *cidr)
+{
+	unsigned char a[16], n[16];
+	long pa, pn;
+	int fa = ip_parse(addr, a, &pa), fn = ip_parse(cidr, n, &pn);
+
+	if (fa < 0 || fa != fn || pn < 0 || pn > (fn == AF_INET ? 32 : 128))
+		return false;
+	for (long bit = 0; bit < pn; bit++)
+		if (((a[bit / 8] ^ n[bit / 8]) >> (7 - bit % 8)) & 1)
+			return false;
+	return true;
+}
+
+bool value_ip_same(const char *a, const char *b)
+{
+	unsigned char x[16], y[16];
+	long px, py;
+	int fx = ip_parse(a, x, &px), fy = ip_parse(b, y, &py);
+
+	return fx > 0 && fx == fy && memcmp(x, y, fx == AF_INET ? 4 : 16) == 0;
 }
 
 bool value_is_cidr(const char *s)

@@ -17,8 +17,19 @@ int profile_parse_duration(const char *s, long long *ms);
 
 bool value_is_hostname(const char *s);
 bool value_is_k8s_name(const char *s); /* lower-case DNS subdomain name */
-bool value_is_ip(const char *s);       /* IPv4 or IPv6 */
+/* A quantity as Kubernetes parses it (k8s.io/apimachinery pkg/api/resource,
+ * quantity.go: [sign] number, then nothing, a binary suffix Ki..Ei, a decimal
+ * suffix n u m k M G T P E, or an exponent e/E [sign] digits): 8G, 8Gi, 25m.
+ * Not 8GB, 8gi or 8 G. */
+bool value_is_k8s_quantity(const char *s);
+bool value_is_ip(const char *s); /* IPv4 or IPv6 */
 bool value_is_cidr(const char *s);
+/* ADDR (an address, or address/prefix) lies inside CIDR. False when either
+ * does not parse or the families differ. */
+bool value_ip_in_cidr(const char *addr, const char *cidr);
+/* The address parts of A and B (each an address or address/prefix) are the
+ * same address. */
+bool value_ip_same(const char *a, const char *b);
 bool value_is_mac(const char *s); /* six hex pairs, ':' or '-' */
 bool value_is_varname(const char *s);
 bool value_is_secret_name(const char *s);

@@ -25,6 +25,14 @@
 
 static const char *secret_kinds = "Secret|OnePasswordItem";
 
+/* A Secret the app reads. With 1Password on, an OnePasswordItem of the tree
+ * makes it (the reference is checked); else the site provides it (SOPS). */
+static void secret_ref(struct render_ctx *c, const char *ns, const char *name, const char *key)
+{
+	if (c->m->platform.onepassword.enabled)
+		render_ref(c, secret_kinds, ns, name, key, false);
+}
+
 static struct yval *name_map(const char *name)
 {
 	return y_set(y_map(), "name", y_str(name));
@@ -109,9 +117,9 @@ static void app_helmrelease(struct render_ctx *c)
 	y_set(env, "REDIS_HOSTNAME", y_str(a->redis.name));
 	y_set(env, "REDIS_PASSWORD", secret_key_ref(a->redis.secret, REDIS_PASSWORD_KEY));
 	render_ref(c, "Cluster", a->namespace, a->database.cluster, "apps.immich.database.cluster", false);
-	render_ref(c, secret_kinds, a->namespace, a->database.secret, "apps.immich.database.secret", false);
+	secret_ref(c, a->namespace, a->database.secret, "apps.immich.database.secret");
 	render_ref(c, "Dragonfly", a->namespace, a->redis.name, "apps.immich.redis.name", false);
-	render_ref(c, secret_kinds, a->namespace, a->redis.secret, "apps.immich.redis.secret", false);
+	secret_ref(c, a->namespace, a->redis.secret, "apps.immich.redis.secret");
 
 	y_set(y_at(v, "immich.metrics"), "enabled", y_bool(a->metrics && monitoring_on(m)));
 	if (a->metrics && monitoring_on(m))
@@ -218,7 +226,7 @@ static void app_pg(struct render_ctx *c)
 		y_set(init, "database", y_str(d->database));
 		y_set(init, "owner", y_str(d->owner));
 		y_set(y_at(init, "secret"), "name", y_str(d->secret));
-		render_ref(c, secret_kinds, a->namespace, d->secret, "apps.immich.database.secret", false);
+		secret_ref(c, a->namespace, d->secret, "apps.immich.database.secret");
 		if (d->data_checksums)
 			y_set(init, "dataChecksums", y_bool(true));
 		sql = y_seq();
@@ -338,7 +346,7 @@ static void app_redis(struct render_ctx *c)
 	y_set(spec, "args", args);
 	y_set(y_at(spec, "authentication.passwordFromSecret"), "name", y_str(r->secret));
 	y_set(y_at(spec, "authentication.passwordFromSecret"), "key", y_str(REDIS_PASSWORD_KEY));
-	render_ref(c, secret_kinds, a->namespace, r->secret, "apps.immich.redis.secret", false);
+	secret_ref(c, a->namespace, r->secret, "apps.immich.redis.secret");
 	y_set(y_at(spec, "resources.requests"), "cpu", y_str(r->cpu_request));
 	y_set(y_at(spec, "resources.requests"), "memory", y_str(r->max_memory));
 	y_set(y_at(spec, "resources.limits"), "memory", y_str(r->memory_limit));
@@ -427,6 +435,8 @@ static void app_secrets(struct render_ctx *c)
 	const struct onepassword_item *items[] = { &a->pg_item, &a->redis_item };
 	struct yval *doc;
 
+	if (!c->m->platform.onepassword.enabled) /* the site provides the Secrets */
+		return;
 	render_file(c, "apps/" APP "/app/secret.yaml");
 	for (size_t i = 0; i < 2; i++) {
 		if (!items[i]->name)
@@ -453,7 +463,7 @@ static void app_route(struct render_ctx *c)
 
 	render_file(c, "apps/" APP "/app/httproute.yaml");
 	doc = render_obj(c, "gateway.networking.k8s.io/v1", "HTTPRoute", a->namespace, APP);
-	for (size_t i = 0; i < sizeof(ann) / sizeof(ann[0]); i++) {
+	for (size_t i = 0; homer && i < sizeof(ann) / sizeof(ann[0]); i++) {
 		char *k;
 		if (!ann[i].value)
 			continue;

@@ -199,9 +199,13 @@ static void test_load_binds_spec_defaults(void **state)
 	assert_true(m->apps.immich.storage.photos.read_only);
 	assert_false(m->apps.immich.storage.library.read_only);
 	assert_int_equal(m->apps.immich.route.port, 2283);
-	assert_string_equal(m->apps.immich.pg_item.item, "vaults/K8s/items/immich-pg");
+	/* optional components are off unless the profile turns them on (issue 20) */
+	assert_null(m->apps.immich.pg_item.item);
+	assert_false(m->platform.onepassword.enabled);
+	assert_null(m->apps.immich.route.homer_annotation_prefix);
+	assert_string_equal(m->site.timezone, "UTC");
 	assert_string_equal(m->talos.version, "v1.10.5");
-	assert_int_equal(m->talos.schematic.extensions.n, 8);
+	assert_int_equal(m->talos.schematic.extensions.n, 2); /* CPU microcode only */
 	assert_string_equal(m->gitops.flux.install_manifest,
 			    "https://github.com/fluxcd/flux2/releases/download/v2.6.4/install.yaml");
 	/* derived values */

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# validate catches it first (issue 20, item 6): Kubernetes quantities as Kubernetes parses them,
+# addresses inside the LAN, unique addresses, real time zones (tzdata), and every reference that
+# render checks (validate rejects exactly what render would).
+. "$(dirname "$0")/../lib/tap.sh"
+cd "$ROOT"
+P=profiles/demo.yaml
+
+bad() { # DESC REGEX --set...
+	local d=$1 re=$2; shift 2
+	"$APPLIANCE" validate $P "$@" >"$T/out" 2>&1
+	local rc=$?
+	if [ $rc -eq 2 ] && grep -qE -- "$re" "$T/out"; then ok "$d"; else
+		not_ok "$d (exit $rc)"
+		head -5 "$T/out" | sed 's/^/#   /'
+	fi
+}
+good() { # DESC --set...
+	local d=$1; shift
+	if "$APPLIANCE" validate $P "$@" >"$T/out" 2>&1; then ok "$d"; else not_ok "$d"; head -5 "$T/out" | sed 's/^/#   /'; fi
+}
+
+# ---- quantities -------------------------------------------------------------------------------------
+bad "size 8GB: Kubernetes rejects it" "apps.immich.database.size: Kubernetes reads this size and does not take that unit; write e.g. 8G .* or 8Gi" \
+	--set apps.immich.database.size=8GB
+good "size 8G is valid" --set apps.immich.database.size=8G
+good "size 8Gi is valid" --set apps.immich.database.size=8Gi
+bad "volume capacity 2TB rejected" "apps.immich.storage.photos.capacity: Kubernetes reads this size" --set apps.immich.storage.photos.capacity=2TB
+bad "redis maxMemory 1000MB rejected" "apps.immich.redis.maxMemory: expected a Kubernetes quantity" --set apps.immich.redis.maxMemory=1000MB
+good "redis cpuRequest 0.5 and 25m valid" --set apps.immich.redis.cpuRequest=0.5 --set apps.immich.redis.maxMemory=1e9
+bad "redis cpuRequest 25 m rejected" "apps.immich.redis.cpuRequest: expected a Kubernetes quantity" --set "apps.immich.redis.cpuRequest=25 m"
+good "sizes Kubernetes never reads keep their disk units (nas.minFree 500GB)" --set nas.minFree=500GB
+# the same verdicts as Kubernetes' own parser (kubectl set resources --local parses the
+# quantity with k8s.io/apimachinery's resource.ParseQuantity, offline), when kubectl is here
+if command -v kubectl >/dev/null 2>&1; then
+	agree=1
+	printf 'apiVersion: v1\nkind: Pod\nmetadata: {name: q}\nspec:\n  containers: [{name: c, image: x}]\n' >"$T/pod.yaml"
+	for q in 8GB 8G 8Gi 1000MB 25m 0.5 1e9 8gi 1.5Ti +3 .5M 5. 1KB 1k; do
+		kubectl set resources -f "$T/pod.yaml" --local --limits="memory=$q" -o name >/dev/null 2>&1 && k=ok || k=bad
+		"$APPLIANCE" validate $P --set "apps.immich.redis.maxMemory=$q" >/dev/null 2>&1 && a=ok || a=bad
+		[ "$k" = "$a" ] || { agree=0; diag "quantity '$q': kubectl $k, appliance $a"; }
+	done
+	[ $agree = 1 ] && ok "quantities: the same verdict as kubectl for 14 samples" || not_ok "quantities disagree with kubectl"
+else
+	diag "kubectl absent: the cross-check with Kubernetes' own parser is skipped"
+fi
+
+# ---- addresses ----------------------------------------------------------------------------------------
+bad "node address outside the LAN" "nodes\[1\].network.address: address '192.168.1.5/24' is outside the LAN 10.0.2.0/24 \(site.lan.cidr\)" \
+	--set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=192.168.1.5/24'
+bad "gateway outside the LAN" "nodes\[1\].network.gateway: gateway '192.168.1.1' is outside the LAN" \
+	--set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=10.0.2.31/24' --set 'nodes[1].network.gateway=192.168.1.1'
+bad "two nodes with the same address" "nodes\[2\].network.address: address '10.0.2.31/24' is already nodes\[1\].network.address's" \
+	--set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=10.0.2.31/24' \
+	--set 'nodes[2].network.dhcp=false' --set 'nodes[2].network.address=10.0.2.31/24'
+bad "a node on the VIP" "talos.vip: address '10.0.2.25' is already nodes\[1\].network.address's" \
+	--set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=10.0.2.25/24'
+bad "VIP outside the LAN" "talos.vip: address '10.9.9.9' is outside the LAN" --set talos.vip=10.9.9.9
+good "distinct addresses inside the LAN" --set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=10.0.2.31/24' \
+	--set 'nodes[2].network.dhcp=false' --set 'nodes[2].network.address=10.0.2.32/24'
+
+# ---- time zones ------------------------------------------------------------------------------------------
+if [ -d /usr/share/zoneinfo ]; then
+	bad "Europe/Berln: not a zone, with the nearest" "site.timezone: 'Europe/Berln' is not a time zone of the tz database; did you mean 'Europe/Berlin'\?" \
+		--set site.timezone=Europe/Berln
+	bad "a path is not a zone" "site.timezone: '../../etc/passwd' is not a time zone" --set site.timezone=../../etc/passwd
+	good "Europe/Berlin is a zone" --set site.timezone=Europe/Berlin
+	good "UTC is a zone" --set site.timezone=UTC
+else
+	not_ok "tzdata is not installed (/usr/share/zoneinfo): it is in packages.txt"
+fi
+
+# ---- references render checks ------------------------------------------------------------------------------
+bad "a dependsOn naming nothing rendered: refused by validate, as render refuses it" \
+	"render: Kustomization flux-system/immich .* refers to Kustomization 'flux-system/nothing-here'" \
+	--set 'apps.immich.dependsOn=[nothing-here]'
+"$APPLIANCE" render $P --out "$T/r" --set 'apps.immich.dependsOn=[nothing-here]' >/dev/null 2>&1
+[ $? -ne 0 ] && ok "render refuses the same profile" || not_ok "render accepted what validate refused"
