@@ -57,7 +57,7 @@ static void disk_comment(struct buf *out, const struct hw_disk *d)
 {
 	char sz[32];
 
-	buf_printf(out, "# %s, %s, %s%s%s\n", d->path ? d->path : d->name, fmt_bytes(d->size, sz, sizeof(sz)),
+	buf_printf(out, "%s, %s, %s%s%s\n", d->path ? d->path : d->name, fmt_bytes(d->size, sz, sizeof(sz)),
 		   d->transport ? d->transport : "?", d->model ? ", " : "", d->model ? d->model : "");
 }
 
@@ -88,25 +88,24 @@ void nodeblock_render(const char *name, const struct identity *id, const struct 
 		return;
 	}
 	sel = nodeblock_selector(inv, install);
-	buf_printf(out,
-		   "    # the install disk is overwritten: Talos and its config partition\n"
-		   "    installDisk: {%s}  # CHOOSE: the smallest disk is suggested; ",
-		   sel);
+	buf_puts(out, "    # CHOOSE the install disk (overwritten: Talos and its config partition);\n"
+		      "    # the smallest is suggested: ");
 	disk_comment(out, install);
+	buf_printf(out, "    installDisk: {%s}\n", sel);
 	free(sel);
 	for (size_t i = 0; i < inv->n; i++) {
 		const struct hw_disk *d = &inv->v[i];
 		if (d == install || !candidate(d))
 			continue;
 		if (!others)
-			buf_puts(out,
-				 "    # CHOOSE: the disks Ceph may take (everything on them is erased):\n"
-				 "    # uncomment cephDisks and the entries to give\n"
-				 "    # cephDisks:\n");
+			buf_puts(out, "    # CHOOSE the disks Ceph may take (everything on them is erased):\n"
+				      "    # uncomment cephDisks and the entries to give\n"
+				      "    # cephDisks:\n");
 		others = true;
 		sel = nodeblock_selector(inv, d);
-		buf_printf(out, "    #   - {%s, wipe: true}  ", sel);
+		buf_puts(out, "    #   ");
 		disk_comment(out, d);
+		buf_printf(out, "    #   - {%s, wipe: true}\n", sel);
 		free(sel);
 	}
 }

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# The first hour with your own site (issue 20, "done when"): a 3-node profile built from
+# `appliance init` plus `appliance identify` run on three machines (the simulated demo machine
+# and two fixture machines of tests/fixtures/machines), filled in, validated, planned with the
+# NAS down (every step still shown), then installed on the demo machine with --auto.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$ROOT/scripts/demo.sh"
+. "$ROOT/tests/fixtures/machines/machines.sh"
+cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
+A=$APPLIANCE
+export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=200
+
+demo_setup >"$T/setup.log" 2>&1 || {
+	not_ok "demo site set up"
+	sed 's/^/#   /' "$T/setup.log" | tail -20
+	exit 1
+}
+
+# ---- init ------------------------------------------------------------------------------------
+"$A" init --site lake --nodes 3 --out "$T/site.yaml" 2>"$T/init.err"
+[ $? -eq 0 ] && [ -s "$T/site.yaml" ] && ok "init writes the starter profile" || not_ok "init: $(cat "$T/init.err")"
+expect_fail "init never replaces a file" 1 "$A" init --out "$T/site.yaml"
+expect_out "init --help has examples" '^  appliance init --site lakehouse --nodes 3 --out site.yaml' "$A" init --help
+markers=$(grep -v '^ *#' "$T/site.yaml" | grep -c '<CHOOSE')
+"$A" validate "$T/site.yaml" >"$T/v0" 2>&1
+rc=$?
+reported=$(grep -c ': still to choose: .*<CHOOSE' "$T/v0")
+[ $rc -eq 2 ] && [ "$reported" = "$markers" ] && [ "$(grep -c ': error: ' "$T/v0")" = "$markers" ] &&
+	ok "validate reports each of the $markers choices once, at its line, and nothing else" ||
+	{ not_ok "validate of the starter: exit $rc, $reported of $markers markers"; head -5 "$T/v0" | sed 's/^/#   /'; }
+[ "$(grep -c 'role: controlplane' "$T/site.yaml")" = 3 ] && ok "init --nodes 3: three control planes" || not_ok "init: control planes"
+expect_fail "init --nodes 0: usage error" 2 "$A" init --nodes 0
+
+# ---- identify on each machine ------------------------------------------------------------------
+fixture_machine "$T/m2" 2
+fixture_machine "$T/m3" 3
+"$A" identify --hw-root "$DEMO_HW" --name lake-1 >"$T/n1" 2>&1 && ok "identify on the demo machine" || not_ok "identify: $(cat "$T/n1")"
+"$A" identify --hw-root "$T/m2" --name lake-2 >"$T/n2" 2>&1
+"$A" identify --hw-root "$T/m3" --name lake-3 >"$T/n3" 2>&1
+grep -q 'macs: \["52:54:00:12:34:01"\]' "$T/n1" && grep -q 'serial: "APPL-DEMO-1"' "$T/n1" &&
+	ok "identify: the machine's MAC and DMI serial" || not_ok "identify: identity"
+grep -q 'installDisk: {serial: "APPL-INSTALL-1"}' "$T/n1" && ok "identify: the install disk by its serial" || not_ok "identify: install disk"
+grep -q '^    #   - {serial: "APPL-CEPH-1A", wipe: true}' "$T/n1" && ok "identify: the other disks as commented Ceph candidates" ||
+	not_ok "identify: ceph candidates"
+grep -q 'FIX2-STICK' "$T/n2" && not_ok "identify lists the removable stick" || ok "identify: a removable stick is not offered"
+grep -q 'installDisk: {serial: "FIX2-BOOT"}' "$T/n2" && ok "identify on a fixture machine: its boot disk" || not_ok "identify fixture: $(grep installDisk "$T/n2")"
+"$A" identify --hw-root "$T/m2" --json >"$T/n2.json"
+check "identify --json: identity and one unique selector per disk" /usr/bin/python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["macs"] == ["52:54:00:20:00:02"] and j["serial"] == "FIXTURE-2", j
+sels = [d["selector"] for d in j["disks"]]
+assert len(set(sels)) == len(sels) == 4, sels' "$T/n2.json"
+expect_out "identify --help has examples" '^  appliance identify --name tank' "$A" identify --help
+
+# ---- the site's profile: the node blocks, the choices made ---------------------------------------
+# node lake-1 is the demo machine: its Ceph disks are given to Ceph
+sed -i -e 's/^    # cephDisks:/    cephDisks:/' -e 's/^    #   - /      - /' "$T/n1"
+/usr/bin/python3 - "$T/site.yaml" "$T/n1" "$T/n2" "$T/n3" <<'PY'
+import sys, re
+site, blocks = sys.argv[1], sys.argv[2:]
+lines = open(site).read().split("\n")
+out, skip = [], False
+for l in lines:
+    if l == "nodes:":
+        out.append(l)
+        for b in blocks:
+            out += [x for x in open(b).read().split("\n") if x and not x.startswith("# ")]
+        skip = True
+        continue
+    if skip and (l.startswith("  ") or l.startswith("#")):
+        continue
+    skip = False
+    out.append(l)
+choices = {
+    "site.domains": "lake.test", "lan.cidr": "10.0.2.0/24", "lan.gateway": "10.0.2.2",
+    "talos.endpoint": "https://k8s.lake.test:6443", "talos.vip": "10.0.2.25", "nas.address": "127.0.0.1",
+    "nas.share": "k8s", "nas.photos": "pics", "nas.library": "immich",
+    "gitops.url": "http://127.0.0.1:3000/lake/home-kubernetes.git",
+    "primary.endpoint": "http://127.0.0.1:4568", "primary.destinationPath": "s3://backups/lake/immich/",
+}
+text = "\n".join(out)
+for key, val in [("domains", '"lake.test"'), ("cidr", choices["lan.cidr"]), ("gateway", choices["lan.gateway"]),
+                 ("endpoint: \"https", choices["talos.endpoint"]), ("vip", choices["talos.vip"]),
+                 ("address", choices["nas.address"]), ("share", "k8s"), ("photos", "pics"), ("library", "immich"),
+                 ("url", choices["gitops.url"]), ("endpoint", choices["primary.endpoint"]),
+                 ("destinationPath", choices["primary.destinationPath"])]:
+    k = key.split(":")[0]
+    text, n = re.subn(r'(\n\s*%s: )(\[)?"[^"\n]*<CHOOSE[^"\n]*"(\])?' % re.escape(k),
+                      lambda m: m.group(1) + (("[" + val + "]") if m.group(2) else val), text, count=1)
+    assert n == 1, key
+open(site, "w").write(text)
+PY
+[ $? -eq 0 ] && ok "the node blocks pasted and the choices made" || not_ok "assembling the profile"
+grep -v '^ *#' "$T/site.yaml" | grep -q '<CHOOSE' && not_ok "a marker is left" || ok "no marker left"
+mkdir -p "$T/secrets"
+echo "deploy key (test)" >"$T/secrets/deploy-key"
+echo "AGE-SECRET-KEY-TEST" >"$T/secrets/sops.agekey"
+export NAS_USERNAME=$APPLIANCE_DEMO_NAS_USER NAS_PASSWORD=$APPLIANCE_DEMO_NAS_PASSWORD
+export S3_ACCESS_KEY=$APPLIANCE_DEMO_S3_ACCESS_KEY S3_SECRET_KEY=$APPLIANCE_DEMO_S3_SECRET_KEY
+"$A" validate "$T/site.yaml" >"$T/v1" 2>&1 && ok "the site's profile validates" || { not_ok "validate"; head -10 "$T/v1" | sed 's/^/#   /'; }
+
+# ---- one cluster identity ---------------------------------------------------------------------------
+"$A" talos secrets "$T/site.yaml" --out "$T/lake-secrets.yaml" >"$T/ts" 2>&1
+FP=$(sed -n 's/^OS CA fingerprint: //p' "$T/ts")
+[ ${#FP} = 64 ] && ok "talos secrets: the bundle and its fingerprint" || not_ok "talos secrets: $(cat "$T/ts")"
+sed -i "s/^  # caFingerprint: <64 hex digits>/  caFingerprint: $FP/" "$T/site.yaml"
+grep -q "^  caFingerprint: $FP" "$T/site.yaml" && ok "the fingerprint recorded in the profile" || not_ok "fingerprint not recorded"
+
+# ---- the image pinned, the effective profile -----------------------------------------------------------
+sid=$("$A" talos schematic "$T/site.yaml" --id)
+key=$sid/v1.10.5/metal-amd64.raw.zst
+printf 'pins:\n  %s: %s\n' "$key" "$(sha256sum "$T/img/metal.raw.zst" | cut -d' ' -f1)" >"$T/site-pins.yaml"
+ARGS=(--hw-root "$DEMO_HW" --state-dir "$T/state" --secrets "$T/lake-secrets.yaml" --set "nas.port=$SMBD_PORT"
+	--set nas.minFree=1Mi --set "talos.image.pins=$T/site-pins.yaml" --set "gitops.out=$T/gitops")
+if [ -n "${DEMO_MIRROR:-}" ]; then
+	mkdir -p "$T/www/image/$sid/v1.10.5"
+	ln -f "$T/img/metal.raw.zst" "$T/www/image/$key"
+	ARGS+=(--set "talos.image.mirror=$DEMO_MIRROR")
+else
+	mkdir -p "$T/state/cache" && cp "$T/img/metal.raw.zst" "$T/state/cache/$(echo "$key" | tr / -)"
+fi
+"$A" config "$T/site.yaml" >"$T/effective.yaml" 2>&1
+grep -q '^  immich:' "$T/effective.yaml" && grep -q 'version: v1.10.5' "$T/effective.yaml" &&
+	grep -q 'nasPassword: env:NAS_PASSWORD' "$T/effective.yaml" && ok "config: the profile with its defaults, secrets as references" ||
+	not_ok "config output"
+grep -q -- "$NAS_PASSWORD" "$T/effective.yaml" && not_ok "config printed a secret value" || ok "config prints no secret value"
+"$A" validate "$T/effective.yaml" >/dev/null 2>&1 && ok "the effective profile validates on its own" || not_ok "config output does not validate"
+
+# ---- plan with the NAS down: every step still shown -------------------------------------------------------
+"$A" plan "$T/site.yaml" --auto "${ARGS[@]}" --set nas.port=1 >"$T/plan" 2>&1
+rc=$?
+[ $rc -eq 1 ] && [ "$(grep -cE '^\[[0-9]+/13\] ' "$T/plan")" = 13 ] && ok "plan with the NAS down: exit 1, all 13 steps shown" ||
+	{ not_ok "plan with the NAS down: exit $rc"; tail -5 "$T/plan" | sed 's/^/#   /'; }
+grep -A3 '^\[8/13\] write-image' "$T/plan" | grep -q 'todo' && ok "plan with the NAS down: write-image still planned" || not_ok "write-image not planned"
+grep -q "identify: node 'lake-1' matched by identity\|node 'lake-1' matched by identity" "$T/plan" && ok "plan --auto: this machine is lake-1" || not_ok "plan --auto did not find lake-1"
+
+# ---- install the demo machine ---------------------------------------------------------------------------
+before=$(demo_disk_hashes)
+"$A" install "$T/site.yaml" --auto "${ARGS[@]}" --apply --unattended >"$T/install" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok "install --auto --apply on the demo machine: exit 0" || { not_ok "install: exit $rc"; tail -8 "$T/install" | sed 's/^/#   /'; }
+[ "$(demo_disk_hashes)" != "$before" ] && [ -s "$T/state/nodes/lake-1/config.yaml" ] &&
+	ok "the machine was installed as lake-1" || not_ok "nothing installed"
+grep -q "cluster 'talos-lake'" "$T/install" && ok "install: joins cluster talos-lake" || not_ok "install: cluster name"
