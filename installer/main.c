@@ -3,10 +3,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/err.h"
+#include "base/ytree.h"
 #include "cmd/cmd.h"
 #include "cmd/doc.h"
 #include "base/util.h"
+#include "profile/profile.h"
 #include "version.h"
+#if __has_include("../build/version_info.h")
+#include "../build/version_info.h" /* mk/version.mk */
+#endif
+#ifndef APPLIANCE_COMMIT
+#define APPLIANCE_COMMIT "unknown"
+#define APPLIANCE_BUILD_DATE "unknown"
+#endif
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
@@ -54,6 +64,18 @@ static const struct command *find_command(const char *name)
 	return NULL;
 }
 
+static void unknown_command(const char *name)
+{
+	const char *near = value_closest(name, &commands[0].name, sizeof(commands[0]),
+					 sizeof(commands) / sizeof(commands[0]));
+
+	if (near)
+		fprintf(stderr, "appliance: unknown command '%s'; did you mean '%s'?\n", name, near);
+	else
+		fprintf(stderr, "appliance: unknown command '%s'\n", name);
+	fprintf(stderr, "try 'appliance help' for the list of commands\n");
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: appliance COMMAND [ARGS]...\n\ncommands:\n");
@@ -64,16 +86,42 @@ static void usage(FILE *f)
 		   "exit codes: 0 ok, 1 failure, 2 usage error or invalid input\n");
 }
 
+/* A version the compiled-in defaults pin ("?" when absent). */
+static const char *pinned(const struct ytree *t, const char *path)
+{
+	const struct ynode *n = t ? ytree_get(t->root, path) : NULL;
+	return n && n->type == YN_SCALAR ? n->value : "?";
+}
+
 static int cmd_version(int argc, char **argv)
 {
-	(void)argv;
+	struct ytree *t = NULL;
+	struct app_err e = { 0 };
+	const char *d = profile_defaults_yaml();
+	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
+
 	if (argc > 1 && cmd_is_help(argv[1])) {
-		printf("usage: appliance version\n");
+		printf("usage: appliance version [--json]\n\n"
+		       "The version, the commit and date it was built from, and the versions it\n"
+		       "installs by default (Talos, Kubernetes, Flux; profiles may pin others).\n\n"
+		       "examples:\n  appliance version\n  appliance version --json | jq -r .commit\n");
 		return EXIT_OK;
 	}
-	if (argc > 1)
-		return cmd_usage_error("version", "unexpected argument '%s'", argv[1]);
-	printf("appliance %s\n", APPLIANCE_VERSION);
+	if (argc > 2 || (argc > 1 && !json))
+		return cmd_usage_error("version", "unexpected argument '%s'", argv[argc > 2 ? 2 : 1]);
+	ytree_parse(PROFILE_DEFAULTS_NAME, d, strlen(d), &t, &e);
+	if (json)
+		printf("{\"version\":\"%s\",\"commit\":\"%s\",\"buildDate\":\"%s\",\"talos\":\"%s\","
+		       "\"talosSupported\":[\"v1.10\",\"v1.11\",\"v1.12\"],\"kubernetes\":\"%s\",\"flux\":\"%"
+		       "s\"}\n",
+		       APPLIANCE_VERSION, APPLIANCE_COMMIT, APPLIANCE_BUILD_DATE, pinned(t, "talos.version"),
+		       pinned(t, "talos.kubernetesVersion"), pinned(t, "gitops.flux.version"));
+	else
+		printf("appliance %s (commit %s, built %s)\n"
+		       "installs Talos %s (supports v1.10.x to v1.12.x), Kubernetes %s, Flux %s\n",
+		       APPLIANCE_VERSION, APPLIANCE_COMMIT, APPLIANCE_BUILD_DATE, pinned(t, "talos.version"),
+		       pinned(t, "talos.kubernetesVersion"), pinned(t, "gitops.flux.version"));
+	ytree_free(t);
 	return EXIT_OK;
 }
 
@@ -89,8 +137,7 @@ static int cmd_help(int argc, char **argv)
 	}
 	c = find_command(argv[1]);
 	if (!c) {
-		fprintf(stderr, "appliance: unknown command '%s'\n", argv[1]);
-		usage(stderr);
+		unknown_command(argv[1]);
 		return EXIT_USAGE;
 	}
 	if (c->fn == cmd_help) {
@@ -119,8 +166,7 @@ int main(int argc, char **argv)
 		return cmd_version(1, argv + 1);
 	c = find_command(argv[1]);
 	if (!c) {
-		fprintf(stderr, "appliance: unknown command '%s'\n", argv[1]);
-		usage(stderr);
+		unknown_command(argv[1]);
 		return EXIT_USAGE;
 	}
 	return c->fn(argc - 1, argv + 1);

@@ -1,6 +1,8 @@
 /* Helpers shared by the commands: profile options, loading, error output. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -11,6 +13,7 @@
 #include "profile/model.h"
 #include "profile/profile.h"
 #include "profile/secret.h"
+#include "profile/value.h"
 #include "base/util.h"
 
 bool cmd_is_help(const char *arg)
@@ -34,15 +37,70 @@ void cmd_err(const struct app_err *e)
 	cmd_error("%s", e->msg[0] ? e->msg : "failed");
 }
 
+/* The option of CMD nearest to OPT ("--jsno" -> "--json"), read from the
+ * command's own --help (every option is listed there), or NULL. Caller frees. */
+static char *nearest_option(const char *cmd, const char *opt)
+{
+	char *argv0 = realpath("/proc/self/exe", NULL), *line = NULL, *near = NULL, *qcmd;
+	char **opts = NULL;
+	size_t n = 0, cap = 0;
+	FILE *p;
+
+	if (!argv0 || strchr(cmd, '\'') || strchr(argv0, '\''))
+		goto out;
+	/* "nas check": the subcommand's help */
+	qcmd = xasprintf("'%s' %s --help 2>/dev/null", argv0, cmd);
+	p = popen(qcmd, "r");
+	free(qcmd);
+	while (p && getline(&line, &cap, p) > 0)
+		for (char *s = line; (s = strstr(s, "--")) != NULL;) {
+			size_t len = 2;
+			while (s[len] && (isalnum((unsigned char)s[len]) || s[len] == '-'))
+				len++;
+			if (len > 2 && (s == line || !isalnum((unsigned char)s[-1]))) {
+				opts = xrealloc(opts, sizeof(*opts) * (n + 1));
+				opts[n++] = xstrndup(s, len);
+			}
+			s += len;
+		}
+	if (p)
+		pclose(p);
+	if (n) {
+		const char *c = value_closest(opt, (const char *const *)opts, sizeof(*opts), n);
+		near = c && strcmp(c, opt) != 0 ? xstrdup(c) : NULL;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(opts[i]);
+	free(opts);
+	free(line);
+	free(argv0);
+	return near;
+}
+
 int cmd_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
+	char *msg = NULL, *near = NULL;
+	const char *q;
 
-	fprintf(stderr, "appliance %s: ", cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
+	/* "unknown option '--jsno'": name the option meant */
+	if (msg && strncmp(msg, "unknown option '", 16) == 0 && (q = strchr(msg + 16, '\''))) {
+		char *opt = xstrndup(msg + 16, (size_t)(q - msg - 16));
+		if (opt[0] == '-' && opt[1] == '-')
+			near = nearest_option(cmd, opt);
+		free(opt);
+	}
+	fprintf(stderr, "appliance %s: %s", cmd, msg ? msg : fmt);
+	if (near)
+		fprintf(stderr, "; did you mean '%s'?", near);
 	fprintf(stderr, "\ntry 'appliance %s --help'\n", cmd);
+	free(near);
+	free(msg);
 	return EXIT_USAGE;
 }
 

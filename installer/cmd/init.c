@@ -97,7 +97,7 @@ static void starter(struct buf *b, const char *site, long nodes)
 	    "  nasUsername: env:NAS_USERNAME\n"
 	    "  nasPassword: env:NAS_PASSWORD\n"
 	    "  gitDeployKey: file:secrets/deploy-key\n"
-	    "  sopsKey: file:secrets/sops.agekey\n"
+	    "  sopsKey: file:secrets/sops-gpg.asc\n"
 	    "  s3AccessKey: env:S3_ACCESS_KEY\n"
 	    "  s3SecretKey: env:S3_SECRET_KEY\n",
 	    site,

@@ -15,6 +15,7 @@
 #include "cmd.h"
 #include "base/err.h"
 #include "profile/model.h"
+#include "profile/value.h"
 #include "install/plan.h"
 #include "install/report.h"
 #include "base/util.h"
@@ -241,7 +242,13 @@ int install_command(int argc, char **argv, bool plan_only)
 		goto out_free;
 	}
 	if (o.node && !model_node_by_name(m, o.node)) {
-		cmd_error("node '%s' is not in profile '%s'", o.node, po.profile);
+		const char *near = value_closest(o.node, (const char *const *)&m->nodes[0].name,
+						 sizeof(m->nodes[0]), m->n_nodes);
+		if (near)
+			cmd_error("node '%s' is not in profile '%s'; did you mean '%s'?", o.node, po.profile,
+				  near);
+		else
+			cmd_error("node '%s' is not in profile '%s'", o.node, po.profile);
 		model_free(m);
 		rc = EXIT_USAGE;
 		goto out_free;

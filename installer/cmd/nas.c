@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "profile/value.h"
 #include "base/err.h"
 #include "base/json.h"
 #include "profile/model.h"
@@ -12,7 +13,7 @@
 
 static const char usage_text[] =
     "usage: appliance nas check PROFILE [--site FILE]... [--set KEY=VALUE]... [--json]\n"
-    "                           [--timeout MS] [--retries N]\n"
+    "                           [--timeout DURATION] [--retries N]\n"
     "       appliance nas prepare PROFILE [--site FILE]... [--set KEY=VALUE]... [--apply] [--json]\n"
     "\n"
     "check    preflight the NAS the profile names (nas:): TCP reachability, SMB3 or newer,\n"
@@ -25,7 +26,7 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  --json         machine-readable output on stdout\n"
-    "  --timeout MS   per-operation timeout (default nas.timeout)\n"
+    "  --timeout DURATION  per-operation timeout, e.g. 10s or 500ms (default nas.timeout)\n"
     "  --retries N    extra attempts on transient errors (default nas.retries)\n"
     "  --apply        prepare: make the changes (default: show them)\n"
     "  --site FILE, --set KEY=VALUE   as for every profile command\n";
@@ -78,12 +79,25 @@ static int parse(const char *sub, bool is_check, int argc, char **argv, struct n
 			bool t = strcmp(s, "--timeout") == 0;
 			if (i + 1 >= argc)
 				return cmd_usage_error(sub, "option '%s' needs a value", s);
-			if (parse_num(sub, s, argv[++i], t ? 1 : 0, t ? 3600000 : 100, &n))
-				return EXIT_USAGE;
-			if (t)
-				a->opts.timeout_ms = n;
-			else
+			if (t) {
+				/* a duration with its unit, as in the profile (10s, 1m30s); a bare
+				 * number is still read as milliseconds */
+				const char *v = argv[++i];
+				long long ms;
+				bool bare = v[0] && strspn(v, "0123456789") == strlen(v);
+				if (bare ? parse_num(sub, s, v, 1, 3600000, &n) != 0
+					 : (profile_parse_duration(v, &ms) < 0 || ms < 1 || ms > 3600000))
+					return bare ? EXIT_USAGE
+						    : cmd_usage_error(sub,
+								      "--timeout '%s': expected a duration "
+								      "such as 10s, 500ms or 1m",
+								      v);
+				a->opts.timeout_ms = bare ? n : ms;
+			} else {
+				if (parse_num(sub, s, argv[++i], 0, 100, &n))
+					return EXIT_USAGE;
 				a->opts.retries = (int)n;
+			}
 		} else if (s[0] == '-' && s[1]) {
 			return cmd_usage_error(sub, "unknown option '%s'", s);
 		} else if (!a->prof.profile) {

@@ -95,7 +95,7 @@ PY
 grep -v '^ *#' "$T/site.yaml" | grep -q '<CHOOSE' && not_ok "a marker is left" || ok "no marker left"
 mkdir -p "$T/secrets"
 echo "deploy key (test)" >"$T/secrets/deploy-key"
-echo "AGE-SECRET-KEY-TEST" >"$T/secrets/sops.agekey"
+echo "-----BEGIN PGP PRIVATE KEY BLOCK----- (test)" >"$T/secrets/sops-gpg.asc"
 export NAS_USERNAME=$APPLIANCE_DEMO_NAS_USER NAS_PASSWORD=$APPLIANCE_DEMO_NAS_PASSWORD
 export S3_ACCESS_KEY=$APPLIANCE_DEMO_S3_ACCESS_KEY S3_SECRET_KEY=$APPLIANCE_DEMO_S3_SECRET_KEY
 "$A" validate "$T/site.yaml" >"$T/v1" 2>&1 && ok "the site's profile validates" || { not_ok "validate"; head -10 "$T/v1" | sed 's/^/#   /'; }
