@@ -223,7 +223,7 @@ refuse "no live system" 1 "^appliance: live system file '$T/empty/vmlinuz' not f
 check "no live system: nothing written" test ! -e "$T/o"
 refuse "no iPXE" 1 "^appliance: iPXE binary '$T/empty/undionly.kpxe' not found \(No such file or directory\): install Debian's ipxe package or pass --ipxe DIR$" "$APPLIANCE" pxe "$P" --out "$T/o" "${ARGS[@]}" --ipxe "$T/empty"
 refuse "netboot dir without core.efi" 1 "^appliance: GRUB netboot image '$T/empty/grub/x86_64-efi/core.efi' not found \(No such file or directory\): run 'make iso' \(grub-mknetdir\) or pass --netboot DIR$" "$APPLIANCE" pxe "$P" --out "$T/o" --live "$T/live" --netboot "$T/empty"
-refuse "--set with a blank" 2 '^appliance: --set values for PXE cannot contain blanks' "$APPLIANCE" pxe "$P" --out "$T/o" "${ARGS[@]}" --set "site.timezone=America/New York"
+refuse "--set with a blank" 2 '^appliance: --set values for PXE cannot contain blanks' "$APPLIANCE" pxe "$P" --out "$T/o" "${ARGS[@]}" --set "site.vars.NOTE=New York"
 refuse "--serve without dnsmasq on PATH" 1 '^appliance: cannot run dnsmasq: No such file or directory \(install dnsmasq-base\)' env PATH=/nonexistent "$APPLIANCE" pxe "$P" --out "$T/o4" "${ARGS[@]}" --serve lo
 
 # ---- --serve hands nothing to the dnsmasq user (it used to chown site.cpio to it) ----
