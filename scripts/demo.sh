@@ -175,6 +175,18 @@ demo_setup() {
 	fi
 }
 
+# demo_setup_tap: demo_setup in a TAP test (tests/lib/tap.sh): a private copy of the binary
+# (the tree's may be relinked while a long test runs), then the site; on failure the setup's
+# log and exit 1.
+demo_setup_tap() {
+	cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
+	demo_setup >"$T/setup.log" 2>&1 || {
+		not_ok "demo site set up"
+		sed 's/^/#   /' "$T/setup.log" | tail -20
+		exit 1
+	}
+}
+
 # sha256 of the three disks, one line
 demo_disk_hashes() {
 	sha256sum "$DEMO_HW"/dev/nvme{0,1,2}n1 | cut -d' ' -f1 | tr '\n' ' '

@@ -79,6 +79,7 @@ static void usage(FILE *f, const char *cmd)
 	    "                     must match talos.caFingerprint. Generated when missing only for a\n"
 	    "                     one-node site, or with --new-cluster\n"
 	    "  --new-cluster      allow a new bundle for a site of several nodes (its first node)\n"
+	    "  --dry-run          the default: show the plan, change nothing\n"
 	    "  --config FILE      the node's machine config rendered elsewhere (appliance pxe payload):\n"
 	    "                     used as it is, no bundle needed; secrets not delivered are skipped\n"
 	    "  --cache DIR        image cache (default STATE_DIR/cache)\n"
@@ -94,6 +95,9 @@ static void usage(FILE *f, const char *cmd)
 		fprintf(f, "  --apply            carry the steps out (destructive)\n"
 			   "  --unattended       never ask; Ceph disks are wiped only when the profile says "
 			   "wipe: true\n");
+	fprintf(f, "\nexamples:\n"
+		   "  appliance plan site.yaml --node lake-1 --secrets talos-secrets.yaml\n"
+		   "  appliance install site.yaml --auto --secrets talos-secrets.yaml --apply\n");
 	fprintf(f, "\nexit codes: 0 ok, 1 a step failed, was refused, interrupted or is not available,\n"
 		   "            2 usage error, invalid profile or unknown node\n");
 }
@@ -158,7 +162,7 @@ int install_command(int argc, char **argv, bool plan_only)
 	struct plan_outcome out = { 0 };
 	struct app_err e = { 0 };
 	const char **files = NULL;
-	bool json = false;
+	bool json = false, dry_run = false;
 	struct model *m;
 	int r, n_files = 0, rc;
 	const char *v;
@@ -186,6 +190,8 @@ int install_command(int argc, char **argv, bool plan_only)
 			o.unattended = true;
 		else if (strcmp(a, "--reinstall") == 0)
 			o.reinstall = true;
+		else if (strcmp(a, "--dry-run") == 0)
+			dry_run = true; /* the default: said so, and refused with --apply */
 		else if (strcmp(a, "--new-cluster") == 0)
 			o.new_cluster = true;
 		else if ((v = cmd_opt(argc, argv, &i, "--node")))
@@ -222,6 +228,11 @@ int install_command(int argc, char **argv, bool plan_only)
 	cmd_default_profile(&po);
 	if (!po.profile) {
 		rc = cmd_usage_error(cmd, "no PROFILE given");
+		goto out_free;
+	}
+	if (dry_run && o.apply) {
+		rc = cmd_usage_error(
+		    cmd, "--dry-run and --apply contradict each other (a dry run is the default)");
 		goto out_free;
 	}
 	if (!o.node == !o.autodetect) {

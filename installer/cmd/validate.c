@@ -20,6 +20,10 @@ static void usage(FILE *f)
 		"  --site FILE      merge a site overlay over the profile\n"
 		"  --set KEY=VALUE  override one value (KEY like nodes[0].role or nas.port)\n"
 		"  --json           print {\"valid\",\"errors\",\"warnings\",\"diagnostics\"} on stdout\n\n"
+		"examples:\n"
+		"  appliance validate site.yaml\n"
+		"  appliance validate site.yaml --set talos.version=v1.11.2 --json\n"
+		"  appliance validate --keys | grep nas.\n\n"
 		"exit: 0 valid (warnings allowed), 2 invalid or usage error\n");
 }
 

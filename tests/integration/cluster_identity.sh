@@ -5,14 +5,9 @@
 # Runs on the simulated demo machine (profiles/demo.yaml has three nodes).
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/scripts/demo.sh"
-cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
 export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=32
 
-demo_setup >"$T/setup.log" 2>&1 || {
-	not_ok "demo site set up"
-	sed 's/^/#   /' "$T/setup.log" | tail -20
-	exit 1
-}
+demo_setup_tap
 # DEMO_ARGS without the site's bundle and fingerprint
 BASE=()
 for ((i = 0; i < ${#DEMO_ARGS[@]}; i++)); do

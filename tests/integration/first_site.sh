@@ -6,15 +6,10 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/scripts/demo.sh"
 . "$ROOT/tests/fixtures/machines/machines.sh"
-cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
-A=$APPLIANCE
 export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=200
 
-demo_setup >"$T/setup.log" 2>&1 || {
-	not_ok "demo site set up"
-	sed 's/^/#   /' "$T/setup.log" | tail -20
-	exit 1
-}
+demo_setup_tap
+A=$APPLIANCE
 
 # ---- init ------------------------------------------------------------------------------------
 "$A" init --site lake --nodes 3 --out "$T/site.yaml" 2>"$T/init.err"

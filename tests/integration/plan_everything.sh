@@ -5,14 +5,9 @@
 # install command, which works when pasted. Each failure is printed once.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/scripts/demo.sh"
-cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
 export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=32
 
-demo_setup >"$T/setup.log" 2>&1 || {
-	not_ok "demo site set up"
-	sed 's/^/#   /' "$T/setup.log" | tail -20
-	exit 1
-}
+demo_setup_tap
 before=$(demo_disk_hashes)
 step_line() { grep -A30 "^\[[0-9]*/13\] $1:" "$2" | grep -m1 -E '^      (todo|done|failed|blocked|skip|redo)'; }
 

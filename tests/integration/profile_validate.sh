@@ -9,7 +9,7 @@ for f in tests/profiles/valid/*.yaml profiles/immich.yaml profiles/demo.yaml; do
 	expect_fail "valid: $f" 0 "$APPLIANCE" validate "$f"
 done
 expect_out "even control planes: warning, still valid" \
-	'even-controlplanes.yaml:13:3: warning: nodes: 2 control-plane nodes: an even number' \
+	'even-controlplanes.yaml:14:3: warning: nodes: 2 control-plane nodes: an even number' \
 	"$APPLIANCE" validate tests/profiles/valid/even-controlplanes.yaml
 
 for f in tests/profiles/invalid/*.yaml; do

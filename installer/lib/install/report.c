@@ -115,7 +115,7 @@ void report_begin(struct report *r, const char *command, const char *node, bool 
 	}
 	/* node NULL: a run over several nodes (apply, upgrade) */
 	fprintf(r->f, "%s%s%s%s (%d steps)%s\n", command, node ? " for node '" : "", node ? node : "",
-		node ? "'" : "", n_steps, apply ? "" : ": dry run, nothing is changed");
+		node ? "'" : "", n_steps, apply ? "" : ": dry run (the default), nothing is changed");
 	fflush(r->f);
 }
 

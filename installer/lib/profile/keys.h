@@ -6,7 +6,8 @@
 #include <stdio.h>
 
 /* Every key a profile may have, one per line: "PATH<TAB>TYPE[<TAB>required]
- * [<TAB>default X]" (built-in defaults: profiles/defaults.yaml). */
+ * [<TAB>default X][<TAB># what it is]" (the default as the compiled-in
+ * profiles/defaults.yaml gives it; the description from the schema row). */
 void profile_print_keys(FILE *f);
 
 #endif

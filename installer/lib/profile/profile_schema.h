@@ -53,6 +53,7 @@ struct field {
 	long long min, max;		/* T_INT range (when min < max) */
 	const char *def;		/* default as text (lists: comma-separated) */
 	const char *const *url_schemes; /* T_URL: allowed schemes, NULL = http/https */
+	const char *desc;		/* one line for `validate --keys` */
 };
 
 struct table {
