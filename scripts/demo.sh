@@ -106,7 +106,7 @@ demo_nas() {
 	mkdir -p "$T/nas/k8s/pics/2024" "$T/nas/k8s/immich"
 	for i in 1 2 3; do head -c 4096 /dev/urandom >"$T/nas/k8s/pics/2024/IMG_000$i.jpg"; done
 	head -c 4096 /dev/urandom >"$T/nas/k8s/pics/IMG_0000.jpg"
-	smbd_user "$APPLIANCE_DEMO_NAS_USER" "$APPLIANCE_DEMO_NAS_PASSWORD"
+	smbd_user "$APPLIANCE_DEMO_NAS_USER" "$APPLIANCE_DEMO_NAS_PASSWORD" >/dev/null 2>&1 # Samba's own chatter
 	chown -R "$APPLIANCE_DEMO_NAS_USER" "$T/nas/k8s"
 	chmod -R u+rwX "$T/nas/k8s"
 	smbd_share k8s "$T/nas/k8s"
@@ -195,7 +195,7 @@ demo_disk_hashes() {
 demo_result() {
 	local d
 	echo
-	echo "=== install disk $DEMO_HW/dev/nvme0n1 (as /dev/nvme0n1):"
+	echo "=== install disk /dev/nvme0n1 (machine/dev/nvme0n1):"
 	sgdisk -p "$DEMO_HW/dev/nvme0n1" | sed -n '/^Number/,$p'
 	echo
 	echo "=== Ceph disks (wipefs lists every signature libblkid finds; none on a clean disk):"
@@ -209,9 +209,15 @@ demo_result() {
 	done
 	echo
 	echo "=== NAS checks:"
-	"$APPLIANCE" nas check "$DEMO_ROOT_DIR/profiles/demo.yaml" --set "nas.port=$SMBD_PORT" | sed 's/^/  /'
+	"$APPLIANCE" nas check "$DEMO_ROOT_DIR/profiles/demo.yaml" --set "nas.port=$SMBD_PORT" --json |
+		/usr/bin/python3 -c '
+import json, sys
+rows = json.load(sys.stdin).get("checks", [])
+for r in rows:
+    print("  %-5s %-14s %s" % (r.get("status", "?"), r.get("id", "?"), r.get("title", "")))' 2>/dev/null ||
+		echo "  (see preflight-nas above)"
 	echo
-	echo "=== firmware boot order (efivars; the previous order is in $DEMO_STATE/bootorder.previous):"
+	echo "=== firmware boot order (efivars; the previous order is kept in state/bootorder.previous):"
 	/usr/bin/python3 -c '
 import struct, sys
 ev, g = sys.argv[1], "8be4df61-93ca-11d2-aa0d-00e098032b8c"
@@ -221,8 +227,9 @@ for (n,) in struct.iter_unpack("<H", order):
     print("  Boot%04X  %s" % (n, data.decode("utf-16-le", "replace").split("\0")[0]))
 ' "$DEMO_HW/sys/firmware/efi/efivars"
 	echo
-	echo "=== rendered GitOps tree ($T/home-kubernetes):"
-	(cd "$T/home-kubernetes" 2>/dev/null && find . -type f | sort | sed 's/^/  /') || echo "  (none)"
+	echo "=== rendered GitOps tree (home-kubernetes): files per folder"
+	(cd "$T/home-kubernetes" 2>/dev/null && find . -mindepth 3 -maxdepth 3 -type d | sort |
+		while read -r d; do echo "  $(find "$d" -type f | wc -l) files in ${d#./}"; done) || echo "  (none)"
 }
 
 demo_main() {
@@ -231,15 +238,29 @@ demo_main() {
 	. "$DEMO_ROOT_DIR/tests/lib/tap.sh"
 	[ "${DEMO_KEEP:-}" = 1 ] && at_exit "cp -a $T ${T}.kept && echo kept ${T}.kept >&2"
 	echo "=== setting up the simulated site in $T"
-	demo_setup || { echo "demo: setup failed" >&2; exit 1; }
+	demo_setup >"$T/setup.log" 2>&1 || {
+		cat "$T/setup.log" >&2
+		echo "demo: setup failed" >&2
+		exit 1
+	}
+	grep -A8 '^old signatures' "$T/setup.log"
+	# the story with paths relative to the site's folder: shorter lines
+	cd "$T" || exit 1
+	ln -sf "$DEMO_ROOT_DIR/profiles/demo.yaml" demo.yaml
+	local args=() a
+	for a in "${DEMO_ARGS[@]}"; do
+		a=${a//$T\//}
+		[ "$a" = "$DEMO_ROOT_DIR/profiles/demo.yaml" ] && a=demo.yaml
+		args+=("$a")
+	done
 	echo
-	echo "=== appliance plan"
-	"$APPLIANCE" plan "${DEMO_ARGS[@]}"
+	echo "=== appliance plan ${args[*]:0:3} ..."
+	"$APPLIANCE" plan "${args[@]}"
 	echo
-	echo "=== appliance install --apply --unattended"
+	echo "=== appliance install ... --apply --unattended"
 	local rc=0 json=()
 	[ "${DEMO_JSON:-}" = 1 ] && json=(--json)
-	"$APPLIANCE" install "${DEMO_ARGS[@]}" --apply --unattended "${json[@]}" || rc=$?
+	"$APPLIANCE" install "${args[@]}" --apply --unattended "${json[@]}" || rc=$?
 	demo_result
 	echo
 	if [ $rc -eq 0 ]; then
@@ -247,6 +268,15 @@ demo_main() {
 	else
 		echo "demo: install exited $rc (see above)"
 	fi
+	cat <<'EOT'
+
+next steps for a real site (docs/getting-started.md):
+  appliance init --site NAME --nodes 3 --out site.yaml   # a starter profile
+  appliance identify --name NODE                         # on each machine
+  appliance validate site.yaml                           # until it says valid
+  appliance talos secrets site.yaml --out talos-secrets.yaml
+  appliance plan site.yaml --auto --secrets talos-secrets.yaml
+EOT
 	exit $rc
 }
 

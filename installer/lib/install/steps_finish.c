@@ -305,24 +305,17 @@ static int summary_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	if (counts[REPORT_FAILED] + counts[REPORT_BLOCKED] && used > 0 && (size_t)used < n)
 		snprintf(result + used, n - (size_t)used, ", %d failed, %d blocked", counts[REPORT_FAILED],
 			 counts[REPORT_BLOCKED]);
-	if (c->node)
-		for (int i = 0; i < S_SUMMARY; i++)
-			if (c->result[i][0])
-				report_note(c->rep, c->step, "%-17s %s", plan_step_names[i], c->result[i]);
+	/* each step's result was shown at its step: the summary adds what follows */
 	if (!c->apply)
 		summary_disks(c);
 	if (!c->node)
 		return 0;
 	if (c->apply && c->install && counts[REPORT_UNAVAILABLE] == 0 && counts[REPORT_FAILED] == 0) {
-		report_note(c->rep, c->step,
-			    "next boot: Talos from %s reads its config from the 'metal-iso' "
-			    "partition, installs itself and joins cluster '%s'",
+		report_note(c->rep, c->step, "next boot: Talos from %s joins cluster '%s'",
 			    step_disk_name(c->install), c->m->site.cluster);
-		report_note(c->rep, c->step,
-			    "follow it: 'appliance bootstrap %s --secrets %s --node %s' once the node "
-			    "answers on the Talos API (port 50000)",
-			    c->m->path, c->o->config ? "BUNDLE (on the admin machine)" : c->secrets_path,
-			    c->node->name);
+		report_note(c->rep, c->step, "once the node answers on the Talos API (port 50000):");
+		report_note(c->rep, c->step, "  appliance bootstrap %s --secrets %s --node %s", c->m->path,
+			    c->o->config ? "BUNDLE" : c->secrets_path, c->node->name);
 	}
 	return 0;
 }

@@ -46,14 +46,16 @@ static int identify_run(struct ctx *c, char *result, size_t n, struct app_err *e
 				step_action(c, "warn", "this machine's identity matches node '%s', not '%s'",
 					    auto_node->name, c->node->name);
 		}
-		snprintf(result, n, "node '%s' (given with --node; this machine: %s)", c->node->name, seen);
+		step_action(c, "info", "this machine: %s", seen);
+		snprintf(result, n, "node '%s' (given with --node)", c->node->name);
 	} else {
 		r = identity_match(c->m, &c->id, &c->node, e);
 		if (r < 0) {
 			free(seen);
 			return r;
 		}
-		snprintf(result, n, "node '%s' matched by identity (this machine: %s)", c->node->name, seen);
+		step_action(c, "info", "this machine: %s", seen);
+		snprintf(result, n, "node '%s' matched by identity", c->node->name);
 	}
 	free(seen);
 	return 0;
