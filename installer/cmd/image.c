@@ -20,7 +20,8 @@
 #include "talos/talos_schematic.h"
 #include "base/util.h"
 
-#define DEFAULT_CACHE "/var/cache/appliance/images"
+/* the cache install reads: STATE_DIR/cache ($APPLIANCE_STATE_DIR, else /var/lib/appliance) */
+#define DEFAULT_CACHE "/var/lib/appliance/cache"
 
 static const char usage_text[] =
     "usage: appliance image fetch PROFILE [--site FILE]... [--set KEY=VALUE]... [--cache DIR]\n"
@@ -30,7 +31,8 @@ static const char usage_text[] =
     "       appliance image add-config DEVICE --volume FILE [--apply]\n"
     "\n"
     "fetch       download the profile's Talos image (Image Factory or talos.image.mirror) into\n"
-    "            the cache (default " DEFAULT_CACHE "), resuming a partial download, and\n"
+    "            the cache install reads (default $APPLIANCE_STATE_DIR/cache, else\n"
+    "            " DEFAULT_CACHE "), resuming a partial download, and\n"
     "            check it against the SHA-256 pinned in talos.image.pins. An unpinned image\n"
     "            is refused unless --trust-on-first-use, which records the hash it saw.\n"
     "write       write SOURCE (file or http(s) URL; zstd, xz, gzip or raw) onto DEVICE (block\n"
@@ -111,6 +113,7 @@ static int do_fetch(int argc, char **argv)
 {
 	struct profile_opts po = { 0 };
 	const char *cache = DEFAULT_CACHE, *ca = NULL;
+	static char state_cache[4096];
 	bool tofu = false;
 	struct model *m = NULL;
 	struct app_err e = { 0 };
@@ -119,6 +122,10 @@ static int do_fetch(int argc, char **argv)
 	struct prog pg = { .what = "image fetch", .tty = isatty(2), .last_pct = -10 };
 	int rc = EXIT_FAIL, r;
 
+	if (getenv("APPLIANCE_STATE_DIR") && *getenv("APPLIANCE_STATE_DIR")) {
+		snprintf(state_cache, sizeof(state_cache), "%s/cache", getenv("APPLIANCE_STATE_DIR"));
+		cache = state_cache;
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		if (cmd_is_help(argv[i])) {

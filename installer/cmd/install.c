@@ -137,6 +137,23 @@ static void shell_word(struct buf *b, const char *arg)
 	buf_puts(b, "'");
 }
 
+/* PROFILE [--site F]... [--set K=V]... as shell words (what suggested commands need). */
+static char *profile_words(const struct profile_opts *po)
+{
+	struct buf b = { 0 };
+
+	shell_word(&b, po->profile);
+	for (int i = 0; i < po->n_sites; i++) {
+		buf_puts(&b, " --site ");
+		shell_word(&b, po->sites[i]);
+	}
+	for (int i = 0; i < po->n_sets; i++) {
+		buf_puts(&b, " --set ");
+		shell_word(&b, po->sets[i]);
+	}
+	return b.data;
+}
+
 /* The install command that carries out this plan, complete and ready to
  * paste: the same arguments, 'install' for 'plan', and --apply. */
 static char *apply_command(int argc, char **argv)
@@ -163,6 +180,7 @@ int install_command(int argc, char **argv, bool plan_only)
 	struct app_err e = { 0 };
 	const char **files = NULL;
 	bool json = false, dry_run = false;
+	char *profile_args = NULL;
 	struct model *m;
 	int r, n_files = 0, rc;
 	const char *v;
@@ -265,6 +283,8 @@ int install_command(int argc, char **argv, bool plan_only)
 		goto out_free;
 	}
 	o.model = m;
+	profile_args = profile_words(&po);
+	o.profile_args = profile_args;
 	if (m->install.unattended)
 		o.unattended = true; /* the profile says: never ask */
 	o.disk_files = files;
@@ -322,6 +342,7 @@ int install_command(int argc, char **argv, bool plan_only)
 	}
 out_model:
 	free(out.more_failures);
+	free(profile_args);
 	report_free(o.report);
 	model_free(m);
 out_free:

@@ -59,7 +59,7 @@ rc=$?
 "$APPLIANCE" nas check "$ROOT/profiles/demo.yaml" --set "nas.port=$SMBD_PORT" >/dev/null 2>&1
 [ "$(stat -c %Y "$lib")" != "$(date -d '2001-01-01 00:00:00' +%s)" ] && ok "nas check's write probe does change it (the assertion above can fail)" ||
 	not_ok "nas check did not write its probe"
-grep -q "dry run, nothing is changed" "$T/plan" && ok "plan says it is a dry run" || not_ok "plan: no dry-run line"
+grep -q "dry run (the default), nothing is changed" "$T/plan" && ok "plan says it is a dry run, the default" || not_ok "plan: no dry-run line"
 
 # ---- the ending: disk by disk, then the exact command -------------------------------------------------
 for re in '^        overwrite /dev/nvme0n1: whole disk' '^                  Demo NVMe install, serial APPL-INSTALL-1, 192.0 MiB' \
@@ -77,3 +77,18 @@ grep -q '\.\.\.' <<<"$cmdline" && not_ok "the command elides arguments" || ok "t
 rc=$?
 [ $rc -eq 0 ] && ok "the pasted command installs (exit 0)" || { not_ok "the pasted command exits $rc"; tail -5 "$T/pasted" | sed 's/^/#   /'; }
 [ "$(demo_disk_hashes)" != "$before" ] && ok "the pasted command changed the disks" || not_ok "the pasted command changed nothing"
+
+# ---- an image not pinned yet: the suggested command is complete and, pasted, pins it --------------
+printf 'pins:\n' >"$T/new-pins.yaml"
+"$APPLIANCE" plan "${DEMO_ARGS[@]}" --state-dir "$T/s-pins" --set "talos.image.pins=$T/new-pins.yaml" >"$T/unpinned" 2>&1
+fetch=$(sed -n "s/^appliance: preflight-image: .*; record its hash with: //p" "$T/unpinned")
+case "$fetch" in
+"appliance image fetch "*" --trust-on-first-use") ok "unpinned image: the command to pin it is given in full" ;;
+*) not_ok "unpinned image: suggestion '$fetch'"; tail -3 "$T/unpinned" | sed 's/^/#   /' ;;
+esac
+(appliance() { "$APPLIANCE" "$@"; }; eval "$fetch") >"$T/fetch.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok "the pasted fetch pins the image (exit 0)" || { not_ok "the pasted fetch exits $rc"; tail -3 "$T/fetch.out" | sed 's/^/#   /'; }
+"$APPLIANCE" plan "${DEMO_ARGS[@]}" --state-dir "$T/s-pins" --set "talos.image.pins=$T/new-pins.yaml" >"$T/pinned" 2>&1
+grep -A6 '^\[5/13\] preflight-image' "$T/pinned" | grep -qE '^      (todo|done)' && ok "then plan finds the image pinned and cached where install looks" ||
+	{ not_ok "preflight-image after the fetch"; grep -A6 '^\[5/13\]' "$T/pinned" | sed 's/^/#   /'; }

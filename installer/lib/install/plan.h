@@ -46,6 +46,9 @@ struct plan_opts {
 	/* How the gitops step renders the tree; NULL: the normal tree. rebuild
 	 * passes recovery mode so the site's tree is rendered once, in recovery. */
 	const struct render_opts *render;
+	/* PROFILE and its --site/--set arguments as shell words, for the commands
+	 * the steps suggest (complete, ready to paste); NULL: the profile path */
+	const char *profile_args;
 };
 
 /* Outcome counts of a run. */

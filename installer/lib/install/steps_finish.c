@@ -314,7 +314,8 @@ static int summary_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 		report_note(c->rep, c->step, "next boot: Talos from %s joins cluster '%s'",
 			    step_disk_name(c->install), c->m->site.cluster);
 		report_note(c->rep, c->step, "once the node answers on the Talos API (port 50000):");
-		report_note(c->rep, c->step, "  appliance bootstrap %s --secrets %s --node %s", c->m->path,
+		report_note(c->rep, c->step, "  appliance bootstrap %s --secrets %s --node %s",
+			    c->o->profile_args ? c->o->profile_args : c->m->path,
 			    c->o->config ? "BUNDLE" : c->secrets_path, c->node->name);
 	}
 	return 0;

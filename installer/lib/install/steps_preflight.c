@@ -140,9 +140,9 @@ static int image_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 	if (r == 0)
 		r = app_err_set(
 		    e, -ENOENT,
-		    "image '%s' is not pinned in '%s'; run 'appliance image fetch --trust-on-first-use' "
-		    "to record its hash",
-		    c->image_key, pins);
+		    "image '%s' is not pinned in '%s'; record its hash with: appliance image fetch %s "
+		    "--cache %s --trust-on-first-use",
+		    c->image_key, pins, c->o->profile_args ? c->o->profile_args : c->m->path, c->cache_dir);
 	free(pins);
 	if (r < 0)
 		return r;
