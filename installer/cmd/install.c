@@ -80,6 +80,8 @@ static void usage(FILE *f, const char *cmd)
 	    "                     one-node site, or with --new-cluster\n"
 	    "  --new-cluster      allow a new bundle for a site of several nodes (its first node)\n"
 	    "  --dry-run          the default: show the plan, change nothing\n"
+	    "  -q, --quiet        only what changes, what failed and the summary\n"
+	    "  -v, --verbose      also every step's inputs (what a re-run compares)\n"
 	    "  --config FILE      the node's machine config rendered elsewhere (appliance pxe payload):\n"
 	    "                     used as it is, no bundle needed; secrets not delivered are skipped\n"
 	    "  --cache DIR        image cache (default STATE_DIR/cache)\n"
@@ -180,6 +182,7 @@ int install_command(int argc, char **argv, bool plan_only)
 	struct app_err e = { 0 };
 	const char **files = NULL;
 	bool json = false, dry_run = false;
+	int verbosity = 0;
 	char *profile_args = NULL;
 	struct model *m;
 	int r, n_files = 0, rc;
@@ -208,6 +211,10 @@ int install_command(int argc, char **argv, bool plan_only)
 			o.unattended = true;
 		else if (strcmp(a, "--reinstall") == 0)
 			o.reinstall = true;
+		else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0)
+			verbosity = -1;
+		else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0)
+			verbosity = 1;
 		else if (strcmp(a, "--dry-run") == 0)
 			dry_run = true; /* the default: said so, and refused with --apply */
 		else if (strcmp(a, "--new-cluster") == 0)
@@ -292,6 +299,7 @@ int install_command(int argc, char **argv, bool plan_only)
 	o.stop = &stop_flag;
 	o.busy = &busy_flag;
 	o.report = report_new(stdout, json ? REPORT_JSON : REPORT_TTY);
+	report_set_verbosity(o.report, verbosity);
 	{
 		struct sigaction sa = { .sa_handler = on_sigint };
 		sigemptyset(&sa.sa_mask);

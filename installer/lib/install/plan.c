@@ -173,6 +173,11 @@ static int do_step(struct ctx *c, int i, struct plan_outcome *out, struct app_er
 	r = step_digest(c, i, &in, e);
 	if (r < 0)
 		goto done;
+	if (report_get_verbosity(c->rep) > 0 && in.data) /* -v: what the step depends on */
+		for (const char *l = in.data, *nl; *l; l = nl ? nl + 1 : l + strlen(l)) {
+			nl = strchr(l, '\n');
+			report_note(c->rep, c->step, "input %.*s", (int)(nl ? nl - l : (long)strlen(l)), l);
+		}
 	st = verdict(c, i, in.data, detail, sizeof(detail), &en, e);
 	if (st == REPORT_SKIP) {
 		snprintf(c->result[i], sizeof(c->result[i]), "%s", en.result);

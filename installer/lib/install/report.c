@@ -20,7 +20,30 @@ struct report {
 	double last_draw;
 	int last_pct;
 	bool line_open; /* TTY: a progress line is being redrawn */
+	int verbosity;	/* -1 quiet, 0 normal, 1 verbose (text modes only) */
+	bool begun;	/* quiet: the current step's title is not printed yet */
+	int idx;
+	char title[160];
 };
+
+void report_set_verbosity(struct report *r, int v)
+{
+	r->verbosity = v;
+}
+
+int report_get_verbosity(const struct report *r)
+{
+	return r->verbosity;
+}
+
+/* quiet: a step's title only once it has something to show */
+static void quiet_title(struct report *r)
+{
+	if (r->verbosity < 0 && !r->begun) {
+		fprintf(r->f, "[%d/%d] %s: %s\n", r->idx, r->n_steps, r->step, r->title);
+		r->begun = true;
+	}
+}
 
 static const char *const status_names[] = {
 	[REPORT_TODO] = "todo",
@@ -133,6 +156,11 @@ void report_step_begin(struct report *r, int idx, const char *step, const char *
 		return;
 	}
 	close_line(r);
+	r->idx = idx;
+	snprintf(r->title, sizeof(r->title), "%s", title);
+	r->begun = false;
+	if (r->verbosity < 0)
+		return;
 	fprintf(r->f, "[%d/%d] %s: %s\n", idx, r->n_steps, step, title);
 	fflush(r->f);
 }
@@ -151,6 +179,11 @@ void report_step_end(struct report *r, const char *step, enum report_status st, 
 		return;
 	}
 	close_line(r);
+	if (r->verbosity < 0 && st != REPORT_FAILED && st != REPORT_BLOCKED && st != REPORT_STOPPED) {
+		r->step_t0 = 0;
+		return;
+	}
+	quiet_title(r);
 	if (st == REPORT_FAILED) /* the command prints the failure, once, at the end */
 		fprintf(r->f, "      %s (%.1fs): see below\n", report_status_name(st), secs);
 	else if (detail && *detail)
@@ -174,8 +207,14 @@ static void vline(struct report *r, const char *event, const char *step, const c
 			j_kv(r, "kind", kind);
 		j_kv(r, "text", text);
 		j_close(r);
+	} else if (r->verbosity < 0 &&
+		   (!kind || strcmp(kind, "info") == 0 || strcmp(kind, "ok") == 0 ||
+		    strcmp(kind, "skip") == 0) &&
+		   step && strcmp(step, "summary") != 0) {
+		/* quiet: what changes and what went wrong, not the facts that checked out */
 	} else {
 		close_line(r);
+		quiet_title(r);
 		if (kind)
 			fprintf(r->f, "      %-9s %s\n", kind, text);
 		else /* notes of a step are indented under it */

@@ -37,6 +37,12 @@ struct report *report_new(FILE *f, enum report_mode mode);
 void report_free(struct report *r);
 enum report_mode report_get_mode(const struct report *r);
 
+/* Text modes: -1 quiet (what changes, what failed, the summary; a step's
+ * title only when it shows something), 0 normal, 1 verbose (also every
+ * step's inputs). JSON always has everything. */
+void report_set_verbosity(struct report *r, int v);
+int report_get_verbosity(const struct report *r);
+
 /* A run: command ("plan" | "install" | "apply" | "upgrade"), node name (NULL:
  * a run over several nodes), whether it applies. */
 void report_begin(struct report *r, const char *command, const char *node, bool apply, int n_steps);

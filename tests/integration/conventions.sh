@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The command-line conventions (issue 20, item 7): "did you mean" for commands, options and
+# node names; --dry-run accepted and said to be the default; -q/-v; durations with units;
+# --json where a command reports; version with commit, build date and target versions; the
+# profile found from $APPLIANCE_PROFILE or ./appliance.yaml; examples in --help.
+. "$(dirname "$0")/../lib/tap.sh"
+. "$ROOT/scripts/demo.sh"
+export DEMO_DISK_MIB=64 DEMO_CEPH_MIB=32
+demo_setup_tap
+A=$APPLIANCE
+
+# ---- did you mean -------------------------------------------------------------------------------
+expect_out "a misspelt command" "^appliance: unknown command 'instal'; did you mean 'install'\?$" "$A" instal
+expect_fail "a misspelt command: exit 2" 2 "$A" instal
+expect_out "a misspelt option" "^appliance plan: unknown option '--jsno'; did you mean '--json'\?$" "$A" plan "${DEMO_ARGS[@]}" --jsno
+expect_out "a misspelt option of a subcommand" "^appliance nas check: unknown option '--timout'; did you mean '--timeout'\?$" \
+	"$A" nas check "$ROOT/profiles/demo.yaml" --timout 5s
+expect_out "a misspelt node name" "node 'demo1' is not in profile '.*demo.yaml'; did you mean 'demo-1'\?" \
+	"$A" plan "$ROOT/profiles/demo.yaml" --node demo1
+expect_out "no suggestion for something far off" "^appliance render: unknown option '--zzzzzzzz'$" "$A" render "$ROOT/profiles/demo.yaml" --zzzzzzzz
+
+# ---- --dry-run, -q, -v ------------------------------------------------------------------------------
+"$A" plan "${DEMO_ARGS[@]}" --dry-run >"$T/dry" 2>&1
+[ $? -eq 0 ] && grep -q 'dry run (the default), nothing is changed' "$T/dry" && ok "--dry-run is accepted and said to be the default" ||
+	not_ok "--dry-run: $(tail -2 "$T/dry")"
+expect_fail "--dry-run with --apply: usage error" 2 "$A" install "${DEMO_ARGS[@]}" --dry-run --apply
+"$A" plan "${DEMO_ARGS[@]}" >"$T/normal" 2>&1
+"$A" plan "${DEMO_ARGS[@]}" -q >"$T/quiet" 2>&1
+"$A" plan "${DEMO_ARGS[@]}" -v >"$T/verbose" 2>&1
+[ "$(wc -l <"$T/quiet")" -lt "$(wc -l <"$T/normal")" ] && ! grep -q '^      info ' "$T/quiet" && grep -q '^        overwrite /dev/nvme0n1' "$T/quiet" &&
+	ok "-q: no facts that checked out; what changes and the disks' fates stay" || not_ok "-q output"
+grep -q '^      input disk.serial=APPL-INSTALL-1$' "$T/verbose" && [ "$(wc -l <"$T/verbose")" -gt "$(wc -l <"$T/normal")" ] &&
+	ok "-v: every step's inputs" || not_ok "-v output"
+grep -q "$APPLIANCE_DEMO_NAS_PASSWORD" "$T/verbose" && not_ok "-v shows a secret value" || ok "-v shows no secret value"
+
+# ---- durations with units -----------------------------------------------------------------------------
+expect_out "nas check --timeout 10s is a duration" "^ *ok +tcp " "$A" nas check "$ROOT/profiles/demo.yaml" --set "nas.port=$SMBD_PORT" --timeout 10s
+expect_out "nas check --timeout 10x: usage error naming the form" "--timeout '10x': expected a duration such as 10s" \
+	"$A" nas check "$ROOT/profiles/demo.yaml" --timeout 10x
+
+# ---- --json and version ------------------------------------------------------------------------------
+check "version --json: commit, build date, Talos/Kubernetes/Flux" /usr/bin/python3 -c '
+import json, subprocess, sys
+j = json.loads(subprocess.check_output([sys.argv[1], "version", "--json"]))
+assert j["commit"] and j["buildDate"] and j["talos"].startswith("v1.") and j["kubernetes"].startswith("v1.") and j["flux"].startswith("v2."), j' "$A"
+expect_out "version: commit and build date" '^appliance [0-9]+\.[0-9]+\.[0-9]+ \(commit [0-9a-f]{12}(-dirty)?|unknown, built ' "$A" version
+expect_out "version: the versions it installs" '^installs Talos v1\.[0-9]+\.[0-9]+ \(supports v1\.10\.x to v1\.12\.x\), Kubernetes v1\.[0-9.]+, Flux v2\.' "$A" version
+check "identify --json parses" /usr/bin/python3 -c 'import json,subprocess,sys; json.loads(subprocess.check_output([sys.argv[1],"identify","--hw-root",sys.argv[2],"--json"]))' "$A" "$DEMO_HW"
+
+# ---- the profile found when none is given ----------------------------------------------------------------
+expect_out "APPLIANCE_PROFILE names the profile" ': valid \(3 nodes' env APPLIANCE_PROFILE="$ROOT/profiles/demo.yaml" "$A" validate
+mkdir -p "$T/site" && cp "$ROOT/tests/profiles/valid/minimal.yaml" "$T/site/appliance.yaml"
+expect_out "./appliance.yaml is the profile" '^appliance.yaml: valid \(1 node' sh -c "cd '$T/site' && '$A' validate"
+expect_out "neither: the usage error says so" "no PROFILE given" sh -c "cd '$T' && env -u APPLIANCE_PROFILE '$A' validate"
+
+# ---- examples in --help ---------------------------------------------------------------------------------
+for c in init identify validate config plan install version; do
+	"$A" $c --help >"$T/help" 2>&1
+	grep -q '^examples:' "$T/help" && ok "$c --help has examples" || not_ok "$c --help has no examples"
+done
