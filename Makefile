@@ -116,7 +116,7 @@ man: $(MAN)
 $(MAN).in: man/appliance.1.in $(BIN)
 	@mkdir -p $(dir $@)
 	@$(BIN) _man >$@.commands
-	@sed -e "s|@VERSION@|$$($(BIN) version | cut -d' ' -f2)|" \
+	@sed -e "s|@VERSION@|$$($(BIN) version | head -1 | cut -d' ' -f2)|" \
 		-e "s|@DATE@|$$(git log -1 --format=%cs -- man/appliance.1.in installer 2>/dev/null || date -u +%F)|" \
 		-e '/^@COMMANDS@$$/r $@.commands' -e '/^@COMMANDS@$$/d' $< >$@.tmp && mv $@.tmp $@
 	@rm -f $@.commands

@@ -37,7 +37,7 @@ void cmd_err(const struct app_err *e)
 	cmd_error("%s", e->msg[0] ? e->msg : "failed");
 }
 
-/* The option of CMD nearest to OPT ("--jsno" -> "--json"), read from the
+/* The option of CMD nearest to OPT (jsno -> json), read from the
  * command's own --help (every option is listed there), or NULL. Caller frees. */
 static char *nearest_option(const char *cmd, const char *opt)
 {
@@ -88,7 +88,7 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	/* "unknown option '--jsno'": name the option meant */
+	/* an unknown option: name the one meant */
 	if (msg && strncmp(msg, "unknown option '", 16) == 0 && (q = strchr(msg + 16, '\''))) {
 		char *opt = xstrndup(msg + 16, (size_t)(q - msg - 16));
 		if (opt[0] == '-' && opt[1] == '-')

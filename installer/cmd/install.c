@@ -97,9 +97,14 @@ static void usage(FILE *f, const char *cmd)
 		fprintf(f, "  --apply            carry the steps out (destructive)\n"
 			   "  --unattended       never ask; Ceph disks are wiped only when the profile says "
 			   "wipe: true\n");
-	fprintf(f, "\nexamples:\n"
-		   "  appliance plan site.yaml --node lake-1 --secrets talos-secrets.yaml\n"
-		   "  appliance install site.yaml --auto --secrets talos-secrets.yaml --apply\n");
+	if (strcmp(cmd, "install") == 0)
+		fprintf(f, "\nexamples:\n"
+			   "  appliance install site.yaml --node lake-1 --secrets talos-secrets.yaml\n"
+			   "  appliance install site.yaml --auto --secrets talos-secrets.yaml --apply\n");
+	else
+		fprintf(f, "\nexamples:\n"
+			   "  appliance plan site.yaml --node lake-1 --secrets talos-secrets.yaml\n"
+			   "  appliance plan site.yaml --auto -q\n");
 	fprintf(f, "\nexit codes: 0 ok, 1 a step failed, was refused, interrupted or is not available,\n"
 		   "            2 usage error, invalid profile or unknown node\n");
 }

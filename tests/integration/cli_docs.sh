@@ -211,7 +211,7 @@ DRIVE
 		mapfile -t R <"$T/comp.$wbc"
 		all_cmds="$(printf '%s\n' "${CMDS[@]}" | sort | tr '\n' ' ')"
 		[ "${R[0]}" = "$all_cmds" ] && ok "$label: 'appliance <TAB>' offers every command" || not_ok "$label: commands: '${R[0]}'"
-		[ "${R[1]}" = "install " ] && ok "$label: 'appliance in<TAB>' -> install" || not_ok "$label: in -> '${R[1]}'"
+		[ "${R[1]}" = "init install " ] && ok "$label: 'appliance in<TAB>' -> init, install" || not_ok "$label: in -> '${R[1]}'"
 		[ "${R[2]}" = "config-volume gen schematic secrets " ] && ok "$label: talos sub-commands" || not_ok "$label: talos subs: '${R[2]}'"
 		[ "${R[3]}" = "--help --node --out --secrets --set --site " ] && ok "$label: 'talos gen --' offers gen's options only" || not_ok "$label: talos gen options: '${R[3]}'"
 		[ "${R[4]}" = "--help --id --json --set --site --urls " ] && ok "$label: 'talos schematic --' offers schematic's options" || not_ok "$label: schematic options: '${R[4]}'"
