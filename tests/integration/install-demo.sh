@@ -144,8 +144,9 @@ skip_next=0
 for a in "${DEMO_ARGS[@]}"; do
 	if [ $skip_next = 1 ]; then skip_next=0; elif [ "$a" = --node ]; then skip_next=1; else auto_args+=("$a"); fi
 done
-expect_out "--auto finds demo-1 by its MAC" \
-	"done: node 'demo-1' matched by identity \(this machine: macs 52:54:00:12:34:01, serial APPL-DEMO-1" \
+expect_out "--auto finds demo-1 by its MAC" "done: node 'demo-1' matched by identity" \
+	"$APPLIANCE" plan "${auto_args[@]}" --auto
+expect_out "--auto says what this machine is" "info +this machine: macs 52:54:00:12:34:01, serial APPL-DEMO-1" \
 	"$APPLIANCE" plan "${auto_args[@]}" --auto
 expect_out "plan --help" '^usage: appliance plan PROFILE' "$APPLIANCE" plan --help
 expect_out "install --help documents the exit codes" '^exit codes: 0 ok, 1 a step failed' "$APPLIANCE" install --help
