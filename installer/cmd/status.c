@@ -323,8 +323,23 @@ static void check_kube(struct day2 *d, const struct st_opts *o, struct site_st *
 		const char *h = mn->hostname && *mn->hostname ? mn->hostname : mn->name;
 		bool found = false;
 
-		for (size_t k = 0; k < s->parts[0].objs.n; k++)
-			found |= strcmp(s->parts[0].objs.v[k].name, h) == 0;
+		for (size_t k = 0; k < s->parts[0].objs.n; k++) {
+			const struct kube_object *ob = &s->parts[0].objs.v[k];
+
+			if (strcmp(ob->name, h) != 0)
+				continue;
+			found = true;
+			/* what the node booted, unlike the config's install image,
+			 * which an upgrade with another image does not change */
+			if (s->schematic[0] && ob->schematic[0] && strcmp(ob->schematic, s->schematic) != 0)
+				problem(s,
+					"node %s: booted schematic %.12s (its Node's "
+					"extensions.talos.dev/schematic), "
+					"not the profile's %.12s: its system extensions differ (appliance "
+					"upgrade "
+					"reinstalls the profile's)",
+					mn->name, ob->schematic, s->schematic);
+		}
 		if (!found)
 			problem(s, "kubernetes: node %s (%s) has not joined the cluster", mn->name, h);
 	}

@@ -123,6 +123,25 @@ degraded "status: Flux not installed (HelmRelease API missing)" \
 	"^  - kubernetes: listing helmreleases failed: https://127\.0\.0\.1:[0-9]+/apis/helm\.toolkit\.fluxcd\.io/v2/helmreleases: HTTP 404: the server could not find the requested resource$" \
 	--skip nas --skip backups
 $PY -c "import json; json.dump([], open('$T/kube/helmreleases.json','w'))"
+# what a node booted: Talos annotates its Node with extensions.talos.dev/schematic
+# (v1.10.5 internal/app/machined/pkg/controllers/k8s/node_annotation_spec.go); w1 booted
+# the empty schematic (talosctl's default installer), the others the profile's
+cp "$T/kube/nodes.json" "$T/kube/nodes.full"
+$PY - "$T/kube/nodes.json" "$SCHEMATIC" <<'PYEOF'
+import json, sys
+nodes = json.load(open(sys.argv[1]))
+for n in nodes:
+    n["metadata"]["annotations"] = {"extensions.talos.dev/schematic": sys.argv[2] if n["metadata"]["name"] != "w1"
+                                    else "376567988ad370138ad8b2698212367b8edcb69b5fd68c80be1f2ec7d603b4ba"}
+json.dump(nodes, open(sys.argv[1], "w"))
+PYEOF
+degraded "status: a node that booted another schematic than its config's installer says" \
+	"^  - node w1: booted schematic 376567988ad3 \(its Node's extensions\.talos\.dev/schematic\), not the profile's ${SCHEMATIC:0:12}: its system extensions differ \(appliance upgrade reinstalls the profile's\)$" \
+	--skip nas --skip backups
+if grep -qE "node cp[123]: booted schematic" "$T/.out" || [ "$(grep -c '^  - ' "$T/.out")" != 1 ]; then
+	not_ok "status: only w1's schematic is a problem"; sed 's/^/#   /' "$T/.out"
+else ok "status: only w1's schematic is a problem"; fi
+cp "$T/kube/nodes.full" "$T/kube/nodes.json"
 $PY -c "import json,sys; n=json.load(open(sys.argv[1])); json.dump(n[:3], open(sys.argv[1],'w'))" "$T/kube/nodes.json"
 degraded "status: a node that has not joined Kubernetes" \
 	"^  - kubernetes: node w1 \(w1\) has not joined the cluster$" --skip nas --skip backups

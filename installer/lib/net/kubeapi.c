@@ -226,6 +226,7 @@ void kube_objects_free(struct kube_objects *o)
 		free(o->v[i].name);
 		free(o->v[i].reason);
 		free(o->v[i].message);
+		free(o->v[i].schematic);
 	}
 	free(o->v);
 	o->v = NULL;
@@ -270,6 +271,8 @@ int kube_parse_ready(const char *json, size_t len, const char *name, struct kube
 		const char *st = cond ? sval(ynode_map_get(cond, "status")) : NULL;
 		const char *reason = cond ? sval(ynode_map_get(cond, "reason")) : NULL;
 		const char *msg = cond ? sval(ynode_map_get(cond, "message")) : NULL;
+		const char *sch = sval(ynode_map_get(ytree_get((struct ynode *)it, "metadata.annotations"),
+						     "extensions.talos.dev/schematic"));
 		struct kube_object *o;
 
 		ret->v = xrealloc(ret->v, (ret->n + 1) * sizeof(*ret->v));
@@ -282,6 +285,7 @@ int kube_parse_ready(const char *json, size_t len, const char *name, struct kube
 						      : KUBE_READY_UNKNOWN;
 		o->reason = xstrdup(reason ? reason : "");
 		o->message = xstrdup(msg ? msg : "");
+		o->schematic = xstrdup(sch ? sch : "");
 	}
 	ytree_free(t);
 	return 0;

@@ -43,6 +43,10 @@ struct kube_object {
 	enum kube_ready ready;
 	char *reason;  /* "" when none */
 	char *message; /* "" when none */
+	/* a Node's annotation extensions.talos.dev/schematic: the Image Factory
+	 * schematic the node booted (Talos' NodeAnnotationSpecController from
+	 * its ExtensionStatus "schematic"); "" when absent */
+	char *schematic;
 };
 
 struct kube_objects {

@@ -150,7 +150,8 @@ static void test_kube_lists(void **state)
 	    "\"immich\"},\"status\":{\"conditions\":[{\"type\":\"Reconciling\",\"status\":\"True\"},{"
 	    "\"type\":"
 	    "\"Ready\",\"status\":\"False\",\"reason\":\"HealthCheckFailed\",\"message\":\"timeout: "
-	    "[a]\\nnext\"}]}},{\"metadata\":{\"name\":\"n1\"}}]}";
+	    "[a]\\nnext\"}]}},{\"metadata\":{\"name\":\"n1\",\"annotations\":{\"extensions.talos.dev/"
+	    "schematic\":\"abc123\"}}}]}";
 	struct kube_objects o;
 	struct app_err e = { 0 };
 
@@ -163,6 +164,8 @@ static void test_kube_lists(void **state)
 	assert_string_equal(o.v[0].message, "timeout: [a]\nnext");
 	assert_int_equal(o.v[1].ready, KUBE_READY_UNKNOWN);
 	assert_string_equal(o.v[1].namespace, "");
+	assert_string_equal(o.v[0].schematic, "");
+	assert_string_equal(o.v[1].schematic, "abc123");
 	kube_objects_free(&o);
 	assert_int_equal(kube_parse_ready("{\"kind\":\"Status\"}", 17, "t", &o, &e), -EPROTO);
 }
