@@ -259,6 +259,7 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	r = report_new(stdout, o.d.json ? REPORT_JSON : REPORT_TTY);
+	report_set_inline_failures(r, true);
 	plans = xcalloc(d.n ? d.n : 1, sizeof(*plans));
 	report_begin(r, "apply", NULL, o.apply, (int)(o.apply ? 2 * d.n : d.n));
 	/* 1. the dry run everywhere first: nothing is applied if any node refuses */

@@ -449,6 +449,7 @@ int cmd_upgrade(int argc, char **argv)
 		for (size_t i = 0; i < u.d.n; i++)
 			todo += u.nodes[i].talos + u.nodes[i].kube + u.nodes[i].resume;
 		u.r = report_new(stdout, o.d.json ? REPORT_JSON : REPORT_TTY);
+		report_set_inline_failures(u.r, true);
 		report_begin(u.r, "upgrade", NULL, o.apply, (int)(u.d.n + (o.apply && !bad ? todo : 0)));
 		print_plan(&u);
 		if (etcd_err[0])

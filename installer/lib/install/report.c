@@ -24,11 +24,17 @@ struct report {
 	bool begun;	/* quiet: the current step's title is not printed yet */
 	int idx;
 	char title[160];
+	bool inline_failures; /* a failure's detail on its step, not "see below" */
 };
 
 void report_set_verbosity(struct report *r, int v)
 {
 	r->verbosity = v;
+}
+
+void report_set_inline_failures(struct report *r, bool on)
+{
+	r->inline_failures = on;
 }
 
 int report_get_verbosity(const struct report *r)
@@ -184,7 +190,8 @@ void report_step_end(struct report *r, const char *step, enum report_status st, 
 		return;
 	}
 	quiet_title(r);
-	if (st == REPORT_FAILED) /* the command prints the failure, once, at the end */
+	if (st == REPORT_FAILED && !(r->inline_failures && detail && *detail))
+		/* the command prints the failure, once, at the end */
 		fprintf(r->f, "      %s (%.1fs): see below\n", report_status_name(st), secs);
 	else if (detail && *detail)
 		fprintf(r->f, "      %s: %s (%.1fs)\n", report_status_name(st), detail, secs);

@@ -41,6 +41,10 @@ enum report_mode report_get_mode(const struct report *r);
  * title only when it shows something), 0 normal, 1 verbose (also every
  * step's inputs). JSON always has everything. */
 void report_set_verbosity(struct report *r, int v);
+/* A failed step shows its detail on its own line ("failed: DETAIL") instead
+ * of "see below": for commands that do not print the failure again at the end
+ * (apply, upgrade: several nodes may fail, each with its own reason). */
+void report_set_inline_failures(struct report *r, bool on);
 int report_get_verbosity(const struct report *r);
 
 /* A run: command ("plan" | "install" | "apply" | "upgrade"), node name (NULL:
