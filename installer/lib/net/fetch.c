@@ -36,10 +36,10 @@ struct xfer {
 	uint64_t skip;	    /* stream mode: bytes to drop after a server ignored Range */
 	uint64_t total;	    /* full size when known */
 	bool range_asked;
-	bool started;	       /* first body byte of this attempt seen */
-	bool restarted;	       /* the server ignored Range at least once */
-	struct timespec start; /* of the whole transfer (deadline_s) */
-	int sink_err;	       /* negative errno from the sink or write(2) */
+	bool started;	/* first body byte of this attempt seen */
+	bool restarted; /* the server ignored Range at least once */
+	long start;	/* util_mono_ms() at the start of the whole transfer (deadline_s) */
+	int sink_err;	/* negative errno from the sink or write(2) */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -77,14 +77,6 @@ static int too_big(struct xfer *x, uint64_t bytes)
 	return 0;
 }
 
-static long elapsed_ms(const struct xfer *x)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - x->start.tv_sec) * 1000L + (now.tv_nsec - x->start.tv_nsec) / 1000000L;
-}
-
 /* Milliseconds left before the deadline (LONG_MAX without one, 0 when past). */
 static long left_ms(const struct xfer *x)
 {
@@ -92,7 +84,7 @@ static long left_ms(const struct xfer *x)
 
 	if (x->o->deadline_s <= 0)
 		return LONG_MAX;
-	left = x->o->deadline_s * 1000L - elapsed_ms(x);
+	left = x->o->deadline_s * 1000L - (util_mono_ms() - x->start);
 	return left > 0 ? left : 0;
 }
 
@@ -172,13 +164,6 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	return 0;
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static int run(struct xfer *x, struct app_err *e)
 {
 	const struct fetch_opts *o = x->o;
@@ -188,7 +173,7 @@ static int run(struct xfer *x, struct app_err *e)
 	int r = 0;
 
 	pthread_once(&curl_once, curl_init_once);
-	clock_gettime(CLOCK_MONOTONIC, &x->start);
+	x->start = util_mono_ms();
 	x->curl = curl_easy_init();
 	if (!x->curl)
 		return app_err_set(e, -ENOMEM, "cannot start a download of '%s'", o->url);
@@ -288,7 +273,7 @@ static int run(struct xfer *x, struct app_err *e)
 		if (o->on_retry)
 			o->on_retry(o->ctx, attempt + 1, x->delivered,
 				    errbuf[0] ? errbuf : curl_easy_strerror(rc));
-		sleep_ms(left_ms(x) < (long)backoff ? (unsigned)left_ms(x) : backoff);
+		util_sleep_ms(left_ms(x) < (long)backoff ? left_ms(x) : (long)backoff);
 		backoff = backoff >= 15000 ? 30000 : backoff * 2;
 	}
 	if (r == 0 && o->progress)

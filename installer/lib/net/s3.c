@@ -436,18 +436,10 @@ struct list_bounds {
 	size_t pages, max_pages, max_keys;
 	uint64_t bytes, max_bytes;
 	long deadline_ms;
-	struct timespec start;
+	long start; /* util_mono_ms() */
 	char **tokens;
 	size_t n_tokens;
 };
-
-static long elapsed_ms(const struct timespec *start)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (long)(now.tv_sec - start->tv_sec) * 1000L + (now.tv_nsec - start->tv_nsec) / 1000000L;
-}
 
 static int list_late(const struct list_bounds *b, const char *where, struct app_err *e)
 {
@@ -477,7 +469,7 @@ static int list_check(struct list_bounds *b, const struct s3_objects *objs, cons
 	if (b->pages >= b->max_pages)
 		return app_err_set(e, -E2BIG, "%s: still truncated after %zu pages; giving up", where,
 				   b->pages);
-	if (elapsed_ms(&b->start) >= b->deadline_ms)
+	if ((util_mono_ms() - b->start) >= b->deadline_ms)
 		return list_late(b, where, e);
 	b->tokens = xrealloc(b->tokens, sizeof(*b->tokens) * (b->n_tokens + 1));
 	b->tokens[b->n_tokens++] = xstrdup(token);
@@ -503,18 +495,18 @@ int s3_list(const struct s3_target *t, const char *prefix, size_t max_keys, stru
 	memset(ret, 0, sizeof(*ret));
 	if (!curl)
 		return app_err_set(e, -ENOMEM, "cannot create a curl handle");
-	clock_gettime(CLOCK_MONOTONIC, &b.start);
+	b.start = util_mono_ms();
 	where = xasprintf("%s: listing s3://%s/%s", t->endpoint, t->bucket, prefix);
 	do {
 		bool truncated = false;
 		char *next = NULL;
-		long left = b.deadline_ms - elapsed_ms(&b.start);
+		long left = b.deadline_ms - (util_mono_ms() - b.start);
 
 		/* no single page may outlast the listing's deadline */
 		curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
 				 left < per_request ? (left > 1 ? left : 1) : per_request);
 		r = list_page(curl, t, prefix, token, &body, e);
-		if (r < 0 && elapsed_ms(&b.start) >= b.deadline_ms)
+		if (r < 0 && (util_mono_ms() - b.start) >= b.deadline_ms)
 			r = list_late(&b, where, e); /* the page was cut short by the listing's deadline */
 		if (r < 0)
 			break;
