@@ -86,6 +86,12 @@ case "$fetch" in
 "appliance image fetch "*" --trust-on-first-use") ok "unpinned image: the command to pin it is given in full" ;;
 *) not_ok "unpinned image: suggestion '$fetch'"; tail -3 "$T/unpinned" | sed 's/^/#   /' ;;
 esac
+# write-image is blocked (the image is not pinned): the empty install disk is not "kept"
+grep -q '^        undecided /dev/nvme0n1: write-image blocked; overwritten once that is fixed' "$T/unpinned" &&
+	ok "unpinned image: the install disk's fate is undecided, not kept" ||
+	{ not_ok "unpinned image: install disk's fate"; grep -A1 ' /dev/nvme0n1: ' "$T/unpinned" | sed 's/^/#   /'; }
+grep -q 'Talos already installed' "$T/unpinned" && not_ok "unpinned image: an empty disk is called installed" ||
+	ok "unpinned image: no disk is called installed"
 (appliance() { "$APPLIANCE" "$@"; }; eval "$fetch") >"$T/fetch.out" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok "the pasted fetch pins the image (exit 0)" || { not_ok "the pasted fetch exits $rc"; tail -3 "$T/fetch.out" | sed 's/^/#   /'; }

@@ -256,10 +256,30 @@ static bool pending(const struct ctx *c, int i)
 	return c->status[i] == REPORT_TODO || c->status[i] == REPORT_REDO || c->status[i] == REPORT_RESUME;
 }
 
+/* A disk's fate from its step: pending does `act`, done before keeps it; a step that failed
+ * or is blocked decides nothing yet, and saying "keep" then would hide that --apply changes the
+ * disk once the failure is fixed. */
+static const char *summary_fate(const struct ctx *c, int step, const char *act, const char **why,
+				const char *acting, const char *done, const char *verb, const char *name,
+				char *buf, size_t n)
+{
+	if (pending(c, step)) {
+		*why = acting;
+		return act;
+	}
+	if (c->status[step] == REPORT_SKIP || c->status[step] == REPORT_NOTHING) {
+		*why = done;
+		return "keep     ";
+	}
+	snprintf(buf, n, "%s %s; %s once that is fixed", name, report_status_name(c->status[step]), verb);
+	*why = buf;
+	return "undecided";
+}
+
 /* plan's last word: every disk of this machine, what --apply does to it. */
 static void summary_disks(struct ctx *c)
 {
-	char sz[32];
+	char sz[32], buf[160];
 
 	if (!c->have_inv)
 		return;
@@ -276,14 +296,14 @@ static void summary_disks(struct ctx *c)
 		for (size_t k = 0; k < c->n_ceph; k++)
 			ceph |= d == c->ceph[k];
 		if (d == c->install) {
-			bool w = pending(c, S_WRITE);
-			fate = w ? "overwrite" : "keep     ";
-			why = w ? "whole disk: Talos image + metal-iso config partition"
-				: "Talos already installed";
+			fate = summary_fate(c, S_WRITE, "overwrite", &why,
+					    "whole disk: Talos image + metal-iso config partition",
+					    "Talos already installed", "overwritten", "write-image", buf,
+					    sizeof(buf));
 		} else if (ceph) {
-			bool w = pending(c, S_WIPE);
-			fate = w ? "erase    " : "keep     ";
-			why = w ? "Ceph disk: old signatures wiped" : "Ceph disk, already clean";
+			fate =
+			    summary_fate(c, S_WIPE, "erase    ", &why, "Ceph disk: old signatures wiped",
+					 "Ceph disk, already clean", "erased", "wipe-ceph", buf, sizeof(buf));
 		}
 		report_note(c->rep, c->step, "  %s %s: %s", fate, step_disk_name(d), why);
 		report_note(c->rep, c->step, "            %s, serial %s, %s",
