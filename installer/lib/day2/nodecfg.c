@@ -218,17 +218,39 @@ static void redact_line(const char *l, size_t n, struct buf *out)
 
 void nodecfg_redact_diff(const char *diff, struct buf *out)
 {
+	/* the last removed line: where its redacted text starts in out, its
+	 * length, and its original text */
+	size_t minus_at = 0, minus_len = 0, minus_n = 0;
+	const char *minus = NULL;
+
 	for (const char *p = diff; p && *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		const char *prev = minus;
 
+		minus = NULL;
 		if ((n >= 3 &&
 		     (strncmp(p, "---", 3) == 0 || strncmp(p, "+++", 3) == 0 || strncmp(p, "@@", 2) == 0)) ||
 		    n == 0) {
 			buf_append(out, p, n);
 		} else if (*p == ' ' || *p == '+' || *p == '-') {
+			size_t at;
+
 			buf_append(out, p, 1);
+			at = out->len;
 			redact_line(p + 1, n - 1, out);
+			if (*p == '-') {
+				minus = p;
+				minus_n = n;
+				minus_at = at;
+				minus_len = out->len - at;
+			} else if (*p == '+' && prev && out->len - at == minus_len &&
+				   memcmp(out->data + at, out->data + minus_at, minus_len) == 0 &&
+				   (minus_n != n || memcmp(prev + 1, p + 1, n - 1) != 0)) {
+				/* "-k: <redacted>" then "+k: <redacted>" reads as no
+				 * change: say that the hidden value changed */
+				buf_puts(out, " (changed)");
+			}
 		} else {
 			redact_line(p, n, out);
 		}

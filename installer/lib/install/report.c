@@ -143,8 +143,9 @@ void report_begin(struct report *r, const char *command, const char *node, bool 
 		return;
 	}
 	/* node NULL: a run over several nodes (apply, upgrade) */
-	fprintf(r->f, "%s%s%s%s (%d steps)%s\n", command, node ? " for node '" : "", node ? node : "",
-		node ? "'" : "", n_steps, apply ? "" : ": dry run (the default), nothing is changed");
+	fprintf(r->f, "%s%s%s%s (%d step%s)%s\n", command, node ? " for node '" : "", node ? node : "",
+		node ? "'" : "", n_steps, n_steps == 1 ? "" : "s",
+		apply ? "" : ": dry run (the default), nothing is changed");
 	fflush(r->f);
 }
 

@@ -139,6 +139,12 @@ static void test_redact(void **state)
 	assert_non_null(
 	    strstr(out.data, "1cfc03ed7c08520a76a26afa295ce4c2633f4c099c73edfb184cc90d51b6ee69:v1.10.5"));
 	assert_non_null(strstr(out.data, "--- a\n+++ b\n@@ -1,4 +1,4 @@\n"));
+	/* a changed secret does not read as an unchanged line */
+	assert_non_null(strstr(out.data, "-    key: <redacted>\n+    key: <redacted> (changed)\n"));
+	buf_free(&out);
+	nodecfg_redact_diff("-  password: aaa\n+  password: aaa\n-  a: 1\n+  a: 2\n", &out);
+	assert_non_null(strstr(out.data, "+  password: <redacted>\n"));
+	assert_null(strstr(out.data, "(changed)"));
 	buf_free(&out);
 }
 
