@@ -249,8 +249,7 @@ int cmd_apply(int argc, char **argv)
 	if (rc != 0)
 		goto out;
 	if (!o.state_dir)
-		o.state_dir =
-		    getenv("APPLIANCE_STATE_DIR") ? getenv("APPLIANCE_STATE_DIR") : "/var/lib/appliance";
+		o.state_dir = cmd_state_dir();
 	/* the journal: locked when applying, only read for the dry run */
 	jdir = xasprintf("%s/apply", o.state_dir);
 	if (journal_open(jdir, o.apply, &j, &e) < 0) {

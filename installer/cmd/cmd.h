@@ -69,6 +69,10 @@ void profile_opts_free(struct profile_opts *o);
 /* No PROFILE given: $APPLIANCE_PROFILE, else ./appliance.yaml when it exists. */
 void cmd_default_profile(struct profile_opts *o);
 
+/* The state folder: $APPLIANCE_STATE_DIR when set and not empty, else
+ * /var/lib/appliance (journals, configs, the image cache in its cache/). */
+const char *cmd_state_dir(void);
+
 /* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with the value in *ret (and
  * *i past it), 0 when argv[*i] is another argument, -1 when the value is
  * missing. Prints nothing. */

@@ -123,6 +123,13 @@ int cmd_opt_value(int argc, char **argv, int *i, const char *name, const char **
 	return 1;
 }
 
+const char *cmd_state_dir(void)
+{
+	const char *s = getenv("APPLIANCE_STATE_DIR");
+
+	return s && *s ? s : "/var/lib/appliance";
+}
+
 const char *cmd_opt(int argc, char **argv, int *i, const char *name)
 {
 	const char *v = NULL;

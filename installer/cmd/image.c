@@ -112,7 +112,7 @@ static void prog_end(struct prog *p)
 static int do_fetch(int argc, char **argv)
 {
 	struct profile_opts po = { 0 };
-	const char *cache = DEFAULT_CACHE, *ca = NULL;
+	const char *cache, *ca = NULL;
 	static char state_cache[4096];
 	bool tofu = false;
 	struct model *m = NULL;
@@ -122,10 +122,8 @@ static int do_fetch(int argc, char **argv)
 	struct prog pg = { .what = "image fetch", .tty = isatty(2), .last_pct = -10 };
 	int rc = EXIT_FAIL, r;
 
-	if (getenv("APPLIANCE_STATE_DIR") && *getenv("APPLIANCE_STATE_DIR")) {
-		snprintf(state_cache, sizeof(state_cache), "%s/cache", getenv("APPLIANCE_STATE_DIR"));
-		cache = state_cache;
-	}
+	snprintf(state_cache, sizeof(state_cache), "%s/cache", cmd_state_dir());
+	cache = state_cache;
 	for (int i = 1; i < argc; i++) {
 		const char *v;
 		if (cmd_is_help(argv[i])) {

@@ -275,8 +275,7 @@ int install_command(int argc, char **argv, bool plan_only)
 		goto out_free;
 	}
 	if (!o.state_dir)
-		o.state_dir =
-		    getenv("APPLIANCE_STATE_DIR") ? getenv("APPLIANCE_STATE_DIR") : "/var/lib/appliance";
+		o.state_dir = cmd_state_dir();
 	m = cmd_load_model(&po, false);
 	if (!m) {
 		rc = EXIT_USAGE;

@@ -433,8 +433,7 @@ int cmd_pxe(int argc, char **argv)
 	 * image from this machine's cache, and the nodes' profiles point at it. */
 	if (lfd >= 0 && o.payload_url && !no_image) {
 		if (!cache_dir) {
-			const char *st = getenv("APPLIANCE_STATE_DIR");
-			cache_dir = cache_buf = xasprintf("%s/cache", st && *st ? st : "/var/lib/appliance");
+			cache_dir = cache_buf = xasprintf("%s/cache", cmd_state_dir());
 		}
 		r = image_prepare(m, cache_dir, ca_file, &si, &e);
 		if (r < 0) {

@@ -401,8 +401,7 @@ int cmd_upgrade(int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	}
 	if (!o.state_dir)
-		o.state_dir =
-		    getenv("APPLIANCE_STATE_DIR") ? getenv("APPLIANCE_STATE_DIR") : "/var/lib/appliance";
+		o.state_dir = cmd_state_dir();
 	/* the versions asked for win over the profile's, as --set would */
 	if (o.talos)
 		o.sets[0] = xasprintf("talos.version=%s", o.talos);

@@ -5,15 +5,9 @@
 # command-line contract.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/scripts/demo.sh"
-# a private copy: the tree's binary may be relinked while this long test runs
-cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
 export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=32 # smaller than `make demo`: the test hashes every disk often
 
-demo_setup >"$T/setup.log" 2>&1 || {
-	not_ok "demo site set up"
-	sed 's/^/#   /' "$T/setup.log" | tail -20
-	exit 1
-}
+demo_setup_tap
 ok "demo site set up (3 NVMe image disks, smbd on $SMBD_PORT, mirror ${DEMO_MIRROR:-none})"
 
 json_steps() { # FILE STATUS: step names whose step-end has STATUS, space separated

@@ -7,14 +7,9 @@
 # and the profile points at closed ports on 127.0.0.1.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/scripts/demo.sh"
-cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
 export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=32
 
-demo_setup >"$T/setup.log" 2>&1 || {
-	not_ok "demo site set up"
-	sed 's/^/#   /' "$T/setup.log" | tail -20
-	exit 1
-}
+demo_setup_tap
 closed=$(free_port)
 key=$(sed -n 's/^  \([^:]*\):.*/\1/p' "$DEMO_PINS")
 name=$(echo "$key" | tr / -)

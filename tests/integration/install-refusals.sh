@@ -5,14 +5,9 @@
 # disks' sha256 unchanged.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/scripts/demo.sh"
-cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
 
 export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=32
-demo_setup >"$T/setup.log" 2>&1 || {
-	not_ok "demo site set up"
-	sed 's/^/#   /' "$T/setup.log" | tail -20
-	exit 1
-}
+demo_setup_tap
 auto=()
 skip_next=0
 for a in "${DEMO_ARGS[@]}"; do
