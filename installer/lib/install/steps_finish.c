@@ -325,7 +325,10 @@ static int summary_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 	if (counts[REPORT_FAILED] + counts[REPORT_BLOCKED] && used > 0 && (size_t)used < n)
 		snprintf(result + used, n - (size_t)used, ", %d failed, %d blocked", counts[REPORT_FAILED],
 			 counts[REPORT_BLOCKED]);
-	/* each step's result was shown at its step: the summary adds what follows */
+	if (c->node) /* one place with every result (logs of unattended runs) */
+		for (int i = 0; i < S_SUMMARY; i++)
+			if (c->result[i][0])
+				report_note(c->rep, c->step, "%-17s %s", plan_step_names[i], c->result[i]);
 	if (!c->apply)
 		summary_disks(c);
 	if (!c->node)
