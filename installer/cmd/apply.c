@@ -39,6 +39,10 @@ static void usage(FILE *f)
 		"  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
 		"  -h, --help            this help\n"
 		"\n"
+		"examples:\n"
+		"  appliance apply site.yaml --secrets talos-secrets.yaml              # the diff per node\n"
+		"  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --apply\n"
+		"\n"
 		"exit codes: 0 ok, 1 a node refused or did not come back, 2 usage error\n",
 		day2_options_help);
 }

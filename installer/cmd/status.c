@@ -47,6 +47,10 @@ static void usage(FILE *f)
 	    "                        or --count times\n"
 	    "  -h, --help            this help\n"
 	    "\n"
+	    "examples:\n"
+	    "  appliance status site.yaml --secrets talos-secrets.yaml --kubeconfig kubeconfig\n"
+	    "  appliance status site.yaml --secrets talos-secrets.yaml --skip nas --json\n"
+	    "\n"
 	    "exit codes: 0 healthy, 1 degraded (the problems say what to look at), 2 usage error\n",
 	    day2_options_help);
 }

@@ -31,33 +31,39 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: appliance upgrade PROFILE --secrets FILE [--talos VERSION] [--kubernetes VERSION]\n"
-		"                         [--node NAME]... [--apply]\n"
-		"\n"
-		"Upgrade Talos (and with --kubernetes, Kubernetes) node by node: control planes one at a\n"
-		"time, then workers. The plan comes first; --apply carries it out. Talos is installed\n"
-		"from the Image Factory installer of the profile's schematic. Each node is waited for\n"
-		"(new version, healthy services, every etcd member) before the next; the first failure\n"
-		"stops the run, and a re-run continues where it stopped (journal in the state directory).\n"
-		"\n"
-		"options:\n"
-		"%s"
-		"  --talos VERSION       upgrade Talos to VERSION (default: the profile's talos.version);\n"
-		"                        put it in the profile afterwards\n"
-		"  --kubernetes VERSION  also move Kubernetes to VERSION (needs --secrets: the configs are\n"
-		"                        rendered); one minor version at a time\n"
-		"  --apply               carry the plan out (without it: the plan only)\n"
-		"  --stage               stage the upgrade, installed during the reboot that follows (for\n"
-		"                        a node whose files are busy; UpgradeRequest.stage)\n"
-		"  --wait SECONDS        per node: how long to wait for it (default 900)\n"
-		"  --kubeconfig PATH     also wait for each node to be Ready in Kubernetes (the admin\n"
-		"                        kubeconfig appliance bootstrap wrote)\n"
-		"  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
-		"  -h, --help            this help\n"
-		"\n"
-		"exit codes: 0 ok, 1 refused or stopped (the message says how to resume), 2 usage error\n",
-		day2_options_help);
+	fprintf(
+	    f,
+	    "usage: appliance upgrade PROFILE --secrets FILE [--talos VERSION] [--kubernetes VERSION]\n"
+	    "                         [--node NAME]... [--apply]\n"
+	    "\n"
+	    "Upgrade Talos (and with --kubernetes, Kubernetes) node by node: control planes one at a\n"
+	    "time, then workers. The plan comes first; --apply carries it out. Talos is installed\n"
+	    "from the Image Factory installer of the profile's schematic. Each node is waited for\n"
+	    "(new version, healthy services, every etcd member) before the next; the first failure\n"
+	    "stops the run, and a re-run continues where it stopped (journal in the state directory).\n"
+	    "\n"
+	    "options:\n"
+	    "%s"
+	    "  --talos VERSION       upgrade Talos to VERSION (default: the profile's talos.version);\n"
+	    "                        put it in the profile afterwards\n"
+	    "  --kubernetes VERSION  also move Kubernetes to VERSION (needs --secrets: the configs are\n"
+	    "                        rendered); one minor version at a time\n"
+	    "  --apply               carry the plan out (without it: the plan only)\n"
+	    "  --stage               stage the upgrade, installed during the reboot that follows (for\n"
+	    "                        a node whose files are busy; UpgradeRequest.stage)\n"
+	    "  --wait SECONDS        per node: how long to wait for it (default 900)\n"
+	    "  --kubeconfig PATH     also wait for each node to be Ready in Kubernetes (the admin\n"
+	    "                        kubeconfig appliance bootstrap wrote)\n"
+	    "  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
+	    "  -h, --help            this help\n"
+	    "\n"
+	    "examples:\n"
+	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --talos v1.10.6        # the plan\n"
+	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --talos v1.10.6 --apply\n"
+	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --kubernetes v1.33.3 --apply\n"
+	    "\n"
+	    "exit codes: 0 ok, 1 refused or stopped (the message says how to resume), 2 usage error\n",
+	    day2_options_help);
 }
 
 struct up_opts {

@@ -54,7 +54,7 @@ expect_out "./appliance.yaml is the profile" '^appliance.yaml: valid \(1 node' s
 expect_out "neither: the usage error says so" "no PROFILE given" sh -c "cd '$T' && env -u APPLIANCE_PROFILE '$A' validate"
 
 # ---- examples in --help ---------------------------------------------------------------------------------
-for c in init identify validate config plan install version; do
+for c in init identify validate config plan install version apply upgrade status; do
 	"$A" $c --help >"$T/help" 2>&1
 	grep -q '^examples:' "$T/help" && ok "$c --help has examples" || not_ok "$c --help has no examples"
 done
