@@ -25,8 +25,8 @@ static void usage(FILE *f)
 		   "  --hw-root DIR   read the machine below DIR (DIR/sys, DIR/dev; tests, fixtures)\n"
 		   "  --sysfs DIR     sysfs for the MACs and DMI (default HW_ROOT/sys, else /sys)\n\n"
 		   "examples:\n"
-		   "  appliance identify --name tank >> site.yaml\n"
-		   "  appliance identify --hw-root tests/fixture-machine --json\n\n"
+		   "  appliance identify --name lake-1 > lake-1.yaml   # paste it under 'nodes:'\n"
+		   "  appliance identify --name lake-1 --json         # the facts, for a script\n\n"
 		   "exit: 0 ok, 1 the machine could not be read, 2 usage error\n");
 }
 

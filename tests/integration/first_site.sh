@@ -46,7 +46,10 @@ j = json.load(open(sys.argv[1]))
 assert j["macs"] == ["52:54:00:20:00:02"] and j["serial"] == "FIXTURE-2", j
 sels = [d["selector"] for d in j["disks"]]
 assert len(set(sels)) == len(sels) == 4, sels' "$T/n2.json"
-expect_out "identify --help has examples" '^  appliance identify --name tank' "$A" identify --help
+expect_out "identify --help has examples" '^  appliance identify --name lake-1 > lake-1.yaml' "$A" identify --help
+# a new site's help names no production node and no path that does not exist
+"$A" identify --help | grep -qE 'tank|tests/fixture-machine' && not_ok "identify --help: a production name or a missing path" ||
+	ok "identify --help: examples are a new site's"
 
 # ---- the site's profile: the node blocks, the choices made ---------------------------------------
 # node lake-1 is the demo machine: its Ceph disks are given to Ceph
@@ -94,6 +97,9 @@ echo "-----BEGIN PGP PRIVATE KEY BLOCK----- (test)" >"$T/secrets/sops-gpg.asc"
 export NAS_USERNAME=$APPLIANCE_DEMO_NAS_USER NAS_PASSWORD=$APPLIANCE_DEMO_NAS_PASSWORD
 export S3_ACCESS_KEY=$APPLIANCE_DEMO_S3_ACCESS_KEY S3_SECRET_KEY=$APPLIANCE_DEMO_S3_SECRET_KEY
 "$A" validate "$T/site.yaml" >"$T/v1" 2>&1 && ok "the site's profile validates" || { not_ok "validate"; head -10 "$T/v1" | sed 's/^/#   /'; }
+# the image pins live beside the profile, not at the built-in ../images/pins.yaml (the repository's)
+"$A" config "$T/site.yaml" 2>&1 | grep -q '^    pins: pins.yaml$' && ok "init: the image pins file is beside the profile" ||
+	not_ok "init: talos.image.pins is not pins.yaml"
 
 # ---- one cluster identity ---------------------------------------------------------------------------
 "$A" talos secrets "$T/site.yaml" --out "$T/lake-secrets.yaml" >"$T/ts" 2>&1
