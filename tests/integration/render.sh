@@ -382,6 +382,11 @@ if [ ! -e "$T/nots/$P/gateways/app/ts.yaml" ] && ! grep -q 'name: ts$' "$T/nots/
 else
 	not_ok "tailscale disabled: ts gateway or route parent left"
 fi
+expect_out "tailscale disabled while the route names ts: validate says so, at the route's entry" \
+	"^--set apps.immich.route.gateways:1:2: warning: apps.immich.route.gateways\[0\]: gateway 'ts' is the Tailscale gateway, and platform.tailscale is off: the route attaches only to the other gateways \(turn platform.tailscale on, or drop 'ts'\)$" \
+	"$APPLIANCE" validate profiles/immich.yaml --set platform.tailscale.enabled=false --set 'apps.immich.route.gateways=[ts,public]'
+"$APPLIANCE" validate profiles/immich.yaml --set platform.tailscale.enabled=false --set 'apps.immich.route.gateways=[public]' >"$T/pub.out" 2>&1
+check "... and not when the route names only public" bash -c "! grep -q 'is the Tailscale gateway' '$T/pub.out'"
 rule "route hostnames are covered by the gateways' certificate" 'apps.immich.route.hostnames[1]=photos.example.org' \
 	"appliance: render: apps.immich.route.hostnames: 'photos.example.org' is not a site domain or a name directly under one (site.domains): the gateways' certificate would not cover it"
 rule "summary line" apps.immich.database.secret=other "appliance: render: 2 problems; nothing written"

@@ -352,6 +352,28 @@ static void check_placeholder_macs(struct diag_ctx *c, const struct model *m, co
 	}
 }
 
+/* The route attaches only to gateways that exist: the Tailscale one only with
+ * the Tailscale operator (render leaves it out otherwise). */
+static void check_route_gateways(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	const struct immich_route *r = &m->apps.immich.route;
+	const char *ts = m->platform.gateway_tailscale;
+
+	if (m->platform.tailscale.enabled || !ts || !m->apps.immich.enabled)
+		return;
+	for (size_t i = 0; i < r->gateways.n; i++) {
+		char *p;
+		if (strcmp(r->gateways.v[i], ts) != 0)
+			continue;
+		p = xasprintf("apps.immich.route.gateways[%zu]", i);
+		diag_node(c, node_at(t, p), p, DIAG_WARNING,
+			  "gateway '%s' is the Tailscale gateway, and platform.tailscale is off: the route "
+			  "attaches only to the other gateways (turn platform.tailscale on, or drop '%s')",
+			  ts, ts);
+		free(p);
+	}
+}
+
 /* Addresses a site's machines use lie inside its LAN, and no two are the
  * same (Talos would bring up the second node on the first one's address). */
 static void check_addresses(struct diag_ctx *c, const struct model *m, const struct ytree *t)
@@ -486,6 +508,7 @@ void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree
 	check_nodes(c, m, t);
 	check_cni(c, m, t);
 	check_placeholder_macs(c, m, t);
+	check_route_gateways(c, m, t);
 	drop_disabled_deps(m);
 	check_addresses(c, m, t);
 	check_timezone(c, m, t);
