@@ -78,6 +78,10 @@ out:
 	return near;
 }
 
+/* The option cmd_opt last found without its value: the parse loops then report it as
+ * unknown, and cmd_usage_error says what is wrong instead (plan --node). */
+static const char *missing_value;
+
 int cmd_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
@@ -88,11 +92,15 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	/* an unknown option: name the one meant */
+	/* an unknown option: name the one meant, or say its value is missing */
 	if (msg && strncmp(msg, "unknown option '", 16) == 0 && (q = strchr(msg + 16, '\''))) {
 		char *opt = xstrndup(msg + 16, (size_t)(q - msg - 16));
-		if (opt[0] == '-' && opt[1] == '-')
+		if (missing_value && strcmp(opt, missing_value) == 0) {
+			free(msg);
+			msg = xasprintf("option '%s' needs a value", opt);
+		} else if (opt[0] == '-' && opt[1] == '-') {
 			near = nearest_option(cmd, opt);
+		}
 		free(opt);
 	}
 	fprintf(stderr, "appliance %s: %s", cmd, msg ? msg : fmt);
@@ -133,8 +141,11 @@ const char *cmd_state_dir(void)
 const char *cmd_opt(int argc, char **argv, int *i, const char *name)
 {
 	const char *v = NULL;
+	int r = cmd_opt_value(argc, argv, i, name, &v);
 
-	return cmd_opt_value(argc, argv, i, name, &v) > 0 ? v : NULL;
+	if (r < 0)
+		missing_value = argv[*i];
+	return r > 0 ? v : NULL;
 }
 
 int cmd_value_opts(const char *cmd, int argc, char **argv, int *i, const struct cmd_value_opt *t, size_t n,

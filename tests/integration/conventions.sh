@@ -17,6 +17,8 @@ expect_out "a misspelt option of a subcommand" "^appliance nas check: unknown op
 	"$A" nas check "$ROOT/profiles/demo.yaml" --timout 5s
 expect_out "a misspelt node name" "node 'demo1' is not in profile '.*demo.yaml'; did you mean 'demo-1'\?" \
 	"$A" plan "$ROOT/profiles/demo.yaml" --node demo1
+expect_out "an option without its value says so" "^appliance plan: option '--node' needs a value$" "$A" plan "$ROOT/profiles/demo.yaml" --node
+expect_out "init: an option without its value says so" "^appliance init: option '--site' needs a value$" "$A" init --site
 expect_out "no suggestion for something far off" "^appliance render: unknown option '--zzzzzzzz'$" "$A" render "$ROOT/profiles/demo.yaml" --zzzzzzzz
 
 # ---- --dry-run, -q, -v ------------------------------------------------------------------------------
