@@ -31,6 +31,8 @@ expect_fail "--dry-run with --apply: usage error" 2 "$A" install "${DEMO_ARGS[@]
 "$A" plan "${DEMO_ARGS[@]}" -v >"$T/verbose" 2>&1
 [ "$(wc -l <"$T/quiet")" -lt "$(wc -l <"$T/normal")" ] && ! grep -q '^      info ' "$T/quiet" && grep -q '^        overwrite /dev/nvme0n1' "$T/quiet" &&
 	ok "-q: no facts that checked out; what changes and the disks' fates stay" || not_ok "-q output"
+grep -qE '^      done: [0-9]+ checked, .* to do' "$T/quiet" && ok "-q: the summary's counts stay" ||
+	{ not_ok "-q: no summary counts"; tail -3 "$T/quiet" | sed 's/^/#   /'; }
 grep -q '^      input disk.serial=APPL-INSTALL-1$' "$T/verbose" && [ "$(wc -l <"$T/verbose")" -gt "$(wc -l <"$T/normal")" ] &&
 	ok "-v: every step's inputs" || not_ok "-v output"
 grep -q "$APPLIANCE_DEMO_NAS_PASSWORD" "$T/verbose" && not_ok "-v shows a secret value" || ok "-v shows no secret value"

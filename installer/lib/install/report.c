@@ -186,7 +186,9 @@ void report_step_end(struct report *r, const char *step, enum report_status st, 
 		return;
 	}
 	close_line(r);
-	if (r->verbosity < 0 && st != REPORT_FAILED && st != REPORT_BLOCKED && st != REPORT_STOPPED) {
+	/* quiet keeps the last step's end: the summary's counts (how many failed, blocked) */
+	if (r->verbosity < 0 && st != REPORT_FAILED && st != REPORT_BLOCKED && st != REPORT_STOPPED &&
+	    r->idx != r->n_steps) {
 		r->step_t0 = 0;
 		return;
 	}
