@@ -53,8 +53,10 @@ int cmd_validate(int argc, char **argv)
 		}
 		r = profile_opts_arg(&o, argc, argv, &i);
 		if (r < 0) {
+			/* profile_opts_arg said what is wrong: each failure once */
 			profile_opts_free(&o);
-			return cmd_usage_error("validate", "missing value");
+			fputs("try 'appliance validate --help'\n", stderr);
+			return EXIT_USAGE;
 		}
 		if (r > 0)
 			continue;
