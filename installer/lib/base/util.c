@@ -220,6 +220,39 @@ int read_file(const char *path, size_t max, struct buf *out, struct app_err *e)
 	return r;
 }
 
+const char *file_kind(mode_t m)
+{
+	static const struct {
+		mode_t type;
+		const char *what;
+	} kinds[] = {
+		{ S_IFIFO, "a FIFO" },	  { S_IFCHR, "a character device" }, { S_IFBLK, "a block device" },
+		{ S_IFSOCK, "a socket" }, { S_IFDIR, "a directory" },
+	};
+
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if ((m & S_IFMT) == kinds[i].type)
+			return kinds[i].what;
+	return "not a regular file";
+}
+
+int read_regular(const char *path, size_t max, struct buf *out, struct app_err *e)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return app_err_set(e, -errno, "cannot open '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0)
+		r = app_err_set(e, -errno, "cannot stat '%s': %s", path, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		r = app_err_set(e, -EINVAL, "'%s' is %s, not a regular file", path, file_kind(st.st_mode));
+	else
+		r = read_fd(fd, path, max, out, e);
+	close(fd);
+	return r;
+}
+
 int read_fd(int fd, const char *path, size_t max, struct buf *out, struct app_err *e)
 {
 	char chunk[65536];

@@ -39,6 +39,12 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 int read_file(const char *path, size_t max, struct buf *out, struct app_err *e);
 /* The same from an open fd (not closed); path names it in messages. */
 int read_fd(int fd, const char *path, size_t max, struct buf *out, struct app_err *e);
+/* read_file() of a regular file only, opened without blocking: a FIFO, a device
+ * or a directory is refused (-EINVAL, "'PATH' is a FIFO, not a regular file")
+ * instead of hanging on open or read. */
+int read_regular(const char *path, size_t max, struct buf *out, struct app_err *e);
+/* "a FIFO", "a character device", ...: what a non-regular file is, for messages. */
+const char *file_kind(mode_t m);
 
 /* mkdir -p */
 int mkdir_p(const char *path, mode_t mode, struct app_err *e);

@@ -178,7 +178,7 @@ int journal_get(struct journal *j, const char *step, struct journal_entry *ret, 
 
 	(void)e; /* the journal is a hint: nothing here stops a run */
 	memset(ret, 0, sizeof(*ret));
-	r = read_file(p, JOURNAL_ENTRY_MAX, &b, &why);
+	r = read_regular(p, JOURNAL_ENTRY_MAX, &b, &why);
 	if (r == -EFBIG)
 		snprintf(ret->problem, sizeof(ret->problem), "'%.200s' is larger than %u bytes", p,
 			 JOURNAL_ENTRY_MAX);
@@ -214,7 +214,7 @@ static int put(struct journal *j, const char *step, const struct journal_entry *
 int journal_inputs(struct journal *j, const char *step, struct buf *out, struct app_err *e)
 {
 	char *p = xasprintf("%s/journal/%s.inputs", j->dir, step);
-	int r = read_file(p, 1 << 20, out, e);
+	int r = read_regular(p, 1 << 20, out, e);
 
 	free(p);
 	if (r == -ENOENT) {

@@ -13,23 +13,6 @@
 
 #define SECRET_MAX (1u << 20)
 
-/* What a non-regular file is, for the refusal. */
-static const char *file_kind(mode_t m)
-{
-	static const struct {
-		mode_t type;
-		const char *what;
-	} kinds[] = {
-		{ S_IFIFO, "a FIFO" },	  { S_IFCHR, "a character device" }, { S_IFBLK, "a block device" },
-		{ S_IFSOCK, "a socket" }, { S_IFDIR, "a directory" },
-	};
-
-	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if ((m & S_IFMT) == kinds[i].type)
-			return kinds[i].what;
-	return "not a regular file";
-}
-
 /* A file: secret: a regular file under SECRET_MAX, opened without blocking
  * (a FIFO must not hang the program, /dev/zero must not fill its memory). */
 static int read_secret_file(const char *name, const char *path, struct buf *b, struct app_err *e)

@@ -107,14 +107,46 @@ static void test_unreadable(void **state)
 	struct journal_entry en;
 
 	(void)state;
-	/* a directory where the entry belongs: read(2) fails with EISDIR */
+	/* a directory where the entry belongs: refused before any read */
 	assert_int_equal(mkdir(p, 0700), 0);
 	assert_int_equal(journal_open(dir, true, &j, NULL), 0);
 	assert_int_equal(journal_get(j, "dir-step", &en, NULL), 0);
 	assert_int_equal(en.status, JOURNAL_NONE);
-	assert_non_null(strstr(en.problem, "Is a directory"));
+	assert_non_null(strstr(en.problem, "is a directory, not a regular file"));
 	journal_close(j);
 	rmdir(p);
+	free(p);
+}
+
+/* a FIFO where the entry (or its .inputs) belongs: reported and not done at once, where an
+ * open(2) without O_NONBLOCK waited for a writer forever (issue 17, item 6) */
+static void test_fifo(void **state)
+{
+	char *p = xasprintf("%s/journal/fifo-step", dir), *pi = xasprintf("%s.inputs", p);
+	char *want = xasprintf("'%s' is a FIFO, not a regular file", p);
+	struct journal *j;
+	struct journal_entry en;
+	struct buf b = { 0 };
+	struct app_err e = { 0 };
+
+	(void)state;
+	alarm(20); /* the old code blocked here: die (and fail) instead of hanging the suite */
+	assert_int_equal(journal_open(dir, true, &j, NULL), 0);
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(mkfifo(pi, 0600), 0);
+	assert_int_equal(journal_get(j, "fifo-step", &en, NULL), 0);
+	assert_int_equal(en.status, JOURNAL_NONE);
+	if (!strstr(en.problem, want))
+		fail_msg("problem '%s' lacks '%s'", en.problem, want);
+	assert_int_equal(journal_inputs(j, "fifo-step", &b, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "is a FIFO, not a regular file"));
+	buf_free(&b);
+	journal_close(j);
+	unlink(p);
+	unlink(pi);
+	alarm(0);
+	free(want);
+	free(pi);
 	free(p);
 }
 
@@ -150,7 +182,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip), cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_garbage),	   cmocka_unit_test(test_unreadable),
-		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_parse),	   cmocka_unit_test(test_fifo),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
