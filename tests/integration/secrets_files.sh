@@ -51,6 +51,21 @@ export APPLIANCE_DEMO_NAS_USER=u APPLIANCE_DEMO_NAS_PASSWORD=p APPLIANCE_DEMO_SO
 check "control: a regular file (through a symlink) is read" gen "file:$T/token-link"
 rm -rf "$T/gen"
 
+# a relative file: reference stays in the profile's folder (a profile from elsewhere must not
+# pull /etc/shadow into a rendered Secret); an absolute path is the operator's own choice
+mkdir -p "$T/site"
+cp "$PROFILE" "$T/site/p.yaml"
+cp "$T/token" "$T/site/tok"
+timeout 30 "$APPLIANCE" talos gen "$T/site/p.yaml" --secrets "$T/secrets.yaml" --out "$T/gen-out" \
+	--set 'secrets.gitToken=file:../../../../../../../etc/shadow' >"$T/esc.out" 2>&1
+check "a relative file: secret leaving the profile's folder: exit 1" test $? -eq 1
+expect_out "... refused with where it resolves to" \
+	"^appliance: node 'demo-1': secret 'gitToken': file '../../../../../../../etc/shadow' resolves to '/etc/shadow', outside the profile's folder '$T/site': refused \(name it by an absolute path\)$" \
+	cat "$T/esc.out"
+check "... and no config carries it" bash -c "! grep -rqs 'root:' '$T/gen-out'"
+check "control: a relative file: secret inside the folder is read" \
+	timeout 30 "$APPLIANCE" talos gen "$T/site/p.yaml" --secrets "$T/secrets.yaml" --out "$T/gen-in" --set 'secrets.gitToken=file:tok'
+
 # ---- no core dumps while secrets are held -----------------------------------------------
 /usr/bin/python3 "$ROOT/tests/servers/s3_truncated.py" "$T/port" &
 S3_PID=$!

@@ -46,6 +46,9 @@ int read_regular(const char *path, size_t max, struct buf *out, struct app_err *
 /* "a FIFO", "a character device", ...: what a non-regular file is, for messages. */
 const char *file_kind(mode_t m);
 
+/* True when the resolved path lies in the resolved folder dir (or is dir). */
+bool path_beneath(const char *path, const char *dir);
+
 /* mkdir -p */
 int mkdir_p(const char *path, mode_t mode, struct app_err *e);
 

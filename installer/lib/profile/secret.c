@@ -52,6 +52,22 @@ const char *secret_ref(const struct model *m, const char *name)
 	return NULL;
 }
 
+static int secret_beneath_profile(const struct model *m, const char *name, const char *ref, const char *path,
+				  struct app_err *e)
+{
+	char *dir = realpath(m->dir ? m->dir : ".", NULL), *real = realpath(path, NULL);
+	int r = 0;
+
+	if (dir && real && !path_beneath(real, dir))
+		r = app_err_set(e, -EPERM,
+				"secret '%s': file '%s' resolves to '%s', outside the profile's folder '%s': "
+				"refused (name it by an absolute path)",
+				name, ref, real, dir);
+	free(dir);
+	free(real);
+	return r;
+}
+
 int secret_read(const struct model *m, const char *name, int trim, struct secret *ret, struct app_err *e)
 {
 	const char *ref = secret_ref(m, name);
@@ -72,7 +88,11 @@ int secret_read(const struct model *m, const char *name, int trim, struct secret
 	} else if (strncmp(ref, "file:", 5) == 0) {
 		char *path = model_path(m, ref + 5);
 
-		r = read_secret_file(name, path, &b, e);
+		/* a relative reference stays in the profile's folder: a profile from
+		 * elsewhere must not pull '../../etc/shadow' into a rendered Secret */
+		r = ref[5] == '/' ? 0 : secret_beneath_profile(m, name, ref + 5, path, e);
+		if (r == 0)
+			r = read_secret_file(name, path, &b, e);
 		free(path);
 		if (r < 0) {
 			buf_free(&b);

@@ -34,15 +34,6 @@ char *pxe_payload_dir(const char *out)
 
 /* ---- which files the build may read ------------------------------------------------ */
 
-static bool beneath(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	if (strcmp(dir, "/") == 0)
-		return true;
-	return strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
-}
-
 static int check_one(const struct model *m, const struct pxe_opts *o, const char *key, const char *ref,
 		     const char *dir, struct app_err *e)
 {
@@ -58,12 +49,12 @@ static int check_one(const struct model *m, const struct pxe_opts *o, const char
 			allowed = strcmp(o->allow_files[i], ref) == 0 || (a && real && strcmp(a, real) == 0);
 			free(a);
 		}
-		if (!allowed && !(real && beneath(real, dir)))
+		if (!allowed && !(real && path_beneath(real, dir)))
 			r = app_err_set(e, -EPERM,
 					"%s%s%s: file '%s' is outside the profile's folder '%s': an absolute "
 					"path is read only when allowed with --allow-file %s",
 					where ? where : "", where ? ": " : "", key, ref, dir, ref);
-	} else if (real && !beneath(real, dir)) {
+	} else if (real && !path_beneath(real, dir)) {
 		r = app_err_set(e, -EPERM,
 				"%s%s%s: file '%s' resolves to '%s', outside the profile's folder '%s': "
 				"refused (name it by an absolute path and allow it with --allow-file)",
