@@ -53,7 +53,7 @@ e2e_assets() {
 e2e_node_disks() {
 	local node=$1 n=$2 d=$T/$1
 	mkdir -p "$d"
-	truncate -s 2G "$d/install.raw"
+	truncate -s "${E2E_INSTALL_SIZE:-2G}" "$d/install.raw"
 	truncate -s 1G "$d/ceph-a.raw" "$d/ceph-b.raw"
 	mkfs.ext4 -q -F -L old-data "$d/ceph-a.raw" >/dev/null
 	sgdisk -o -n 1:2048:0 -t 1:8300 -c 1:old-osd "$d/ceph-b.raw" >/dev/null

@@ -17,7 +17,7 @@
 . "$ROOT/scripts/demo.sh"
 
 e2e_site_setup() {
-	local sid key sha
+	local sid key sha fp
 	demo_secrets
 	demo_nas >"$T/nas.log" 2>&1 || { cat "$T/nas.log"; return 1; }
 	sid=$("$APPLIANCE" talos schematic "$ROOT/profiles/demo.yaml" --id) || return 1
@@ -39,6 +39,10 @@ e2e_site_setup() {
 	# spares each guest a minute of key generation under TCG).
 	"$APPLIANCE" talos secrets "$T/site/profile.yaml" --site "$T/site/site.yaml" \
 		--out "$T/site/talos-secrets.yaml" >"$T/secrets.log" 2>&1 || { cat "$T/secrets.log"; return 1; }
+	# a multi-node site names its cluster identity: every node checks the bundle against it
+	fp=$(grep -o '[0-9a-f]\{64\}' "$T/secrets.log" | head -1)
+	[ -n "$fp" ] || { echo "no CA fingerprint in: $(cat "$T/secrets.log")"; return 1; }
+	sed -i "s/^talos:\$/talos:\n  caFingerprint: $fp/" "$T/site/site.yaml"
 	"$APPLIANCE" validate "$T/site/profile.yaml" --site "$T/site/site.yaml" >"$T/site.validate" 2>&1 ||
 		{ cat "$T/site.validate"; return 1; }
 }
