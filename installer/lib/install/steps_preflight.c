@@ -107,6 +107,15 @@ static int schematic_id(struct ctx *c, struct app_err *e)
 	return 0;
 }
 
+/* DIR/<the image's cache name>. Caller frees. */
+static char *image_in(struct ctx *c, const char *dir)
+{
+	char *name = image_cache_name(c->m, c->schematic), *p = xasprintf("%s/%s", dir, name);
+
+	free(name);
+	return p;
+}
+
 static int image_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 {
 	char *pins;
@@ -119,18 +128,12 @@ static int image_inputs(struct ctx *c, struct buf *in, struct app_err *e)
 	free(c->image_file);
 	c->image_key = image_pin_key(c->m, c->schematic);
 	c->image_url = image_url(c->m, c->schematic);
-	{
-		char *name = image_cache_name(c->m, c->schematic);
-		c->image_local = false;
-		if (c->o->image_dir) {
-			c->image_file = xasprintf("%s/%s", c->o->image_dir, name);
-			c->image_local = access(c->image_file, R_OK) == 0;
-			if (!c->image_local)
-				free(c->image_file);
-		}
-		if (!c->image_local)
-			c->image_file = xasprintf("%s/%s", c->cache_dir, name);
-		free(name);
+	/* the stick's copy (--image-dir) when there is one, else the cache's */
+	c->image_file = c->o->image_dir ? image_in(c, c->o->image_dir) : NULL;
+	c->image_local = c->image_file && access(c->image_file, R_OK) == 0;
+	if (!c->image_local) {
+		free(c->image_file);
+		c->image_file = image_in(c, c->cache_dir);
 	}
 	pins = c->m->talos.image.pins ? model_path(c->m, c->m->talos.image.pins) : NULL;
 	if (!pins)
@@ -177,11 +180,7 @@ static int image_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 		step_action(c, "warn", "image '%s' has sha256 %s, pinned %s: not used", c->image_file, have,
 			    c->image_sha);
 		free(c->image_file);
-		{
-			char *name = image_cache_name(c->m, c->schematic);
-			c->image_file = xasprintf("%s/%s", c->cache_dir, name);
-			free(name);
-		}
+		c->image_file = image_in(c, c->cache_dir);
 		c->image_local = false;
 	}
 	if (stat(c->image_file, &st) == 0) {
