@@ -10,18 +10,8 @@
 
 e2e_begin
 
-# write the ISO to a 1 GiB stick the documented way (verified, backup GPT moved to the end)
-truncate -s 1G "$T/stick.img"
-check "appliance image write puts the ISO on the stick" "$APPLIANCE" image write "$ISO" "$T/stick.img" --apply
-off=""
-while read -r _ start; do
-	[ "$(blkid -p -O $((start * 512)) -s LABEL -o value "$T/stick.img" 2>/dev/null)" = APPLIANCE ] && off=$((start * 512))
-done < <(partx -g -o NR,START "$T/stick.img" 2>/dev/null)
-if [ -n "$off" ]; then ok "the ISO has a writable FAT partition labelled APPLIANCE (offset $off)"; else
-	not_ok "the ISO has a writable FAT partition labelled APPLIANCE"; partx -s "$T/stick.img" | sed 's/^/#   /'; exit 1; fi
-S="$T/stick.img@@$off"
+e2e_stick "$ISO" 1G
 check "stick has appliance/README.txt and grub.cfg" mdir -i "$S" ::/appliance/grub.cfg
-printf 'set default=1\nset timeout=0\nset appliance_console="console=tty0 console=ttyS0,115200n8"\n' >"$T/grub.cfg"
 check "copy the site onto the stick (mtools)" mcopy -o -i "$S" "$T/site/profile.yaml" "$T/site/site.yaml" \
 	"$T/site/pins.yaml" "$T/site/secrets.env" "$T/site/talos-secrets.yaml" "$T/grub.cfg" ::/appliance/
 

@@ -22,18 +22,9 @@ bash "$ROOT/iso/build.sh" --out "$T/iso" --appliance "$APPLIANCE" --mkinitramfs 
 check "iso/build.sh --image builds the ISO" test $? -eq 0
 expect_out "the build says the stick carries the image" "^iso/build.sh: stick carries image $name " cat "$T/build.log"
 
-n=$(stat -c %s "$T/iso/appliance.iso")
-truncate -s $((n + 64 * 1048576)) "$T/stick.img"
-check "appliance image write puts the ISO on the stick" "$APPLIANCE" image write "$T/iso/appliance.iso" "$T/stick.img" --apply
-off=""
-while read -r _ start; do
-	[ "$(blkid -p -O $((start * 512)) -s LABEL -o value "$T/stick.img" 2>/dev/null)" = APPLIANCE ] && off=$((start * 512))
-done < <(partx -g -o NR,START "$T/stick.img" 2>/dev/null)
-[ -n "$off" ] && ok "the stick's writable partition (offset $off)" || { not_ok "the stick's writable partition"; exit 1; }
-S="$T/stick.img@@$off"
+e2e_stick "$T/iso/appliance.iso" $(($(stat -c %s "$T/iso/appliance.iso") + 64 * 1048576))
 check "the stick's partition holds the image" mdir -i "$S" "::/appliance/images/$name"
 printf 'install:\n  offline: true\n' >"$T/site/site-offline.yaml"
-printf 'set default=1\nset timeout=0\nset appliance_console="console=tty0 console=ttyS0,115200n8"\n' >"$T/grub.cfg"
 check "copy the site onto the stick (mtools)" mcopy -o -i "$S" "$T/site/profile.yaml" "$T/site/site.yaml" \
 	"$T/site/site-offline.yaml" "$T/site/pins.yaml" "$T/site/secrets.env" "$T/site/talos-secrets.yaml" "$T/grub.cfg" ::/appliance/
 

@@ -15,15 +15,7 @@ command -v sfdisk >/dev/null || skip_all "!!! sfdisk (fdisk) is not installed"
 export DEMO_IMAGE_ARGS="--exact --fill 1" E2E_INSTALL_SIZE=3200M
 e2e_begin
 
-truncate -s 1G "$T/stick.img"
-check "appliance image write puts the ISO on the stick" "$APPLIANCE" image write "$ISO" "$T/stick.img" --apply
-off=""
-while read -r _ start; do
-	[ "$(blkid -p -O $((start * 512)) -s LABEL -o value "$T/stick.img" 2>/dev/null)" = APPLIANCE ] && off=$((start * 512))
-done < <(partx -g -o NR,START "$T/stick.img" 2>/dev/null)
-[ -n "$off" ] && ok "the stick's writable partition (offset $off)" || { not_ok "the stick's writable partition"; exit 1; }
-S="$T/stick.img@@$off"
-printf 'set default=1\nset timeout=0\nset appliance_console="console=tty0 console=ttyS0,115200n8"\n' >"$T/grub.cfg"
+e2e_stick "$ISO" 1G
 check "copy the site onto the stick (mtools)" mcopy -o -i "$S" "$T/site/profile.yaml" "$T/site/site.yaml" \
 	"$T/site/pins.yaml" "$T/site/secrets.env" "$T/site/talos-secrets.yaml" "$T/grub.cfg" ::/appliance/
 

@@ -12,6 +12,11 @@
 #                    Talos image bytes on DIR/install.raw, the metal-iso partition with the
 #                    node's config, the Ceph disks DIR/ceph-{a,b}.raw clean
 #   e2e_begin        e2e_require_qemu + e2e_assets + e2e_site_setup, one ok line
+#   e2e_stick ISO BYTES   ISO written to a BYTES-sized $T/stick.img the documented way
+#                    (appliance image write: verified, backup GPT moved to the end); sets S
+#                    (mtools' IMG@@OFFSET for its writable FAT partition labelled APPLIANCE,
+#                    exit 1 when there is none) and writes $T/grub.cfg, the stick's boot
+#                    settings for an unattended install with no menu delay
 # scripts/demo.sh provides the servers and the image (demo_secrets, demo_nas, demo_image,
 # demo_mirror).
 . "$ROOT/scripts/demo.sh"
@@ -102,4 +107,21 @@ e2e_begin() {
 		exit 1
 	}
 	ok "demo site: smbd on $SMBD_PORT, nginx on $NGINX_PORT, synthetic Talos image"
+}
+
+e2e_stick() {
+	local off="" start
+	truncate -s "$2" "$T/stick.img"
+	check "appliance image write puts the ISO on the stick" "$APPLIANCE" image write "$1" "$T/stick.img" --apply
+	while read -r _ start; do
+		[ "$(blkid -p -O $((start * 512)) -s LABEL -o value "$T/stick.img" 2>/dev/null)" = APPLIANCE ] &&
+			off=$((start * 512))
+	done < <(partx -g -o NR,START "$T/stick.img" 2>/dev/null)
+	if [ -n "$off" ]; then ok "the ISO has a writable FAT partition labelled APPLIANCE (offset $off)"; else
+		not_ok "the ISO has a writable FAT partition labelled APPLIANCE"
+		partx -s "$T/stick.img" | sed 's/^/#   /'
+		exit 1
+	fi
+	S="$T/stick.img@@$off"
+	printf 'set default=1\nset timeout=0\nset appliance_console="console=tty0 console=ttyS0,115200n8"\n' >"$T/grub.cfg"
 }
