@@ -50,12 +50,14 @@ ok "uninterrupted install"
 REF_CEPH=$(sha256sum "$DEMO_HW"/dev/nvme{1,2}n1 | cut -d' ' -f1 | tr '\n' ' ')
 REF_DISK=$(sha256sum "$DEMO_HW/dev/nvme0n1" | cut -d' ' -f1)
 REF_LAYOUT=$(layout)
-REF_ORDER=$(od -An -tx2 -j4 "$DEMO_HW"/sys/firmware/efi/efivars/BootOrder-* | tr -s ' ')
+REF_ORDER=$(od -An -tx2 -j4 "$DEMO_HW"/sys/firmware/efi/efivars/BootOrder-8be4df61-93ca-11d2-aa0d-00e098032b8c | tr -s ' ')
 
 # steps to cut in, cycled, each with the longest random delay after it begins (ms): about
 # the step's own duration here, so that the cut lands inside it or in the next one
+# (POWERCUT_STEPS="wipe-ceph:15 boot-order:10" POWERCUT_ROUNDS=60 hammers a few steps)
 CUT_STEPS=(preflight-nas:40 preflight-image:100 render-config:30 write-image:200 write-image:200
 	config-partition:15 wipe-ceph:15 wipe-ceph:15 boot-order:10 gitops:10)
+[ -n "${POWERCUT_STEPS:-}" ] && read -r -a CUT_STEPS <<<"$POWERCUT_STEPS"
 identical=0 no_redo=0 interrupted=0
 for round in $(seq 1 "$ROUNDS"); do
 	step=${CUT_STEPS[$(((round - 1) % ${#CUT_STEPS[@]}))]}
@@ -91,7 +93,7 @@ for e in map(json.loads, open(sys.argv[1])):
         print(e["step"], e["status"])' "$T/rerun.json" "$done_at_cut")
 	ceph=$(sha256sum "$DEMO_HW"/dev/nvme{1,2}n1 | cut -d' ' -f1 | tr '\n' ' ')
 	disk=$(sha256sum "$DEMO_HW/dev/nvme0n1" | cut -d' ' -f1)
-	order=$(od -An -tx2 -j4 "$DEMO_HW"/sys/firmware/efi/efivars/BootOrder-* | tr -s ' ')
+	order=$(od -An -tx2 -j4 "$DEMO_HW"/sys/firmware/efi/efivars/BootOrder-8be4df61-93ca-11d2-aa0d-00e098032b8c | tr -s ' ')
 	desc="round $round: cut ${delay_ms} ms into $step (in progress: ${started:-none})"
 	if [ $rc -ne 0 ]; then
 		not_ok "$desc: re-run exits 0 (got $rc)"

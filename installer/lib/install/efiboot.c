@@ -42,6 +42,14 @@ static int var_read(const char *dir, const char *name, struct buf *out, struct a
 		buf_free(&b);
 		return r;
 	}
+	/* efivarfs shows a variable that was created but never written as an
+	 * empty file (fs/efivarfs/inode.c efivarfs_create: the firmware variable
+	 * exists only after the first write), so empty means absent. */
+	if (b.len == 0) {
+		free(p);
+		buf_free(&b);
+		return -ENOENT;
+	}
 	if (b.len < 4) {
 		r = app_err_set(e, -EINVAL, "efi variable '%s' is %zu bytes: too short for its attributes", p,
 				b.len);
@@ -56,30 +64,34 @@ static int var_read(const char *dir, const char *name, struct buf *out, struct a
 }
 
 /* efivarfs wants the whole variable (attributes + data) in one write(2) and
- * marks files immutable; a plain directory (tests) needs O_TRUNC. */
+ * marks files immutable; SetVariable is all-or-nothing there. A plain
+ * directory (tests, an offline image) gets the same all-or-nothing through
+ * a temporary file and rename: a power cut never leaves half a variable. */
 static int var_write(const char *dir, const char *name, const void *data, size_t len, struct app_err *e)
 {
 	char *p = var_path(dir, name), *v = xmalloc(len + 4);
 	uint32_t attrs = VAR_ATTRS;
 	struct statfs sf;
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC, fd, r = 0, fl;
+	int fd, r = 0, fl;
 	ssize_t w;
 
-	if (statfs(dir, &sf) == 0 && (unsigned long)sf.f_type == EFIVARFS_MAGIC) {
-		fd = open(p, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			if (ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0 && (fl & FS_IMMUTABLE_FL)) {
-				fl &= ~FS_IMMUTABLE_FL;
-				(void)ioctl(fd, FS_IOC_SETFLAGS, &fl);
-			}
-			close(fd);
-		}
-	} else {
-		flags |= O_TRUNC;
-	}
 	memcpy(v, &attrs, 4);
 	memcpy(v + 4, data, len);
-	fd = open(p, flags, 0644);
+	if (statfs(dir, &sf) < 0 || (unsigned long)sf.f_type != EFIVARFS_MAGIC) {
+		r = write_file_atomic(p, v, len + 4, 0644, e);
+		free(v);
+		free(p);
+		return r;
+	}
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0 && (fl & FS_IMMUTABLE_FL)) {
+			fl &= ~FS_IMMUTABLE_FL;
+			(void)ioctl(fd, FS_IOC_SETFLAGS, &fl);
+		}
+		close(fd);
+	}
+	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		r = app_err_set(e, -errno, "cannot open efi variable '%s' for writing: %s", p,
 				strerror(errno));
