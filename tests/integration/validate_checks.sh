@@ -76,3 +76,17 @@ bad "a dependsOn naming nothing rendered: refused by validate, as render refuses
 	--set 'apps.immich.dependsOn=[nothing-here]'
 "$APPLIANCE" render $P --out "$T/r" --set 'apps.immich.dependsOn=[nothing-here]' >/dev/null 2>&1
 [ $? -ne 0 ] && ok "render refuses the same profile" || not_ok "render accepted what validate refused"
+
+# ---- the key reference: every key described ------------------------------------------------------------
+# (issue 20, deliver 2) validate --keys walks the schema tables: a key added without a .desc shows here
+"$APPLIANCE" validate --keys >"$T/keys"
+n=$(wc -l <"$T/keys")
+[ "$n" -gt 400 ] && ok "validate --keys lists every key ($n)" || not_ok "validate --keys lists only $n keys"
+undescribed=$(grep -v $'\t# .' "$T/keys" | cut -f1)
+[ -z "$undescribed" ] && ok "every key of the schema has a one-line description" ||
+	{ not_ok "keys without a description (add .desc in installer/lib/profile/profile_schema.c)"; echo "$undescribed" | head -20 | sed 's/^/#   /'; }
+long=$(awk -F'\t# ' 'length($2) >= 70 {print $1}' "$T/keys")
+[ -z "$long" ] && ok "every description is short (< 70 columns)" || { not_ok "descriptions of 70 columns or more"; echo "$long" | sed 's/^/#   /'; }
+grep -qE $'^nas.timeout\tduration\tdefault [0-9]+s\t# per-operation timeout' "$T/keys" &&
+	grep -qE $'^platform.rook.replicas\tint\tdefault [0-9]+\t# copies of each block' "$T/keys" &&
+	ok "a key's line: type, default and description" || { not_ok "a key's line"; grep -E '^(nas.timeout|platform.rook.replicas)\s' "$T/keys" | sed 's/^/#   /'; }
