@@ -1,6 +1,7 @@
 /* appliance: provision Talos nodes, their disks, the NAS and the Immich stack
  * from one profile. This file only dispatches; each command is cmd/<name>.c. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
@@ -76,9 +77,38 @@ static void unknown_command(const char *name)
 	fprintf(stderr, "try 'appliance help' for the list of commands\n");
 }
 
+/* The options appliance itself takes before a COMMAND; every other option follows its command. */
+static const char *const global_options[] = { "--help", "-h", "--version" };
+
+/* ARGV[1] is an option appliance does not take: name the global option meant, or the
+ * command's option when a command follows (appliance --jsn validate). */
+static void unknown_global_option(int argc, char **argv)
+{
+	const char *opt = argv[1], *cmd = argc > 2 ? argv[2] : NULL;
+	/* long options only: any one-letter typo is one edit from -h */
+	const char *near = opt[1] == '-' ? value_closest(opt, global_options, sizeof(global_options[0]),
+							 sizeof(global_options) / sizeof(global_options[0]))
+					 : NULL;
+	char *of_cmd = NULL;
+
+	if (!near && cmd && find_command(cmd) && cmd[0] != '_' && opt[1] == '-')
+		of_cmd = cmd_closest_option(cmd, opt);
+	if (near)
+		fprintf(stderr, "appliance: unknown option '%s'; did you mean '%s'?\n", opt, near);
+	else if (of_cmd)
+		fprintf(stderr,
+			"appliance: unknown option '%s'; did you mean 'appliance %s %s'? (a command's "
+			"options follow it)\n",
+			opt, cmd, of_cmd);
+	else
+		fprintf(stderr, "appliance: unknown option '%s'\n", opt);
+	fprintf(stderr, "try 'appliance help' for the options and commands\n");
+	free(of_cmd);
+}
+
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: appliance COMMAND [ARGS]...\n\ncommands:\n");
+	fprintf(f, "usage: appliance COMMAND [ARGS]...\n       appliance --help | --version\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (commands[i].name[0] != '_')
 			fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
@@ -164,6 +194,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "--version") == 0)
 		return cmd_version(1, argv + 1);
+	if (argv[1][0] == '-' && argv[1][1]) {
+		unknown_global_option(argc, argv);
+		return EXIT_USAGE;
+	}
 	c = find_command(argv[1]);
 	if (!c) {
 		unknown_command(argv[1]);

@@ -137,4 +137,14 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 /* True if arg is -h or --help. */
 bool cmd_is_help(const char *arg);
 
+/* Option OPT's value V as a duration with its unit, read by the profile's parser (10s,
+ * 500ms, 1m30s), from MIN_MS to MAX_MS: 0, or EXIT_USAGE after saying what is wrong (a bare
+ * number: "did you mean '5s'?"). */
+int cmd_parse_duration(const char *cmd, const char *opt, const char *v, long long min_ms, long long max_ms,
+		       long long *ret_ms);
+
+/* The option of command CMD ("nas check" for a subcommand) closest to OPT, OPT itself
+ * when CMD has it, or NULL: from the command's --help. Caller frees. */
+char *cmd_closest_option(const char *cmd, const char *opt);
+
 #endif

@@ -37,9 +37,9 @@ void cmd_err(const struct app_err *e)
 	cmd_error("%s", e->msg[0] ? e->msg : "failed");
 }
 
-/* The option of CMD nearest to OPT (jsno -> json), read from the
- * command's own --help (every option is listed there), or NULL. Caller frees. */
-static char *nearest_option(const char *cmd, const char *opt)
+/* The option of CMD nearest to OPT (jsno -> json; OPT itself when CMD has it), read from
+ * the command's own --help (every option is listed there), or NULL. Caller frees. */
+char *cmd_closest_option(const char *cmd, const char *opt)
 {
 	char *argv0 = realpath("/proc/self/exe", NULL), *line = NULL, *near = NULL, *qcmd;
 	char **opts = NULL;
@@ -67,7 +67,7 @@ static char *nearest_option(const char *cmd, const char *opt)
 		pclose(p);
 	if (n) {
 		const char *c = value_closest(opt, (const char *const *)opts, sizeof(*opts), n);
-		near = c && strcmp(c, opt) != 0 ? xstrdup(c) : NULL;
+		near = c ? xstrdup(c) : NULL;
 	}
 out:
 	for (size_t i = 0; i < n; i++)
@@ -75,6 +75,18 @@ out:
 	free(opts);
 	free(line);
 	free(argv0);
+	return near;
+}
+
+/* A misspelt option of CMD: the one meant, never OPT itself. Caller frees. */
+static char *nearest_option(const char *cmd, const char *opt)
+{
+	char *near = cmd_closest_option(cmd, opt);
+
+	if (near && strcmp(near, opt) == 0) {
+		free(near);
+		near = NULL;
+	}
 	return near;
 }
 
@@ -110,6 +122,25 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	free(near);
 	free(msg);
 	return EXIT_USAGE;
+}
+
+int cmd_parse_duration(const char *cmd, const char *opt, const char *v, long long min_ms, long long max_ms,
+		       long long *ret_ms)
+{
+	long long ms;
+
+	/* the profile's parser: a bare number has no unit and is refused as it is there */
+	if (v[0] && strspn(v, "0123456789") == strlen(v))
+		return cmd_usage_error(
+		    cmd, "%s '%s': a duration needs a unit, as in the profile; did you mean '%ss'?", opt, v,
+		    v);
+	if (profile_parse_duration(v, &ms) < 0)
+		return cmd_usage_error(cmd, "%s '%s': expected a duration such as 10s, 500ms or 1m", opt, v);
+	if (ms < min_ms || ms > max_ms)
+		return cmd_usage_error(cmd, "%s '%s': expected a duration from %lldms to %lldm", opt, v,
+				       min_ms, max_ms / 60000);
+	*ret_ms = ms;
+	return 0;
 }
 
 int cmd_opt_value(int argc, char **argv, int *i, const char *name, const char **ret)

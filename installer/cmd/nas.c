@@ -80,19 +80,10 @@ static int parse(const char *sub, bool is_check, int argc, char **argv, struct n
 			if (i + 1 >= argc)
 				return cmd_usage_error(sub, "option '%s' needs a value", s);
 			if (t) {
-				/* a duration with its unit, as in the profile (10s, 1m30s); a bare
-				 * number is still read as milliseconds */
-				const char *v = argv[++i];
 				long long ms;
-				bool bare = v[0] && strspn(v, "0123456789") == strlen(v);
-				if (bare ? parse_num(sub, s, v, 1, 3600000, &n) != 0
-					 : (profile_parse_duration(v, &ms) < 0 || ms < 1 || ms > 3600000))
-					return bare ? EXIT_USAGE
-						    : cmd_usage_error(sub,
-								      "--timeout '%s': expected a duration "
-								      "such as 10s, 500ms or 1m",
-								      v);
-				a->opts.timeout_ms = bare ? n : ms;
+				if (cmd_parse_duration(sub, s, argv[++i], 1, 3600000, &ms))
+					return EXIT_USAGE;
+				a->opts.timeout_ms = ms;
 			} else {
 				if (parse_num(sub, s, argv[++i], 0, 100, &n))
 					return EXIT_USAGE;

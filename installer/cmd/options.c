@@ -142,7 +142,7 @@ const struct cmd_doc cmd_doc_nas = {
 	    (const struct cmd_opt[]){
 		SITE_SET,
 		{ "--json", NULL, NULL, "machine-readable output on stdout" },
-		{ "--timeout", "MS", "check", "per-operation timeout (default nas.timeout)" },
+		{ "--timeout", "DURATION", "check", "per-operation timeout, e.g. 10s (default nas.timeout)" },
 		{ "--retries", "N", "check", "extra attempts on transient errors (default nas.retries)" },
 		{ "--apply", NULL, "prepare", "make the changes (default: show them)" },
 		END },

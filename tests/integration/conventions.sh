@@ -22,6 +22,11 @@ expect_out "init: an option without its value says so" "^appliance init: option 
 "$A" validate "$ROOT/profiles/demo.yaml" --site >"$T/nosite" 2>&1
 [ $? -eq 2 ] && [ "$(grep -vc '^try ' "$T/nosite")" = 1 ] && ok "validate --site without a value: one message, exit 2" ||
 	{ not_ok "validate --site without a value"; sed 's/^/#   /' "$T/nosite"; }
+expect_out "a misspelt global option" "^appliance: unknown option '--versoin'; did you mean '--version'\?$" "$A" --versoin
+expect_fail "a misspelt global option: exit 2" 2 "$A" --versoin
+expect_out "a command's option before the command: the command line meant" \
+	"^appliance: unknown option '--jsn'; did you mean 'appliance validate --json'\? \(a command's options follow it\)$" "$A" --jsn validate
+expect_out "a global option far off: no suggestion" "^appliance: unknown option '--zzzzzzzz'$" "$A" --zzzzzzzz
 expect_out "no suggestion for something far off" "^appliance render: unknown option '--zzzzzzzz'$" "$A" render "$ROOT/profiles/demo.yaml" --zzzzzzzz
 
 # ---- --dry-run, -q, -v ------------------------------------------------------------------------------
@@ -44,6 +49,13 @@ grep -q "$APPLIANCE_DEMO_NAS_PASSWORD" "$T/verbose" && not_ok "-v shows a secret
 expect_out "nas check --timeout 10s is a duration" "^ *ok +tcp " "$A" nas check "$ROOT/profiles/demo.yaml" --set "nas.port=$SMBD_PORT" --timeout 10s
 expect_out "nas check --timeout 10x: usage error naming the form" "--timeout '10x': expected a duration such as 10s" \
 	"$A" nas check "$ROOT/profiles/demo.yaml" --timeout 10x
+expect_out "nas check --timeout 5: a bare number is refused, with the unit meant" \
+	"^appliance nas check: --timeout '5': a duration needs a unit, as in the profile; did you mean '5s'\?$" \
+	"$A" nas check "$ROOT/profiles/demo.yaml" --timeout 5
+expect_fail "nas check --timeout 5: exit 2" 2 "$A" nas check "$ROOT/profiles/demo.yaml" --timeout 5
+expect_out "nas check --timeout 2h: out of range, with the range" "^appliance nas check: --timeout '2h': expected a duration from 1ms to 60m$" \
+	"$A" nas check "$ROOT/profiles/demo.yaml" --timeout 2h
+expect_out "nas check --timeout 500ms is a duration" "^ *ok +tcp " "$A" nas check "$ROOT/profiles/demo.yaml" --set "nas.port=$SMBD_PORT" --timeout 500ms
 
 # ---- --json and version ------------------------------------------------------------------------------
 check "version --json: commit, build date, Talos/Kubernetes/Flux" /usr/bin/python3 -c '

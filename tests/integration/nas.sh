@@ -271,7 +271,7 @@ expect_line "silent server: timeout honoured" 1 \
 	timeout 60 "$APPLIANCE" nas check "$PROFILE" --set "nas.port=$P" --set nas.timeout=1s --set nas.retries=0
 expect_line "silent server: --timeout/--retries override the profile" 1 \
 	"fail  protocol       smb://127.0.0.1:$P/k8s: no SMB answer within 500 ms (2 attempts)" \
-	timeout 60 "$APPLIANCE" nas check "$PROFILE" --set "nas.port=$P" --timeout 500 --retries 1
+	timeout 60 "$APPLIANCE" nas check "$PROFILE" --set "nas.port=$P" --timeout 500ms --retries 1
 
 # ---- usage ------------------------------------------------------------------------------
 expect_fail "nas --help exits 0" 0 "$APPLIANCE" nas --help
