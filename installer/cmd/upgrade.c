@@ -26,6 +26,7 @@
 #include "profile/model.h"
 #include "talos/talos_assets.h"
 #include "talos/talos_schematic.h"
+#include "upgrade_k8s.h"
 
 #define NODE_CONFIG_MAX (4u << 20)
 
@@ -111,12 +112,11 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 
 /* One node's part of the plan. */
 struct node_up {
-	char version[64];  /* Talos it runs */
-	char k8s[64];	   /* Kubernetes its kubelet runs ("" when unknown) */
-	bool talos, kube;  /* to do */
-	bool resume;	   /* on the target already, but a run stopped before it was found healthy */
-	char *err;	   /* why the plan refuses this node */
-	struct buf config; /* the config with the new Kubernetes images (secret: wiped) */
+	char version[64]; /* Talos it runs */
+	char k8s[64];	  /* Kubernetes its kubelet runs ("" when unknown) */
+	bool talos;	  /* to do */
+	bool resume;	  /* on the target already, but a run stopped before it was found healthy */
+	char *err;	  /* why the plan refuses this node */
 };
 
 struct up {
@@ -128,6 +128,7 @@ struct up {
 	char *image;		 /* Image Factory installer of the profile's schematic at the target */
 	const char *target, *k8s_target;
 	struct node_up *nodes;
+	struct k8s_up *k8s; /* with --kubernetes: its steps */
 	int idx;
 };
 
@@ -201,14 +202,14 @@ static int plan(struct up *u, char *etcd_err, size_t n_etcd)
 					    "machine.kubelet.image in its config)");
 				goto refused;
 			}
-			nu->kube = strcmp(nu->k8s, u->k8s_target) != 0;
-			if (nu->kube && day2_kubernetes_path(nu->k8s, u->k8s_target, &e) < 0)
+			if (strcmp(nu->k8s, u->k8s_target) != 0 &&
+			    day2_kubernetes_path(nu->k8s, u->k8s_target, &e) < 0)
 				goto refused;
 		}
 		continue;
 	refused:
 		nu->err = xstrdup(e.msg);
-		nu->talos = nu->kube = nu->resume = false;
+		nu->talos = nu->resume = false;
 		bad++;
 	}
 	/* a control plane upgrade with etcd short of a member could lose quorum;
@@ -246,15 +247,10 @@ static void print_plan(struct up *u)
 			    nu->version);
 		else
 			report_action(u->r, step, "keep", "Talos %s already", nu->version);
-		if (nu->kube)
-			report_action(u->r, step, "write", "Kubernetes %s -> %s (machine config, no reboot)",
-				      nu->k8s, u->k8s_target);
-		else if (u->k8s_target)
-			report_action(u->r, step, "keep", "Kubernetes %s already", nu->k8s);
 		report_step_end(u->r, step,
-				nu->resume		? REPORT_RESUME
-				: nu->talos || nu->kube ? REPORT_TODO
-							: REPORT_NOTHING,
+				nu->resume  ? REPORT_RESUME
+				: nu->talos ? REPORT_TODO
+					    : REPORT_NOTHING,
 				NULL);
 	}
 }
@@ -326,67 +322,57 @@ out:
 	return rc;
 }
 
-/* Kubernetes on one node: its config with the new images, no reboot. */
-static int kube_node(struct up *u, const struct day2_node *n, struct node_up *nu)
+/* How many report steps the Kubernetes part takes at most: pre-checks,
+ * one per (component, node), the manifests; with --apply the pre-pull and
+ * the same again. */
+static int k8s_steps(const struct up *u, bool apply)
 {
-	struct talosops_applied res = { 0 };
-	struct buf text = { 0 };
-	struct app_err e = { 0 };
-	struct day2_wait w = { .timeout_s = u->o->wait_s,
-			       .want_version = u->target,
-			       .kube = u->o->kubeconfig ? &u->kube : NULL };
-	char step[160], inputs[65];
-	int rc = -1;
+	int cp = 0, n;
 
-	snprintf(step, sizeof(step), "kubernetes-%s", n->mn->name);
-	report_step_begin(u->r, ++u->idx, step, "Kubernetes upgrade");
-	journal_step("kubernetes", n, u->k8s_target, inputs, &text);
-	if (day2_render_config(&u->d, n, &nu->config, &e) < 0 ||
-	    journal_begin(u->j, step, inputs, text.data, &e) < 0)
-		goto fail;
-	if (talosops_apply(&n->api, &u->d.once, nu->config.data, nu->config.len, TALOSOPS_MODE_NO_REBOOT,
-			   false, &res, &e) < 0) {
-		app_err_prefix(&e, "%s refused the new Kubernetes images", n->mn->name);
-		goto fail;
-	}
-	day2_print_talos(u->r, step, res.details);
-	if (day2_wait_node(&u->d, n, &w, u->r, step, &e) < 0 ||
-	    journal_done(u->j, step, inputs, u->k8s_target, &e) < 0)
-		goto fail;
-	report_step_end(u->r, step, REPORT_DONE, u->k8s_target);
-	rc = 0;
-	goto out;
-fail:
-	day2_fail_talos(u->r, step, e.msg);
-out:
-	talosops_applied_free(&res);
-	buf_free(&text);
-	return rc;
+	if (!u->k8s_target)
+		return 0;
+	for (size_t i = 0; i < u->d.n; i++)
+		cp += u->d.v[i].mn->role == NODE_ROLE_CONTROLPLANE;
+	n = 3 * cp + (u->d.m->talos.kube_proxy ? cp : 0) + (int)u->d.n + (cp ? 1 : 0);
+	return 1 + n + (apply ? 1 + n : 0);
 }
 
 static int run(struct up *u)
 {
 	report_note(u->r, NULL, "journal: %s", journal_dir(u->j));
-	/* Talos first (control planes, then workers), then Kubernetes in the same order */
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < u->d.n; i++) {
-			struct node_up *nu = &u->nodes[i];
+	/* Talos first (control planes, then workers), then Kubernetes as
+	 * talosctl upgrade-k8s does it */
+	for (size_t i = 0; i < u->d.n; i++) {
+		struct node_up *nu = &u->nodes[i];
 
-			if (!(pass == 0 ? nu->talos || nu->resume : nu->kube))
-				continue;
-			if ((pass == 0 ? talos_node(u, &u->d.v[i], nu) : kube_node(u, &u->d.v[i], nu)) < 0) {
-				char msg[600];
+		if (!(nu->talos || nu->resume))
+			continue;
+		if (talos_node(u, &u->d.v[i], nu) < 0) {
+			char msg[600];
 
-				snprintf(
-				    msg, sizeof(msg),
-				    "stopped at node %s; the nodes before it are done. Look at it (appliance "
-				    "status), then re-run the same command: the journal in %s continues from "
-				    "there",
-				    u->d.v[i].mn->name, journal_dir(u->j));
-				report_end(u->r, EXIT_FAIL, msg);
-				return EXIT_FAIL;
-			}
+			snprintf(msg, sizeof(msg),
+				 "stopped at node %s; the nodes before it are done. Look at it (appliance "
+				 "status), then re-run the same command: the journal in %s continues from "
+				 "there",
+				 u->d.v[i].mn->name, journal_dir(u->j));
+			report_end(u->r, EXIT_FAIL, msg);
+			return EXIT_FAIL;
 		}
+	}
+	if (u->k8s) {
+		char where[200], msg[700];
+
+		if (k8s_up_run(u->k8s, where, sizeof(where)) < 0) {
+			snprintf(
+			    msg, sizeof(msg),
+			    "stopped at %s; the steps before it are done. Look at it (appliance status, "
+			    "kubectl -n kube-system get pods), then re-run the same command: the journal in "
+			    "%s continues from there",
+			    where, journal_dir(u->j));
+			report_end(u->r, EXIT_FAIL, msg);
+			return EXIT_FAIL;
+		}
+	}
 	return EXIT_OK;
 }
 
@@ -421,6 +407,12 @@ int cmd_upgrade(int argc, char **argv)
 	rc = day2_setup("upgrade", &o.d, o.kubernetes != NULL, &u.d);
 	if (rc != 0)
 		goto out;
+	if (o.kubernetes && !o.kubeconfig) {
+		rc = cmd_usage_error(
+		    "upgrade", "--kubernetes needs --kubeconfig PATH: the upgrade waits for each static pod "
+			       "and kubelet through the Kubernetes API, as talosctl upgrade-k8s does");
+		goto out;
+	}
 	if (o.kubeconfig && kube_client_from_kubeconfig(o.kubeconfig, &u.kube, &e) < 0) {
 		cmd_err(&e);
 		rc = EXIT_USAGE;
@@ -452,13 +444,28 @@ int cmd_upgrade(int argc, char **argv)
 		int bad = plan(&u, etcd_err, sizeof(etcd_err));
 
 		for (size_t i = 0; i < u.d.n; i++)
-			todo += u.nodes[i].talos + u.nodes[i].kube + u.nodes[i].resume;
+			todo += u.nodes[i].talos + u.nodes[i].resume;
 		u.r = report_new(stdout, o.d.json ? REPORT_JSON : REPORT_TTY);
 		report_set_inline_failures(u.r, true);
-		report_begin(u.r, "upgrade", NULL, o.apply, (int)(u.d.n + (o.apply && !bad ? todo : 0)));
+		report_begin(u.r, "upgrade", NULL, o.apply,
+			     (int)(u.d.n + (o.apply && !bad ? todo : 0)) + k8s_steps(&u, o.apply && !bad));
 		print_plan(&u);
 		if (etcd_err[0])
 			report_note(u.r, NULL, "%s", etcd_err);
+		if (!bad && u.k8s_target) {
+			struct k8s_up_ctx kc = { .d = &u.d,
+						 .r = u.r,
+						 .j = u.j,
+						 .kube = &u.kube,
+						 .talos = u.target,
+						 .target = u.k8s_target,
+						 .wait_s = o.wait_s,
+						 .idx = &u.idx };
+			size_t k8s_todo = 0;
+
+			bad += k8s_up_plan(&kc, &u.k8s, &k8s_todo);
+			todo += k8s_todo;
+		}
 		if (bad) {
 			report_end(u.r, EXIT_FAIL, "refused: nothing was upgraded (see above)");
 			rc = EXIT_FAIL;
@@ -487,9 +494,7 @@ int cmd_upgrade(int argc, char **argv)
 		report_end(u.r, EXIT_OK, msg);
 	}
 out:
-	for (size_t i = 0; u.nodes && i < u.d.n; i++)
-		if (u.nodes[i].config.data)
-			secure_free(u.nodes[i].config.data, u.nodes[i].config.cap);
+	k8s_up_free(u.k8s);
 	for (size_t i = 0; u.nodes && i < u.d.n; i++)
 		free(u.nodes[i].err);
 	free(u.nodes);

@@ -16,7 +16,10 @@
 #   day2_node_set NAME KEY JSON   change one field of a node's node.json
 #   day2_calls NAME      the calls NAME answered so far
 #   kube_start           the Kubernetes API with every node Ready and Flux reconciled;
-#                        $T/kubeconfig; its lists in $T/kube/*.json
+#                        $T/kubeconfig; its lists in $T/kube/*.json; the Nodes' kubelet
+#                        versions and the control planes' static pods follow each
+#                        node's config.yaml (kube_api.py --talos-nodes)
+#   $T/order.log         every node's image pulls and component image changes, in order
 PY=${PY:-/usr/bin/python3}
 DAY2_NODES="cp1 cp2 cp3 w1"
 $PY -c 'import grpc, yaml' 2>/dev/null || skip_all "python3-grpcio or python3-yaml is not installed"
@@ -63,7 +66,7 @@ PYEOF
 		printf '{"hostname": "%s", "type": "%s", "version": "v1.10.5", "reboot_seconds": 1, "settle_seconds": 0}\n' \
 			"$n" "$type" >"$d/node.json"
 		"$PY" "$ROOT/tests/servers/talos_api.py" --ca "$T/os-ca.crt" --cert "$T/node.crt" --key "$T/node.key" \
-			--port-file "$d/port" --state "$d" --etcd "$T/etcd.json" >"$d/log" 2>&1 &
+			--port-file "$d/port" --state "$d" --etcd "$T/etcd.json" --order-log "$T/order.log" >"$d/log" 2>&1 &
 		at_exit "kill $!"
 	done
 	for n in $DAY2_NODES; do
@@ -119,7 +122,8 @@ json.dump([ready("immich", "immich", msg="Helm install succeeded"), ready("cnpg-
           open(d + "/helmreleases.json", "w"))
 PYEOF
 	"$PY" "$ROOT/tests/servers/kube_api.py" --ca "$T/k8s-ca.crt" --cert "$T/kube-server.crt" \
-		--key "$T/kube-server.key" --port-file "$T/kube.port" --state "$T/kube" >"$T/kube.log" 2>&1 &
+		--key "$T/kube-server.key" --port-file "$T/kube.port" --state "$T/kube" --talos-nodes "$T/nodes" \
+		>"$T/kube.log" 2>&1 &
 	at_exit "kill $!"
 	for _ in $(seq 1 100); do [ -e "$T/kube.port" ] && break; sleep 0.1; done
 	"$PY" - "$T" "$(cat "$T/kube.port")" <<'PYEOF'

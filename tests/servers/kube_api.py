@@ -18,7 +18,25 @@ not installed yet). The Ready condition shape (type, status "True"/"False"/
 "Unknown", reason, message) is fluxcd/pkg/apis/meta conditions and
 k8s.io/api/core/v1 NodeCondition.
 
-Usage: kube_api.py --ca CA --cert CRT --key KEY --port-file F --state DIR
+For `appliance upgrade --kubernetes` (--talos-nodes DIR: the stand-in Talos
+nodes' state folders, DIR/NAME/{config.yaml,node.json}), what the kubelet of
+each node makes of its machine config:
+  - each Node gets status.nodeInfo.kubeletVersion, the tag of its config's
+    machine.kubelet.image (k8s.io/api/core/v1 NodeSystemInfo; what Talos'
+    kubelet.go checkNodeKubeletVersion compares);
+  - GET /api/v1/namespaces/kube-system/pods[?labelSelector=k8s-app%3DNAME]
+    lists the static pods of every control plane (kube-apiserver,
+    kube-controller-manager, kube-scheduler: name NAME-NODE, label k8s-app,
+    spec.nodeName, the container's image from cluster.<component>.image,
+    Ready; Talos renders them from the config: controllers/k8s/
+    control_plane_static_pod.go; talos_managed.go checkPodStatus watches them
+    by that label).
+  Awkward answers: node.json "kube_stuck": ["kube-scheduler", "kubelet"]: that
+  component keeps reporting the image it last reported (a static pod that
+  never comes up on the new image, a kubelet that stays old), remembered in
+  DIR/NAME/kube_seen.json.
+
+Usage: kube_api.py --ca CA --cert CRT --key KEY --port-file F --state DIR [--talos-nodes DIR]
 """
 import argparse
 import http.server
@@ -26,6 +44,52 @@ import json
 import os
 import ssl
 import sys
+import urllib.parse
+
+import yaml
+
+STATIC_PODS = (("kube-apiserver", "apiServer"), ("kube-controller-manager", "controllerManager"),
+               ("kube-scheduler", "scheduler"))
+
+
+def talos_nodes(d):
+    """What each stand-in Talos node's kubelet runs: {hostname: (type, {component: image})}."""
+    out = {}
+    for name in sorted(os.listdir(d)) if d else ():
+        sd = os.path.join(d, name)
+        try:
+            st = json.load(open(os.path.join(sd, "node.json")))
+            cfg = next(yaml.safe_load_all(open(os.path.join(sd, "config.yaml")))) or {}
+        except (OSError, ValueError, StopIteration, yaml.YAMLError):
+            continue
+        want = {"kubelet": ((cfg.get("machine") or {}).get("kubelet") or {}).get("image", "")}
+        for comp, key in STATIC_PODS:
+            want[comp] = ((cfg.get("cluster") or {}).get(key) or {}).get("image", "")
+        seen_path = os.path.join(sd, "kube_seen.json")
+        seen = json.load(open(seen_path)) if os.path.exists(seen_path) else {}
+        for comp, img in want.items():
+            if comp not in st.get("kube_stuck", []) or comp not in seen:
+                seen[comp] = img
+        with open(seen_path + ".tmp", "w") as f:
+            json.dump(seen, f)
+        os.rename(seen_path + ".tmp", seen_path)
+        out[st.get("hostname", name)] = (st.get("type", "controlplane"), seen)
+    return out
+
+
+def static_pods(d, selector):
+    items = []
+    for host, (typ, seen) in sorted(talos_nodes(d).items()):
+        if typ != "controlplane":
+            continue
+        for comp, _ in STATIC_PODS:
+            if selector and selector != "k8s-app=" + comp:
+                continue
+            items.append({"metadata": {"namespace": "kube-system", "name": "%s-%s" % (comp, host),
+                                       "labels": {"k8s-app": comp, "tier": "control-plane"}},
+                          "spec": {"nodeName": host, "containers": [{"name": comp, "image": seen[comp]}]},
+                          "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+    return items
 
 KINDS = {
     "/api/v1/nodes": ("nodes.json", "NodeList", "v1"),
@@ -56,7 +120,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         cn = dict(x[0] for x in self.connection.getpeercert().get("subject", ()))
         with open(os.path.join(self.server.state, "requests"), "a") as f:
             f.write("GET %s %s\n" % (self.path, cn.get("commonName", "")))
-        path = self.path.split("?")[0]
+        path, _, query = self.path.partition("?")
+        if self.server.talos_nodes and path == "/api/v1/namespaces/kube-system/pods":
+            sel = urllib.parse.parse_qs(query).get("labelSelector", [""])[0].replace(" ", "")
+            return self.send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
+                                   "items": static_pods(self.server.talos_nodes, sel)})
         if path not in KINDS:
             return self.send(404, status(404, "NotFound", "the server could not find the requested resource"))
         fname, kind, api = KINDS[path]
@@ -64,6 +132,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if not os.path.exists(full):
             return self.send(404, status(404, "NotFound", "the server could not find the requested resource"))
         items = json.load(open(full))
+        if self.server.talos_nodes and fname == "nodes.json":
+            kubelets = talos_nodes(self.server.talos_nodes)
+            for it in items:
+                k = kubelets.get(it["metadata"]["name"])
+                if k and ":" in k[1]["kubelet"]:
+                    it["status"].setdefault("nodeInfo", {})["kubeletVersion"] = k[1]["kubelet"].rsplit(":", 1)[1]
         self.send(200, {"kind": kind, "apiVersion": api, "metadata": {"resourceVersion": "1"}, "items": items})
 
     def log_message(self, fmt, *args):
@@ -77,6 +151,7 @@ def main():
     p.add_argument("--key", required=True)
     p.add_argument("--port-file", required=True)
     p.add_argument("--state", required=True)
+    p.add_argument("--talos-nodes", default=None)
     a = p.parse_args()
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
@@ -84,6 +159,7 @@ def main():
     ctx.verify_mode = ssl.CERT_REQUIRED
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.state = a.state
+    srv.talos_nodes = a.talos_nodes
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     port = srv.server_address[1]
     with open(a.port_file + ".tmp", "w") as f:

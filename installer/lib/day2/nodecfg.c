@@ -13,10 +13,9 @@
 
 /* The v1alpha1 document: the first of the stream (talos_config.c writes it
  * first; Talos keeps it first in /system/state/config.yaml). */
-static int parse_first(const char *cfg, size_t len, const char *name, struct ytree **ret, struct app_err *e)
+size_t nodecfg_first_doc(const char *cfg, size_t len, const char **start)
 {
 	const char *p = cfg, *end = cfg + len;
-	size_t n;
 
 	if (len >= 4 && memcmp(p, "---\n", 4) == 0)
 		p += 4;
@@ -26,7 +25,15 @@ static int parse_first(const char *cfg, size_t len, const char *name, struct ytr
 			end = q;
 			break;
 		}
-	n = (size_t)(end - p);
+	*start = p;
+	return (size_t)(end - p);
+}
+
+int nodecfg_parse_first(const char *cfg, size_t len, const char *name, struct ytree **ret, struct app_err *e)
+{
+	const char *p;
+	size_t n = nodecfg_first_doc(cfg, len, &p);
+
 	return ytree_parse(name, p, n, ret, e);
 }
 
@@ -45,7 +52,7 @@ int nodecfg_facts(const char *config, size_t len, const char *name, struct nodec
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	r = parse_first(config, len, name, &t, e);
+	r = nodecfg_parse_first(config, len, name, &t, e);
 	if (r < 0)
 		return r;
 	ret->type = xstrdup(sv(t->root, "machine.type") ? sv(t->root, "machine.type") : "");
@@ -104,9 +111,9 @@ int nodecfg_identity_diff(const char *old_cfg, size_t old_len, const char *new_c
 	struct ytree *a = NULL, *b = NULL;
 	int r, n = 0;
 
-	r = parse_first(old_cfg, old_len, "running config", &a, e);
+	r = nodecfg_parse_first(old_cfg, old_len, "running config", &a, e);
 	if (r == 0)
-		r = parse_first(new_cfg, new_len, "rendered config", &b, e);
+		r = nodecfg_parse_first(new_cfg, new_len, "rendered config", &b, e);
 	for (size_t i = 0; r == 0 && i < sizeof(idents) / sizeof(idents[0]); i++) {
 		const struct ident *id = &idents[i];
 		const char *x = sv(a->root, id->path), *y = sv(b->root, id->path);

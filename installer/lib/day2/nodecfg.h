@@ -9,6 +9,13 @@
 
 struct app_err;
 struct buf;
+struct ytree;
+
+/* The first document of a config stream (the v1alpha1 one): where it starts
+ * in *start and its length. */
+size_t nodecfg_first_doc(const char *cfg, size_t len, const char **start);
+/* That document parsed (name in messages). */
+int nodecfg_parse_first(const char *cfg, size_t len, const char *name, struct ytree **ret, struct app_err *e);
 
 struct nodecfg_facts {
 	char *type;	     /* machine.type: controlplane | worker */

@@ -227,6 +227,9 @@ void kube_objects_free(struct kube_objects *o)
 		free(o->v[i].reason);
 		free(o->v[i].message);
 		free(o->v[i].schematic);
+		free(o->v[i].node_name);
+		free(o->v[i].image);
+		free(o->v[i].kubelet_version);
 	}
 	free(o->v);
 	o->v = NULL;
@@ -273,6 +276,12 @@ int kube_parse_ready(const char *json, size_t len, const char *name, struct kube
 		const char *msg = cond ? sval(ynode_map_get(cond, "message")) : NULL;
 		const char *sch = sval(ynode_map_get(ytree_get((struct ynode *)it, "metadata.annotations"),
 						     "extensions.talos.dev/schematic"));
+		const char *node = sval(ytree_get((struct ynode *)it, "spec.nodeName"));
+		const struct ynode *ctrs = ytree_get((struct ynode *)it, "spec.containers");
+		const char *img = ctrs && ctrs->type == YN_SEQ && ctrs->n
+				      ? sval(ynode_map_get(ctrs->items[0], "image"))
+				      : NULL;
+		const char *kv = sval(ytree_get((struct ynode *)it, "status.nodeInfo.kubeletVersion"));
 		struct kube_object *o;
 
 		ret->v = xrealloc(ret->v, (ret->n + 1) * sizeof(*ret->v));
@@ -286,6 +295,9 @@ int kube_parse_ready(const char *json, size_t len, const char *name, struct kube
 		o->reason = xstrdup(reason ? reason : "");
 		o->message = xstrdup(msg ? msg : "");
 		o->schematic = xstrdup(sch ? sch : "");
+		o->node_name = xstrdup(node ? node : "");
+		o->image = xstrdup(img ? img : "");
+		o->kubelet_version = xstrdup(kv ? kv : "");
 	}
 	ytree_free(t);
 	return 0;

@@ -47,6 +47,12 @@ struct kube_object {
 	 * schematic the node booted (Talos' NodeAnnotationSpecController from
 	 * its ExtensionStatus "schematic"); "" when absent */
 	char *schematic;
+	/* for `appliance upgrade --kubernetes` (talos_managed.go checkPodStatus,
+	 * kubelet.go checkNodeKubeletVersion): a Pod's spec.nodeName and its first
+	 * container's image; a Node's status.nodeInfo.kubeletVersion; "" when absent */
+	char *node_name;
+	char *image;
+	char *kubelet_version;
 };
 
 struct kube_objects {

@@ -343,6 +343,33 @@ int talosops_reboot(const struct talosapi_node *n, const struct talosapi_retry *
 	return call(n, r, "/machine.MachineService/Reboot", NULL, &ea, false, e);
 }
 
+/* ---- ImagePull ------------------------------------------------------------ */
+
+int talosops_image_pull(const struct talosapi_node *n, const struct talosapi_retry *r, enum talosops_ns ns,
+			const char *ref, struct app_err *e)
+{
+	struct buf req = { 0 };
+	struct each ea = { NULL, NULL };
+	struct talosapi_call c = {
+		.path = "/machine.MachineService/ImagePull",
+		.fn = on_reply,
+		.ud = &ea,
+		/* a repeat of a pull skips what is already pulled */
+		.repeat_safe_after_timeout = true,
+	};
+	int rc;
+
+	pb_put_uint(&req, 1, (uint64_t)ns);
+	pb_put_string(&req, 2, ref);
+	c.req = req.data;
+	c.req_len = req.len;
+	rc = talosapi_call(n, r, &c, e);
+	buf_free(&req);
+	if (rc < 0 && c.st.code == GRPC_UNIMPLEMENTED)
+		rc = -ENOSYS;
+	return rc;
+}
+
 /* ---- Read ----------------------------------------------------------------- */
 
 struct rd {

@@ -105,6 +105,19 @@ int talosops_upgrade(const struct talosapi_node *n, const struct talosapi_retry 
 
 int talosops_reboot(const struct talosapi_node *n, const struct talosapi_retry *r, struct app_err *e);
 
+/* common.ContainerdNamespace (api/common/common.proto): the CRI namespace
+ * holds the pods' images (the static pods), the system one the kubelet's. */
+enum talosops_ns { TALOSOPS_NS_SYSTEM = 1, TALOSOPS_NS_CRI = 2 };
+
+/* MachineService/ImagePull (siderolabs/talos v1.10.5 api/machine/machine.proto
+ * ImagePullRequest { ContainerdNamespace namespace = 1; string reference = 2; },
+ * server v1alpha1_images.go): pull ref into the node's containerd, skipped
+ * when already there. NOT_FOUND "error pulling image: ..." for an image the
+ * registry does not have; a node without the call answers UNIMPLEMENTED:
+ * -ENOSYS then (talos_managed.go prePullImages skips such a node). */
+int talosops_image_pull(const struct talosapi_node *n, const struct talosapi_retry *r, enum talosops_ns ns,
+			const char *ref, struct app_err *e);
+
 /* A file of the node (at most max bytes) into out. */
 int talosops_read(const struct talosapi_node *n, const struct talosapi_retry *r, const char *path, size_t max,
 		  struct buf *out, struct app_err *e);

@@ -1,0 +1,62 @@
+/* The Kubernetes components of a Talos machine config and the one-image
+ * patches `appliance upgrade --kubernetes` sends, the way talosctl
+ * upgrade-k8s does it (siderolabs/talos v1.10.5
+ * pkg/cluster/kubernetes/talos_managed.go, kubelet.go, patch.go): take the
+ * config the node runs, change one component's image, apply it without a
+ * reboot. Configs hold secrets: only images and names leave this module. */
+#ifndef APPLIANCE_DAY2_K8SUP_H
+#define APPLIANCE_DAY2_K8SUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct app_err;
+struct buf;
+
+/* In upgrade-k8s's order: the static pods one at a time across the control
+ * planes, then kube-proxy, then the kubelet of every node. */
+enum k8sup_comp {
+	K8SUP_APISERVER = 0,
+	K8SUP_CONTROLLER_MANAGER,
+	K8SUP_SCHEDULER,
+	K8SUP_PROXY,
+	K8SUP_KUBELET,
+	K8SUP_N
+};
+
+struct k8sup_component {
+	const char *name;	  /* "kube-apiserver": the static pod's k8s-app label */
+	const char *path;	  /* "cluster.apiServer.image" */
+	const char *default_repo; /* constants.go KubernetesAPIServerImage, ... */
+	bool control_plane_only;
+	bool static_pod;
+	int ns; /* enum talosops_ns to pre-pull into; 0: not pre-pulled */
+};
+
+const struct k8sup_component *k8sup_component(enum k8sup_comp c);
+
+/* What a node's running config says. */
+struct k8sup_facts {
+	char *image[K8SUP_N]; /* "" when the config does not set it */
+	bool proxy_enabled;   /* cluster.proxy.disabled is not true */
+	/* the bootstrap manifests Talos renders from this config (controllers/k8s
+	 * manifest.go, extra_manifest.go), ", "-joined */
+	char *manifests;
+};
+
+int k8sup_facts(const char *cfg, size_t len, const char *name, struct k8sup_facts *ret, struct app_err *e);
+void k8sup_facts_free(struct k8sup_facts *f);
+
+/* The image a component moves to: the repository of current (else the
+ * component's default), tag "v"+version without its "v", and for the kubelet
+ * the "-fat"/"-slim" suffix current carries (kubelet.go
+ * extractKubeletVersionSuffix). Caller frees. */
+char *k8sup_target_image(enum k8sup_comp c, const char *current, const char *version);
+
+/* cfg with the component's image replaced by image, everything else byte for
+ * byte (the config Talos runs, as patchNodeConfig sends it back). -ENOENT
+ * when the config does not set that image. out holds secrets. */
+int k8sup_patch(const char *cfg, size_t len, enum k8sup_comp c, const char *image, struct buf *out,
+		struct app_err *e);
+
+#endif

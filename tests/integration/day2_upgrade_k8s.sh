@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# appliance upgrade --kubernetes against the simulated site of tests/lib/day2.sh,
+# step by step as talosctl upgrade-k8s (siderolabs/talos v1.10.5
+# pkg/cluster/kubernetes/talos_managed.go): pre-checks, the dry-run diff of each
+# one-image patch, image pre-pull, kube-apiserver / kube-controller-manager /
+# kube-scheduler one at a time across the control planes, then every kubelet,
+# then the bootstrap manifests listed; journaled per (component, node). Failure
+# paths: an image the registry does not have, a static pod that never runs the
+# new image, a Node whose kubelet stays old, an interrupted run that resumes.
+. "$(dirname "$0")/../lib/tap.sh"
+PY=/usr/bin/python3
+. "$ROOT/tests/lib/day2.sh"
+
+day2_site
+kube_start
+OPTS=("${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --state-dir "$T/state" --kubeconfig "$T/kubeconfig")
+up() { "$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" "$@" >"$T/.out" 2>&1; }
+has() { # DESC REGEX: the last output matches
+	if grep -qE -- "$2" "$T/.out"; then ok "$1"; else not_ok "$1 (no /$2/)"; sed 's/^/#   /' "$T/.out" | tail -30; fi
+}
+applies() { cat "$T"/nodes/*/calls | grep -c '^ApplyConfiguration mode=2 dry_run=0'; }
+img() { grep -E "^ +image: .*/$2:" "$T/nodes/$1/config.yaml" | sed 's/.*://'; }
+
+# ---- usage -------------------------------------------------------------------------------
+expect_fail "upgrade --kubernetes without --kubeconfig is a usage error" 2 \
+	"$APPLIANCE" upgrade "$PROFILE" "${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --kubernetes v1.33.3
+
+# ---- plan: pre-checks, one dry run per (component, node), nothing changed ------------------------
+up --kubernetes v1.33.3
+rc=$?
+[ "$rc" = 0 ] && ok "plan: exits 0" || not_ok "plan: exit $rc"
+has "plan: the pre-checks name the lowest version the nodes run" 'lowest Kubernetes version the nodes'"'"' configs run: v1\.33\.2'
+has "plan: the pre-checks read each Node's kubelet through the Kubernetes API" 'Kubernetes node w1: kubelet v1\.33\.2, Ready'
+has "plan: says which upstream check is not done" 'not checked: removed feature gates, flags and API resources'
+has "plan: kube-apiserver on cp2 is one step" 'kube-apiserver/cp2'
+has "plan: the dry-run diff Talos reports for the one-image patch" '^ +-    image: registry\.k8s\.io/kube-scheduler:v1\.33\.2$'
+has "plan: ... and its new line" '^ +\+    image: registry\.k8s\.io/kube-scheduler:v1\.33\.3$'
+has "plan: the kubelet of the worker" 'kubelet/w1'
+has "plan: lists the bootstrap manifests Talos renders" 'bootstrap manifests Talos renders on cp1: 00-kubelet-bootstrapping-token, .*11-core-dns'
+n_dry=$(cat "$T"/nodes/*/calls | grep -c '^ApplyConfiguration mode=2 dry_run=1')
+# 3 static pods x 3 control planes + 4 kubelets (kube-proxy is off in this profile)
+[ "$n_dry" = 13 ] && ok "plan: 13 dry runs, one per (component, node)" || not_ok "plan: $n_dry dry runs"
+[ "$(applies)" = 0 ] && ok "plan: nothing applied" || not_ok "plan: $(applies) applies"
+if ! grep -q ImagePull "$T"/nodes/*/calls; then ok "plan: nothing pulled"; else not_ok "plan: pulled images"; fi
+if grep -qE 'canary-|BEGIN .*PRIVATE' "$T/.out"; then not_ok "plan: a secret in the output"; else ok "plan: no secret in the output"; fi
+
+# ---- a pre-pull the registry refuses: stops before any change -----------------------------------
+day2_node_set cp3 pull_missing '["registry.k8s.io/kube-controller-manager:v1.33.3"]'
+up --kubernetes v1.33.3 --apply --wait 10
+rc=$?
+[ "$rc" = 1 ] && ok "pull failure: exit 1" || not_ok "pull failure: exit $rc"
+has "pull failure: names the image, the node and Talos' answer" \
+	'error pre-pulling registry\.k8s\.io/kube-controller-manager:v1\.33\.3 on cp3: .*error pulling image: failed to pull image "registry\.k8s\.io/kube-controller-manager:v1\.33\.3": .*not found'
+has "pull failure: says where it stopped and how to resume" 'stopped at the image pre-pull; the steps before it are done.* re-run the same command'
+[ "$(applies)" = 0 ] && ok "pull failure: no config changed" || not_ok "pull failure: $(applies) applies"
+day2_node_set cp3 pull_missing '[]'
+
+# ---- a static pod that never runs the new image: timeout, stop ----------------------------------
+day2_node_set cp2 kube_stuck '["kube-controller-manager"]'
+: >"$T/order.log"
+up --kubernetes v1.33.3 --apply --wait 3
+rc=$?
+[ "$rc" = 1 ] && ok "stuck pod: exit 1" || not_ok "stuck pod: exit $rc"
+has "stuck pod: names the component, node, version and what the pod runs" \
+	'kube-controller-manager on cp2 did not run v1\.33\.3 and become Ready within 3s \(last: pod kube-controller-manager-cp2 runs registry\.k8s\.io/kube-controller-manager:v1\.33\.2\)'
+has "stuck pod: how to resume" 'stopped at kube-controller-manager on cp2; the steps before it are done'
+[ "$(img cp3 kube-controller-manager)" = v1.33.2 ] && ok "stuck pod: cp3 not touched after cp2" || not_ok "stuck pod: cp3 $(img cp3 kube-controller-manager)"
+[ "$(img cp1 kube-scheduler)" = v1.33.2 ] && ok "stuck pod: the scheduler not started" || not_ok "stuck pod: scheduler moved"
+$PY - "$T/order.log" <<'PYEOF' && ok "order: pre-pull first, then kube-apiserver across cp1 cp2 cp3, then the controller-manager" || { not_ok "order"; sed 's/^/#   /' "$T/order.log"; }
+import sys
+lines = [l.split() for l in open(sys.argv[1])]
+pulls = [i for i, l in enumerate(lines) if l[1] == "ImagePull"]
+changes = [(l[0], l[2].split("=")[0]) for l in lines if l[1] == "ApplyConfiguration"]
+assert pulls and max(pulls) < min(i for i, l in enumerate(lines) if l[1] == "ApplyConfiguration"), lines
+assert changes == [("cp1", "cluster.apiServer.image"), ("cp2", "cluster.apiServer.image"),
+                   ("cp3", "cluster.apiServer.image"), ("cp1", "cluster.controllerManager.image"),
+                   ("cp2", "cluster.controllerManager.image")], changes
+# every apply changed one image only
+assert all(len(l) == 3 for l in lines if l[1] == "ApplyConfiguration")
+# kubelet images go to the system namespace, the static pods' to the CRI one
+assert ["cp1", "ImagePull", "NS_SYSTEM", "ghcr.io/siderolabs/kubelet:v1.33.3"] in lines, lines
+assert ["w1", "ImagePull", "NS_SYSTEM", "ghcr.io/siderolabs/kubelet:v1.33.3"] in lines, lines
+assert ["cp2", "ImagePull", "NS_CRI", "registry.k8s.io/kube-apiserver:v1.33.3"] in lines, lines
+assert not any(l[0] == "w1" and l[2] == "NS_CRI" for l in lines if l[1] == "ImagePull"), lines
+PYEOF
+
+# ---- the re-run resumes: done steps skipped, the started one patched no more, waited for ------------
+day2_node_set cp2 kube_stuck '[]'
+before=$(grep -c '^ApplyConfiguration mode=2 dry_run=0' "$T/nodes/cp1/calls")
+: >"$T/order.log"
+up --kubernetes v1.33.3 --apply --wait 10
+rc=$?
+[ "$rc" = 0 ] && ok "resume: exit 0" || not_ok "resume: exit $rc"
+has "resume: kube-apiserver steps journaled done are skipped" 'kube-apiserver/cp1.*|skipped|skip'
+has "resume: the interrupted step resumes" 'resuming: kube-controller-manager/cp2 was started before'
+has "resume: and finds its image in place" 'registry\.k8s\.io/kube-controller-manager:v1\.33\.3 already in the config of cp2'
+if ! grep -q 'apiServer' "$T/order.log"; then ok "resume: kube-apiserver not patched again"; else not_ok "resume: apiserver patched again"; fi
+if ! grep -q '^cp2 ApplyConfiguration cluster.controllerManager' "$T/order.log"; then ok "resume: cp2 not patched twice"; else not_ok "resume: cp2 patched twice"; fi
+$PY - "$T/order.log" <<'PYEOF' && ok "order: then cm on cp3, the scheduler across cp1..cp3, the kubelets cp1 cp2 cp3 w1" || { not_ok "order after resume"; sed 's/^/#   /' "$T/order.log"; }
+import sys
+changes = [(l.split()[0], l.split()[2].split("=")[0]) for l in open(sys.argv[1]) if l.split()[1] == "ApplyConfiguration"]
+want = [("cp3", "cluster.controllerManager.image")] + [(n, "cluster.scheduler.image") for n in ("cp1", "cp2", "cp3")] + \
+       [(n, "machine.kubelet.image") for n in ("cp1", "cp2", "cp3", "w1")]
+assert changes == want, changes
+PYEOF
+has "kubelet: waits for the Node to report the new version" 'Kubernetes node w1: kubelet v1\.33\.3, Ready'
+has "static pod: waits for the pod on the new image" 'kube-scheduler pod on cp3 runs v1\.33\.3, Ready'
+has "manifests: says what upgrade-k8s would sync and how" 'talosctl -n 127\.0\.0\.1 upgrade-k8s --to v1\.33\.3'
+for n in cp1 cp2 cp3; do
+	v="$(img $n kube-apiserver) $(img $n kube-controller-manager) $(img $n kube-scheduler) $(img $n kubelet)"
+	[ "$v" = "v1.33.3 v1.33.3 v1.33.3 v1.33.3" ] && ok "$n: every component on v1.33.3" || not_ok "$n: $v"
+done
+[ "$(img w1 kubelet)" = v1.33.3 ] && ok "w1: kubelet on v1.33.3" || not_ok "w1: $(img w1 kubelet)"
+if ! grep -q 'reboot: down' "$T"/nodes/*/calls; then ok "no node rebooted"; else not_ok "a node rebooted"; fi
+up --kubernetes v1.33.3 --apply --wait 10
+has "a third run: every step journaled done, nothing to do" 'every node already runs the target versions'
+
+# ---- a Node whose kubelet stays old: timeout with the Node's version ------------------------------
+day2_node_set w1 kube_stuck '["kubelet"]'
+up --kubernetes v1.33.4 --apply --wait 3 --node w1
+rc=$?
+[ "$rc" = 1 ] && ok "old kubelet: exit 1" || not_ok "old kubelet: exit $rc"
+has "old kubelet: says what the Node reports" \
+	'node w1 did not report kubelet v1\.33\.4 within 3s \(last: node version mismatch: got "v1\.33\.3", expected "v1\.33\.4"\)'
+has "old kubelet: how to resume" 'stopped at kubelet on w1'
+day2_node_set w1 kube_stuck '[]'
+
+# ---- a Talos without ImagePull: skipped as upgrade-k8s does -------------------------------------
+day2_node_set w1 image_pull_unimplemented true
+up --kubernetes v1.33.4 --apply --wait 10 --node w1
+rc=$?
+[ "$rc" = 0 ] && ok "no ImagePull: the upgrade goes on" || not_ok "no ImagePull: exit $rc"
+has "no ImagePull: the node is skipped, as upgrade-k8s does" 'w1: ImagePull not implemented, skipping'
+has "resume after the old kubelet: the started step is resumed" 'resuming: kubelet/w1 was started before'
+
+# ---- pre-check refusals ---------------------------------------------------------------------------
+up --kubernetes v1.35.0
+has "pre-check: a Kubernetes the Talos does not run is refused" 'version of Kubernetes 1\.35\.0 is too new to be used with Talos 1\.10\.5'
+up --kubernetes v1.32.9
+has "pre-check: a downgrade path is refused" 'unsupported Kubernetes upgrade path 1\.33\.[0-9] -> 1\.32\.9'
+$PY - "$T/kube/nodes.json" <<'PYEOF'
+import json, sys
+n = json.load(open(sys.argv[1]))
+json.dump([x for x in n if x["metadata"]["name"] != "cp3"], open(sys.argv[1], "w"))
+PYEOF
+up --kubernetes v1.33.5
+rc=$?
+[ "$rc" = 1 ] && ok "pre-check: a node missing in Kubernetes refuses" || not_ok "pre-check: exit $rc"
+has "pre-check: names the missing Node" 'no Kubernetes node cp3 \(node cp3 of the profile\)'
