@@ -166,17 +166,36 @@ mkdir -p "$T/prof/site"
 cp "$P" "$T/prof/site/p.yaml"
 echo 'pins: {}' >"$T/prof/site/pins.yaml"
 printf 'talos:\n  image:\n    pins: pins.yaml\n' >"$T/prof/pins-site.yaml"
-check "profile naming pins.yaml beside it" "$APPLIANCE" pxe "$T/prof/site/p.yaml" --site "$T/prof/pins-site.yaml" --out "$T/pxe2" "${ARGS[@]}"
-cp "$T/.out" "$T/pxe2.out"
+check "profile naming pins.yaml beside it" "$APPLIANCE" pxe "$T/prof/site/p.yaml" --site "$T/prof/pins-site.yaml" --out "$T/pxe2" "${ARGS[@]}" \
+	--secrets "$B" --payload-url "$URL"
 expect_out "site.cpio keeps the relative layout" 'appliance/profile/profile.yaml -> tree/p.yaml' \
 	bash -c "cpio -itv <'$T/pxe2/site.cpio' 2>/dev/null"
 expect_out "site.cpio has the pins file" 'appliance/profile/tree/pins.yaml' bash -c "cpio -it <'$T/pxe2/site.cpio' 2>/dev/null"
 check "the default pins (shipped with the live system) are not packed" \
 	bash -c "! cpio -it <'$T/pxe/site.cpio' 2>/dev/null | grep -q pins"
-expect_out "no --secrets: says there are no payloads" '^pxe: no --secrets: no node payloads' cat "$T/pxe2.out"
-check "no --secrets: no payload directory" test ! -e "$T/pxe2.payloads"
+# one cluster identity (issue 20): without a bundle every node would make its own, so a site of
+# several nodes is refused before anything is written, as install refuses without --new-cluster
+refuse "no --secrets for a site of 3 nodes" 2 \
+	"^appliance: no Talos secrets bundle given \(--secrets FILE\), and the 3 nodes of this site must share one: create it once with 'appliance talos secrets $P --out talos-secrets.yaml', add the fingerprint it prints as talos.caFingerprint, and pass --secrets talos-secrets.yaml \(a tree that only checks and identifies the machines needs none: --kernel-args appliance.action=check\)$" \
+	"$APPLIANCE" pxe "$P" --out "$T/o9" "${ARGS[@]}" --no-image
+check "refused: nothing written" test ! -e "$T/o9" -a ! -e "$T/o9.payloads"
+printf 'talos:\n  caFingerprint: %064d\n' 0 >"$T/fp.yaml"
+printf 'site:\n  lan: {cidr: 10.0.2.0/24}\n' >"$T/lan.yaml"
+refuse "no --secrets for one node whose profile records the cluster's fingerprint" 2 \
+	"^appliance: no Talos secrets bundle given \(--secrets FILE\), and the profile records CA fingerprint 0{64}: pass the site's bundle with --secrets FILE \(a tree that only checks" \
+	"$APPLIANCE" pxe "$ROOT/tests/profiles/valid/minimal.yaml" --site "$T/lan.yaml" --site "$T/fp.yaml" --out "$T/o9" "${ARGS[@]}" --no-image
+check "a tree that only checks (appliance.action=check) needs no bundle" \
+	"$APPLIANCE" pxe "$P" --out "$T/pxe5" "${ARGS[@]}" --no-image --kernel-args "appliance.action=check"
+refuse "the last appliance.action wins, as iso/init reads it" 2 "and the 3 nodes of this site must share one" \
+	"$APPLIANCE" pxe "$P" --out "$T/o9" "${ARGS[@]}" --no-image --kernel-args "appliance.action=check appliance.action=install"
+check "one node, no fingerprint: no --secrets is fine (the node makes the bundle)" \
+	"$APPLIANCE" pxe "$ROOT/tests/profiles/valid/minimal.yaml" --site "$T/lan.yaml" --out "$T/pxe4" "${ARGS[@]}" --no-image
+cp "$T/.out" "$T/pxe4.out"
+expect_out "no --secrets: says there are no payloads" '^pxe: no --secrets: no node payloads' cat "$T/pxe4.out"
+check "no --secrets: no payload directory" test ! -e "$T/pxe4.payloads"
 
-check "--interactive drops appliance.unattended" "$APPLIANCE" pxe "$P" --out "$T/pxe3" "${ARGS[@]}" --interactive
+check "--interactive drops appliance.unattended" "$APPLIANCE" pxe "$P" --out "$T/pxe3" "${ARGS[@]}" --interactive \
+	--secrets "$B" --payload-url "$URL"
 check "--interactive scripts do not say unattended" bash -c "! grep -q unattended '$T/pxe3/boot.ipxe'"
 
 # ---- file: references outside the profile's folder (../../../../etc/shadow was packed) ----
@@ -223,8 +242,8 @@ refuse "no live system" 1 "^appliance: live system file '$T/empty/vmlinuz' not f
 check "no live system: nothing written" test ! -e "$T/o"
 refuse "no iPXE" 1 "^appliance: iPXE binary '$T/empty/undionly.kpxe' not found \(No such file or directory\): install Debian's ipxe package or pass --ipxe DIR$" "$APPLIANCE" pxe "$P" --out "$T/o" "${ARGS[@]}" --ipxe "$T/empty"
 refuse "netboot dir without core.efi" 1 "^appliance: GRUB netboot image '$T/empty/grub/x86_64-efi/core.efi' not found \(No such file or directory\): run 'make iso' \(grub-mknetdir\) or pass --netboot DIR$" "$APPLIANCE" pxe "$P" --out "$T/o" --live "$T/live" --netboot "$T/empty"
-refuse "--set with a blank" 2 '^appliance: --set values for PXE cannot contain blanks' "$APPLIANCE" pxe "$P" --out "$T/o" "${ARGS[@]}" --set "site.vars.NOTE=New York"
-refuse "--serve without dnsmasq on PATH" 1 '^appliance: cannot run dnsmasq: No such file or directory \(install dnsmasq-base\)' env PATH=/nonexistent "$APPLIANCE" pxe "$P" --out "$T/o4" "${ARGS[@]}" --serve lo
+refuse "--set with a blank" 2 '^appliance: --set values for PXE cannot contain blanks' "$APPLIANCE" pxe "$ROOT/tests/profiles/valid/minimal.yaml" --site "$T/lan.yaml" --out "$T/o" "${ARGS[@]}" --set "site.vars.NOTE=New York"
+refuse "--serve without dnsmasq on PATH" 1 '^appliance: cannot run dnsmasq: No such file or directory \(install dnsmasq-base\)' env PATH=/nonexistent "$APPLIANCE" pxe "$ROOT/tests/profiles/valid/minimal.yaml" --site "$T/lan.yaml" --out "$T/o4" "${ARGS[@]}" --serve lo
 
 # ---- --serve hands nothing to the dnsmasq user (it used to chown site.cpio to it) ----
 mkdir -p "$T/fakebin"

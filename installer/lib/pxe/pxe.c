@@ -17,6 +17,7 @@
 #include "base/util.h"
 #include "pxe/pxe_cpio.h"
 #include "pxe/pxe_payload.h"
+#include "talos/talos_identity.h"
 
 #define PXE_MAX_FILE (1024UL * 1024 * 1024)
 
@@ -146,6 +147,21 @@ static char *kernel_cmdline(const struct pxe_opts *o, const char *node)
 	if (o->kernel_args && *o->kernel_args)
 		buf_printf(&b, " %s", o->kernel_args);
 	return b.data;
+}
+
+/* The nodes install from this tree: the live system's action, the last appliance.action= of
+ * the command line as iso/init reads it, is install (the default), not check or shell. */
+static bool tree_installs(const struct pxe_opts *o)
+{
+	char *line = kernel_cmdline(o, NULL), *save = NULL, *action = NULL;
+	bool installs;
+
+	for (char *w = strtok_r(line, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+		if (strncmp(w, "appliance.action=", 17) == 0)
+			action = w + 17;
+	installs = !action || !*action || strcmp(action, "install") == 0;
+	free(line);
+	return installs;
 }
 
 static void ipxe_boot(struct buf *b, const struct pxe_opts *o, const char *node)
@@ -458,6 +474,15 @@ int pxe_build(const struct model *m, const struct pxe_opts *o, struct pxe_result
 	if (rc == 0 && o->payload_url && !o->secrets)
 		rc = app_err_set(e, -EINVAL,
 				 "--payload-url without --secrets: there are no node payloads to fetch");
+	/* one cluster identity: without a bundle each node would make its own (issue 20) */
+	if (rc == 0 && !o->secrets && tree_installs(o) && talos_identity_need_bundle(m, e) < 0) {
+		char *why = xstrdup(e->msg);
+		rc = app_err_set(e, -EINVAL,
+				 "%s (a tree that only checks and identifies the machines needs "
+				 "none: --kernel-args appliance.action=check)",
+				 why);
+		free(why);
+	}
 	/* the payloads in memory first: a bad bundle or secret stops before anything is written */
 	if (rc == 0)
 		rc = pxe_payloads_render(m, o, &r.payloads, e);

@@ -2,6 +2,7 @@
 #include "talos/talos_identity.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <strings.h>
 
 #include "base/err.h"
@@ -32,21 +33,36 @@ int talos_identity_check(const struct model *m, const char *path, const struct t
 			   m->n_nodes, path, fp);
 }
 
-int talos_identity_may_create(const struct model *m, const char *path, bool new_cluster, struct app_err *e)
+/* MISSING (what is not there), and how to get the site's one bundle; OR_ELSE ends it. */
+static int bundle_needed(const struct model *m, const char *missing, const char *or_else, int code,
+			 struct app_err *e)
 {
 	if (m->talos.ca_fingerprint)
-		return app_err_set(
-		    e, -ENOENT,
-		    "talos secrets '%s' missing, and the profile records CA fingerprint %s: pass "
-		    "the site's bundle with --secrets FILE",
-		    path, m->talos.ca_fingerprint);
-	if (m->n_nodes <= 1 || new_cluster)
+		return app_err_set(e, code,
+				   "%s, and the profile records CA fingerprint %s: pass the site's bundle "
+				   "with --secrets FILE",
+				   missing, m->talos.ca_fingerprint);
+	return app_err_set(e, code,
+			   "%s, and the %zu nodes of this site must share one: create it once with "
+			   "'appliance talos secrets %s --out talos-secrets.yaml', add the fingerprint it "
+			   "prints as talos.caFingerprint, and pass --secrets talos-secrets.yaml%s",
+			   missing, m->n_nodes, m->path, or_else);
+}
+
+int talos_identity_may_create(const struct model *m, const char *path, bool new_cluster, struct app_err *e)
+{
+	char missing[512];
+
+	if (!m->talos.ca_fingerprint && (m->n_nodes <= 1 || new_cluster))
 		return 0;
-	return app_err_set(
-	    e, -ENOENT,
-	    "no Talos secrets bundle at '%s', and the %zu nodes of this site must share one: "
-	    "create it once with 'appliance talos secrets %s --out talos-secrets.yaml', add the "
-	    "fingerprint it prints as talos.caFingerprint, and pass --secrets "
-	    "talos-secrets.yaml (or --new-cluster to start a new cluster from this machine)",
-	    path, m->n_nodes, m->path);
+	snprintf(missing, sizeof(missing), "no Talos secrets bundle at '%s'", path);
+	return bundle_needed(m, missing, " (or --new-cluster to start a new cluster from this machine)",
+			     -ENOENT, e);
+}
+
+int talos_identity_need_bundle(const struct model *m, struct app_err *e)
+{
+	if (!m->talos.ca_fingerprint && m->n_nodes <= 1)
+		return 0;
+	return bundle_needed(m, "no Talos secrets bundle given (--secrets FILE)", "", -EINVAL, e);
 }
