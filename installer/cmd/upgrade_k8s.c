@@ -2,8 +2,8 @@
  * See upgrade_k8s.h. What upstream does and what this follows
  * (siderolabs/talos v1.10.5, 55fc6233):
  *   talos_managed.go Upgrade: path check ("unsupported upgrade path"), the
- *     removed-flags/APIs checks (go-kubernetes v0.2.23 upgrade/checks.go: not
- *     done here, see docs/day2.md), prePullImages (ImagePull of the three
+ *     removed-items checks (go-kubernetes v0.2.23 upgrade/checks.go; here from
+ *     the configs' extraArgs, not the static pods' commands), prePullImages (ImagePull of the three
  *     static pod images into NS_CRI on every control plane, the kubelet image
  *     into NS_SYSTEM on every node; UNIMPLEMENTED is skipped), then
  *     upgradeStaticPod per component across the control planes, kube-proxy,
@@ -139,6 +139,69 @@ static void add_step(struct k8s_up *u, enum k8sup_comp c, size_t node, const cha
 	snprintf(s->step, sizeof(s->step), "%s/%s", k8sup_component(c)->name, u->c.d->v[node].mn->name);
 }
 
+/* go-kubernetes upgrade/checks.go Run: what the path removes and the nodes
+ * still use (feature gates, flags, admission plugins in the configs'
+ * extraArgs; objects of removed API resources). How many found. */
+static int removed_items(struct k8s_up *u, const char *from, const char *step, struct buf *why)
+{
+	const struct k8sup_removed *rm = k8sup_removed_for(from, u->c.target);
+	const char *const *apis;
+	struct buf found = { 0 };
+	struct app_err e = { 0 };
+	int n = 0;
+
+	if (!rm) {
+		report_note(u->c.r, step, "removed flags, feature gates and APIs: none on this path");
+		return 0;
+	}
+	for (size_t i = 0; i < u->c.d->n; i++) {
+		const struct day2_node *dn = &u->c.d->v[i];
+		struct buf cfg = { 0 };
+		int r = read_config(u, dn, &cfg, &e);
+
+		if (r == 0)
+			r = k8sup_removed_in_config(rm, cfg.data, cfg.len, dn->mn->name, &found, &e);
+		cfg_free(&cfg);
+		if (r < 0) {
+			buf_printf(why, "%s", e.msg);
+			buf_free(&found);
+			return 1;
+		}
+		n += r;
+	}
+	for (apis = k8sup_removed_apis(rm); *apis; apis++) {
+		struct kube_objects o = { 0 };
+		int r = kube_list_ready(u->c.kube, *apis, &o, &e);
+
+		if (r == 0 && o.n)
+			n++, buf_printf(&found, "removed resource %s: %zu objects\n", *apis, o.n);
+		kube_objects_free(&o);
+		if (r < 0 && r != -ENOENT) {
+			buf_printf(why, "checking for removed API resources: %s", e.msg);
+			buf_free(&found);
+			return 1;
+		}
+	}
+	for (const char *p = found.data; p && *p;) {
+		const char *nl = strchr(p, '\n');
+
+		report_note(u->c.r, step, "removed in %s and still used: %.*s", k8sup_removed_path(rm),
+			    (int)(nl ? nl - p : (long)strlen(p)), p);
+		p = nl ? nl + 1 : p + strlen(p);
+	}
+	if (n)
+		buf_printf(
+		    why,
+		    "%d flags, feature gates, admission plugins or API objects that Kubernetes %s removes "
+		    "are still in use (listed above); take them out of the profile and apply it first",
+		    n, k8sup_removed_path(rm));
+	else
+		report_note(u->c.r, step, "removed flags, feature gates and APIs of %s: none in use",
+			    k8sup_removed_path(rm));
+	buf_free(&found);
+	return n ? 1 : 0;
+}
+
 /* Pre-checks: every node's running config, the Kubernetes API and its
  * Nodes, the version path from the lowest version any component runs. */
 static int prechecks(struct k8s_up *u, struct k8sup_facts *facts, struct buf *why)
@@ -204,9 +267,8 @@ static int prechecks(struct k8s_up *u, struct k8sup_facts *facts, struct buf *wh
 		}
 	}
 	kube_objects_free(&nodes);
-	report_note(u->c.r, step,
-		    "not checked: removed feature gates, flags and API resources (talosctl upgrade-k8s "
-		    "checks them; see docs/day2.md)");
+	if (!bad)
+		bad += removed_items(u, lowest, step, why);
 	report_step_end(u->c.r, step, bad ? REPORT_FAILED : REPORT_DONE, bad ? why->data : "passed");
 	return bad;
 }

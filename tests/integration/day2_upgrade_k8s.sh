@@ -31,7 +31,7 @@ rc=$?
 [ "$rc" = 0 ] && ok "plan: exits 0" || not_ok "plan: exit $rc"
 has "plan: the pre-checks name the lowest version the nodes run" 'lowest Kubernetes version the nodes'"'"' configs run: v1\.33\.2'
 has "plan: the pre-checks read each Node's kubelet through the Kubernetes API" 'Kubernetes node w1: kubelet v1\.33\.2, Ready'
-has "plan: says which upstream check is not done" 'not checked: removed feature gates, flags and API resources'
+has "plan: a patch path removes nothing (go-kubernetes checks.go has no row for it)" 'removed flags, feature gates and APIs: none on this path'
 has "plan: kube-apiserver on cp2 is one step" 'kube-apiserver/cp2'
 has "plan: the dry-run diff Talos reports for the one-image patch" '^ +-    image: registry\.k8s\.io/kube-scheduler:v1\.33\.2$'
 has "plan: ... and its new line" '^ +\+    image: registry\.k8s\.io/kube-scheduler:v1\.33\.3$'
@@ -138,6 +138,22 @@ up --kubernetes v1.35.0
 has "pre-check: a Kubernetes the Talos does not run is refused" 'version of Kubernetes 1\.35\.0 is too new to be used with Talos 1\.10\.5'
 up --kubernetes v1.32.9
 has "pre-check: a downgrade path is refused" 'unsupported Kubernetes upgrade path 1\.33\.[0-9] -> 1\.32\.9'
+# a site on 1.32 whose kube-apiserver still enables a feature gate 1.33 removes
+for n in $DAY2_NODES; do
+	cp "$T/nodes/$n/config.yaml" "$T/nodes/$n/config.133"
+	sed -i -E 's#^( +image: .*(kube-[a-z-]+|kubelet)):v1\.33\.[0-9]+$#\1:v1.32.4#' "$T/nodes/$n/config.yaml"
+done
+sed -i -E 's#^(    image: registry\.k8s\.io/kube-apiserver:v1\.32\.4)$#\1\n    extraArgs:\n      feature-gates: AppArmor=true,SidecarContainers=true#' "$T/nodes/cp2/config.yaml"
+up --kubernetes v1.33.3
+rc=$?
+[ "$rc" = 1 ] && ok "removed: a feature gate 1.33 removes refuses the upgrade" || not_ok "removed: exit $rc"
+has "removed: names node, component and gate" 'removed in 1\.32->1\.33 and still used: cp2 kube-apiserver feature gate AppArmor$'
+has "removed: says what to do" '1 flags, feature gates, admission plugins or API objects that Kubernetes 1\.32->1\.33 removes are still in use \(listed above\); take them out of the profile'
+if ! grep -q SidecarContainers "$T/.out"; then ok "removed: a gate still there is not named"; else not_ok "removed: SidecarContainers named"; fi
+for n in $DAY2_NODES; do mv "$T/nodes/$n/config.133" "$T/nodes/$n/config.yaml"; done
+up --kubernetes v1.33.4
+has "removed: nothing removed on a patch path" 'removed flags, feature gates and APIs: none on this path'
+
 $PY - "$T/kube/nodes.json" <<'PYEOF'
 import json, sys
 n = json.load(open(sys.argv[1]))

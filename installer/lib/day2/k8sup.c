@@ -2,12 +2,14 @@
 #include "day2/k8sup.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/err.h"
 #include "base/util.h"
 #include "base/ytree.h"
+#include "day2/compat.h"
 #include "day2/nodecfg.h"
 
 /* Paths: pkg/machinery/config/types/v1alpha1 (apiServer.image, ...,
@@ -169,4 +171,133 @@ int k8sup_patch(const char *cfg, size_t len, enum k8sup_comp c, const char *imag
 		p++;
 	buf_append(out, p, (size_t)(end - p));
 	return 0;
+}
+
+/* ---- removed in a Kubernetes minor ---------------------------------------- */
+
+/* go-kubernetes v0.2.23 kubernetes/upgrade/checks.go, the paths Talos 1.10
+ * can take (it runs Kubernetes 1.28 to 1.33). */
+struct k8sup_removed {
+	const char *path;
+	const char *const *gates; /* kube-apiserver, kube-controller-manager, kube-scheduler */
+	const char *const *apiserver_flags, *const *admission, *const *cm_flags, *const *kubelet_flags;
+	const char *const *apis;
+};
+
+#define L(...) ((const char *const[]){ __VA_ARGS__, NULL })
+static const struct k8sup_removed removed[] = {
+	{ "1.28->1.29", NULL, NULL, NULL, NULL, NULL, L("/apis/networking.k8s.io/v1alpha1/clustercidrs") },
+	{ "1.29->1.30",
+	  L("ExpandedDNSConfig", "ExperimentalHostUserNamespaceDefaultingGate", "IPTablesOwnershipCleanup",
+	    "KubeletPodResources", "KubeletPodResourcesGetAllocatable", "MinimizeIPTablesRestore",
+	    "ProxyTerminatingEndpoints", "RemoveSelfLink"),
+	  NULL, L("SecurityContextDeny"), NULL, NULL, NULL },
+	{ "1.30->1.31",
+	  L("APIPriorityAndFairness", "CSINodeExpandSecret", "ConsistentHTTPGetHandlers",
+	    "DefaultHostNetworkHostPortsInPodTemplates", "ServiceNodePortStaticSubrange",
+	    "SkipReadOnlyValidationGCE"),
+	  NULL, NULL,
+	  L("volume-host-cidr-denylist", "volume-host-allow-local-loopback",
+	    "horizontal-pod-autoscaler-upscale-delay", "horizontal-pod-autoscaler-downscale-delay"),
+	  L("keep-terminated-pod-volumes", "iptables-masquerade-bit", "iptables-drop-bit"), NULL },
+	{ "1.31->1.32",
+	  L("AllowServiceLBStatusOnNonLB", "CloudDualStackNodeIPs", "DRAControlPlaneController",
+	    "HPAContainerMetrics", "KMSv2", "KMSv2KDF", "LegacyServiceAccountTokenCleanUp",
+	    "MinDomainsInPodTopologySpread", "NewVolumeManagerReconstruction", "NodeOutOfServiceVolumeDetach",
+	    "ServerSideApply", "ServerSideFieldValidation", "StableLoadBalancerNodeSet",
+	    "ValidatingAdmissionPolicy", "ZeroLimitedNominalConcurrencyShares"),
+	  NULL, NULL, NULL, NULL, L("/apis/resource.k8s.io/v1alpha3/podschedulingcontexts") },
+	{ "1.32->1.33",
+	  L("AppArmor", "AppArmorFields", "CPUManager", "DisableCloudProviders",
+	    "DisableKubeletCloudCredentialProviders", "JobPodFailurePolicy",
+	    "KubeProxyDrainingTerminatingNodes", "PDBUnhealthyPodEvictionPolicy",
+	    "PersistentVolumeLastPhaseTransitionTime", "VolumeCapacityPriority"),
+	  L("cloud-config"), NULL, NULL, NULL, NULL },
+};
+#undef L
+
+const struct k8sup_removed *k8sup_removed_for(const char *from, const char *to)
+{
+	char path[64];
+	int a = 0, b = 0, c = 0, x = 0, y = 0, z = 0;
+
+	if (day2_version_parse(from, &a, &b, &c) < 0 || day2_version_parse(to, &x, &y, &z) < 0)
+		return NULL;
+	snprintf(path, sizeof(path), "%d.%d->%d.%d", a, b, x, y);
+	for (size_t i = 0; i < sizeof(removed) / sizeof(removed[0]); i++)
+		if (strcmp(removed[i].path, path) == 0)
+			return &removed[i];
+	return NULL;
+}
+
+const char *k8sup_removed_path(const struct k8sup_removed *rm)
+{
+	return rm->path;
+}
+
+const char *const *k8sup_removed_apis(const struct k8sup_removed *rm)
+{
+	static const char *const none[] = { NULL };
+
+	return rm->apis ? rm->apis : none;
+}
+
+/* Is item one of the comma-separated entries of list ("A=true,B=false"
+ * for feature gates: the name before '=')? */
+static bool listed(const char *list, const char *item)
+{
+	size_t n = strlen(item);
+
+	for (const char *p = list; p && *p;) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		while (len && *p == ' ')
+			p++, len--;
+		if (len >= n && strncmp(p, item, n) == 0 && (len == n || p[n] == '='))
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+static int check_args(struct ynode *args, const char *node, const char *comp, const char *const *gates,
+		      const char *const *flags, const char *const *admission, struct buf *found)
+{
+	const char *fg = args ? sv(args, "feature-gates") : NULL;
+	const char *ap = args ? sv(args, "enable-admission-plugins") : NULL;
+	int n = 0;
+
+	for (size_t i = 0; fg && gates && gates[i]; i++)
+		if (listed(fg, gates[i]))
+			n++, buf_printf(found, "%s %s feature gate %s\n", node, comp, gates[i]);
+	for (size_t i = 0; args && flags && flags[i]; i++)
+		if (ynode_map_get(args, flags[i]))
+			n++, buf_printf(found, "%s %s flag --%s\n", node, comp, flags[i]);
+	for (size_t i = 0; ap && admission && admission[i]; i++)
+		if (listed(ap, admission[i]))
+			n++, buf_printf(found, "%s %s admission plugin %s\n", node, comp, admission[i]);
+	return n;
+}
+
+int k8sup_removed_in_config(const struct k8sup_removed *rm, const char *cfg, size_t len, const char *node,
+			    struct buf *found, struct app_err *e)
+{
+	struct ytree *t = NULL;
+	int r = nodecfg_parse_first(cfg, len, "running config", &t, e), n = 0;
+
+	if (r < 0)
+		return r;
+	if (t->root) {
+		n += check_args(ytree_get(t->root, "cluster.apiServer.extraArgs"), node, "kube-apiserver",
+				rm->gates, rm->apiserver_flags, rm->admission, found);
+		n += check_args(ytree_get(t->root, "cluster.controllerManager.extraArgs"), node,
+				"kube-controller-manager", rm->gates, rm->cm_flags, NULL, found);
+		n += check_args(ytree_get(t->root, "cluster.scheduler.extraArgs"), node, "kube-scheduler",
+				rm->gates, NULL, NULL, found);
+		n += check_args(ytree_get(t->root, "machine.kubelet.extraArgs"), node, "kubelet", NULL,
+				rm->kubelet_flags, NULL, found);
+	}
+	ytree_free(t);
+	return n;
 }

@@ -59,4 +59,25 @@ char *k8sup_target_image(enum k8sup_comp c, const char *current, const char *ver
 int k8sup_patch(const char *cfg, size_t len, enum k8sup_comp c, const char *image, struct buf *out,
 		struct app_err *e);
 
+/* What a Kubernetes minor upgrade removes, as talosctl upgrade-k8s checks it
+ * before changing anything (siderolabs/go-kubernetes v0.2.23, the version
+ * Talos v1.10.5 uses, kubernetes/upgrade/checks.go NewChecks): feature gates
+ * (of kube-apiserver, kube-controller-manager, kube-scheduler), flags per
+ * component, admission plugins, API resources. NULL when the path removes
+ * nothing. */
+struct k8sup_removed;
+const struct k8sup_removed *k8sup_removed_for(const char *from, const char *to);
+/* "1.32->1.33" */
+const char *k8sup_removed_path(const struct k8sup_removed *rm);
+/* What of it a node's running config still uses (upstream reads the static
+ * pods' commands and the kubelet's args, which Talos builds from these
+ * extraArgs): appends "NODE COMPONENT feature gate|flag|admission plugin
+ * VALUE" lines to found; returns how many. */
+int k8sup_removed_in_config(const struct k8sup_removed *rm, const char *cfg, size_t len, const char *node,
+			    struct buf *found, struct app_err *e);
+/* The removed API resources as list paths ("/apis/resource.k8s.io/v1alpha3/
+ * podschedulingcontexts"), NULL-terminated; upstream refuses when a list
+ * of one has items (a 404 means the type is not served: fine). */
+const char *const *k8sup_removed_apis(const struct k8sup_removed *rm);
+
 #endif

@@ -207,8 +207,11 @@ int kube_get(const struct kube_client *c, const char *path, struct buf *out, str
 				errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	else if (code < 200 || code > 299) {
 		status_message(out, msg, sizeof(msg));
-		r = app_err_set(e, code == 401 || code == 403 ? -EACCES : -EREMOTEIO, "%s: HTTP %ld%s", url,
-				code, msg);
+		r = app_err_set(e,
+				code == 401 || code == 403 ? -EACCES
+				: code == 404		   ? -ENOENT
+							   : -EREMOTEIO,
+				"%s: HTTP %ld%s", url, code, msg);
 	} else if (!out->data)
 		buf_append(out, "", 0);
 	curl_slist_free_all(h);

@@ -32,7 +32,8 @@ int kube_client_parse(const char *text, size_t len, const char *name, struct kub
 void kube_client_free(struct kube_client *c);
 
 /* GET server+path into out (at most 8 MiB); non-2xx fails naming the status
- * and the API's Status message. */
+ * and the API's Status message (-ENOENT for 404: no such resource type,
+ * -EACCES for 401/403). */
 int kube_get(const struct kube_client *c, const char *path, struct buf *out, struct app_err *e);
 
 enum kube_ready { KUBE_READY_UNKNOWN = 0, KUBE_READY_TRUE, KUBE_READY_FALSE };
