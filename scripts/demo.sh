@@ -149,7 +149,7 @@ demo_setup() {
 	demo_nas
 	sid=$("$APPLIANCE" talos schematic "$DEMO_ROOT_DIR/profiles/demo.yaml" --id 2>/dev/null) ||
 		sid=$("$APPLIANCE" plan "$DEMO_ROOT_DIR/profiles/demo.yaml" --node "$DEMO_NODE" --hw-root "$DEMO_HW" \
-			--state-dir "$T/probe-state" --set "nas.port=$SMBD_PORT" --set "talos.image.pins=$T/none.yaml" 2>&1 |
+			--state-dir "$T/probe-state" --set "nas.port=$SMBD_PORT" --set "talos.image.pins=$T/none.yaml" --json 2>&1 |
 			grep -oE "image '[0-9a-f]{64}/" | head -1 | grep -oE '[0-9a-f]{64}')
 	[ -n "$sid" ] || { echo "demo: cannot find the schematic id" >&2; return 1; }
 	key=$sid/v1.10.5/metal-amd64.raw.zst
@@ -163,12 +163,18 @@ demo_setup() {
 	DEMO_FP=$("$APPLIANCE" talos secrets "$DEMO_ROOT_DIR/profiles/demo.yaml" --out "$DEMO_SECRETS" |
 		sed -n 's/^OS CA fingerprint: //p')
 	[ -n "$DEMO_FP" ] || { echo "demo: cannot create the Talos secrets bundle" >&2; return 1; }
-	DEMO_ARGS=("$DEMO_ROOT_DIR/profiles/demo.yaml" --node "$DEMO_NODE" --hw-root "$DEMO_HW"
-		--state-dir "$DEMO_STATE" --set "nas.port=$SMBD_PORT" --set "talos.image.pins=$DEMO_PINS"
-		--set "gitops.out=$T/home-kubernetes" --secrets "$DEMO_SECRETS" --set "talos.caFingerprint=$DEMO_FP")
-	if [ -n "$DEMO_MIRROR" ]; then
-		DEMO_ARGS+=(--set "talos.image.mirror=$DEMO_MIRROR")
-	else
+	# this run's facts (the NAS's port, the bundle's fingerprint, the mirror) in a site
+	# overlay, as a real site keeps its own: the commands the story prints stay short
+	DEMO_SITE=$T/local.yaml
+	{
+		printf 'nas:\n  port: %s\n' "$SMBD_PORT"
+		printf 'talos:\n  caFingerprint: "%s"\n' "$DEMO_FP"
+		[ -z "$DEMO_MIRROR" ] || printf '  image:\n    mirror: "%s"\n' "$DEMO_MIRROR"
+	} >"$DEMO_SITE"
+	DEMO_ARGS=("$DEMO_ROOT_DIR/profiles/demo.yaml" --site "$DEMO_SITE" --node "$DEMO_NODE" --hw-root "$DEMO_HW"
+		--state-dir "$DEMO_STATE" --set "talos.image.pins=$DEMO_PINS"
+		--set "gitops.out=$T/home-kubernetes" --secrets "$DEMO_SECRETS")
+	if [ -z "$DEMO_MIRROR" ]; then
 		# no mirror helper in this tree: seed the image cache instead
 		mkdir -p "$DEMO_STATE/cache"
 		cp "$T/img/metal.raw.zst" "$DEMO_STATE/cache/$(echo "$key" | tr / -)"
@@ -198,7 +204,7 @@ demo_result() {
 	echo "=== install disk /dev/nvme0n1 (machine/dev/nvme0n1):"
 	sgdisk -p "$DEMO_HW/dev/nvme0n1" | sed -n '/^Number/,$p'
 	echo
-	echo "=== Ceph disks (wipefs lists every signature libblkid finds; none on a clean disk):"
+	echo "=== Ceph disks (wipefs lists every signature; none on a clean disk):"
 	for d in nvme1n1 nvme2n1; do
 		if out=$(wipefs "$DEMO_HW/dev/$d" 2>&1) && [ -n "$out" ]; then
 			echo "  /dev/$d: NOT clean:"
@@ -217,7 +223,7 @@ for r in rows:
     print("  %-5s %-14s %s" % (r.get("status", "?"), r.get("id", "?"), r.get("title", "")))' 2>/dev/null ||
 		echo "  (see preflight-nas above)"
 	echo
-	echo "=== firmware boot order (efivars; the previous order is kept in state/bootorder.previous):"
+	echo "=== firmware boot order (efivars; the old one is in state/bootorder.previous):"
 	/usr/bin/python3 -c '
 import struct, sys
 ev, g = sys.argv[1], "8be4df61-93ca-11d2-aa0d-00e098032b8c"
@@ -235,7 +241,10 @@ for (n,) in struct.iter_unpack("<H", order):
 demo_main() {
 	set -uo pipefail
 	export APPLIANCE=${APPLIANCE:-$DEMO_ROOT_DIR/installer/appliance}
+	local cols=${COLUMNS:-}
 	. "$DEMO_ROOT_DIR/tests/lib/tap.sh"
+	# the story is for this terminal (80 columns unless COLUMNS says more), not the tests' width
+	if [ -n "$cols" ]; then export COLUMNS=$cols; else unset COLUMNS; fi
 	[ "${DEMO_KEEP:-}" = 1 ] && at_exit "cp -a $T ${T}.kept && echo kept ${T}.kept >&2"
 	echo "=== setting up the simulated site in $T"
 	demo_setup >"$T/setup.log" 2>&1 || {

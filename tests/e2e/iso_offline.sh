@@ -35,8 +35,11 @@ e2e_qemu offline 480 -device qemu-xhci,id=xhci \
 	-smbios type=1,serial=APPL-DEMO-1 "${DISK_ARGS[@]}"
 rc=$?
 [ $rc -eq 0 ] && ok "QEMU powered off by itself ($(cat "$T/offline.secs") s)" || not_ok "QEMU powered off by itself (exit $rc)"
+# the console is 80 columns: the plan's lines wrap and digests are short (unwrap joins them)
+tr -d '\r' <"$T/offline.serial" | unwrap >"$T/offline.text"
 expect_out "the NAS check is skipped, and the plan says why" 'the NAS at 10.0.2.100 is not checked: install.offline is true' \
-	tr -d '\r' <"$T/offline.serial"
+	cat "$T/offline.text"
 expect_out "the image came from the stick: no download" \
-	"image $key from /mnt/stick/appliance/images/$name, sha256 [0-9a-f]{64} as pinned: no download" tr -d '\r' <"$T/offline.serial"
+	"image ${key:0:12}\.\.\.${key:64} from /mnt/stick/appliance/images/${name:0:12}\.\.\.${name:64}, sha256 [0-9a-f]{12}\.\.\. as pinned: no download" \
+	cat "$T/offline.text"
 e2e_check_install offline demo-1 "$T/demo1"

@@ -8,11 +8,13 @@
 export DEMO_DISK_MIB=192 DEMO_CEPH_MIB=32
 
 demo_setup_tap
-# DEMO_ARGS without the site's bundle and fingerprint
+# DEMO_ARGS without the site's bundle and fingerprint (the demo's site overlay records it)
+grep -v caFingerprint "$DEMO_SITE" >"$T/site-nofp.yaml"
 BASE=()
 for ((i = 0; i < ${#DEMO_ARGS[@]}; i++)); do
 	case "${DEMO_ARGS[i]} ${DEMO_ARGS[i + 1]:-}" in
 	"--secrets "* | "--set talos.caFingerprint="*) i=$((i + 1)) ;;
+	"--site $DEMO_SITE") BASE+=(--site "$T/site-nofp.yaml"); i=$((i + 1)) ;;
 	*) BASE+=("${DEMO_ARGS[i]}") ;;
 	esac
 done

@@ -7,6 +7,9 @@
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 APPLIANCE=${APPLIANCE:-$ROOT/installer/appliance}
+# a wide terminal: the assertions read each message on one line (demo_output.sh
+# measures the 80-column wrapping with COLUMNS unset)
+export COLUMNS=1000
 SCHEMAS=${SCHEMAS:-$ROOT/tests/schemas}
 _tap_n=0
 _tap_failed=0
@@ -78,4 +81,12 @@ refused_unchanged() {
 		echo "#   wanted: $msg"
 		sed 's/^/#   /' "$T/.out" | tail -15
 	fi
+}
+
+# unwrap < text: the plan's 80-column action lines joined again (a continuation line is
+# indented exactly 16 spaces), for output read where COLUMNS cannot be set (a QEMU serial
+# console). Digests stay as they were printed (12 digits and "...").
+unwrap() {
+	awk 'NR > 1 && /^                [^ ]/ { prev = prev " " substr($0, 17); next }
+		{ if (NR > 1) print prev; prev = $0 } END { if (NR) print prev }'
 }

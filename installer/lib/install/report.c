@@ -8,6 +8,7 @@
 
 #include "base/json.h"
 #include "base/util.h"
+#include "base/wrap.h"
 
 struct report {
 	FILE *f;
@@ -172,6 +173,34 @@ void report_step_begin(struct report *r, int idx, const char *step, const char *
 	fflush(r->f);
 }
 
+/* Text modes: one detail for people, digests short, wrapped at WRAP_WIDTH
+ * (JSON keeps the full text). */
+static void text_line(struct report *r, const char *prefix, const char *text, int hang)
+{
+	char *t = wrap_short_hex(text);
+	wrap_print(r->f, prefix, t, hang);
+	free(t);
+}
+
+/* A note: a command to paste ("appliance ...") keeps every character and
+ * wraps with " \"; a column-aligned note ("write-image       image ...")
+ * continues under its second column; any other under its own indentation. */
+static void text_note(struct report *r, const char *prefix, const char *text)
+{
+	size_t lead = strspn(text, " "), pl = strlen(prefix);
+	const char *gap;
+
+	if (strncmp(text + lead, "appliance ", 10) == 0) {
+		wrap_command(r->f, prefix, text, (int)(pl + lead + 4));
+		return;
+	}
+	gap = strstr(text + lead, "  ");
+	if (gap && gap - text < 30 && !memchr(text + lead, ' ', (size_t)(gap - text - (long)lead)))
+		text_line(r, prefix, text, (int)(pl + (size_t)(gap - text) + strspn(gap, " ")));
+	else
+		text_line(r, prefix, text, (int)(pl + lead + 2));
+}
+
 void report_step_end(struct report *r, const char *step, enum report_status st, const char *detail)
 {
 	double secs = r->step_t0 > 0 ? now() - r->step_t0 : 0;
@@ -196,9 +225,12 @@ void report_step_end(struct report *r, const char *step, enum report_status st, 
 	if (st == REPORT_FAILED && !(r->inline_failures && detail && *detail))
 		/* the command prints the failure, once, at the end */
 		fprintf(r->f, "      %s (%.1fs): see below\n", report_status_name(st), secs);
-	else if (detail && *detail)
-		fprintf(r->f, "      %s: %s (%.1fs)\n", report_status_name(st), detail, secs);
-	else
+	else if (detail && *detail) {
+		char prefix[32], *text = xasprintf("%s (%.1fs)", detail, secs);
+		snprintf(prefix, sizeof(prefix), "      %s: ", report_status_name(st));
+		text_line(r, prefix, text, 8);
+		free(text);
+	} else
 		fprintf(r->f, "      %s (%.1fs)\n", report_status_name(st), secs);
 	fflush(r->f);
 	r->step_t0 = 0;
@@ -225,10 +257,12 @@ static void vline(struct report *r, const char *event, const char *step, const c
 	} else {
 		close_line(r);
 		quiet_title(r);
-		if (kind)
-			fprintf(r->f, "      %-9s %s\n", kind, text);
-		else /* notes of a step are indented under it */
-			fprintf(r->f, "%s%s\n", step ? "      " : "", text);
+		if (kind) {
+			char prefix[32];
+			snprintf(prefix, sizeof(prefix), "      %-9s ", kind);
+			text_line(r, prefix, text, 16);
+		} else /* notes of a step are indented under it */
+			text_note(r, step ? "      " : "", text);
 		fflush(r->f);
 	}
 	free(text);
@@ -326,6 +360,13 @@ void report_end(struct report *r, int exit_code, const char *outcome)
 		return;
 	}
 	close_line(r);
-	fprintf(r->f, "%s\n", outcome);
+	/* line by line: the outcome may end with the command to run next */
+	for (const char *l = outcome; l && *l;) {
+		const char *nl = strchr(l, '\n');
+		char *line = xstrndup(l, nl ? (size_t)(nl - l) : strlen(l));
+		text_note(r, "", line);
+		free(line);
+		l = nl ? nl + 1 : NULL;
+	}
 	fflush(r->f);
 }
