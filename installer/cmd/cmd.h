@@ -134,6 +134,21 @@ void cmd_err(const struct app_err *e);
 /* Usage error: prints msg and "try 'appliance CMD --help'", returns 2. */
 int cmd_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* --json result objects (cmd/result.c): cmd_json_begin turns them on when
+ * argv holds --json (true then); the command adds its fields; main() prints
+ * {"command":..., fields..., "ok":..., "exit":..., "error":...} once the
+ * command returns, whatever it returned. cmd_error, cmd_usage_error and a
+ * failed profile load record the first error. Text output is the command's
+ * own business: print none while cmd_json() is true. */
+bool cmd_json_begin(int argc, char **argv, const char *command);
+bool cmd_json(void);
+void cmd_json_str(const char *key, const char *value); /* NULL: null */
+void cmd_json_int(const char *key, long long value);
+void cmd_json_bool(const char *key, bool value);
+void cmd_json_raw(const char *key, const char *json); /* an array or object the caller built */
+void cmd_json_error(const char *msg);
+int cmd_json_end(int rc);
+
 /* True if arg is -h or --help. */
 bool cmd_is_help(const char *arg);
 

@@ -25,11 +25,15 @@ void cmd_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("appliance: ", stderr);
+	char *msg = NULL;
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "appliance: %s\n", msg ? msg : fmt);
+	cmd_json_error(msg); /* --json: the result object names it too */
+	free(msg);
 }
 
 void cmd_err(const struct app_err *e)
@@ -119,6 +123,7 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	if (near)
 		fprintf(stderr, "; did you mean '%s'?", near);
 	fprintf(stderr, "\ntry 'appliance %s --help'\n", cmd);
+	cmd_json_error(msg);
 	free(near);
 	free(msg);
 	return EXIT_USAGE;
@@ -296,12 +301,18 @@ struct model *cmd_load_model(const struct profile_opts *o, bool quiet)
 	struct model *m = NULL;
 
 	if (!o->profile) {
-		fprintf(stderr, "appliance: no PROFILE given\n");
+		cmd_error("no PROFILE given");
 		return NULL;
 	}
 	profile_load(&in, &m, &d);
 	if (!quiet || !m)
 		diags_print(&d, stderr);
+	if (!m) {
+		char *why =
+		    xasprintf("profile '%s' is invalid (appliance validate %s)", o->profile, o->profile);
+		cmd_json_error(why);
+		free(why);
+	}
 	diags_free(&d);
 	return m;
 }
