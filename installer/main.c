@@ -203,5 +203,6 @@ int main(int argc, char **argv)
 		unknown_command(argv[1]);
 		return EXIT_USAGE;
 	}
-	return c->fn(argc - 1, argv + 1);
+	/* a command that reports with --json prints its result object whatever it returned */
+	return cmd_json_end(c->fn(argc - 1, argv + 1));
 }
