@@ -90,3 +90,22 @@ long=$(awk -F'\t# ' 'length($2) >= 70 {print $1}' "$T/keys")
 grep -qE $'^nas.timeout\tduration\tdefault [0-9]+s\t# per-operation timeout' "$T/keys" &&
 	grep -qE $'^platform.rook.replicas\tint\tdefault [0-9]+\t# copies of each block' "$T/keys" &&
 	ok "a key's line: type, default and description" || { not_ok "a key's line"; grep -E '^(nas.timeout|platform.rook.replicas)\s' "$T/keys" | sed 's/^/#   /'; }
+
+# ---- 1Password on needs its credentials -------------------------------------------------------------------
+# (new-user review) Connect reads 1password-credentials.json from Secret op-credentials and the
+# operator its token from Secret onepassword-token; install makes both from these two secrets
+printf 'platform:\n  onepassword:\n    enabled: true\n' >"$T/op.yaml"
+"$APPLIANCE" validate tests/profiles/valid/minimal.yaml --site "$T/op.yaml" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 2 ] &&
+	grep -qF "$T/op.yaml:3:14: error: platform.onepassword.credentialsSecret: not set while platform.onepassword is enabled: install creates Secret 'op-credentials' (the Connect server's 1password-credentials.json) from it; name the secrets: entry holding it, or set enabled: false" "$T/out" &&
+	grep -qF "$T/op.yaml:3:14: error: platform.onepassword.tokenSecret: not set while platform.onepassword is enabled: install creates Secret 'onepassword-token' (the operator's Connect token) from it" "$T/out" &&
+	ok "1Password enabled without its two secrets: both named at enabled's file:line:col" ||
+	{ not_ok "1Password enabled without its secrets (exit $rc)"; sed 's/^/#   /' "$T/out"; }
+bad "1Password enabled, the token's secret unset" "error: platform.onepassword.tokenSecret: not set while platform.onepassword is enabled" \
+	--set platform.onepassword.tokenSecret=null
+good "1Password enabled with both secrets (the demo)"
+good "1Password off needs neither" --set platform.onepassword.enabled=false --set platform.onepassword.tokenSecret=null \
+	--set platform.onepassword.credentialsSecret=null
+"$APPLIANCE" render tests/profiles/valid/minimal.yaml --site "$T/op.yaml" --out "$T/r2" >/dev/null 2>&1
+[ $? -eq 2 ] && [ ! -e "$T/r2" ] && ok "render refuses it too, writing nothing" || not_ok "render accepted 1Password without its secrets"

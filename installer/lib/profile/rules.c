@@ -483,6 +483,43 @@ static void check_timezone(struct diag_ctx *c, const struct model *m, const stru
 	}
 }
 
+/* 1Password Connect, as render installs it (connect chart, 1Password/connect-helm-charts
+ * charts/connect/values.yaml @004d492), reads its credentials file from the Secret
+ * connect.credentialsName (key 1password-credentials.json), and the operator it turns on
+ * (operator.create) its token from the Secret operator.token.name (key token). Neither is
+ * in the GitOps tree: install creates both at bootstrap from the secrets named here
+ * (talos_config.c onepassword_secrets), so without them the pods never start and no
+ * OnePasswordItem becomes a Secret. */
+static void check_onepassword(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	const struct model_platform *p = &m->platform;
+	const struct {
+		const char *key, *secret, *name, *who, *what;
+	} need[] = {
+		{ "credentialsSecret", p->onepassword_credentials_secret, p->onepassword_credentials_name,
+		  "the Connect server", "1password-credentials.json" },
+		{ "tokenSecret", p->onepassword_token_secret, p->onepassword_token_name, "the operator",
+		  "Connect token" },
+	};
+	const struct ynode *at = node_at(t, "platform.onepassword.enabled");
+
+	if (!p->onepassword.enabled)
+		return;
+	if (!at)
+		at = node_at(t, "platform.onepassword");
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		char *path = xasprintf("platform.onepassword.%s", need[i].key);
+		if (!need[i].secret)
+			diag_node(
+			    c, node_at(t, path) ? node_at(t, path) : at, path, DIAG_ERROR,
+			    "not set while platform.onepassword is enabled: install creates Secret '%s' "
+			    "(%s's %s) from it; name the secrets: entry holding it, or set "
+			    "enabled: false",
+			    need[i].name ? need[i].name : "?", need[i].who, need[i].what);
+		free(path);
+	}
+}
+
 /* The app waits for the platform components it names in dependsOn; one
  * that the profile turns off (1Password) is not waited for: turning it off
  * needs no second edit. */
@@ -509,6 +546,7 @@ void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree
 	check_cni(c, m, t);
 	check_placeholder_macs(c, m, t);
 	check_route_gateways(c, m, t);
+	check_onepassword(c, m, t);
 	drop_disabled_deps(m);
 	check_addresses(c, m, t);
 	check_timezone(c, m, t);
