@@ -256,7 +256,7 @@ int cmd_apply(int argc, char **argv)
 		o.state_dir = cmd_state_dir();
 	/* the journal: locked when applying, only read for the dry run */
 	jdir = xasprintf("%s/apply", o.state_dir);
-	if (journal_open(jdir, o.apply, &j, &e) < 0) {
+	if (journal_open_as(jdir, o.apply, "apply", &j, &e) < 0) {
 		cmd_err(&e);
 		rc = EXIT_FAIL;
 		goto out;

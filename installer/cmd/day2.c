@@ -293,6 +293,17 @@ static int kube_node_ready(const struct kube_client *kc, const char *name, char 
 	return r;
 }
 
+/* "cp1: 11 services running: 10 healthy, 1 health unknown" */
+static void day2_note_services(struct report *r, const char *step, const char *name,
+			       const struct talosops_verdict *vd)
+{
+	if (vd->unknown)
+		report_note(r, step, "%s: %zu services running: %zu healthy, %zu health unknown", name,
+			    vd->healthy + vd->unknown, vd->healthy, vd->unknown);
+	else
+		report_note(r, step, "%s: %zu services healthy", name, vd->healthy);
+}
+
 /* The phases of a wait, in order; each names what did not come on timeout. */
 enum phase { PH_DOWN, PH_UP, PH_VERSION, PH_SERVICES, PH_ETCD, PH_KUBE, PH_DONE };
 
@@ -307,6 +318,7 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 	while (ph != PH_DONE) {
 		struct app_err ce = { 0 };
 		struct talosops_services svc = { 0 };
+		struct talosops_verdict vd;
 		struct buf bad = { 0 };
 		int rc = talosops_version(&n->api, &d->once, version, sizeof(version), &ce);
 
@@ -338,13 +350,14 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 			if (ph == PH_SERVICES) {
 				if (talosops_services(&n->api, &d->once, &svc, &ce) < 0)
 					snprintf(last, sizeof(last), "ServiceList: %.500s", ce.msg);
-				else if (talosops_services_unhealthy(&svc, &bad) > 0 || svc.n == 0)
-					snprintf(last, sizeof(last), "services not healthy: %s",
-						 bad.data ? bad.data : "none listed");
+				else if (talosops_services_judge(&svc, n->mn->role == NODE_ROLE_CONTROLPLANE,
+								 &vd, &bad),
+					 vd.problems > 0)
+					snprintf(last, sizeof(last), "services not healthy: %.500s",
+						 bad.data);
 				else {
 					if (r)
-						report_note(r, step, "%s: %zu services healthy", n->mn->name,
-							    svc.n);
+						day2_note_services(r, step, n->mn->name, &vd);
 					ph = n->mn->role == NODE_ROLE_CONTROLPLANE ? PH_ETCD : PH_KUBE;
 				}
 			}

@@ -69,7 +69,7 @@ struct node_st {
 	struct nodecfg_facts cfg;
 	bool have_cfg;
 	const char *etcd; /* "member", "learner", "missing", "unknown", "-" */
-	size_t svc_total, svc_bad;
+	size_t svc_total, svc_ok, svc_bad, svc_unknown;
 	struct buf svc_text;
 	bool have_time, time_ok;
 	long long offset_ms;
@@ -202,8 +202,13 @@ static void check_node(struct day2 *d, struct node_st *ns, struct site_st *s)
 	if (cfg.data)
 		secure_free(cfg.data, cfg.cap);
 	if (talosops_services(&n->api, &d->once, &svc, &e) == 0) {
+		struct talosops_verdict vd;
+
+		talosops_services_judge(&svc, n->mn->role == NODE_ROLE_CONTROLPLANE, &vd, &ns->svc_text);
 		ns->svc_total = svc.n;
-		ns->svc_bad = talosops_services_unhealthy(&svc, &ns->svc_text);
+		ns->svc_ok = vd.healthy + vd.unknown;
+		ns->svc_bad = vd.problems;
+		ns->svc_unknown = vd.unknown;
 		if (ns->svc_bad)
 			problem(s, "node %s: services not healthy: %s", n->mn->name, ns->svc_text.data);
 	} else {
@@ -456,9 +461,10 @@ static void print_text(const struct day2 *d, const struct site_st *s)
 			       ns->err);
 			continue;
 		}
+		/* ok: running and healthy, or running with health unknown
+		 * (dashboard has no health check), as Talos' readiness counts them */
 		if (ns->svc_total)
-			snprintf(svc, sizeof(svc), "%zu/%zu healthy", ns->svc_total - ns->svc_bad,
-				 ns->svc_total);
+			snprintf(svc, sizeof(svc), "%zu/%zu ok", ns->svc_ok, ns->svc_total);
 		if (ns->have_time)
 			snprintf(tm, sizeof(tm), "%s (%+.3fs, %s)", ns->time_ok ? "in sync" : "NOT in sync",
 				 (double)ns->offset_ms / 1000.0, ns->time_server);
@@ -552,7 +558,8 @@ static void print_json(const struct day2 *d, const struct site_st *s)
 		jkv(&b, "version", ns->version, true);
 		jkv(&b, "schematic", ns->have_cfg ? ns->cfg.schematic : "", true);
 		jkv(&b, "etcd", ns->etcd, true);
-		buf_printf(&b, "\"services\":{\"total\":%zu,\"unhealthy\":%zu,", ns->svc_total, ns->svc_bad);
+		buf_printf(&b, "\"services\":{\"total\":%zu,\"unhealthy\":%zu,\"health_unknown\":%zu,",
+			   ns->svc_total, ns->svc_bad, ns->svc_unknown);
 		jkv(&b, "detail", ns->svc_text.data ? ns->svc_text.data : "", false);
 		buf_printf(&b, "},\"time\":{\"checked\":%s,\"in_sync\":%s,\"offset_ms\":%lld,",
 			   ns->have_time ? "true" : "false", ns->time_ok ? "true" : "false", ns->offset_ms);

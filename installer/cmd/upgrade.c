@@ -431,7 +431,7 @@ int cmd_upgrade(int argc, char **argv)
 		/* the journal: locked when applying, only read for the plan */
 		char *jdir = xasprintf("%s/upgrade", o.state_dir);
 
-		if (journal_open(jdir, o.apply, &u.j, &e) < 0) {
+		if (journal_open_as(jdir, o.apply, "upgrade", &u.j, &e) < 0) {
 			free(jdir);
 			cmd_err(&e);
 			rc = EXIT_FAIL;

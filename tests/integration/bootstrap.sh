@@ -162,7 +162,7 @@ check "bootstrap: time not in sync: three attempts" test "$(calls unsync Bootstr
 # 11. nothing listening and --wait 0: one attempt, clear message
 FREE=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 expect_out "bootstrap: nothing listening with --wait 0 fails at once" \
-	"bootstrap of node 'demo-1' failed: gave up after 1 attempt in [0-9]+s: 127\.0\.0\.1:$FREE/machine\.MachineService/Bootstrap: cannot connect" \
+	"bootstrap of node 'demo-1' failed: 127\.0\.0\.1:$FREE/machine\.MachineService/Bootstrap: cannot connect.*: check that the node is up and that this is its Talos API address and port$" \
 	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --endpoint "127.0.0.1:$FREE" --kubeconfig "$T/kc11" --wait 0
 
 # 12. scrub the config volumes (the default after bootstrap). The stand-in's sda5 backs the volume
@@ -238,8 +238,8 @@ check "bootstrap: UNAVAILABLE: three attempts" test "$(calls unavail Bootstrap)"
 start notyet9 --cert "$C/server.crt" --key "$C/server.key" --mode notyet:1000
 expect_fail "bootstrap: 'not available yet' beyond --wait gives up (exit 1)" 1 bs --kubeconfig "$T/kc17" --wait 2
 last
-expect_out "bootstrap: giving up names what it waited for" \
-	"bootstrap of node 'demo-1' failed: gave up after [0-9]+ attempts in [0-9]+s: .*bootstrap is not available yet; waiting for the node to finish booting" \
+expect_out "bootstrap: giving up says it gave up, after how long, what it waited for and what to do" \
+	"bootstrap of node 'demo-1' failed: gave up after [0-9]+s \([0-9]+ attempts\) waiting for the node to finish booting: Talos allows Bootstrap once its container runtime is up; last answer: .*FAILED_PRECONDITION: bootstrap is not available yet; look at the node's console \(talosctl dmesg\), then re-run$" \
 	cat "$T/last.out"
 
 # 12c. the kubeconfig Talos hands out names the endpoint (a name); ours dials the VIP instead

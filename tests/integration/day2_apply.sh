@@ -53,7 +53,7 @@ if [ -n "$W1_TOKEN" ] && ! grep -qF "$W1_TOKEN" "$T/.out" && grep -qE '^ +[ -]  
 else not_ok "apply: the machine token in the refusal"; sed "s/$W1_TOKEN/<TOKEN>/g; s/^/#   /" "$T/.out"; fi
 K8S4=(--set talos.kubernetesVersion=v1.33.4 --node w1 --mode reboot)
 check "apply --mode reboot --apply: waits for the node to reboot and come back" ap "${K8S4[@]}" --apply
-grep -q "w1 is down (rebooting)" "$T/.out" && grep -q "w1: 6 services healthy" "$T/.out" &&
+grep -q "w1 is down (rebooting)" "$T/.out" && grep -q "w1: 9 services running: 8 healthy, 1 health unknown" "$T/.out" &&
 	ok "apply: saw the node go down, come back and its services healthy" || { not_ok "apply: reboot progress"; sed 's/^/#   /' "$T/.out"; }
 grep -q "reboot: up" "$T/nodes/w1/calls" && ok "apply: the stand-in rebooted" || not_ok "apply: no reboot"
 
@@ -108,6 +108,17 @@ done
 if grep -q "ApplyConfiguration mode=0 dry_run=0" "$T/nodes/cp3/calls" 2>/dev/null; then
 	not_ok "apply: went on to cp3"
 else ok "apply: did not go on to cp3 after cp2 failed"; fi
+
+# ---- another apply holds the journal: say which command, not "install" ----------------------
+mkdir -p "$T/state/apply"
+flock "$T/state/apply/lock" sleep 30 &
+holder=$!
+at_exit "kill $holder"
+sleep 0.2
+expect_fail "apply: a journal held by another run is refused" 1 ap --set talos.kubernetesVersion=v1.33.6 --apply
+grep -qF "state directory '$T/state/apply' is in use by another apply" "$T/.out" &&
+	ok "apply: the lock message names apply" || { not_ok "apply: lock message"; sed 's/^/#   /' "$T/.out"; }
+kill $holder; wait $holder 2>/dev/null
 
 # ---- usage --------------------------------------------------------------------------------
 expect_fail "apply: --talosconfig cannot render configs" 2 "$APPLIANCE" apply "$PROFILE" --talosconfig /dev/null

@@ -203,40 +203,82 @@ class Node:
 #       dry_run answers mode_details "Dry run summary:\n<mode details> (skipped in
 #       dry-run).\nConfig diff:\n\n<unified diff a/b>" ("No changes." when equal,
 #       pkg/machinery/config/configdiff/configdiff.go); REBOOT reboots after answering.
+#       The dry run and CanApplyImmediate compare with the running (active) config;
+#       Read returns the persisted one. TRY (4) is checked as NO_REBOOT, sets only the
+#       active config (SetConfig) and rolls it back after try_mode_timeout (field 6,
+#       default constants.ConfigTryTimeout 1m; v1alpha1_runtime.go
+#       RollbackToConfigAfter), answering "...\nThe config is applied in 'try' mode and
+#       will be automatically reverted back in 1m0s"; any other apply cancels the
+#       rollback (CancelConfigRollbackTimeout). STAGED persists only (SetPersistedConfig):
+#       the node runs the old config until it reboots. Nothing here refuses an apply
+#       while an upgrade runs: NO_REBOOT/STAGED/TRY just apply, REBOOT takes the
+#       sequence lock over (WithTakeover) and so cancels the upgrade.
 #     Upgrade: on a control plane (not --force) etcd must have no member that is not
 #       started ("etcd member %016x is not started, all members must be running to perform
 #       an upgrade") and not exactly 2 members (internal/pkg/etcd/etcd.go
 #       ValidateForUpgrade); answers ack "Upgrade request received", then the upgrade
-#       sequence installs and reboots.
+#       sequence installs and reboots. Before the checks a control plane takes etcd's
+#       upgrade mutex (tryLockUpgradeMutex): held elsewhere -> UNKNOWN "failed to acquire
+#       upgrade mutex: error trying to lock etcd upgrade mutex: mutex: Locked by another
+#       session"; force skips the mutex and the checks. A second Upgrade while the
+#       upgrade sequence runs is acknowledged and does nothing (sequence lock). The
+#       upgrade leaves the machine config alone (machine.install.image keeps its tag).
 #     Read: a regular file streamed as common.Data; missing -> NotFound.
 #   pkg/machinery/constants/constants.go: the config lives at /system/state/config.yaml.
 #   api/time/time.proto: Time { server, localtime, remotetime }.
 # DIR/node.json (re-read on every call, so a test can change it between runs):
 #   hostname, type (controlplane|worker), version ("v1.10.5"),
-#   services: [[id, state, healthy]...] (default: Talos' core services, healthy),
+#   services: [[id, state, healthy]...] (healthy true/false/null = unknown; default:
+#     v1.10.5's 11 (control plane) or 9 (worker) services, see DEFAULT_SERVICES),
+#   health_message (what a failing health check says),
 #   time_offset_ms, reboot_seconds (how long the node is away, default 1),
-#   settle_seconds (services unhealthy after boot, default 0.5),
+#   settle_seconds (kubelet and etcd Waiting after boot, default 0.5),
+#   upgrade_seconds (an upgrade's drain and install before its reboot, default 0.3),
+#   precheck_seconds (how long Upgrade holds etcd's upgrade mutex, default 0),
 #   after_upgrade: "ok" | "down" (never answers again) | "rollback" (comes back on the
 #     old version, as Talos does when the new one fails to boot) | "no-etcd" (comes back
 #     but does not rejoin etcd); after_reboot: the same for other reboots,
 #   refuse_apply: a validation error to answer ApplyConfiguration with.
 # --etcd FILE: the cluster's etcd members, shared by the nodes: [{"id": N,
-#   "hostname": "cp1", "learner": false}...]; a hostname "" is a member not started.
+#   "hostname": "cp1", "learner": false}...]; a hostname "" is a member not started,
+#   "healthy": false one that does not answer; FILE.upgrade-mutex: etcd's upgrade mutex.
 
 import difflib
 import json
 
 import yaml
 
+# The services a v1.10.5 node runs, as ServiceList lists them (sorted by id,
+# internal/app/machined/pkg/system/system.go List): machined and apid
+# (internal/app/machined/main.go), udevd, auditd, syslogd, containerd, dashboard
+# (v1alpha1_sequencer.go: earlyServices, then dashboard unless
+# talos.dashboard.disabled=1), cri and kubelet, and trustd + etcd on a control plane
+# only (v1alpha1_sequencer_tasks.go StartAllServices): 11 on a control plane, 9 on a
+# worker. Every one has a health check (internal/app/machined/pkg/system/services/*.go
+# HealthFunc; auditd's and syslogd's always pass) except dashboard.go, whose health
+# stays what health.State.Init sets: unknown, last_message "Unknown" (health/status.go).
+# health: True healthy, False failing, None unknown (no check, or none run yet).
 DEFAULT_SERVICES = {
-    "controlplane": ["apid", "containerd", "cri", "etcd", "kubelet", "machined", "trustd", "udevd"],
-    "worker": ["apid", "containerd", "cri", "kubelet", "machined", "udevd"],
+    "controlplane": ["apid", "auditd", "containerd", "cri", "dashboard", "etcd", "kubelet", "machined",
+                     "syslogd", "trustd", "udevd"],
+    "worker": ["apid", "auditd", "containerd", "cri", "dashboard", "kubelet", "machined", "syslogd",
+               "udevd"],
 }
+NO_HEALTH_CHECK = ("dashboard",)
 CONFIG_PATH = "/system/state/config.yaml"
 
 
 def field_varint(num, v):
     return varint(num << 3) + varint(v)
+
+
+def go_duration(seconds):
+    """Go's time.Duration.String() of whole seconds: 30s, 1m0s, 1h2m3s."""
+    s = int(seconds)
+    h, m, s = s // 3600, s % 3600 // 60, s % 60
+    if h:
+        return "%dh%dm%ds" % (h, m, s)
+    return "%dm%ds" % (m, s) if m else "%ds" % s
 
 
 def timestamp(t):
@@ -263,7 +305,52 @@ class Day2:
         os.rename(path + ".tmp", path)
 
     def cfg_path(self):
+        """The persisted config, what Read /system/state/config.yaml returns."""
         return os.path.join(self.a.state, "config.yaml")
+
+    def active_path(self):
+        """The config the node runs when it differs from the persisted one: after a
+        'try' apply (SetConfig only) or a staged one (SetPersistedConfig only), until
+        the rollback or the next boot (v1alpha1_runtime.go SetConfig/SetPersistedConfig)."""
+        return os.path.join(self.a.state, "active.yaml")
+
+    def active(self):
+        for path in (self.active_path(), self.cfg_path()):
+            if os.path.exists(path):
+                return open(path).read()
+        return ""
+
+    def write(self, path, data):
+        with open(path + ".tmp", "w") as fh:
+            fh.write(data)
+        os.rename(path + ".tmp", path)
+
+    def set_active(self, data):
+        persisted = open(self.cfg_path()).read() if os.path.exists(self.cfg_path()) else ""
+        if data == persisted:
+            if os.path.exists(self.active_path()):
+                os.unlink(self.active_path())
+        else:
+            self.write(self.active_path(), data)
+
+    def cancel_rollback(self):
+        """CancelConfigRollbackTimeout: every apply but a 'try' one confirms the config."""
+        with self.node.lock:
+            self.rollback_gen = getattr(self, "rollback_gen", 0) + 1
+
+    def rollback_after(self, seconds, previous):
+        """RollbackToConfigAfter: the config active before the 'try' comes back."""
+        self.cancel_rollback()
+        gen = self.rollback_gen
+
+        def go():
+            time.sleep(seconds)
+            with self.node.lock:
+                if gen != self.rollback_gen:
+                    return
+            self.set_active(previous)
+            self.node.log("rolling back the configuration")
+        threading.Thread(target=go, daemon=True).start()
 
     def etcd(self):
         if not self.a.etcd or not os.path.exists(self.a.etcd):
@@ -289,14 +376,24 @@ class Day2:
         self.node.log("ServiceList")
         d = self.st()
         settling = time.time() - self.booted < float(d.get("settle_seconds", 0.5))
-        svcs = d.get("services") or [[s, "Running", True] for s in DEFAULT_SERVICES[d["type"]]]
+        svcs = d.get("services") or [[s, "Running", None if s in NO_HEALTH_CHECK else True]
+                                     for s in DEFAULT_SERVICES[d["type"]]]
         body = b""
         for sid, state, healthy in svcs:
             if settling and sid in ("kubelet", "etcd"):
-                state, healthy = "Waiting", False
-            health = field_varint(2, 1 if healthy else 0)
-            if not healthy:
-                health += field_bytes(3, b"waiting for service to become ready")
+                # waiting for its conditions (time sync, network): not started, so
+                # no health check has run yet
+                state, healthy = "Waiting", None
+            # ServiceHealth { bool unknown = 1; bool healthy = 2; string last_message = 3;
+            #   Timestamp last_change = 4 } (api/machine/machine.proto), proto3: no zero values
+            if healthy is None:
+                health = field_varint(1, 1) + field_bytes(3, b"Unknown")
+            elif healthy:
+                health = field_varint(2, 1)
+            else:
+                health = field_bytes(3, (d.get("health_message") or
+                                         "waiting for service to become ready").encode())
+            health += field_bytes(4, timestamp(self.booted))
             body += field_bytes(2, field_bytes(1, sid.encode()) + field_bytes(2, state.encode()) +
                                 field_bytes(4, health))
         return self.reply(body)
@@ -364,7 +461,12 @@ class Day2:
     def apply(self, req, ctx):
         f = dict((n, v) for n, _, v in parse(req))
         data, mode, dry = f.get(1, b"").decode(), f.get(4, 0), bool(f.get(5, 0))
-        self.node.log("ApplyConfiguration mode=%d dry_run=%d bytes=%d" % (mode, dry, len(data)))
+        try_s = None
+        if 6 in f:  # try_mode_timeout: google.protobuf.Duration { int64 seconds = 1; int32 nanos = 2; }
+            dur = dict((n, v) for n, _, v in parse(f[6]))
+            try_s = dur.get(1, 0) + dur.get(2, 0) / 1e9
+        self.node.log("ApplyConfiguration mode=%d dry_run=%d bytes=%d" % (mode, dry, len(data)) +
+                      (" try_mode_timeout=%gs" % try_s if try_s is not None else ""))
         d = self.st()
         try:
             first = next(yaml.safe_load_all(data)) or {}
@@ -376,10 +478,12 @@ class Day2:
                       "did you mean to patch the machine config instead?")
         if d.get("refuse_apply"):
             ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, d["refuse_apply"])
-        old = open(self.cfg_path()).read() if os.path.exists(self.cfg_path()) else ""
+        if mode != 4:  # any apply but TRY stops a pending rollback
+            self.cancel_rollback()
+        old = self.active()  # the dry run and CanApplyImmediate compare with the running config
         reboot = self.needs_reboot(old, data)
         details, mode_err = "Applied configuration with a reboot", ""
-        if mode == 2:  # NO_REBOOT
+        if mode in (2, 4):  # NO_REBOOT, TRY
             if reboot:
                 ctx.abort(grpc.StatusCode.INVALID_ARGUMENT,
                           "this config change can't be applied in immediate mode\ndiff:\n" + reboot)
@@ -397,17 +501,29 @@ class Day2:
             diff = diff or "No changes."
             text = "Dry run summary:\n%s (skipped in dry-run).\nConfig diff:\n\n%s" % (details, diff)
             return self.reply(field_varint(3, mode) + field_bytes(4, text.encode()))
-        if mode == 3:
-            open(os.path.join(self.a.state, "staged.yaml"), "w").write(data)
-        else:
+        if mode != 3:  # what the node runs now (staged: nothing until it reboots)
             for change in self.image_changes(old, data):
                 self.order("ApplyConfiguration %s" % change)
-            with open(self.cfg_path() + ".tmp", "w") as fh:
-                fh.write(data)
-            os.rename(self.cfg_path() + ".tmp", self.cfg_path())
+        if mode == 4:  # TRY: SetConfig only, rolled back after try_mode_timeout (default 1m)
+            timeout = 60.0 if try_s is None else try_s  # constants.ConfigTryTimeout
+            details += ("\nThe config is applied in 'try' mode and will be automatically reverted "
+                        "back in %s" % go_duration(timeout))
+            self.rollback_after(timeout, old)
+            self.set_active(data)
+        elif mode == 3:  # STAGED: SetPersistedConfig only; the node runs the old one until it reboots
+            self.write(self.active_path(), old)
+            self.write(self.cfg_path(), data)
+        else:  # NO_REBOOT: both; REBOOT: persisted, then the reboot loads it
+            self.write(self.cfg_path(), data)
+            if mode == 2:
+                self.set_active(data)
         if mode == 0:
+            # SequenceReboot with WithTakeover(): it cancels a running upgrade sequence
             self.runner.reboot(None)
         return self.reply(field_varint(3, mode) + field_bytes(4, (details + mode_err).encode()))
+
+    def mutex_path(self):
+        return self.a.etcd + ".upgrade-mutex" if self.a.etcd else None
 
     def upgrade(self, req, ctx):
         f = dict((n, v) for n, _, v in parse(req))
@@ -418,18 +534,54 @@ class Day2:
             ctx.abort(grpc.StatusCode.UNKNOWN, 'error validating installer image "%s": '
                       "failed to resolve reference" % image)  # Go's %q
         if d["type"] == "controlplane" and not f.get(4, 0):
-            members = self.etcd()
-            if len(members) == 2:
-                ctx.abort(grpc.StatusCode.UNKNOWN, "error validating etcd for upgrade: etcd member "
-                          "count(2) is insufficient to maintain quorum if upgrade commences")
-            for m in members:
-                if not m["hostname"]:
+            # tryLockUpgradeMutex (v1alpha1_server.go): an etcd concurrency.Mutex on
+            # constants.EtcdTalosEtcdUpgradeMutex in a session with a 60 s lease
+            # (MinimumEtcdUpgradeLeaseLockSeconds), held only while this call runs the
+            # pre-upgrade checks, then unlocked. TryLock of a mutex another session holds
+            # (another node's checks, or a caller that died within its lease) fails with
+            # etcd client/v3/concurrency/mutex.go ErrLocked; a plain error from the
+            # handler reaches the client as UNKNOWN. DIR/../etcd.json.upgrade-mutex:
+            # {"holder": "cp2", "expires": <unix time>} is such a session.
+            mp = self.mutex_path()
+            with self.node.lock:
+                held = json.load(open(mp)) if mp and os.path.exists(mp) else None
+                if held and held.get("expires", 0) > time.time():
+                    ctx.abort(grpc.StatusCode.UNKNOWN, "failed to acquire upgrade mutex: error trying to "
+                              "lock etcd upgrade mutex: mutex: Locked by another session")
+                if mp:
+                    self.write(mp, json.dumps({"holder": d["hostname"], "expires": time.time() + 60}))
+            try:
+                time.sleep(float(d.get("precheck_seconds", 0)))
+                members = self.etcd()
+                # internal/pkg/etcd/etcd.go ValidateForUpgrade
+                if len(members) == 2:
                     ctx.abort(grpc.StatusCode.UNKNOWN, "error validating etcd for upgrade: etcd member "
-                              "%016x is not started, all members must be running to perform an "
-                              "upgrade" % m["id"])
-        self.runner.reboot(image.rsplit(":", 1)[1])
-        return self.reply(field_bytes(2, b"Upgrade request received") +
-                          field_bytes(3, b"d3f1c0de-0000-4000-8000-000000000001"))
+                              "count(2) is insufficient to maintain quorum if upgrade commences")
+                for m in members:
+                    if not m["hostname"]:
+                        ctx.abort(grpc.StatusCode.UNKNOWN, "error validating etcd for upgrade: etcd member "
+                                  "%016x is not started, all members must be running to perform an "
+                                  "upgrade" % m["id"])
+                    if m.get("healthy") is False:
+                        ctx.abort(grpc.StatusCode.UNKNOWN, "error validating etcd for upgrade: etcd member "
+                                  "%016x is not healthy; all members must be healthy to perform an "
+                                  "upgrade: context deadline exceeded" % m["id"])
+            finally:
+                if mp and os.path.exists(mp):
+                    os.unlink(mp)
+        ack = (field_bytes(2, b"Upgrade request received") +
+               field_bytes(3, b"d3f1c0de-0000-4000-8000-000000000001"))
+        # the sequence runs after the answer (go s.Controller.Run(SequenceUpgrade)); while
+        # one runs, the priority lock refuses another (runtime/sequencer.go CanTakeOver:
+        # upgrade does not take over upgrade; v1alpha1_priority_lock.go ErrLocked
+        # "locked"): this call is still acknowledged, the second sequence never starts
+        # (machined logs "upgrade failed: locked", the events stream carries a
+        # SequenceEvent with error code LOCKED "sequence not started: locked")
+        if self.runner.busy():
+            self.node.log("upgrade failed: locked")
+            return self.reply(ack)
+        self.runner.reboot(image.rsplit(":", 1)[1], float(d.get("upgrade_seconds", 0.3)))
+        return self.reply(ack)
 
     def reboot(self, req, ctx):
         self.node.log("Reboot")
@@ -441,12 +593,16 @@ class Day2:
         d = self.st()
         outcome = d.get("after_upgrade" if new_version else "after_reboot", "ok")
         if new_version and outcome in ("ok", "no-etcd"):
-            old = d["version"]
+            # the machine config is left as it was: the upgrade sequence hands it to the
+            # installer read-only (v1alpha1_sequencer_tasks.go Upgrade ->
+            # internal/pkg/install/install.go RunInstallerContainer) and nothing writes
+            # machine.install.image, which keeps the image of the install
             d["version"] = new_version
-            if os.path.exists(self.cfg_path()):
-                c = open(self.cfg_path()).read().replace(":" + old + "\n", ":" + new_version + "\n")
-                open(self.cfg_path(), "w").write(c)
             self.save(d)
+        # a boot runs the persisted config: a 'try' or staged config ends here
+        self.cancel_rollback()
+        if os.path.exists(self.active_path()):
+            os.unlink(self.active_path())
         if d["type"] == "controlplane" and self.a.etcd:
             members = [m for m in self.etcd() if m["hostname"] != d["hostname"]]
             if outcome != "no-etcd":
@@ -517,6 +673,8 @@ class Runner:
         self.server = None
         self.day2 = None
         self.done = threading.Event()
+        self.gen = 0
+        self.upgrading = False
 
     def start(self):
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=self.handlers)
@@ -528,10 +686,24 @@ class Runner:
         with self.lock:
             self.server = server
 
-    def reboot(self, new_version):
+    def busy(self):
+        """An upgrade sequence runs (cordon, drain, install: before the reboot)."""
+        with self.lock:
+            return self.upgrading
+
+    def reboot(self, new_version, before=0.3):
+        """new_version: an upgrade, which runs `before` seconds before the reboot."""
+        with self.lock:
+            self.gen += 1
+            gen = self.gen
+            self.upgrading = bool(new_version)
+
         def go():
-            time.sleep(0.3)  # the reply goes out first
+            time.sleep(before)  # the reply goes out first; an upgrade drains the node
             with self.lock:
+                if gen != self.gen:  # taken over (an apply in REBOOT mode), as WithTakeover
+                    return
+                self.upgrading = False
                 server = self.server
             server.stop(0).wait()
             self.day2.node.log("reboot: down")

@@ -44,6 +44,26 @@ static void remove_stale_temps(const char *dir)
 
 int journal_open(const char *dir, bool lock, struct journal **ret, struct app_err *e)
 {
+	return journal_open_as(dir, lock, "install", ret, e);
+}
+
+/* The holder of DIR/lock wrote "COMMAND PID\n" into it: "upgrade (pid 42)". */
+static void lock_holder(int fd, const char *who, char *out, size_t n)
+{
+	char text[96] = "", cmd[32];
+	long pid;
+	ssize_t k = pread(fd, text, sizeof(text) - 1, 0);
+
+	if (k > 0)
+		text[k] = '\0';
+	if (k > 0 && sscanf(text, "%31s %ld", cmd, &pid) == 2)
+		snprintf(out, n, "%s (pid %ld)", cmd, pid);
+	else
+		snprintf(out, n, "%s", who);
+}
+
+int journal_open_as(const char *dir, bool lock, const char *who, struct journal **ret, struct app_err *e)
+{
 	struct journal *j;
 	char *p;
 	int r, fd = -1;
@@ -68,9 +88,19 @@ int journal_open(const char *dir, bool lock, struct journal **ret, struct app_er
 		}
 		free(p);
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			char holder[96];
+
+			lock_holder(fd, who, holder, sizeof(holder));
 			close(fd);
-			return app_err_set(e, -EBUSY, "state directory '%s' is in use by another install",
-					   dir);
+			return app_err_set(e, -EBUSY, "state directory '%s' is in use by another %s", dir,
+					   holder);
+		}
+		{ /* say who holds it, for the next one's message */
+			char text[64];
+			int k = snprintf(text, sizeof(text), "%s %ld\n", who, (long)getpid());
+
+			if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)k, 0) < 0)
+				(void)0; /* only a hint */
 		}
 	}
 	j = xcalloc(1, sizeof(*j));
@@ -84,8 +114,11 @@ void journal_close(struct journal *j)
 {
 	if (!j)
 		return;
-	if (j->lock_fd >= 0)
+	if (j->lock_fd >= 0) {
+		if (ftruncate(j->lock_fd, 0) < 0)
+			(void)0; /* the holder's name was only a hint */
 		close(j->lock_fd);
+	}
 	free(j->dir);
 	free(j);
 }

@@ -33,9 +33,13 @@ struct journal_entry {
 int journal_parse(const char *text, size_t len, struct journal_entry *ret);
 
 /* Open the state directory. lock (writers): create it and take an exclusive
- * lock on DIR/lock (-EBUSY when another install holds it); without lock
+ * lock on DIR/lock (-EBUSY when another run holds it); without lock
  * (readers: plan) nothing is created and a missing directory reads as empty. */
 int journal_open(const char *dir, bool lock, struct journal **ret, struct app_err *e);
+/* The same for command who ("install", "apply", "upgrade"): the lock file
+ * names the holder ("upgrade 4242"), and -EBUSY says "in use by another
+ * upgrade (pid 4242)" (who itself when the holder did not say). */
+int journal_open_as(const char *dir, bool lock, const char *who, struct journal **ret, struct app_err *e);
 void journal_close(struct journal *j);
 const char *journal_dir(const struct journal *j);
 

@@ -471,35 +471,47 @@ int talosapi_parse_endpoint(const char *ep, char **host, int *port)
  * internal/app/machined/internal/server/v1alpha1/v1alpha1_server.go
  * Bootstrap: IsBootstrapAllowed() is false until the CRI is up,
  * v1alpha1_runtime.go; then the time sync condition). */
-static const struct {
+struct wait_reason {
 	int code;
 	const char *message; /* substring of the status message; NULL: any */
 	const char *waiting_for;
-} transient[] = {
-	{ GRPC_UNAVAILABLE, NULL, "apid to accept calls (UNAVAILABLE: the node is starting or restarting)" },
-	{ GRPC_FAILED_PRECONDITION, "not available yet",
-	  "the node to finish booting: Talos allows Bootstrap once its container runtime is up" },
-	{ GRPC_FAILED_PRECONDITION, "not in sync", "the node's clock to synchronise (NTP)" },
+	const char *todo; /* what to do once we give up */
 };
+
+static const struct wait_reason transient[] = {
+	{ GRPC_UNAVAILABLE, NULL, "apid to accept calls (UNAVAILABLE: the node is starting or restarting)",
+	  "look at the node's console, then re-run" },
+	{ GRPC_FAILED_PRECONDITION, "not available yet",
+	  "the node to finish booting: Talos allows Bootstrap once its container runtime is up",
+	  "look at the node's console (talosctl dmesg), then re-run" },
+	{ GRPC_FAILED_PRECONDITION, "not in sync", "the node's clock to synchronise (NTP)",
+	  "check the node's time servers (machine.time.servers) and its route to them, then re-run" },
+};
+static const struct wait_reason not_listening = {
+	0, NULL, "apid to listen", "check that the node is up and that this is its Talos API address and port"
+};
+static const struct wait_reason slow = { 0, NULL, "an answer (the call timed out)",
+					 "the node is slow or busy; re-run, or give a longer --timeout" };
 
 /* 0 ok; 1 retry (*why: what we wait for); <0 fatal */
 static int classify(int r, enum grpc_fail fail, const struct grpc_status *st, bool repeat_safe,
-		    const char **why)
+		    const struct wait_reason **why)
 {
 	*why = NULL;
 	if (r == 0)
 		return 0;
 	switch (fail) {
 	case GRPC_FAIL_CONNECT:
-		*why = "apid to listen";
+		*why = &not_listening;
 		return 1;
 	case GRPC_FAIL_TIMEOUT:
+		*why = &slow;
 		return repeat_safe ? 1 : r;
 	case GRPC_FAIL_STATUS:
 		for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
 			if (st->code == transient[i].code &&
 			    (!transient[i].message || strstr(st->message, transient[i].message))) {
-				*why = transient[i].waiting_for;
+				*why = &transient[i];
 				return 1;
 			}
 		return r;
@@ -533,7 +545,8 @@ int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *rp
 
 	for (int attempt = 1;; attempt++) {
 		enum grpc_fail fail = GRPC_FAIL_NONE;
-		const char *why;
+		const struct wait_reason *why;
+		char was[sizeof(e->msg)];
 		long left;
 		int r, k;
 
@@ -542,12 +555,6 @@ int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *rp
 		t.connect_timeout_ms = 5000;
 		r = grpc_call(&t, c->path, c->req, c->req_len, c->fn, c->ud, &c->st, &fail, e);
 		k = classify(r, fail, &c->st, c->repeat_safe_after_timeout, &why);
-		if (k > 0 && why && e) {
-			char was[sizeof(e->msg)];
-
-			snprintf(was, sizeof(was), "%s", e->msg);
-			app_err_set(e, r, "%s; waiting for %s", was, why);
-		}
 		/* a refused client certificate looks like a connection dropped right
 		 * after the handshake, which a restarting apid can also do: believe
 		 * it after the third time */
@@ -555,10 +562,22 @@ int talosapi_call(const struct talosapi_node *n, const struct talosapi_retry *rp
 			k = 1;
 		if (k <= 0)
 			return r;
+		snprintf(was, sizeof(was), "%s", e ? e->msg : "");
 		left = deadline - (util_mono_ms() - start);
-		if ((rt->attempts > 0 && attempt >= rt->attempts) || left <= 0)
-			return app_err_prefix(e, "gave up after %d attempt%s in %lds", attempt,
-					      attempt == 1 ? "" : "s", (util_mono_ms() - start + 500) / 1000);
+		if ((rt->attempts > 0 && attempt >= rt->attempts) || left <= 0) {
+			long took = (util_mono_ms() - start + 500) / 1000;
+
+			if (!why)
+				return app_err_prefix(e, "gave up after %lds (%d attempt%s)", took, attempt,
+						      attempt == 1 ? "" : "s");
+			if (rt->attempts == 1) /* no retrying was asked for: no "gave up" */
+				return app_err_set(e, r, "%s: %s", was, why->todo);
+			return app_err_set(
+			    e, r, "gave up after %lds (%d attempt%s) waiting for %s; last answer: %s; %s",
+			    took, attempt, attempt == 1 ? "" : "s", why->waiting_for, was, why->todo);
+		}
+		if (why && e)
+			app_err_set(e, r, "%s; waiting for %s", was, why->waiting_for);
 		if (delay > left)
 			delay = left;
 		if (rt->on_retry)

@@ -152,23 +152,51 @@ void talosops_services_free(struct talosops_services *s)
 	s->n = 0;
 }
 
-size_t talosops_services_unhealthy(const struct talosops_services *s, struct buf *out)
-{
-	size_t bad = 0;
+/* machine_status.go getReadinessChecks: requiredServices, control planes
+ * from the second row on. */
+static const char *const required_services[] = { "apid", "machined", "kubelet", "etcd", "trustd" };
+#define REQUIRED_WORKER 3
 
+static void add_problem(struct buf *out, size_t *n, const char *id, const char *state, const char *msg)
+{
+	buf_printf(out, "%s%s (%s%s%s)", *n ? ", " : "", id, state, msg[0] ? ": " : "", msg);
+	(*n)++;
+}
+
+void talosops_services_judge(const struct talosops_services *s, bool controlplane, struct talosops_verdict *v,
+			     struct buf *out)
+{
+	size_t n_req =
+	    controlplane ? sizeof(required_services) / sizeof(required_services[0]) : REQUIRED_WORKER;
+
+	memset(v, 0, sizeof(*v));
+	buf_puts(out, "");
 	for (size_t i = 0; i < s->n; i++) {
 		const struct talosops_service *x = &s->v[i];
-		bool running = strcmp(x->state, "Running") == 0;
 
-		/* Talos reports health only for services with a health check; the
-		 * others count when running (talosctl services shows them "?") */
-		if (x->healthy || (x->health_unknown && (running || strcmp(x->state, "Finished") == 0)))
+		/* Talos keeps a Service resource only for a running service
+		 * (controllers/v1alpha1/service.go) */
+		if (strcmp(x->state, "Running") != 0)
 			continue;
-		buf_printf(out, "%s%s (%s%s%s)", bad ? ", " : "", x->id, x->state[0] ? x->state : "no state",
-			   x->message[0] ? ": " : "", x->message);
-		bad++;
+		if (x->health_unknown)
+			v->unknown++;
+		else if (x->healthy)
+			v->healthy++;
+		else
+			add_problem(out, &v->problems, x->id, x->state, x->message);
 	}
-	return bad;
+	for (size_t k = 0; k < n_req; k++) {
+		const struct talosops_service *x = NULL;
+
+		for (size_t i = 0; i < s->n && !x; i++)
+			if (strcmp(s->v[i].id, required_services[k]) == 0)
+				x = &s->v[i];
+		if (!x)
+			add_problem(out, &v->problems, required_services[k], "not listed", "");
+		else if (strcmp(x->state, "Running") != 0)
+			add_problem(out, &v->problems, x->id, x->state[0] ? x->state : "no state",
+				    x->health_unknown ? "" : x->message);
+	}
 }
 
 /* ---- EtcdMemberList ------------------------------------------------------- */

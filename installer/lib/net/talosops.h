@@ -56,9 +56,21 @@ struct talosops_services {
 int talosops_services(const struct talosapi_node *n, const struct talosapi_retry *r,
 		      struct talosops_services *ret, struct app_err *e);
 void talosops_services_free(struct talosops_services *s);
-/* Services neither healthy nor health-unknown-but-running, as "id (state: message)"
- * joined by ", " into out; returns how many. */
-size_t talosops_services_unhealthy(const struct talosops_services *s, struct buf *out);
+/* The services judged the way Talos judges a node ready (siderolabs/talos
+ * v1.10.5 internal/app/machined/pkg/controllers/runtime/machine_status.go
+ * servicesCheck, what talosctl upgrade --wait and the dashboard wait for): a
+ * running service is a problem only when its health is known and failing
+ * (health unknown: no health check, like dashboard's, or none run yet); a
+ * service that is not running is a problem only when Talos requires it
+ * (apid, machined, kubelet; on a control plane also etcd and trustd).
+ * Problems as "id (state: message)" joined by ", " into out. */
+struct talosops_verdict {
+	size_t problems;
+	size_t healthy; /* running with a passing health check */
+	size_t unknown; /* running, health unknown */
+};
+void talosops_services_judge(const struct talosops_services *s, bool controlplane, struct talosops_verdict *v,
+			     struct buf *out);
 
 struct talosops_member {
 	uint64_t id;
