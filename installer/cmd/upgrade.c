@@ -34,34 +34,40 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: appliance upgrade PROFILE --secrets FILE [--talos VERSION] [--kubernetes VERSION]\n"
-	    "                         [--node NAME]... [--apply]\n"
+	    "usage: appliance upgrade PROFILE --secrets FILE [--talos VERSION]\n"
+	    "                         [--kubernetes VERSION --kubeconfig PATH] [--node NAME]... [--apply]\n"
 	    "\n"
 	    "Upgrade Talos (and with --kubernetes, Kubernetes) node by node: control planes one at a\n"
 	    "time, then workers. The plan comes first; --apply carries it out. Talos is installed\n"
 	    "from the Image Factory installer of the profile's schematic. Each node is waited for\n"
 	    "(new version, healthy services, every etcd member) before the next; the first failure\n"
 	    "stops the run, and a re-run continues where it stopped (journal in the state directory).\n"
+	    "Kubernetes moves as talosctl upgrade-k8s moves it: pre-checks, image pre-pull, then\n"
+	    "kube-apiserver, kube-controller-manager, kube-scheduler one at a time across the control\n"
+	    "planes, kube-proxy, each kubelet; each a one-image patch of the node's running config\n"
+	    "(its dry-run diff shown in the plan), applied without a reboot and waited for.\n"
 	    "\n"
 	    "options:\n"
 	    "%s"
 	    "  --talos VERSION       upgrade Talos to VERSION (default: the profile's talos.version);\n"
 	    "                        put it in the profile afterwards\n"
-	    "  --kubernetes VERSION  also move Kubernetes to VERSION (needs --secrets: the configs are\n"
-	    "                        rendered); one minor version at a time\n"
+	    "  --kubernetes VERSION  also move Kubernetes to VERSION, one minor version at a time\n"
+	    "                        (needs --kubeconfig: the static pods and Nodes are watched)\n"
 	    "  --apply               carry the plan out (without it: the plan only)\n"
 	    "  --stage               stage the upgrade, installed during the reboot that follows (for\n"
 	    "                        a node whose files are busy; UpgradeRequest.stage)\n"
-	    "  --wait SECONDS        per node: how long to wait for it (default 900)\n"
-	    "  --kubeconfig PATH     also wait for each node to be Ready in Kubernetes (the admin\n"
-	    "                        kubeconfig appliance bootstrap wrote)\n"
+	    "  --wait SECONDS        per node (per component with --kubernetes): how long to wait for\n"
+	    "                        it (default 900)\n"
+	    "  --kubeconfig PATH     the admin kubeconfig appliance bootstrap wrote: also wait for\n"
+	    "                        each node to be Ready in Kubernetes\n"
 	    "  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
 	    "  -h, --help            this help\n"
 	    "\n"
 	    "examples:\n"
 	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --talos v1.10.6        # the plan\n"
 	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --talos v1.10.6 --apply\n"
-	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --kubernetes v1.33.3 --apply\n"
+	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --kubernetes v1.33.3 \\\n"
+	    "      --kubeconfig kubeconfig --apply\n"
 	    "\n"
 	    "exit codes: 0 ok, 1 refused or stopped (the message says how to resume), 2 usage error\n",
 	    day2_options_help);
@@ -404,7 +410,7 @@ int cmd_upgrade(int argc, char **argv)
 			o.d.p.sets = xrealloc(o.d.p.sets, (size_t)(o.d.p.n_sets + 1) * sizeof(*o.d.p.sets));
 			o.d.p.sets[o.d.p.n_sets++] = o.sets[k];
 		}
-	rc = day2_setup("upgrade", &o.d, o.kubernetes != NULL, &u.d);
+	rc = day2_setup("upgrade", &o.d, false, &u.d);
 	if (rc != 0)
 		goto out;
 	if (o.kubernetes && !o.kubeconfig) {

@@ -145,5 +145,5 @@ has "upgrade: says it did not come back, and the last error" \
 	'node w1 did not come back \(its Talos API does not answer\) within 4s \(last: .*127\.0\.0\.1'
 
 # ---- usage --------------------------------------------------------------------------------------
-expect_fail "upgrade --kubernetes without --secrets is a usage error" 2 "$APPLIANCE" upgrade "$PROFILE" --talosconfig /dev/null --kubernetes v1.33.3
+expect_fail "upgrade --kubernetes with an unreadable talosconfig is a usage error" 2 "$APPLIANCE" upgrade "$PROFILE" --talosconfig /dev/null --kubernetes v1.33.3
 expect_out "appliance help lists upgrade" '^  upgrade ' "$APPLIANCE" help
