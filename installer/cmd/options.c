@@ -121,7 +121,9 @@ const struct cmd_doc cmd_doc_image = {
 		{ "--site", "FILE", "fetch",
 		  "merge a site overlay over the profile (repeatable; later wins)" },
 		{ "--set", "KEY=VALUE", "fetch", "override one value of the profile (repeatable)" },
-		{ "--cache", "DIR", "fetch", "the image cache (default /var/cache/appliance/images)" },
+		{ "--cache", "DIR", "fetch",
+		  "the image cache install reads (default $APPLIANCE_STATE_DIR/cache, else "
+		  "/var/lib/appliance/cache)" },
 		{ "--trust-on-first-use", NULL, "fetch",
 		  "accept an unpinned image and record the hash it saw" },
 		{ "--ca-file", "FILE", "fetch write", "extra CA bundle for an https mirror" },

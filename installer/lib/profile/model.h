@@ -191,7 +191,7 @@ struct model_flux {
 };
 
 struct model_gitops {
-	char *repository; /* home-kubernetes */
+	char *repository; /* flux-system */
 	char *url;
 	char *branch;	      /* main */
 	char *path;	      /* ./clusters/${CLUSTER_NAME} */
@@ -207,8 +207,8 @@ struct model_gitops {
 	char *sops_secret;		      /* SOPS PGP key (secret name), optional */
 	char *sops_secret_name;		      /* in-cluster Secret name: sops-gpg */
 	char *settings_configmap;	      /* cluster-settings */
-	struct strlist substitute_secrets;    /* cluster-secrets, common-secrets */
-	struct strlist substitute_configmaps; /* common-settings */
+	struct strlist substitute_secrets;    /* site-added Secrets (none by default) */
+	struct strlist substitute_configmaps; /* site-added ConfigMaps (none by default) */
 	char *out;			      /* optional local checkout to render into / check */
 };
 
@@ -295,7 +295,7 @@ struct model_platform {
 	struct model_component tailscale;
 	char *tailscale_oauth_item; /* 1Password item -> Secret operator-oauth */
 	struct model_component gateway;
-	char *gateway_namespace;      /* home */
+	char *gateway_namespace;      /* gateway */
 	char *gateway_public_address; /* fixed LB address of the public gateway */
 	char *gateway_certificate;    /* Certificate (and TLS Secret) for the gateways */
 	char *gateway_class;	      /* envoy */
@@ -308,8 +308,8 @@ struct model_platform {
 
 struct immich_object_store {
 	char *name;		/* ObjectStore name */
-	char *destination_path; /* s3://keiretsu/${LOCATION}/immich/postgres/ */
-	char *endpoint;		/* https://nyc3.digitaloceanspaces.com */
+	char *destination_path; /* s3://BUCKET/PATH/: the site's, no default */
+	char *endpoint;		/* the S3 service's URL: the site's, no default */
 	char *secret;		/* credentials Secret name in-cluster */
 	char *access_key_var;	/* COMMON_S3_ACCESS_KEY (Flux var) */
 	char *secret_key_var;	/* COMMON_S3_SECRET_KEY */
@@ -361,14 +361,15 @@ struct immich_volume {
 };
 
 struct immich_storage {
-	struct immich_volume photos;  /* immich-unas-pics */
-	struct immich_volume library; /* immich-unas */
+	struct immich_volume photos;  /* immich-photos */
+	struct immich_volume library; /* immich-library */
 	char *driver;		      /* smb.csi.k8s.io */
 	char *file_mode;	      /* "0777" */
 	char *dir_mode;		      /* "0777" */
 	char *reclaim_policy;	      /* Retain */
 	char *access_mode;	      /* ReadWriteMany */
 	char *storage_class;	      /* optional static class name; "" for none */
+	char *file;		      /* volumes.yaml: the app folder's file of the volumes */
 };
 
 struct onepassword_item {

@@ -460,9 +460,11 @@ static const struct table platform_table = { "platform", 0, platform_fields };
 static const struct field store_fields[] = {
 	{ "name", T_NAME, O(struct immich_object_store, name), F_REQUIRED,
 	  .desc = "barman ObjectStore name" },
-	{ "destinationPath", T_URL, O(struct immich_object_store, destination_path), F_REQUIRED,
-	  .url_schemes = s3_schemes, .desc = "s3:// bucket and folder of the backups" },
-	{ "endpoint", T_URL, O(struct immich_object_store, endpoint), F_REQUIRED, .desc = "S3 endpoint URL" },
+	/* no default, required while the store is rendered (rules.c, check_store_location) */
+	{ "destinationPath", T_URL, O(struct immich_object_store, destination_path),
+	  .url_schemes = s3_schemes, .desc = "s3:// bucket and folder of the backups (no default)" },
+	{ "endpoint", T_URL, O(struct immich_object_store, endpoint),
+	  .desc = "S3 endpoint URL (no default)" },
 	{ "secret", T_NAME, O(struct immich_object_store, secret), F_REQUIRED,
 	  .desc = "in-cluster Secret with the S3 keys" },
 	{ "accessKeyVar", T_VARNAME, O(struct immich_object_store, access_key_var), F_REQUIRED,
@@ -565,6 +567,8 @@ static const struct field storage_fields[] = {
 	  .desc = "access mode of the SMB volumes" },
 	{ "storageClass", T_STR, O(struct immich_storage, storage_class),
 	  .desc = "static StorageClass name of the volumes" },
+	{ "file", T_PATHSEG, O(struct immich_storage, file), F_REQUIRED,
+	  .desc = "the app folder's file of the volumes (volumes.yaml)" },
 	END,
 };
 static const struct table storage_table = { "storage", 0, storage_fields };

@@ -269,6 +269,29 @@ static void check_store_vars(struct diag_ctx *c, const struct model *m, const st
 	}
 }
 
+/* Where a rendered store's backups go is the site's own (no default):
+ * each missing key is reported with an example of what to write. */
+static void check_store_location(struct diag_ctx *c, const struct ytree *t,
+				 const struct immich_object_store *s, const char *path)
+{
+	const char *have[2] = { s->destination_path, s->endpoint };
+	static const char *const keys[2] = { "destinationPath", "endpoint" };
+	static const char *const what[2] = {
+		"the bucket and path of the database backups, e.g. "
+		"'s3://my-backups/${LOCATION}/immich/postgres/'",
+		"the S3 service's URL, e.g. 'https://s3.eu-central-1.amazonaws.com' or "
+		"'http://minio.example.internal:9000'",
+	};
+
+	for (int i = 0; i < 2; i++) {
+		char *p = xasprintf("%s.%s", path, keys[i]);
+		/* a value that is there but invalid (or still a marker) is reported where it stands */
+		if (!have[i] && !node_at(t, p))
+			diag_node(c, node_at(t, path), p, DIAG_ERROR, "required: set it to %s", what[i]);
+		free(p);
+	}
+}
+
 /* talos.kubeProxy: false leaves Services to Cilium: Talos' "Deploying
  * Cilium" guide (v1.10, "without kube-proxy") sets kubeProxyReplacement=true
  * and k8sServiceHost/k8sServicePort (KubePrism, localhost:7445), because
@@ -556,10 +579,16 @@ void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree
 	if (t->root)
 		check_vars_in(c, m, t->root, "");
 	check_store_vars(c, m, t, &m->apps.immich.database.primary, "apps.immich.database.primary");
+	if (m->apps.immich.enabled)
+		check_store_location(c, t, &m->apps.immich.database.primary, "apps.immich.database.primary");
 	/* the secondary (MinIO) store is opt-in: only one that is rendered needs its keys */
-	if (m->apps.immich.database.secondary.name && m->apps.immich.database.secondary.enabled)
+	if (m->apps.immich.database.secondary.name && m->apps.immich.database.secondary.enabled) {
 		check_store_vars(c, m, t, &m->apps.immich.database.secondary,
 				 "apps.immich.database.secondary");
+		if (m->apps.immich.enabled)
+			check_store_location(c, t, &m->apps.immich.database.secondary,
+					     "apps.immich.database.secondary");
+	}
 	if (m->talos.version) {
 		bool ok = false;
 		const char *v = m->talos.version;

@@ -1,5 +1,5 @@
 /* The Immich app: apps/immich/{namespace,kustomization,ks}.yaml and app/
- * (helmrelease, pg, pg-restore, s3-backup, s3-backup-minio, redis, unas,
+ * (helmrelease, pg, pg-restore, s3-backup, s3-backup-minio, redis, volumes,
  * secret, httproute), every value from apps.immich, nas and gitops. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -419,12 +419,12 @@ static void smb_volume(struct render_ctx *c, const struct immich_volume *vol, co
 	free(handle);
 }
 
-static void app_unas(struct render_ctx *c)
+static void app_volumes(struct render_ctx *c)
 {
 	const struct model *m = c->m;
 	const struct immich_storage *s = &m->apps.immich.storage;
 
-	render_file(c, "apps/" APP "/app/unas.yaml");
+	render_file(c, "apps/" APP "/app/%s", s->file);
 	smb_volume(c, &s->photos, m->nas.photos, "apps.immich.storage.photos");
 	smb_volume(c, &s->library, m->nas.library, "apps.immich.storage.library");
 }
@@ -597,7 +597,7 @@ int render_app(struct render_ctx *c, struct app_err *e)
 	object_store(c, &a->database.secondary, "s3-backup-minio.yaml", "apps.immich.database.secondary");
 	app_pg_restore(c);
 	app_redis(c);
-	app_unas(c);
+	app_volumes(c);
 	app_secrets(c);
 	app_route(c);
 	render_kustomization(c, "apps/" APP "/app", NULL, 0);

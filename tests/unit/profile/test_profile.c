@@ -61,7 +61,13 @@ static const char minimal[] = "apiVersion: appliance/v1\n"
 			      "secrets:\n"
 			      "  nasUser: env:TEST_NAS_USER\n"
 			      "  nasPass: file:pass.txt\n"
-			      "  s3: env:TEST_S3\n";
+			      "  s3: env:TEST_S3\n"
+			      "apps:\n"
+			      "  immich:\n"
+			      "    database:\n"
+			      "      primary:\n"
+			      "        destinationPath: s3://test-backups/${LOCATION}/immich/\n"
+			      "        endpoint: http://127.0.0.1:9000\n";
 
 static struct model *load(const char *text, const char *const *sets, int n_sets, struct diags *d)
 {
@@ -190,7 +196,7 @@ static void test_load_binds_spec_defaults(void **state)
 	assert_string_equal(m->apps.immich.database.storage_class, "ceph-block-replicated-nvme");
 	assert_string_equal(m->apps.immich.database.backup_schedule, "0 0 23 * * *");
 	assert_string_equal(m->apps.immich.database.primary.destination_path,
-			    "s3://keiretsu/${LOCATION}/immich/postgres/");
+			    "s3://test-backups/${LOCATION}/immich/");
 	assert_string_equal(m->apps.immich.database.primary.retention, "30d");
 	assert_int_equal(m->apps.immich.database.extensions.n, 3);
 	assert_int_equal(m->apps.immich.redis.replicas, 3);
@@ -204,6 +210,15 @@ static void test_load_binds_spec_defaults(void **state)
 	assert_false(m->platform.onepassword.enabled);
 	assert_null(m->apps.immich.route.homer_annotation_prefix);
 	assert_string_equal(m->site.timezone, "UTC");
+	/* neutral names: nothing of the production site (issue 20 item 1) */
+	assert_string_equal(m->apps.immich.storage.photos.name, "immich-photos");
+	assert_string_equal(m->apps.immich.storage.library.name, "immich-library");
+	assert_string_equal(m->apps.immich.storage.file, "volumes.yaml");
+	assert_string_equal(m->platform.gateway_namespace, "gateway");
+	assert_string_equal(m->platform.gateway_tailscale, "tailscale");
+	assert_string_equal(m->gitops.repository, "flux-system");
+	assert_int_equal(m->gitops.substitute_configmaps.n, 0);
+	assert_int_equal(m->gitops.substitute_secrets.n, 0);
 	assert_string_equal(m->talos.version, "v1.10.5");
 	assert_int_equal(m->talos.schematic.extensions.n, 2); /* CPU microcode only */
 	assert_string_equal(m->gitops.flux.install_manifest,
@@ -321,7 +336,9 @@ static void test_secrets(void **state)
  * is not asked for its MINIO_* variables; one that does is. */
 static void test_disabled_secondary_needs_no_vars(void **state)
 {
-	const char *on[] = { "apps.immich.database.secondary.enabled=true" };
+	const char *on[] = { "apps.immich.database.secondary.enabled=true",
+			     "apps.immich.database.secondary.destinationPath=s3://b/",
+			     "apps.immich.database.secondary.endpoint=http://127.0.0.1:9000" };
 	struct diags d = { 0 };
 	char *text = xstrdup(minimal);
 	char *cut = strstr(text, "    MINIO_ACCESS_KEY: s3\n");
@@ -337,13 +354,52 @@ static void test_disabled_secondary_needs_no_vars(void **state)
 	model_free(m);
 	diags_free(&d);
 
-	m = load(text, on, 1, &d);
+	m = load(text, on, 3, &d);
 	assert_null(m);
 	assert_int_equal(d.errors, 2);
 	assert_string_equal(d.v[0].path, "apps.immich.database.secondary.accessKeyVar");
 	assert_non_null(strstr(d.v[0].msg, "'MINIO_ACCESS_KEY' is not provided by site.secretVars"));
 	diags_free(&d);
 	free(text);
+}
+
+/* Where the backups go has no default: a profile without it is told at the top
+ * of the file what to set, with an example; the secondary store asks for its
+ * own once enabled; a profile without the app asks for nothing. */
+static void test_backup_location_required(void **state)
+{
+	const char *secondary[] = { "apps.immich.database.secondary.enabled=true" };
+	const char *off[] = { "apps.immich.enabled=false" };
+	struct diags d = { 0 };
+	char *text = xstrdup(minimal);
+	struct model *m;
+	(void)state;
+
+	*strstr(text, "apps:\n") = '\0';
+	m = load(text, NULL, 0, &d);
+	assert_null(m);
+	assert_int_equal(d.errors, 2);
+	assert_string_equal(d.v[0].path, "apps.immich.database.primary.destinationPath");
+	assert_int_equal(d.v[0].line, 1);
+	assert_non_null(strstr(d.v[0].msg, "required: set it to the bucket and path of the "
+					   "database backups, e.g. 's3://"));
+	assert_string_equal(d.v[1].path, "apps.immich.database.primary.endpoint");
+	assert_non_null(strstr(d.v[1].msg, "e.g. 'https://"));
+	diags_free(&d);
+
+	m = load(text, off, 1, &d);
+	assert_non_null(m);
+	assert_int_equal(d.errors, 0);
+	model_free(m);
+	diags_free(&d);
+	free(text);
+
+	m = load(minimal, secondary, 1, &d);
+	assert_null(m);
+	assert_int_equal(d.errors, 2);
+	assert_string_equal(d.v[0].path, "apps.immich.database.secondary.destinationPath");
+	assert_string_equal(d.v[1].path, "apps.immich.database.secondary.endpoint");
+	diags_free(&d);
 }
 
 static void test_defaults_are_valid_keys(void **state)
@@ -372,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_set_overrides_and_errors_sorted),
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_disabled_secondary_needs_no_vars),
+		cmocka_unit_test(test_backup_location_required),
 		cmocka_unit_test(test_defaults_are_valid_keys),
 	};
 	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Neutral defaults (issue 20 item 1): a new site's profile, written by `appliance init` and
+# filled in with a site of its own, carries nothing of the production site: not in the
+# effective profile (the built-in defaults merged), not in the rendered GitOps tree, not in
+# the Talos machine configs. init writes only what the components it turns on need (no
+# MINIO_* without the secondary store), and where the backups go has no default: validate
+# asks for it at FILE:LINE with an example. Nothing here talks to a network.
+. "$(dirname "$0")/../lib/tap.sh"
+A=$APPLIANCE
+
+# What names the production site (spec/immich-deployment.md, spec/site.md): its bucket and
+# S3 service, LAN, NAS volumes and share, repository, domains, place, vault paths, MinIO,
+# shared Flux sources, node names, gateway namespace and names, LB range.
+PROD='keiretsu|digitaloceanspaces|nyc3|192\.168\.50\.|unas|home-kubernetes|rajsingh|lukehouge|robbinsdale'
+PROD+='|vaults/K8s|minio-hl|immich-postgres-backups|common-settings|common-secrets|America/Chicago'
+PROD+='|\b(tank|titan|stone|silver)\b|namespace: home$|name: ts$|- ts$|\bts\b.*gateway|share: k8s$|: pics$'
+
+# ---- init: only what the enabled components need ----------------------------------------------
+"$A" init --site lake --nodes 3 --out "$T/site.yaml" 2>/dev/null
+check "init writes the starter" test -s "$T/site.yaml"
+grep -q 'MINIO_' "$T/site.yaml" && not_ok "init writes MINIO_* though the secondary store is off" ||
+	ok "init: no MINIO_* variable (the secondary store is off)"
+grep -q '^    COMMON_S3_ACCESS_KEY: s3AccessKey$' "$T/site.yaml" && ok "init: the primary store's S3 variables" ||
+	not_ok "init: COMMON_S3_ACCESS_KEY missing"
+
+# the starter filled in with a site of its own (addresses: 127.0.0.1 and a documentation LAN)
+/usr/bin/python3 - "$T/site.yaml" <<'PY'
+import re, sys
+p = sys.argv[1]
+s = open(p).read()
+n = {"i": 0}
+def node(m):
+    n["i"] += 1
+    return m.group(1) + ('"52:54:00:00:00:%02x"' % n["i"]) + m.group(2)
+s = re.sub(r'(macs: \[)"<CHOOSE[^"]*"(\])', node, s)
+s = re.sub(r'(installDisk: \{serial: )"<CHOOSE[^"]*"(\})', lambda m: m.group(1) + '"LAKE-DISK"' + m.group(2), s)
+choices = [("domains", '["lake.example"]'), ("cidr", "192.0.2.0/24"), ("gateway", "192.0.2.1"),
+           ("endpoint", "https://k8s.lake.example:6443"), ("vip", "192.0.2.25"), ("address", "127.0.0.1"),
+           ("share", "media"), ("photos", "photos"), ("library", "immich"),
+           ("url", "http://127.0.0.1:3000/lake/cluster.git"), ("endpoint", "http://127.0.0.1:9000"),
+           ("destinationPath", "s3://lake-backups/${LOCATION}/immich/")]
+for key, val in choices:
+    s, k = re.subn(r'(\n\s*%s: )\[?"[^"\n]*<CHOOSE[^"\n]*"\]?' % key, lambda m: m.group(1) + val, s, count=1)
+    assert k == 1, key
+assert "<CHOOSE" not in re.sub(r"#.*", "", s)
+open(p, "w").write(s)
+PY
+check "the starter filled in" test $? -eq 0
+check "the filled-in starter validates" "$A" validate "$T/site.yaml"
+
+# ---- nothing of the production site -----------------------------------------------------------------
+# the effective profile: every built-in default a new site gets
+"$A" config "$T/site.yaml" >"$T/config.yaml" 2>"$T/config.err"
+check "config of the new site" test -s "$T/config.yaml"
+if grep -nEi "$PROD" "$T/config.yaml" >"$T/hits"; then
+	not_ok "the effective profile names the production site"
+	sed 's/^/#   /' "$T/hits" | head -20
+else
+	ok "the effective profile (defaults merged) names nothing of the production site"
+fi
+# an assertion that can fail: the production profile's own effective profile is caught
+"$A" config "$ROOT/profiles/immich.yaml" 2>/dev/null | grep -Eiq "$PROD" &&
+	ok "the same grep finds the production facts in profiles/immich.yaml" ||
+	not_ok "the production grep finds nothing in profiles/immich.yaml"
+
+"$A" render "$T/site.yaml" --out "$T/gitops" >"$T/render.out" 2>&1
+check "render of the new site" test -d "$T/gitops/clusters/talos-lake"
+if grep -rnEi "$PROD" "$T/gitops" >"$T/hits" || find "$T/gitops" | grep -Ei "$PROD" >>"$T/hits"; then
+	not_ok "the rendered tree names the production site"
+	sed 's/^/#   /' "$T/hits" | head -20
+else
+	ok "the rendered tree (files and their names) names nothing of the production site"
+fi
+grep -rqF 'destinationPath: "s3://lake-backups/${LOCATION}/immich/"' "$T/gitops" &&
+	ok "the backups go where the site said" || not_ok "the ObjectStore is not the site's"
+
+# the secrets the configs carry: test stand-ins beside the profile and in the environment
+mkdir -p "$T/secrets"
+echo "deploy key (test)" >"$T/secrets/deploy-key"
+echo "sops key (test)" >"$T/secrets/sops-gpg.asc"
+export NAS_USERNAME=test NAS_PASSWORD=test S3_ACCESS_KEY=test S3_SECRET_KEY=test
+"$A" talos secrets "$T/site.yaml" --out "$T/talos-secrets.yaml" >"$T/ts" 2>&1
+FP=$(sed -n 's/^OS CA fingerprint: //p' "$T/ts")
+"$A" talos gen "$T/site.yaml" --secrets "$T/talos-secrets.yaml" --out "$T/talos" \
+	--set "talos.caFingerprint=$FP" >"$T/gen.out" 2>&1
+[ -s "$T/talos/node-1.yaml" ] && ok "talos gen of the new site" || { not_ok "talos gen"; sed 's/^/#   /' "$T/gen.out" | tail -3; }
+if grep -rnEi "$PROD" "$T/talos" >"$T/hits"; then
+	not_ok "the Talos configs name the production site"
+	sed 's/^/#   /' "$T/hits" | head -20
+else
+	ok "the Talos machine configs name nothing of the production site"
+fi
+
+# ---- where the backups go: required, with an example ---------------------------------------------
+# the starter's apps block (only the backup location) taken out
+sed -i -e '/^apps:/,/^$/d' "$T/site.yaml"
+grep -q '^apps:' "$T/site.yaml" && not_ok "apps block still there"
+"$A" validate "$T/site.yaml" >"$T/v" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -qE "site.yaml:[0-9]+:[0-9]+: error: apps.immich.database.primary.destinationPath: required: .*e\.g\. 's3://" "$T/v" &&
+	grep -qE "site.yaml:[0-9]+:[0-9]+: error: apps.immich.database.primary.endpoint: required: .*e\.g\. 'https://" "$T/v" &&
+	[ "$(grep -c ': error: ' "$T/v")" = 2 ] &&
+	ok "no backup location: validate names both keys at FILE:LINE with an example, exit 2" ||
+	{ not_ok "no backup location (exit $rc)"; sed 's/^/#   /' "$T/v" | head -5; }
+# the second store asks for its own location and variables once it is turned on
+"$A" validate "$T/site.yaml" --set apps.immich.database.primary.endpoint=http://127.0.0.1:9000 \
+	--set 'apps.immich.database.primary.destinationPath=s3://b/' \
+	--set apps.immich.database.secondary.enabled=true >"$T/v2" 2>&1
+grep -c ': error: apps.immich.database.secondary.' "$T/v2" | grep -qx 4 &&
+	grep -q "secondary.accessKeyVar: variable 'MINIO_ACCESS_KEY' is not provided by site.secretVars" "$T/v2" &&
+	ok "secondary on: its location and its MINIO_* variables are asked for" ||
+	{ not_ok "secondary on"; sed 's/^/#   /' "$T/v2" | head -6; }
+# without the app nothing is asked
+check "apps.immich off: no backup location needed" "$A" validate "$T/site.yaml" --set apps.immich.enabled=false
+
+tap_done 2>/dev/null || true
