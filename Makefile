@@ -5,7 +5,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-PKGS := yaml-0.1 libcurl libarchive blkid fdisk smbclient openssl
+PKGS := yaml-0.1 libcurl libarchive libzstd blkid fdisk smbclient openssl
 
 # Dependency check first: everything that builds or runs goes through deps.
 # packages.txt is grouped by purpose; each target asks for its groups and one

@@ -5,17 +5,24 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
 
 static const char *fmt_names[] = { "none", "gzip", "xz", "zstd" };
 
+/* zstd's frame magic (RFC 8878 3.1.1, little-endian 0xFD2FB528) */
+static const unsigned char zstd_magic[4] = { 0x28, 0xb5, 0x2f, 0xfd };
+
 static la_ssize_t source_read(struct archive *a, void *ud, const void **buf)
 {
-	struct image_source *s = ud;
+	struct decoder *d = ud;
+	struct image_source *s = &d->src;
 	struct src_block *b;
 
 	if (s->stop)
 		return 0;
-	b = source_next(s);
+	b = d->peek ? d->peek : source_next(s);
+	d->peek = NULL;
 	if (!b) {
 		if (s->fetch_rc < 0) {
 			archive_set_error(a, EIO, "%s", s->fetch_err.msg);
@@ -35,12 +42,29 @@ int decoder_open(struct decoder *d, struct app_err *e)
 	r = source_open(&d->src, e);
 	if (r < 0)
 		return r;
+	/* zstd (Talos's format) is decoded by libzstd straight into the chunks:
+	 * libarchive would decode into its own buffer and copy every byte again */
+	d->peek = source_next(&d->src);
+	if (d->peek && d->peek->len >= sizeof(zstd_magic) &&
+	    memcmp(d->peek->data, zstd_magic, sizeof(zstd_magic)) == 0) {
+		d->zs = ZSTD_createDStream();
+		if (!d->zs || ZSTD_isError(ZSTD_initDStream(d->zs)))
+			return app_err_set(e, -ENOMEM, "cannot start decompressing '%s'", d->src.name);
+		d->zin = d->peek;
+		d->zpos = 0;
+		d->peek = NULL;
+		snprintf(d->format, sizeof(d->format), "%s", fmt_names[3]);
+		return 0;
+	}
+	if (!d->peek && d->src.fetch_rc < 0)
+		return app_err_set(e, d->src.fetch_rc, "cannot read image '%s': %s", d->src.name,
+				   d->src.fetch_err.msg);
 	d->a = archive_read_new();
 	archive_read_support_filter_zstd(d->a);
 	archive_read_support_filter_xz(d->a);
 	archive_read_support_filter_gzip(d->a);
 	archive_read_support_format_raw(d->a);
-	if (archive_read_open2(d->a, &d->src, NULL, source_read, NULL, NULL) != ARCHIVE_OK ||
+	if (archive_read_open2(d->a, d, NULL, source_read, NULL, NULL) != ARCHIVE_OK ||
 	    archive_read_next_header(d->a, &ae) != ARCHIVE_OK) {
 		const char *why = archive_error_string(d->a);
 		return app_err_set(e, -EIO, "cannot read image '%s': %s", d->src.name,
@@ -55,11 +79,60 @@ int decoder_open(struct decoder *d, struct app_err *e)
 	return 0;
 }
 
+static int corrupt(struct decoder *d, const struct chunk *c, const char *why)
+{
+	return app_err_set(&d->err, -EIO, "image '%s' is corrupt or truncated at %llu bytes (%s): %s",
+			   d->src.name, (unsigned long long)(d->out_bytes + c->len), d->format, why);
+}
+
+/* Fill c from the zstd stream; frames may follow one another (as zstd -d takes them). */
+static int zstd_fill(struct decoder *d, struct chunk *c)
+{
+	ZSTD_outBuffer out = { c->data, IMAGE_CHUNK, 0 };
+
+	while (out.pos < out.size) {
+		ZSTD_inBuffer in;
+		size_t r;
+
+		if (!d->zin || d->zpos == d->zin->len) {
+			if (d->zdone) /* the source ended last time */
+				break;
+			d->zin = d->src.stop ? NULL : source_next(&d->src);
+			d->zpos = 0;
+			if (!d->zin) {
+				d->zdone = true;
+				c->len = out.pos;
+				if (d->src.fetch_rc < 0)
+					return corrupt(d, c, d->src.fetch_err.msg);
+				if (d->zpending)
+					return corrupt(d, c, "the last frame is incomplete");
+				break;
+			}
+			continue;
+		}
+		in = (ZSTD_inBuffer){ d->zin->data, d->zin->len, d->zpos };
+		r = ZSTD_decompressStream(d->zs, &out, &in);
+		d->zpos = in.pos;
+		if (ZSTD_isError(r)) {
+			c->len = out.pos;
+			return corrupt(d, c, ZSTD_getErrorName(r));
+		}
+		d->zpending = r != 0;
+	}
+	c->len = out.pos;
+	return 0;
+}
+
 int decoder_chunk(struct decoder *d, struct chunk *c, uint64_t index)
 {
 	c->len = 0;
 	c->index = index;
-	while (c->len < IMAGE_CHUNK) {
+	if (d->zs) {
+		int r = zstd_fill(d, c);
+		if (r < 0)
+			return r;
+	}
+	while (!d->zs && c->len < IMAGE_CHUNK) {
 		la_ssize_t n = archive_read_data(d->a, c->data + c->len, IMAGE_CHUNK - c->len);
 		if (n < 0) {
 			const char *why = archive_error_string(d->a);
@@ -125,6 +198,7 @@ void decoder_close(struct decoder *d)
 	}
 	if (d->a)
 		archive_read_free(d->a);
+	ZSTD_freeDStream(d->zs);
 	for (int i = 0; i < DECODER_N_CHUNKS; i++)
 		free(d->chunks[i].data);
 	source_close(&d->src);

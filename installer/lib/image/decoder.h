@@ -1,7 +1,8 @@
-/* The image writer's decompressor: libarchive's raw reader (zstd, xz, gzip,
- * none) over an image_source, cutting the image into chunks in a thread of its
- * own. Chunks circulate through two bounded queues: free_q (empty buffers)
- * and full_q (decoded chunks, in order). */
+/* The image writer's decompressor: libzstd for zstd (decoded straight into
+ * the chunks: libarchive would decode into its own buffer and copy again),
+ * libarchive's raw reader for xz, gzip and none, over an image_source, cutting
+ * the image into chunks in a thread of its own. Chunks circulate through two
+ * bounded queues: free_q (empty buffers) and full_q (decoded chunks, in order). */
 #ifndef APPLIANCE_IMAGE_DECODER_H
 #define APPLIANCE_IMAGE_DECODER_H
 
@@ -17,11 +18,16 @@
 #define DECODER_N_CHUNKS 12 /* chunk buffers: decoded, being written, being read back */
 
 struct archive;
+struct ZSTD_DCtx_s;
 
 struct decoder {
-	struct image_source src; /* its parameters are set by the caller */
-	struct archive *a;
-	char format[16]; /* "zstd", "xz", "gzip", "none" */
+	struct image_source src;      /* its parameters are set by the caller */
+	struct archive *a;	      /* gzip, xz, none */
+	struct ZSTD_DCtx_s *zs;	      /* zstd: decoded straight into the chunks */
+	struct src_block *zin, *peek; /* zstd: block being decoded; first block, read ahead */
+	size_t zpos;
+	bool zpending, zdone; /* zstd: a frame is unfinished; the source ended */
+	char format[16];      /* "zstd", "xz", "gzip", "none" */
 	struct chunk chunks[DECODER_N_CHUNKS];
 	struct bqueue free_q, full_q;
 	pthread_t thread;

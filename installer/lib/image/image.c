@@ -55,13 +55,14 @@ static int64_t now_ns(void)
 }
 
 /* The zero run being gathered across chunks: zeroed in one call when the data
- * after it (or the end) arrives. head: the chunk whose tail starts the run
- * (read back once the run is zeroed); zc_*: whole chunks of zeros inside it,
- * their buffers already back in the pool. */
+ * after it (or the end) arrives. head: the chunk whose tail starts the run,
+ * tail: the chunk being written when the run ends inside it (both read back
+ * once the run is zeroed); zc_*: whole chunks of zeros inside it, their
+ * buffers already back in the pool. */
 struct zrun {
 	bool on;
 	uint64_t start, end;
-	struct chunk *head;
+	struct chunk *head, *tail;
 	uint64_t zc_first, zc_count;
 	size_t zc_last_len;
 };
@@ -181,29 +182,66 @@ static void chunk_done(void *ctx, struct chunk *c)
 		verifier_push(&w->v, c); /* fails only when stopping */
 }
 
-static int flush_zeros(struct writer *w, struct app_err *e)
+/* A zero run is on the disk: what it covers goes to be read back. */
+static int zeros_done(struct writer *w, const struct zrun *z)
+{
+	if (z->head)
+		chunk_done(w, z->head);
+	if (z->tail)
+		chunk_done(w, z->tail);
+	if (z->zc_count && verifier_push_zeros(&w->v, z->zc_first, z->zc_count, z->zc_last_len) < 0)
+		return -1;
+	return 0;
+}
+
+static void zero_job_done(void *ctx, void *tag, bool ok)
+{
+	if (ok)
+		zeros_done(ctx, tag); /* fails only when stopping */
+	free(tag);
+}
+
+/* Zero the run gathered so far; cur: the chunk being written (NULL at the end). */
+static int flush_zeros(struct writer *w, struct chunk *cur, struct app_err *e)
 {
 	struct zrun *z = &w->z;
+	uint64_t len = z->end - z->start;
 	int r;
 
 	if (!z->on)
 		return 0;
-	r = target_zero(&w->t, z->start, z->end - z->start, e);
-	if (r < 0)
-		return r;
-	w->res.zeroed += z->end - z->start;
 	z->on = false;
-	if (z->head)
-		chunk_done(w, z->head);
-	z->head = NULL;
-	if (z->zc_count && verifier_push_zeros(&w->v, z->zc_first, z->zc_count, z->zc_last_len) < 0)
-		return app_err_set(e, -ECANCELED, "read-back stopped");
+	if (w->t.blockdev && z->start % w->t.align == 0 && len % w->t.align == 0) {
+		/* zeroing a long run takes a while (BLKZEROOUT, discard): in a writer
+		 * thread, while the next chunks are decoded and written */
+		struct zrun *tag = xmalloc(sizeof(*tag));
+		if (cur && z->end > cur->index * (uint64_t)IMAGE_CHUNK) {
+			atomic_fetch_add(&cur->pending, 1); /* part of cur: it waits for the run */
+			z->tail = cur;
+		}
+		*tag = *z;
+		r = writers_submit_zero(&w->ws, z->start, len, tag);
+		if (r < 0) {
+			free(tag);
+			r = writers_drain(&w->ws, e);
+			return r < 0 ? r : app_err_set(e, -ECANCELED, "the writer threads stopped");
+		}
+		w->res.zeroed += len;
+	} else {
+		r = target_zero(&w->t, z->start, len, e);
+		if (r < 0)
+			return r;
+		w->res.zeroed += len;
+		if (zeros_done(w, z) < 0)
+			return app_err_set(e, -ECANCELED, "read-back stopped");
+	}
+	z->head = z->tail = NULL;
 	z->zc_count = 0;
 	return 0;
 }
 
 /* Bytes [from, to) of the disk must read as zeros: join the run or start one. */
-static int add_zeros(struct writer *w, uint64_t from, uint64_t to, struct app_err *e)
+static int add_zeros(struct writer *w, struct chunk *cur, uint64_t from, uint64_t to, struct app_err *e)
 {
 	int r;
 
@@ -211,7 +249,7 @@ static int add_zeros(struct writer *w, uint64_t from, uint64_t to, struct app_er
 		w->z.end = to;
 		return 0;
 	}
-	r = flush_zeros(w, e);
+	r = flush_zeros(w, cur, e);
 	if (r < 0)
 		return r;
 	w->z.on = true;
@@ -246,7 +284,7 @@ static int write_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 		return r;
 	if (c->len % w->t.align) {
 		/* the image's odd tail: alone, with everything before it on the disk */
-		r = flush_zeros(w, e);
+		r = flush_zeros(w, NULL, e); /* drained next: c waits for nothing */
 		if (r == 0)
 			r = writers_drain(&w->ws, e);
 		if (r == 0)
@@ -266,9 +304,9 @@ static int write_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 			if (data && (r = submit(w, c, ds, de, e)) < 0)
 				return r;
 			data = false;
-			r = add_zeros(w, base + from, base + to, e);
+			r = add_zeros(w, c, base + from, base + to, e);
 		} else {
-			r = flush_zeros(w, e);
+			r = flush_zeros(w, c, e);
 			if (!data)
 				ds = from;
 			de = to;
@@ -443,7 +481,7 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	w->progress = progress;
 	w->ctx = ctx;
 	w->t.fd = -1;
-	w->rd_w.fd = w->v.rd.fd = -1;
+	w->rd_w.fd = -1;
 	image_journal_init(&w->j);
 	w->last_sync = now_ns();
 	w->d.src.name = o->source;
@@ -477,7 +515,7 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 		if (r == 0)
 			r = verifier_start(&w->v, &w->t, &w->j, &w->d.free_q, BQUEUE_MAX, o->source, e);
 		if (r == 0)
-			r = writers_start(&w->ws, &w->t, WRITERS, chunk_done, w, e);
+			r = writers_start(&w->ws, &w->t, WRITERS, chunk_done, zero_job_done, w, e);
 	}
 	if (r == 0)
 		r = decoder_start(&w->d, e);
@@ -493,7 +531,7 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 		report(w, IMAGE_PHASE_WRITE, w->res.image_size);
 	}
 	if (r == 0)
-		r = flush_zeros(w, e);
+		r = flush_zeros(w, NULL, e);
 	if (r == 0 && w->ws.t)
 		r = writers_drain(&w->ws, e);
 	writers_stop(&w->ws);

@@ -5,6 +5,7 @@
 #ifndef APPLIANCE_IMAGE_TARGET_H
 #define APPLIANCE_IMAGE_TARGET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,8 +24,8 @@ struct image_target {
 	unsigned align; /* O_DIRECT length granularity */
 	uint64_t size;	/* device size; UINT64_MAX when growable */
 	uint64_t file_size;
-	bool punch_ok;
-	bool zeroout_ok;
+	_Atomic bool punch_ok; /* atomic: writer threads zero runs too */
+	_Atomic bool zeroout_ok;
 	unsigned char *zeros; /* IMAGE_CHUNK of zeros: untouched anonymous memory, no RSS */
 };
 

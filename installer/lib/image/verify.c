@@ -104,52 +104,70 @@ struct vwork {
 	size_t last_len;
 };
 
-/* Read back the all-zero chunks of w; journal each one. */
-static int verify_zeros(struct verifier *v, const struct vwork *w)
+#define ZERO_ITEM 4 /* all-zero chunks per queue item: long runs are shared by the threads */
+
+static void fail(struct verifier *v, int r, const struct app_err *err)
 {
+	pthread_mutex_lock(&v->mu);
+	if (v->rc == 0) {
+		v->err = *err;
+		v->rc = r;
+	}
+	pthread_mutex_unlock(&v->mu);
+}
+
+/* Read back the all-zero chunks of w; journal each one. */
+static int verify_zeros(struct vthread *t, const struct vwork *w, struct app_err *e)
+{
+	struct verifier *v = t->v;
+
 	for (uint64_t i = 0; i < w->count; i++) {
 		struct chunk z = { .index = w->first + i };
 		int r;
 
 		z.len = i + 1 == w->count ? w->last_len : IMAGE_CHUNK;
-		r = rd_read(&v->rd, z.len, z.index * (uint64_t)IMAGE_CHUNK, &v->err);
+		r = rd_read(&t->rd, z.len, z.index * (uint64_t)IMAGE_CHUNK, e);
 		if (r < 0)
 			return r;
-		if (!chunk_all_zero(v->rd.buf, z.len))
-			return verify_differs(v->j, v->rd.path, v->source, &z, &v->err);
+		if (!chunk_all_zero(t->rd.buf, z.len))
+			return verify_differs(v->j, t->rd.path, v->source, &z, e);
 		image_journal_add(v->j, z.index, true);
 		v->verified += z.len;
 	}
 	return 0;
 }
 
+static int verify_chunk(struct vthread *t, const struct chunk *c, struct app_err *e)
+{
+	struct verifier *v = t->v;
+	bool eq = false;
+	int r = readback_equal(&t->rd, c, &eq, e);
+
+	if (r == 0 && !eq)
+		r = verify_differs(v->j, t->rd.path, v->source, c, e);
+	if (r == 0) {
+		image_journal_add(v->j, c->index, true);
+		v->verified += c->len;
+	}
+	return r;
+}
+
 static void *verify_thread(void *arg)
 {
-	struct verifier *v = arg;
+	struct vthread *t = arg;
+	struct verifier *v = t->v;
 	struct vwork *w;
 
 	while ((w = bqueue_pop(&v->q)) != NULL) {
-		struct chunk *c = w->c;
-		bool eq = false;
-		int r;
+		struct app_err err = { 0 };
+		int r = 0;
 
-		if (v->rc == 0 && !c) {
-			r = verify_zeros(v, w);
-			if (r < 0)
-				v->rc = r;
-		} else if (v->rc == 0) {
-			r = readback_equal(&v->rd, c, &eq, &v->err);
-			if (r == 0 && !eq)
-				r = verify_differs(v->j, v->rd.path, v->source, c, &v->err);
-			if (r < 0) {
-				v->rc = r;
-			} else {
-				image_journal_add(v->j, c->index, true);
-				v->verified += c->len;
-			}
-		}
-		if (c)
-			bqueue_push(v->done_q, c);
+		if (v->rc == 0)
+			r = w->c ? verify_chunk(t, w->c, &err) : verify_zeros(t, w, &err);
+		if (r < 0)
+			fail(v, r, &err);
+		if (w->c)
+			bqueue_push(v->done_q, w->c);
 		free(w);
 	}
 	return NULL;
@@ -158,16 +176,24 @@ static void *verify_thread(void *arg)
 int verifier_start(struct verifier *v, const struct image_target *t, struct image_journal *j,
 		   struct bqueue *done_q, unsigned cap, const char *source, struct app_err *e)
 {
-	int r = readback_open(&v->rd, t, e);
-	if (r < 0)
-		return r;
 	v->j = j;
 	v->done_q = done_q;
 	v->source = source;
+	pthread_mutex_init(&v->mu, NULL);
 	bqueue_init(&v->q, cap);
-	if (pthread_create(&v->thread, NULL, verify_thread, v) != 0)
-		return app_err_set(e, -EAGAIN, "cannot start the read-back thread");
-	v->started = true;
+	for (v->n = 0; v->n < VERIFIER_THREADS; v->n++) {
+		struct vthread *th = &v->th[v->n];
+		int r = readback_open(&th->rd, t, e);
+		if (r < 0) {
+			readback_close(&th->rd);
+			return r;
+		}
+		th->v = v;
+		if (pthread_create(&th->thread, NULL, verify_thread, th) != 0) {
+			readback_close(&th->rd);
+			return app_err_set(e, -EAGAIN, "cannot start the read-back threads");
+		}
+	}
 	return 0;
 }
 
@@ -189,21 +215,29 @@ int verifier_push(struct verifier *v, struct chunk *c)
 
 int verifier_push_zeros(struct verifier *v, uint64_t first, uint64_t count, size_t last_len)
 {
-	struct vwork *w = xcalloc(1, sizeof(*w));
-	w->first = first;
-	w->count = count;
-	w->last_len = last_len;
-	return push(v, w);
+	while (count) {
+		struct vwork *w = xcalloc(1, sizeof(*w));
+		w->first = first;
+		w->count = count < ZERO_ITEM ? count : ZERO_ITEM;
+		w->last_len = w->count == count ? last_len : IMAGE_CHUNK;
+		if (push(v, w) < 0)
+			return -1;
+		first += w->count;
+		count -= w->count;
+	}
+	return 0;
 }
 
 int verifier_stop(struct verifier *v, struct app_err *e)
 {
-	if (!v->started)
+	if (!v->done_q)
 		return 0;
 	bqueue_close(&v->q);
-	pthread_join(v->thread, NULL);
+	for (unsigned i = 0; i < v->n; i++)
+		pthread_join(v->th[i].thread, NULL);
 	bqueue_destroy(&v->q);
-	v->started = false;
+	pthread_mutex_destroy(&v->mu);
+	v->done_q = NULL;
 	if (v->rc < 0) {
 		*e = v->err;
 		return v->rc;
@@ -213,5 +247,7 @@ int verifier_stop(struct verifier *v, struct app_err *e)
 
 void verifier_close(struct verifier *v)
 {
-	readback_close(&v->rd);
+	for (unsigned i = 0; i < v->n; i++)
+		readback_close(&v->th[i].rd);
+	v->n = 0;
 }

@@ -1,8 +1,8 @@
 /* Reading the image back: every chunk written is read back bypassing the page
  * cache (O_DIRECT on an fd of its own, or sync + drop + read) and compared
  * byte for byte with the decompressed stream while it is still in memory.
- * The verifier does that in a thread of its own and journals each chunk that
- * read back equal. */
+ * The verifier does that in threads of its own (two reads in flight) and
+ * journals each chunk that read back equal. */
 #ifndef APPLIANCE_IMAGE_VERIFY_H
 #define APPLIANCE_IMAGE_VERIFY_H
 
@@ -38,12 +38,21 @@ int readback_equal(struct readback *r, const struct chunk *c, bool *equal, struc
 int verify_differs(struct image_journal *j, const char *target, const char *source, const struct chunk *c,
 		   struct app_err *e);
 
-struct verifier {
+#define VERIFIER_THREADS 2 /* reads in flight: one read at a time leaves the device idle between */
+
+struct verifier;
+struct vthread {
+	struct verifier *v;
 	struct readback rd;
-	struct bqueue q; /* written chunks waiting to be read back */
 	pthread_t thread;
-	bool started;
-	_Atomic int rc; /* the first failure; later chunks are passed through unread */
+};
+
+struct verifier {
+	struct vthread th[VERIFIER_THREADS];
+	unsigned n;	    /* threads started (each with its readback open) */
+	struct bqueue q;    /* written chunks waiting to be read back */
+	pthread_mutex_t mu; /* guards err */
+	_Atomic int rc;	    /* the first failure; later chunks are passed through unread */
 	struct app_err err;
 	_Atomic uint64_t verified;
 	struct image_journal *j;
@@ -51,8 +60,8 @@ struct verifier {
 	const char *source;    /* for messages */
 };
 
-/* v->rd.fd must be -1 before. Chunks read back go to done_q; at most cap
- * (<= BQUEUE_MAX) wait. */
+/* v zeroed before. Chunks read back go to done_q; at most cap (<= BQUEUE_MAX)
+ * wait. */
 int verifier_start(struct verifier *v, const struct image_target *t, struct image_journal *j,
 		   struct bqueue *done_q, unsigned cap, const char *source, struct app_err *e);
 
