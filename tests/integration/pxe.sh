@@ -11,8 +11,8 @@
 #   - file: references leaving the profile's folder are refused (../../etc/shadow);
 #   - the payload server hands each payload out once (410 after), logs client, MAC and
 #     time, and --approve asks on the terminal (no terminal: refused);
-#   - iso/init reads secrets.env literally (a value is never run as shell).
-# The boot itself is in tests/e2e/pxe_*.sh (QEMU).
+# iso/init's reading of secrets.env: tests/integration/init_env.sh. The boot itself is in
+# tests/e2e/pxe_*.sh (QEMU).
 . "$(dirname "$0")/../lib/tap.sh"
 
 P=$ROOT/profiles/demo.yaml
@@ -312,22 +312,3 @@ expect_out "--approve asked on the terminal, naming node, MAC and client" \
 check "--approve, operator says n: not marked served" test ! -e "$T/ap.payloads/demo-3.served"
 expect_out "--approve, operator says y: 200" '^status=200$' /usr/bin/python3 "$ROOT/tests/lib/pty_answer.py" y /52-54-00-12-34-03 "$T/pty-y.log" -- "${APPROVE[@]}"
 check "--approve, operator says y: marked served" test -e "$T/ap.payloads/demo-3.served"
-
-# ---- iso/init reads secrets.env literally (it used to source it as shell) ----
-sed -n '/^load_env() {/,/^}/p' "$ROOT/iso/init" >"$T/load_env.sh"
-check "iso/init has load_env" test -s "$T/load_env.sh"
-# shellcheck disable=SC2016 # the $(...) and ` are the attack: they must stay text
-printf '%s\n' '# comment' '' 'PLAIN=v1' 'CMD=$(touch '"$T"'/pwned1)' 'TICK=`touch '"$T"'/pwned2`' \
-	'SEMI=x; touch '"$T"'/pwned3' 'QUOTED="a b"' 'SPACES=a b  c' 'EQ=a=b' '1BAD=x' 'BAD-KEY=y' 'PATH=/nonexistent-not-really' >"$T/evil.env"
-cat >"$T/run-env.sh" <<EOS
-say() { echo "say: \$*"; }
-. "$T/load_env.sh"
-load_env "$T/evil.env"
-export PATH=/usr/bin:/bin
-printf '%s|' "\$PLAIN" "\$CMD" "\$TICK" "\$SEMI" "\$QUOTED" "\$SPACES" "\$EQ"; echo
-EOS
-busybox sh "$T/run-env.sh" >"$T/env.out" 2>&1
-check "secrets.env: no command in a value ran" test ! -e "$T/pwned1" -a ! -e "$T/pwned2" -a ! -e "$T/pwned3"
-# shellcheck disable=SC2016
-expect_out "secrets.env: values are taken literally" '^v1\|\$\(touch [^|]*/pwned1\)\|`touch [^|]*/pwned2`\|x; touch [^|]*/pwned3\|"a b"\|a b  c\|a=b\|$' cat "$T/env.out"
-expect_out "secrets.env: a key that is no variable name is ignored, with its line" 'say: .*evil.env line 10: expected KEY=VALUE' cat "$T/env.out"
