@@ -126,8 +126,26 @@ check "rebuild: the S3 store is unchanged" \
 	test "$(cd "$S3_DIR/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)" = "$S3_BEFORE"
 
 # ---- the existing talosconfig keeps working with the rebuilt node --------------------------------
-# the rebuilt node's apid (stand-in) has a server certificate from the bundle's OS CA, as Talos makes
-apid_start "$T/offsite/secrets.yaml"
+# The rebuilt node's config volume, as Talos names it (kernel name, no /dev/): the metal-iso
+# partition of its install disk. demo-1's installDisk is a selector, so bootstrap needs it as
+# --config-volume to scrub it (without, it refuses to guess and exits 1).
+CV=$(sgdisk -p "$DEMO_HW/dev/nvme0n1" 2>/dev/null | awk '$NF == "metal-iso" {print "nvme0n1p" $1}')
+check "rebuild: the rebuilt install disk has one metal-iso partition" test "$(echo "$CV" | grep -c .)" = 1
+# the rebuilt node's apid (stand-in) has a server certificate from the bundle's OS CA, as Talos
+# makes, and the partition backs Talos' platform/metal/config volume
+apid_start "$T/offsite/secrets.yaml" --volume "$CV=platform/metal/config"
+"$APPLIANCE" bootstrap "$ROOT/profiles/demo.yaml" --talosconfig "$T/workstation/talosconfig" \
+	--endpoint "127.0.0.1:$(cat "$T/apid.port")" --kubeconfig "$T/kubeconfig" --wait 20 \
+	--config-volume "$CV" >"$T/bootstrap.log" 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok "rebuild: bootstrap with the talosconfig from before the disaster exits 0" || {
+	not_ok "rebuild: bootstrap with the talosconfig from before the disaster exits 0 (got $rc)"
+	tail -10 "$T/bootstrap.log" | sed 's/^/#   /'
+}
 expect_out "rebuild: the talosconfig from before the disaster bootstraps the rebuilt node" '^etcd: bootstrapped on demo-1$' \
-	"$APPLIANCE" bootstrap "$ROOT/profiles/demo.yaml" --talosconfig "$T/workstation/talosconfig" \
-	--endpoint "127.0.0.1:$(cat "$T/apid.port")" --kubeconfig "$T/kubeconfig" --wait 20
+	cat "$T/bootstrap.log"
+check "rebuild: bootstrap wrote the node's kubeconfig" cmp "$T/kubeconfig" "$T/kubeconfig.src"
+expect_out "rebuild: the rebuilt node's config volume is scrubbed" \
+	"^config volume: $CV on demo-1 overwritten with zeroes, partition dropped$" cat "$T/bootstrap.log"
+check "rebuild: ... asked of Talos with ZEROES, skip_volume_check and drop_partition" \
+	grep -qx "BlockDeviceWipe device=$CV method=ZEROES skip_volume_check=true drop_partition=true" "$T/apid/calls"

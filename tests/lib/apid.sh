@@ -4,12 +4,14 @@
 # Source after tap.sh (needs $T, $ROOT and at_exit):
 #   . "$ROOT/tests/lib/apid.sh"
 #
-#   apid_start BUNDLE   make the node's key and certificate (CN=demo-1, IP 127.0.0.1)
+#   apid_start BUNDLE [ARG]...
+#                       make the node's key and certificate (CN=demo-1, IP 127.0.0.1)
 #                       from BUNDLE's OS CA ($T/os-ca.crt, $T/os-ca.key, $T/node.*) and a
 #                       kubeconfig for it to hand out ($T/kubeconfig.src); run the server
 #                       with its state in $T/apid (calls in $T/apid/calls), its port in
 #                       $T/apid.port and its log in $T/apid.log, killed in at_exit; wait
-#                       (10 s at most) until it listens.
+#                       (10 s at most) until it listens. ARGs go to talos_api.py (e.g.
+#                       --volume DEV=VOLUME).
 
 apid_start() {
 	"${PY:-/usr/bin/python3}" - "$1" "$T" <<'PYEOF'
@@ -28,7 +30,7 @@ PYEOF
 	mkdir -p "$T/apid"
 	"${PY:-/usr/bin/python3}" "$ROOT/tests/servers/talos_api.py" --ca "$T/os-ca.crt" --cert "$T/node.crt" \
 		--key "$T/node.key" --port-file "$T/apid.port" --state "$T/apid" --kubeconfig "$T/kubeconfig.src" \
-		>"$T/apid.log" 2>&1 &
+		"${@:2}" >"$T/apid.log" 2>&1 &
 	at_exit "kill $!"
 	for _ in $(seq 1 100); do [ -e "$T/apid/listening" ] && break; sleep 0.1; done
 }
