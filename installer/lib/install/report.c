@@ -72,12 +72,10 @@ const char *report_status_name(enum report_status s)
 	return status_names[s];
 }
 
+/* Seconds on the monotonic clock (step times, rate and ETA). */
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)util_mono_ms() / 1e3;
 }
 
 struct report *report_new(FILE *f, enum report_mode mode)

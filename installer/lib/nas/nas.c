@@ -124,18 +124,10 @@ uint64_t nas_statvfs_bytes(unsigned long bsize, unsigned long frsize, uint64_t u
 	return units * unit;
 }
 
-static void sleep_ms(long long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Pause before retry number attempt (1, 2, ...): 200 ms more each time, at most 2 s. */
 static void backoff(int attempt)
 {
-	sleep_ms(attempt < 10 ? 200LL * attempt : 2000);
+	util_sleep_ms(attempt < 10 ? 200L * attempt : 2000);
 }
 
 static bool transient(int err)
