@@ -277,7 +277,8 @@ int read_fd(int fd, const char *path, size_t max, struct buf *out, struct app_er
 	return r;
 }
 
-const char *fmt_bytes(uint64_t bytes, char *buf, size_t n)
+/* compact: no decimal for a whole number or from 100 up ("2 TiB", "512 GiB") */
+static const char *bytes_in_units(uint64_t bytes, bool compact, char *buf, size_t n)
 {
 	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
 	double v = (double)bytes;
@@ -289,9 +290,21 @@ const char *fmt_bytes(uint64_t bytes, char *buf, size_t n)
 	}
 	if (u == 0)
 		snprintf(buf, n, "%llu B", (unsigned long long)bytes);
+	else if (compact && (v >= 100.0 || v == (double)(uint64_t)v))
+		snprintf(buf, n, "%.0f %s", v, units[u]);
 	else
 		snprintf(buf, n, "%.1f %s", v, units[u]);
 	return buf;
+}
+
+const char *fmt_bytes(uint64_t bytes, char *buf, size_t n)
+{
+	return bytes_in_units(bytes, false, buf, n);
+}
+
+const char *fmt_bytes_compact(uint64_t bytes, char *buf, size_t n)
+{
+	return bytes_in_units(bytes, true, buf, n);
 }
 
 void sha256_hex(const void *data, size_t len, char out[65])

@@ -54,6 +54,9 @@ int mkdir_p(const char *path, mode_t mode, struct app_err *e);
 
 /* Bytes for people: "512 B", "1.5 KiB", "256.0 MiB", "2.0 TiB". Returns buf. */
 const char *fmt_bytes(uint64_t bytes, char *buf, size_t n);
+/* The same without a decimal for a whole number or from 100 up: "2 TiB", "512 GiB",
+ * "1.5 GiB" (NAS capacities). Returns buf. */
+const char *fmt_bytes_compact(uint64_t bytes, char *buf, size_t n);
 
 /* Hex SHA-256 of a buffer into out[65]. */
 void sha256_hex(const void *data, size_t len, char out[65]);

@@ -97,24 +97,6 @@ char *nas_url(const char *host, long long port, const char *share, const char *p
 	return b.data;
 }
 
-void nas_format_bytes(uint64_t bytes, char *out, size_t n)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
-	double v = (double)bytes;
-	size_t u = 0;
-
-	while (v >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
-		v /= 1024.0;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, n, "%llu B", (unsigned long long)bytes);
-	else if (v >= 100.0 || v == (double)(uint64_t)v)
-		snprintf(out, n, "%.0f %s", v, units[u]);
-	else
-		snprintf(out, n, "%.1f %s", v, units[u]);
-}
-
 uint64_t nas_statvfs_bytes(unsigned long bsize, unsigned long frsize, uint64_t units)
 {
 	uint64_t unit = (uint64_t)bsize * (frsize ? (uint64_t)frsize : 1);
@@ -832,8 +814,8 @@ static void check_space(struct conn *c, struct nas_results *r)
 	}
 	avail = nas_statvfs_bytes(v.f_bsize, v.f_frsize, v.f_bavail);
 	total = nas_statvfs_bytes(v.f_bsize, v.f_frsize, v.f_blocks);
-	nas_format_bytes(avail, fb, sizeof(fb));
-	nas_format_bytes(total, tb, sizeof(tb));
+	fmt_bytes_compact(avail, fb, sizeof(fb));
+	fmt_bytes_compact(total, tb, sizeof(tb));
 	if (c->nas->min_free.bytes && avail < c->nas->min_free.bytes)
 		set_row(r, C_FREE_SPACE, NAS_FAIL, "free space on the NAS, or lower nas.minFree",
 			"%s: %s free, below the minimum %s (nas.minFree)", url, fb,
@@ -847,7 +829,7 @@ static void check_space(struct conn *c, struct nas_results *r)
 	if (!c->nas->capacity.bytes) {
 		set_row(r, C_CAPACITY, NAS_OK, NULL, "no capacity declared (nas.capacity)");
 	} else if (total < c->nas->capacity.bytes) {
-		nas_format_bytes(c->nas->capacity.bytes, want, sizeof(want));
+		fmt_bytes_compact(c->nas->capacity.bytes, want, sizeof(want));
 		set_row(
 		    r, C_CAPACITY, NAS_WARN,
 		    "the volumes may claim more than the NAS holds: lower nas.capacity or grow the share",

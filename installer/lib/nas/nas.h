@@ -107,9 +107,6 @@ void nas_plan_free(struct nas_plan *p);
  * (RFC 3986 unreserved characters kept). path may be NULL. Caller frees. */
 char *nas_url(const char *host, long long port, const char *share, const char *path);
 
-/* Bytes as "1.5 GiB", "512 B" into out. */
-void nas_format_bytes(uint64_t bytes, char *out, size_t n);
-
 /* Bytes of a struct statvfs-like answer from libsmbclient, which puts bytes
  * per sector in f_bsize and sectors per allocation unit in f_frsize. */
 uint64_t nas_statvfs_bytes(unsigned long bsize, unsigned long frsize, uint64_t units);

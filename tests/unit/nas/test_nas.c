@@ -96,30 +96,6 @@ static void test_url(void **state)
 	free(u);
 }
 
-static void test_format_bytes(void **state)
-{
-	static const struct {
-		uint64_t n;
-		const char *want;
-	} rows[] = {
-		{ 0, "0 B" },
-		{ 1023, "1023 B" },
-		{ 1024, "1 KiB" },
-		{ 1536, "1.5 KiB" },
-		{ 6746112, "6.4 MiB" },
-		{ 1ull << 30, "1 GiB" },
-		{ 2ull << 40, "2 TiB" },
-		{ 270553174016ull, "252 GiB" },
-	};
-	char out[32];
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		nas_format_bytes(rows[i].n, out, sizeof(out));
-		assert_string_equal(out, rows[i].want);
-	}
-}
-
 static void test_statvfs_bytes(void **state)
 {
 	(void)state;
@@ -251,7 +227,6 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_url),
-		cmocka_unit_test(test_format_bytes),
 		cmocka_unit_test(test_statvfs_bytes),
 		cmocka_unit_test(test_immich_folders),
 		cmocka_unit_test(test_unconfigured),
