@@ -84,7 +84,7 @@ bss() { "$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --endpo
 
 # 1. success
 start ok --cert "$C/server.crt" --key "$C/server.key"
-expect_out "bootstrap: success, etcd bootstrapped on the first control plane" \
+expect_rc_out "bootstrap: success, etcd bootstrapped on the first control plane" 0 \
 	'^etcd: bootstrapped on demo-1$' bs --kubeconfig "$T/kc1" --wait 20
 check "bootstrap: kubeconfig written byte-identical" cmp "$T/kc1" "$T/kubeconfig.src"
 check "bootstrap: kubeconfig mode 0600" test "$(stat -c %a "$T/kc1")" = 600
@@ -96,7 +96,7 @@ check "bootstrap: --keep-config-volumes: no BlockDeviceWipe sent" test "$(calls 
 
 # 2. already bootstrapped (the re-run above and a fresh already-bootstrapped node)
 start already --cert "$C/server.crt" --key "$C/server.key" --mode already
-expect_out "bootstrap: already bootstrapped (ALREADY_EXISTS) is success" \
+expect_rc_out "bootstrap: already bootstrapped (ALREADY_EXISTS) is success" 0 \
 	'^etcd: already bootstrapped on demo-1 \(ALREADY_EXISTS\); not bootstrapped again$' \
 	bs --kubeconfig "$T/kc2" --wait 20
 check "bootstrap: already bootstrapped exits 0 and still writes the kubeconfig" \
@@ -113,7 +113,7 @@ check "bootstrap: server cert from another CA: no kubeconfig, no call reached th
 
 # 4. wrong node identity (certificate names another address)
 start wrongname --cert "$C/server-wrongname.crt" --key "$C/server-wrongname.key"
-expect_out "bootstrap: server cert for another node is a wrong node identity" \
+expect_rc_out "bootstrap: server cert for another node is a wrong node identity" 1 \
 	"the server's certificate does not name this address: wrong node identity \(SSL: no alternative certificate subject name matches target host name '127\.0\.0\.1'\)$" \
 	bs --kubeconfig "$T/kc4" --wait 20
 
@@ -128,7 +128,7 @@ check "bootstrap: client cert unknown: the server never ran Bootstrap" test "$(c
 
 # 6. server not yet listening: retries with backoff, then succeeds
 start late --cert "$C/server.crt" --key "$C/server.key" --delay 2
-expect_out "bootstrap: server not yet listening: retried" \
+expect_rc_out "bootstrap: server not yet listening: retried" 0 \
 	'^appliance: waiting for the Talos API \(attempt 1, next in 0\.5s\): 127\.0\.0\.1:[0-9]+/machine\.MachineService/Bootstrap: cannot connect' \
 	bs --kubeconfig "$T/kc6" --wait 30
 check "bootstrap: server not yet listening: then succeeded once" \
@@ -149,19 +149,19 @@ check "bootstrap: kubeconfig in 7 chunks reassembled" \
 
 # 9. a worker answers FAILED_PRECONDITION: a failure, not "already bootstrapped"
 start worker --cert "$C/server.crt" --key "$C/server.key" --mode worker
-expect_out "bootstrap: FAILED_PRECONDITION from a worker is a failure" \
+expect_rc_out "bootstrap: FAILED_PRECONDITION from a worker is a failure" 1 \
 	"FAILED_PRECONDITION: bootstrap can only be performed on a control plane node$" bs --kubeconfig "$T/kc9" --wait 20
 check "bootstrap: worker: exactly one attempt" test "$(calls worker Bootstrap)" = 1
 
 # 10. time not in sync yet: transient, retried
 start unsync --cert "$C/server.crt" --key "$C/server.key" --mode unsync:2
-expect_out "bootstrap: 'time is not in sync yet' is retried" \
+expect_rc_out "bootstrap: 'time is not in sync yet' is retried" 0 \
 	'^etcd: bootstrapped on demo-1$' bs --kubeconfig "$T/kc10" --wait 30
 check "bootstrap: time not in sync: three attempts" test "$(calls unsync Bootstrap)" = 3
 
 # 11. nothing listening and --wait 0: one attempt, clear message
 FREE=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-expect_out "bootstrap: nothing listening with --wait 0 fails at once" \
+expect_rc_out "bootstrap: nothing listening with --wait 0 fails at once" 1 \
 	"bootstrap of node 'demo-1' failed: 127\.0\.0\.1:$FREE/machine\.MachineService/Bootstrap: cannot connect.*: check that the node is up and that this is its Talos API address and port$" \
 	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --endpoint "127.0.0.1:$FREE" --kubeconfig "$T/kc11" --wait 0
 
@@ -186,7 +186,7 @@ PYEOF
 expect_out "stand-in: a partition backing a volume is refused without skip_volume_check, as Talos does" \
 	'^FAILED_PRECONDITION blockdevice "sda5" is in use by volume "platform/metal/config"$' \
 	$PY "$T/rawwipe.py" "$(cat "$T/scrub.port")" "$C" sda5
-expect_out "bootstrap: the config volume is scrubbed by default" \
+expect_rc_out "bootstrap: the config volume is scrubbed by default" 0 \
 	'^config volume: sda5 on demo-1 overwritten with zeroes, partition dropped$' \
 	bss --kubeconfig "$T/kc12" --wait 20 --config-volume sda5
 last
@@ -195,7 +195,7 @@ check "bootstrap: the scrub request carries skip_volume_check, ZEROES and drop_p
 expect_out "bootstrap: with --endpoint the other nodes are named as not scrubbed" \
 	"^config volumes: only demo-1 was reachable through --endpoint; the other nodes' config volumes were not scrubbed" \
 	cat "$T/last.out"
-expect_out "bootstrap: a re-run after the partition was dropped says so (NOT_FOUND)" \
+expect_rc_out "bootstrap: a re-run after the partition was dropped says so (NOT_FOUND)" 0 \
 	'^config volume: sda5 on demo-1 not found \(already scrubbed and its partition dropped; if that is not its name, give --config-volume DEV\)$' \
 	bss --kubeconfig "$T/kc12c" --wait 20 --config-volume sda5
 # --config-volume as a /dev path: Talos wants the kernel name (storage.proto "without /dev/
@@ -219,13 +219,13 @@ expect_out "bootstrap: ... saying how to name it" \
 	"config volume not scrubbed: node 'demo-1': its installDisk is a selector, so the config volume's device name is known only to the node; give --config-volume DEV \(e\.g\. nvme0n1p5\)$" \
 	cat "$T/last.out"
 check "bootstrap: an unknown device is never guessed (no BlockDeviceWipe)" test "$(calls scrub3 BlockDeviceWipe)" = 0
-expect_out "bootstrap: from an exact installDisk path the device is <disk>p<configPartition>" \
+expect_rc_out "bootstrap: from an exact installDisk path the device is <disk>p<configPartition>" 0 \
 	'^config volume: nvme0n1p5 on demo-1 overwritten with zeroes, partition dropped$' \
 	bss --kubeconfig "$T/kc12e" --wait 20 --set 'nodes[0].installDisk.path=/dev/nvme0n1'
 
 # 12b. "bootstrap is not available yet" (until the node's CRI is up) and UNAVAILABLE: retried
 start notyet --cert "$C/server.crt" --key "$C/server.key" --mode notyet:2
-expect_out "bootstrap: 'bootstrap is not available yet' says what it waits for" \
+expect_rc_out "bootstrap: 'bootstrap is not available yet' says what it waits for" 0 \
 	"^appliance: waiting for the Talos API \(attempt 1, next in 0\.5s\): .*FAILED_PRECONDITION: bootstrap is not available yet; waiting for the node to finish booting: Talos allows Bootstrap once its container runtime is up$" \
 	bs --kubeconfig "$T/kc15" --wait 30
 last
@@ -233,7 +233,7 @@ check "bootstrap: through two 'not available yet' answers: bootstrapped on the t
 	test "$(calls notyet Bootstrap)" = 3 -a -s "$T/kc15"
 expect_out "bootstrap: not available yet, then bootstrapped" '^etcd: bootstrapped on demo-1$' cat "$T/last.out"
 start unavail --cert "$C/server.crt" --key "$C/server.key" --mode unavailable:2
-expect_out "bootstrap: UNAVAILABLE is retried" '^etcd: bootstrapped on demo-1$' bs --kubeconfig "$T/kc16" --wait 30
+expect_rc_out "bootstrap: UNAVAILABLE is retried" 0 '^etcd: bootstrapped on demo-1$' bs --kubeconfig "$T/kc16" --wait 30
 check "bootstrap: UNAVAILABLE: three attempts" test "$(calls unavail Bootstrap)" = 3
 start notyet9 --cert "$C/server.crt" --key "$C/server.key" --mode notyet:1000
 expect_fail "bootstrap: 'not available yet' beyond --wait gives up (exit 1)" 1 bs --kubeconfig "$T/kc17" --wait 2
@@ -245,7 +245,7 @@ expect_out "bootstrap: giving up says it gave up, after how long, what it waited
 # 12c. the kubeconfig Talos hands out names the endpoint (a name); ours dials the VIP instead
 printf 'apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://k8s.demo.test:6443\n  name: talos-demo\n' >"$T/kubeconfig.name"
 start kcname --cert "$C/server.crt" --key "$C/server.key" --kubeconfig "$T/kubeconfig.name"
-expect_out "bootstrap: the kubeconfig's server is the VIP, not the endpoint name" \
+expect_rc_out "bootstrap: the kubeconfig's server is the VIP, not the endpoint name" 0 \
 	'^kubeconfig: .*; its server is the VIP, which the API server.s certificate names$' bs --kubeconfig "$T/kc18" --wait 20
 check "bootstrap: kubeconfig server rewritten to https://10.0.2.25:6443, nothing else changed" \
 	sh -c "grep -qx '    server: https://10.0.2.25:6443' '$T/kc18' && sed 's/k8s.demo.test/10.0.2.25/' '$T/kubeconfig.name' | cmp - '$T/kc18'"
@@ -264,7 +264,7 @@ $PY "$T/https.py" "$C/server.crt" "$C/server.key" "$T/https.port" >"$T/https.log
 at_exit "kill $!"
 for _ in $(seq 1 50); do [ -s "$T/https.port" ] && break; sleep 0.1; done
 PORT=$(cat "$T/https.port")
-expect_out "bootstrap: an HTTPS server without HTTP/2 is not a gRPC endpoint" \
+expect_rc_out "bootstrap: an HTTPS server without HTTP/2 is not a gRPC endpoint" 1 \
 	"127\.0\.0\.1:$PORT/machine\.MachineService/Bootstrap: the server does not speak HTTP/2 \(ALPN\): not a gRPC endpoint$" \
 	bs --kubeconfig "$T/kc13" --wait 20
 
@@ -273,9 +273,9 @@ expect_fail "bootstrap: no credentials is a usage error" 2 "$APPLIANCE" bootstra
 expect_fail "bootstrap: unknown option is a usage error" 2 "$APPLIANCE" bootstrap "$PROFILE" --talosconfig x --bogus
 expect_fail "bootstrap: a worker as --node is a usage error" 2 \
 	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/talosconfig" --node demo-2
-expect_out "bootstrap: a missing talosconfig is named" "talosconfig: .*$T/missing" \
+expect_rc_out "bootstrap: a missing talosconfig is named" 2 "talosconfig: .*$T/missing" \
 	"$APPLIANCE" bootstrap "$PROFILE" --talosconfig "$T/missing" --endpoint 127.0.0.1:1
-expect_out "bootstrap: --help" '^usage: appliance bootstrap PROFILE' "$APPLIANCE" bootstrap --help
+expect_rc_out "bootstrap: --help" 0 '^usage: appliance bootstrap PROFILE' "$APPLIANCE" bootstrap --help
 
 # 15. with the site's own secrets bundle (appliance talos secrets), when available
 if "$APPLIANCE" talos secrets "$PROFILE" --out "$T/secrets.yaml" >/dev/null 2>&1 && [ -s "$T/secrets.yaml" ]; then
@@ -296,11 +296,12 @@ EOF
 	at_exit "kill $(cat "$T/site.pid")"
 	for _ in $(seq 1 100); do [ -e "$T/site/listening" ] && break; sleep 0.1; done
 	PORT=$(cat "$T/site.port")
-	expect_out "bootstrap: --secrets (client cert made from the bundle's OS CA)" '^etcd: bootstrapped on demo-1$' \
-		"$APPLIANCE" bootstrap "$PROFILE" --secrets "$T/secrets.yaml" --endpoint "127.0.0.1:$PORT" --kubeconfig "$T/kc14" --wait 20
+	expect_rc_out "bootstrap: --secrets (client cert made from the bundle's OS CA)" 0 '^etcd: bootstrapped on demo-1$' \
+		"$APPLIANCE" bootstrap "$PROFILE" --secrets "$T/secrets.yaml" --endpoint "127.0.0.1:$PORT" --kubeconfig "$T/kc14" --wait 20 \
+		--keep-config-volumes
 	check "bootstrap: --secrets: kubeconfig written" cmp "$T/kc14" "$T/kubeconfig.src"
 	PORT=$(cat "$T/ok.port")
-	expect_out "bootstrap: --secrets of another site: the node's certificate is refused" \
+	expect_rc_out "bootstrap: --secrets of another site: the node's certificate is refused" 1 \
 		"the server's certificate is not signed by the expected CA" \
 		"$APPLIANCE" bootstrap "$PROFILE" --secrets "$T/secrets.yaml" --endpoint "127.0.0.1:$PORT" --kubeconfig "$T/kc14b" --wait 20
 else

@@ -33,9 +33,9 @@ expect_out "plan without a bundle: preflight-secrets names --new-cluster" 'prefl
 	"$APPLIANCE" plan "${BASE[@]}" --state-dir "$T/s1"
 
 # ---- told: --new-cluster ------------------------------------------------------------------------
-expect_out "--new-cluster: plan says it will generate the bundle" 'will generate a new Talos secrets bundle' \
+expect_rc_out "--new-cluster: plan says it will generate the bundle" 0 'will generate a new Talos secrets bundle' \
 	"$APPLIANCE" plan "${BASE[@]}" --state-dir "$T/s2" --new-cluster
-expect_out "install --help documents --new-cluster" '^  --new-cluster ' "$APPLIANCE" install --help
+expect_rc_out "install --help documents --new-cluster" 0 '^  --new-cluster ' "$APPLIANCE" install --help
 
 # ---- one node: a new bundle is fine ----------------------------------------------------------------
 cat >"$T/one.yaml" <<'EOT'
@@ -48,7 +48,7 @@ nodes:
       - {serial: APPL-CEPH-1A, wipe: true}
       - {serial: APPL-CEPH-1B, wipe: true}
 EOT
-expect_out "one-node site: plan generates the bundle without --new-cluster" 'will generate a new Talos secrets bundle' \
+expect_rc_out "one-node site: plan generates the bundle without --new-cluster" 0 'will generate a new Talos secrets bundle' \
 	"$APPLIANCE" plan "${BASE[@]}" --state-dir "$T/s3" --site "$T/one.yaml"
 
 # ---- a bundle is checked wherever it is read ------------------------------------------------------
@@ -56,10 +56,10 @@ expect_out "one-node site: plan generates the bundle without --new-cluster" 'wil
 expect_fail "another cluster's bundle: plan exit 1" 1 "$APPLIANCE" plan "${DEMO_ARGS[@]}" --secrets "$T/other.yaml"
 expect_out "another cluster's bundle: named" "secrets bundle '$T/other.yaml' is another cluster's" \
 	"$APPLIANCE" plan "${DEMO_ARGS[@]}" --secrets "$T/other.yaml"
-expect_out "a bundle without talos.caFingerprint on a 3-node site: refused with the fingerprint to add" \
+expect_rc_out "a bundle without talos.caFingerprint on a 3-node site: refused with the fingerprint to add" 1 \
 	"the profile records no talos.caFingerprint, and its 3 nodes must share one cluster: if '$DEMO_SECRETS' is this site's bundle, add 'caFingerprint: $DEMO_FP'" \
 	"$APPLIANCE" plan "${BASE[@]}" --secrets "$DEMO_SECRETS"
-expect_out "talos gen refuses another cluster's bundle" "is another cluster's" \
+expect_rc_out "talos gen refuses another cluster's bundle" 2 "is another cluster's" \
 	"$APPLIANCE" talos gen "$ROOT/profiles/demo.yaml" --secrets "$T/other.yaml" --out "$T/gen" --set "talos.caFingerprint=$DEMO_FP"
 expect_fail "the site's own bundle and fingerprint: plan exit 0" 0 "$APPLIANCE" plan "${DEMO_ARGS[@]}"
 

@@ -106,7 +106,7 @@ skipped=$(json_steps "$T/rerun.json" skip)
 
 # ---- a result that no longer checks out is redone ------------------------------------------
 printf 'bluestore block device\n' | dd of="$DEMO_HW/dev/nvme2n1" conv=notrunc status=none
-expect_out "plan: a Ceph disk carrying a signature again is redone" \
+expect_rc_out "plan: a Ceph disk carrying a signature again is redone" 0 \
 	"redo      result no longer checks out: '/dev/nvme2n1' carries ceph_bluestore again" \
 	"$APPLIANCE" plan "${DEMO_ARGS[@]}"
 check "install redoes the wipe" "$APPLIANCE" install "${DEMO_ARGS[@]}" --apply --unattended
@@ -142,8 +142,8 @@ expect_out "--auto finds demo-1 by its MAC" "done: node 'demo-1' matched by iden
 	"$APPLIANCE" plan "${auto_args[@]}" --auto
 expect_out "--auto says what this machine is" "info +this machine: macs 52:54:00:12:34:01, serial APPL-DEMO-1" \
 	"$APPLIANCE" plan "${auto_args[@]}" --auto
-expect_out "plan --help" '^usage: appliance plan PROFILE' "$APPLIANCE" plan --help
-expect_out "install --help documents the exit codes" '^exit codes: 0 ok, 1 a step failed' "$APPLIANCE" install --help
+expect_rc_out "plan --help" 0 '^usage: appliance plan PROFILE' "$APPLIANCE" plan --help
+expect_rc_out "install --help documents the exit codes" 0 '^exit codes: 0 ok, 1 a step failed' "$APPLIANCE" install --help
 expect_fail "unknown option: exit 2" 2 "$APPLIANCE" install "${DEMO_ARGS[@]}" --bogus
 expect_fail "--node and --auto together: exit 2" 2 "$APPLIANCE" plan "${DEMO_ARGS[@]}" --auto
 expect_out "--node and --auto together: message" 'give exactly one of --node NAME and --auto' \

@@ -33,16 +33,9 @@ URL=http://10.0.2.100:8069/
 ARGS=(--live "$T/live" --netboot "$T/netboot")
 # refuse DESC CODE REGEX CMD...: CMD exits CODE and its output matches REGEX
 refuse() {
-	local d=$1 code=$2 re=$3 rc
+	local d=$1 code=$2 re=$3
 	shift 3
-	"$@" >"$T/refuse.out" 2>&1
-	rc=$?
-	if [ "$rc" -eq "$code" ] && grep -qE -- "$re" "$T/refuse.out"; then
-		ok "$d: exit $code, says /$re/"
-	else
-		not_ok "$d: exit $rc (wanted $code), wanted /$re/"
-		sed 's/^/#   /' "$T/refuse.out" | tail -5
-	fi
+	expect_rc_out "$d: exit $code, says /$re/" "$code" "$re" "$@"
 }
 # needles FILE: every secret value (as written and base64) and every private key of the
 # bundle (as the bundle and the configs carry them: base64 of the PEM), one a line

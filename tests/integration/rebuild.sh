@@ -125,7 +125,7 @@ export APPLIANCE_DEMO_S3_SECRET_KEY=$CANARY
 stops "rebuild: NAS down stops" "^  FAIL nas " --set "nas.port=$FREE"
 SECRETS=$T/other-secrets.yaml stops "rebuild: every failed check is reported in one run" \
 	"preflight failed: secrets, nas$" --set "nas.port=$FREE"
-expect_out "rebuild: a profile without caFingerprint cannot prove the bundle" \
+expect_rc_out "rebuild: a profile without caFingerprint cannot prove the bundle" 1 \
 	"^  FAIL secrets  the profile records no talos\.caFingerprint" \
 	"$APPLIANCE" rebuild "$PROFILE" --secrets "$T/secrets.yaml" --set "apps.immich.database.primary.endpoint=$S3_URL"
 check "rebuild: the S3 store was never written" \
@@ -135,14 +135,14 @@ check "rebuild: the S3 store was never written" \
 expect_fail "rebuild: --secrets is required" 2 "$APPLIANCE" rebuild "$PROFILE"
 expect_fail "rebuild: unknown option" 2 "$APPLIANCE" rebuild "$PROFILE" --secrets x --bogus
 expect_fail "rebuild: --node without --apply" 2 "$APPLIANCE" rebuild "$PROFILE" --secrets x --node demo-1
-expect_out "rebuild: --help" '^usage: appliance rebuild PROFILE --secrets FILE' "$APPLIANCE" rebuild --help
+expect_rc_out "rebuild: --help" 0 '^usage: appliance rebuild PROFILE --secrets FILE' "$APPLIANCE" rebuild --help
 
 # ---- --apply: recovery tree and bootstrap with the same secrets -----------------
 # the first control plane's Talos API, its server certificate from the bundle's OS CA
 apid_start "$T/secrets.yaml"
 APID=$(cat "$T/apid.port")
 
-expect_out "rebuild --apply: renders the recovery tree" '^render: [0-9]+ files in .*gitops \([0-9]+ written\), database in recovery mode$' \
+expect_rc_out "rebuild --apply: renders the recovery tree" 0 '^render: [0-9]+ files in .*gitops \([0-9]+ written\), database in recovery mode$' \
 	rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20
 check "rebuild --apply: the database recovers from the old serverName" \
 	grep -rq 'serverName: immich-postgres$' "$OUT"
@@ -156,7 +156,7 @@ check "rebuild --apply: bootstrapped with the same secrets, kubeconfig 0600" \
 check "rebuild --apply: the NAS tree is unchanged" test "$(nas_hash)" = "$NAS_BEFORE"
 check "rebuild --apply: the S3 store is unchanged" \
 	test "$(cd "$S3_DIR/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)" = "$S3_BEFORE"
-expect_out "rebuild --apply: a re-run is safe (already bootstrapped)" '^etcd: already bootstrapped$' \
+expect_rc_out "rebuild --apply: a re-run is safe (already bootstrapped)" 0 '^etcd: already bootstrapped$' \
 	rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20
 rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20 >"$T/all.out" 2>&1
 APPLIANCE_DEMO_S3_ACCESS_KEY=NOT-A-KEY rb >>"$T/all.out" 2>&1

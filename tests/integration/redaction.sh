@@ -38,5 +38,5 @@ never_echoed "the password itself in place of its secret's name" \
 	":22:13: error: nas.password: names no secret defined under 'secrets:' \(value not shown; defined: 'nasUser', 'nasPass', 's3'\)" \
 	"$APPLIANCE" validate "$T/inplace.yaml"
 never_echoed "the same from --set" "nas.password: names no secret defined" "$APPLIANCE" validate $m --set "nas.password=$PW"
-expect_out "a misspelt secret name gets a suggestion" "nas.password: names no secret defined under 'secrets:' \(value not shown\); did you mean 'nasPass'\?" \
+expect_rc_out "a misspelt secret name gets a suggestion" 2 "nas.password: names no secret defined under 'secrets:' \(value not shown\); did you mean 'nasPass'\?" \
 	"$APPLIANCE" validate $m --set "nas.password=nasPas"

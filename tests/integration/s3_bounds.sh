@@ -30,13 +30,13 @@ listed() {
 		--set "apps.immich.database.primary.destinationPath=s3://$1/\${LOCATION}/immich/postgres/"
 }
 
-expect_out "a continuation token repeated on every page: the listing stops at the second page" \
+expect_rc_out "a continuation token repeated on every page: the listing stops at the second page" 1 \
 	"^  FAIL backups  $URL: listing s3://repeat/$SRV: the server handed out continuation token 'stuck-token' twice \(pages 1 and 2\); refusing to go round in circles$" \
 	listed repeat
-expect_out "a cycle of two tokens: the listing stops when the first comes back" \
+expect_rc_out "a cycle of two tokens: the listing stops when the first comes back" 1 \
 	"^  FAIL backups  $URL: listing s3://cycle/$SRV: the server handed out continuation token 'a' twice \(pages 1 and 3\); refusing to go round in circles$" \
 	listed cycle
-expect_out "an endless chain of new tokens: the listing stops at the page bound" \
+expect_rc_out "an endless chain of new tokens: the listing stops at the page bound" 1 \
 	"^  FAIL backups  $URL: listing s3://endless/$SRV: still truncated after 2000 pages; giving up$" \
 	listed endless
 rss=$(tail -1 "$T/rss")

@@ -28,13 +28,13 @@ A() {
 without_op_token() { (unset APPLIANCE_DEMO_OP_TOKEN && A "$@"); }
 
 # ---- usage -------------------------------------------------------------------
-expect_out "talos --help prints usage" '^usage: appliance talos secrets' A talos --help
+expect_rc_out "talos --help prints usage" 0 '^usage: appliance talos secrets' A talos --help
 expect_fail "unknown subcommand is a usage error" 2 A talos frobnicate "$P"
 expect_out "unknown subcommand is named" "unknown subcommand 'frobnicate'" A talos frobnicate "$P"
 expect_fail "unknown option is a usage error" 2 A talos gen "$P" --bogus
-expect_out "option of another subcommand is refused" "option '--rotate' does not apply here" \
+expect_rc_out "option of another subcommand is refused" 2 "option '--rotate' does not apply here" \
 	A talos gen "$P" --rotate
-expect_out "gen without --secrets" "'gen' needs --secrets FILE and --out DIR" A talos gen "$P"
+expect_rc_out "gen without --secrets" 2 "'gen' needs --secrets FILE and --out DIR" A talos gen "$P"
 
 # ---- secrets -----------------------------------------------------------------
 S=$T/secrets.yaml
@@ -130,17 +130,17 @@ check "gen twice gives identical bytes" diff -r "$T/first" "$O"
 # failure paths
 expect_fail "another cluster's bundle is refused" 2 A talos gen "$P" --secrets "$S" --out "$T/x" \
 	--set talos.caFingerprint=0000000000000000000000000000000000000000000000000000000000000000
-expect_out "the refusal shows both fingerprints" \
+expect_rc_out "the refusal shows both fingerprints" 2 \
 	"secrets bundle '$S' is another cluster's: its OS CA fingerprint is [0-9a-f]{64} but talos.caFingerprint is 0{64}" \
 	A talos gen "$P" --secrets "$S" --out "$T/x" \
 	--set talos.caFingerprint=0000000000000000000000000000000000000000000000000000000000000000
 expect_fail "an unsupported Talos version is refused" 2 A talos gen "$P" --set talos.version=v1.9.0 --secrets "$S" --out "$T/x"
-expect_out "unknown node is named" "no node 'nope' in the profile" A talos gen "$P" --secrets "$S" --out "$T/x" --node nope
-expect_out "a missing secret is named, not printed" \
+expect_rc_out "unknown node is named" 2 "no node 'nope' in the profile" A talos gen "$P" --secrets "$S" --out "$T/x" --node nope
+expect_rc_out "a missing secret is named, not printed" 1 \
 	"node 'demo-1': secret 'opToken': environment variable 'APPLIANCE_DEMO_OP_TOKEN' is not set" \
 	without_op_token talos gen "$P" --secrets "$S" --out "$T/y"
 printf 'cluster:\n  id: x\n' >"$T/short.yaml"
-expect_out "a bundle with missing fields is refused" "$T/short.yaml: 'cluster.secret' is missing" \
+expect_rc_out "a bundle with missing fields is refused" 2 "$T/short.yaml: 'cluster.secret' is missing" \
 	A talos gen "$P" --secrets "$T/short.yaml" --out "$T/x"
 /usr/bin/python3 - "$S" "$T/swapped.yaml" <<'EOF'
 import sys, yaml
@@ -148,7 +148,7 @@ d = yaml.safe_load(open(sys.argv[1]))
 d["certs"]["k8s"]["key"] = d["certs"]["etcd"]["key"]
 yaml.safe_dump(d, open(sys.argv[2], "w"))
 EOF
-expect_out "a bundle whose key does not match its CA is refused" \
+expect_rc_out "a bundle whose key does not match its CA is refused" 2 \
 	"swapped.yaml: certs.k8s: private key does not belong to the certificate" \
 	A talos gen "$P" --secrets "$T/swapped.yaml" --out "$T/x"
 
@@ -184,7 +184,7 @@ for v in 11 12; do
 	check "profiles/immich.yaml: configs are schema-valid (Talos 1.$v)" $VALIDATE $v "$T"/prod$v/tank.yaml \
 		"$T"/prod$v/titan.yaml "$T"/prod$v/stone.yaml "$T"/prod$v/silver.yaml
 done
-expect_out "profiles/immich.yaml: the placeholder MACs the site must fill in are named (warning)" \
+expect_rc_out "profiles/immich.yaml: the placeholder MACs the site must fill in are named (warning)" 0 \
 	"immich.yaml:41:41: warning: nodes\[0\]\.network\.hardwareAddr: 00:00:5e:00:53:01 is a documentation address \(RFC 7042\), a placeholder: record the MAC of the LAN NIC of node 'tank' before installing$" \
 	"$APPLIANCE" validate "$ROOT/profiles/immich.yaml"
 # parity with talosctl gen config v1.10 (pkg/machinery/config/generate/init.go)

@@ -1,6 +1,7 @@
 # TAP-style helpers for integration and e2e scripts. Source it:
 #   . "$(dirname "$0")/../lib/tap.sh"
-# Provides: ok/not_ok, check DESC CMD..., expect_fail DESC CMD..., expect_out DESC PATTERN CMD...
+# Provides: ok/not_ok, check DESC CMD..., expect_fail DESC CMD..., expect_out DESC PATTERN CMD...,
+# expect_rc_out DESC CODE PATTERN CMD...
 # Every script gets a private temp dir $T (removed at exit) and cleanup hooks:
 #   at_exit 'command'   runs at exit, last registered first, even on failure.
 # Paths: $ROOT (repo), $APPLIANCE (the binary).
@@ -49,6 +50,20 @@ expect_out() {
 	local d=$1 re=$2; shift 2
 	"$@" >"$T/.out" 2>&1
 	if grep -qE -- "$re" "$T/.out"; then ok "$d"; else not_ok "$d (no match for /$re/)"; sed 's/^/#   /' "$T/.out" | tail -20; fi
+}
+# expect_rc_out DESC CODE REGEX CMD...: passes when CMD exits with CODE and its combined
+# output matches REGEX (grep -E): for a command whose exit status matters as much as its words.
+expect_rc_out() {
+	local d=$1 code=$2 re=$3 rc
+	shift 3
+	"$@" >"$T/.out" 2>&1
+	rc=$?
+	if [ "$rc" -eq "$code" ] && grep -qE -- "$re" "$T/.out"; then
+		ok "$d"
+	else
+		not_ok "$d (exit $rc, wanted $code; /$re/ $(grep -qE -- "$re" "$T/.out" && echo matched || echo 'no match'))"
+		sed 's/^/#   /' "$T/.out" | tail -20
+	fi
 }
 # wait_for FILE REGEX PID [SECONDS]: until FILE has a line matching REGEX (grep -E), the
 # process PID is gone, or SECONDS (default 60) pass; 0 only when the line came.
