@@ -133,6 +133,27 @@ rc=$?
 has "no ImagePull: the node is skipped, as upgrade-k8s does" 'w1: ImagePull not implemented, skipping'
 has "resume after the old kubelet: the started step is resumed" 'resuming: kubelet/w1 was started before'
 
+# ---- killed while waiting for a static pod (Ctrl-C, a lost SSH session): the re-run resumes ---------
+day2_node_set cp3 kube_stuck '["kube-scheduler"]'
+: >"$T/order.log"
+"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --kubernetes v1.33.6 --apply --wait 120 >"$T/killed.out" 2>&1 &
+pid=$!
+for _ in $(seq 1 600); do grep -q '^cp3 ApplyConfiguration cluster.scheduler.image=.*:v1.33.6$' "$T/order.log" && break; sleep 0.1; done
+sleep 0.5
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" -ne 0 ] && grep -q '^cp3 ApplyConfiguration cluster.scheduler' "$T/order.log" && ! grep -q 'kubelet' <(grep ApplyConfiguration "$T/order.log") &&
+	ok "killed: while waiting for kube-scheduler on cp3 (no kubelet patched yet)" || { not_ok "killed (rc $rc)"; sed 's/^/#   /' "$T/killed.out" | tail; }
+day2_node_set cp3 kube_stuck '[]'
+up --kubernetes v1.33.6 --apply --wait 10
+rc=$?
+[ "$rc" = 0 ] && ok "killed: the re-run exits 0" || not_ok "killed: re-run exit $rc"
+has "killed: resumes the step it was in" 'resuming: kube-scheduler/cp3 was started before \(run [0-9]+\)'
+[ "$(grep -c '^cp3 ApplyConfiguration cluster.scheduler' "$T/order.log")" = 1 ] && ok "killed: cp3's scheduler patched once" ||
+	not_ok "killed: cp3's scheduler patched $(grep -c '^cp3 ApplyConfiguration cluster.scheduler' "$T/order.log") times"
+[ "$(img w1 kubelet) $(img cp3 kube-scheduler)" = "v1.33.6 v1.33.6" ] && ok "killed: the run finished after the resume" || not_ok "killed: $(img w1 kubelet) $(img cp3 kube-scheduler)"
+
 # ---- pre-check refusals ---------------------------------------------------------------------------
 up --kubernetes v1.35.0
 has "pre-check: a Kubernetes the Talos does not run is refused" 'version of Kubernetes 1\.35\.0 is too new to be used with Talos 1\.10\.5'

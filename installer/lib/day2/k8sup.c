@@ -116,22 +116,26 @@ void k8sup_facts_free(struct k8sup_facts *f)
 
 char *k8sup_target_image(enum k8sup_comp c, const char *current, const char *version)
 {
-	const char *colon = current ? strrchr(current, ':') : NULL;
-	const char *slash = current ? strrchr(current, '/') : NULL;
+	/* the reference without its digest, then without its tag (a colon after
+	 * the last slash: a registry's port comes before it) */
+	char *repo = xstrndup(current ? current : "", current ? strcspn(current, "@") : 0);
+	char *colon = strrchr(repo, ':'), *slash = strrchr(repo, '/'), *img;
 	const char *suffix = "";
-	char *repo, *img;
 
-	if (colon && slash && colon > slash)
-		repo = xstrndup(current, (size_t)(colon - current));
-	else
+	if (colon && (!slash || colon > slash)) {
+		if (c == K8SUP_KUBELET) {
+			size_t n = strlen(colon);
+
+			if (n > 4 && strcmp(colon + n - 4, "-fat") == 0)
+				suffix = "-fat";
+			else if (n > 5 && strcmp(colon + n - 5, "-slim") == 0)
+				suffix = "-slim";
+		}
+		*colon = '\0';
+	}
+	if (!*repo) {
+		free(repo);
 		repo = xstrdup(comps[c].default_repo);
-	if (c == K8SUP_KUBELET && current) {
-		size_t n = strlen(current);
-
-		if (n > 4 && strcmp(current + n - 4, "-fat") == 0)
-			suffix = "-fat";
-		else if (n > 5 && strcmp(current + n - 5, "-slim") == 0)
-			suffix = "-slim";
 	}
 	img = xasprintf("%s:v%s%s", repo, version[0] == 'v' ? version + 1 : version, suffix);
 	free(repo);

@@ -47,10 +47,10 @@ struct k8sup_facts {
 int k8sup_facts(const char *cfg, size_t len, const char *name, struct k8sup_facts *ret, struct app_err *e);
 void k8sup_facts_free(struct k8sup_facts *f);
 
-/* The image a component moves to: the repository of current (else the
- * component's default), tag "v"+version without its "v", and for the kubelet
- * the "-fat"/"-slim" suffix current carries (kubelet.go
- * extractKubeletVersionSuffix). Caller frees. */
+/* The image a component moves to: the repository of current (without its
+ * tag or digest; the component's default when current is ""), tag "v"+version without its "v", and for the
+ * kubelet the "-fat"/"-slim" suffix current carries (kubelet.go extractKubeletVersionSuffix). Caller frees.
+ */
 char *k8sup_target_image(enum k8sup_comp c, const char *current, const char *version);
 
 /* cfg with the component's image replaced by image, everything else byte for
