@@ -15,35 +15,66 @@
 #include "talos/talos_config.h"
 #include "talos/talos_volume.h"
 #include "base/util.h"
+#include "base/json.h"
+
+/* Text for people; with --json the result object says it instead. */
+#define say(...)                             \
+	do {                                 \
+		if (!cmd_json())             \
+			printf(__VA_ARGS__); \
+	} while (0)
+
+/* --json: one config volume's fate in the configVolumes array */
+static void volume_json(struct buf *b, const char *node, const char *dev, const char *result)
+{
+	buf_puts(b, b->len > 1 ? ",{\"node\":" : "{\"node\":");
+	json_buf_str(b, node);
+	buf_puts(b, ",\"device\":");
+	json_buf_str(b, dev);
+	buf_puts(b, ",\"result\":");
+	json_buf_str(b, result);
+	buf_puts(b, "}");
+}
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: appliance bootstrap PROFILE (--secrets FILE | --talosconfig FILE) [OPTIONS]\n"
-	    "\n"
-	    "Bootstrap etcd on the first control-plane node over the Talos API (gRPC, mutual TLS on\n"
-	    "port 50000) and write the admin kubeconfig. Safe to re-run: a node that is already\n"
-	    "bootstrapped counts as success. Then every node's metal-iso config volume (which still\n"
-	    "holds its machine config and secrets) is overwritten with zeroes and its partition\n"
-	    "dropped through the Talos API; Talos keeps its config in STATE.\n"
-	    "\n"
-	    "options:\n"
-	    "  --secrets FILE        the site's Talos secrets bundle (a client certificate is made from\n"
-	    "                        its OS CA in memory)\n"
-	    "  --talosconfig FILE    use this talosconfig's CA and client certificate instead\n"
-	    "  --context NAME        talosconfig context (default: its current one)\n"
-	    "  --node NAME           control-plane node to bootstrap (default: the first one)\n"
-	    "  --endpoint HOST[:PORT] address of its Talos API (default: the node's static address, 50000)\n"
-	    "  --kubeconfig PATH     where to write the kubeconfig (default: ./kubeconfig, mode 0600)\n"
-	    "  --wait SECONDS        how long to wait for apid (default 600)\n"
-	    "  --keep-config-volumes do not scrub the metal-iso config volumes afterwards\n"
-	    "  --config-volume DEV   the config volume's device on the nodes (e.g. nvme0n1p5); default:\n"
-	    "                        each node's installDisk path and talos.configPartition\n"
-	    "  --site FILE, --set KEY=VALUE  profile overlays\n"
-	    "  -h, --help            this help\n"
-	    "\n"
-	    "exit codes: 0 ok, 1 failure, 2 usage error or invalid input\n");
+	fprintf(f, "usage: appliance bootstrap PROFILE (--secrets FILE | --talosconfig FILE)\n"
+		   "                 [OPTIONS]\n"
+		   "\n"
+		   "Bootstrap etcd on the first control-plane node over the Talos API (gRPC,\n"
+		   "mutual TLS on port 50000) and write the admin kubeconfig. Safe to re-run: a\n"
+		   "node that is already bootstrapped counts as success. Then every node's\n"
+		   "metal-iso config volume (which still holds its machine config and secrets)\n"
+		   "is overwritten with zeroes and its partition dropped through the Talos API;\n"
+		   "Talos keeps its config in STATE.\n"
+		   "\n"
+		   "options:\n"
+		   "  --secrets FILE        the site's Talos secrets bundle (a client certificate\n"
+		   "                        is made from its OS CA in memory)\n"
+		   "  --talosconfig FILE    use this talosconfig's CA and client certificate\n"
+		   "  --context NAME        talosconfig context (default: its current one)\n"
+		   "  --node NAME           control-plane node to bootstrap (default: the first)\n"
+		   "  --endpoint HOST[:PORT]\n"
+		   "                        address of its Talos API (default: the node's static\n"
+		   "                        address, port 50000)\n"
+		   "  --kubeconfig PATH     where to write the kubeconfig (default: ./kubeconfig,\n"
+		   "                        mode 0600)\n"
+		   "  --wait SECONDS        how long to wait for apid (default 600)\n"
+		   "  --keep-config-volumes do not scrub the metal-iso config volumes afterwards\n"
+		   "  --config-volume DEV   the config volume's device on the nodes (e.g.\n"
+		   "                        nvme0n1p5); default: each node's installDisk path and\n"
+		   "                        talos.configPartition\n"
+		   "  --json                one JSON result object on stdout ({command, node,\n"
+		   "                        etcd, kubeconfig, configVolumes, ok, exit, error}),\n"
+		   "                        also on failure; never a key or the kubeconfig itself\n"
+		   "  --site FILE, --set KEY=VALUE  profile overlays\n"
+		   "  -h, --help            this help\n"
+		   "\n"
+		   "examples:\n"
+		   "  appliance bootstrap site.yaml --secrets talos-secrets.yaml\n"
+		   "  appliance bootstrap site.yaml --secrets talos-secrets.yaml --json | jq .etcd\n"
+		   "\n"
+		   "exit codes: 0 ok, 1 failure, 2 usage error or invalid input\n");
 }
 
 struct bs_opts {
@@ -83,6 +114,8 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 			o->keep_volumes = true;
 			continue;
 		}
+		if (strcmp(a, "--json") == 0) /* the result object (cmd/result.c) */
+			continue;
 		r = cmd_value_opts("bootstrap", argc, argv, &i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit,
 				   &v);
 		if (r < 0)
@@ -124,15 +157,21 @@ static int scrub_config_volumes(const struct model *m, const struct model_node *
 				const struct talosapi_retry *rt)
 {
 	int failed = 0;
+	struct buf vj = { 0 };
+
+	buf_puts(&vj, "[");
+	cmd_json_bool("configVolumesKept", o->keep_volumes);
 
 	if (o->keep_volumes) {
-		printf("config volumes: kept (--keep-config-volumes); they still hold each node's machine "
-		       "config and its secrets\n");
+		say("config volumes: kept (--keep-config-volumes); they still hold each node's machine "
+		    "config and its secrets\n");
+		buf_free(&vj);
 		return 0;
 	}
 	if (!m->talos.config_delivery || strcmp(m->talos.config_delivery, "metal-iso") != 0) {
-		printf("config volumes: none (talos.configDelivery is '%s')\n",
-		       m->talos.config_delivery ? m->talos.config_delivery : "none");
+		say("config volumes: none (talos.configDelivery is '%s')\n",
+		    m->talos.config_delivery ? m->talos.config_delivery : "none");
+		buf_free(&vj);
 		return 0;
 	}
 	for (size_t i = 0; i < m->n_nodes; i++) {
@@ -149,9 +188,11 @@ static int scrub_config_volumes(const struct model *m, const struct model_node *
 			cmd_error("config volume of node '%s' not scrubbed: the node has no static address; "
 				  "run again with --node %s --endpoint HOST",
 				  n->name, n->name);
+			volume_json(&vj, n->name, dev, "failed");
 			failed++;
 		} else if (!dev) {
 			cmd_error("config volume not scrubbed: %s", e.msg);
+			volume_json(&vj, n->name, NULL, "failed");
 			failed++;
 		} else {
 			struct talosapi_node sn = { .host = h, .port = port, .creds = creds };
@@ -164,29 +205,34 @@ static int scrub_config_volumes(const struct model *m, const struct model_node *
 
 			if (r == -ENOENT) {
 				/* a re-run after the partition was dropped */
-				printf(
-				    "config volume: %s on %s not found (already scrubbed and its partition "
+				say("config volume: %s on %s not found (already scrubbed and its partition "
 				    "dropped; if that is not its name, give --config-volume DEV)\n",
 				    dev, n->name);
+				volume_json(&vj, n->name, dev, "absent");
 			} else if (r < 0) {
 				cmd_error(
 				    "config volume '%s' on node '%s' was not scrubbed (its machine config "
 				    "and secrets remain): %s",
 				    dev, n->name, e.msg);
+				volume_json(&vj, n->name, dev, "failed");
 				failed++;
 			} else {
-				printf("config volume: %s on %s overwritten with zeroes, partition dropped\n",
-				       dev, n->name);
+				say("config volume: %s on %s overwritten with zeroes, partition dropped\n",
+				    dev, n->name);
+				volume_json(&vj, n->name, dev, "scrubbed");
 			}
 		}
 		free(h);
 		free(dev);
 	}
+	buf_puts(&vj, "]");
+	cmd_json_raw("configVolumes", vj.data);
+	buf_free(&vj);
 	if (o->endpoint && m->n_nodes > 1)
-		printf("config volumes: only %s was reachable through --endpoint; the other nodes' config "
-		       "volumes were not scrubbed (without --endpoint each node is reached at its "
-		       "address)\n",
-		       boot->name);
+		say("config volumes: only %s was reachable through --endpoint; the other nodes' config "
+		    "volumes were not scrubbed (without --endpoint each node is reached at its "
+		    "address)\n",
+		    boot->name);
 	return failed ? -EIO : 0;
 }
 
@@ -202,6 +248,7 @@ int cmd_bootstrap(int argc, char **argv)
 	char *host = NULL;
 	int port = TALOSAPI_PORT, rc = EXIT_FAIL, r;
 
+	cmd_json_begin(argc, argv, "bootstrap");
 	r = parse_args(argc, argv, &o);
 	if (r != 0) {
 		profile_opts_free(&o.p);
@@ -262,17 +309,22 @@ int cmd_bootstrap(int argc, char **argv)
 
 		if (o.wait_s == 0)
 			rt.attempts = 1;
-		printf("bootstrap: node %s, Talos API %s:%d\n", node->name, host, port);
+		cmd_json_str("node", node->name);
+		cmd_json_str("host", host);
+		cmd_json_int("port", port);
+		say("bootstrap: node %s, Talos API %s:%d\n", node->name, host, port);
 		fflush(stdout);
 		if (talosapi_bootstrap(&tn, &rt, &res, &e) < 0) {
 			cmd_error("bootstrap of node '%s' failed: %s", node->name, e.msg);
 			goto out;
 		}
+		cmd_json_str("etcd",
+			     res == TALOSAPI_ALREADY_BOOTSTRAPPED ? "already-bootstrapped" : "bootstrapped");
 		if (res == TALOSAPI_ALREADY_BOOTSTRAPPED)
-			printf("etcd: already bootstrapped on %s (ALREADY_EXISTS); not bootstrapped again\n",
-			       node->name);
+			say("etcd: already bootstrapped on %s (ALREADY_EXISTS); not bootstrapped again\n",
+			    node->name);
 		else
-			printf("etcd: bootstrapped on %s\n", node->name);
+			say("etcd: bootstrapped on %s\n", node->name);
 		fflush(stdout);
 		if (talosapi_kubeconfig(&tn, &rt, &kube, &e) < 0) {
 			cmd_error("kubeconfig from node '%s': %s", node->name, e.msg);
@@ -287,8 +339,10 @@ int cmd_bootstrap(int argc, char **argv)
 			cmd_err(&e);
 			goto out;
 		}
-		printf("kubeconfig: %s (%zu bytes, mode 0600)%s\n", out_path, kube.len,
-		       r > 0 ? "; its server is the VIP, which the API server's certificate names" : "");
+		cmd_json_str("kubeconfig", out_path);
+		cmd_json_bool("kubeconfigServerIsVip", r > 0);
+		say("kubeconfig: %s (%zu bytes, mode 0600)%s\n", out_path, kube.len,
+		    r > 0 ? "; its server is the VIP, which the API server's certificate names" : "");
 
 		if (scrub_config_volumes(m, node, &o, host, port, &creds, &rt) < 0)
 			goto out;

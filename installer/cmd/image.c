@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "base/json.h"
 #include "disk/disk.h"
 #include "base/err.h"
 #include "net/fetch.h"
@@ -24,25 +25,35 @@
 #define DEFAULT_CACHE "/var/lib/appliance/cache"
 
 static const char usage_text[] =
-    "usage: appliance image fetch PROFILE [--site FILE]... [--set KEY=VALUE]... [--cache DIR]\n"
-    "                                [--trust-on-first-use] [--ca-file FILE]\n"
-    "       appliance image write SOURCE DEVICE [--sha256 HEX] [--journal FILE] [--ca-file FILE]\n"
-    "                                [--keep-backup-gpt] [--apply]\n"
-    "       appliance image add-config DEVICE --volume FILE [--apply]\n"
+    "usage: appliance image fetch PROFILE [--site FILE]... [--set KEY=VALUE]...\n"
+    "                 [--cache DIR] [--trust-on-first-use] [--ca-file FILE] [--json]\n"
+    "       appliance image write SOURCE DEVICE [--sha256 HEX] [--journal FILE]\n"
+    "                 [--ca-file FILE] [--keep-backup-gpt] [--apply] [--json]\n"
+    "       appliance image add-config DEVICE --volume FILE [--apply] [--json]\n"
     "\n"
-    "fetch       download the profile's Talos image (Image Factory or talos.image.mirror) into\n"
-    "            the cache install reads (default $APPLIANCE_STATE_DIR/cache, else\n"
-    "            " DEFAULT_CACHE "), resuming a partial download, and\n"
-    "            check it against the SHA-256 pinned in talos.image.pins. An unpinned image\n"
-    "            is refused unless --trust-on-first-use, which records the hash it saw.\n"
-    "write       write SOURCE (file or http(s) URL; zstd, xz, gzip or raw) onto DEVICE (block\n"
-    "            device or image file): zero runs are zeroed without writing, every chunk is\n"
-    "            read back and compared, the partition table goes on last, the backup GPT\n"
-    "            moves to the end of the disk. A re-run after an interruption skips chunks\n"
-    "            the journal lists that read back correct. --sha256: expected hash of SOURCE.\n"
+    "fetch       download the profile's Talos image (Image Factory or\n"
+    "            talos.image.mirror) into the cache install reads (default\n"
+    "            $APPLIANCE_STATE_DIR/cache, else " DEFAULT_CACHE "),\n"
+    "            resuming a partial download, and check it against the SHA-256\n"
+    "            pinned in talos.image.pins. An unpinned image is refused unless\n"
+    "            --trust-on-first-use, which records the hash it saw.\n"
+    "write       write SOURCE (file or http(s) URL; zstd, xz, gzip or raw) onto\n"
+    "            DEVICE (block device or image file): zero runs are zeroed\n"
+    "            without writing, every chunk is read back and compared, the\n"
+    "            partition table goes on last, the backup GPT moves to the end of\n"
+    "            the disk. A re-run after an interruption skips chunks the journal\n"
+    "            lists that read back correct. --sha256: expected hash of SOURCE.\n"
     "            Without --apply: print what would be written.\n"
-    "add-config  add (or replace in place) the 'metal-iso' partition holding the Talos\n"
-    "            config volume FILE right after the last partition. Without --apply: plan only.\n"
+    "add-config  add (or replace in place) the 'metal-iso' partition holding the\n"
+    "            Talos config volume FILE right after the last partition.\n"
+    "            Without --apply: plan only.\n"
+    "--json      one JSON object on stdout: the result ({command, ..., ok, exit,\n"
+    "            error}), also on failure; progress stays on stderr\n"
+    "\n"
+    "examples:\n"
+    "  appliance image fetch site.yaml\n"
+    "  appliance image write talos.raw.zst /dev/sdb --apply\n"
+    "  appliance image fetch site.yaml --json | jq -r .file\n"
     "\n"
     "exit codes: 0 ok, 1 failure, 2 usage error or invalid input\n";
 
@@ -144,6 +155,8 @@ static int do_fetch(int argc, char **argv)
 			return usage_error("option '%s' needs a value", argv[i]);
 		} else if (strcmp(argv[i], "--trust-on-first-use") == 0) {
 			tofu = true;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			/* the result object (cmd/result.c); progress stays on stderr */
 		} else if (argv[i][0] == '-') {
 			profile_opts_free(&po);
 			return usage_error("unknown option '%s'", argv[i]);
@@ -177,6 +190,10 @@ static int do_fetch(int argc, char **argv)
 	name = image_cache_name(m, schem);
 	file = xasprintf("%s/%s", cache, name);
 	pins = model_path(m, m->talos.image.pins);
+	cmd_json_str("key", key);
+	cmd_json_str("url", url);
+	cmd_json_str("file", file);
+	cmd_json_str("pins", pins);
 	r = image_pin_lookup(pins, key, pinned, &e);
 	if (r < 0) {
 		cmd_err(&e);
@@ -196,7 +213,11 @@ static int do_fetch(int argc, char **argv)
 			goto out;
 		}
 		if (r == 1 && strcmp(have, pinned) == 0) {
-			printf("image %s\n  cached  %s\n  sha256  %s (as pinned)\n", key, file, have);
+			cmd_json_str("sha256", have);
+			cmd_json_str("source", "cache");
+			cmd_json_bool("recorded", false);
+			if (!cmd_json())
+				printf("image %s\n  cached  %s\n  sha256  %s (as pinned)\n", key, file, have);
 			rc = EXIT_OK;
 			goto out;
 		}
@@ -232,7 +253,15 @@ static int do_fetch(int argc, char **argv)
 			  pins, pinned);
 		goto out;
 	}
-	if (r == 0) {
+	cmd_json_str("sha256", have);
+	cmd_json_str("source", "download");
+	cmd_json_bool("recorded", r == 0);
+	if (cmd_json()) {
+		if (r == 0 && image_pin_record(pins, key, have, &e) < 0) {
+			cmd_err(&e);
+			goto out;
+		}
+	} else if (r == 0) {
 		if (image_pin_record(pins, key, have, &e) < 0) {
 			cmd_err(&e);
 			goto out;
@@ -290,6 +319,40 @@ static bool is_hex64(const char *s)
 	return true;
 }
 
+/* write --json without --apply: what would be written, and whether it may be */
+static int write_plan_json(const char *src, const struct image_info *ii, uint64_t dsz,
+			   const struct disk_claim *dc)
+{
+	struct app_err e = { 0 };
+	struct buf b = { 0 };
+
+	cmd_json_str("format", ii->format);
+	cmd_json_int("deviceSize", (long long)dsz);
+	cmd_json_int("imageSize", (long long)ii->image_size);
+	buf_puts(&b, "[");
+	for (unsigned i = 0; ii->gpt && i < ii->n_parts; i++) {
+		buf_printf(&b, "%s{\"partno\":%u,\"name\":", i ? "," : "", ii->parts[i].partno);
+		json_buf_str(&b, ii->parts[i].name);
+		buf_puts(&b, ",\"type\":");
+		json_buf_str(&b, ii->parts[i].type);
+		buf_printf(&b, ",\"start\":%llu,\"size\":%llu}", (unsigned long long)ii->parts[i].start,
+			   (unsigned long long)ii->parts[i].size);
+	}
+	buf_puts(&b, "]");
+	cmd_json_raw("partitions", b.data);
+	buf_free(&b);
+	if (dsz && ii->image_size > dsz) {
+		cmd_error("disk '%s' is too small: image '%s' needs %llu bytes, the disk has %llu", dc->path,
+			  src, (unsigned long long)ii->image_size, (unsigned long long)dsz);
+		return EXIT_FAIL;
+	}
+	if (disk_policy_check(dc, &e) < 0) {
+		cmd_err(&e);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 static int do_write(int argc, char **argv)
 {
 	const char *src = NULL, *dev = NULL, *sha = NULL, *journal = NULL, *ca = NULL;
@@ -314,6 +377,8 @@ static int do_write(int argc, char **argv)
 			apply = true;
 		else if (strcmp(argv[i], "--keep-backup-gpt") == 0)
 			keep_gpt = true;
+		else if (strcmp(argv[i], "--json") == 0)
+			; /* the result object (cmd/result.c); progress stays on stderr */
 		else if (argv[i][0] == '-' && argv[i][1])
 			return usage_error("unknown option '%s'", argv[i]);
 		else if (!src)
@@ -330,6 +395,9 @@ static int do_write(int argc, char **argv)
 	if (sha && !is_hex64(sha))
 		return usage_error("--sha256 '%s': expected 64 hex digits", sha);
 
+	cmd_json_str("source", src);
+	cmd_json_str("device", dev);
+	cmd_json_bool("apply", apply);
 	if (!apply) {
 		struct image_info ii;
 		uint64_t dsz = target_size(dev);
@@ -338,6 +406,8 @@ static int do_write(int argc, char **argv)
 			cmd_err(&e);
 			return EXIT_FAIL;
 		}
+		if (cmd_json())
+			return write_plan_json(src, &ii, dsz, &dc);
 		fmt_bytes(dsz, a, sizeof(a));
 		printf("would write %s (%s%s)\n", src, ii.format,
 		       ii.source_size ? "" : ", size unknown until downloaded");
@@ -401,6 +471,18 @@ static int do_write(int argc, char **argv)
 			cmd_err(&e);
 			return EXIT_FAIL;
 		}
+		if (cmd_json()) {
+			cmd_json_str("format", res.format);
+			cmd_json_int("imageSize", (long long)res.image_size);
+			cmd_json_int("written", (long long)res.written);
+			cmd_json_int("zeroed", (long long)res.zeroed);
+			cmd_json_int("skipped", (long long)res.skipped);
+			cmd_json_int("verified", (long long)res.verified);
+			cmd_json_bool("directIO", res.direct_io);
+			cmd_json_str("sourceSha256", sha ? res.source_sha256 : NULL);
+			cmd_json_bool("gptRelocated", res.gpt_relocated);
+			return EXIT_OK;
+		}
 		fmt_bytes(res.image_size, a, sizeof(a));
 		fmt_bytes(res.written, w, sizeof(w));
 		fmt_bytes(res.zeroed, z, sizeof(z));
@@ -449,6 +531,8 @@ static int do_add_config(int argc, char **argv)
 			vol = v;
 		} else if (strcmp(argv[i], "--apply") == 0) {
 			apply = true;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			/* the result object (cmd/result.c) */
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			return usage_error("unknown option '%s'", argv[i]);
 		} else if (!dev) {
@@ -483,6 +567,19 @@ static int do_add_config(int argc, char **argv)
 		goto out;
 	}
 	fmt_bytes(pe.size, a, sizeof(a));
+	cmd_json_str("device", dev);
+	cmd_json_str("volume", vol);
+	cmd_json_bool("apply", apply);
+	cmd_json_str("action", act_names[act]);
+	cmd_json_int("partno", pe.partno);
+	cmd_json_str("name", PARTITION_CONFIG_NAME);
+	cmd_json_int("start", (long long)pe.start);
+	cmd_json_int("size", (long long)pe.size);
+	cmd_json_int("volumeBytes", (long long)st.st_size);
+	if (!apply && cmd_json()) {
+		rc = EXIT_OK;
+		goto out;
+	}
 	if (!apply) {
 		printf(
 		    "would %s partition %u '%s' on %s at byte %llu, %s, and write %s (%lld bytes) into it\n",
@@ -517,12 +614,13 @@ static int do_add_config(int argc, char **argv)
 			goto out;
 		}
 	}
-	printf("%s partition %u '%s' on %s at byte %llu, %s; wrote %s (%lld bytes)\n",
-	       act == PARTITION_CONFIG_CREATE	? "created"
-	       : act == PARTITION_CONFIG_RESIZE ? "grew"
-						: "reused",
-	       pe.partno, PARTITION_CONFIG_NAME, dev, (unsigned long long)pe.start, a, vol,
-	       (long long)st.st_size);
+	if (!cmd_json())
+		printf("%s partition %u '%s' on %s at byte %llu, %s; wrote %s (%lld bytes)\n",
+		       act == PARTITION_CONFIG_CREATE	? "created"
+		       : act == PARTITION_CONFIG_RESIZE ? "grew"
+							: "reused",
+		       pe.partno, PARTITION_CONFIG_NAME, dev, (unsigned long long)pe.start, a, vol,
+		       (long long)st.st_size);
 	rc = EXIT_OK;
 out:
 	close(fd);
@@ -547,7 +645,11 @@ int cmd_image(int argc, char **argv)
 		return EXIT_OK;
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
-		if (strcmp(argv[1], subs[i].name) == 0)
+		if (strcmp(argv[1], subs[i].name) == 0) {
+			char *name = xasprintf("image %s", subs[i].name);
+			cmd_json_begin(argc, argv, name);
+			free(name);
 			return subs[i].fn(argc - 1, argv + 1);
+		}
 	return usage_error("unknown subcommand '%s'", argv[1]);
 }

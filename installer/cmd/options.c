@@ -66,7 +66,8 @@ const struct cmd_doc cmd_doc_talos = {
 		{ "--config", "FILE", "config-volume", "an existing machine config instead of --secrets" },
 		{ "--id", NULL, "schematic", "print only the schematic id" },
 		{ "--urls", NULL, "schematic", "print only the asset URLs" },
-		{ "--json", NULL, "schematic", "print the schematic, id and URLs as JSON" },
+		{ "--json", NULL, "secrets schematic",
+		  "secrets: {out, caFingerprint, previous} as JSON; schematic: the schematic, id, URLs" },
 		END },
 };
 
@@ -134,6 +135,7 @@ const struct cmd_doc cmd_doc_image = {
 		  "the Talos config volume (appliance talos config-volume)" },
 		{ "--apply", NULL, "write add-config",
 		  "really write (default: print what would be written)" },
+		{ "--json", NULL, NULL, "one JSON result object on stdout (progress stays on stderr)" },
 		END },
 };
 
@@ -234,6 +236,7 @@ const struct cmd_doc cmd_doc_bootstrap = {
 		  "the config volume's device on the nodes (default from the profile)" },
 		{ "--keep-config-volumes", NULL, NULL,
 		  "do not scrub the metal-iso config volumes afterwards" },
+		{ "--json", NULL, NULL, "one JSON result object on stdout (also on failure)" },
 		END },
 };
 

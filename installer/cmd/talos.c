@@ -25,7 +25,7 @@
 #define TALOSCONFIG_MAX (1u << 20)
 
 static const char usage_text[] =
-    "usage: appliance talos secrets PROFILE --out FILE [--rotate]\n"
+    "usage: appliance talos secrets PROFILE --out FILE [--rotate] [--json]\n"
     "       appliance talos gen PROFILE --secrets FILE --out DIR [--node NAME]...\n"
     "       appliance talos schematic PROFILE [--id | --urls | --json]\n"
     "       appliance talos config-volume PROFILE --node NAME --out FILE (--secrets FILE | --config FILE)\n"
@@ -165,6 +165,14 @@ static int do_secrets(struct talos_args *a)
 	}
 	talos_secrets_fingerprint(&b, fp);
 	talos_secrets_free(&b);
+	if (a->json) { /* names and the CA's fingerprint: never a key */
+		cmd_json_str("out", a->out);
+		cmd_json_str("mode", "0600");
+		cmd_json_str("caFingerprint", fp);
+		cmd_json_str("previous", old);
+		free(old);
+		return EXIT_OK;
+	}
 	if (old)
 		printf("kept the previous bundle as %s\n", old);
 	printf("wrote secrets bundle %s (mode 0600)\n", a->out);
@@ -375,7 +383,7 @@ static const struct {
 	const char *options;
 	int (*fn)(struct talos_args *a);
 } subcommands[] = {
-	{ "secrets", "--out --rotate", do_secrets },
+	{ "secrets", "--out --rotate --json", do_secrets },
 	{ "gen", "--secrets --out --node", do_gen },
 	{ "schematic", "--id --urls --json", do_schematic },
 	{ "config-volume", "--node --out --secrets --config", do_volume },
@@ -400,6 +408,9 @@ int cmd_talos(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
 		if (strcmp(argv[1], subcommands[i].name) != 0)
 			continue;
+		/* --json of secrets: the result object (schematic prints its own) */
+		if (subcommands[i].fn == do_secrets)
+			cmd_json_begin(argc, argv, "talos secrets");
 		r = parse_args(argc, argv, subcommands[i].options, &a);
 		if (r == 0)
 			r = subcommands[i].fn(&a);

@@ -307,3 +307,20 @@ EOF
 else
 	diag "appliance talos secrets not available yet: --secrets rows not run"
 fi
+
+# 16. --json (issue 20): one result object a script can read, also on failure; never a key
+PORT=$(cat "$T/ok.port")
+bss --kubeconfig "$T/kcj" --wait 20 --config-volume nvme0n1p5 --json >"$T/bs.json" 2>"$T/bs.err"
+check "bootstrap --json: exit 0" test $? -eq 0
+json_check "bootstrap --json: command, node, etcd, kubeconfig, configVolumes, ok" "$T/bs.json" \
+	"d['command'] == 'bootstrap' and d['ok'] and d['exit'] == 0 and d['error'] is None and d['node'] == 'demo-1' and d['etcd'] in ('bootstrapped', 'already-bootstrapped') and d['kubeconfig'] == '$T/kcj' and isinstance(d['configVolumes'], list) and all(v['result'] == 'scrubbed' for v in d['configVolumes'])"
+check "bootstrap --json: stdout holds only the object" test "$(wc -l <"$T/bs.json")" = 1
+check "bootstrap --json: no key or kubeconfig content in it" bash -c "! grep -qiE 'PRIVATE|client-key|certificate-authority-data' '$T/bs.json'"
+bss --kubeconfig "$T/kcj2" --wait 0 --json --endpoint 127.0.0.1:1 >"$T/bsf.json" 2>/dev/null
+check "bootstrap --json, nothing listening: exit 1" test $? -eq 1
+json_check "bootstrap --json failure: valid JSON with the error" "$T/bsf.json" \
+	"d['command'] == 'bootstrap' and not d['ok'] and d['exit'] == 1 and 'demo-1' in d['error']"
+"$APPLIANCE" bootstrap "$PROFILE" --json >"$T/bsu.json" 2>/dev/null
+check "bootstrap --json, usage error: exit 2" test $? -eq 2
+json_check "bootstrap --json usage error: valid JSON with the error" "$T/bsu.json" \
+	"not d['ok'] and d['exit'] == 2 and '--secrets' in d['error']"

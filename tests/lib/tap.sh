@@ -105,3 +105,16 @@ unwrap() {
 	awk 'NR > 1 && /^                [^ ]/ { prev = prev " " substr($0, 17); next }
 		{ if (NR > 1) print prev; prev = $0 } END { if (NR) print prev }'
 }
+
+# json_check NAME FILE PYEXPR: FILE holds one JSON value (python3 -m json.tool parses it)
+# and the Python expression PYEXPR over it (d) is true; else the file is shown.
+json_check() {
+	local name=$1 f=$2 expr=$3
+	if python3 -m json.tool "$f" >/dev/null 2>&1 &&
+		python3 -c "import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if ($expr) else 1)" "$f" 2>/dev/null; then
+		ok "$name"
+	else
+		not_ok "$name ($expr)"
+		head -c 600 "$f" | sed 's/^/#   /'
+	fi
+}
