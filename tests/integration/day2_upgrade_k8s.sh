@@ -44,6 +44,24 @@ n_dry=$(cat "$T"/nodes/*/calls | grep -c '^ApplyConfiguration mode=2 dry_run=1')
 if ! grep -q ImagePull "$T"/nodes/*/calls; then ok "plan: nothing pulled"; else not_ok "plan: pulled images"; fi
 if grep -qE 'canary-|BEGIN .*PRIVATE' "$T/.out"; then not_ok "plan: a secret in the output"; else ok "plan: no secret in the output"; fi
 
+# ---- kube-proxy enabled (a site without Cilium's replacement): its config after the scheduler ----------
+for n in cp1 cp2 cp3; do cp "$T/nodes/$n/config.yaml" "$T/nodes/$n/config.noproxy"; sed -i '/^  proxy:$/,/^  [a-z]/{/^    disabled: true$/d}' "$T/nodes/$n/config.yaml"; done
+up --kubernetes v1.33.3 --json
+$PY - "$T/.out" <<'PYEOF' && ok "kube-proxy: planned on each control plane after the scheduler, before the kubelets (--json)" || { not_ok "kube-proxy plan"; tail -5 "$T/.out" | sed 's/^/#   /'; }
+import json, sys
+steps = []
+for l in open(sys.argv[1]):
+    ev = json.loads(l)
+    if ev.get("event") == "step-begin" and ev["step"] not in steps:
+        steps.append(ev["step"])
+k = [s for s in steps if "/" in s and not s.startswith("kubernetes/")]
+assert k[9:12] == ["kube-proxy/cp1", "kube-proxy/cp2", "kube-proxy/cp3"], k
+assert k[8] == "kube-scheduler/cp3" and k[12] == "kubelet/cp1", k
+assert not any(s == "kube-proxy/w1" for s in k), k
+PYEOF
+has "kube-proxy: in the bootstrap manifests when enabled" '"[^"]*10-kube-proxy'
+for n in cp1 cp2 cp3; do mv "$T/nodes/$n/config.noproxy" "$T/nodes/$n/config.yaml"; done
+
 # ---- a pre-pull the registry refuses: stops before any change -----------------------------------
 day2_node_set cp3 pull_missing '["registry.k8s.io/kube-controller-manager:v1.33.3"]'
 up --kubernetes v1.33.3 --apply --wait 10
