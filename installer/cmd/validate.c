@@ -1,5 +1,6 @@
 /* appliance validate PROFILE [--site FILE]... [--set KEY=VALUE]... [--json] */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -7,7 +8,10 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "profile/profile.h"
+#include "base/ytree.h"
 #include "render/render.h"
+#include "talos/talos_check.h"
+#include "talos/talos_identity.h"
 
 static void usage(FILE *f)
 {
@@ -25,6 +29,48 @@ static void usage(FILE *f)
 		"  appliance validate site.yaml --set talos.version=v1.11.2 --json\n"
 		"  appliance validate --keys | grep nas.\n\n"
 		"exit: 0 valid (warnings allowed), 2 invalid or usage error\n");
+}
+
+struct talos_report {
+	const struct model *m;
+	struct diag_ctx c;
+};
+
+/* N as the profile writes it: a section merged over the defaults keeps their position, so
+ * its first key the profile writes stands for it; NULL when the profile writes none. */
+static const struct ynode *in_profile(const struct ynode *n)
+{
+	const struct ynode *first = NULL;
+
+	if (!n || strcmp(n->file, PROFILE_DEFAULTS_NAME) != 0)
+		return n;
+	for (size_t i = 0; n->type == YN_MAP && i < n->n; i++)
+		if (strcmp(n->keys[i]->file, PROFILE_DEFAULTS_NAME) != 0 &&
+		    (!first || n->keys[i]->line < first->line))
+			first = n->keys[i];
+	return first;
+}
+
+/* A problem talos gen would have, at the profile key's position, else at the nearest
+ * section the profile writes (else at the top of the profile, as diag_node does). */
+static void talos_problem(void *ctx, const char *key, bool warning, const struct app_err *e)
+{
+	struct talos_report *t = ctx;
+	const struct ynode *n = NULL;
+	char *k = xstrdup(key), *dot;
+	const char *msg = e->msg;
+	size_t kl = strlen(key);
+
+	while (!n && k[0]) {
+		n = in_profile(t->m->tree ? ytree_get(t->m->tree->root, k) : NULL);
+		dot = strrchr(k, '.');
+		*(dot ? dot : k) = '\0';
+	}
+	free(k);
+	/* "talos.cni 'custom': ..." after the key path reads "talos.cni: 'custom': ..." */
+	if (strncmp(msg, key, kl) == 0 && msg[kl] == ' ')
+		msg += kl + 1;
+	diag_node(&t->c, n, key, warning ? DIAG_WARNING : DIAG_ERROR, "%s", msg);
 }
 
 int cmd_validate(int argc, char **argv)
@@ -92,6 +138,13 @@ int cmd_validate(int argc, char **argv)
 			r = -EINVAL;
 		}
 		render_tree_free(&t);
+		/* what talos gen refuses without a bundle: the same checks (talos/talos_check.h) */
+		struct talos_report tr = { .m = m, .c = { .d = &d, .profile = o.profile } };
+		if (talos_check_all(m, talos_problem, &tr))
+			r = -EINVAL;
+		if (talos_identity_recorded(m, &e) < 0)
+			talos_problem(&tr, "talos.caFingerprint", true, &e);
+		diags_sort(&d);
 	}
 	if (json) {
 		printf("{\"profile\":");

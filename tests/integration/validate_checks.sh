@@ -109,3 +109,57 @@ good "1Password off needs neither" --set platform.onepassword.enabled=false --se
 	--set platform.onepassword.credentialsSecret=null
 "$APPLIANCE" render tests/profiles/valid/minimal.yaml --site "$T/op.yaml" --out "$T/r2" >/dev/null 2>&1
 [ $? -eq 2 ] && [ ! -e "$T/r2" ] && ok "render refuses it too, writing nothing" || not_ok "render accepted 1Password without its secrets"
+
+# ---- what talos gen checks without a bundle: the same functions (talos/talos_check.h) ----------------------
+# the demo's secrets and a bundle, so that talos gen gets as far as its checks
+export APPLIANCE_DEMO_NAS_USER=u APPLIANCE_DEMO_NAS_PASSWORD=p APPLIANCE_DEMO_GIT_TOKEN=t APPLIANCE_DEMO_SOPS_KEY=k \
+	APPLIANCE_DEMO_OP_CREDENTIALS='{}' APPLIANCE_DEMO_OP_TOKEN=o APPLIANCE_DEMO_S3_ACCESS_KEY=a APPLIANCE_DEMO_S3_SECRET_KEY=s
+"$APPLIANCE" talos secrets $P --out "$T/bundle.yaml" >"$T/fp.out" 2>&1 || { not_ok "talos secrets"; cat "$T/fp.out"; }
+FP=$(grep -oE '[0-9a-f]{64}' "$T/fp.out" | head -1)
+same() { # DESC GEN_REGEX VALIDATE_REGEX --set...: validate and talos gen refuse it, saying the same
+	local d=$1 gre=$2 vre=$3; shift 3
+	"$APPLIANCE" validate $P "$@" >"$T/v.out" 2>&1
+	local vrc=$?
+	"$APPLIANCE" talos gen $P --secrets "$T/bundle.yaml" --out "$T/gen" --set "talos.caFingerprint=$FP" "$@" >"$T/g.out" 2>&1
+	local grc=$?
+	if [ $vrc -eq 2 ] && grep -qE -- "$vre" "$T/v.out" && [ $grc -ne 0 ] && grep -qE -- "$gre" "$T/g.out"; then ok "$d"; else
+		not_ok "$d (validate exit $vrc, talos gen exit $grc)"
+		sed 's/^/#   validate: /' "$T/v.out" | head -4
+		sed 's/^/#   talos gen: /' "$T/g.out" | head -4
+	fi
+}
+same "an endpoint name without a VIP: validate at the endpoint's position, as talos gen refuses it" \
+	"names host 'k8s.demo.test', which the nodes cannot resolve without the LAN's DNS; set talos.vip" \
+	"^profiles/demo.yaml:67:13: error: talos.endpoint: 'https://k8s.demo.test:6443' names host 'k8s.demo.test', which the nodes cannot resolve without the LAN's DNS; set talos.vip \(or a control plane's static network.address\)" \
+	--set talos.vip=null
+same "talos.cni custom: validate refuses what talos gen cannot generate" \
+	"talos.cni 'custom': only 'none' .* and 'flannel' can be generated" \
+	"error: talos.cni: 'custom': only 'none' \(the GitOps repository installs the CNI\) and 'flannel' can be generated" \
+	--set talos.cni=custom --set platform.cilium.enabled=false
+same "an install disk Talos cannot express (a by-id glob): refused at nodes[0].installDisk" \
+	"installDisk cannot be expressed as a Talos install disk" \
+	"error: nodes\[0\].installDisk: installDisk cannot be expressed as a Talos install disk \(expected an exact /dev path" \
+	--set 'nodes[0].installDisk={path: "/dev/disk/by-id/nvme-*"}'
+same "the VIP on a control plane whose LAN NIC is not named: refused at nodes[0].network" \
+	"the VIP \(talos.vip\) needs the node's LAN interface" \
+	"error: nodes\[0\].network: the VIP \(talos.vip\) needs the node's LAN interface: set network.hardwareAddr" \
+	--set 'nodes[0].identity.macs=[]' --set 'nodes[0].identity.serial=S1'
+bad "an endpoint on a worker's address: the API server is not there" \
+	"error: talos.endpoint: address '10.0.2.32' is worker 'demo-2''s: the API server runs on the control planes only" \
+	--set talos.endpoint=https://10.0.2.32:6443 --set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=10.0.2.32/24'
+"$APPLIANCE" validate $P --set talos.endpoint=https://10.0.2.77:6443 >"$T/out" 2>&1 && grep -qE \
+	"warning: talos.endpoint: address '10.0.2.77' is neither talos.vip nor a control plane's: the nodes and kubectl reach the API there only through a load balancer" "$T/out" &&
+	ok "an endpoint address that is neither the VIP nor a control plane's: a warning (a load balancer may stand there)" ||
+	{ not_ok "endpoint address neither VIP nor control plane"; sed 's/^/#   /' "$T/out"; }
+good "the endpoint on the VIP" --set talos.endpoint=https://10.0.2.25:6443
+
+# ---- one cluster identity: a site of several nodes records talos.caFingerprint --------------------------------
+"$APPLIANCE" validate $P >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -qF "profiles/demo.yaml:55:3: warning: talos.caFingerprint: not set, and the 3 nodes of this site must share one cluster: install refuses to run without it (but with --new-cluster); create the bundle once with 'appliance talos secrets profiles/demo.yaml --out talos-secrets.yaml' and add the fingerprint it prints as talos.caFingerprint" "$T/out" &&
+	ok "3 nodes without talos.caFingerprint: a warning under talos: saying how to get it (install refuses)" ||
+	{ not_ok "no caFingerprint warning (exit $rc)"; sed 's/^/#   /' "$T/out"; }
+"$APPLIANCE" validate $P --set "talos.caFingerprint=$FP" >"$T/out" 2>&1
+grep -q 'caFingerprint' "$T/out" && not_ok "a recorded fingerprint still warned" || ok "with talos.caFingerprint recorded: no warning"
+"$APPLIANCE" validate tests/profiles/valid/minimal.yaml >"$T/out" 2>&1
+grep -q 'caFingerprint' "$T/out" && not_ok "one node warned about caFingerprint" || ok "one node: no caFingerprint needed"

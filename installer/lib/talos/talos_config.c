@@ -10,6 +10,7 @@
 #include "profile/model.h"
 #include "render/render.h"
 #include "profile/secret.h"
+#include "talos/talos_check.h"
 #include "talos/talos_pki.h"
 #include "talos/talos_schematic.h"
 #include "talos/talos_secrets.h"
@@ -65,22 +66,6 @@ static struct yval *doc_new(const char *kind)
 	y_set(d, "apiVersion", y_str("v1alpha1"));
 	y_set(d, "kind", y_str(kind));
 	return d;
-}
-
-/* "https://host:port/..." -> host (caller frees), NULL when not a URL. */
-static char *url_host(const char *url)
-{
-	const char *p = strstr(url ? url : "", "://"), *end;
-
-	if (!p)
-		return NULL;
-	p += 3;
-	if (*p == '[') { /* IPv6 literal */
-		end = strchr(p, ']');
-		return end ? xstrndup(p + 1, (size_t)(end - p - 1)) : NULL;
-	}
-	end = p + strcspn(p, ":/");
-	return end > p ? xstrndup(p, (size_t)(end - p)) : NULL;
 }
 
 /* ---- bootstrap secrets ------------------------------------------------------ */
@@ -277,7 +262,7 @@ int talos_config_bootstrap_secrets(const struct model *m, struct buf *out, struc
 static struct yval *endpoint_sans(const struct model *m)
 {
 	struct yval *sans = y_seq();
-	char *host = url_host(m->talos.endpoint);
+	char *host = talos_url_host(m->talos.endpoint);
 
 	if (host)
 		y_push(sans, y_str(host));
@@ -287,52 +272,30 @@ static struct yval *endpoint_sans(const struct model *m)
 	return sans;
 }
 
-static bool has_glob(const char *s)
-{
-	return strpbrk(s, "*?[") != NULL;
-}
-
 /* machine.install: an exact /dev path becomes install.disk; otherwise the
  * selector fields Talos' diskSelector can express. */
 static int install_section(const struct model_node *node, const char *image, struct yval *install,
 			   struct app_err *e)
 {
-	static const struct {
-		const char *transport, *type;
-	} types[] = { { "nvme", "nvme" }, { "mmc", "sd" } };
 	const struct disk_selector *d = &node->install_disk;
-	struct yval *sel;
-	int n = 0;
+	int r = talos_check_install_disk(node, e);
 
-	if (d->path && !has_glob(d->path) && strncmp(d->path, "/dev/", 5) == 0 &&
-	    strncmp(d->path, "/dev/disk/", 10) != 0) {
+	if (r < 0)
+		return r;
+	if (talos_disk_exact_path(d->path)) {
 		y_set(install, "disk", y_str(d->path));
 	} else {
-		sel = y_map();
+		struct yval *sel = y_map();
 		const struct {
 			const char *key, *value;
 		} rows[] = { { "size", d->size },
 			     { "model", d->model },
 			     { "serial", d->serial },
-			     { "wwid", d->wwid } };
+			     { "wwid", d->wwid },
+			     { "type", talos_disk_type(d->transport) } };
 		for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
-			if (rows[i].value) {
+			if (rows[i].value)
 				y_set(sel, rows[i].key, y_str(rows[i].value));
-				n++;
-			}
-		for (size_t i = 0; d->transport && i < sizeof(types) / sizeof(types[0]); i++)
-			if (strcmp(d->transport, types[i].transport) == 0) {
-				y_set(sel, "type", y_str(types[i].type));
-				n++;
-			}
-		if (n == 0) {
-			y_free(sel);
-			return app_err_set(
-			    e, -EINVAL,
-			    "installDisk cannot be expressed as a Talos install disk "
-			    "(expected an exact /dev path, or size, model, serial, wwid or transport "
-			    "nvme/mmc)");
-		}
 		y_set(install, "diskSelector", sel);
 	}
 	y_set(install, "image", y_str(image));
@@ -364,13 +327,7 @@ static int plan_link(const struct model *m, const struct model_node *node, struc
 	l->bus_path = net->bus_path;
 	l->vip = node->role == NODE_ROLE_CONTROLPLANE ? m->talos.vip : NULL;
 	l->needed = l->iface || l->mac || l->bus_path || !net->dhcp || l->vip;
-	if ((l->vip || !net->dhcp) && !l->iface && !l->mac && !l->bus_path)
-		return app_err_set(e, -EINVAL,
-				   "%s needs the node's LAN interface: set network.hardwareAddr (its MAC), "
-				   "network.busPath or network.interface (refusing to put it on every "
-				   "physical NIC)",
-				   l->vip ? "the VIP (talos.vip)" : "a static network.address");
-	return 0;
+	return talos_check_link(m, node, e);
 }
 
 static const char *node_gateway(const struct model *m, const struct model_node *node)
@@ -399,7 +356,7 @@ static char *first_cp_address(const struct model *m)
 
 int talos_config_endpoint_entry(const struct model *m, char **ret_host, char **ret_ip, struct app_err *e)
 {
-	char *host = url_host(m->talos.endpoint), *ip;
+	char *host = talos_url_host(m->talos.endpoint), *ip;
 
 	*ret_host = *ret_ip = NULL;
 	if (!host || is_ip_literal(host)) {
@@ -608,22 +565,14 @@ static int network_docs(const struct model *m, const struct model_node *node, st
 	return 0;
 }
 
-static const char *const cni_names[] = { "none", "flannel" };
-
 static int cluster_network(const struct model *m, struct yval *cluster, struct app_err *e)
 {
 	struct yval *net = y_at(cluster, "network");
 	const char *cni = m->talos.cni ? m->talos.cni : "none";
-	bool known = false;
+	int r = talos_check_cni(m, e);
 
-	for (size_t i = 0; i < sizeof(cni_names) / sizeof(cni_names[0]); i++)
-		known |= strcmp(cni, cni_names[i]) == 0;
-	if (!known)
-		return app_err_set(e, -EINVAL,
-				   "talos.cni '%s': only 'none' (the GitOps repository installs the CNI) and "
-				   "'flannel' can be generated; 'custom' needs CNI manifest URLs the profile "
-				   "cannot name yet",
-				   cni);
+	if (r < 0)
+		return r;
 	y_set(y_at(net, "cni"), "name", y_str(cni));
 	y_set(net, "dnsDomain", y_str("cluster.local"));
 	if (m->talos.pod_cidr)
@@ -770,10 +719,9 @@ static int cilium_bootstrap(const struct model *m, struct yval *inl, struct app_
 
 	if (!p->cilium.enabled || strcmp(m->talos.cni ? m->talos.cni : "none", "none") != 0)
 		return 0;
-	if (!p->cilium.chart.version || !p->cilium_release || !m->talos.cilium_install_image)
-		return app_err_set(e, -EINVAL,
-				   "platform.cilium needs chart.version and release, and "
-				   "talos.ciliumInstallImage, to be installed at bootstrap");
+	r = talos_check_cilium_bootstrap(m, e);
+	if (r < 0)
+		return r;
 	values = p->cilium_values ? y_from_ynode(p->cilium_values) : y_map();
 	r = y_emit(&values, 1, &vals, e);
 	y_free(values);
@@ -873,13 +821,13 @@ static int cilium_bootstrap(const struct model *m, struct yval *inl, struct app_
 static int flux_bootstrap(const struct model *m, struct yval *cluster, struct app_err *e)
 {
 	struct buf wiring = { 0 }, secrets = { 0 };
-	struct yval *inl = y_seq(), *item;
+	struct yval *inl, *item;
 	int r;
 
-	if (!m->gitops.flux.install_manifest)
-		return app_err_set(e, -EINVAL,
-				   "gitops.flux.installManifest is not set: no Flux install manifest for "
-				   "cluster.extraManifests");
+	r = talos_check_flux(m, e);
+	if (r < 0)
+		return r;
+	inl = y_seq();
 	y_set(cluster, "extraManifests", y_strs((const char *const *)&m->gitops.flux.install_manifest, 1));
 	r = cilium_bootstrap(m, inl, e);
 	if (r == 0)
@@ -936,11 +884,9 @@ int talos_config_render(const struct model *m, const struct model_node *node, co
 	y_set(machine, "token", y_str(b->trustd_token));
 	y_set(machine, "ca", cert_key(&b->os, cp));
 	cluster = y_at(root, "cluster");
-	if (!m->talos.endpoint || strncmp(m->talos.endpoint, "https://", 8) != 0) {
-		r = app_err_set(e, -EINVAL, "talos.endpoint '%s': expected https://HOST:PORT",
-				m->talos.endpoint ? m->talos.endpoint : "");
+	r = talos_check_endpoint(m, e);
+	if (r < 0)
 		goto out;
-	}
 	if (minor < 12) {
 		r = network_legacy(m, node, machine, e);
 		if (r < 0)

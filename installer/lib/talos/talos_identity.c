@@ -60,6 +60,18 @@ int talos_identity_may_create(const struct model *m, const char *path, bool new_
 			     -ENOENT, e);
 }
 
+int talos_identity_recorded(const struct model *m, struct app_err *e)
+{
+	if (m->talos.ca_fingerprint || m->n_nodes <= 1)
+		return 0;
+	return app_err_set(e, -EINVAL,
+			   "not set, and the %zu nodes of this site must share one cluster: install "
+			   "refuses to run without it (but with --new-cluster); create the bundle once "
+			   "with 'appliance talos secrets %s --out talos-secrets.yaml' and add the "
+			   "fingerprint it prints as talos.caFingerprint",
+			   m->n_nodes, m->path);
+}
+
 int talos_identity_need_bundle(const struct model *m, struct app_err *e)
 {
 	if (!m->talos.ca_fingerprint && m->n_nodes <= 1)

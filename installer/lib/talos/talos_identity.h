@@ -23,6 +23,10 @@ int talos_identity_check(const struct model *m, const char *path, const struct t
  * (new_cluster). 0, else -ENOENT saying how to get the site's bundle. */
 int talos_identity_may_create(const struct model *m, const char *path, bool new_cluster, struct app_err *e);
 
+/* The profile of M records its cluster's identity where it must: talos.caFingerprint
+ * for a site of several nodes. 0, else -EINVAL saying how to get it. */
+int talos_identity_recorded(const struct model *m, struct app_err *e);
+
 /* The nodes of M may be set up without a bundle given here (each making its own, as a
  * PXE tree without --secrets lets them): only a site of one node that records no
  * talos.caFingerprint. 0, else -EINVAL saying how to get the site's bundle. */

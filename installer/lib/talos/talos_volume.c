@@ -15,6 +15,7 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "profile/model.h"
+#include "talos/talos_check.h"
 
 #define CONFIG_MAX (8u << 20)
 
@@ -256,7 +257,7 @@ char *talos_volume_device(const struct model *m, const struct model_node *node, 
 	const char *p = node->install_disk.path, *name;
 	size_t len;
 
-	if (!p || strncmp(p, "/dev/", 5) != 0 || strncmp(p, "/dev/disk/", 10) == 0 || strpbrk(p, "*?[")) {
+	if (!talos_disk_exact_path(p)) {
 		app_err_set(e, -ENOENT,
 			    "node '%s': its installDisk is a selector, so the config volume's device name is "
 			    "known only to the node; give --config-volume DEV (e.g. nvme0n1p%lld)",
