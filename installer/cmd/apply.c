@@ -23,28 +23,35 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: appliance apply PROFILE --secrets FILE [--node NAME]... [--mode MODE] [--apply]\n"
-		"\n"
-		"Render each node's machine config from the profile and the secrets bundle, show the diff\n"
-		"the node reports for a dry run of it, and with --apply apply it node by node: control\n"
-		"planes one at a time, then workers, each waited for before the next. Refuses a change to\n"
-		"the cluster's identity (CAs, cluster id or secret, control plane endpoint, cluster name).\n"
-		"\n"
-		"options:\n"
-		"%s"
-		"  --mode MODE           auto (default: Talos decides), no-reboot, reboot or staged\n"
-		"  --apply               apply (without it: the dry run only)\n"
-		"  --wait SECONDS        per node: how long to wait for it afterwards (default 600)\n"
-		"  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
-		"  -h, --help            this help\n"
-		"\n"
-		"examples:\n"
-		"  appliance apply site.yaml --secrets talos-secrets.yaml              # the diff per node\n"
-		"  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --apply\n"
-		"\n"
-		"exit codes: 0 ok, 1 a node refused or did not come back, 2 usage error\n",
-		day2_options_help);
+	fprintf(
+	    f,
+	    "usage: appliance apply PROFILE --secrets FILE [--node NAME]... [--mode MODE] [--apply]\n"
+	    "\n"
+	    "Render each node's machine config from the profile and the secrets bundle, show the diff\n"
+	    "the node reports for a dry run of it, and with --apply apply it node by node: control\n"
+	    "planes one at a time, then workers, each waited for before the next. Refuses a change to\n"
+	    "the cluster's identity (CAs, cluster id or secret, control plane endpoint, cluster name).\n"
+	    "\n"
+	    "options:\n"
+	    "%s"
+	    "  --mode MODE           auto (default: Talos decides), no-reboot, reboot, staged or try\n"
+	    "                        (try: applied without a reboot and not persisted; each node goes\n"
+	    "                        back to its previous config after --try-timeout unless a later\n"
+	    "                        run applies it in another mode)\n"
+	    "  --try-timeout SECONDS with --mode try: when Talos rolls the config back (default 60)\n"
+	    "  --apply               apply (without it: the dry run only)\n"
+	    "  --wait SECONDS        per node: how long to wait for it afterwards (default 600)\n"
+	    "  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
+	    "  -h, --help            this help\n"
+	    "\n"
+	    "examples:\n"
+	    "  appliance apply site.yaml --secrets talos-secrets.yaml              # the diff per node\n"
+	    "  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --apply\n"
+	    "  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --mode try --try-timeout 300 "
+	    "--apply\n"
+	    "\n"
+	    "exit codes: 0 ok, 1 a node refused or did not come back, 2 usage error\n",
+	    day2_options_help);
 }
 
 struct ap_opts {
@@ -52,7 +59,7 @@ struct ap_opts {
 	const char *state_dir;
 	int mode;
 	bool apply;
-	long wait_s;
+	long wait_s, try_s; /* try_s: 0 unless --try-timeout */
 };
 
 static int own_arg(void *ud, int argc, char **argv, int *i)
@@ -70,8 +77,18 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 			return -cmd_usage_error("apply", "option '--mode' needs a value");
 		o->mode = talosops_mode_parse(v);
 		if (o->mode < 0)
-			return -cmd_usage_error("apply",
-						"--mode '%s': expected auto, no-reboot, reboot or staged", v);
+			return -cmd_usage_error(
+			    "apply", "--mode '%s': expected auto, no-reboot, reboot, staged or try", v);
+		return 1;
+	}
+	if ((r = cmd_opt_value(argc, argv, i, "--try-timeout", &v)) != 0) {
+		char *end;
+
+		if (r < 0)
+			return -cmd_usage_error("apply", "option '--try-timeout' needs a value");
+		o->try_s = strtol(v, &end, 10);
+		if (*end || o->try_s <= 0)
+			return -cmd_usage_error("apply", "--try-timeout '%s': expected seconds (> 0)", v);
 		return 1;
 	}
 	if ((r = cmd_opt_value(argc, argv, i, "--state-dir", &v)) != 0) {
@@ -97,22 +114,40 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 struct node_plan {
 	struct buf config; /* secret: wiped */
 	bool changes, refused;
-	bool resume; /* no changes, but an earlier run applied it and stopped before it was healthy */
-	int mode;    /* as Talos resolved it */
+	bool resume;  /* no changes, but an earlier run applied it and stopped before it was healthy */
+	bool confirm; /* no changes, but only on trial (an earlier --mode try): apply to keep it */
+	int mode;     /* as Talos resolved it */
 	char inputs[65];
 	struct buf inputs_text; /* node, config digest, mode: never a secret value */
 };
 
 /* The journal step of a node and its inputs: the digest of the config (which
  * holds secrets: only its digest is kept) and the mode. */
-static void node_inputs(const struct ap_opts *o, const struct day2_node *n, struct node_plan *np)
+static void node_inputs(int mode, const struct day2_node *n, const struct node_plan *np, struct buf *text,
+			char inputs[65])
 {
 	char digest[65];
 
 	sha256_hex(np->config.data, np->config.len, digest);
-	buf_printf(&np->inputs_text, "node=%s\nconfig-sha256=%s\nmode=%s\n", n->mn->name, digest,
-		   talosops_mode_name(o->mode));
-	sha256_hex(np->inputs_text.data, np->inputs_text.len, np->inputs);
+	buf_printf(text, "node=%s\nconfig-sha256=%s\nmode=%s\n", n->mn->name, digest,
+		   talosops_mode_name(mode));
+	sha256_hex(text->data, text->len, inputs);
+}
+
+/* An earlier run applied this very config in try mode and it is still on
+ * trial: Talos runs it (so the dry run finds no changes) but will roll it
+ * back unless it is applied again in another mode. */
+static bool tried_before(struct journal *j, const struct day2_node *n, const struct node_plan *np)
+{
+	struct journal_entry je;
+	struct buf text = { 0 };
+	char step[160], inputs[65];
+
+	snprintf(step, sizeof(step), "apply-%s", n->mn->name);
+	node_inputs(TALOSOPS_MODE_TRY, n, np, &text, inputs);
+	buf_free(&text);
+	return j && journal_get(j, step, &je, NULL) == 0 && je.status != JOURNAL_NONE &&
+	       strcmp(je.inputs, inputs) == 0;
 }
 
 static bool started_before(struct journal *j, const struct day2_node *n, const struct node_plan *np)
@@ -166,15 +201,19 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 		report_step_end(r, step, REPORT_FAILED, e.msg);
 		goto out;
 	}
-	if (talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, true, &res, &e) < 0) {
+	if ((o->mode == TALOSOPS_MODE_TRY ? talosops_apply_try(&n->api, &d->once, np->config.data,
+							       np->config.len, o->try_s, true, &res, &e)
+					  : talosops_apply(&n->api, &d->once, np->config.data, np->config.len,
+							   o->mode, true, &res, &e)) < 0) {
 		np->refused = true;
 		day2_fail_talos(r, step, e.msg);
 		goto out;
 	}
 	np->mode = res.mode;
 	np->changes = !strstr(res.details, "No changes.");
-	node_inputs(o, n, np);
+	node_inputs(o->mode, n, np, &np->inputs_text, np->inputs);
 	np->resume = !np->changes && started_before(j, n, np);
+	np->confirm = !np->changes && !np->resume && o->mode != TALOSOPS_MODE_TRY && tried_before(j, n, np);
 	day2_print_talos(r, step, res.details);
 	if (res.warnings[0])
 		report_note(r, step, "warnings: %s", res.warnings);
@@ -183,11 +222,20 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 			    "an earlier run applied this config and stopped before %s was healthy: check it "
 			    "again",
 			    n->mn->name);
+	if (np->confirm)
+		report_note(
+		    r, step,
+		    "%s runs this config on trial (an earlier --mode try): Talos rolls it back unless "
+		    "it is applied again; --apply keeps it (%s)",
+		    n->mn->name,
+		    talosops_mode_name(o->mode == TALOSOPS_MODE_AUTO ? TALOSOPS_MODE_NO_REBOOT : o->mode));
 	report_step_end(r, step,
-			np->resume    ? REPORT_RESUME
-			: np->changes ? REPORT_TODO
-				      : REPORT_NOTHING,
-			np->changes ? talosops_mode_name(res.mode) : "no changes");
+			np->resume		     ? REPORT_RESUME
+			: np->changes || np->confirm ? REPORT_TODO
+						     : REPORT_NOTHING,
+			np->changes   ? talosops_mode_name(res.mode)
+			: np->confirm ? "keep the tried config"
+				      : "no changes");
 	rc = 0;
 out:
 	talosops_applied_free(&res);
@@ -213,8 +261,11 @@ static int apply_node(struct day2 *d, const struct ap_opts *o, const struct day2
 	} else {
 		if (journal_begin(j, step, np->inputs, np->inputs_text.data, &e) < 0)
 			goto fail;
-		if (talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, false, &res,
-				   &e) < 0)
+		if ((o->mode == TALOSOPS_MODE_TRY
+			 ? talosops_apply_try(&n->api, &d->once, np->config.data, np->config.len, o->try_s,
+					      false, &res, &e)
+			 : talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, false,
+					  &res, &e)) < 0)
 			goto fail;
 		day2_print_talos(r, n->mn->name, res.details);
 		mode = res.mode;
@@ -224,7 +275,10 @@ static int apply_node(struct day2 *d, const struct ap_opts *o, const struct day2
 	if (day2_wait_node(d, n, &w, r, n->mn->name, &e) < 0 ||
 	    journal_done(j, step, np->inputs, talosops_mode_name(mode), &e) < 0)
 		goto fail;
-	report_step_end(r, n->mn->name, REPORT_DONE, mode == TALOSOPS_MODE_STAGED ? "staged" : "applied");
+	report_step_end(r, n->mn->name, REPORT_DONE,
+			mode == TALOSOPS_MODE_STAGED ? "staged"
+			: mode == TALOSOPS_MODE_TRY  ? "applied on trial"
+						     : "applied");
 	return 0;
 fail:
 	day2_fail_talos(r, n->mn->name, e.msg);
@@ -249,6 +303,10 @@ int cmd_apply(int argc, char **argv)
 		day2_opts_free(&o.d);
 		return rc < 0 ? EXIT_OK : rc;
 	}
+	if (o.try_s && o.mode != TALOSOPS_MODE_TRY) {
+		rc = cmd_usage_error("apply", "--try-timeout goes with --mode try");
+		goto out;
+	}
 	rc = day2_setup("apply", &o.d, true, &d);
 	if (rc != 0)
 		goto out;
@@ -270,7 +328,7 @@ int cmd_apply(int argc, char **argv)
 		report_step_begin(r, ++idx, d.v[i].mn->name, "dry run");
 		if (plan_node(&d, &o, &d.v[i], &plans[i], j, r) < 0)
 			refused++;
-		todo += plans[i].changes || plans[i].resume;
+		todo += plans[i].changes || plans[i].resume || plans[i].confirm;
 	}
 	if (refused) {
 		char why[160];
@@ -295,7 +353,7 @@ int cmd_apply(int argc, char **argv)
 	report_note(r, NULL, "journal: %s", journal_dir(j));
 	for (size_t i = 0; i < d.n; i++) {
 		report_step_begin(r, ++idx, d.v[i].mn->name, "apply");
-		if (!plans[i].changes && !plans[i].resume) {
+		if (!plans[i].changes && !plans[i].resume && !plans[i].confirm) {
 			report_step_end(r, d.v[i].mn->name, REPORT_SKIP, "no changes");
 			continue;
 		}
@@ -314,7 +372,17 @@ int cmd_apply(int argc, char **argv)
 			goto out;
 		}
 	}
-	report_end(r, EXIT_OK, "applied: every node runs the profile's config");
+	if (o.mode == TALOSOPS_MODE_TRY) {
+		char msg[400];
+
+		snprintf(msg, sizeof(msg),
+			 "applied in try mode: each node goes back to its previous config %lds after its "
+			 "apply; to keep it, re-run with --mode no-reboot --apply before then",
+			 o.try_s > 0 ? o.try_s : 60);
+		report_end(r, EXIT_OK, msg);
+	} else {
+		report_end(r, EXIT_OK, "applied: every node runs the profile's config");
+	}
 	rc = EXIT_OK;
 out:
 	for (size_t i = 0; plans && i < d.n; i++) {

@@ -266,6 +266,25 @@ int day2_etcd_full(const struct day2 *d, const struct day2_node *ask, struct app
 
 #define WAIT_POLL_MS 250
 
+/* n itself is a started, voting member of etcd (as n reports it). */
+static int etcd_member(const struct day2 *d, const struct day2_node *n, struct app_err *e)
+{
+	struct talosops_members mem = { 0 };
+	const char *state = "missing";
+	int r = talosops_etcd_members(&n->api, &d->once, &mem, e);
+
+	if (r < 0)
+		return app_err_prefix(e, "etcd member list from %s", n->mn->name);
+	for (size_t k = 0; k < mem.n; k++)
+		if (strcmp(mem.v[k].hostname, n->hostname) == 0)
+			state = mem.v[k].learner ? "only a learner" : NULL;
+	talosops_members_free(&mem);
+	if (state)
+		return app_err_set(e, -EREMOTEIO, "etcd (asked %s) lacks %s (%s)", n->mn->name, n->hostname,
+				   state);
+	return 0;
+}
+
 /* 0 when the Kubernetes Node called name is Ready; else -1 with what was
  * seen in last. */
 static int kube_node_ready(const struct kube_client *kc, const char *name, char *last, size_t n_last)
@@ -344,6 +363,19 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 			if (ph == PH_VERSION) {
 				if (!w->want_version || strcmp(version, w->want_version) == 0)
 					ph = PH_SERVICES;
+				else if (seen_down && w->from_version &&
+					 strcmp(version, w->from_version) != 0)
+					/* machined acknowledges an Upgrade while its own upgrade
+					 * sequence runs and never runs ours (the sequence lock) */
+					return app_err_set(e, -EREMOTEIO,
+							   "node %s came back on Talos %s, neither %s "
+							   "(before) nor %s: another "
+							   "upgrade of it (talosctl, another appliance run) "
+							   "was in progress, and "
+							   "Talos acknowledged ours without running it; "
+							   "re-run to upgrade it to %s",
+							   n->mn->name, version, w->from_version,
+							   w->want_version, w->want_version);
 				else
 					snprintf(last, sizeof(last), "it answers with Talos %s", version);
 			}
@@ -362,11 +394,15 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 				}
 			}
 			if (ph == PH_ETCD) {
-				if (day2_etcd_full(d, n, &ce) < 0)
+				if ((w->etcd_self_only ? etcd_member(d, n, &ce) : day2_etcd_full(d, n, &ce)) <
+				    0)
 					snprintf(last, sizeof(last), "%.500s", ce.msg);
 				else {
 					if (r)
-						report_note(r, step, "%s: etcd has every control plane",
+						report_note(r, step,
+							    w->etcd_self_only
+								? "%s: back in etcd"
+								: "%s: etcd has every control plane",
 							    n->mn->name);
 					ph = PH_KUBE;
 				}

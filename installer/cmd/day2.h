@@ -76,7 +76,10 @@ struct kube_client;
 struct day2_wait {
 	long timeout_s;			/* the whole wait */
 	const char *want_version;	/* Talos version the node must answer with (NULL: any) */
+	const char *from_version;	/* what it ran before (NULL: unknown): back on a third
+					 * version, another upgrade ran instead of ours */
 	bool expect_down;		/* the node reboots: see it go away first */
+	bool etcd_self_only;		/* a control plane: only itself back in etcd (upgrade --force) */
 	const struct kube_client *kube; /* also wait for its Kubernetes Node to be Ready (may be NULL) */
 };
 

@@ -56,6 +56,10 @@ static void usage(FILE *f)
 	    "  --apply               carry the plan out (without it: the plan only)\n"
 	    "  --stage               stage the upgrade, installed during the reboot that follows (for\n"
 	    "                        a node whose files are busy; UpgradeRequest.stage)\n"
+	    "  --force               skip the etcd checks, ours and Talos' (members all started and\n"
+	    "                        healthy, not exactly 2, the upgrade lock), as talosctl upgrade\n"
+	    "                        --force; a control plane upgraded with a member missing can lose\n"
+	    "                        etcd quorum; afterwards only the node itself must be back in etcd\n"
 	    "  --wait SECONDS        per node (per component with --kubernetes): how long to wait for\n"
 	    "                        it (default 900)\n"
 	    "  --kubeconfig PATH     the admin kubeconfig appliance bootstrap wrote: also wait for\n"
@@ -68,6 +72,7 @@ static void usage(FILE *f)
 	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --talos v1.10.6 --apply\n"
 	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --kubernetes v1.33.3 \\\n"
 	    "      --kubeconfig kubeconfig --apply\n"
+	    "  appliance upgrade site.yaml --secrets talos-secrets.yaml --node cp2 --force --apply\n"
 	    "\n"
 	    "exit codes: 0 ok, 1 refused or stopped (the message says how to resume), 2 usage error\n",
 	    day2_options_help);
@@ -76,7 +81,7 @@ static void usage(FILE *f)
 struct up_opts {
 	struct day2_opts d;
 	const char *talos, *kubernetes, *state_dir, *kubeconfig;
-	bool apply, stage;
+	bool apply, stage, force;
 	long wait_s;
 	char *sets[2]; /* talos.version=, talos.kubernetesVersion= */
 };
@@ -101,6 +106,10 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 	}
 	if (strcmp(argv[*i], "--stage") == 0) {
 		o->stage = true;
+		return 1;
+	}
+	if (strcmp(argv[*i], "--force") == 0) {
+		o->force = true;
 		return 1;
 	}
 	r = cmd_value_opts("upgrade", argc, argv, i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit, &v);
@@ -221,10 +230,17 @@ static int plan(struct up *u, char *etcd_err, size_t n_etcd)
 	/* a control plane upgrade with etcd short of a member could lose quorum;
 	 * Talos itself refuses (etcd.go ValidateForUpgrade): say so now */
 	if (!bad && first_cp && day2_etcd_full(&u->d, first_cp, &e) < 0) {
+		if (u->o->force) { /* said, not refused: --force skips Talos' checks too */
+			snprintf(etcd_err, n_etcd,
+				 "%.700s: --force: upgrading anyway; a control plane upgraded now can lose "
+				 "etcd quorum",
+				 e.msg);
+			return 0;
+		}
 		snprintf(
 		    etcd_err, n_etcd,
 		    "%.700s: upgrading a control plane now could lose etcd quorum; bring the member back "
-		    "first (appliance status shows it)",
+		    "first (appliance status shows it), or give --force",
 		    e.msg);
 		bad++;
 	}
@@ -282,10 +298,12 @@ static int talos_node(struct up *u, const struct day2_node *n, struct node_up *n
 	struct app_err e = { 0 };
 	struct day2_wait w = { .timeout_s = u->o->wait_s,
 			       .want_version = u->target,
+			       .from_version = nu->version,
 			       .expect_down = true,
+			       .etcd_self_only = u->o->force,
 			       .kube = u->o->kubeconfig ? &u->kube : NULL };
 	char step[160], inputs[65], ack[128], cur[64];
-	int rc = -1;
+	int rc = -1, k;
 
 	snprintf(step, sizeof(step), "talos-%s", n->mn->name);
 	report_step_begin(u->r, ++u->idx, step, "Talos upgrade");
@@ -306,8 +324,21 @@ static int talos_node(struct up *u, const struct day2_node *n, struct node_up *n
 				    n->mn->name, je.runs);
 		if (journal_begin(u->j, step, inputs, text.data, &e) < 0)
 			goto fail;
-		if (talosops_upgrade(&n->api, &u->d.once, u->image, u->o->stage, false, ack, sizeof(ack),
-				     &e) < 0) {
+		k = talosops_upgrade(&n->api, &u->d.once, u->image, u->o->stage, u->o->force, ack,
+				     sizeof(ack), &e);
+		if (k == -EBUSY) {
+			char was[sizeof(e.msg)];
+
+			snprintf(was, sizeof(was), "%s", e.msg);
+			app_err_set(
+			    &e, k,
+			    "node %s is busy: an upgrade is in progress (Talos could not take etcd's "
+			    "upgrade lock, which another upgrade's checks hold: %.400s); wait a minute "
+			    "and re-run",
+			    n->mn->name, was);
+			goto fail;
+		}
+		if (k < 0) {
 			app_err_prefix(&e, "%s refused the upgrade", n->mn->name);
 			goto fail;
 		}

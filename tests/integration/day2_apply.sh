@@ -77,6 +77,32 @@ has_re "apply: and waits for its etcd" 'cp1: etcd has every control plane'
 	not_ok "apply: cp1 applied $(grep -c 'ApplyConfiguration mode=0 dry_run=0' "$T/nodes/cp1/calls") times"
 expect_out "apply: then nothing is left" 'every node already runs the profile.s config' ap --set talos.kubernetesVersion=v1.33.5 --node cp1
 
+# ---- --mode try: live, not persisted, rolled back by Talos unless applied again ---------------------
+TRY=(--set talos.kubernetesVersion=v1.33.6 --node w1)
+check "apply --mode try --try-timeout 3: applied" ap "${TRY[@]}" --mode try --try-timeout 3 --apply
+grep -q '^ApplyConfiguration mode=4 dry_run=0 bytes=[0-9]* try_mode_timeout=3s$' "$T/nodes/w1/calls" &&
+	ok "apply --mode try: TRY with try_mode_timeout 3s sent" || { not_ok "apply --mode try: request"; grep '^Apply' "$T/nodes/w1/calls" | tail -3 | sed 's/^/#   /'; }
+for re in "The config is applied in 'try' mode and will be automatically reverted back in 3s" \
+	'applied in try mode: each node goes back to its previous config 3s after its apply; to keep it, re-run with --mode no-reboot --apply before then'; do
+	grep -qF -- "$re" "$T/.out" && ok "apply --mode try: says '$re'" || { not_ok "apply --mode try: says '$re'"; sed 's/^/#   /' "$T/.out" | tail -20; }
+done
+if ! grep -q 'kubelet:v1.33.6' "$T/nodes/w1/config.yaml" && grep -q 'kubelet:v1.33.6' "$T/nodes/w1/active.yaml"; then
+	ok "apply --mode try: the node runs it, its persisted config is unchanged"; else not_ok "apply --mode try: persisted/active"; fi
+for _ in $(seq 1 100); do grep -q "rolling back the configuration" "$T/nodes/w1/calls" && break; sleep 0.1; done
+expect_out "apply: after the try timeout Talos rolled it back: the diff is there again" \
+	'^ +\+ +image: ghcr\.io/siderolabs/kubelet:v1\.33\.6$' ap "${TRY[@]}"
+check "apply --mode try (default timeout 60s): applied" ap "${TRY[@]}" --mode try --apply
+expect_out "apply: the run after a try says the node runs it on trial" \
+	'w1 runs this config on trial \(an earlier --mode try\): Talos rolls it back unless it is applied again; --apply keeps it \(no-reboot\)' ap "${TRY[@]}"
+check "apply: a run after the try keeps it" ap "${TRY[@]}" --apply
+grep -q 'kubelet:v1.33.6' "$T/nodes/w1/config.yaml" && [ ! -e "$T/nodes/w1/active.yaml" ] &&
+	[ "$(grep -c '^ApplyConfiguration mode=1 dry_run=0' "$T/nodes/w1/calls")" -ge 1 ] &&
+	ok "apply: the tried config is persisted by the confirming apply" || not_ok "apply: confirm did not persist"
+expect_out "apply: then nothing is left to do" 'every node already runs the profile.s config' ap "${TRY[@]}"
+expect_fail "apply --mode try: a change that needs a reboot is refused (checked as no-reboot)" 1 ap "${ROLE[@]}" --mode try
+grep -q "this config change can't be applied in immediate mode" "$T/.out" && ok "apply --mode try: Talos' refusal shown" ||
+	{ not_ok "apply --mode try: refusal"; sed 's/^/#   /' "$T/.out" | tail; }
+
 # ---- refusals ---------------------------------------------------------------------------
 BEFORE=$(conf_sums)
 N0=$(applies)
@@ -122,5 +148,7 @@ kill $holder; wait $holder 2>/dev/null
 
 # ---- usage --------------------------------------------------------------------------------
 expect_fail "apply: --talosconfig cannot render configs" 2 "$APPLIANCE" apply "$PROFILE" --talosconfig /dev/null
-expect_out "apply: unknown mode" "--mode 'try': expected auto, no-reboot, reboot or staged" ap --mode try
+expect_out "apply: unknown mode" "--mode 'retry': expected auto, no-reboot, reboot, staged or try" ap --mode retry
+expect_out "apply: --try-timeout without --mode try" "apply: --try-timeout goes with --mode try" ap --try-timeout 30
+expect_out "apply: --try-timeout needs seconds" "--try-timeout '1m': expected seconds \(> 0\)" ap --mode try --try-timeout 1m
 expect_out "appliance help lists apply" '^  apply ' "$APPLIANCE" help

@@ -116,6 +116,42 @@ has "upgrade: it resumes cp2 from the journal" 'resuming: the upgrade of cp2 was
 	not_ok "upgrade: cp2 asked twice"
 if [ "$(versions)" = "v1.10.7 v1.10.7 v1.10.7 v1.10.7 " ]; then ok "upgrade: every node on v1.10.7 after the resume"; else not_ok "upgrade: versions $(versions)"; fi
 
+# ---- the config is left alone: Talos does not rewrite machine.install.image on an upgrade ------------
+grep -q "image: factory.talos.dev/metal-installer/$ID:v1.10.5$" "$T/nodes/w1/config.yaml" &&
+	ok "upgrade: the node's config keeps the installer image of the install (v1.10.5)" ||
+	{ not_ok "upgrade: installer image in w1's config"; grep 'installer' "$T/nodes/w1/config.yaml" | sed 's/^/#   /'; }
+
+# ---- busy: another upgrade holds etcd's upgrade lock (tryLockUpgradeMutex) ----------------------------
+printf '{"holder": "cp2", "expires": %s}\n' "$(($(date +%s) + 60))" >"$T/etcd.json.upgrade-mutex"
+expect_fail "upgrade: a control plane whose upgrade lock another upgrade holds" 1 up --talos v1.10.8 --node cp1 --apply --wait 10
+has "upgrade: says the node is busy, Talos' words, and to wait and re-run" \
+	"node cp1 is busy: an upgrade is in progress \(Talos could not take etcd's upgrade lock, which another upgrade's checks hold: .*UNKNOWN: failed to acquire upgrade mutex: error trying to lock etcd upgrade mutex: mutex: Locked by another session\); wait a minute and re-run"
+[ "$(versions)" = "v1.10.7 v1.10.7 v1.10.7 v1.10.7 " ] && ! grep -q ':v1.10.8 ' "$T/nodes/cp2/calls" &&
+	ok "upgrade: the busy node was not upgraded and the run stopped there" || not_ok "upgrade: busy: versions $(versions)"
+rm -f "$T/etcd.json.upgrade-mutex"
+
+# ---- --force: skips the etcd checks (ours and Talos'), waits only for the node itself in etcd ----------
+$PY -c "import json,sys; m=json.load(open(sys.argv[1])); json.dump([x for x in m if x['hostname']!='cp3'], open(sys.argv[1],'w'))" "$T/etcd.json"
+expect_fail "upgrade --force: etcd short of a member is upgraded anyway" 0 up --talos v1.10.8 --node cp2 --apply --force --wait 20
+has "upgrade --force: says what it skips" 'etcd \(asked cp2\) lacks cp3 \(missing\): --force: upgrading anyway; a control plane upgraded now can lose etcd quorum'
+has "upgrade --force: waits for the node itself in etcd" 'cp2: back in etcd$'
+grep -q "^Upgrade image=factory.talos.dev/metal-installer/$ID:v1.10.8 stage=0 force=1$" "$T/nodes/cp2/calls" &&
+	ok "upgrade --force: UpgradeRequest.force sent" || not_ok "upgrade --force: $(grep '^Upgrade' "$T/nodes/cp2/calls" | tail -1)"
+cp "$T/etcd.full" "$T/etcd.json"
+
+# ---- a second upgrade while the node's own upgrade runs: Talos acknowledges it and never runs it ---------
+day2_node_set w1 upgrade_seconds 3
+"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --state-dir "$T/state-other" --talos v1.10.10 --node w1 --apply --wait 30 >"$T/other.out" 2>&1 &
+other=$!
+for _ in $(seq 1 100); do grep -q '^Upgrade image=.*:v1.10.10 ' "$T/nodes/w1/calls" && break; sleep 0.1; done
+expect_fail "upgrade: a node already upgrading by another run" 1 up --talos v1.10.11 --node w1 --apply --wait 20
+has "upgrade: says another upgrade ran instead of ours" \
+	'node w1 came back on Talos v1\.10\.10, neither v1\.10\.7 \(before\) nor v1\.10\.11: another upgrade of it \(talosctl, another appliance run\) was in progress, and Talos acknowledged ours without running it; re-run to upgrade it to v1\.10\.11'
+grep -q '^upgrade failed: locked$' "$T/nodes/w1/calls" && ok "upgrade: the stand-in acknowledged the second Upgrade without running it" ||
+	not_ok "upgrade: no 'locked' on w1"
+wait "$other" && ok "upgrade: the other run finished" || { not_ok "upgrade: the other run"; sed 's/^/#   /' "$T/other.out" | tail; }
+day2_node_set w1 upgrade_seconds 0.3
+
 # ---- after the upgrade, each way it can go wrong ---------------------------------------------------
 day2_node_set cp3 after_upgrade '"rollback"'
 expect_fail "upgrade: a node that boots the old version again" 1 up --talos v1.10.8 --node cp3 --apply --wait 5 --stage

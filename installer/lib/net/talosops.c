@@ -255,6 +255,7 @@ static const char *const mode_names[] = {
 	[TALOSOPS_MODE_AUTO] = "auto",
 	[TALOSOPS_MODE_NO_REBOOT] = "no-reboot",
 	[TALOSOPS_MODE_STAGED] = "staged",
+	[TALOSOPS_MODE_TRY] = "try",
 };
 
 int talosops_mode_parse(const char *s)
@@ -294,8 +295,9 @@ static int apply_field(void *ud, const struct pb_field *f, struct app_err *e)
 	return 0;
 }
 
-int talosops_apply(const struct talosapi_node *n, const struct talosapi_retry *r, const void *config,
-		   size_t len, int mode, bool dry_run, struct talosops_applied *ret, struct app_err *e)
+static int apply_call(const struct talosapi_node *n, const struct talosapi_retry *r, const void *config,
+		      size_t len, int mode, long try_s, bool dry_run, struct talosops_applied *ret,
+		      struct app_err *e)
 {
 	struct buf req = { 0 };
 	struct each ea = { apply_field, ret };
@@ -305,6 +307,13 @@ int talosops_apply(const struct talosapi_node *n, const struct talosapi_retry *r
 	pb_put_bytes(&req, 1, config, len);
 	pb_put_uint(&req, 4, (uint64_t)mode);
 	pb_put_bool(&req, 5, dry_run);
+	if (try_s > 0) {
+		struct buf dur = { 0 };
+
+		pb_put_uint(&dur, 1, (uint64_t)try_s);
+		pb_put_bytes(&req, 6, dur.data, dur.len);
+		buf_free(&dur);
+	}
 	/* a dry run changes nothing, so repeating one is safe; a real apply is not
 	 * repeated after a timeout (it may have started a reboot) */
 	rc = call(n, r, "/machine.MachineService/ApplyConfiguration", &req, &ea, dry_run, e);
@@ -318,6 +327,19 @@ int talosops_apply(const struct talosapi_node *n, const struct talosapi_retry *r
 		talosops_applied_free(ret);
 	}
 	return rc;
+}
+
+int talosops_apply(const struct talosapi_node *n, const struct talosapi_retry *r, const void *config,
+		   size_t len, int mode, bool dry_run, struct talosops_applied *ret, struct app_err *e)
+{
+	return apply_call(n, r, config, len, mode, 0, dry_run, ret, e);
+}
+
+int talosops_apply_try(const struct talosapi_node *n, const struct talosapi_retry *r, const void *config,
+		       size_t len, long timeout_s, bool dry_run, struct talosops_applied *ret,
+		       struct app_err *e)
+{
+	return apply_call(n, r, config, len, TALOSOPS_MODE_TRY, timeout_s, dry_run, ret, e);
 }
 
 void talosops_applied_free(struct talosops_applied *a)
@@ -361,6 +383,10 @@ int talosops_upgrade(const struct talosapi_node *n, const struct talosapi_retry 
 	pb_put_bool(&req, 4, force);
 	rc = call(n, r, "/machine.MachineService/Upgrade", &req, &ea, false, e);
 	buf_free(&req);
+	/* v1alpha1_server.go Upgrade -> tryLockUpgradeMutex: etcd's
+	 * concurrency.ErrLocked while another upgrade's checks hold the lock */
+	if (rc < 0 && e && strstr(e->msg, "failed to acquire upgrade mutex"))
+		rc = -EBUSY;
 	return rc;
 }
 

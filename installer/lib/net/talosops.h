@@ -10,7 +10,8 @@
  *   EtcdMemberList(EtcdMemberListRequest { bool query_local = 1 }) -> { repeated EtcdMembers messages = 1 }
  *     EtcdMembers { Metadata = 1; repeated string legacy_members = 2; repeated EtcdMember members = 3 }
  *     EtcdMember { uint64 id = 2; string hostname = 3; ...; bool is_learner = 6 }
- *   ApplyConfiguration(ApplyConfigurationRequest { bytes data = 1; Mode mode = 4; bool dry_run = 5 })
+ *   ApplyConfiguration(ApplyConfigurationRequest { bytes data = 1; Mode mode = 4; bool dry_run = 5;
+ *     google.protobuf.Duration try_mode_timeout = 6 })
  *     -> { repeated ApplyConfiguration messages = 1 }
  *     ApplyConfiguration { Metadata = 1; repeated string warnings = 2; Mode mode = 3; string mode_details = 4
  * } Mode: REBOOT = 0, AUTO = 1, NO_REBOOT = 2, STAGED = 3, TRY = 4 Upgrade(UpgradeRequest { string image = 1;
@@ -92,9 +93,10 @@ enum talosops_mode {
 	TALOSOPS_MODE_AUTO = 1,
 	TALOSOPS_MODE_NO_REBOOT = 2,
 	TALOSOPS_MODE_STAGED = 3,
+	TALOSOPS_MODE_TRY = 4, /* applied live, not persisted, rolled back after a timeout */
 };
-/* "auto", "no-reboot", "reboot", "staged" (talosctl's --mode words) <-> enum;
- * -1 when unknown. */
+/* "auto", "no-reboot", "reboot", "staged", "try" (talosctl's --mode words) <->
+ * enum; -1 when unknown. */
 int talosops_mode_parse(const char *s);
 const char *talosops_mode_name(int mode);
 
@@ -109,9 +111,21 @@ struct talosops_applied {
  * reboot) fails with the node's words. */
 int talosops_apply(const struct talosapi_node *n, const struct talosapi_retry *r, const void *config,
 		   size_t len, int mode, bool dry_run, struct talosops_applied *ret, struct app_err *e);
+/* The same in TRY mode: ApplyConfigurationRequest.try_mode_timeout = 6
+ * (google.protobuf.Duration { int64 seconds = 1 }): Talos runs the config
+ * without persisting it and goes back to the previous one after timeout_s
+ * unless another (not TRY) apply comes first (v1alpha1_server.go
+ * ApplyConfiguration, v1alpha1_runtime.go RollbackToConfigAfter; default
+ * constants.ConfigTryTimeout, 1m). */
+int talosops_apply_try(const struct talosapi_node *n, const struct talosapi_retry *r, const void *config,
+		       size_t len, long timeout_s, bool dry_run, struct talosops_applied *ret,
+		       struct app_err *e);
 void talosops_applied_free(struct talosops_applied *a);
 
-/* Upgrade to installer image; the ack ("Upgrade request received") into ack. */
+/* Upgrade to installer image; the ack ("Upgrade request received") into ack.
+ * -EBUSY (Talos' words in e) when another upgrade holds etcd's upgrade lock.
+ * A node whose own upgrade sequence runs acknowledges and ignores the call
+ * (machined's sequence lock): only the version it comes back on tells. */
 int talosops_upgrade(const struct talosapi_node *n, const struct talosapi_retry *r, const char *image,
 		     bool stage, bool force, char *ack, size_t n_ack, struct app_err *e);
 
