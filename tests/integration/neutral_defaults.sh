@@ -110,6 +110,13 @@ grep -c ': error: apps.immich.database.secondary.' "$T/v2" | grep -qx 4 &&
 	grep -q "secondary.accessKeyVar: variable 'MINIO_ACCESS_KEY' is not provided by site.secretVars" "$T/v2" &&
 	ok "secondary on: its location and its MINIO_* variables are asked for" ||
 	{ not_ok "secondary on"; sed 's/^/#   /' "$T/v2" | head -6; }
+# the NAS share and its folders have no default either
+"$A" validate "$T/site.yaml" --set nas.share=null --set nas.photos=null >"$T/v3" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -qE "site.yaml:[0-9]+:[0-9]+: error: nas.share: required: .*e\.g\. 'media'" "$T/v3" &&
+	grep -qE "site.yaml:[0-9]+:[0-9]+: error: nas.photos: required: .*e\.g\. 'photos'" "$T/v3" &&
+	ok "no NAS share or photo folder: validate names each with an example" ||
+	{ not_ok "no NAS share (exit $rc)"; sed 's/^/#   /' "$T/v3" | head -5; }
 # without the app nothing is asked
 check "apps.immich off: no backup location needed" "$A" validate "$T/site.yaml" --set apps.immich.enabled=false
 

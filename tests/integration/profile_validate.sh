@@ -78,7 +78,7 @@ done
 check "--json: diagnostics carry file, line, column, path" /usr/bin/python3 -c "
 import json,subprocess
 d=json.loads(subprocess.run(['$APPLIANCE','validate','--json','tests/profiles/invalid/bad-cron.yaml'],capture_output=True,text=True).stdout)
-g=d['diagnostics'][0]; assert d['valid'] is False and g['line']==27 and g['column']==23 and g['path']=='apps.immich.database.backupSchedule', g"
+g=d['diagnostics'][0]; assert d['valid'] is False and g['line']==30 and g['column']==23 and g['path']=='apps.immich.database.backupSchedule', g"
 
 # command-line contract
 expect_fail "no command: exit 2" 2 "$APPLIANCE"

@@ -23,7 +23,7 @@ never_echoed() { # DESC WANT-REGEX CMD...
 }
 
 sed "s|nasPass: env:NAS_PASS|nasPass: $PW|" $m >"$T/literal.yaml"
-never_echoed "literal under secrets: validate" ":27:12: error: secrets.nasPass: a secret must be a reference 'env:NAME' or 'file:PATH', never a literal value \(found 14 characters; value not shown\)" \
+never_echoed "literal under secrets: validate" ":30:12: error: secrets.nasPass: a secret must be a reference 'env:NAME' or 'file:PATH', never a literal value \(found 14 characters; value not shown\)" \
 	"$APPLIANCE" validate "$T/literal.yaml"
 never_echoed "literal under secrets: validate --json" '"path": ?"secrets.nasPass"' "$APPLIANCE" validate "$T/literal.yaml" --json
 never_echoed "literal under secrets: plan" "secrets.nasPass: a secret must be a reference" "$APPLIANCE" plan "$T/literal.yaml" --node n1
@@ -35,7 +35,7 @@ never_echoed "a malformed env: reference is not echoed either" "'env:' must be f
 
 sed "s|password: nasPass|password: $PW|" $m >"$T/inplace.yaml"
 never_echoed "the password itself in place of its secret's name" \
-	":22:13: error: nas.password: names no secret defined under 'secrets:' \(value not shown; defined: 'nasUser', 'nasPass', 's3'\)" \
+	":25:13: error: nas.password: names no secret defined under 'secrets:' \(value not shown; defined: 'nasUser', 'nasPass', 's3'\)" \
 	"$APPLIANCE" validate "$T/inplace.yaml"
 never_echoed "the same from --set" "nas.password: names no secret defined" "$APPLIANCE" validate $m --set "nas.password=$PW"
 expect_rc_out "a misspelt secret name gets a suggestion" 2 "nas.password: names no secret defined under 'secrets:' \(value not shown\); did you mean 'nasPass'\?" \

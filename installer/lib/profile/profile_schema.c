@@ -218,11 +218,12 @@ static const struct table talos_table = { "talos", 0, talos_fields };
 static const struct field nas_fields[] = {
 	{ "address", T_ADDR, O(struct model_nas, address), F_REQUIRED, .desc = "the NAS's address or name" },
 	{ "port", T_INT, O(struct model_nas, port), .min = 1, .max = 65535, .desc = "SMB port" },
-	{ "share", T_PATHSEG, O(struct model_nas, share), F_REQUIRED, .desc = "the SMB share" },
-	{ "photos", T_PATHSEG, O(struct model_nas, photos), F_REQUIRED,
-	  .desc = "folder of existing photos in the share (only ever read)" },
-	{ "library", T_PATHSEG, O(struct model_nas, library), F_REQUIRED,
-	  .desc = "folder Immich writes its library to" },
+	/* no defaults, required (rules.c, check_nas_location) */
+	{ "share", T_PATHSEG, O(struct model_nas, share), .desc = "the SMB share (no default)" },
+	{ "photos", T_PATHSEG, O(struct model_nas, photos),
+	  .desc = "folder of existing photos in the share, only ever read (no default)" },
+	{ "library", T_PATHSEG, O(struct model_nas, library),
+	  .desc = "folder Immich writes its library to (no default)" },
 	{ "username", T_SECRET, O(struct model_nas, username_secret), F_REQUIRED,
 	  .desc = "secret holding the SMB user name" },
 	{ "password", T_SECRET, O(struct model_nas, password_secret), F_REQUIRED,

@@ -269,27 +269,51 @@ static void check_store_vars(struct diag_ctx *c, const struct model *m, const st
 	}
 }
 
-/* Where a rendered store's backups go is the site's own (no default):
- * each missing key is reported with an example of what to write. */
+/* What only the site can say has no default: each key of PATH that is
+ * missing is reported with what it is and an example of what to write. A
+ * value that is there but invalid (or still init's marker) is reported where
+ * it stands. */
+static void require_site_keys(struct diag_ctx *c, const struct ytree *t, const char *path, size_t n,
+			      const char *const have[], const char *const keys[], const char *const what[])
+{
+	for (size_t i = 0; i < n; i++) {
+		char *p = xasprintf("%s.%s", path, keys[i]);
+		const struct ynode *v = node_at(t, p);
+
+		if (!have[i] && (!v || ynode_is_null(v)))
+			diag_node(c, node_at(t, path), p, DIAG_ERROR, "required: set it to %s", what[i]);
+		free(p);
+	}
+}
+
+/* Where a rendered store's backups go. */
 static void check_store_location(struct diag_ctx *c, const struct ytree *t,
 				 const struct immich_object_store *s, const char *path)
 {
-	const char *have[2] = { s->destination_path, s->endpoint };
-	static const char *const keys[2] = { "destinationPath", "endpoint" };
-	static const char *const what[2] = {
+	const char *const have[] = { s->destination_path, s->endpoint };
+	static const char *const keys[] = { "destinationPath", "endpoint" };
+	static const char *const what[] = {
 		"the bucket and path of the database backups, e.g. "
 		"'s3://my-backups/${LOCATION}/immich/postgres/'",
 		"the S3 service's URL, e.g. 'https://s3.eu-central-1.amazonaws.com' or "
 		"'http://minio.example.internal:9000'",
 	};
 
-	for (int i = 0; i < 2; i++) {
-		char *p = xasprintf("%s.%s", path, keys[i]);
-		/* a value that is there but invalid (or still a marker) is reported where it stands */
-		if (!have[i] && !node_at(t, p))
-			diag_node(c, node_at(t, path), p, DIAG_ERROR, "required: set it to %s", what[i]);
-		free(p);
-	}
+	require_site_keys(c, t, path, 2, have, keys, what);
+}
+
+/* The NAS share and its two folders. */
+static void check_nas_location(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	const char *const have[] = { m->nas.share, m->nas.photos, m->nas.library };
+	static const char *const keys[] = { "share", "photos", "library" };
+	static const char *const what[] = {
+		"the SMB share on the NAS (//ADDRESS/SHARE), e.g. 'media'",
+		"the folder of existing photos in the share (only ever read), e.g. 'photos'",
+		"the folder in the share Immich writes its library to, e.g. 'immich'",
+	};
+
+	require_site_keys(c, t, "nas", 3, have, keys, what);
 }
 
 /* talos.kubeProxy: false leaves Services to Cilium: Talos' "Deploying
@@ -578,6 +602,7 @@ void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree
 	derive_var(c, m, t, "TIMEZONE", m->site.timezone, "site.timezone");
 	if (t->root)
 		check_vars_in(c, m, t->root, "");
+	check_nas_location(c, m, t);
 	check_store_vars(c, m, t, &m->apps.immich.database.primary, "apps.immich.database.primary");
 	if (m->apps.immich.enabled)
 		check_store_location(c, t, &m->apps.immich.database.primary, "apps.immich.database.primary");
