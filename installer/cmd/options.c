@@ -261,6 +261,7 @@ const struct cmd_doc cmd_doc_rebuild = {
 		  "with --endpoint: where the kubeconfig goes (default ./kubeconfig)" },
 		{ "--wait", "SECONDS", NULL, "with --endpoint: how long to wait for apid (default 600)" },
 		{ "--skip-nas", NULL, NULL, "do not check the NAS" },
+		{ "--json", NULL, NULL, "the result as one JSON object on stdout, the text on stderr" },
 		END },
 	.exit = "1 also when a preflight failed (nothing was touched)",
 };

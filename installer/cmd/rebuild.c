@@ -27,39 +27,61 @@
 #include "talos/talos_secrets.h"
 #include "net/talosapi.h"
 #include "base/util.h"
+#include "base/json.h"
+
+/* The text report; with --json it goes to stderr and stdout holds only the
+ * result object (cmd/result.c). */
+static FILE *txt;
+/* --json: the preflight rows as [{check, status, detail}] */
+static struct buf preflight_json;
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: appliance rebuild PROFILE --secrets FILE [--apply] [OPTIONS]\n"
-		"\n"
-		"Rebuild a failed site with the same cluster identity. Always runs the preflight first and\n"
-		"stops before anything is touched when any check fails:\n"
-		"  secrets   the bundle's OS CA matches the profile's talos.caFingerprint\n"
-		"  backups   the primary object store holds a base backup and WAL files for the server\n"
-		"            the database recovers from (the newest one's age is shown)\n"
-		"  nas       the NAS share and its photos and library folders are there\n"
-		"Without --apply it prints the plan: what will be rebuilt and what will NOT be touched.\n"
-		"\n"
-		"options:\n"
-		"  --secrets FILE     the site's Talos secrets bundle (kept off-site; never regenerated)\n"
-		"  --apply            carry it out: render the GitOps tree in recovery mode, install --node\n"
-		"                     with the same secrets, bootstrap etcd (--endpoint)\n"
-		"  --out DIR          GitOps checkout to render into (default: gitops.out of the profile)\n"
-		"  --server-name NAME serverName for the new backups (default <source>-recovery)\n"
-		"  --node NAME        with --apply: the node this machine is (install flow)\n"
-		"  --state-dir DIR    with --node: install state (journal, configs, image cache)\n"
-		"  --disk-file FILE   with --node: treat an image file as a disk (tests, demo); repeatable\n"
-		"  --sysfs DIR        with --node: sysfs root for identity (tests, demo)\n"
-		"  --hw-root DIR      with --node: root for the disk inventory (tests, demo)\n"
-		"  --endpoint HOST[:PORT]  with --apply: Talos API of the first control plane to bootstrap\n"
-		"  --kubeconfig PATH  with --endpoint: where the kubeconfig goes (default ./kubeconfig)\n"
-		"  --wait SECONDS     with --endpoint: how long to wait for apid (default 600)\n"
-		"  --skip-nas         do not check the NAS (it is still never written by the plan)\n"
-		"  --site FILE, --set KEY=VALUE  profile overlays\n"
-		"  -h, --help         this help\n"
-		"\n"
-		"exit codes: 0 ok, 1 failure (a preflight failure touches nothing), 2 usage error\n");
+	fprintf(f, "usage: appliance rebuild PROFILE --secrets FILE [--apply] [OPTIONS]\n"
+		   "\n"
+		   "Rebuild a failed site with the same cluster identity. Always runs the\n"
+		   "preflight first and stops before anything is touched when any check fails:\n"
+		   "  secrets   the bundle's OS CA matches the profile's talos.caFingerprint\n"
+		   "  backups   the primary object store holds a base backup and WAL files for\n"
+		   "            the server the database recovers from (the newest one's age)\n"
+		   "  nas       the NAS share and its photos and library folders are there\n"
+		   "Without --apply it prints the plan: what will be rebuilt and what will NOT\n"
+		   "be touched.\n"
+		   "\n"
+		   "options:\n"
+		   "  --secrets FILE     the site's Talos secrets bundle (kept off-site; never\n"
+		   "                     regenerated)\n"
+		   "  --apply            carry it out: render the GitOps tree in recovery mode,\n"
+		   "                     install --node with the same secrets, bootstrap etcd\n"
+		   "                     (--endpoint)\n"
+		   "  --out DIR          GitOps checkout to render into (default: gitops.out of\n"
+		   "                     the profile)\n"
+		   "  --server-name NAME serverName for the new backups (default\n"
+		   "                     <source>-recovery)\n"
+		   "  --node NAME        with --apply: the node this machine is (install flow)\n"
+		   "  --state-dir DIR    with --node: install state (journal, configs, cache)\n"
+		   "  --disk-file FILE   with --node: treat an image file as a disk (tests, demo);\n"
+		   "                     repeatable\n"
+		   "  --sysfs DIR        with --node: sysfs root for identity (tests, demo)\n"
+		   "  --hw-root DIR      with --node: root for the disk inventory (tests, demo)\n"
+		   "  --endpoint HOST[:PORT]\n"
+		   "                     with --apply: Talos API of the first control plane to\n"
+		   "                     bootstrap\n"
+		   "  --kubeconfig PATH  with --endpoint: where the kubeconfig goes (default\n"
+		   "                     ./kubeconfig)\n"
+		   "  --wait SECONDS     with --endpoint: how long to wait for apid (default 600)\n"
+		   "  --skip-nas         do not check the NAS (the plan never writes to it)\n"
+		   "  --json             the result on stdout as one JSON object (preflight rows,\n"
+		   "                     backups, what was done; also on failure), the text\n"
+		   "                     report on stderr\n"
+		   "  --site FILE, --set KEY=VALUE  profile overlays\n"
+		   "  -h, --help         this help\n"
+		   "\n"
+		   "examples:\n"
+		   "  appliance rebuild site.yaml --secrets talos-secrets.yaml\n"
+		   "  appliance rebuild site.yaml --secrets talos-secrets.yaml --json | jq .ok\n"
+		   "\n"
+		   "exit codes: 0 ok, 1 failure (a failed preflight touches nothing), 2 usage\n");
 }
 
 struct rb_opts {
@@ -108,6 +130,8 @@ static int parse_args(int argc, char **argv, struct rb_opts *o)
 			o->skip_nas = true;
 			continue;
 		}
+		if (strcmp(a, "--json") == 0) /* the result object (cmd/result.c) */
+			continue;
 		r = cmd_value_opts("rebuild", argc, argv, &i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit,
 				   &v);
 		if (r < 0)
@@ -162,13 +186,27 @@ static void row(const char *status, const char *name, const char *fmt, ...)
 static void row(const char *status, const char *name, const char *fmt, ...)
 {
 	va_list ap;
+	char *detail = NULL;
 
-	printf("  %-4s %-8s ", status, name);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	if (vasprintf(&detail, fmt, ap) < 0)
+		detail = NULL;
 	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
+	buf_puts(&preflight_json, preflight_json.len ? ",{\"check\":" : "[{\"check\":");
+	json_buf_str(&preflight_json, name);
+	buf_puts(&preflight_json, ",\"status\":");
+	json_buf_str(&preflight_json, status);
+	buf_puts(&preflight_json, ",\"detail\":");
+	json_buf_str(&preflight_json, detail);
+	buf_puts(&preflight_json, "}");
+	free(detail);
+
+	fprintf(txt, "  %-4s %-8s ", status, name);
+	va_start(ap, fmt);
+	vfprintf(txt, fmt, ap);
+	va_end(ap);
+	fputc('\n', txt);
+	fflush(txt);
 }
 
 static int check_secrets(const struct model *m, const char *path, struct preflight *pf, struct app_err *e)
@@ -253,35 +291,41 @@ static void print_plan(const struct model *m, const struct rb_opts *o, const str
 	const struct immich_database *d = &m->apps.immich.database;
 	char age[32];
 
-	printf("plan:\n  will rebuild:\n");
+	fprintf(txt, "plan:\n  will rebuild:\n");
 	for (size_t i = 0; i < m->n_nodes; i++) {
 		const struct model_node *n = &m->nodes[i];
 
-		printf("    - node %s (%s): reinstall Talos on its install disk and wipe its Ceph disks (the "
-		       "install flow), machine config from the SAME secrets bundle\n",
-		       n->name, n->role_text ? n->role_text : "");
+		fprintf(
+		    txt,
+		    "    - node %s (%s): reinstall Talos on its install disk and wipe its Ceph disks (the "
+		    "install flow), machine config from the SAME secrets bundle\n",
+		    n->name, n->role_text ? n->role_text : "");
 	}
 	for (size_t i = 0; i < m->n_nodes; i++)
 		if (m->nodes[i].role == NODE_ROLE_CONTROLPLANE) {
-			printf("    - etcd: bootstrap on %s over the Talos API, then fetch the kubeconfig\n",
-			       m->nodes[i].name);
+			fprintf(txt,
+				"    - etcd: bootstrap on %s over the Talos API, then fetch the kubeconfig\n",
+				m->nodes[i].name);
 			break;
 		}
 	s3_format_age(time(NULL) - pf->bk.barman.newest_base_time, age, sizeof(age));
-	printf("    - database: CNPG cluster %s recovers from s3://%s/%s%s/ (newest base backup %s, %s old) "
-	       "and archives new backups under serverName %s\n",
-	       d->cluster ? d->cluster : "", pf->bk.bucket, pf->bk.prefix, pf->source,
-	       pf->bk.barman.newest_base, age, pf->new_server);
-	printf("    - GitOps tree: rendered in recovery mode into %s\n",
-	       out ? out : "(no --out/gitops.out: not rendered)");
-	printf("  will NOT touch:\n");
-	printf("    - NAS smb://%s:%lld/%s: photos '%s' and library '%s' are re-attached as the same Retain "
-	       "volumes; nothing writes to them\n",
-	       m->nas.address ? m->nas.address : "", m->nas.port, m->nas.share ? m->nas.share : "",
-	       m->nas.photos ? m->nas.photos : "", m->nas.library ? m->nas.library : "");
-	printf("    - S3 backups s3://%s/%s%s/: only read; new backups go to s3://%s/%s%s/\n", pf->bk.bucket,
-	       pf->bk.prefix, pf->source, pf->bk.bucket, pf->bk.prefix, pf->new_server);
-	printf(
+	fprintf(txt,
+		"    - database: CNPG cluster %s recovers from s3://%s/%s%s/ (newest base backup %s, %s old) "
+		"and archives new backups under serverName %s\n",
+		d->cluster ? d->cluster : "", pf->bk.bucket, pf->bk.prefix, pf->source,
+		pf->bk.barman.newest_base, age, pf->new_server);
+	fprintf(txt, "    - GitOps tree: rendered in recovery mode into %s\n",
+		out ? out : "(no --out/gitops.out: not rendered)");
+	fprintf(txt, "  will NOT touch:\n");
+	fprintf(txt,
+		"    - NAS smb://%s:%lld/%s: photos '%s' and library '%s' are re-attached as the same Retain "
+		"volumes; nothing writes to them\n",
+		m->nas.address ? m->nas.address : "", m->nas.port, m->nas.share ? m->nas.share : "",
+		m->nas.photos ? m->nas.photos : "", m->nas.library ? m->nas.library : "");
+	fprintf(txt, "    - S3 backups s3://%s/%s%s/: only read; new backups go to s3://%s/%s%s/\n",
+		pf->bk.bucket, pf->bk.prefix, pf->source, pf->bk.bucket, pf->bk.prefix, pf->new_server);
+	fprintf(
+	    txt,
 	    "    - secrets bundle %s: reused as it is (same cluster id and CAs; existing talosconfig keeps "
 	    "working)\n",
 	    o->secrets);
@@ -304,8 +348,8 @@ static int do_render(const struct model *m, const struct rb_opts *o, const char 
 	for (size_t i = 0; r == 0 && i < t.n_files; i++)
 		changed += st[i] == RENDER_NEW || st[i] == RENDER_CHANGED;
 	if (r == 0)
-		printf("render: %zu files in %s (%zu written), database in recovery mode\n", t.n_files, out,
-		       changed);
+		fprintf(txt, "render: %zu files in %s (%zu written), database in recovery mode\n", t.n_files,
+			out, changed);
 	free(st);
 	render_tree_free(&t);
 	return r;
@@ -332,11 +376,12 @@ static int do_install(const struct model *m, const struct rb_opts *o, struct app
 	struct plan_outcome out = { 0 };
 	int r;
 
-	po.report = report_new(stdout, REPORT_PLAIN);
+	po.report = report_new(txt, REPORT_PLAIN);
 	r = plan_run(&po, &out, e);
 	report_free(po.report);
 	if (r == 0)
-		printf("install: node %s: %d steps ran, %d already done\n", o->node, out.ran, out.skipped);
+		fprintf(txt, "install: node %s: %d steps ran, %d already done\n", o->node, out.ran,
+			out.skipped);
 	return r;
 }
 
@@ -358,8 +403,9 @@ static int do_bootstrap(const struct rb_opts *o, struct app_err *e)
 
 		r = talosapi_bootstrap(&tn, &rt, &res, e);
 		if (r == 0)
-			printf("etcd: %s\n", res == TALOSAPI_ALREADY_BOOTSTRAPPED ? "already bootstrapped"
-										  : "bootstrapped");
+			fprintf(txt, "etcd: %s\n",
+				res == TALOSAPI_ALREADY_BOOTSTRAPPED ? "already bootstrapped"
+								     : "bootstrapped");
 		if (r == 0)
 			r = talosapi_kubeconfig(&tn, &rt, &kube, e);
 		if (r == 0) {
@@ -367,7 +413,7 @@ static int do_bootstrap(const struct rb_opts *o, struct app_err *e)
 
 			r = write_file_atomic(path, kube.data, kube.len, 0600, e);
 			if (r == 0)
-				printf("kubeconfig: %s (mode 0600)\n", path);
+				fprintf(txt, "kubeconfig: %s (mode 0600)\n", path);
 		}
 	}
 	if (kube.data)
@@ -387,6 +433,7 @@ int cmd_rebuild(int argc, char **argv)
 	char *out = NULL;
 	int rc = EXIT_FAIL, r;
 
+	txt = cmd_json_begin(argc, argv, "rebuild") ? stderr : stdout;
 	r = parse_args(argc, argv, &o);
 	if (r != 0) {
 		free(o.disk_files);
@@ -408,9 +455,13 @@ int cmd_rebuild(int argc, char **argv)
 		goto out;
 	}
 
-	printf("rebuild: site %s, secrets %s\npreflight:\n", m->site.cluster ? m->site.cluster : "",
-	       o.secrets);
-	fflush(stdout);
+	cmd_json_str("cluster", m->site.cluster);
+	cmd_json_str("secrets", o.secrets);
+	cmd_json_bool("apply", o.apply);
+	cmd_json_str("out", out);
+	fprintf(txt, "rebuild: site %s, secrets %s\npreflight:\n", m->site.cluster ? m->site.cluster : "",
+		o.secrets);
+	fflush(txt);
 	/* every check runs, so one run shows everything that is wrong */
 	if (check_secrets(m, o.secrets, &pf, &e) < 0) {
 		row("FAIL", "secrets", "%s", e.msg);
@@ -448,14 +499,28 @@ int cmd_rebuild(int argc, char **argv)
 		row("ok", "nas", "photos: %s", pf.nas_photos ? pf.nas_photos : "ok");
 		row("ok", "nas", "library: %s", pf.nas_library ? pf.nas_library : "ok");
 	}
+	buf_puts(&preflight_json, preflight_json.len ? "]" : "[]");
+	cmd_json_raw("preflight", preflight_json.data);
 	if (failed.len) {
 		cmd_error("rebuild stopped before touching any disk: preflight failed: %s", failed.data);
 		goto out;
 	}
+	cmd_json_str("caFingerprint", pf.fingerprint);
+	cmd_json_str("recoverFrom", pf.source);
+	cmd_json_str("newServerName", pf.new_server);
+	{
+		char *where = xasprintf("s3://%s/%s%s/", pf.bk.bucket, pf.bk.prefix, pf.source);
+		cmd_json_str("backups", where);
+		free(where);
+	}
+	cmd_json_int("baseBackups", (long long)pf.bk.barman.base_backups);
+	cmd_json_str("newestBaseBackup", pf.bk.barman.newest_base);
+	cmd_json_int("walFiles", (long long)pf.bk.barman.wals);
+	cmd_json_str("newestWal", pf.bk.barman.newest_wal);
 
 	print_plan(m, &o, &pf, out);
 	if (!o.apply) {
-		printf("dry run: nothing was changed; run again with --apply to rebuild\n");
+		fprintf(txt, "dry run: nothing was changed; run again with --apply to rebuild\n");
 		rc = EXIT_OK;
 		goto out;
 	}
@@ -464,32 +529,39 @@ int cmd_rebuild(int argc, char **argv)
 	 * gitops.out when the profile has one), then the recovery tree into OUT:
 	 * the same bytes, so an unchanged file is not rewritten */
 	if (o.node) {
+		cmd_json_str("node", o.node);
 		if (do_install(m, &o, &e) < 0) {
 			cmd_error("installing node '%s': %s", o.node, e.msg);
 			goto out;
 		}
+		cmd_json_bool("installed", true);
 	} else {
-		printf("install: boot each node from the live USB or PXE and run\n"
-		       "  appliance install PROFILE --secrets %s --apply\n"
-		       "(or re-run this command there with --node NAME)\n",
-		       o.secrets);
+		fprintf(txt,
+			"install: boot each node from the live USB or PXE and run\n"
+			"  appliance install PROFILE --secrets %s --apply\n"
+			"(or re-run this command there with --node NAME)\n",
+			o.secrets);
 	}
 	if (do_render(m, &o, out, &e) < 0) {
 		cmd_error("rendering the recovery tree: %s", e.msg);
 		goto out;
 	}
+	cmd_json_bool("rendered", true);
 	if (o.endpoint) {
 		if (do_bootstrap(&o, &e) < 0) {
 			cmd_error("bootstrap: %s", e.msg);
 			goto out;
 		}
+		cmd_json_bool("bootstrapped", true);
 	} else {
-		printf("bootstrap: once the control planes run Talos: appliance bootstrap PROFILE --secrets "
-		       "%s\n",
-		       o.secrets);
+		fprintf(txt,
+			"bootstrap: once the control planes run Talos: appliance bootstrap PROFILE --secrets "
+			"%s\n",
+			o.secrets);
 	}
 	rc = EXIT_OK;
 out:
+	buf_free(&preflight_json);
 	buf_free(&failed);
 	cmd_backups_free(&pf.bk);
 	free(pf.source);

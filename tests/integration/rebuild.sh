@@ -162,3 +162,17 @@ rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig
 APPLIANCE_DEMO_S3_ACCESS_KEY=NOT-A-KEY rb >>"$T/all.out" 2>&1
 check "rebuild: the S3 secret key never appears in the output or the rendered tree" \
 	bash -c "! grep -rqF -- '$CANARY' '$T/all.out' '$OUT'"
+
+# ---- --json (issue 20): the result object on stdout, the text on stderr ------------------
+rb --json >"$T/rb.json" 2>"$T/rb.err"
+check "rebuild --json (plan): exit 0" test $? -eq 0
+json_check "rebuild --json: preflight rows, backups, fingerprint, apply false" "$T/rb.json" \
+	"d['command'] == 'rebuild' and d['ok'] and d['exit'] == 0 and d['apply'] is False and d['caFingerprint'] == '$FP' and [r['check'] for r in d['preflight']] == ['secrets', 'backups', 'nas', 'nas'] and all(r['status'] == 'ok' for r in d['preflight']) and d['baseBackups'] == 3 and d['newServerName'] == 'immich-postgres-recovery'"
+check "rebuild --json: the text report went to stderr" grep -q '^preflight:' "$T/rb.err"
+rb --json --set "nas.port=$FREE" >"$T/rbf.json" 2>/dev/null
+check "rebuild --json, NAS down: exit 1" test $? -eq 1
+json_check "rebuild --json failure: valid JSON, the failed row and the error" "$T/rbf.json" \
+	"not d['ok'] and d['exit'] == 1 and 'preflight failed: nas' in d['error'] and [r['status'] for r in d['preflight'] if r['check'] == 'nas'] == ['FAIL']"
+"$APPLIANCE" rebuild "$PROFILE" --json >"$T/rbu.json" 2>/dev/null
+json_check "rebuild --json usage error: valid JSON, exit 2" "$T/rbu.json" "d['exit'] == 2 and '--secrets' in d['error']"
+check "rebuild --json: the S3 secret key is not in it" bash -c "! grep -qF -- '$CANARY' '$T/rb.json' '$T/rbf.json'"
