@@ -80,6 +80,17 @@ static void unknown_command(const char *name)
 /* The options appliance itself takes before a COMMAND; every other option follows its command. */
 static const char *const global_options[] = { "--help", "-h", "--version" };
 
+/* WORD is one of the space-separated WORDS. */
+static bool is_word_of(const char *word, const char *words)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = words; n && (p = strstr(p, word)) != NULL; p += n)
+		if ((p == words || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+			return true;
+	return false;
+}
+
 /* ARGV[1] is an option appliance does not take: name the global option meant, or the
  * command's option when a command follows (appliance --jsn validate). */
 static void unknown_global_option(int argc, char **argv)
@@ -89,21 +100,33 @@ static void unknown_global_option(int argc, char **argv)
 	const char *near = opt[1] == '-' ? value_closest(opt, global_options, sizeof(global_options[0]),
 							 sizeof(global_options) / sizeof(global_options[0]))
 					 : NULL;
-	char *of_cmd = NULL;
+	char *of_cmd = NULL, *line = NULL;
+	/* a subcommand's own options (appliance --timout nas check): "nas check" when it has one */
+	const struct command *c = cmd ? find_command(cmd) : NULL;
 
-	if (!near && cmd && find_command(cmd) && cmd[0] != '_' && opt[1] == '-')
-		of_cmd = cmd_closest_option(cmd, opt);
+	if (!near && c && cmd[0] != '_' && opt[1] == '-') {
+		if (argc > 3 && c->doc && c->doc->subs && is_word_of(argv[3], c->doc->subs)) {
+			line = xasprintf("%s %s", cmd, argv[3]);
+			of_cmd = cmd_closest_option(line, opt);
+		}
+		if (!of_cmd) {
+			free(line);
+			line = xstrdup(cmd);
+			of_cmd = cmd_closest_option(cmd, opt);
+		}
+	}
 	if (near)
 		fprintf(stderr, "appliance: unknown option '%s'; did you mean '%s'?\n", opt, near);
 	else if (of_cmd)
 		fprintf(stderr,
 			"appliance: unknown option '%s'; did you mean 'appliance %s %s'? (a command's "
 			"options follow it)\n",
-			opt, cmd, of_cmd);
+			opt, line, of_cmd);
 	else
 		fprintf(stderr, "appliance: unknown option '%s'\n", opt);
 	fprintf(stderr, "try 'appliance help' for the options and commands\n");
 	free(of_cmd);
+	free(line);
 }
 
 static void usage(FILE *f)

@@ -26,6 +26,8 @@ expect_out "a misspelt global option" "^appliance: unknown option '--versoin'; d
 expect_fail "a misspelt global option: exit 2" 2 "$A" --versoin
 expect_out "a command's option before the command: the command line meant" \
 	"^appliance: unknown option '--jsn'; did you mean 'appliance validate --json'\? \(a command's options follow it\)$" "$A" --jsn validate
+expect_out "a subcommand's option before the command: the subcommand's line" \
+	"^appliance: unknown option '--timout'; did you mean 'appliance nas check --timeout'\?" "$A" --timout nas check "$ROOT/profiles/demo.yaml"
 expect_out "a global option far off: no suggestion" "^appliance: unknown option '--zzzzzzzz'$" "$A" --zzzzzzzz
 expect_out "no suggestion for something far off" "^appliance render: unknown option '--zzzzzzzz'$" "$A" render "$ROOT/profiles/demo.yaml" --zzzzzzzz
 
