@@ -129,6 +129,12 @@ has "upgrade: says the node is busy, Talos' words, and to wait and re-run" \
 [ "$(versions)" = "v1.10.7 v1.10.7 v1.10.7 v1.10.7 " ] && ! grep -q "reboot: down" <(tail -n +"$(grep -n ':v1.10.8 ' "$T/nodes/cp1/calls" | head -1 | cut -d: -f1)" "$T/nodes/cp1/calls") &&
 	ok "upgrade: the busy node was not upgraded (no reboot)" || not_ok "upgrade: busy: versions $(versions)"
 rm -f "$T/etcd.json.upgrade-mutex"
+# a member that does not answer: Talos checks every member's health (etcd.go ValidateForUpgrade)
+$PY -c "import json,sys; m=json.load(open(sys.argv[1])); m[2]['healthy']=False; json.dump(m, open(sys.argv[1],'w'))" "$T/etcd.json"
+expect_fail "upgrade: a control plane with an etcd member that does not answer" 1 up --talos v1.10.8 --node cp1 --apply --wait 10
+has "upgrade: Talos' refusal names the unhealthy member" \
+	'cp1 refused the upgrade: .*UNKNOWN: error validating etcd for upgrade: etcd member [0-9a-f]{16} is not healthy; all members must be healthy to perform an upgrade: context deadline exceeded'
+cp "$T/etcd.full" "$T/etcd.json"
 
 # ---- --force: skips the etcd checks (ours and Talos'), waits only for the node itself in etcd ----------
 $PY -c "import json,sys; m=json.load(open(sys.argv[1])); json.dump([x for x in m if x['hostname']!='cp3'], open(sys.argv[1],'w'))" "$T/etcd.json"

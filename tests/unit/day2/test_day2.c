@@ -16,6 +16,7 @@
 #include "day2/compat.h"
 #include "day2/nodecfg.h"
 #include "net/kubeapi.h"
+#include "net/talosops.h"
 
 static void test_talos_skew(void **state)
 {
@@ -148,6 +149,47 @@ static void test_redact(void **state)
 	buf_free(&out);
 }
 
+/* services judged as Talos v1.10.5 judges readiness (machine_status.go) */
+static void judge(const struct talosops_service *v, size_t n, bool cp, size_t problems, size_t unknown,
+		  const char *text)
+{
+	struct talosops_services s = { (struct talosops_service *)v, n };
+	struct talosops_verdict vd;
+	struct buf out = { 0 };
+
+	talosops_services_judge(&s, cp, &vd, &out);
+	assert_int_equal(vd.problems, problems);
+	assert_int_equal(vd.unknown, unknown);
+	assert_string_equal(out.data, text);
+	buf_free(&out);
+}
+
+static void test_services(void **state)
+{
+	static const struct talosops_service worker[] = {
+		{ "apid", "Running", false, true, "" },
+		{ "dashboard", "Running", true, false, "Unknown" },
+		{ "kubelet", "Running", false, true, "" },
+		{ "machined", "Running", false, true, "" },
+	};
+	static const struct talosops_service bad[] = {
+		{ "apid", "Running", false, true, "" },
+		{ "dashboard", "Failed", false, false, "exit 1" }, /* not required: fine */
+		{ "etcd", "Waiting", true, false, "Unknown" },	   /* required on a control plane */
+		{ "kubelet", "Running", false, false, "connection refused" }, /* failing check */
+		{ "machined", "Running", false, true, "" },
+		{ "udevd", "Running", true, false, "Unknown" }, /* before its first check */
+	};
+
+	(void)state;
+	judge(worker, 4, false, 0, 1, "");
+	/* the same services on a control plane lack etcd and trustd */
+	judge(worker, 4, true, 2, 1, "etcd (not listed), trustd (not listed)");
+	judge(bad, 6, false, 1, 1, "kubelet (Running: connection refused)");
+	judge(bad, 6, true, 3, 1,
+	      "kubelet (Running: connection refused), etcd (Waiting), trustd (not listed)");
+}
+
 static void test_kube_lists(void **state)
 {
 	static const char json[] =
@@ -182,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_talos_skew), cmocka_unit_test(test_kubernetes),
 		cmocka_unit_test(test_facts),	   cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_redact),	   cmocka_unit_test(test_kube_lists),
+		cmocka_unit_test(test_services),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
