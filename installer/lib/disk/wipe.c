@@ -125,12 +125,49 @@ void wipe_result_free(struct wipe_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* fn(item) for each of the n items of size bytes at v, one thread each (in
+ * this thread when none can be started); returns once all are done. */
+static void run_parallel(void *v, size_t size, size_t n, void *(*fn)(void *))
+{
+	pthread_t *th = xcalloc(n ? n : 1, sizeof(*th));
+	bool *started = xcalloc(n ? n : 1, sizeof(*started));
+
+	for (size_t i = 0; i < n; i++) {
+		void *it = (char *)v + i * size;
+		started[i] = pthread_create(&th[i], NULL, fn, it) == 0;
+		if (!started[i])
+			fn(it);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (started[i])
+			pthread_join(th[i], NULL);
+	free(th);
+	free(started);
+}
+
+static void plan_disks_free(struct hw_disk *pd, const char **keys, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		hw_disk_free(&pd[i]);
+	free(pd);
+	free(keys);
+}
+
+static void *probe_worker(void *arg)
+{
+	hw_probe_disk(arg);
+	return NULL;
+}
+
 int wipe_plan_node(const struct model *m, const struct model_node *node, const struct hw_inventory *inv,
 		   const struct wipe_opts *o, struct wipe_plan *ret, struct app_err *e)
 {
 	struct selector_result sr = { 0 };
 	struct wipe_plan p = { 0 };
 	const struct hw_disk *only = NULL;
+	struct hw_disk *pd = NULL; /* the disks to wipe (copies: probed here when inv was not) */
+	const char **keys = NULL;  /* the selector key of each */
+	size_t n_pd = 0;
 	bool only_found = false;
 	int r;
 
@@ -166,7 +203,6 @@ int wipe_plan_node(const struct model *m, const struct model_node *node, const s
 						.min_size = x->min_size,
 						.root = p.root,
 						.live = p.live };
-			struct wipe_target t;
 
 			if (only && only != d)
 				continue;
@@ -181,26 +217,28 @@ int wipe_plan_node(const struct model *m, const struct model_node *node, const s
 				    d->path);
 				goto fail;
 			}
-			if (inv->probed) {
-				wipe_plan_disk(d, o && o->backup, &t);
-			} else {
-				/* sysfs-only inventory: libblkid reads just the disks to wipe */
-				struct hw_disk pd;
-
-				hw_disk_copy(d, &pd);
-				hw_probe_disk(&pd);
-				if (pd.probe_error) {
-					r = app_err_set(e, -EIO, "disk '%s': %s", d->path, pd.probe_error);
-					hw_disk_free(&pd);
-					goto fail;
-				}
-				wipe_plan_disk(&pd, o && o->backup, &t);
-				hw_disk_free(&pd);
-			}
-			t.key = xstrdup(x->key);
-			p.v = xrealloc(p.v, sizeof(*p.v) * (p.n + 1));
-			p.v[p.n++] = t;
+			/* sysfs-only inventory: libblkid reads just the disks to wipe, below */
+			pd = xrealloc(pd, sizeof(*pd) * (n_pd + 1));
+			hw_disk_copy(d, &pd[n_pd]);
+			keys = xrealloc(keys, sizeof(*keys) * (n_pd + 1));
+			keys[n_pd++] = x->key;
 		}
+	}
+	/* the disks are probed in parallel, like they are wiped: N disks take the
+	 * time of one */
+	if (!inv->probed)
+		run_parallel(pd, sizeof(*pd), n_pd, probe_worker);
+	for (size_t i = 0; i < n_pd; i++) {
+		struct wipe_target t;
+
+		if (pd[i].probe_error) {
+			r = app_err_set(e, -EIO, "disk '%s': %s", pd[i].path, pd[i].probe_error);
+			goto fail;
+		}
+		wipe_plan_disk(&pd[i], o && o->backup, &t);
+		t.key = xstrdup(keys[i]);
+		p.v = xrealloc(p.v, sizeof(*p.v) * (p.n + 1));
+		p.v[p.n++] = t;
 	}
 	if (only && !only_found) {
 		struct disk_claim c = { .path = only->path,
@@ -218,10 +256,12 @@ int wipe_plan_node(const struct model *m, const struct model_node *node, const s
 					only->path, node->name);
 		goto fail;
 	}
+	plan_disks_free(pd, keys, n_pd);
 	selector_result_free(&sr);
 	*ret = p;
 	return 0;
 fail:
+	plan_disks_free(pd, keys, n_pd);
 	selector_result_free(&sr);
 	wipe_plan_free(&p);
 	return r;
@@ -619,21 +659,7 @@ static void *wipe_worker(void *arg)
 
 static void run_jobs(struct job *jobs, size_t n, void *(*fn)(void *))
 {
-	pthread_t *th = xcalloc(n, sizeof(*th));
-	bool *started = xcalloc(n, sizeof(*started));
-
-	for (size_t i = 0; i < n; i++) {
-		if (jobs[i].res->rc < 0)
-			continue;
-		started[i] = pthread_create(&th[i], NULL, fn, &jobs[i]) == 0;
-		if (!started[i])
-			fn(&jobs[i]);
-	}
-	for (size_t i = 0; i < n; i++)
-		if (started[i])
-			pthread_join(th[i], NULL);
-	free(th);
-	free(started);
+	run_parallel(jobs, sizeof(*jobs), n, fn);
 }
 
 /* Version 2: each disk carries its identity (disk_identity: serial/WWID, or
