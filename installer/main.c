@@ -80,17 +80,6 @@ static void unknown_command(const char *name)
 /* The options appliance itself takes before a COMMAND; every other option follows its command. */
 static const char *const global_options[] = { "--help", "-h", "--version" };
 
-/* WORD is one of the space-separated WORDS. */
-static bool is_word_of(const char *word, const char *words)
-{
-	size_t n = strlen(word);
-
-	for (const char *p = words; n && (p = strstr(p, word)) != NULL; p += n)
-		if ((p == words || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
-			return true;
-	return false;
-}
-
 /* ARGV[1] is an option appliance does not take: name the global option meant, or the
  * command's option when a command follows (appliance --jsn validate). */
 static void unknown_global_option(int argc, char **argv)
@@ -105,7 +94,7 @@ static void unknown_global_option(int argc, char **argv)
 	const struct command *c = cmd ? find_command(cmd) : NULL;
 
 	if (!near && c && cmd[0] != '_' && opt[1] == '-') {
-		if (argc > 3 && c->doc && c->doc->subs && is_word_of(argv[3], c->doc->subs)) {
+		if (argc > 3 && c->doc && c->doc->subs && cmd_in_list(c->doc->subs, argv[3])) {
 			line = xasprintf("%s %s", cmd, argv[3]);
 			of_cmd = cmd_closest_option(line, opt);
 		}

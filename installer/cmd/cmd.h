@@ -152,6 +152,9 @@ int cmd_json_end(int rc);
 /* True if arg is -h or --help. */
 bool cmd_is_help(const char *arg);
 
+/* Is WORD one of the space-separated words of LIST (NULL: none)? */
+bool cmd_in_list(const char *list, const char *word);
+
 /* Option OPT's value V as a duration with its unit, read by the profile's parser (10s,
  * 500ms, 1m30s), from MIN_MS to MAX_MS: 0, or EXIT_USAGE after saying what is wrong (a bare
  * number: "did you mean '5s'?"). */

@@ -31,8 +31,7 @@ static const struct command *find(const char *name)
 	return NULL;
 }
 
-/* Is WORD one of the space-separated words of LIST? */
-static bool in_list(const char *list, const char *word)
+bool cmd_in_list(const char *list, const char *word)
 {
 	size_t n = strlen(word);
 
@@ -311,7 +310,7 @@ int cmd__complete(int argc, char **argv)
 		struct cmd_opt *own, *all = options_of(c, &own);
 		const struct cmd_opt *o = all;
 		for (; o->name; o++)
-			if (!sub || !o->subs || in_list(o->subs, sub))
+			if (!sub || !o->subs || cmd_in_list(o->subs, sub))
 				printf("%s\t%s\t%s\n", o->name, o->arg ? o->arg : "-", o->help);
 		printf("--help\t-\tthis help\n");
 		free(all);
