@@ -15,6 +15,7 @@
 #include "disk/disk.h"
 #include "base/err.h"
 #include "net/fetch.h"
+#include "image/cache.h"
 #include "image/image.h"
 #include "profile/model.h"
 #include "image/partition.h"
@@ -207,23 +208,9 @@ static int do_fetch(int argc, char **argv)
 			  key, pins);
 		goto out;
 	}
-	if (access(file, F_OK) == 0) {
-		if (image_file_sha256(file, have, &e) < 0) {
-			cmd_err(&e);
-			goto out;
-		}
-		if (r == 1 && strcmp(have, pinned) == 0) {
-			cmd_json_str("sha256", have);
-			cmd_json_str("source", "cache");
-			cmd_json_bool("recorded", false);
-			if (!cmd_json())
-				printf("image %s\n  cached  %s\n  sha256  %s (as pinned)\n", key, file, have);
-			rc = EXIT_OK;
-			goto out;
-		}
-		unlink(file); /* wrong bytes in the cache: fetch again */
-	}
 	{
+		/* the download-and-verify path install and pxe use; without a pin (trust on
+		 * first use) it downloads again and the hash is recorded below */
 		struct fetch_opts fo = {
 			.url = url,
 			.ca_file = ca,
@@ -232,25 +219,37 @@ static int do_fetch(int argc, char **argv)
 			.ctx = &pg,
 		};
 		const char *b = getenv("APPLIANCE_FETCH_BACKOFF_MS");
+		bool downloaded = false;
+		int g;
 
-		fetch_image_bounds(&m->talos.image, &fo);
 		if (b)
 			fo.backoff_ms = (unsigned)atoi(b);
-		if (mkdir_p(cache, 0755, &e) < 0 || fetch_file(&fo, file, &e) < 0) {
+		g = image_cache_get(&m->talos.image, &fo, file, r == 1 ? pinned : NULL, &downloaded, &e);
+		if (g < 0 || downloaded)
 			prog_end(&pg);
+		if (g == -EBADMSG) {
+			cmd_error("%s (the pin is in '%s')", e.msg, pins);
+			goto out;
+		}
+		if (g < 0) {
 			cmd_err(&e);
 			goto out;
 		}
-		prog_end(&pg);
+		if (!downloaded) {
+			cmd_json_str("sha256", pinned);
+			cmd_json_str("source", "cache");
+			cmd_json_bool("recorded", false);
+			if (!cmd_json())
+				printf("image %s\n  cached  %s\n  sha256  %s (as pinned)\n", key, file,
+				       pinned);
+			rc = EXIT_OK;
+			goto out;
+		}
 	}
-	if (image_file_sha256(file, have, &e) < 0) {
+	if (r == 1)
+		snprintf(have, sizeof(have), "%s", pinned);
+	else if (image_file_sha256(file, have, &e) < 0) {
 		cmd_err(&e);
-		goto out;
-	}
-	if (r == 1 && strcmp(have, pinned) != 0) {
-		unlink(file);
-		cmd_error("image from '%s' has sha256 %s, but '%s' pins %s; removed the download", url, have,
-			  pins, pinned);
 		goto out;
 	}
 	cmd_json_str("sha256", have);

@@ -175,7 +175,8 @@ static int image_prepare(const struct model *m, const char *cache_dir, const cha
 	url = image_url(m, sid);
 	name = image_cache_name(m, sid);
 	si->file = xasprintf("%s/%s", cache_dir, name);
-	r = image_cache_get(&m->talos.image, url, si->file, sha, ca_file, NULL, NULL, &downloaded, e);
+	r = image_cache_get(&m->talos.image, &(struct fetch_opts){ .url = url, .ca_file = ca_file }, si->file,
+			    sha, &downloaded, e);
 	if (r == 0) {
 		printf("pxe: image %s %s %s, sha256 %s as pinned: served to the nodes\n", si->key,
 		       downloaded ? "downloaded once into" : "in the cache,", si->file, sha);

@@ -70,7 +70,7 @@ printf 'pins:\n  "%s": %s\n' "$key" "$bad" >"$T/badpins.yaml"
 expect_fail "wrong pin: exit 1" 1 "$APPLIANCE" image fetch "$ROOT/profiles/demo.yaml" \
 	--set "talos.image.mirror=$NGINX_HTTP/" --set "talos.image.pins=$T/badpins.yaml" --cache "$T/cache3"
 last_has "wrong pin: message" \
-	"appliance: image from '$NGINX_HTTP/image/$key' has sha256 $want, but '$T/badpins.yaml' pins $bad; removed the download"
+	"^appliance: image from '$NGINX_HTTP/image/$key' has sha256 $want, pinned $bad; removed it \\(the pin is in '$T/badpins.yaml'\\)$"
 check "wrong pin: download removed" test ! -e "$T/cache3/$name"
 
 printf 'pins:\n  "%s": not-a-hash\n' "$key" >"$T/junkpins.yaml"

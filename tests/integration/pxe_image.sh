@@ -95,3 +95,33 @@ serve s5 --no-image
 [ -n "$SPORT" ] && ok "--no-image: the payload server is up" || not_ok "--no-image: the payload server is up"
 expect_out "--no-image: no image is served (404)" '^404$' curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SPORT/image/$key"
 check "--no-image: the nodes keep the profile's mirror" bash -c "cd '$T' && rm -rf y && mkdir y && cd y && cpio -idm --quiet <'$T/s5/site.cpio' && ! grep -q 'mirror=http://10.0.2.100' appliance/profile/set.args"
+kill "$SPID"
+wait "$SPID" 2>/dev/null
+
+# ---- trust on first use: `image fetch` and the pxe/install path agree ---------------------------------
+# image fetch downloads through image_cache_get, the path pxe and install take: without a pin
+# both refuse the image; a cached copy is never trusted for a first use (downloaded again);
+# the hash fetch records is the one the pxe/install path then accepts from the cache as is.
+# (The mirror serves the other bytes of the section above.)
+tsha=$(sha256sum <"$T/www/image/$key" | cut -d' ' -f1)
+tpins=$T/site/tofu-pins.yaml
+printf 'pins:\n' >"$tpins"
+echo stale >"$T/cache/$name"
+tfetch() { "$APPLIANCE" image fetch "$P" --set "talos.image.mirror=$NGINX_HTTP/" --set "talos.image.pins=$tpins" --cache "$T/cache" "$@"; }
+expect_rc_out "unpinned: image fetch refuses it" 1 "appliance: image '$key' is not pinned in '$tpins'; refusing to use it" tfetch
+serve s6 --set "talos.image.pins=$tpins" --allow-file "$tpins"
+expect_out "unpinned: pxe does not serve it either" "^pxe: image $key is not pinned in $tpins: not served; each node downloads it itself$" cat "$T/s6.log"
+kill "$SPID"
+wait "$SPID" 2>/dev/null
+n=$(fetches)
+expect_rc_out "trust on first use: image fetch records what the mirror serves now" 0 \
+	"^  sha256  $tsha \(trusted on first use, recorded in $tpins\)$" tfetch --trust-on-first-use
+check "... the stale cached copy was not trusted: fetched again" test "$(fetches)" -eq $((n + 1))
+check "... the cache holds the served bytes" cmp "$T/cache/$name" "$T/www/image/$key"
+check "... the pin is in the pins file" grep -q "$tsha" "$tpins"
+serve s7 --set "talos.image.pins=$tpins" --allow-file "$tpins"
+expect_out "pxe takes the first-use pin: the cached copy as pinned" \
+	"^pxe: image $key in the cache, $T/cache/$name, sha256 $tsha as pinned: served to the nodes$" cat "$T/s7.log"
+check "... without a new fetch" test "$(fetches)" -eq $((n + 1))
+expect_rc_out "image fetch again: from the cache, as pinned" 0 "^  sha256  $tsha \(as pinned\)$" tfetch
+check "... without a new fetch" test "$(fetches)" -eq $((n + 1))

@@ -11,19 +11,18 @@
 #include "base/util.h"
 #include "image/pin.h"
 
-int image_cache_get(const struct talos_image *im, const char *url, const char *dest, const char *want,
-		    const char *ca_file, fetch_progress_fn progress, void *ctx, bool *ret_downloaded,
-		    struct app_err *e)
+int image_cache_get(const struct talos_image *im, const struct fetch_opts *how, const char *dest,
+		    const char *want, bool *ret_downloaded, struct app_err *e)
 {
-	struct fetch_opts fo = { .url = url, .ca_file = ca_file, .progress = progress, .ctx = ctx };
+	struct fetch_opts fo = *how;
 	char have[65], *dir;
 	int r;
 
 	if (access(dest, F_OK) == 0) {
-		r = image_file_sha256(dest, have, e);
+		r = want ? image_file_sha256(dest, have, e) : 0;
 		if (r < 0)
 			return r;
-		if (strcmp(have, want) == 0) {
+		if (want && strcmp(have, want) == 0) {
 			if (ret_downloaded)
 				*ret_downloaded = false;
 			return 0;
@@ -39,13 +38,13 @@ int image_cache_get(const struct talos_image *im, const char *url, const char *d
 	r = fetch_file(&fo, dest, e);
 	if (r < 0)
 		return r;
-	r = image_file_sha256(dest, have, e);
+	r = want ? image_file_sha256(dest, have, e) : 0;
 	if (r < 0)
 		return r;
-	if (strcmp(have, want) != 0) {
+	if (want && strcmp(have, want) != 0) {
 		unlink(dest);
-		return app_err_set(e, -EBADMSG, "image from '%s' has sha256 %s, pinned %s; removed it", url,
-				   have, want);
+		return app_err_set(e, -EBADMSG, "image from '%s' has sha256 %s, pinned %s; removed it",
+				   fo.url, have, want);
 	}
 	if (ret_downloaded)
 		*ret_downloaded = true;

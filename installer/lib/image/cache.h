@@ -12,11 +12,13 @@ struct app_err;
 struct talos_image;
 
 /* dest holds the image whose sha256 is want (64 hex): kept when it already
- * matches; otherwise downloaded from url within the profile's bounds (im:
- * talos.image maxSize, fetchTimeout) and verified. A download that does not
- * match the pin is removed. *ret_downloaded (may be NULL) says which. */
-int image_cache_get(const struct talos_image *im, const char *url, const char *dest, const char *want,
-		    const char *ca_file, fetch_progress_fn progress, void *ctx, bool *ret_downloaded,
-		    struct app_err *e);
+ * matches; otherwise downloaded as how says (url, CA, progress, retries; its
+ * size and deadline are the profile's bounds, im: talos.image maxSize,
+ * fetchTimeout) and verified. A download that does not match the pin is
+ * removed. want NULL is trust on first use: there is no pin to keep a cached
+ * file by, so dest is downloaded again and its hash is the caller's to record.
+ * *ret_downloaded (may be NULL) says whether it was downloaded. */
+int image_cache_get(const struct talos_image *im, const struct fetch_opts *how, const char *dest,
+		    const char *want, bool *ret_downloaded, struct app_err *e);
 
 #endif

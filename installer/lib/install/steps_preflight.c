@@ -210,8 +210,11 @@ static int image_run(struct ctx *c, char *result, size_t n, struct app_err *e)
 			    c->image_file, c->image_sha);
 		return 0;
 	}
-	r = image_cache_get(&c->m->talos.image, c->image_url, c->image_file, c->image_sha, c->o->ca_file,
-			    fetch_progress, c, NULL, e);
+	r = image_cache_get(
+	    &c->m->talos.image,
+	    &(struct fetch_opts){
+		.url = c->image_url, .ca_file = c->o->ca_file, .progress = fetch_progress, .ctx = c },
+	    c->image_file, c->image_sha, NULL, e);
 	if (r < 0)
 		return r;
 	if (stat(c->image_file, &st) < 0)
