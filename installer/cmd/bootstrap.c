@@ -17,13 +17,6 @@
 #include "base/util.h"
 #include "base/json.h"
 
-/* Text for people; with --json the result object says it instead. */
-#define say(...)                             \
-	do {                                 \
-		if (!cmd_json())             \
-			printf(__VA_ARGS__); \
-	} while (0)
-
 /* --json: one config volume's fate in the configVolumes array */
 static void volume_json(struct buf *b, const char *node, const char *dev, const char *result)
 {
@@ -163,14 +156,14 @@ static int scrub_config_volumes(const struct model *m, const struct model_node *
 	cmd_json_bool("configVolumesKept", o->keep_volumes);
 
 	if (o->keep_volumes) {
-		say("config volumes: kept (--keep-config-volumes); they still hold each node's machine "
-		    "config and its secrets\n");
+		cmd_say("config volumes: kept (--keep-config-volumes); they still hold each node's machine "
+			"config and its secrets\n");
 		buf_free(&vj);
 		return 0;
 	}
 	if (!m->talos.config_delivery || strcmp(m->talos.config_delivery, "metal-iso") != 0) {
-		say("config volumes: none (talos.configDelivery is '%s')\n",
-		    m->talos.config_delivery ? m->talos.config_delivery : "none");
+		cmd_say("config volumes: none (talos.configDelivery is '%s')\n",
+			m->talos.config_delivery ? m->talos.config_delivery : "none");
 		buf_free(&vj);
 		return 0;
 	}
@@ -205,7 +198,8 @@ static int scrub_config_volumes(const struct model *m, const struct model_node *
 
 			if (r == -ENOENT) {
 				/* a re-run after the partition was dropped */
-				say("config volume: %s on %s not found (already scrubbed and its partition "
+				cmd_say(
+				    "config volume: %s on %s not found (already scrubbed and its partition "
 				    "dropped; if that is not its name, give --config-volume DEV)\n",
 				    dev, n->name);
 				volume_json(&vj, n->name, dev, "absent");
@@ -217,7 +211,8 @@ static int scrub_config_volumes(const struct model *m, const struct model_node *
 				volume_json(&vj, n->name, dev, "failed");
 				failed++;
 			} else {
-				say("config volume: %s on %s overwritten with zeroes, partition dropped\n",
+				cmd_say(
+				    "config volume: %s on %s overwritten with zeroes, partition dropped\n",
 				    dev, n->name);
 				volume_json(&vj, n->name, dev, "scrubbed");
 			}
@@ -229,10 +224,10 @@ static int scrub_config_volumes(const struct model *m, const struct model_node *
 	cmd_json_raw("configVolumes", vj.data);
 	buf_free(&vj);
 	if (o->endpoint && m->n_nodes > 1)
-		say("config volumes: only %s was reachable through --endpoint; the other nodes' config "
-		    "volumes were not scrubbed (without --endpoint each node is reached at its "
-		    "address)\n",
-		    boot->name);
+		cmd_say("config volumes: only %s was reachable through --endpoint; the other nodes' config "
+			"volumes were not scrubbed (without --endpoint each node is reached at its "
+			"address)\n",
+			boot->name);
 	return failed ? -EIO : 0;
 }
 
@@ -312,7 +307,7 @@ int cmd_bootstrap(int argc, char **argv)
 		cmd_json_str("node", node->name);
 		cmd_json_str("host", host);
 		cmd_json_int("port", port);
-		say("bootstrap: node %s, Talos API %s:%d\n", node->name, host, port);
+		cmd_say("bootstrap: node %s, Talos API %s:%d\n", node->name, host, port);
 		fflush(stdout);
 		if (talosapi_bootstrap(&tn, &rt, &res, &e) < 0) {
 			cmd_error("bootstrap of node '%s' failed: %s", node->name, e.msg);
@@ -321,10 +316,10 @@ int cmd_bootstrap(int argc, char **argv)
 		cmd_json_str("etcd",
 			     res == TALOSAPI_ALREADY_BOOTSTRAPPED ? "already-bootstrapped" : "bootstrapped");
 		if (res == TALOSAPI_ALREADY_BOOTSTRAPPED)
-			say("etcd: already bootstrapped on %s (ALREADY_EXISTS); not bootstrapped again\n",
-			    node->name);
+			cmd_say("etcd: already bootstrapped on %s (ALREADY_EXISTS); not bootstrapped again\n",
+				node->name);
 		else
-			say("etcd: bootstrapped on %s\n", node->name);
+			cmd_say("etcd: bootstrapped on %s\n", node->name);
 		fflush(stdout);
 		if (talosapi_kubeconfig(&tn, &rt, &kube, &e) < 0) {
 			cmd_error("kubeconfig from node '%s': %s", node->name, e.msg);
@@ -341,8 +336,8 @@ int cmd_bootstrap(int argc, char **argv)
 		}
 		cmd_json_str("kubeconfig", out_path);
 		cmd_json_bool("kubeconfigServerIsVip", r > 0);
-		say("kubeconfig: %s (%zu bytes, mode 0600)%s\n", out_path, kube.len,
-		    r > 0 ? "; its server is the VIP, which the API server's certificate names" : "");
+		cmd_say("kubeconfig: %s (%zu bytes, mode 0600)%s\n", out_path, kube.len,
+			r > 0 ? "; its server is the VIP, which the API server's certificate names" : "");
 
 		if (scrub_config_volumes(m, node, &o, host, port, &creds, &rt) < 0)
 			goto out;

@@ -148,6 +148,12 @@ void cmd_json_bool(const char *key, bool value);
 void cmd_json_raw(const char *key, const char *json); /* an array or object the caller built */
 void cmd_json_error(const char *msg);
 int cmd_json_end(int rc);
+/* printf for the text output: nothing while --json is on (the result says it) */
+#define cmd_say(...)                         \
+	do {                                 \
+		if (!cmd_json())             \
+			printf(__VA_ARGS__); \
+	} while (0)
 
 /* True if arg is -h or --help. */
 bool cmd_is_help(const char *arg);

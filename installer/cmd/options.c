@@ -214,6 +214,8 @@ const struct cmd_doc cmd_doc_pxe = {
 		  "show the plan and ask on the console instead of installing unattended" },
 		{ "--serve", "IFACE", NULL,
 		  "then run dnsmasq on IFACE in the foreground (root; Ctrl-C stops)" },
+		{ "--json", NULL, NULL,
+		  "the result as one JSON object (serving: one event a line, the result last)" },
 		END },
 };
 

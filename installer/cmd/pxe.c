@@ -18,62 +18,90 @@
 #include "profile/model.h"
 #include "pxe/pxe.h"
 #include "pxe/pxe_serve.h"
+#include "base/json.h"
 #include "talos/talos_schematic.h"
 #include "base/util.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: appliance pxe PROFILE --out DIR [--site FILE]... [--set KEY=VALUE]...\n"
-		"       [--live DIR] [--ipxe DIR] [--netboot DIR] [--secrets FILE [--payload-url URL]]\n"
-		"       [--allow-file PATH]... [--kernel-args ARGS] [--interactive]\n"
-		"       [--serve IFACE] [--listen ADDR:PORT] [--approve] [--cache DIR] [--ca-file FILE]\n"
-		"       [--no-image]\n\n"
-		"Write a PXE tree for the profile's nodes into DIR: iPXE scripts (one per node MAC\n"
-		"and a default that lets the live system identify the machine), the live system's\n"
-		"kernel and initramfs, the profile as a second initramfs (site.cpio), GRUB network\n"
-		"boot config, and a dnsmasq config in proxy-DHCP mode with TFTP for BIOS\n"
-		"(undionly.kpxe) and UEFI (ipxe.efi). Nothing in DIR is secret.\n\n"
-		"With --secrets, each node's machine config is rendered here (as 'appliance talos gen'\n"
-		"does) and packed with only the secrets that config itself carries into\n"
-		"DIR.payloads/NODE.cpio (0700/0600, outside DIR). The live system fetches its payload\n"
-		"over HTTP from URL/<its MAC>; the payload server hands each out once.\n\n"
-		"options:\n"
-		"  --out DIR          the tree (TFTP root); created\n"
-		"  --live DIR         vmlinuz + initrd.img of the live system (default $APPLIANCE_LIVE_DIR,\n"
-		"                     PREFIX/share/appliance/live, or build/iso/live from 'make iso')\n"
-		"  --ipxe DIR         undionly.kpxe + ipxe.efi (default /usr/lib/ipxe)\n"
-		"  --netboot DIR      grub-mknetdir output for UEFI GRUB network boot (default: the live\n"
-		"                     dir's ../netboot when present)\n"
-		"  --secrets FILE     the site's Talos secrets bundle (appliance talos secrets): node\n"
-		"                     payloads are rendered from it; it never leaves this machine\n"
-		"  --payload-url URL  where nodes fetch their payload (default with --serve: http://IFACE\n"
-		"                     address:8069/)\n"
-		"  --allow-file PATH  the profile may name this absolute path outside its folder\n"
-		"                     (file: secrets, pins); repeatable. Relative paths leaving the\n"
-		"                     folder are always refused\n"
-		"  --kernel-args ARGS appended to every kernel command line\n"
-		"  --interactive      show the plan and ask on the console instead of installing unattended\n"
-		"  --serve IFACE      then run dnsmasq on IFACE and the payload server in the foreground\n"
-		"                     (root; Ctrl-C stops)\n"
-		"  --listen ADDR:PORT where the payload server listens (default with --serve: IFACE's\n"
-		"                     address, port 8069); alone (without --serve) it runs only the\n"
-		"                     payload server, for a site whose TFTP is served elsewhere\n"
-		"  --approve          ask on this terminal before each payload leaves (no terminal: refuse)\n"
-		"  --cache DIR        this machine's image cache: the payload server also serves the\n"
-		"                     profile's pinned Talos image from it (downloaded once and verified\n"
-		"                     here first) and the nodes fetch it from URL/image/KEY, not from the\n"
-		"                     internet (default $APPLIANCE_STATE_DIR/cache or\n"
-		"                     /var/lib/appliance/cache)\n"
-		"  --ca-file FILE     extra CA bundle for an https image mirror\n"
-		"  --no-image         do not serve the image: every node downloads it itself\n"
-		"  --site FILE, --set KEY=VALUE   profile overlays (packed into site.cpio too; a --set\n"
-		"                     path names a file as the live system sees it)\n\n"
-		"The payload server logs every request (time, client address, MAC, node, verdict). A\n"
-		"second request for a node is refused (HTTP 410) and reported: re-run appliance pxe to\n"
-		"re-arm a node. See docs/security.md.\n"
-		"exit codes: 0 ok, 1 the tree could not be written or a server not run, 2 usage/invalid "
-		"profile\n");
+	fprintf(f, "usage: appliance pxe PROFILE --out DIR [--site FILE]... [--set KEY=VALUE]...\n"
+		   "       [--live DIR] [--ipxe DIR] [--netboot DIR]\n"
+		   "       [--secrets FILE [--payload-url URL]] [--allow-file PATH]...\n"
+		   "       [--kernel-args ARGS] [--interactive] [--serve IFACE]\n"
+		   "       [--listen ADDR:PORT] [--approve] [--cache DIR] [--ca-file FILE]\n"
+		   "       [--no-image] [--json]\n\n"
+		   "Write a PXE tree for the profile's nodes into DIR: iPXE scripts (one per node\n"
+		   "MAC and a default that lets the live system identify the machine), the live\n"
+		   "system's kernel and initramfs, the profile as a second initramfs\n"
+		   "(site.cpio), GRUB network boot config, and a dnsmasq config in proxy-DHCP\n"
+		   "mode with TFTP for BIOS (undionly.kpxe) and UEFI (ipxe.efi). Nothing in DIR\n"
+		   "is secret.\n\n"
+		   "With --secrets, each node's machine config is rendered here (as 'appliance\n"
+		   "talos gen' does) and packed with only the secrets that config itself carries\n"
+		   "into DIR.payloads/NODE.cpio (0700/0600, outside DIR). The live system\n"
+		   "fetches its payload over HTTP from URL/<its MAC>; the payload server hands\n"
+		   "each out once.\n\n"
+		   "options:\n"
+		   "  --out DIR          the tree (TFTP root); created\n"
+		   "  --live DIR         vmlinuz + initrd.img of the live system (default\n"
+		   "                     $APPLIANCE_LIVE_DIR, PREFIX/share/appliance/live, or\n"
+		   "                     build/iso/live from 'make iso')\n"
+		   "  --ipxe DIR         undionly.kpxe + ipxe.efi (default /usr/lib/ipxe)\n"
+		   "  --netboot DIR      grub-mknetdir output for UEFI GRUB network boot\n"
+		   "                     (default: the live dir's ../netboot when present)\n"
+		   "  --secrets FILE     the site's Talos secrets bundle (appliance talos\n"
+		   "                     secrets): node payloads are rendered from it; it never\n"
+		   "                     leaves this machine\n"
+		   "  --payload-url URL  where nodes fetch their payload (default with --serve:\n"
+		   "                     http://IFACE address:8069/)\n"
+		   "  --allow-file PATH  the profile may name this absolute path outside its\n"
+		   "                     folder (file: secrets, pins); repeatable. Relative paths\n"
+		   "                     leaving the folder are always refused\n"
+		   "  --kernel-args ARGS appended to every kernel command line\n"
+		   "  --interactive      show the plan and ask on the console instead of\n"
+		   "                     installing unattended\n"
+		   "  --serve IFACE      then run dnsmasq on IFACE and the payload server in the\n"
+		   "                     foreground (root; Ctrl-C stops)\n"
+		   "  --listen ADDR:PORT where the payload server listens (default with --serve:\n"
+		   "                     IFACE's address, port 8069); alone (without --serve) it\n"
+		   "                     runs only the payload server, for a site whose TFTP is\n"
+		   "                     served elsewhere\n"
+		   "  --approve          ask on this terminal before each payload leaves (no\n"
+		   "                     terminal: refuse)\n"
+		   "  --cache DIR        this machine's image cache: the payload server also\n"
+		   "                     serves the profile's pinned Talos image from it\n"
+		   "                     (downloaded once and verified here first) and the nodes\n"
+		   "                     fetch it from URL/image/KEY, not from the internet\n"
+		   "                     (default $APPLIANCE_STATE_DIR/cache or\n"
+		   "                     /var/lib/appliance/cache)\n"
+		   "  --ca-file FILE     extra CA bundle for an https image mirror\n"
+		   "  --no-image         do not serve the image: every node downloads it itself\n"
+		   "  --json             the result as one JSON object on stdout (tree, payloads\n"
+		   "                     with the names of their secrets, never a value; also on\n"
+		   "                     failure); serving, first one event object a line\n"
+		   "                     (listening, ready, request), the result last\n"
+		   "  --site FILE, --set KEY=VALUE   profile overlays (packed into site.cpio too;\n"
+		   "                     a --set path names a file as the live system sees it)\n\n"
+		   "The payload server logs every request (time, client address, MAC, node,\n"
+		   "verdict). A second request for a node is refused (HTTP 410) and reported:\n"
+		   "re-run appliance pxe to re-arm a node. See docs/security.md.\n\n"
+		   "examples:\n"
+		   "  appliance pxe site.yaml --out /srv/tftp --secrets talos-secrets.yaml \\\n"
+		   "      --serve eth0\n"
+		   "  appliance pxe site.yaml --out /srv/tftp --json | jq .files\n\n"
+		   "exit codes: 0 ok, 1 the tree could not be written or a server not run,\n"
+		   "2 usage/invalid profile\n");
+}
+
+/* --json while serving: {"event":NAME, then FIELDS (a JSON fragment
+ * starting with ','), one line each, flushed at once */
+static void event_json(const char *name, const char *fields)
+{
+	fputs("{\"event\":", stdout);
+	json_str(stdout, name);
+	fputs(fields, stdout);
+	fputs("}\n", stdout);
+	fflush(stdout);
 }
 
 static volatile sig_atomic_t stop_flag;
@@ -92,8 +120,20 @@ static void serve_log(void *ctx, const struct pxe_serve_event *ev)
 		    strcmp(ev->verdict, "bad-request") != 0;
 
 	(void)ctx;
-	printf("pxe-serve: %s client %s mac %s node %s: %s (HTTP %d): %s\n", ev->time, ev->client, ev->mac,
-	       ev->node, ev->verdict, ev->status, ev->detail);
+	if (cmd_json()) {
+		struct buf b = { 0 };
+		const char *k[] = { "time", "client", "mac", "node", "verdict", "detail" };
+		const char *v[] = { ev->time, ev->client, ev->mac, ev->node, ev->verdict, ev->detail };
+		for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+			buf_printf(&b, ",\"%s\":", k[i]);
+			json_buf_str(&b, v[i]);
+		}
+		buf_printf(&b, ",\"status\":%d", ev->status);
+		event_json("request", b.data);
+		buf_free(&b);
+	}
+	cmd_say("pxe-serve: %s client %s mac %s node %s: %s (HTTP %d): %s\n", ev->time, ev->client, ev->mac,
+		ev->node, ev->verdict, ev->status, ev->detail);
 	fflush(stdout);
 	if (loud)
 		fprintf(stderr, "appliance pxe: !!! %s: %s from %s (mac %s): %s\n", ev->time, ev->verdict,
@@ -165,9 +205,11 @@ static int image_prepare(const struct model *m, const char *cache_dir, const cha
 	si->key = image_pin_key(m, sid);
 	pins = m->talos.image.pins ? model_path(m, m->talos.image.pins) : NULL;
 	r = pins ? image_pin_lookup(pins, si->key, sha, e) : 0;
+	cmd_json_str("imageKey", si->key);
+	cmd_json_bool("imageServed", r > 0);
 	if (r == 0) {
-		printf("pxe: image %s is not pinned%s%s: not served; each node downloads it itself\n",
-		       si->key, pins ? " in " : "", pins ? pins : "");
+		cmd_say("pxe: image %s is not pinned%s%s: not served; each node downloads it itself\n",
+			si->key, pins ? " in " : "", pins ? pins : "");
 		goto out;
 	}
 	if (r < 0)
@@ -178,8 +220,10 @@ static int image_prepare(const struct model *m, const char *cache_dir, const cha
 	r = image_cache_get(&m->talos.image, &(struct fetch_opts){ .url = url, .ca_file = ca_file }, si->file,
 			    sha, &downloaded, e);
 	if (r == 0) {
-		printf("pxe: image %s %s %s, sha256 %s as pinned: served to the nodes\n", si->key,
-		       downloaded ? "downloaded once into" : "in the cache,", si->file, sha);
+		cmd_json_str("imageFile", si->file);
+		cmd_json_str("imageSha256", sha);
+		cmd_say("pxe: image %s %s %s, sha256 %s as pinned: served to the nodes\n", si->key,
+			downloaded ? "downloaded once into" : "in the cache,", si->file, sha);
 		r = 1;
 	}
 out:
@@ -226,8 +270,8 @@ static int serve(const struct model *m, const struct pxe_opts *o, const struct p
 			cmd_error("fork: %s", strerror(errno));
 			return EXIT_FAIL;
 		}
-		printf("pxe: serving %s on %s (proxy-DHCP for %s, TFTP) as user %s; Ctrl-C stops\n", o->out,
-		       iface, m->site.lan_cidr, user);
+		cmd_say("pxe: serving %s on %s (proxy-DHCP for %s, TFTP) as user %s; Ctrl-C stops\n", o->out,
+			iface, m->site.lan_cidr, user);
 	}
 	if (lfd >= 0) {
 		struct pxe_serve_opts so = {
@@ -247,8 +291,14 @@ static int serve(const struct model *m, const struct pxe_opts *o, const struct p
 			fprintf(stderr,
 				"appliance pxe: !!! --approve and no terminal: every payload request will "
 				"be refused\n");
-		printf("pxe: payload server ready: %zu payloads, each handed out once%s\n", res->payloads.n,
-		       approve ? " after the operator approves it here" : "");
+		if (cmd_json()) {
+			char *f = xasprintf(",\"payloads\":%zu,\"approve\":%s", res->payloads.n,
+					    approve ? "true" : "false");
+			event_json("ready", f);
+			free(f);
+		}
+		cmd_say("pxe: payload server ready: %zu payloads, each handed out once%s\n", res->payloads.n,
+			approve ? " after the operator approves it here" : "");
 		fflush(stdout);
 		if (pxe_serve_run(&so, lfd, &e) < 0) {
 			cmd_err(&e);
@@ -273,6 +323,46 @@ static int serve(const struct model *m, const struct pxe_opts *o, const struct p
 	return rc;
 }
 
+/* --json: the tree, each node's payload (names of the secrets it carries,
+ * never their values) and where nodes fetch it */
+static void pxe_json_tree(const struct model *m, const struct pxe_opts *o, const struct pxe_result *res)
+{
+	struct buf b = { 0 };
+
+	if (!cmd_json())
+		return;
+	cmd_json_str("out", o->out);
+	cmd_json_int("files", (long long)res->files.n);
+	cmd_json_int("nodeScripts", (long long)res->n_node_scripts);
+	cmd_json_int("nodes", (long long)m->n_nodes);
+	cmd_json_bool("netboot", o->netboot_dir != NULL);
+	cmd_json_bool("unattended", !o->interactive);
+	cmd_json_str("payloadUrl", o->secrets ? o->payload_url : NULL);
+	buf_puts(&b, "[");
+	for (size_t i = 0; i < res->payloads.n; i++) {
+		const struct pxe_payload_info *p = &res->payloads.v[i];
+		const struct model_node *n = model_node_by_name(m, p->node);
+		char *file = xasprintf("%s/%s.cpio", res->payloads.dir, p->node);
+		buf_puts(&b, i ? ",{\"node\":" : "{\"node\":");
+		json_buf_str(&b, p->node);
+		buf_puts(&b, ",\"file\":");
+		json_buf_str(&b, file);
+		buf_printf(&b, ",\"bytes\":%zu,\"role\":", p->bytes);
+		json_buf_str(&b, n ? n->role_text : NULL);
+		buf_puts(&b, ",\"secrets\":[");
+		for (size_t k = 0; k < p->secrets.n; k++) {
+			if (k)
+				buf_puts(&b, ",");
+			json_buf_str(&b, p->secrets.v[k]);
+		}
+		buf_puts(&b, "]}");
+		free(file);
+	}
+	buf_puts(&b, "]");
+	cmd_json_raw("payloads", b.data);
+	buf_free(&b);
+}
+
 int cmd_pxe(int argc, char **argv)
 {
 	struct profile_opts po = { 0 };
@@ -288,6 +378,7 @@ int cmd_pxe(int argc, char **argv)
 	bool approve = false, no_image = false;
 	int n_allow = 0, rc = EXIT_USAGE, r, lfd = -1, port = 0;
 
+	cmd_json_begin(argc, argv, "pxe");
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char **dst = NULL;
@@ -314,6 +405,8 @@ int cmd_pxe(int argc, char **argv)
 			no_image = true;
 			continue;
 		}
+		if (strcmp(a, "--json") == 0) /* the result object (cmd/result.c) */
+			continue;
 		if (strcmp(a, "--out") == 0)
 			dst = &o.out;
 		else if (strcmp(a, "--live") == 0)
@@ -456,29 +549,41 @@ int cmd_pxe(int argc, char **argv)
 		rc = e.code == -EINVAL || e.code == -EPERM ? EXIT_USAGE : EXIT_FAIL;
 		goto out;
 	}
-	printf("pxe: wrote %zu files to %s: %zu node scripts (%zu nodes), boot.ipxe, site.cpio, "
-	       "dnsmasq.conf%s\n",
-	       res.files.n, o.out, res.n_node_scripts, m->n_nodes,
-	       o.netboot_dir ? ", grub/ (UEFI netboot)" : "");
+	pxe_json_tree(m, &o, &res);
+	cmd_say("pxe: wrote %zu files to %s: %zu node scripts (%zu nodes), boot.ipxe, site.cpio, "
+		"dnsmasq.conf%s\n",
+		res.files.n, o.out, res.n_node_scripts, m->n_nodes,
+		o.netboot_dir ? ", grub/ (UEFI netboot)" : "");
 	for (size_t i = 0; i < res.payloads.n; i++) {
 		const struct pxe_payload_info *p = &res.payloads.v[i];
 		const struct model_node *n = model_node_by_name(m, p->node);
-		printf("pxe: payload %s/%s.cpio (0600, %zu bytes): %s machine config", res.payloads.dir,
-		       p->node, p->bytes, n && n->role_text ? n->role_text : "");
+		cmd_say("pxe: payload %s/%s.cpio (0600, %zu bytes): %s machine config", res.payloads.dir,
+			p->node, p->bytes, n && n->role_text ? n->role_text : "");
 		for (size_t k = 0; k < p->secrets.n; k++)
-			printf("%s%s", k ? ", " : " + secrets ", p->secrets.v[k]);
-		printf("\n");
+			cmd_say("%s%s", k ? ", " : " + secrets ", p->secrets.v[k]);
+		cmd_say("\n");
 	}
 	if (o.secrets)
-		printf("pxe: nodes fetch their payload from %s<mac>, once each\n", o.payload_url);
+		cmd_say("pxe: nodes fetch their payload from %s<mac>, once each\n", o.payload_url);
 	else
-		printf("pxe: no --secrets: no node payloads (an install needs one; the live system can still "
-		       "check and identify)\n");
-	printf("pxe: nodes install %s; serve with: appliance pxe ... --serve IFACE\n",
-	       o.interactive ? "after a question on their console" : "unattended");
+		cmd_say(
+		    "pxe: no --secrets: no node payloads (an install needs one; the live system can still "
+		    "check and identify)\n");
+	cmd_say("pxe: nodes install %s; serve with: appliance pxe ... --serve IFACE\n",
+		o.interactive ? "after a question on their console" : "unattended");
+	if (listen_at && o.secrets && cmd_json()) {
+		char *addr = xasprintf("%.*s:%d", (int)strcspn(listen_at, ":"), listen_at, port);
+		struct buf f = { 0 };
+		buf_puts(&f, ",\"address\":");
+		json_buf_str(&f, addr);
+		cmd_json_str("listen", addr);
+		event_json("listening", f.data);
+		buf_free(&f);
+		free(addr);
+	}
 	if (listen_at && o.secrets)
-		printf("pxe: payload server listening on %.*s:%d\n", (int)strcspn(listen_at, ":"), listen_at,
-		       port);
+		cmd_say("pxe: payload server listening on %.*s:%d\n", (int)strcspn(listen_at, ":"), listen_at,
+			port);
 	fflush(stdout);
 	rc = EXIT_OK;
 	if (serve_if || lfd >= 0)

@@ -305,3 +305,37 @@ expect_out "--approve asked on the terminal, naming node, MAC and client" \
 check "--approve, operator says n: not marked served" test ! -e "$T/ap.payloads/demo-3.served"
 expect_out "--approve, operator says y: 200" '^status=200$' /usr/bin/python3 "$ROOT/tests/lib/pty_answer.py" y /52-54-00-12-34-03 "$T/pty-y.log" -- "${APPROVE[@]}"
 check "--approve, operator says y: marked served" test -e "$T/ap.payloads/demo-3.served"
+
+# ---- --json (issue 20): the tree as one result object; serving, one event a line ----
+"$APPLIANCE" pxe "$P" --out "$T/pj" "${ARGS[@]}" --secrets "$B" --payload-url "$URL" --no-image --json >"$T/pj.json" 2>"$T/pj.err"
+check "pxe --json: exit 0" test $? -eq 0
+json_check "pxe --json: out, counts, payloads with the names of their secrets, payloadUrl" "$T/pj.json" \
+	"d['command'] == 'pxe' and d['ok'] and d['out'] == '$T/pj' and d['nodes'] == 3 and d['nodeScripts'] == 3 and d['payloadUrl'] == '$URL' and [p['node'] for p in d['payloads']] == ['demo-1', 'demo-2', 'demo-3'] and d['payloads'][0]['secrets'] == ['nasUsername', 'nasPassword'] and d['payloads'][1]['secrets'] == [] and d['payloads'][0]['file'] == '$T/pj.payloads/demo-1.cpio'"
+check "pxe --json: no secret value or key in it" bash -c "! grep -qFf '$T/needles.txt' '$T/pj.json'"
+"$APPLIANCE" pxe "$P" "${ARGS[@]}" --json >"$T/pjf.json" 2>/dev/null
+check "pxe --json without --out: exit 2" test $? -eq 2
+json_check "pxe --json usage error: valid JSON with the error" "$T/pjf.json" "not d['ok'] and d['exit'] == 2 and '--out' in d['error']"
+"$APPLIANCE" pxe "$P" --out "$T/pj2" "${ARGS[@]}" --secrets "$T/none.yaml" --payload-url "$URL" --no-image --json >"$T/pjb.json" 2>/dev/null
+check "pxe --json, missing bundle: non-zero exit" test $? -ne 0
+json_check "pxe --json failure: valid JSON naming the bundle" "$T/pjb.json" "not d['ok'] and d['exit'] != 0 and 'none.yaml' in d['error']"
+# serving on 127.0.0.1 (no image: nothing is downloaded): events a line each, the result last
+setsid -w "$APPLIANCE" pxe "$P" --out "$T/pjs" "${ARGS[@]}" --secrets "$B" --listen 127.0.0.1:0 --payload-url "$URL" \
+	--no-image --json >"$T/pjs.out" 2>"$T/pjs.err" </dev/null &
+PJ=$!
+at_exit "kill $PJ 2>/dev/null"
+for _ in $(seq 100); do grep -q '"event":"ready"' "$T/pjs.out" 2>/dev/null && break; sleep 0.1; done
+PORT=$(python3 -c 'import json, sys
+for l in open(sys.argv[1]):
+    d = json.loads(l)
+    if d.get("event") == "listening": print(d["address"].rsplit(":", 1)[1])' "$T/pjs.out")
+expect_out "pxe --listen --json: demo-2's payload is served (200)" '^200$' get 52-54-00-12-34-02 j
+for _ in $(seq 50); do grep -q '"event":"request"' "$T/pjs.out" && break; sleep 0.1; done
+kill "$PJ"
+wait "$PJ" 2>/dev/null
+check "pxe --listen --json: every line of stdout is one JSON object" python3 -c 'import json, sys
+[json.loads(l) for l in open(sys.argv[1])]' "$T/pjs.out"
+check "pxe --listen --json: the request event names node, MAC and verdict" python3 -c 'import json, sys
+ev = [json.loads(l) for l in open(sys.argv[1])]
+r = [e for e in ev if e.get("event") == "request"]
+assert r and r[0]["node"] == "demo-2" and r[0]["verdict"] == "sent" and r[0]["status"] == 200, r
+assert ev[-1]["command"] == "pxe" and ev[-1]["listen"].startswith("127.0.0.1:"), ev[-1]' "$T/pjs.out"
