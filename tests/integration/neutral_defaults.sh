@@ -10,10 +10,10 @@ A=$APPLIANCE
 
 # What names the production site (spec/immich-deployment.md, spec/site.md): its bucket and
 # S3 service, LAN, NAS volumes and share, repository, domains, place, vault paths, MinIO,
-# shared Flux sources, node names, gateway namespace and names, LB range.
+# shared Flux sources, NVMe-only pool, node names, gateway namespace and names.
 PROD='keiretsu|digitaloceanspaces|nyc3|192\.168\.50\.|unas|home-kubernetes|rajsingh|lukehouge|robbinsdale'
 PROD+='|vaults/K8s|minio-hl|immich-postgres-backups|common-settings|common-secrets|America/Chicago'
-PROD+='|\b(tank|titan|stone|silver)\b|namespace: home$|name: ts$|- ts$|\bts\b.*gateway|share: k8s$|: pics$'
+PROD+='|replicated-nvme|deviceClass: nvme|\b(tank|titan|stone|silver)\b|namespace: home$|name: ts$|- ts$|\bts\b.*gateway|share: k8s$|: pics$'
 
 # ---- init: only what the enabled components need ----------------------------------------------
 "$A" init --site lake --nodes 3 --out "$T/site.yaml" 2>/dev/null

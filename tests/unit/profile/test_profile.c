@@ -196,7 +196,7 @@ static void test_load_binds_spec_defaults(void **state)
 			    "ghcr.io/tensorchord/cloudnative-vectorchord:15-0.3.0");
 	assert_string_equal(m->apps.immich.database.size.text, "8Gi");
 	assert_true(m->apps.immich.database.size.bytes == 8ULL << 30);
-	assert_string_equal(m->apps.immich.database.storage_class, "ceph-block-replicated-nvme");
+	assert_string_equal(m->apps.immich.database.storage_class, "ceph-block");
 	assert_string_equal(m->apps.immich.database.backup_schedule, "0 0 23 * * *");
 	assert_string_equal(m->apps.immich.database.primary.destination_path,
 			    "s3://test-backups/${LOCATION}/immich/");
