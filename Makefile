@@ -19,7 +19,8 @@ DEPS_FUZZ := build/.deps-build+fuzz
 DEPS_ALL := build/.deps-build+demo+test+iso+fuzz
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+# libsmbclient is not linked: nas/smbload.c loads it on first use (samba's libraries slow every start)
+PKG_LIBS = $(shell pkg-config --libs $(filter-out smbclient,$(PKGS)) 2>/dev/null) -lpthread -ldl
 CFLAGS ?= -O2 -g
 WARNFLAGS := -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wshadow -Wformat=2 \
 	-Wmissing-prototypes -Wstrict-prototypes -Wvla -fno-strict-aliasing

@@ -146,12 +146,20 @@ add_file /etc/samba/smb.conf "$W/smb.conf" 0644
 [ -f /etc/ssl/certs/ca-certificates.crt ] && add_file /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt 0644
 
 # ---- the appliance, mdadm, lvm and their shared libraries ---------------
-add_bin() { # add_bin DEST SRC: a program and every library ldd lists for it
-	add_file "$1" "$2" 0755
-	ldd "$2" | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u >"$W/libs"
+add_libs_of() { # add_libs_of FILE: every library ldd lists for FILE
+	ldd "$1" | awk '/=> \// {print $3} /^\t\/[^ ]+ \(/ {print $1}' | sort -u >"$W/libs"
 	while read -r l; do add_lib "$l"; done <"$W/libs"
 }
+add_bin() { # add_bin DEST SRC: a program and every library ldd lists for it
+	add_file "$1" "$2" 0755
+	add_libs_of "$2"
+}
 add_bin /usr/bin/appliance "$APP"
+# libsmbclient is dlopen()ed on first use (installer/lib/nas/smbload.c), so ldd does not list it
+smb=$(PATH=$PATH:/sbin:/usr/sbin ldconfig -p | awk '$1 == "libsmbclient.so.0" && /x86-64/ {print $NF; exit}')
+[ -n "$smb" ] || die "libsmbclient.so.0 not found (install libsmbclient-dev: make deps)"
+add_lib "$smb"
+add_libs_of "$smb"
 add_lib /lib64/ld-linux-x86-64.so.2
 # md RAID and LVM on a disk hold it (the safety policy refuses it): the live
 # shell can inspect and stop them (mdadm --stop, vgchange -an) before a wipe.

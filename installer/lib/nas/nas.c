@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libsmbclient.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "base/err.h"
+#include "nas/smbload.h"
 #include "base/json.h"
 #include "profile/model.h"
 #include "profile/secret.h"
@@ -136,7 +136,7 @@ struct conn {
 static void auth_fn(SMBCCTX *ctx, const char *srv, const char *shr, char *wg, int wglen, char *un, int unlen,
 		    char *pw, int pwlen)
 {
-	struct conn *c = smbc_getOptionUserData(ctx);
+	struct conn *c = SMBC(smbc_getOptionUserData)(ctx);
 
 	(void)srv;
 	(void)shr;
@@ -179,22 +179,22 @@ static char *conn_url(const struct conn *c, const char *path)
 /* A libsmbclient context; min_proto is the client's minimum dialect. */
 static SMBCCTX *new_ctx(struct conn *c, const char *min_proto)
 {
-	SMBCCTX *ctx = smbc_new_context();
+	SMBCCTX *ctx = SMBC(smbc_new_context)();
 
 	if (!ctx)
 		return NULL;
-	smbc_setDebug(ctx, 0);
-	smbc_setOptionDebugToStderr(ctx, 1);
-	smbc_setOptionUserData(ctx, c);
-	smbc_setFunctionAuthDataWithContext(ctx, auth_fn);
-	smbc_setTimeout(ctx, (int)c->timeout_ms);
-	smbc_setPort(ctx, (uint16_t)port_of(c->nas));
-	smbc_setOptionNoAutoAnonymousLogin(ctx, 1);
-	smbc_setOptionUseKerberos(ctx, 0);
-	smbc_setOptionFallbackAfterKerberos(ctx, 1);
-	smbc_setOptionUseCCache(ctx, 0);
-	if (!smbc_setOptionProtocols(ctx, min_proto, "SMB3") || !smbc_init_context(ctx)) {
-		smbc_free_context(ctx, 1);
+	SMBC(smbc_setDebug)(ctx, 0);
+	SMBC(smbc_setOptionDebugToStderr)(ctx, 1);
+	SMBC(smbc_setOptionUserData)(ctx, c);
+	SMBC(smbc_setFunctionAuthDataWithContext)(ctx, auth_fn);
+	SMBC(smbc_setTimeout)(ctx, (int)c->timeout_ms);
+	SMBC(smbc_setPort)(ctx, (uint16_t)port_of(c->nas));
+	SMBC(smbc_setOptionNoAutoAnonymousLogin)(ctx, 1);
+	SMBC(smbc_setOptionUseKerberos)(ctx, 0);
+	SMBC(smbc_setOptionFallbackAfterKerberos)(ctx, 1);
+	SMBC(smbc_setOptionUseCCache)(ctx, 0);
+	if (!SMBC(smbc_setOptionProtocols)(ctx, min_proto, "SMB3") || !SMBC(smbc_init_context)(ctx)) {
+		SMBC(smbc_free_context)(ctx, 1);
 		return NULL;
 	}
 	return ctx;
@@ -203,7 +203,7 @@ static SMBCCTX *new_ctx(struct conn *c, const char *min_proto)
 static void conn_close(struct conn *c)
 {
 	if (c->ctx)
-		smbc_free_context(c->ctx, 1);
+		SMBC(smbc_free_context)(c->ctx, 1);
 	c->ctx = NULL;
 	secret_free(&c->user);
 	secret_free(&c->pass);
@@ -402,12 +402,12 @@ static char *creds_hint(const struct conn *c)
 /* opendir+closedir of url; 0 or a positive errno. */
 static int try_opendir(SMBCCTX *ctx, const char *url)
 {
-	SMBCFILE *d = smbc_getFunctionOpendir(ctx)(ctx, url);
+	SMBCFILE *d = SMBC(smbc_getFunctionOpendir)(ctx)(ctx, url);
 	int err = errno;
 
 	if (!d)
 		return err ? err : EIO;
-	smbc_getFunctionClosedir(ctx)(ctx, d);
+	SMBC(smbc_getFunctionClosedir)(ctx)(ctx, d);
 	return 0;
 }
 
@@ -420,7 +420,7 @@ static int open_share(struct conn *c, int *ret_attempts)
 		if (attempt) {
 			backoff(attempt);
 			/* a failed session may stay cached in the context: start afresh */
-			smbc_free_context(c->ctx, 1);
+			SMBC(smbc_free_context)(c->ctx, 1);
 			c->ctx = new_ctx(c, min_proto(c));
 			if (!c->ctx)
 				return ENOMEM;
@@ -442,7 +442,7 @@ static bool speaks_older_dialect(struct conn *c)
 	if (!old)
 		return false;
 	err = try_opendir(old, c->share_url);
-	smbc_free_context(old, 1);
+	SMBC(smbc_free_context)(old, 1);
 	return err == 0 || err == EACCES || err == EPERM || err == ENOENT || err == ENODEV;
 }
 
@@ -450,21 +450,21 @@ static bool speaks_older_dialect(struct conn *c)
 static char *list_shares(struct conn *c)
 {
 	char *url = nas_url(c->nas->address, port_of(c->nas), "", NULL);
-	SMBCFILE *d = smbc_getFunctionOpendir(c->ctx)(c->ctx, url);
+	SMBCFILE *d = SMBC(smbc_getFunctionOpendir)(c->ctx)(c->ctx, url);
 	struct smbc_dirent *de;
 	struct buf b = { 0 };
 
 	free(url);
 	if (!d)
 		return NULL;
-	while ((de = smbc_getFunctionReaddir(c->ctx)(c->ctx, d))) {
+	while ((de = SMBC(smbc_getFunctionReaddir)(c->ctx)(c->ctx, d))) {
 		if (de->smbc_type != SMBC_FILE_SHARE)
 			continue;
 		if (b.len)
 			buf_puts(&b, ", ");
 		buf_puts(&b, de->name);
 	}
-	smbc_getFunctionClosedir(c->ctx)(c->ctx, d);
+	SMBC(smbc_getFunctionClosedir)(c->ctx)(c->ctx, d);
 	return b.data;
 }
 
@@ -478,6 +478,10 @@ static bool check_session(struct conn *c, struct nas_results *r)
 		set_row(r, C_PROTOCOL, NAS_SKIP, NULL, "skipped: credentials are not available");
 		set_row(r, C_CREDENTIALS, NAS_FAIL,
 			"set the secrets the profile names under nas and 'secrets:'", "%s", e.msg);
+		return false;
+	}
+	if (smbload(&e) < 0) {
+		set_row(r, C_PROTOCOL, NAS_FAIL, "install Debian's libsmbclient package", "%s", e.msg);
 		return false;
 	}
 	c->ctx = new_ctx(c, min_proto(c));
@@ -546,7 +550,7 @@ static bool check_session(struct conn *c, struct nas_results *r)
 static int smb_stat(struct conn *c, const char *url, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
-	if (smbc_getFunctionStat(c->ctx)(c->ctx, url, st) < 0)
+	if (SMBC(smbc_getFunctionStat)(c->ctx)(c->ctx, url, st) < 0)
 		return errno ? errno : EIO;
 	return 0;
 }
@@ -590,7 +594,7 @@ static void check_folder_read(struct conn *c, struct nas_results *r, enum check_
 {
 	const bool sample_file = id == C_PHOTOS_READ;
 	char *url = conn_url(c, folder);
-	SMBCFILE *d = smbc_getFunctionOpendir(c->ctx)(c->ctx, url);
+	SMBCFILE *d = SMBC(smbc_getFunctionOpendir)(c->ctx)(c->ctx, url);
 	struct smbc_dirent *de;
 	char *first = NULL, eb[128];
 	size_t n = 0;
@@ -604,7 +608,7 @@ static void check_folder_read(struct conn *c, struct nas_results *r, enum check_
 		free(url);
 		return;
 	}
-	while ((de = smbc_getFunctionReaddir(c->ctx)(c->ctx, d))) {
+	while ((de = SMBC(smbc_getFunctionReaddir)(c->ctx)(c->ctx, d))) {
 		if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0)
 			continue;
 		n++;
@@ -613,7 +617,7 @@ static void check_folder_read(struct conn *c, struct nas_results *r, enum check_
 			first = xstrdup(de->name);
 		}
 	}
-	smbc_getFunctionClosedir(c->ctx)(c->ctx, d);
+	SMBC(smbc_getFunctionClosedir)(c->ctx)(c->ctx, d);
 	r->v[id].entries = (long long)n;
 	if (!sample_file) {
 		set_row(r, id, NAS_OK, NULL, "%s: listed %zu entries", url, n);
@@ -630,13 +634,13 @@ static void check_folder_read(struct conn *c, struct nas_results *r, enum check_
 	char *fpath = xasprintf("%s/%s", folder, first);
 	char *furl = conn_url(c, fpath);
 	char sample[READ_SAMPLE];
-	SMBCFILE *f = smbc_getFunctionOpen(c->ctx)(c->ctx, furl, O_RDONLY, 0);
+	SMBCFILE *f = SMBC(smbc_getFunctionOpen)(c->ctx)(c->ctx, furl, O_RDONLY, 0);
 	ssize_t got = -1;
 
 	if (f) {
-		got = smbc_getFunctionRead(c->ctx)(c->ctx, f, sample, sizeof(sample));
+		got = SMBC(smbc_getFunctionRead)(c->ctx)(c->ctx, f, sample, sizeof(sample));
 		err = errno;
-		smbc_getFunctionClose(c->ctx)(c->ctx, f);
+		SMBC(smbc_getFunctionClose)(c->ctx)(c->ctx, f);
 	} else {
 		err = errno;
 	}
@@ -658,26 +662,26 @@ static void check_folder_read(struct conn *c, struct nas_results *r, enum check_
  * are stale when older (server clock) than PROBE_STALE_SECONDS before now. */
 static int clean_probes(struct conn *c, const char *dir_url, time_t now)
 {
-	SMBCFILE *d = smbc_getFunctionOpendir(c->ctx)(c->ctx, dir_url);
+	SMBCFILE *d = SMBC(smbc_getFunctionOpendir)(c->ctx)(c->ctx, dir_url);
 	struct smbc_dirent *de;
 	struct strlist old = { 0 };
 	int removed = 0;
 
 	if (!d)
 		return 0;
-	while ((de = smbc_getFunctionReaddir(c->ctx)(c->ctx, d))) {
+	while ((de = SMBC(smbc_getFunctionReaddir)(c->ctx)(c->ctx, d))) {
 		if (de->smbc_type != SMBC_FILE || strncmp(de->name, PROBE_PREFIX, strlen(PROBE_PREFIX)) != 0)
 			continue;
 		old.v = xrealloc(old.v, sizeof(*old.v) * (old.n + 1));
 		old.v[old.n++] = xstrdup(de->name);
 	}
-	smbc_getFunctionClosedir(c->ctx)(c->ctx, d);
+	SMBC(smbc_getFunctionClosedir)(c->ctx)(c->ctx, d);
 	for (size_t i = 0; i < old.n; i++) {
 		char *p = xasprintf("%s/%s", c->nas->library, old.v[i]);
 		char *u = conn_url(c, p);
 		struct stat st;
 		if (smb_stat(c, u, &st) == 0 && st.st_mtime + PROBE_STALE_SECONDS < now &&
-		    smbc_getFunctionUnlink(c->ctx)(c->ctx, u) == 0)
+		    SMBC(smbc_getFunctionUnlink)(c->ctx)(c->ctx, u) == 0)
 			removed++;
 		free(u);
 		free(p);
@@ -691,7 +695,7 @@ static int clean_probes(struct conn *c, const char *dir_url, time_t now)
 static int write_all(struct conn *c, SMBCFILE *f, const char *data, size_t len)
 {
 	while (len) {
-		ssize_t w = smbc_getFunctionWrite(c->ctx)(c->ctx, f, data, len);
+		ssize_t w = SMBC(smbc_getFunctionWrite)(c->ctx)(c->ctx, f, data, len);
 		if (w < 0)
 			return errno ? errno : EIO;
 		if (w == 0)
@@ -726,32 +730,32 @@ static void check_library_write(struct conn *c, struct nas_results *r)
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (char)("appliance nas probe "[i % 20] ^ (i / 20 & 0x3f));
 
-	f = smbc_getFunctionOpen(c->ctx)(c->ctx, u1, O_CREAT | O_EXCL | O_WRONLY, 0644);
+	f = SMBC(smbc_getFunctionOpen)(c->ctx)(c->ctx, u1, O_CREAT | O_EXCL | O_WRONLY, 0644);
 	if (!f) {
 		err = errno ? errno : EIO;
 		goto fail;
 	}
 	step = "write a file";
 	err = write_all(c, f, data, sizeof(data));
-	if (smbc_getFunctionClose(c->ctx)(c->ctx, f) < 0 && !err)
+	if (SMBC(smbc_getFunctionClose)(c->ctx)(c->ctx, f) < 0 && !err)
 		err = errno ? errno : EIO;
 	if (err)
 		goto fail;
 	step = "read back a file";
-	f = smbc_getFunctionOpen(c->ctx)(c->ctx, u1, O_RDONLY, 0);
+	f = SMBC(smbc_getFunctionOpen)(c->ctx)(c->ctx, u1, O_RDONLY, 0);
 	if (!f) {
 		err = errno ? errno : EIO;
 		goto fail;
 	}
 	for (size_t off = 0; off < sizeof(back);) {
-		got = smbc_getFunctionRead(c->ctx)(c->ctx, f, back + off, sizeof(back) - off);
+		got = SMBC(smbc_getFunctionRead)(c->ctx)(c->ctx, f, back + off, sizeof(back) - off);
 		if (got <= 0) {
 			err = got < 0 ? (errno ? errno : EIO) : EIO;
 			break;
 		}
 		off += (size_t)got;
 	}
-	smbc_getFunctionClose(c->ctx)(c->ctx, f);
+	SMBC(smbc_getFunctionClose)(c->ctx)(c->ctx, f);
 	if (err)
 		goto fail;
 	if (memcmp(data, back, sizeof(data)) != 0) {
@@ -761,7 +765,7 @@ static void check_library_write(struct conn *c, struct nas_results *r)
 		goto out;
 	}
 	step = "rename a file";
-	if (smbc_getFunctionRename(c->ctx)(c->ctx, u1, c->ctx, u2) < 0) {
+	if (SMBC(smbc_getFunctionRename)(c->ctx)(c->ctx, u1, c->ctx, u2) < 0) {
 		err = errno ? errno : EIO;
 		goto fail;
 	}
@@ -770,7 +774,7 @@ static void check_library_write(struct conn *c, struct nas_results *r)
 	else
 		removed = 0;
 	step = "delete a file";
-	if (smbc_getFunctionUnlink(c->ctx)(c->ctx, u2) < 0) {
+	if (SMBC(smbc_getFunctionUnlink)(c->ctx)(c->ctx, u2) < 0) {
 		err = errno ? errno : EIO;
 		goto fail;
 	}
@@ -786,8 +790,8 @@ static void check_library_write(struct conn *c, struct nas_results *r)
 fail:
 	set_row(r, C_LIBRARY_WRITE, NAS_FAIL, err == ENOSPC ? "free space on the NAS" : hint,
 		"%s: cannot %s: %s", dir_url, step, errtext(err, eb, sizeof(eb)));
-	smbc_getFunctionUnlink(c->ctx)(c->ctx, u1);
-	smbc_getFunctionUnlink(c->ctx)(c->ctx, u2);
+	SMBC(smbc_getFunctionUnlink)(c->ctx)(c->ctx, u1);
+	SMBC(smbc_getFunctionUnlink)(c->ctx)(c->ctx, u2);
 out:
 	free(p1);
 	free(p2);
@@ -804,7 +808,7 @@ static void check_space(struct conn *c, struct nas_results *r)
 	uint64_t avail, total;
 
 	memset(&v, 0, sizeof(v));
-	if (smbc_getFunctionStatVFS(c->ctx)(c->ctx, url, &v) < 0) {
+	if (SMBC(smbc_getFunctionStatVFS)(c->ctx)(c->ctx, url, &v) < 0) {
 		int err = errno ? errno : EIO;
 		set_row(r, C_FREE_SPACE, NAS_FAIL, NULL, "%s: cannot read the free space: %s", url,
 			errtext(err, eb, sizeof(eb)));
@@ -996,7 +1000,7 @@ static int prep_dir(struct conn *c, const char *path, bool apply, bool parent_mi
 	*ret_missing = r == NAS_STEP_WOULD;
 	if (r != NAS_STEP_DONE)
 		return r < 0 ? r : 0;
-	if (smbc_getFunctionMkdir(c->ctx)(c->ctx, url, 0755) < 0) {
+	if (SMBC(smbc_getFunctionMkdir)(c->ctx)(c->ctx, url, 0755) < 0) {
 		err = errno ? errno : EIO;
 		app_err_set(e, -err, "%s: cannot create the directory: %s", url,
 			    errtext(err, eb, sizeof(eb)));
@@ -1025,7 +1029,7 @@ static int prep_marker(struct conn *c, const char *dir, bool apply, bool dir_mis
 	/* Immich writes Date.now(): milliseconds since the epoch */
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(stamp, sizeof(stamp), "%lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-	f = smbc_getFunctionOpen(c->ctx)(c->ctx, url, O_CREAT | O_EXCL | O_WRONLY, 0644);
+	f = SMBC(smbc_getFunctionOpen)(c->ctx)(c->ctx, url, O_CREAT | O_EXCL | O_WRONLY, 0644);
 	if (!f) {
 		err = errno ? errno : EIO;
 		app_err_set(e, -err, "%s: cannot create: %s", url, errtext(err, eb, sizeof(eb)));
@@ -1033,7 +1037,7 @@ static int prep_marker(struct conn *c, const char *dir, bool apply, bool dir_mis
 		return -err;
 	}
 	err = write_all(c, f, stamp, strlen(stamp));
-	if (smbc_getFunctionClose(c->ctx)(c->ctx, f) < 0 && !err)
+	if (SMBC(smbc_getFunctionClose)(c->ctx)(c->ctx, f) < 0 && !err)
 		err = errno ? errno : EIO;
 	if (err) {
 		app_err_set(e, -err, "%s: cannot write: %s", url, errtext(err, eb, sizeof(eb)));
