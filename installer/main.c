@@ -41,7 +41,7 @@ static const struct command commands[] = {
 	{ "bootstrap", cmd_bootstrap, "bootstrap etcd over the Talos API and fetch the kubeconfig",
 	  &cmd_doc_bootstrap },
 	{ "rebuild", cmd_rebuild, "rebuild a failed site from its secrets and backups", &cmd_doc_rebuild },
-	{ "apply", cmd_apply, "apply the profile's machine configs to running nodes (dry run first)" },
+	{ "apply", cmd_apply, "apply the profile's machine configs to running nodes (dry run)" },
 	{ "upgrade", cmd_upgrade, "upgrade Talos and Kubernetes node by node (plan first)" },
 	{ "status", cmd_status, "the site's health: nodes, etcd, cluster, Flux, NAS, backups" },
 	{ "version", cmd_version, "print the version", &cmd_doc_version },

@@ -15,25 +15,26 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: appliance disks [--json] [--hw-root DIR] [--disk-file FILE]... [--disk NAME]...\n"
-		   "                       [--live PATH]\n"
-		   "                       [PROFILE --node NAME [--site FILE]... [--set KEY=VALUE]...]\n\n"
-		   "List this machine's disks from sysfs and libblkid: path, model, serial, WWID, size,\n"
-		   "sector sizes, transport, rotational/removable/read-only, partitions, every signature\n"
-		   "(type, offset, label), mount points, holders (dm, md, LVM) and whether the disk\n"
-		   "carries the running live system. Nothing is written.\n\n"
-		   "With PROFILE and --node, also resolve that node's installDisk and cephDisks selectors\n"
-		   "and show every candidate with why it did or did not match.\n\n"
+	fprintf(f, "usage: appliance disks [--json] [--hw-root DIR] [--disk-file FILE]...\n"
+		   "                       [--disk NAME]... [--live PATH]\n"
+		   "       [PROFILE --node NAME [--site FILE]... [--set KEY=VALUE]...]\n\n"
+		   "List this machine's disks from sysfs and libblkid: path, model, serial, WWID,\n"
+		   "size, sector sizes, transport, rotational/removable/read-only, partitions,\n"
+		   "every signature (type, offset, label), mount points, holders (dm, md, LVM)\n"
+		   "and whether the disk carries the running live system. Nothing is written.\n\n"
+		   "With PROFILE and --node, also resolve that node's installDisk and cephDisks\n"
+		   "selectors and show every candidate with why it did or did not match.\n\n"
 		   "  --json             one JSON object on stdout\n"
-		   "  --hw-root DIR      read sys/, dev/ and proc/ below DIR (fixture trees; default /,\n"
-		   "                     or $APPLIANCE_HW_ROOT)\n"
+		   "  --hw-root DIR      read sys/, dev/ and proc/ below DIR (fixture trees;\n"
+		   "                     default /, or $APPLIANCE_HW_ROOT)\n"
 		   "  --disk-file FILE   list an image file as a disk (repeatable)\n"
-		   "  --disk NAME        only this disk (sda or /dev/sda; repeatable; not with PROFILE)\n"
+		   "  --disk NAME        only this disk (sda or /dev/sda; repeatable; not with\n"
+		   "                     PROFILE)\n"
 		   "  --live PATH        treat the disk holding PATH as the live medium (default\n"
-		   "                     $APPLIANCE_LIVE_DISK; the disks backing / and the live mounts\n"
-		   "                     are always detected)\n\n"
-		   "exit: 0 ok, 1 the inventory failed or a selector did not resolve, 2 usage error or\n"
-		   "invalid profile\n");
+		   "                     $APPLIANCE_LIVE_DISK; the disks backing / and the live\n"
+		   "                     mounts are always detected)\n\n"
+		   "exit: 0 ok, 1 the inventory failed or a selector did not resolve, 2 usage\n"
+		   "error or invalid profile\n");
 }
 
 static const char *dash(const char *s)

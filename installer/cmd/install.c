@@ -50,53 +50,57 @@ static void on_sigint(int sig)
 static void usage(FILE *f, const char *cmd)
 {
 	fprintf(f,
-		"usage: appliance %s PROFILE [--site FILE]... [--set KEY=VALUE]... (--node NAME | --auto)\n"
-		"       [--json] [--state-dir DIR] [--secrets FILE] [--cache DIR] [--image-dir DIR]\n"
-		"       [--sysfs DIR] [--hw-root DIR] [--disk-file FILE]... [--ca-file FILE]\n"
-		"       [--config FILE] [--reinstall] [--new-cluster]%s\n\n",
+		"usage: appliance %s PROFILE [--site FILE]... [--set KEY=VALUE]...\n"
+		"       (--node NAME | --auto) [--json] [--state-dir DIR] [--secrets FILE]\n"
+		"       [--cache DIR] [--image-dir DIR] [--sysfs DIR] [--hw-root DIR]\n"
+		"       [--disk-file FILE]... [--ca-file FILE] [--config FILE] [--reinstall]\n"
+		"       [--new-cluster]%s\n\n",
 		cmd, strcmp(cmd, "install") == 0 ? " [--apply] [--unattended]" : "");
-	fprintf(
-	    f, "%s\n\n",
-	    strcmp(cmd, "install") == 0
-		? "Install this node: identify it, check the NAS, the image and the secrets, render its\n"
-		  "Talos config, write the image and the metal-iso config partition to the install disk,\n"
-		  "prepare the Ceph disks, set the boot order and render the GitOps tree. Every step is\n"
-		  "journaled in the state directory: a re-run skips what is done and still checks out.\n"
-		  "Without --apply this is 'appliance plan'."
-		: "Show every step an install would take, what each would change (devices, bytes,\n"
-		  "partitions, signatures, files) and what it leaves alone. Changes nothing; read-only\n"
-		  "preflights (NAS, image, secrets, config) are run.");
-	fprintf(
-	    f,
-	    "options:\n"
-	    "  --node NAME        install the profile's node NAME\n"
-	    "  --auto             find the node by this machine's MACs, DMI serial or UUID\n"
-	    "  --site FILE        site overlay (repeatable); --set KEY=VALUE overrides a value\n"
-	    "  --json             one JSON event per line on stdout\n"
-	    "  --state-dir DIR    journal, configs and image cache (default $APPLIANCE_STATE_DIR\n"
-	    "                     or /var/lib/appliance)\n"
-	    "  --secrets FILE     the site's Talos secrets bundle (default STATE_DIR/talos-secrets.yaml);\n"
-	    "                     must match talos.caFingerprint. Generated when missing only for a\n"
-	    "                     one-node site, or with --new-cluster\n"
-	    "  --new-cluster      allow a new bundle for a site of several nodes (its first node)\n"
-	    "  --dry-run          the default: show the plan, change nothing\n"
-	    "  -q, --quiet        only what changes, what failed and the summary\n"
-	    "  -v, --verbose      also every step's inputs (what a re-run compares)\n"
-	    "  --config FILE      the node's machine config rendered elsewhere (appliance pxe payload):\n"
-	    "                     used as it is, no bundle needed; secrets not delivered are skipped\n"
-	    "  --cache DIR        image cache (default STATE_DIR/cache)\n"
-	    "  --image-dir DIR    pinned images to use first, read-only (the live system passes\n"
-	    "                     the stick's appliance/images)\n"
-	    "  --sysfs DIR        where sysfs is (identity, efivarfs; default /sys)\n"
-	    "  --hw-root DIR      root for the disk inventory (default /)\n"
-	    "  --disk-file FILE   list an image file as a disk (repeatable; tests and the demo)\n"
-	    "  --ca-file FILE     extra CA bundle for an https image mirror\n"
-	    "  --reinstall        re-image an install disk that already runs Talos (STATE/EPHEMERAL\n"
-	    "                     on it); otherwise such a disk is refused\n");
+	fprintf(f, "%s\n\n",
+		strcmp(cmd, "install") == 0
+		    ? "Install this node: identify it, check the NAS, the image and the secrets,\n"
+		      "render its Talos config, write the image and the metal-iso config partition\n"
+		      "to the install disk, prepare the Ceph disks, set the boot order and render\n"
+		      "the GitOps tree. Every step is journaled in the state directory: a re-run\n"
+		      "skips what is done and still checks out. Without --apply this is\n"
+		      "'appliance plan'."
+		    : "Show every step an install would take, what each would change (devices,\n"
+		      "bytes, partitions, signatures, files) and what it leaves alone. Changes\n"
+		      "nothing; read-only preflights (NAS, image, secrets, config) are run.");
+	fprintf(f, "options:\n"
+		   "  --node NAME        install the profile's node NAME\n"
+		   "  --auto             find the node by this machine's MACs, DMI serial or UUID\n"
+		   "  --site FILE        site overlay (repeatable); --set KEY=VALUE overrides a\n"
+		   "                     value\n"
+		   "  --json             one JSON event per line on stdout\n"
+		   "  --state-dir DIR    journal, configs and image cache (default\n"
+		   "                     $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
+		   "  --secrets FILE     the site's Talos secrets bundle (default\n"
+		   "                     STATE_DIR/talos-secrets.yaml); must match\n"
+		   "                     talos.caFingerprint. Generated when missing only for a\n"
+		   "                     one-node site, or with --new-cluster\n"
+		   "  --new-cluster      allow a new bundle for a site of several nodes (its first\n"
+		   "                     node)\n"
+		   "  --dry-run          the default: show the plan, change nothing\n"
+		   "  -q, --quiet        only what changes, what failed and the summary\n"
+		   "  -v, --verbose      also every step's inputs (what a re-run compares)\n"
+		   "  --config FILE      the node's machine config rendered elsewhere (appliance\n"
+		   "                     pxe payload): used as it is, no bundle needed; secrets\n"
+		   "                     not delivered are skipped\n"
+		   "  --cache DIR        image cache (default STATE_DIR/cache)\n"
+		   "  --image-dir DIR    pinned images to use first, read-only (the live system\n"
+		   "                     passes the stick's appliance/images)\n"
+		   "  --sysfs DIR        where sysfs is (identity, efivarfs; default /sys)\n"
+		   "  --hw-root DIR      root for the disk inventory (default /)\n"
+		   "  --disk-file FILE   list an image file as a disk (repeatable; tests and the\n"
+		   "                     demo)\n"
+		   "  --ca-file FILE     extra CA bundle for an https image mirror\n"
+		   "  --reinstall        re-image an install disk that already runs Talos\n"
+		   "                     (STATE/EPHEMERAL on it); otherwise such a disk is refused\n");
 	if (strcmp(cmd, "install") == 0)
 		fprintf(f, "  --apply            carry the steps out (destructive)\n"
-			   "  --unattended       never ask; Ceph disks are wiped only when the profile says "
-			   "wipe: true\n");
+			   "  --unattended       never ask; Ceph disks are wiped only when the profile\n"
+			   "                     says wipe: true\n");
 	if (strcmp(cmd, "install") == 0)
 		fprintf(f, "\nexamples:\n"
 			   "  appliance install site.yaml --node lake-1 --secrets talos-secrets.yaml\n"
@@ -105,8 +109,8 @@ static void usage(FILE *f, const char *cmd)
 		fprintf(f, "\nexamples:\n"
 			   "  appliance plan site.yaml --node lake-1 --secrets talos-secrets.yaml\n"
 			   "  appliance plan site.yaml --auto -q\n");
-	fprintf(f, "\nexit codes: 0 ok, 1 a step failed, was refused, interrupted or is not available,\n"
-		   "            2 usage error, invalid profile or unknown node\n");
+	fprintf(f, "\nexit codes: 0 ok, 1 a step failed, was refused, interrupted or is not\n"
+		   "            available, 2 usage error, invalid profile or unknown node\n");
 }
 
 static bool confirm(const struct plan_opts *po)

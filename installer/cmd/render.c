@@ -18,8 +18,8 @@ extern char **environ;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: appliance render PROFILE [--site FILE]... [--set KEY=VALUE]... [--out DIR]\n"
-		   "                       [--check | --diff] [--json] [--only app]\n"
+	fprintf(f, "usage: appliance render PROFILE [--site FILE]... [--set KEY=VALUE]...\n"
+		   "                       [--out DIR] [--check | --diff] [--json] [--only app]\n"
 		   "                       [--recovery [--server-name NAME]]\n"
 		   "       appliance render PROFILE --graph\n"
 		   "\n"
@@ -37,8 +37,8 @@ static void usage(FILE *f)
 		   "  --recovery         the database bootstraps by recovery from the primary object\n"
 		   "                     store and archives under a new serverName\n"
 		   "  --server-name NAME serverName for the new archive (default <source>-recovery)\n"
-		   "  --graph            print the Flux Kustomizations as a Markdown table: what each\n"
-		   "                     waits for, which CRDs it brings, what its Ready means\n"
+		   "  --graph            print the Flux Kustomizations as a Markdown table: what\n"
+		   "                     each waits for, which CRDs it brings, what its Ready means\n"
 		   "\n"
 		   "Every render first runs the reconcile check (what Flux would verify): each\n"
 		   "Kustomization path has a kustomization.yaml, every substitution source exists\n"

@@ -16,7 +16,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: appliance wipe PROFILE --node NAME [--apply] [--backup DIR] [--disk PATH]\n"
-		   "                      [--unattended] [--json] [--hw-root DIR] [--disk-file FILE]...\n"
+		   "                      [--unattended] [--json] [--hw-root DIR]\n"
+		   "                      [--disk-file FILE]...\n"
 		   "                      [--live PATH] [--site FILE]... [--set KEY=VALUE]...\n"
 		   "       appliance wipe --restore DIR [--json] [--hw-root DIR] [--live PATH]\n\n"
 		   "Prepare the node's Ceph disks (cephDisks selectors) so Rook makes OSDs on them.\n"
@@ -27,18 +28,20 @@ static void usage(FILE *f)
 		   "(else zero the first and last 100 MiB), re-read the partition table, and fail\n"
 		   "unless libblkid then finds nothing. Every disk passes the safety policy first.\n\n"
 		   "  --apply            really erase\n"
-		   "  --backup DIR       save every region first (DIR/index + DIR/diskN.img); the disk\n"
-		   "                     is then zeroed at both ends instead of discarded so that the\n"
-		   "                     backup holds everything erased\n"
-		   "  --restore DIR      write a backup back (each region checked against its sha256)\n"
+		   "  --backup DIR       save every region first (DIR/index + DIR/diskN.img); the\n"
+		   "                     disk is then zeroed at both ends instead of discarded so\n"
+		   "                     that the backup holds everything erased\n"
+		   "  --restore DIR      write a backup back (each region checked against its\n"
+		   "                     sha256)\n"
 		   "  --disk PATH        only this disk (it must be one of the node's Ceph disks)\n"
-		   "  --unattended       only entries with 'wipe: true' (what install --unattended does)\n"
+		   "  --unattended       only entries with 'wipe: true' (what install --unattended\n"
+		   "                     does)\n"
 		   "  --json             one JSON object on stdout\n"
 		   "  --hw-root DIR      read sys/, dev/ and proc/ below DIR (fixture trees)\n"
 		   "  --disk-file FILE   list an image file as a disk (repeatable)\n"
 		   "  --live PATH        treat the disk holding PATH as the live medium\n\n"
-		   "exit: 0 ok (dry run printed, or every disk wiped and clean), 1 refused or failed,\n"
-		   "2 usage error or invalid profile\n");
+		   "exit: 0 ok (dry run printed, or every disk wiped and clean), 1 refused or\n"
+		   "failed, 2 usage error or invalid profile\n");
 }
 
 static const char *type_text(const struct wipe_region *g, char *buf, size_t n)
