@@ -4,9 +4,12 @@
 # pkg/cluster/kubernetes/talos_managed.go): pre-checks, the dry-run diff of each
 # one-image patch, image pre-pull, kube-apiserver / kube-controller-manager /
 # kube-scheduler one at a time across the control planes, then every kubelet,
-# then the bootstrap manifests listed; journaled per (component, node). Failure
-# paths: an image the registry does not have, a static pod that never runs the
-# new image, a Node whose kubelet stays old, an interrupted run that resumes.
+# then the bootstrap manifests synced (read from cp1 through COSI State/List,
+# GET + dry-run PUT + POST/PUT, rollouts waited for: go-kubernetes v0.2.23
+# manifests/sync.go, rollout.go); journaled per (component, node) and for the
+# sync. Failure paths: an image the registry does not have, a static pod that
+# never runs the new image, a Node whose kubelet stays old, an interrupted run
+# that resumes, a DaemonSet that never rolls out.
 . "$(dirname "$0")/../lib/tap.sh"
 PY=/usr/bin/python3
 . "$ROOT/tests/lib/day2.sh"
@@ -19,6 +22,19 @@ has() { # DESC REGEX: the last output matches
 	if grep -qE -- "$2" "$T/.out"; then ok "$1"; else not_ok "$1 (no /$2/)"; sed 's/^/#   /' "$T/.out" | tail -30; fi
 }
 applies() { cat "$T"/nodes/*/calls | grep -c '^ApplyConfiguration mode=2 dry_run=0'; }
+seed_proxy() { # IMAGE: the cluster's kube-proxy DaemonSet (as kubectl get -o json shows it) runs IMAGE
+	$PY - "$T/kube/objects.json" "$1" <<'PYEOF'
+import json, os, sys
+objs = json.load(open(sys.argv[1])) if os.path.exists(sys.argv[1]) else {}
+l = {"k8s-app": "kube-proxy", "tier": "node"}
+objs["/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"] = {"apiVersion": "apps/v1", "kind": "DaemonSet",
+    "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": l, "uid": "u1", "resourceVersion": "7",
+                 "generation": 3, "creationTimestamp": "2026-01-01T00:00:00Z"},
+    "spec": {"selector": {"matchLabels": l}, "template": {"metadata": {"labels": l},
+             "spec": {"containers": [{"name": "kube-proxy", "image": sys.argv[2]}]}}}}
+json.dump(objs, open(sys.argv[1], "w"))
+PYEOF
+}
 img() { grep -E "^ +image: .*/$2:" "$T/nodes/$1/config.yaml" | sed 's/.*://'; }
 
 # ---- usage -------------------------------------------------------------------------------
@@ -36,7 +52,11 @@ has "plan: kube-apiserver on cp2 is one step" 'kube-apiserver/cp2'
 has "plan: the dry-run diff Talos reports for the one-image patch" '^ +-    image: registry\.k8s\.io/kube-scheduler:v1\.33\.2$'
 has "plan: ... and its new line" '^ +\+    image: registry\.k8s\.io/kube-scheduler:v1\.33\.3$'
 has "plan: the kubelet of the worker" 'kubelet/w1'
-has "plan: lists the bootstrap manifests Talos renders" 'bootstrap manifests Talos renders on cp1: 00-kubelet-bootstrapping-token, .*11-core-dns'
+has "plan: the bootstrap manifests read from cp1" 'bootstrap manifests Talos renders on cp1, as they are now'
+has "plan: a manifest the cluster lacks would be created" '^ +create +apps/v1\.Deployment/kube-system/coredns$'
+has "plan: cluster-scoped objects too" '^ +create +rbac\.authorization\.k8s\.io/v1\.ClusterRoleBinding/system-bootstrap-node-bootstrapper$'
+if ! grep -q 'kube-proxy' <(grep -E '^ +(create|update|keep) ' "$T/.out"); then ok "plan: no kube-proxy manifest while it is disabled"; else not_ok "plan: kube-proxy listed"; fi
+if ! grep -qE '^(POST|PUT) [^ ]+ image' "$T/kube/requests" 2>/dev/null; then ok "plan: nothing written to the Kubernetes API"; else not_ok "plan: wrote $(grep -E '^(POST|PUT)' "$T/kube/requests")"; fi
 n_dry=$(cat "$T"/nodes/*/calls | grep -c '^ApplyConfiguration mode=2 dry_run=1')
 # 3 static pods x 3 control planes + 4 kubelets (kube-proxy is off in this profile)
 [ "$n_dry" = 13 ] && ok "plan: 13 dry runs, one per (component, node)" || not_ok "plan: $n_dry dry runs"
@@ -59,7 +79,15 @@ assert k[9:12] == ["kube-proxy/cp1", "kube-proxy/cp2", "kube-proxy/cp3"], k
 assert k[8] == "kube-scheduler/cp3" and k[12] == "kubelet/cp1", k
 assert not any(s == "kube-proxy/w1" for s in k), k
 PYEOF
-has "kube-proxy: in the bootstrap manifests when enabled" '"[^"]*10-kube-proxy'
+has "kube-proxy: in the bootstrap manifests when enabled" '"[^"]*apps/v1\.DaemonSet/kube-system/kube-proxy'
+# the cluster runs an older kube-proxy than cp1 renders: the plan shows the change (a dryRun=All PUT)
+seed_proxy registry.k8s.io/kube-proxy:v1.33.1
+up --kubernetes v1.33.3
+has "kube-proxy: the plan shows the DaemonSet would change" '^ +update +apps/v1\.DaemonSet/kube-system/kube-proxy$'
+has "kube-proxy: ... and which field, from the dry-run answer" 'spec\.template\.spec\.containers\[0\]\.image: registry\.k8s\.io/kube-proxy:v1\.33\.1 -> registry\.k8s\.io/kube-proxy:v1\.33\.2$'
+grep -q '^PUT /apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy dryRun ' "$T/kube/requests" && ok "kube-proxy: the plan asked with dryRun=All" || not_ok "kube-proxy: no dry-run PUT"
+if ! grep -qE '^(POST|PUT) [^ ]+ image' "$T/kube/requests"; then ok "kube-proxy: the plan wrote nothing"; else not_ok "kube-proxy: the plan wrote $(grep -E '^(POST|PUT) [^ ]+ image' "$T/kube/requests")"; fi
+rm -f "$T/kube/objects.json"
 for n in cp1 cp2 cp3; do mv "$T/nodes/$n/config.noproxy" "$T/nodes/$n/config.yaml"; done
 
 # ---- a pre-pull the registry refuses: stops before any change -----------------------------------
@@ -123,7 +151,10 @@ assert changes == want, changes
 PYEOF
 has "kubelet: waits for the Node to report the new version" 'Kubernetes node w1: kubelet v1\.33\.3, Ready'
 has "static pod: waits for the pod on the new image" 'kube-scheduler pod on cp3 runs v1\.33\.3, Ready'
-has "manifests: says what upgrade-k8s would sync and how" 'talosctl -n 127\.0\.0\.1 upgrade-k8s --to v1\.33\.3'
+has "manifests: the CoreDNS Deployment the cluster lacked is created" 'apps/v1\.Deployment/kube-system/coredns: created'
+has "manifests: and its rollout waited for" 'apps/v1\.Deployment/kube-system/coredns rolled out'
+grep -q '^POST /apis/apps/v1/namespaces/kube-system/deployments image=registry.k8s.io/coredns/coredns:v1.12.1$' "$T/kube/requests" &&
+	ok "manifests: POSTed to the Deployments of kube-system" || not_ok "manifests: no POST of coredns"
 for n in cp1 cp2 cp3; do
 	v="$(img $n kube-apiserver) $(img $n kube-controller-manager) $(img $n kube-scheduler) $(img $n kubelet)"
 	[ "$v" = "v1.33.3 v1.33.3 v1.33.3 v1.33.3" ] && ok "$n: every component on v1.33.3" || not_ok "$n: $v"
@@ -171,6 +202,44 @@ has "killed: resumes the step it was in" 'resuming: kube-scheduler/cp3 was start
 [ "$(grep -c '^cp3 ApplyConfiguration cluster.scheduler' "$T/order.log")" = 1 ] && ok "killed: cp3's scheduler patched once" ||
 	not_ok "killed: cp3's scheduler patched $(grep -c '^cp3 ApplyConfiguration cluster.scheduler' "$T/order.log") times"
 [ "$(img w1 kubelet) $(img cp3 kube-scheduler)" = "v1.33.6 v1.33.6" ] && ok "killed: the run finished after the resume" || not_ok "killed: $(img w1 kubelet) $(img cp3 kube-scheduler)"
+
+# ---- kube-proxy enabled: its DaemonSet gets the new image and rolls out -----------------------------
+for n in cp1 cp2 cp3; do sed -i '/^  proxy:$/,/^  [a-z]/{/^    disabled: true$/d}' "$T/nodes/$n/config.yaml"; done
+seed_proxy "$(grep -E '^ +image: .*/kube-proxy:' "$T/nodes/cp1/config.yaml" | sed 's/.*image: //')"
+echo '["kube-proxy"]' >"$T/kube/conflict_once" # another writer updates it between the dry run and the PUT
+up --kubernetes v1.33.7 --apply --wait 10
+rc=$?
+[ "$rc" = 0 ] && ok "kube-proxy sync: exit 0" || not_ok "kube-proxy sync: exit $rc"
+has "kube-proxy sync: the DaemonSet updated" 'apps/v1\.DaemonSet/kube-system/kube-proxy: updated'
+has "kube-proxy sync: its rollout waited for" 'apps/v1\.DaemonSet/kube-system/kube-proxy rolled out'
+[ "$(grep -c '^PUT /apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy image=' "$T/kube/requests")" = 2 ] &&
+	ok "kube-proxy sync: a 409 conflict is retried with the new resourceVersion (sync.go)" || not_ok "kube-proxy sync: $(grep -c '^PUT /apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy image=' "$T/kube/requests") PUTs"
+has "kube-proxy sync: CoreDNS unchanged" 'apps/v1\.Deployment/kube-system/coredns: no changes'
+$PY - "$T/kube/objects.json" <<'PYEOF' && ok "kube-proxy sync: the cluster's DaemonSet runs registry.k8s.io/kube-proxy:v1.33.7, generation 4" || not_ok "kube-proxy sync: DaemonSet not updated"
+import json, sys
+ds = json.load(open(sys.argv[1]))["/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy"]
+assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.k8s.io/kube-proxy:v1.33.7", ds
+assert ds["metadata"]["generation"] == 4 and ds["metadata"]["resourceVersion"] == "9", ds
+PYEOF
+up --kubernetes v1.33.7 --apply --wait 10
+has "kube-proxy sync: a re-run finds nothing to do" 'every node already runs the target versions|in sync \(journal\)'
+
+# ---- a DaemonSet that never rolls out: timeout, stop, the re-run waits again ------------------------
+echo '["kube-proxy"]' >"$T/kube/rollout_stuck"
+up --kubernetes v1.33.8 --apply --wait 3
+rc=$?
+[ "$rc" = 1 ] && ok "stuck rollout: exit 1" || not_ok "stuck rollout: exit $rc"
+has "stuck rollout: names the DaemonSet, the wait and what is short" \
+	'apps/v1\.DaemonSet/kube-system/kube-proxy did not roll out within 3s \(last: daemonset kube-proxy: 0 of 4 pods up-to-date\)'
+has "stuck rollout: says where it stopped" 'stopped at the bootstrap manifests sync'
+rm -f "$T/kube/rollout_stuck"
+up --kubernetes v1.33.8 --apply --wait 10
+rc=$?
+[ "$rc" = 0 ] && ok "stuck rollout: the re-run exits 0" || not_ok "stuck rollout: re-run exit $rc"
+has "stuck rollout: the re-run resumes the sync" 'resuming: the sync was started before'
+has "stuck rollout: ... and waits for the rollout again" 'apps/v1\.DaemonSet/kube-system/kube-proxy rolled out'
+if grep -qE 'canary-|BEGIN .*PRIVATE' "$T/.out"; then not_ok "sync: a secret in the output"; else ok "sync: no secret in the output"; fi
+for n in cp1 cp2 cp3; do sed -i -E 's/^(  proxy:)$/\1\n    disabled: true/' "$T/nodes/$n/config.yaml"; done
 
 # ---- pre-check refusals ---------------------------------------------------------------------------
 up --kubernetes v1.35.0

@@ -36,14 +36,41 @@ each node makes of its machine config:
   never comes up on the new image, a kubelet that stays old), remembered in
   DIR/NAME/kube_seen.json.
 
+The bootstrap manifests sync (siderolabs/go-kubernetes v0.2.23
+kubernetes/manifests/sync.go, rollout.go; the answers are the API server's:
+k8s.io/apiserver registry/rest update.go and create.go, apimachinery
+api/errors): single objects under /api/v1/... and /apis/GROUP/VERSION/...,
+kept in DIR/objects.json ({path: object}, a test may seed it):
+  GET  PATH            the object (status of a DaemonSet/Deployment filled in,
+                       see below) or 404 NotFound '<plural>.<group> "<name>" not found';
+  POST COLLECTION      create: 409 AlreadyExists when it exists;
+  PUT  PATH[?dryRun=All] update: 404 when absent, 409 Conflict when
+                       metadata.resourceVersion is not the stored one ("the object
+                       has been modified; please apply your changes to the latest
+                       version and try again"); a dry run answers what would be
+                       stored and stores nothing; status is kept from the stored
+                       object (workload strategies ignore it on update);
+                       generation grows when spec changes; resourceVersion grows.
+  DIR/conflict_once (a JSON list of names): another writer updates that object
+  just before the next real PUT of it (once), which then gets the 409.
+  Both: 422 Invalid when a container has no image ("spec.template.spec.
+  containers[0].image: Required value", apps validation).
+Every POST/PUT is logged in DIR/requests as "METHOD PATH image=IMAGES".
+Rollout status (the DaemonSet and Deployment controllers' work, done at once):
+observedGeneration = generation and every count = desired (DaemonSet: the
+number of nodes.json items; Deployment: spec.replicas), unless DIR/rollout_stuck
+(a JSON list of names) names it: then no pod is up to date.
+
 Usage: kube_api.py --ca CA --cert CRT --key KEY --port-file F --state DIR [--talos-nodes DIR]
 """
 import argparse
 import http.server
 import json
 import os
+import re
 import ssl
 import sys
+import threading
 import urllib.parse
 
 import yaml
@@ -105,6 +132,36 @@ def status(code, reason, message):
             "message": message, "reason": reason, "code": code}
 
 
+OBJ_RE = re.compile(r"^/(api/v1|apis/[^/]+/[^/]+)(/namespaces/([^/]+))?/([^/]+)(/([^/]+))?$")
+
+
+def rollout_status(state, obj):
+    kind, name = obj.get("kind"), obj["metadata"]["name"]
+    if kind not in ("DaemonSet", "Deployment"):
+        return obj.get("status")
+    try:
+        stuck = json.load(open(os.path.join(state, "rollout_stuck")))
+    except (OSError, ValueError):
+        stuck = []
+    gen = obj["metadata"].get("generation", 1)
+    if kind == "DaemonSet":
+        try:
+            want = len(json.load(open(os.path.join(state, "nodes.json"))))
+        except (OSError, ValueError):
+            want = 1
+        upd = 0 if name in stuck else want
+        return {"observedGeneration": gen, "desiredNumberScheduled": want, "currentNumberScheduled": want,
+                "updatedNumberScheduled": upd, "numberAvailable": want, "numberReady": want}
+    want = obj.get("spec", {}).get("replicas", 1)
+    return {"observedGeneration": gen, "replicas": want, "updatedReplicas": 0 if name in stuck else want,
+            "readyReplicas": want, "availableReplicas": want}
+
+
+def images(obj):
+    cs = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
+    return ",".join(c.get("image", "") for c in cs) or "-"
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -116,6 +173,91 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def objects(self):
+        path = os.path.join(self.server.state, "objects.json")
+        return json.load(open(path)) if os.path.exists(path) else {}
+
+    def save_objects(self, objs):
+        path = os.path.join(self.server.state, "objects.json")
+        with open(path + ".tmp", "w") as f:
+            json.dump(objs, f, indent=1)
+        os.rename(path + ".tmp", path)
+
+    def not_found(self, m):
+        res = m.group(4) + ("." + m.group(1).split("/")[1] if m.group(1).startswith("apis/") else "")
+        return self.send(404, status(404, "NotFound", '%s "%s" not found' % (res, m.group(6))))
+
+    def invalid(self, obj):
+        cs = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")
+        for i, c in enumerate(cs or []):
+            if not c.get("image"):
+                kind = obj.get("kind", "")
+                grp = obj.get("apiVersion", "").split("/")[0] if "/" in obj.get("apiVersion", "") else ""
+                return "%s%s \"%s\" is invalid: spec.template.spec.containers[%d].image: Required value" % (
+                    kind, "." + grp if grp else "", obj["metadata"]["name"], i)
+        return None
+
+    def write(self, method):
+        with self.server.lock:
+            path, _, query = self.path.partition("?")
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            dry = "dryRun=All" in query
+            with open(os.path.join(self.server.state, "requests"), "a") as f:
+                f.write("%s %s%s image=%s\n" % (method, path, " dryRun" if dry else "", images(body)))
+            objs = self.objects()
+            if method == "POST":
+                path = path + "/" + body.get("metadata", {}).get("name", "")
+            m = OBJ_RE.match(path)
+            if not m or not m.group(6):
+                return self.send(404, status(404, "NotFound", "the server could not find the requested resource"))
+            old = objs.get(path)
+            bad = self.invalid(body)
+            if bad:
+                return self.send(422, status(422, "Invalid", bad))
+            if method == "POST":
+                if old:
+                    return self.send(409, status(409, "AlreadyExists", '%s "%s" already exists' % (
+                        m.group(4), m.group(6))))
+                new = body
+                new["metadata"].update({"uid": "uid-%d" % (len(objs) + 1), "resourceVersion": "1",
+                                        "generation": 1, "creationTimestamp": "2026-12-04T00:00:00Z"})
+            else:
+                if not old:
+                    return self.not_found(m)
+                racing = os.path.join(self.server.state, "conflict_once")
+                race = json.load(open(racing)) if os.path.exists(racing) and not dry else []
+                if m.group(6) in race:  # another writer got there first (once)
+                    race.remove(m.group(6))
+                    json.dump(race, open(racing, "w"))
+                    old["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
+                    objs[path] = old
+                    self.save_objects(objs)
+                if body.get("metadata", {}).get("resourceVersion") != old["metadata"]["resourceVersion"]:
+                    return self.send(409, status(409, "Conflict", 'Operation cannot be fulfilled on %s "%s": '
+                                                 "the object has been modified; please apply your changes to "
+                                                 "the latest version and try again" % (m.group(4), m.group(6))))
+                new = body
+                keep = dict((k, old["metadata"][k]) for k in ("uid", "creationTimestamp", "generation")
+                            if k in old["metadata"])
+                new["metadata"].update(keep)
+                if new.get("spec") != old.get("spec"):
+                    new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
+                new["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
+                if "status" in old or old.get("kind") in ("DaemonSet", "Deployment"):
+                    new["status"] = old.get("status") or rollout_status(self.server.state, old)
+            if not dry:
+                stored = dict(new)
+                stored.pop("status", None)
+                objs[path] = stored
+                self.save_objects(objs)
+            self.send(201 if method == "POST" else 200, new)
+
+    def do_PUT(self):
+        self.write("PUT")
+
+    def do_POST(self):
+        self.write("POST")
+
     def do_GET(self):
         cn = dict(x[0] for x in self.connection.getpeercert().get("subject", ()))
         with open(os.path.join(self.server.state, "requests"), "a") as f:
@@ -125,6 +267,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             sel = urllib.parse.parse_qs(query).get("labelSelector", [""])[0].replace(" ", "")
             return self.send(200, {"kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
                                    "items": static_pods(self.server.talos_nodes, sel)})
+        m = OBJ_RE.match(path)
+        if path not in KINDS and m and m.group(6):
+            obj = self.objects().get(path)
+            if not obj:
+                return self.not_found(m)
+            st = rollout_status(self.server.state, obj)
+            if st is not None:
+                obj["status"] = st
+            return self.send(200, obj)
         if path not in KINDS:
             return self.send(404, status(404, "NotFound", "the server could not find the requested resource"))
         fname, kind, api = KINDS[path]
@@ -159,6 +310,7 @@ def main():
     ctx.verify_mode = ssl.CERT_REQUIRED
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.state = a.state
+    srv.lock = threading.Lock()
     srv.talos_nodes = a.talos_nodes
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     port = srv.server_address[1]

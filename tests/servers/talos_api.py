@@ -285,6 +285,12 @@ def timestamp(t):
     return field_varint(1, int(t)) + field_varint(2, int((t - int(t)) * 1e9))
 
 
+class NoAliases(yaml.SafeDumper):
+    """Go's yaml.Marshal writes shared values out; PyYAML would alias them."""
+    def ignore_aliases(self, data):
+        return True
+
+
 class Day2:
     def __init__(self, node, a, runner):
         self.node, self.a, self.runner = node, a, runner
@@ -647,6 +653,74 @@ class Day2:
         self.order("ImagePull %s %s" % (ns_name, ref))
         return self.reply(b"")
 
+    # --- COSI State/List of the bootstrap manifests -----------------------------
+    # cosi-project/runtime v0.10.2 (what Talos v1.10.5 uses): api/v1alpha1
+    # state.pb.go ListRequest { namespace = 1; type = 2 } -> stream ListResponse
+    # { Resource resource = 1 }; resource.pb.go Resource { Metadata = 1; Spec = 2 },
+    # Metadata { namespace 1, type 2, id 3, version 4, owner 5, phase 6 },
+    # Spec { proto_spec 1; yaml_spec 2 }; pkg/state/protobuf/server List sends
+    # each item of the state (sorted by id) through protobuf.FromResource, which
+    # fills yaml_spec (yaml.Marshal of the spec: ManifestSpec.MarshalYAML is the
+    # list of objects, pkg/machinery/resources/k8s/manifest.go). proto_spec (a
+    # google.protobuf.Struct per object) is left out here. The objects follow
+    # the running config the way controllers/k8s/manifest.go renders them (ids
+    # "01-csr-node-bootstrap", "10-kube-proxy" unless cluster.proxy.disabled,
+    # "11-core-dns" unless cluster.coreDNS.disabled; CoreDNS image default
+    # constants.go CoreDNSImage:DefaultCoreDNSVersion), reduced to the fields
+    # the sync compares. A worker has none (the controller runs on control planes).
+    MANIFEST_TYPE = "Manifests.kubernetes.talos.dev"
+
+    def manifests(self):
+        try:
+            cfg = next(yaml.safe_load_all(self.active())) or {}
+        except Exception:
+            return []
+        cl = cfg.get("cluster") or {}
+        out = [("01-csr-node-bootstrap", [{
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "system-bootstrap-node-bootstrapper"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "system:node-bootstrapper"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                          "name": "system:bootstrappers"}]}])]
+        proxy = cl.get("proxy") or {}
+        if not proxy.get("disabled"):
+            labels = {"tier": "node", "k8s-app": "kube-proxy"}
+            out.append(("10-kube-proxy", [
+                {"apiVersion": "v1", "kind": "ServiceAccount",
+                 "metadata": {"name": "kube-proxy", "namespace": "kube-system"}},
+                {"apiVersion": "apps/v1", "kind": "DaemonSet",
+                 "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": labels},
+                 "spec": {"selector": {"matchLabels": labels},
+                          "template": {"metadata": {"labels": labels},
+                                       "spec": {"containers": [{"name": "kube-proxy",
+                                                                "image": proxy.get("image", "")}]}}}}]))
+        dns = cl.get("coreDNS") or {}
+        if not dns.get("disabled"):
+            labels = {"k8s-app": "kube-dns"}
+            out.append(("11-core-dns", [
+                {"apiVersion": "apps/v1", "kind": "Deployment",
+                 "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
+                 "spec": {"replicas": 2, "selector": {"matchLabels": labels},
+                          "template": {"metadata": {"labels": labels},
+                                       "spec": {"containers": [{"name": "coredns", "image": dns.get(
+                                           "image", "registry.k8s.io/coredns/coredns:v1.12.1")}]}}}}]))
+        return out
+
+    def cosi_list(self, req, ctx):
+        f = dict((n, v) for n, _, v in parse(req))
+        ns, typ = f.get(1, b"").decode(), f.get(2, b"").decode()
+        self.node.log("COSI List %s %s" % (ns, typ))
+        if typ != self.MANIFEST_TYPE:
+            ctx.abort(grpc.StatusCode.NOT_FOUND, "resource %s is not registered" % typ)
+        if ns != "controlplane" or self.st()["type"] != "controlplane":
+            return
+        for rid, items in self.manifests():
+            md = (field_bytes(1, ns.encode()) + field_bytes(2, typ.encode()) + field_bytes(3, rid.encode())
+                  + field_bytes(4, b"1") + field_bytes(6, b"running"))
+            spec = field_bytes(2, yaml.dump(items, Dumper=NoAliases, sort_keys=False).encode())
+            yield field_bytes(1, field_bytes(1, md) + field_bytes(2, spec))
+
     IMAGE_PATHS = (("cluster", "apiServer"), ("cluster", "controllerManager"), ("cluster", "scheduler"),
                    ("cluster", "proxy"), ("machine", "kubelet"))
 
@@ -765,7 +839,10 @@ def main():
     timesvc = grpc.method_handlers_generic_handler("time.TimeService", {
         "Time": grpc.unary_unary_rpc_method_handler(d2.time, **raw),
     })
-    runner.handlers = [machine, storage, timesvc]
+    cosi = grpc.method_handlers_generic_handler("cosi.resource.State", {
+        "List": grpc.unary_stream_rpc_method_handler(d2.cosi_list, **raw),
+    })
+    runner.handlers = [machine, storage, timesvc, cosi]
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % port)

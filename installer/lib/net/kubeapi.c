@@ -161,6 +161,12 @@ static void status_message(const struct buf *b, char *out, size_t n)
 
 int kube_get(const struct kube_client *c, const char *path, struct buf *out, struct app_err *e)
 {
+	return kube_request(c, "GET", path, NULL, 0, out, e);
+}
+
+int kube_request(const struct kube_client *c, const char *method, const char *path, const char *body,
+		 size_t body_len, struct buf *out, struct app_err *e)
+{
 	CURL *curl = curl_easy_init();
 	struct curl_blob ca = { c->ca, c->ca_len, CURL_BLOB_COPY };
 	struct curl_blob crt = { c->crt, c->crt_len, CURL_BLOB_COPY };
@@ -180,6 +186,12 @@ int kube_get(const struct kube_client *c, const char *path, struct buf *out, str
 	}
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+	if (body) {
+		h = curl_slist_append(h, "Content-Type: application/json");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)body_len);
+	}
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, "appliance-status/1");
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -210,8 +222,11 @@ int kube_get(const struct kube_client *c, const char *path, struct buf *out, str
 		r = app_err_set(e,
 				code == 401 || code == 403 ? -EACCES
 				: code == 404		   ? -ENOENT
+				: code == 409		   ? -EAGAIN
+				: code == 422		   ? -EINVAL
 							   : -EREMOTEIO,
-				"%s: HTTP %ld%s", url, code, msg);
+				"%s%s%s: HTTP %ld%s", strcmp(method, "GET") ? method : "",
+				strcmp(method, "GET") ? " " : "", url, code, msg);
 	} else if (!out->data)
 		buf_append(out, "", 0);
 	curl_slist_free_all(h);

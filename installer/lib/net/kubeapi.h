@@ -35,6 +35,11 @@ void kube_client_free(struct kube_client *c);
  * and the API's Status message (-ENOENT for 404: no such resource type,
  * -EACCES for 401/403). */
 int kube_get(const struct kube_client *c, const char *path, struct buf *out, struct app_err *e);
+/* METHOD ("GET", "PUT", "POST") server+path, body (JSON, may be NULL) into
+ * out; as kube_get, and 409 Conflict / AlreadyExists -> -EAGAIN, 422
+ * Invalid -> -EINVAL. */
+int kube_request(const struct kube_client *c, const char *method, const char *path, const char *body,
+		 size_t body_len, struct buf *out, struct app_err *e);
 
 enum kube_ready { KUBE_READY_UNKNOWN = 0, KUBE_READY_TRUE, KUBE_READY_FALSE };
 

@@ -530,3 +530,91 @@ int talosops_time(const struct talosapi_node *n, const struct talosapi_retry *r,
 	*offset_ms = t.remote_ms - t.local_ms;
 	return 0;
 }
+
+/* ---- COSI State/List ------------------------------------------------------- */
+
+struct cosi_list {
+	struct talosops_resources *out;
+};
+
+static int cosi_sub(const uint8_t *data, size_t len, uint32_t want, const uint8_t **v, size_t *n)
+{
+	struct pb r = pb_reader(data, len);
+	struct pb_field f;
+	int k;
+
+	*v = NULL;
+	*n = 0;
+	while ((k = pb_next(&r, &f)) == 1)
+		if (f.num == want && f.wire == 2) {
+			*v = f.data;
+			*n = f.len;
+		}
+	return k;
+}
+
+static int on_cosi(const void *msg, size_t len, void *ud, struct app_err *e)
+{
+	struct cosi_list *l = ud;
+	const uint8_t *res, *md, *spec, *id, *yml;
+	size_t n_res, n_md, n_spec, n_id, n_yml;
+	struct talosops_resource *it;
+
+	/* ListResponse { Resource resource = 1 }; Resource { Metadata metadata
+	 * = 1; Spec spec = 2 }; Metadata { ...; string id = 3 }; Spec { bytes
+	 * proto_spec = 1; string yaml_spec = 2 } */
+	if (cosi_sub(msg, len, 1, &res, &n_res) < 0 || !res || cosi_sub(res, n_res, 1, &md, &n_md) < 0 ||
+	    cosi_sub(res, n_res, 2, &spec, &n_spec) < 0 || !md || cosi_sub(md, n_md, 3, &id, &n_id) < 0 ||
+	    (spec && cosi_sub(spec, n_spec, 2, &yml, &n_yml) < 0))
+		return app_err_set(e, -EPROTO, "malformed COSI ListResponse");
+	if (!spec)
+		yml = NULL, n_yml = 0;
+	l->out->v = xrealloc(l->out->v, (l->out->n + 1) * sizeof(*l->out->v));
+	it = &l->out->v[l->out->n++];
+	it->id = xstrndup((const char *)id, n_id);
+	it->yaml = xstrndup(yml ? (const char *)yml : "", n_yml);
+	return 0;
+}
+
+static void cosi_reset(void *ud)
+{
+	struct cosi_list *l = ud;
+
+	talosops_resources_free(l->out);
+}
+
+int talosops_cosi_list(const struct talosapi_node *n, const struct talosapi_retry *r, const char *ns,
+		       const char *type, struct talosops_resources *ret, struct app_err *e)
+{
+	struct buf req = { 0 };
+	struct cosi_list l = { ret };
+	struct talosapi_call c = {
+		.path = "/cosi.resource.State/List",
+		.fn = on_cosi,
+		.ud = &l,
+		.reset = cosi_reset,
+		.repeat_safe_after_timeout = true,
+	};
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	pb_put_string(&req, 1, ns);
+	pb_put_string(&req, 2, type);
+	c.req = req.data;
+	c.req_len = req.len;
+	rc = talosapi_call(n, r, &c, e);
+	buf_free(&req);
+	if (rc < 0)
+		talosops_resources_free(ret);
+	return rc;
+}
+
+void talosops_resources_free(struct talosops_resources *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].id);
+		free(s->v[i].yaml);
+	}
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}

@@ -152,4 +152,27 @@ int talosops_read(const struct talosapi_node *n, const struct talosapi_retry *r,
 int talosops_time(const struct talosapi_node *n, const struct talosapi_retry *r, char *server,
 		  size_t n_server, long long *offset_ms, struct app_err *e);
 
+/* COSI (cosi-project/runtime v0.10.2, the version Talos v1.10.5 uses:
+ * api/v1alpha1 state.pb.go, resource.pb.go), which apid serves:
+ *   cosi.resource.State/List(ListRequest { string namespace = 1; string type = 2 })
+ *     -> stream ListResponse { Resource resource = 1 }
+ *   Resource { Metadata metadata = 1; Spec spec = 2 }  Metadata { ...; string id = 3 }
+ *   Spec { bytes proto_spec = 1; string yaml_spec = 2 }
+ * The server fills both (pkg/state/protobuf/server List -> protobuf.FromResource
+ * without WithoutYAML); this reads yaml_spec, the same spec as YAML. Sorted by
+ * id, as the state lists them. */
+struct talosops_resource {
+	char *id;
+	char *yaml;
+};
+
+struct talosops_resources {
+	struct talosops_resource *v;
+	size_t n;
+};
+
+int talosops_cosi_list(const struct talosapi_node *n, const struct talosapi_retry *r, const char *ns,
+		       const char *type, struct talosops_resources *ret, struct app_err *e);
+void talosops_resources_free(struct talosops_resources *s);
+
 #endif

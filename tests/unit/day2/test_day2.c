@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "day2/compat.h"
+#include "day2/k8sman.h"
 #include "day2/nodecfg.h"
 #include "net/kubeapi.h"
 #include "net/talosops.h"
@@ -218,13 +219,75 @@ static void test_kube_lists(void **state)
 	assert_int_equal(kube_parse_ready("{\"kind\":\"Status\"}", 17, "t", &o, &e), -EPROTO);
 }
 
+/* the bootstrap manifests sync: paths as sync.go manifestPath, URLs as the
+ * RESTMapper resolves them, the comparison ignoring what Kubernetes sets */
+static void test_manifests(void **state)
+{
+	static const char spec[] = "- apiVersion: apps/v1\n  kind: DaemonSet\n"
+				   "  metadata: {name: kube-proxy, namespace: kube-system}\n"
+				   "  spec: {replicas: 2, x: \"2\", on: true}\n"
+				   "- apiVersion: rbac.authorization.k8s.io/v1\n  kind: ClusterRoleBinding\n"
+				   "  metadata: {name: crb}\n";
+	struct k8sman m = { 0 };
+	struct app_err e = { 0 };
+	struct buf b = { 0 };
+	char why[200];
+
+	(void)state;
+	assert_int_equal(k8sman_add(&m, "10-kube-proxy", spec, strlen(spec), &e), 0);
+	assert_int_equal(m.n, 2);
+	assert_string_equal(m.v[0].path, "apps/v1.DaemonSet/kube-system/kube-proxy");
+	assert_string_equal(m.v[0].url, "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy");
+	assert_int_equal(m.v[0].rollout, K8SMAN_DAEMONSET);
+	assert_string_equal(m.v[1].path, "rbac.authorization.k8s.io/v1.ClusterRoleBinding/crb");
+	assert_string_equal(m.v[1].coll, "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings");
+	k8sman_json(&m.v[0], "42", &b);
+	assert_string_equal(b.data,
+			    "{\"apiVersion\":\"apps/v1\",\"kind\":\"DaemonSet\",\"metadata\":{\"name\":"
+			    "\"kube-proxy\",\"namespace\":\"kube-system\",\"resourceVersion\":\"42\"},"
+			    "\"spec\":{\"replicas\":2,\"x\":\"2\",\"on\":true}}");
+	k8sman_free(&m);
+	assert_int_equal(k8sman_add(&m, "x", "- {apiVersion: v1, kind: Pod, metadata: {name: p}}", 50, &e),
+			 -EINVAL);
+	assert_non_null(strstr(e.msg, "kind 'Pod' of 'p'"));
+	k8sman_free(&m);
+
+	b.len = 0;
+	{
+		const char *cur =
+		    "{\"kind\":\"DaemonSet\",\"metadata\":{\"uid\":\"1\",\"resourceVersion\":\"1\","
+		    "\"annotations\":{\"a.kubernetes.io/x\":\"1\"}},\"spec\":{\"i\":\"a\"}}";
+		const char *dry =
+		    "{\"kind\":\"DaemonSet\",\"metadata\":{\"uid\":\"1\",\"resourceVersion\":\"2\"},"
+		    "\"spec\":{\"i\":\"a\"}}";
+		const char *s1 = "{\"kind\":\"Secret\",\"data\":{\"t\":\"old\"}}";
+		const char *s2 = "{\"kind\":\"Secret\",\"data\":{\"t\":\"new\"}}";
+		const char *ds = "{\"metadata\":{\"name\":\"p\",\"generation\":2},\"status\":{"
+				 "\"observedGeneration\":2,\"desiredNumberScheduled\":3,"
+				 "\"updatedNumberScheduled\":1,\"currentNumberScheduled\":3}}";
+		const char *dep =
+		    "{\"metadata\":{\"name\":\"d\",\"generation\":1},\"status\":{"
+		    "\"observedGeneration\":1,\"replicas\":2,\"readyReplicas\":2,\"updatedReplicas\":2}}";
+
+		assert_int_equal(k8sman_diff(cur, strlen(cur), dry, strlen(dry), &b, &e), 0);
+		assert_int_equal(k8sman_diff(s1, strlen(s1), s2, strlen(s2), &b, &e), 1);
+		assert_string_equal(b.data, "data.t: (changed)\n");
+		assert_int_equal(k8sman_rolled_out(K8SMAN_DAEMONSET, ds, strlen(ds), why, sizeof(why), &e),
+				 0);
+		assert_string_equal(why, "daemonset p: 1 of 3 pods up-to-date");
+		assert_int_equal(k8sman_rolled_out(K8SMAN_DEPLOYMENT, dep, strlen(dep), why, sizeof(why), &e),
+				 1);
+	}
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_talos_skew), cmocka_unit_test(test_kubernetes),
 		cmocka_unit_test(test_facts),	   cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_redact),	   cmocka_unit_test(test_kube_lists),
-		cmocka_unit_test(test_services),
+		cmocka_unit_test(test_services),   cmocka_unit_test(test_manifests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
