@@ -87,6 +87,16 @@ has "kube-proxy: the plan shows the DaemonSet would change" '^ +update +apps/v1\
 has "kube-proxy: ... and which field, from the dry-run answer" 'spec\.template\.spec\.containers\[0\]\.image: registry\.k8s\.io/kube-proxy:v1\.33\.1 -> registry\.k8s\.io/kube-proxy:v1\.33\.2$'
 grep -q '^PUT /apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy dryRun ' "$T/kube/requests" && ok "kube-proxy: the plan asked with dryRun=All" || not_ok "kube-proxy: no dry-run PUT"
 if ! grep -qE '^(POST|PUT) [^ ]+ image' "$T/kube/requests"; then ok "kube-proxy: the plan wrote nothing"; else not_ok "kube-proxy: the plan wrote $(grep -E '^(POST|PUT) [^ ]+ image' "$T/kube/requests")"; fi
+if ! grep -qE '(metadata|status)\.[A-Za-z.]+: ' "$T/.out"; then ok "kube-proxy: what Kubernetes sets is not shown as a change"; else not_ok "kube-proxy: $(grep -E '(metadata|status)\.[A-Za-z.]+: ' "$T/.out" | head -3)"; fi
+# a DaemonSet the API server refuses (422 Invalid): the plan fails with the API server's words
+cp "$T/nodes/cp1/config.yaml" "$T/nodes/cp1/config.valid"
+sed -i -E 's#^( +image: )registry\.k8s\.io/kube-proxy:.*#\1""#' "$T/nodes/cp1/config.yaml"
+up --kubernetes v1.33.3
+rc=$?
+[ "$rc" = 1 ] && ok "invalid manifest: the plan refuses (exit 1)" || not_ok "invalid manifest: exit $rc"
+has "invalid manifest: names the object and the API server's answer" \
+	'apps/v1\.DaemonSet/kube-system/kube-proxy: PUT https://127\.0\.0\.1:[0-9]+/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy\?dryRun=All: HTTP 422: DaemonSet\.apps "kube-proxy" is invalid: spec\.template\.spec\.containers\[0\]\.image: Required value'
+mv "$T/nodes/cp1/config.valid" "$T/nodes/cp1/config.yaml"
 rm -f "$T/kube/objects.json"
 for n in cp1 cp2 cp3; do mv "$T/nodes/$n/config.noproxy" "$T/nodes/$n/config.yaml"; done
 
