@@ -639,16 +639,19 @@ int cmd_image(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage_error("%s", "missing subcommand (fetch, write, add-config)");
-	if (cmd_is_help(argv[1])) {
-		fputs(usage_text, stdout);
-		return EXIT_OK;
-	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (strcmp(argv[1], subs[i].name) == 0) {
 			char *name = xasprintf("image %s", subs[i].name);
 			cmd_json_begin(argc, argv, name);
 			free(name);
-			return subs[i].fn(argc - 1, argv + 1);
 		}
+	cmd_json_begin(argc, argv, "image"); /* an unknown subcommand: still a JSON answer */
+	if (cmd_is_help(argv[1])) {
+		fputs(usage_text, stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (strcmp(argv[1], subs[i].name) == 0)
+			return subs[i].fn(argc - 1, argv + 1);
 	return usage_error("unknown subcommand '%s'", argv[1]);
 }

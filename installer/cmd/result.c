@@ -24,7 +24,11 @@ static struct {
 
 bool cmd_json_begin(int argc, char **argv, const char *command)
 {
-	for (int i = 1; i < argc && !res.on; i++)
+	bool help = false;
+
+	for (int i = 1; i < argc; i++)
+		help |= cmd_is_help(argv[i]);
+	for (int i = 1; i < argc && !res.on && !help; i++) /* --help: the help text only */
 		res.on = strcmp(argv[i], "--json") == 0;
 	if (res.on && !res.command)
 		res.command = xstrdup(command);

@@ -90,3 +90,10 @@ json_check "image fetch --trust-on-first-use --json: downloaded, recorded, full 
 "$A" image fetch "$P" "${F[@]}" --json >"$T/f2.json" 2>/dev/null
 json_check "image fetch --json, cached and pinned: from the cache" "$T/f2.json" \
 	"d['ok'] and d['source'] == 'cache' and not d['recorded'] and d['sha256'] == '$want'"
+
+# ---- the edges: an unknown subcommand still answers in JSON; --help prints only the help ----
+"$A" image fetchh --json >"$T/u.json" 2>/dev/null
+check "image --json, unknown subcommand: exit 2" test $? -eq 2
+json_check "image --json, unknown subcommand: valid JSON naming it" "$T/u.json" "d['command'] == 'image' and 'fetchh' in d['error']"
+"$A" image fetch --help --json >"$T/h.out" 2>&1
+check "image fetch --help --json: the help text only, no JSON after it" bash -c "grep -q '^usage: appliance image' '$T/h.out' && ! grep -q '\"command\"' '$T/h.out'"
