@@ -36,18 +36,20 @@ static void usage(FILE *f)
 	    "%s"
 	    "  --mode MODE           auto (default: Talos decides), no-reboot, reboot, staged or try\n"
 	    "                        (try: applied without a reboot and not persisted; each node goes\n"
-	    "                        back to its previous config after --try-timeout unless a later\n"
+	    "                        back to its previous config after the try timeout unless a later\n"
 	    "                        run applies it in another mode)\n"
-	    "  --try-timeout SECONDS with --mode try: when Talos rolls the config back (default 60)\n"
+	    "  --try-timeout DURATION  with --mode try: when Talos rolls it back, e.g. 5m\n"
+	    "                        (default 1m; whole seconds, rounded up)\n"
 	    "  --apply               apply (without it: the dry run only)\n"
-	    "  --wait SECONDS        per node: how long to wait for it afterwards (default 600)\n"
+	    "  --wait DURATION       per node: how long to wait for it afterwards, e.g. 15m\n"
+	    "                        (default 10m)\n"
 	    "  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
 	    "  -h, --help            this help\n"
 	    "\n"
 	    "examples:\n"
 	    "  appliance apply site.yaml --secrets talos-secrets.yaml              # the diff per node\n"
 	    "  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --apply\n"
-	    "  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --mode try --try-timeout 300 "
+	    "  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --mode try --try-timeout 5m "
 	    "--apply\n"
 	    "\n"
 	    "exit codes: 0 ok, 1 a node refused or did not come back, 2 usage error\n",
@@ -82,13 +84,10 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 		return 1;
 	}
 	if ((r = cmd_opt_value(argc, argv, i, "--try-timeout", &v)) != 0) {
-		char *end;
-
 		if (r < 0)
 			return -cmd_usage_error("apply", "option '--try-timeout' needs a value");
-		o->try_s = strtol(v, &end, 10);
-		if (*end || o->try_s <= 0)
-			return -cmd_usage_error("apply", "--try-timeout '%s': expected seconds (> 0)", v);
+		if (cmd_parse_duration_s("apply", "--try-timeout", v, 1, 86400, &o->try_s))
+			return -EXIT_USAGE;
 		return 1;
 	}
 	if ((r = cmd_opt_value(argc, argv, i, "--state-dir", &v)) != 0) {
@@ -98,13 +97,10 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 		return 1;
 	}
 	if ((r = cmd_opt_value(argc, argv, i, "--wait", &v)) != 0) {
-		char *end;
-
 		if (r < 0)
 			return -cmd_usage_error("apply", "option '--wait' needs a value");
-		o->wait_s = strtol(v, &end, 10);
-		if (*end || o->wait_s <= 0)
-			return -cmd_usage_error("apply", "--wait '%s': expected seconds (> 0)", v);
+		if (cmd_parse_duration_s("apply", "--wait", v, 1, 86400, &o->wait_s))
+			return -EXIT_USAGE;
 		return 1;
 	}
 	return 0;

@@ -52,7 +52,8 @@ static void usage(FILE *f)
 		   "                        address, port 50000)\n"
 		   "  --kubeconfig PATH     where to write the kubeconfig (default: ./kubeconfig,\n"
 		   "                        mode 0600)\n"
-		   "  --wait SECONDS        how long to wait for apid (default 600)\n"
+		   "  --wait DURATION       how long to wait for apid, e.g. 5m (default 10m;\n"
+		   "                        0s: one try)\n"
 		   "  --keep-config-volumes do not scrub the metal-iso config volumes afterwards\n"
 		   "  --config-volume DEV   the config volume's device on the nodes (e.g.\n"
 		   "                        nvme0n1p5); default: each node's installDisk path and\n"
@@ -73,7 +74,7 @@ static void usage(FILE *f)
 struct bs_opts {
 	struct profile_opts p;
 	const char *secrets, *talosconfig, *context, *node, *endpoint, *kubeconfig, *volume;
-	long wait_s;
+	long long wait_ms;
 	bool keep_volumes;
 };
 
@@ -113,13 +114,9 @@ static int parse_args(int argc, char **argv, struct bs_opts *o)
 				   &v);
 		if (r < 0)
 			return EXIT_USAGE;
-		if (r > 0 && hit->off == CMD_OPT_OWN) { /* --wait */
-			char *end;
-
-			o->wait_s = strtol(v, &end, 10);
-			if (*end || o->wait_s < 0)
-				return cmd_usage_error("bootstrap", "--wait '%s': expected seconds", v);
-		}
+		if (r > 0 && hit->off == CMD_OPT_OWN && /* --wait */
+		    cmd_parse_duration("bootstrap", "--wait", v, 0, 86400000, &o->wait_ms))
+			return EXIT_USAGE;
 		if (r > 0)
 			continue;
 		r = cmd_profile_arg("bootstrap", &o->p, a);
@@ -233,7 +230,7 @@ static int scrub_config_volumes(const struct model *m, const struct model_node *
 
 int cmd_bootstrap(int argc, char **argv)
 {
-	struct bs_opts o = { .wait_s = 600 };
+	struct bs_opts o = { .wait_ms = 600000 };
 	struct talos_creds creds = { 0 };
 	struct app_err e = { 0 };
 	struct buf kube = { 0 };
@@ -299,10 +296,10 @@ int cmd_bootstrap(int argc, char **argv)
 
 	{
 		struct talosapi_node tn = { .host = host, .port = port, .creds = &creds };
-		struct talosapi_retry rt = { .deadline_ms = o.wait_s * 1000, .on_retry = cmd_talos_on_retry };
+		struct talosapi_retry rt = { .deadline_ms = (long)o.wait_ms, .on_retry = cmd_talos_on_retry };
 		const char *out_path = o.kubeconfig ? o.kubeconfig : "kubeconfig";
 
-		if (o.wait_s == 0)
+		if (o.wait_ms == 0)
 			rt.attempts = 1;
 		cmd_json_str("node", node->name);
 		cmd_json_str("host", host);

@@ -166,6 +166,9 @@ bool cmd_in_list(const char *list, const char *word);
  * number: "did you mean '5s'?"). */
 int cmd_parse_duration(const char *cmd, const char *opt, const char *v, long long min_ms, long long max_ms,
 		       long long *ret_ms);
+/* The same in whole seconds, rounded up (1500ms waits 2s), from MIN_S to MAX_S. */
+int cmd_parse_duration_s(const char *cmd, const char *opt, const char *v, long min_s, long max_s,
+			 long *ret_s);
 
 /* The option of command CMD ("nas check" for a subcommand) closest to OPT, OPT itself
  * when CMD has it, or NULL: from the command's --help. Caller frees. */

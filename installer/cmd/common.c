@@ -129,6 +129,23 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+/* A duration in the largest unit that divides it: 0s, 500ms, 90s, 60m, 24h. */
+static const char *fmt_duration(char *buf, size_t size, long long ms)
+{
+	static const struct {
+		const char *unit;
+		long long ms;
+	} units[] = { { "h", 3600000 }, { "m", 60000 }, { "s", 1000 } };
+
+	for (size_t i = ms ? 0 : 2; i < sizeof(units) / sizeof(units[0]); i++)
+		if (ms % units[i].ms == 0) {
+			snprintf(buf, size, "%lld%s", ms / units[i].ms, units[i].unit);
+			return buf;
+		}
+	snprintf(buf, size, "%lldms", ms);
+	return buf;
+}
+
 int cmd_parse_duration(const char *cmd, const char *opt, const char *v, long long min_ms, long long max_ms,
 		       long long *ret_ms)
 {
@@ -141,11 +158,25 @@ int cmd_parse_duration(const char *cmd, const char *opt, const char *v, long lon
 		    v);
 	if (profile_parse_duration(v, &ms) < 0)
 		return cmd_usage_error(cmd, "%s '%s': expected a duration such as 10s, 500ms or 1m", opt, v);
-	if (ms < min_ms || ms > max_ms)
-		return cmd_usage_error(cmd, "%s '%s': expected a duration from %lldms to %lldm", opt, v,
-				       min_ms, max_ms / 60000);
+	if (ms < min_ms || ms > max_ms) {
+		char lo[32], hi[32];
+
+		return cmd_usage_error(cmd, "%s '%s': expected a duration from %s to %s", opt, v,
+				       fmt_duration(lo, sizeof(lo), min_ms),
+				       fmt_duration(hi, sizeof(hi), max_ms));
+	}
 	*ret_ms = ms;
 	return 0;
+}
+
+int cmd_parse_duration_s(const char *cmd, const char *opt, const char *v, long min_s, long max_s, long *ret_s)
+{
+	long long ms;
+	int r = cmd_parse_duration(cmd, opt, v, (long long)min_s * 1000, (long long)max_s * 1000, &ms);
+
+	if (r == 0)
+		*ret_s = (long)((ms + 999) / 1000);
+	return r;
 }
 
 int cmd_opt_value(int argc, char **argv, int *i, const char *name, const char **ret)

@@ -24,7 +24,7 @@ const char day2_options_help[] =
     "  --node NAME           only this node (repeatable; default: every node of the profile)\n"
     "  --endpoint NODE=HOST[:PORT]  where NODE's Talos API answers (repeatable; default: the\n"
     "                        node's static address, port 50000)\n"
-    "  --timeout SECONDS     per Talos API call (default 10)\n"
+    "  --timeout DURATION    per Talos API call, e.g. 30s (default 10s)\n"
     "  --json                one JSON object per line instead of text\n"
     "  --site FILE, --set KEY=VALUE  profile overlays\n";
 
@@ -67,12 +67,8 @@ int day2_arg(const char *cmd, struct day2_opts *o, int argc, char **argv, int *i
 		push(&o->endpoints, &o->n_endpoints, v);
 	} else if (strcmp(hit->name, "--node") == 0) {
 		push(&o->nodes, &o->n_nodes, v);
-	} else {
-		char *end;
-
-		o->timeout_s = strtol(v, &end, 10);
-		if (*end || o->timeout_s <= 0)
-			return -cmd_usage_error(cmd, "--timeout '%s': expected seconds (> 0)", v);
+	} else if (cmd_parse_duration(cmd, "--timeout", v, 1, 3600000, &o->timeout_ms)) {
+		return -EXIT_USAGE;
 	}
 	return 1;
 }
@@ -206,7 +202,7 @@ int day2_setup(const char *cmd, struct day2_opts *o, bool need_bundle, struct da
 		d->v[i].api =
 		    (struct talosapi_node){ .host = d->v[i].host, .port = d->v[i].port, .creds = &d->creds };
 	d->once.attempts = 1;
-	d->once.call_timeout_ms = (o->timeout_s > 0 ? o->timeout_s : 10) * 1000;
+	d->once.call_timeout_ms = (long)(o->timeout_ms > 0 ? o->timeout_ms : 10000);
 	return 0;
 }
 

@@ -21,7 +21,7 @@ struct day2_opts {
 	const char **nodes; /* --node NAME: only these */
 	int n_nodes;
 	bool json;
-	long timeout_s; /* per Talos API call (default 10) */
+	long long timeout_ms; /* per Talos API call (default 10 s) */
 };
 
 /* One of the shared options at argv[*i]: 1 taken (*i past its value), 0 not
@@ -50,7 +50,7 @@ struct day2 {
 	struct talos_bundle *bundle; /* with --secrets only */
 	struct day2_node *v;	     /* selected nodes: control planes, then workers */
 	size_t n;
-	struct talosapi_retry once; /* one attempt of timeout_s */
+	struct talosapi_retry once; /* one attempt of timeout_ms */
 };
 
 /* Check the options, load the profile and the credentials, resolve the

@@ -69,7 +69,7 @@ static void usage(FILE *f)
 		   "                     bootstrap\n"
 		   "  --kubeconfig PATH  with --endpoint: where the kubeconfig goes (default\n"
 		   "                     ./kubeconfig)\n"
-		   "  --wait SECONDS     with --endpoint: how long to wait for apid (default 600)\n"
+		   "  --wait DURATION    with --endpoint: how long to wait for apid (default 10m)\n"
 		   "  --skip-nas         do not check the NAS (the plan never writes to it)\n"
 		   "  --json             the result on stdout as one JSON object (preflight rows,\n"
 		   "                     backups, what was done; also on failure), the text\n"
@@ -91,6 +91,7 @@ struct rb_opts {
 	const char **disk_files;
 	int n_disk_files;
 	bool apply, skip_nas;
+	long long wait_ms; /* --wait */
 };
 
 static int parse_args(int argc, char **argv, struct rb_opts *o)
@@ -164,13 +165,8 @@ static int parse_args(int argc, char **argv, struct rb_opts *o)
 					       o->endpoint);
 		free(h);
 	}
-	if (o->wait) {
-		char *end;
-		long w = strtol(o->wait, &end, 10);
-
-		if (*end || w < 0)
-			return cmd_usage_error("rebuild", "--wait '%s': expected seconds", o->wait);
-	}
+	if (o->wait && cmd_parse_duration("rebuild", "--wait", o->wait, 0, 86400000, &o->wait_ms))
+		return EXIT_USAGE;
 	return 0;
 }
 
@@ -398,7 +394,7 @@ static int do_bootstrap(const struct rb_opts *o, struct app_err *e)
 	r = talos_creds_from_secrets(o->secrets, time(NULL), &creds, e);
 	if (r == 0) {
 		struct talosapi_node tn = { .host = host, .port = port, .creds = &creds };
-		struct talosapi_retry rt = { .deadline_ms = (o->wait ? atol(o->wait) : 600) * 1000,
+		struct talosapi_retry rt = { .deadline_ms = o->wait ? (long)o->wait_ms : 600000,
 					     .on_retry = cmd_talos_on_retry };
 
 		r = talosapi_bootstrap(&tn, &rt, &res, e);

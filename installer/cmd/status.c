@@ -42,9 +42,12 @@ static void usage(FILE *f)
 	    "%s"
 	    "  --kubeconfig PATH     the admin kubeconfig (default: ./kubeconfig, as bootstrap writes it)\n"
 	    "  --skip WHAT           leave out a part: kubernetes, nas or backups (repeatable)\n"
-	    "  --backup-max-age HOURS  a newest base backup older than this is a problem (default 48)\n"
-	    "  --watch               repeat every --interval seconds (default 10) until interrupted,\n"
-	    "                        or --count times\n"
+	    "  --backup-max-age DURATION  a newest base backup older than this is a problem,\n"
+	    "                        e.g. 36h (default 48h)\n"
+	    "  --interval DURATION   with --watch: time between rounds (default 10s)\n"
+	    "  --count N             with --watch: stop after N rounds (default 0: never)\n"
+	    "  --watch               repeat the report every interval until interrupted, or count\n"
+	    "                        times\n"
 	    "  -h, --help            this help\n"
 	    "\n"
 	    "examples:\n"
@@ -59,7 +62,10 @@ struct st_opts {
 	struct day2_opts d;
 	const char *kubeconfig;
 	bool skip_kube, skip_nas, skip_backups, watch;
-	long interval_s, count, backup_max_h;
+	long count;
+	long long interval_ms;
+	long backup_max_s;	/* --backup-max-age */
+	const char *backup_max; /* as given, for the message */
 };
 
 struct node_st {
@@ -118,9 +124,7 @@ static void problem(struct site_st *s, const char *fmt, ...)
 
 static int own_arg(void *ud, int argc, char **argv, int *i)
 {
-	static const char *const nums[] = { "--interval", "--count", "--backup-max-age" };
 	struct st_opts *o = ud;
-	long *dst[] = { &o->interval_s, &o->count, &o->backup_max_h };
 	const char *v;
 	int r;
 
@@ -148,18 +152,31 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 						v);
 		return 1;
 	}
-	for (int k = 0; k < 3; k++) {
+	if ((r = cmd_opt_value(argc, argv, i, "--count", &v)) != 0) {
 		char *end;
 
-		if ((r = cmd_opt_value(argc, argv, i, nums[k], &v)) == 0)
-			continue;
 		if (r < 0)
-			return -cmd_usage_error("status", "option '%s' needs a value", nums[k]);
-		*dst[k] = strtol(v, &end, 10);
-		if (*end || *dst[k] < (k == 1 ? 0 : 1))
-			return -cmd_usage_error("status", "%s '%s': expected a whole number%s", nums[k], v,
-						k == 1 ? "" : " > 0");
+			return -cmd_usage_error("status", "option '--count' needs a value");
+		o->count = strtol(v, &end, 10);
+		if (*end || !*v || o->count < 0)
+			return -cmd_usage_error("status", "--count '%s': expected a whole number", v);
 		return 1;
+	}
+	if ((r = cmd_opt_value(argc, argv, i, "--interval", &v)) != 0) {
+		if (r < 0)
+			return -cmd_usage_error("status", "option '--interval' needs a value");
+		return cmd_parse_duration("status", "--interval", v, 1, 86400000, &o->interval_ms)
+			   ? -EXIT_USAGE
+			   : 1;
+	}
+	if ((r = cmd_opt_value(argc, argv, i, "--backup-max-age", &v)) != 0) {
+		if (r < 0)
+			return -cmd_usage_error("status", "option '--backup-max-age' needs a value");
+		o->backup_max = v;
+		return cmd_parse_duration_s("status", "--backup-max-age", v, 1, 366L * 86400,
+					    &o->backup_max_s)
+			   ? -EXIT_USAGE
+			   : 1;
 	}
 	return 0;
 }
@@ -297,7 +314,7 @@ static void check_kube(struct day2 *d, const struct st_opts *o, struct site_st *
 		problem(s, "kubernetes: %s (appliance bootstrap writes it; or give --kubeconfig)", e.msg);
 		return;
 	}
-	kc.timeout_ms = (o->d.timeout_s > 0 ? o->d.timeout_s : 10) * 1000;
+	kc.timeout_ms = o->d.timeout_ms > 0 ? o->d.timeout_ms : 10000;
 	s->kube_ok = true;
 	for (int i = 0; i < 3; i++) {
 		struct kube_part *p = &s->parts[i];
@@ -384,16 +401,16 @@ static void check_backups(struct day2 *d, const struct st_opts *o, struct site_s
 		return;
 	}
 	s->backup_age_s = (long long)(time(NULL) - s->bk.barman.newest_base_time);
-	s->backups_ok = s->backup_age_s <= o->backup_max_h * 3600;
+	s->backups_ok = s->backup_age_s <= o->backup_max_s;
 	if (!s->backups_ok) {
 		char age[32];
 
 		s3_format_age(s->backup_age_s, age, sizeof(age));
 		problem(
 		    s,
-		    "backups: the newest completed base backup (%s) is %s old (more than %ldh): look at the "
+		    "backups: the newest completed base backup (%s) is %s old (more than %s): look at the "
 		    "ScheduledBackup %s and the CNPG cluster %s",
-		    s->bk.barman.newest_base, age, o->backup_max_h, db->backup_name ? db->backup_name : "",
+		    s->bk.barman.newest_base, age, o->backup_max, db->backup_name ? db->backup_name : "",
 		    db->cluster ? db->cluster : "");
 	}
 }
@@ -623,7 +640,7 @@ static void print_json(const struct day2 *d, const struct site_st *s)
 
 int cmd_status(int argc, char **argv)
 {
-	struct st_opts o = { .interval_s = 10, .backup_max_h = 48 };
+	struct st_opts o = { .interval_ms = 10000, .backup_max_s = 48 * 3600, .backup_max = "48h" };
 	struct day2 d;
 	int rc, r;
 
@@ -651,7 +668,7 @@ int cmd_status(int argc, char **argv)
 		site_free(&s);
 		if (!o.watch || (o.count > 0 && round >= o.count))
 			break;
-		sleep((unsigned)o.interval_s);
+		util_sleep_ms((long)o.interval_ms);
 	}
 out:
 	day2_free(&d);

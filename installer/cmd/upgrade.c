@@ -62,8 +62,8 @@ static void usage(FILE *f)
 	    "                        healthy, not exactly 2, the upgrade lock), as talosctl upgrade\n"
 	    "                        --force; a control plane upgraded with a member missing can lose\n"
 	    "                        etcd quorum; afterwards only the node itself must be back in etcd\n"
-	    "  --wait SECONDS        per node (per component with --kubernetes): how long to wait for\n"
-	    "                        it (default 900)\n"
+	    "  --wait DURATION       per node (per component with --kubernetes): how long to wait for\n"
+	    "                        it, e.g. 20m (default 15m)\n"
 	    "  --kubeconfig PATH     the admin kubeconfig appliance bootstrap wrote: also wait for\n"
 	    "                        each node to be Ready in Kubernetes\n"
 	    "  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
@@ -117,13 +117,9 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 	r = cmd_value_opts("upgrade", argc, argv, i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit, &v);
 	if (r < 0)
 		return -EXIT_USAGE;
-	if (r > 0 && hit->off == CMD_OPT_OWN) {
-		char *end;
-
-		o->wait_s = strtol(v, &end, 10);
-		if (*end || o->wait_s <= 0)
-			return -cmd_usage_error("upgrade", "--wait '%s': expected seconds (> 0)", v);
-	}
+	if (r > 0 && hit->off == CMD_OPT_OWN &&
+	    cmd_parse_duration_s("upgrade", "--wait", v, 1, 86400, &o->wait_s))
+		return -EXIT_USAGE;
 	return r;
 }
 

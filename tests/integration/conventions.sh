@@ -55,9 +55,39 @@ expect_out "nas check --timeout 5: a bare number is refused, with the unit meant
 	"^appliance nas check: --timeout '5': a duration needs a unit, as in the profile; did you mean '5s'\?$" \
 	"$A" nas check "$ROOT/profiles/demo.yaml" --timeout 5
 expect_fail "nas check --timeout 5: exit 2" 2 "$A" nas check "$ROOT/profiles/demo.yaml" --timeout 5
-expect_out "nas check --timeout 2h: out of range, with the range" "^appliance nas check: --timeout '2h': expected a duration from 1ms to 60m$" \
+expect_out "nas check --timeout 2h: out of range, with the range" "^appliance nas check: --timeout '2h': expected a duration from 1ms to 1h$" \
 	"$A" nas check "$ROOT/profiles/demo.yaml" --timeout 2h
 expect_out "nas check --timeout 500ms is a duration" "^ *ok +tcp " "$A" nas check "$ROOT/profiles/demo.yaml" --set "nas.port=$SMBD_PORT" --timeout 500ms
+# every other duration option, through the same parser: a bare number is refused (exit 2, the
+# unit meant); with its unit it is accepted and the command goes on to its next error (the
+# profile that does not exist, read after the whole command line is parsed)
+NOPROF=$T/no-such-profile.yaml
+while read -r c opt bare unit extra; do
+	"$A" $c "$NOPROF" --secrets "$NOPROF" $extra "$opt" "$bare" >"$T/dur" 2>&1
+	rc=$?
+	[ $rc = 2 ] && grep -qx "appliance $c: $opt '$bare': a duration needs a unit, as in the profile; did you mean '${bare}s'?" "$T/dur" &&
+		ok "$c $opt $bare: refused (exit 2), '${bare}s' suggested" ||
+		{ not_ok "$c $opt $bare: exit $rc"; sed 's/^/#   /' "$T/dur"; }
+	"$A" $c "$NOPROF" --secrets "$NOPROF" $extra "$opt" "$unit" >"$T/dur" 2>&1
+	rc=$?
+	[ $rc = 2 ] && ! grep -q -- "$opt" "$T/dur" && grep -q "cannot open '$NOPROF'" "$T/dur" &&
+		ok "$c $opt $unit: accepted (the missing profile is what stops it)" ||
+		{ not_ok "$c $opt $unit: exit $rc"; sed 's/^/#   /' "$T/dur"; }
+done <<'EOF_DUR'
+apply --wait 600 10m
+apply --try-timeout 60 1m --mode try
+apply --timeout 10 500ms
+upgrade --wait 900 15m
+upgrade --timeout 10 10s
+status --interval 10 10s --watch
+status --backup-max-age 48 48h
+status --timeout 10 30s
+bootstrap --wait 600 10m
+rebuild --wait 600 5m --apply
+EOF_DUR
+expect_out "apply --wait 0s: out of range, with the range" "^appliance apply: --wait '0s': expected a duration from 1s to 24h$" \
+	"$A" apply "$NOPROF" --wait 0s
+expect_out "bootstrap --wait 0s: one try, accepted" "cannot open '$NOPROF'" "$A" bootstrap "$NOPROF" --secrets "$NOPROF" --wait 0s
 
 # ---- --json and version ------------------------------------------------------------------------------
 check "version --json: commit, build date, Talos/Kubernetes/Flux" /usr/bin/python3 -c '

@@ -10,7 +10,7 @@ PY=/usr/bin/python3
 . "$ROOT/tests/lib/day2.sh"
 
 day2_site
-OPTS=("${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --wait 20 --state-dir "$T/state")
+OPTS=("${SITE[@]}" "${EP[@]}" --secrets "$T/secrets.yaml" --wait 20s --state-dir "$T/state")
 ap() { "$APPLIANCE" apply "$PROFILE" "${OPTS[@]}" "$@"; }
 conf_sums() { for n in $DAY2_NODES; do sha256sum <"$T/nodes/$n/config.yaml"; done; }
 applies() { cat "$T"/nodes/*/calls | grep -c "^ApplyConfiguration mode=[0-9] dry_run=0"; }
@@ -79,7 +79,7 @@ expect_out "apply: then nothing is left" 'every node already runs the profile.s 
 
 # ---- --mode try: live, not persisted, rolled back by Talos unless applied again ---------------------
 TRY=(--set talos.kubernetesVersion=v1.33.6 --node w1)
-check "apply --mode try --try-timeout 3: applied" ap "${TRY[@]}" --mode try --try-timeout 3 --apply
+check "apply --mode try --try-timeout 3s: applied" ap "${TRY[@]}" --mode try --try-timeout 3s --apply
 grep -q '^ApplyConfiguration mode=4 dry_run=0 bytes=[0-9]* try_mode_timeout=3s$' "$T/nodes/w1/calls" &&
 	ok "apply --mode try: TRY with try_mode_timeout 3s sent" || { not_ok "apply --mode try: request"; grep '^Apply' "$T/nodes/w1/calls" | tail -3 | sed 's/^/#   /'; }
 for re in "The config is applied in 'try' mode and will be automatically reverted back in 3s" \
@@ -113,7 +113,7 @@ for re in "cluster\.controlPlane\.endpoint \(the control plane endpoint\): 'http
 done
 "$APPLIANCE" talos secrets "$PROFILE" --out "$T/other.yaml" >/dev/null 2>&1
 # another bundle: the nodes do not even accept its client certificate
-expect_fail "apply: another site's secrets bundle is refused" 1 "$APPLIANCE" apply "$PROFILE" "${SITE[@]}" "${EP[@]}" --secrets "$T/other.yaml" --timeout 5
+expect_fail "apply: another site's secrets bundle is refused" 1 "$APPLIANCE" apply "$PROFILE" "${SITE[@]}" "${EP[@]}" --secrets "$T/other.yaml" --timeout 5s
 if [ "$(conf_sums)" = "$BEFORE" ] && [ "$(applies)" = "$N0" ]; then ok "apply: refusals change no node"; else not_ok "apply: a refusal changed a node"; fi
 
 day2_node_set cp2 refuse_apply '"1 error occurred:\n\t* machine.install.disk: disk /dev/nvme9n1 not found"'
@@ -126,7 +126,7 @@ day2_node_set cp2 refuse_apply '""'
 # ---- a node that does not come back ---------------------------------------------------------
 day2_node_set cp2 after_reboot '"down"'
 expect_fail "apply: a node that does not come back stops the run" 1 ap --set talos.kubernetesVersion=v1.33.5 \
-	--mode reboot --apply --wait 4
+	--mode reboot --apply --wait 4s
 for re in 'node cp2 did not come back \(its Talos API does not answer\) within 4s' \
 	'stopped at node cp2; the nodes before it are applied'; do
 	grep -qE -- "$re" "$T/.out" && ok "apply: says /$re/" || { not_ok "apply: says /$re/"; sed 's/^/#   /' "$T/.out" | tail -20; }
@@ -149,6 +149,6 @@ kill $holder; wait $holder 2>/dev/null
 # ---- usage --------------------------------------------------------------------------------
 expect_fail "apply: --talosconfig cannot render configs" 2 "$APPLIANCE" apply "$PROFILE" --talosconfig /dev/null
 expect_out "apply: unknown mode" "--mode 'retry': expected auto, no-reboot, reboot, staged or try" ap --mode retry
-expect_out "apply: --try-timeout without --mode try" "apply: --try-timeout goes with --mode try" ap --try-timeout 30
-expect_out "apply: --try-timeout needs seconds" "--try-timeout '1m': expected seconds \(> 0\)" ap --mode try --try-timeout 1m
+expect_out "apply: --try-timeout without --mode try" "apply: --try-timeout goes with --mode try" ap --try-timeout 30s
+expect_out "apply: --try-timeout needs a unit" "--try-timeout '60': a duration needs a unit, as in the profile; did you mean '60s'\?" ap --mode try --try-timeout 60
 expect_out "appliance help lists apply" '^  apply ' "$APPLIANCE" help

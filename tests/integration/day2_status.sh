@@ -196,11 +196,11 @@ degraded "status: a client certificate the API server does not trust" \
 
 degraded "status: a backup older than --backup-max-age" \
 	"^  - backups: the newest completed base backup \(20261122T230000\) is 1d 2h old \(more than 12h\): look at the ScheduledBackup" \
-	--skip kubernetes --backup-max-age 12
+	--skip kubernetes --backup-max-age 12h
 degraded "status: a NAS that does not answer" "^  - nas: nas check failed: " --skip kubernetes --skip backups --set nas.port=1
 
 # ---- --watch ------------------------------------------------------------------------
-st --watch --interval 1 --count 2 --json --skip nas --skip backups --skip kubernetes >"$T/watch.out" 2>&1
+st --watch --interval 1s --count 2 --json --skip nas --skip backups --skip kubernetes >"$T/watch.out" 2>&1
 if [ "$(grep -c '"event":"status"' "$T/watch.out")" = 2 ]; then ok "status --watch --count 2: two rounds"; else not_ok "status --watch"; sed 's/^/#   /' "$T/watch.out"; fi
 
 # ---- usage ----------------------------------------------------------------------------

@@ -64,7 +64,7 @@ if [ "$(upgrades)" = 0 ]; then ok "upgrade: no refusal called Upgrade"; else not
 
 # ---- interrupted: cp2 takes longer than --wait; the re-run resumes --------------------------
 day2_node_set cp2 reboot_seconds 4
-expect_fail "upgrade: stops at the first node that does not come back in time" 1 up --talos v1.10.6 --apply --wait 2
+expect_fail "upgrade: stops at the first node that does not come back in time" 1 up --talos v1.10.6 --apply --wait 2s
 has "upgrade: says which node and why" 'node cp2 did not come back \(its Talos API does not answer\) within 2s'
 has "upgrade: says how to resume" "stopped at node cp2; the nodes before it are done\. Look at it \(appliance status\), then re-run the same command: the journal in $T/state/upgrade continues from there"
 if ! grep -q '^Upgrade ' "$T/nodes/cp3/calls" 2>/dev/null; then ok "upgrade: cp3 not touched after cp2 failed"; else not_ok "upgrade: went on to cp3"; fi
@@ -72,7 +72,7 @@ grep -q '"status": *"started"\|status=started\|started' "$T/state/upgrade/journa
 	ok "upgrade: the journal has cp2 started" || { not_ok "upgrade: journal of cp2"; cat "$T/state/upgrade/journal/talos-cp2" 2>&1 | sed 's/^/#   /'; }
 wait_up cp2 || diag "cp2 never came back"
 day2_node_set cp2 reboot_seconds 1
-check "upgrade: the re-run finishes" up --talos v1.10.6 --apply --wait 30 --kubeconfig "$T/kubeconfig"
+check "upgrade: the re-run finishes" up --talos v1.10.6 --apply --wait 30s --kubeconfig "$T/kubeconfig"
 has "upgrade: --kubeconfig waits for the Kubernetes node too" 'w1: Kubernetes node w1 Ready$' 
 has "upgrade: the re-run resumes cp2 from the journal" 'resuming: the upgrade of cp2 was started before and it runs v1\.10\.6'
 has "upgrade: the re-run waits for cp2's etcd" 'cp2: etcd has every control plane'
@@ -88,7 +88,7 @@ expect_out "upgrade: a third run has nothing to do" 'every node already runs the
 # ---- Kubernetes: one component at a time through the machine configs, no reboot ----------------
 # (step by step in day2_upgrade_k8s.sh)
 downs=$(grep -c "reboot: down" "$T/nodes/w1/calls")
-check "upgrade --kubernetes: applied" up --talos v1.10.6 --kubernetes v1.33.3 --apply --wait 30 --kubeconfig "$T/kubeconfig"
+check "upgrade --kubernetes: applied" up --talos v1.10.6 --kubernetes v1.33.3 --apply --wait 30s --kubeconfig "$T/kubeconfig"
 if grep -q 'image: ghcr.io/siderolabs/kubelet:v1.33.3' "$T/nodes/w1/config.yaml" &&
 	grep -q 'image: registry.k8s.io/kube-apiserver:v1.33.3' "$T/nodes/cp3/config.yaml"; then
 	ok "upgrade --kubernetes: kubelet and apiserver images moved"; else not_ok "upgrade --kubernetes: configs"; fi
@@ -99,7 +99,7 @@ n_apply=$(cat "$T"/nodes/*/calls | grep -c '^ApplyConfiguration mode=2 dry_run=0
 
 # ---- killed in the middle (Ctrl-C, a lost SSH session): the re-run resumes -------------------------
 day2_node_set cp2 reboot_seconds 3
-"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --talos v1.10.7 --apply --wait 60 >"$T/killed.out" 2>&1 &
+"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --talos v1.10.7 --apply --wait 60s >"$T/killed.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do grep -q '^Upgrade image=.*:v1.10.7 ' "$T/nodes/cp2/calls" && break; sleep 0.1; done
 kill -TERM "$pid"
@@ -110,7 +110,7 @@ rc=$?
 wait_up2() { for _ in $(seq 1 150); do [ "$(grep -c 'reboot: up' "$T/nodes/cp2/calls")" -ge 2 ] && return 0; sleep 0.2; done; return 1; }
 wait_up2 || diag "cp2 did not come back after the kill"
 day2_node_set cp2 reboot_seconds 1
-expect_fail "upgrade: the run after the kill exits 0" 0 up --talos v1.10.7 --apply --wait 30
+expect_fail "upgrade: the run after the kill exits 0" 0 up --talos v1.10.7 --apply --wait 30s
 has "upgrade: it resumes cp2 from the journal" 'resuming: the upgrade of cp2 was started before and it runs v1\.10\.7'
 [ "$(grep -c '^Upgrade image=.*:v1.10.7 ' "$T/nodes/cp2/calls")" = 1 ] && ok "upgrade: cp2 not asked to upgrade twice" ||
 	not_ok "upgrade: cp2 asked twice"
@@ -123,7 +123,7 @@ grep -q "image: factory.talos.dev/metal-installer/$ID:v1.10.5$" "$T/nodes/w1/con
 
 # ---- busy: another upgrade holds etcd's upgrade lock (tryLockUpgradeMutex) ----------------------------
 printf '{"holder": "cp2", "expires": %s}\n' "$(($(date +%s) + 60))" >"$T/etcd.json.upgrade-mutex"
-expect_fail "upgrade: a control plane whose upgrade lock another upgrade holds" 1 up --talos v1.10.8 --node cp1 --apply --wait 10
+expect_fail "upgrade: a control plane whose upgrade lock another upgrade holds" 1 up --talos v1.10.8 --node cp1 --apply --wait 10s
 has "upgrade: says the node is busy, Talos' words, and to wait and re-run" \
 	"node cp1 is busy: an upgrade is in progress \(Talos could not take etcd's upgrade lock, which another upgrade's checks hold: .*UNKNOWN: failed to acquire upgrade mutex: error trying to lock etcd upgrade mutex: mutex: Locked by another session\); wait a minute and re-run"
 [ "$(versions)" = "v1.10.7 v1.10.7 v1.10.7 v1.10.7 " ] && ! grep -q "reboot: down" <(tail -n +"$(grep -n ':v1.10.8 ' "$T/nodes/cp1/calls" | head -1 | cut -d: -f1)" "$T/nodes/cp1/calls") &&
@@ -131,14 +131,14 @@ has "upgrade: says the node is busy, Talos' words, and to wait and re-run" \
 rm -f "$T/etcd.json.upgrade-mutex"
 # a member that does not answer: Talos checks every member's health (etcd.go ValidateForUpgrade)
 $PY -c "import json,sys; m=json.load(open(sys.argv[1])); m[2]['healthy']=False; json.dump(m, open(sys.argv[1],'w'))" "$T/etcd.json"
-expect_fail "upgrade: a control plane with an etcd member that does not answer" 1 up --talos v1.10.8 --node cp1 --apply --wait 10
+expect_fail "upgrade: a control plane with an etcd member that does not answer" 1 up --talos v1.10.8 --node cp1 --apply --wait 10s
 has "upgrade: Talos' refusal names the unhealthy member" \
 	'cp1 refused the upgrade: .*UNKNOWN: error validating etcd for upgrade: etcd member [0-9a-f]{16} is not healthy; all members must be healthy to perform an upgrade: context deadline exceeded'
 cp "$T/etcd.full" "$T/etcd.json"
 
 # ---- --force: skips the etcd checks (ours and Talos'), waits only for the node itself in etcd ----------
 $PY -c "import json,sys; m=json.load(open(sys.argv[1])); json.dump([x for x in m if x['hostname']!='cp3'], open(sys.argv[1],'w'))" "$T/etcd.json"
-expect_fail "upgrade --force: etcd short of a member is upgraded anyway" 0 up --talos v1.10.8 --node cp2 --apply --force --wait 20
+expect_fail "upgrade --force: etcd short of a member is upgraded anyway" 0 up --talos v1.10.8 --node cp2 --apply --force --wait 20s
 has "upgrade --force: says what it skips" 'etcd \(asked cp2\) lacks cp3 \(missing\): --force: upgrading anyway; a control plane upgraded now can lose etcd quorum'
 has "upgrade --force: waits for the node itself in etcd" 'cp2: back in etcd$'
 grep -q "^Upgrade image=factory.talos.dev/metal-installer/$ID:v1.10.8 stage=0 force=1$" "$T/nodes/cp2/calls" &&
@@ -147,10 +147,10 @@ cp "$T/etcd.full" "$T/etcd.json"
 
 # ---- a second upgrade while the node's own upgrade runs: Talos acknowledges it and never runs it ---------
 day2_node_set w1 upgrade_seconds 3
-"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --state-dir "$T/state-other" --talos v1.10.10 --node w1 --apply --wait 30 >"$T/other.out" 2>&1 &
+"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --state-dir "$T/state-other" --talos v1.10.10 --node w1 --apply --wait 30s >"$T/other.out" 2>&1 &
 other=$!
 for _ in $(seq 1 100); do grep -q '^Upgrade image=.*:v1.10.10 ' "$T/nodes/w1/calls" && break; sleep 0.1; done
-expect_fail "upgrade: a node already upgrading by another run" 1 up --talos v1.10.11 --node w1 --apply --wait 20
+expect_fail "upgrade: a node already upgrading by another run" 1 up --talos v1.10.11 --node w1 --apply --wait 20s
 has "upgrade: says another upgrade ran instead of ours" \
 	'node w1 came back on Talos v1\.10\.10, neither v1\.10\.7 \(before\) nor v1\.10\.11: another upgrade of it \(talosctl, another appliance run\) was in progress, and Talos acknowledged ours without running it; re-run to upgrade it to v1\.10\.11'
 grep -q '^upgrade failed: locked$' "$T/nodes/w1/calls" && ok "upgrade: the stand-in acknowledged the second Upgrade without running it" ||
@@ -160,7 +160,7 @@ day2_node_set w1 upgrade_seconds 0.3
 
 # ---- after the upgrade, each way it can go wrong ---------------------------------------------------
 day2_node_set cp3 after_upgrade '"rollback"'
-expect_fail "upgrade: a node that boots the old version again" 1 up --talos v1.10.8 --node cp3 --apply --wait 5 --stage
+expect_fail "upgrade: a node that boots the old version again" 1 up --talos v1.10.8 --node cp3 --apply --wait 5s --stage
 grep -q '^Upgrade image=.*:v1.10.8 stage=1 force=0$' "$T/nodes/cp3/calls" && ok "upgrade --stage: asks for a staged upgrade" ||
 	not_ok "upgrade --stage: $(grep '^Upgrade' "$T/nodes/cp3/calls" | tail -1)"
 has "upgrade: says Talos went back to the previous version" \
@@ -168,7 +168,7 @@ has "upgrade: says Talos went back to the previous version" \
 day2_node_set cp3 after_upgrade '"ok"'
 
 day2_node_set cp1 after_upgrade '"no-etcd"'
-expect_fail "upgrade: a control plane that does not rejoin etcd" 1 up --talos v1.10.8 --node cp1 --apply --wait 4
+expect_fail "upgrade: a control plane that does not rejoin etcd" 1 up --talos v1.10.8 --node cp1 --apply --wait 4s
 has "upgrade: names the missing etcd member" \
 	'node cp1 did not get every control plane back into etcd within 4s \(last: etcd \(asked cp1\) lacks cp1 \(missing\)\)'
 cp "$T/etcd.full" "$T/etcd.json"
@@ -179,12 +179,12 @@ n = json.load(open(sys.argv[1]))
 n[3]["status"]["conditions"][1].update(status="Unknown", reason="NodeStatusUnknown", message="Kubelet stopped posting node status.")
 json.dump(n, open(sys.argv[1], "w"))
 PYEOF
-expect_fail "upgrade: a node that does not become Ready in Kubernetes" 1 up --talos v1.10.8 --node w1 --apply --wait 4 --kubeconfig "$T/kubeconfig"
+expect_fail "upgrade: a node that does not become Ready in Kubernetes" 1 up --talos v1.10.8 --node w1 --apply --wait 4s --kubeconfig "$T/kubeconfig"
 has "upgrade: says what Kubernetes reports for it" \
 	'node w1 did not become Ready in Kubernetes within 4s \(last: Kubernetes node w1 not Ready: NodeStatusUnknown: Kubelet stopped posting node status\.\)'
 
 day2_node_set w1 after_upgrade '"down"'
-expect_fail "upgrade: a node that never comes back" 1 up --talos v1.10.9 --node w1 --apply --wait 4
+expect_fail "upgrade: a node that never comes back" 1 up --talos v1.10.9 --node w1 --apply --wait 4s
 has "upgrade: says it did not come back, and the last error" \
 	'node w1 did not come back \(its Talos API does not answer\) within 4s \(last: .*127\.0\.0\.1'
 

@@ -102,7 +102,7 @@ for n in cp1 cp2 cp3; do mv "$T/nodes/$n/config.noproxy" "$T/nodes/$n/config.yam
 
 # ---- a pre-pull the registry refuses: stops before any change -----------------------------------
 day2_node_set cp3 pull_missing '["registry.k8s.io/kube-controller-manager:v1.33.3"]'
-up --kubernetes v1.33.3 --apply --wait 10
+up --kubernetes v1.33.3 --apply --wait 10s
 rc=$?
 [ "$rc" = 1 ] && ok "pull failure: exit 1" || not_ok "pull failure: exit $rc"
 has "pull failure: names the image, the node and Talos' answer" \
@@ -114,7 +114,7 @@ day2_node_set cp3 pull_missing '[]'
 # ---- a static pod that never runs the new image: timeout, stop ----------------------------------
 day2_node_set cp2 kube_stuck '["kube-controller-manager"]'
 : >"$T/order.log"
-up --kubernetes v1.33.3 --apply --wait 3
+up --kubernetes v1.33.3 --apply --wait 3s
 rc=$?
 [ "$rc" = 1 ] && ok "stuck pod: exit 1" || not_ok "stuck pod: exit $rc"
 has "stuck pod: names the component, node, version and what the pod runs" \
@@ -144,7 +144,7 @@ PYEOF
 day2_node_set cp2 kube_stuck '[]'
 before=$(grep -c '^ApplyConfiguration mode=2 dry_run=0' "$T/nodes/cp1/calls")
 : >"$T/order.log"
-up --kubernetes v1.33.3 --apply --wait 10
+up --kubernetes v1.33.3 --apply --wait 10s
 rc=$?
 [ "$rc" = 0 ] && ok "resume: exit 0" || not_ok "resume: exit $rc"
 has "resume: kube-apiserver steps journaled done are skipped" 'kube-apiserver/cp1.*|skipped|skip'
@@ -171,12 +171,12 @@ for n in cp1 cp2 cp3; do
 done
 [ "$(img w1 kubelet)" = v1.33.3 ] && ok "w1: kubelet on v1.33.3" || not_ok "w1: $(img w1 kubelet)"
 if ! grep -q 'reboot: down' "$T"/nodes/*/calls; then ok "no node rebooted"; else not_ok "a node rebooted"; fi
-up --kubernetes v1.33.3 --apply --wait 10
+up --kubernetes v1.33.3 --apply --wait 10s
 has "a third run: every step journaled done, nothing to do" 'every node already runs the target versions'
 
 # ---- a Node whose kubelet stays old: timeout with the Node's version ------------------------------
 day2_node_set w1 kube_stuck '["kubelet"]'
-up --kubernetes v1.33.4 --apply --wait 3 --node w1
+up --kubernetes v1.33.4 --apply --wait 3s --node w1
 rc=$?
 [ "$rc" = 1 ] && ok "old kubelet: exit 1" || not_ok "old kubelet: exit $rc"
 has "old kubelet: says what the Node reports" \
@@ -186,7 +186,7 @@ day2_node_set w1 kube_stuck '[]'
 
 # ---- a Talos without ImagePull: skipped as upgrade-k8s does -------------------------------------
 day2_node_set w1 image_pull_unimplemented true
-up --kubernetes v1.33.4 --apply --wait 10 --node w1
+up --kubernetes v1.33.4 --apply --wait 10s --node w1
 rc=$?
 [ "$rc" = 0 ] && ok "no ImagePull: the upgrade goes on" || not_ok "no ImagePull: exit $rc"
 has "no ImagePull: the node is skipped, as upgrade-k8s does" 'w1: ImagePull not implemented, skipping'
@@ -195,7 +195,7 @@ has "resume after the old kubelet: the started step is resumed" 'resuming: kubel
 # ---- killed while waiting for a static pod (Ctrl-C, a lost SSH session): the re-run resumes ---------
 day2_node_set cp3 kube_stuck '["kube-scheduler"]'
 : >"$T/order.log"
-"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --kubernetes v1.33.6 --apply --wait 120 >"$T/killed.out" 2>&1 &
+"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --kubernetes v1.33.6 --apply --wait 120s >"$T/killed.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 600); do grep -q '^cp3 ApplyConfiguration cluster.scheduler.image=.*:v1.33.6$' "$T/order.log" && break; sleep 0.1; done
 sleep 0.5
@@ -205,7 +205,7 @@ rc=$?
 [ "$rc" -ne 0 ] && grep -q '^cp3 ApplyConfiguration cluster.scheduler' "$T/order.log" && ! grep -q 'kubelet' <(grep ApplyConfiguration "$T/order.log") &&
 	ok "killed: while waiting for kube-scheduler on cp3 (no kubelet patched yet)" || { not_ok "killed (rc $rc)"; sed 's/^/#   /' "$T/killed.out" | tail; }
 day2_node_set cp3 kube_stuck '[]'
-up --kubernetes v1.33.6 --apply --wait 10
+up --kubernetes v1.33.6 --apply --wait 10s
 rc=$?
 [ "$rc" = 0 ] && ok "killed: the re-run exits 0" || not_ok "killed: re-run exit $rc"
 has "killed: resumes the step it was in" 'resuming: kube-scheduler/cp3 was started before \(run [0-9]+\)'

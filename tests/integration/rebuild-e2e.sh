@@ -135,7 +135,7 @@ check "rebuild: the rebuilt install disk has one metal-iso partition" test "$(ec
 # makes, and the partition backs Talos' platform/metal/config volume
 apid_start "$T/offsite/secrets.yaml" --volume "$CV=platform/metal/config"
 "$APPLIANCE" bootstrap "$ROOT/profiles/demo.yaml" --talosconfig "$T/workstation/talosconfig" \
-	--endpoint "127.0.0.1:$(cat "$T/apid.port")" --kubeconfig "$T/kubeconfig" --wait 20 \
+	--endpoint "127.0.0.1:$(cat "$T/apid.port")" --kubeconfig "$T/kubeconfig" --wait 20s \
 	--config-volume "$CV" >"$T/bootstrap.log" 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok "rebuild: bootstrap with the talosconfig from before the disaster exits 0" || {

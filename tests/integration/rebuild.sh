@@ -143,7 +143,7 @@ apid_start "$T/secrets.yaml"
 APID=$(cat "$T/apid.port")
 
 expect_rc_out "rebuild --apply: renders the recovery tree" 0 '^render: [0-9]+ files in .*gitops \([0-9]+ written\), database in recovery mode$' \
-	rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20
+	rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20s
 check "rebuild --apply: the database recovers from the old serverName" \
 	grep -rq 'serverName: immich-postgres$' "$OUT"
 check "rebuild --apply: new backups go under the new serverName" \
@@ -157,8 +157,8 @@ check "rebuild --apply: the NAS tree is unchanged" test "$(nas_hash)" = "$NAS_BE
 check "rebuild --apply: the S3 store is unchanged" \
 	test "$(cd "$S3_DIR/data" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum)" = "$S3_BEFORE"
 expect_rc_out "rebuild --apply: a re-run is safe (already bootstrapped)" 0 '^etcd: already bootstrapped$' \
-	rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20
-rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20 >"$T/all.out" 2>&1
+	rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20s
+rb --apply --out "$OUT" --endpoint "127.0.0.1:$APID" --kubeconfig "$T/kubeconfig" --wait 20s >"$T/all.out" 2>&1
 APPLIANCE_DEMO_S3_ACCESS_KEY=NOT-A-KEY rb >>"$T/all.out" 2>&1
 check "rebuild: the S3 secret key never appears in the output or the rendered tree" \
 	bash -c "! grep -rqF -- '$CANARY' '$T/all.out' '$OUT'"
