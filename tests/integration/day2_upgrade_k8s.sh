@@ -217,7 +217,7 @@ has "killed: resumes the step it was in" 'resuming: kube-scheduler/cp3 was start
 for n in cp1 cp2 cp3; do sed -i '/^  proxy:$/,/^  [a-z]/{/^    disabled: true$/d}' "$T/nodes/$n/config.yaml"; done
 seed_proxy "$(grep -E '^ +image: .*/kube-proxy:' "$T/nodes/cp1/config.yaml" | sed 's/.*image: //')"
 echo '["kube-proxy"]' >"$T/kube/conflict_once" # another writer updates it between the dry run and the PUT
-up --kubernetes v1.33.7 --apply --wait 10
+up --kubernetes v1.33.7 --apply --wait 10s
 rc=$?
 [ "$rc" = 0 ] && ok "kube-proxy sync: exit 0" || not_ok "kube-proxy sync: exit $rc"
 has "kube-proxy sync: the DaemonSet updated" 'apps/v1\.DaemonSet/kube-system/kube-proxy: updated'
@@ -231,19 +231,19 @@ ds = json.load(open(sys.argv[1]))["/apis/apps/v1/namespaces/kube-system/daemonse
 assert ds["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.k8s.io/kube-proxy:v1.33.7", ds
 assert ds["metadata"]["generation"] == 4 and ds["metadata"]["resourceVersion"] == "9", ds
 PYEOF
-up --kubernetes v1.33.7 --apply --wait 10
+up --kubernetes v1.33.7 --apply --wait 10s
 has "kube-proxy sync: a re-run finds nothing to do" 'every node already runs the target versions|in sync \(journal\)'
 
 # ---- a DaemonSet that never rolls out: timeout, stop, the re-run waits again ------------------------
 echo '["kube-proxy"]' >"$T/kube/rollout_stuck"
-up --kubernetes v1.33.8 --apply --wait 3
+up --kubernetes v1.33.8 --apply --wait 3s
 rc=$?
 [ "$rc" = 1 ] && ok "stuck rollout: exit 1" || not_ok "stuck rollout: exit $rc"
 has "stuck rollout: names the DaemonSet, the wait and what is short" \
 	'apps/v1\.DaemonSet/kube-system/kube-proxy did not roll out within 3s \(last: daemonset kube-proxy: 0 of 4 pods up-to-date\)'
 has "stuck rollout: says where it stopped" 'stopped at the bootstrap manifests sync'
 rm -f "$T/kube/rollout_stuck"
-up --kubernetes v1.33.8 --apply --wait 10
+up --kubernetes v1.33.8 --apply --wait 10s
 rc=$?
 [ "$rc" = 0 ] && ok "stuck rollout: the re-run exits 0" || not_ok "stuck rollout: re-run exit $rc"
 has "stuck rollout: the re-run resumes the sync" 'resuming: the sync was started before'
