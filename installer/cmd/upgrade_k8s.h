@@ -39,4 +39,10 @@ int k8s_up_plan(const struct k8s_up_ctx *c, struct k8s_up **ret, size_t *todo);
 int k8s_up_run(struct k8s_up *u, char *stopped_at, size_t n);
 void k8s_up_free(struct k8s_up *u);
 
+/* The bootstrap manifests sync (upgrade_k8sman.c), from control plane node
+ * (index into c->d->v): the plan step (returns how many things refuse,
+ * counts a sync to do in *todo) and the run step (0, or -1 reported). */
+int k8s_man_plan(const struct k8s_up_ctx *c, size_t node, size_t *todo);
+int k8s_man_run(const struct k8s_up_ctx *c, size_t node);
+
 #endif
