@@ -311,7 +311,11 @@ grep -q '^      database: immich$' "$rpg" && grep -q '^      owner: immich$' "$r
 	ok "--recovery: bootstrap.recovery sets database, owner and secret" || not_ok "--recovery: database/owner/secret"
 [ -f "$T/rec/clusters/talos-robbinsdale/apps/immich/app/pg-restore.yaml" ] && ok "--recovery: the restore Cluster is rendered" || not_ok "--recovery: no pg-restore.yaml"
 [ ! -e "$T/immich/clusters/talos-robbinsdale/apps/immich/app/pg-restore.yaml" ] && ok "normal render: no restore Cluster (a fresh archive is empty)" || not_ok "normal render has pg-restore.yaml"
-[ ! -e "$T/immich/clusters/talos-robbinsdale/apps/immich/app/s3-backup-minio.yaml" ] && ok "the MinIO object store is opt-in (off by default)" || not_ok "MinIO store rendered by default"
+# the MinIO object store is opt-in (off by default); production turns it on (the spec's s3-backup-minio.yaml)
+[ ! -e "$T/demo/clusters/talos-demo/apps/immich/app/s3-backup-minio.yaml" ] && ok "the MinIO object store is opt-in (off by default)" || not_ok "MinIO store rendered by default"
+grep -q '^    endpointURL: http://minio-hl.home.svc.cluster.local:9000$' "$T/immich/clusters/talos-robbinsdale/apps/immich/app/s3-backup-minio.yaml" 2>/dev/null &&
+	grep -q '^- s3-backup-minio.yaml$' "$T/immich/clusters/talos-robbinsdale/apps/immich/app/kustomization.yaml" &&
+	ok "production: the MinIO secondary store (s3-backup-minio.yaml) is rendered and listed" || not_ok "production: no s3-backup-minio.yaml"
 expect_fail "--recovery into the source archive is refused" 2 "$APPLIANCE" render profiles/immich.yaml --out "$T/rec2" --recovery --server-name immich-postgresql-ceph
 expect_out "... with the reason" "recovery would write new backups under serverName 'immich-postgresql-ceph', the archive it recovers from" "$APPLIANCE" render profiles/immich.yaml --out "$T/rec2" --recovery --server-name immich-postgresql-ceph
 [ -e "$T/rec2" ] && not_ok "refused recovery wrote files" || ok "refused recovery wrote nothing"
