@@ -224,6 +224,8 @@ has "kube-proxy sync: the DaemonSet updated" 'apps/v1\.DaemonSet/kube-system/kub
 has "kube-proxy sync: its rollout waited for" 'apps/v1\.DaemonSet/kube-system/kube-proxy rolled out'
 [ "$(grep -c '^PUT /apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy image=' "$T/kube/requests")" = 2 ] &&
 	ok "kube-proxy sync: a 409 conflict is retried with the new resourceVersion (sync.go)" || not_ok "kube-proxy sync: $(grep -c '^PUT /apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy image=' "$T/kube/requests") PUTs"
+n_get=$(awk '$2 != "/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy" {next} $1 == "PUT" && $3 ~ /^image=/ {n = 0} $1 == "GET" {n++} END {print n + 0}' "$T/kube/requests")
+[ "$n_get" -ge 4 ] && ok "kube-proxy sync: polled the DaemonSet until its 4 pods were up to date ($n_get reads)" || not_ok "kube-proxy sync: $n_get reads after the PUT"
 has "kube-proxy sync: CoreDNS unchanged" 'apps/v1\.Deployment/kube-system/coredns: no changes'
 $PY - "$T/kube/objects.json" <<'PYEOF' && ok "kube-proxy sync: the cluster's DaemonSet runs registry.k8s.io/kube-proxy:v1.33.7, generation 4" || not_ok "kube-proxy sync: DaemonSet not updated"
 import json, sys

@@ -56,10 +56,12 @@ kept in DIR/objects.json ({path: object}, a test may seed it):
   Both: 422 Invalid when a container has no image ("spec.template.spec.
   containers[0].image: Required value", apps validation).
 Every POST/PUT is logged in DIR/requests as "METHOD PATH image=IMAGES".
-Rollout status (the DaemonSet and Deployment controllers' work, done at once):
+Rollout status (the DaemonSet and Deployment controllers' work): after a
+create or a spec change one more pod is up to date at each GET of the object
+(DIR/rollout.json counts them), so a waiting client sees it progress; then
 observedGeneration = generation and every count = desired (DaemonSet: the
-number of nodes.json items; Deployment: spec.replicas), unless DIR/rollout_stuck
-(a JSON list of names) names it: then no pod is up to date.
+number of nodes.json items; Deployment: spec.replicas). DIR/rollout_stuck (a
+JSON list of names) names one that never moves: no pod is up to date.
 
 Usage: kube_api.py --ca CA --cert CRT --key KEY --port-file F --state DIR [--talos-nodes DIR]
 """
@@ -135,7 +137,22 @@ def status(code, reason, message):
 OBJ_RE = re.compile(r"^/(api/v1|apis/[^/]+/[^/]+)(/namespaces/([^/]+))?/([^/]+)(/([^/]+))?$")
 
 
-def rollout_status(state, obj):
+def rollout_progress(state, path, step=None):
+    """Pods updated since the last change of path (None: all); step: 0 restarts, 1 advances."""
+    f = os.path.join(state, "rollout.json")
+    prog = json.load(open(f)) if os.path.exists(f) else {}
+    if step == 0:
+        prog[path] = 0
+    elif step and path in prog:
+        prog[path] += 1
+    if step is not None:
+        with open(f + ".tmp", "w") as fh:
+            json.dump(prog, fh)
+        os.rename(f + ".tmp", f)
+    return prog.get(path)
+
+
+def rollout_status(state, obj, done=None):
     kind, name = obj.get("kind"), obj["metadata"]["name"]
     if kind not in ("DaemonSet", "Deployment"):
         return obj.get("status")
@@ -149,11 +166,12 @@ def rollout_status(state, obj):
             want = len(json.load(open(os.path.join(state, "nodes.json"))))
         except (OSError, ValueError):
             want = 1
-        upd = 0 if name in stuck else want
+        upd = 0 if name in stuck else want if done is None else min(want, done)
         return {"observedGeneration": gen, "desiredNumberScheduled": want, "currentNumberScheduled": want,
                 "updatedNumberScheduled": upd, "numberAvailable": want, "numberReady": want}
     want = obj.get("spec", {}).get("replicas", 1)
-    return {"observedGeneration": gen, "replicas": want, "updatedReplicas": 0 if name in stuck else want,
+    upd = 0 if name in stuck else want if done is None else min(want, done)
+    return {"observedGeneration": gen, "replicas": want, "updatedReplicas": upd,
             "readyReplicas": want, "availableReplicas": want}
 
 
@@ -244,12 +262,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
                 new["metadata"]["resourceVersion"] = str(int(old["metadata"]["resourceVersion"]) + 1)
                 if "status" in old or old.get("kind") in ("DaemonSet", "Deployment"):
-                    new["status"] = old.get("status") or rollout_status(self.server.state, old)
+                    new["status"] = old.get("status") or rollout_status(
+                        self.server.state, old, rollout_progress(self.server.state, path))
             if not dry:
                 stored = dict(new)
                 stored.pop("status", None)
                 objs[path] = stored
                 self.save_objects(objs)
+                if new.get("kind") in ("DaemonSet", "Deployment") and (
+                        not old or new["metadata"]["generation"] != old["metadata"].get("generation")):
+                    rollout_progress(self.server.state, path, 0)
             self.send(201 if method == "POST" else 200, new)
 
     def do_PUT(self):
@@ -272,7 +294,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             obj = self.objects().get(path)
             if not obj:
                 return self.not_found(m)
-            st = rollout_status(self.server.state, obj)
+            with self.server.lock:
+                st = rollout_status(self.server.state, obj, rollout_progress(self.server.state, path, 1))
             if st is not None:
                 obj["status"] = st
             return self.send(200, obj)
