@@ -124,7 +124,7 @@ done
 	not_ok "no PROFILE argument listed for:$bad"
 expect_fail "_complete with an unknown command is a usage error" 2 "$A" _complete options nosuch
 expect_fail "_complete nodes of a broken profile exits 1" 1 "$A" _complete nodes "$NOPROF"
-expect_out "_complete nodes honours --set" '^renamed$' "$A" _complete nodes profiles/demo.yaml --set nodes[0].name=renamed
+expect_rc_out "_complete nodes honours --set" 0 '^renamed$' "$A" _complete nodes profiles/demo.yaml --set nodes[0].name=renamed
 
 # ---- the man page --------------------------------------------------------------------
 make -s man >"$T/make.out" 2>&1 || { not_ok "make man"; sed 's/^/#   /' "$T/make.out"; }

@@ -33,7 +33,7 @@ ok "the test set holds cmocka, QEMU, jsonschema, man-db, bash-completion, zsh, g
 if grep -qx clang "$T/test"; then not_ok "the test set pulls clang (only make fuzz needs it)"; else ok "the test set leaves the fuzz tools out"; fi
 if [ "$(sort -u "$T/all" | wc -l)" -eq "$(wc -l <"$T/all")" ]; then ok "--list prints each package once"; else not_ok "--list repeats packages"; fi
 expect_fail "an unknown group is refused" 2 $D --list packages.txt build nosuch
-expect_out "the refusal names the group and the known ones" "unknown group 'nosuch' in packages.txt; known: build demo test iso fuzz" $D --list packages.txt nosuch
+expect_rc_out "the refusal names the group and the known ones" 2 "unknown group 'nosuch' in packages.txt; known: build demo test iso fuzz" $D --list packages.txt nosuch
 
 # each target asks deps.sh for its groups (packages.txt treated as new: the stamps are stale)
 for t in "demo:build demo" "test:build demo test iso" "iso:build iso" "fuzz:build fuzz" "deps:build demo test iso fuzz" "all:build"; do

@@ -92,6 +92,6 @@ check "after first boot: the config volume is still found by its label (blkid LA
 msg="^appliance: resolve-disks: install disk '/dev/nvme0n1' already runs Talos: STATE \(xfs, partition 2\), EPHEMERAL \(xfs, partition 3\), metal-iso \(iso9660, partition 5\); Talos created STATE/EPHEMERAL at its first boot, so this node was installed and booted; refusing to re-image it \(that would discard its etcd member and data\); give --reinstall to overwrite it$"
 refusal "install on a disk that runs Talos" "$msg" "$APPLIANCE" install "${DEMO_ARGS[@]}" --apply --unattended
 refusal "plan on a disk that runs Talos" "$msg" "$APPLIANCE" plan "${DEMO_ARGS[@]}"
-expect_out "plan --reinstall: the disk would be re-imaged, said so" \
+expect_rc_out "plan --reinstall: the disk would be re-imaged, said so" 0 \
 	"/dev/nvme0n1 already runs Talos \(STATE \(xfs, partition 2\), EPHEMERAL \(xfs, partition 3\), metal-iso \(iso9660, partition 5\)\); --reinstall: it is re-imaged" \
 	"$APPLIANCE" plan "${DEMO_ARGS[@]}" --reinstall

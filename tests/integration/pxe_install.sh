@@ -69,8 +69,8 @@ check "demo-2: the config written is the payload's" cmp "$T/node2/payload/config
 
 # ---- command-line contract ----
 expect_fail "--config with --secrets: usage error" 2 "$APPLIANCE" install "$P" --node demo-1 --config "$T/node1/payload/config.yaml" --secrets "$T/bundle.yaml"
-expect_out "--config without --node: says why" "--config is one node's machine config: give it with --node NAME" \
+expect_rc_out "--config without --node: says why" 2 "--config is one node's machine config: give it with --node NAME" \
 	"$APPLIANCE" install "$P" --auto --config "$T/node1/payload/config.yaml"
 : >"$T/empty.yaml"
-expect_out "an empty --config is refused" "machine config '$T/empty.yaml' is empty" \
+expect_rc_out "an empty --config is refused" 1 "machine config '$T/empty.yaml' is empty" \
 	node demo-1 1 --hw-root "$DEMO_HW" --state-dir "$T/state3" --config "$T/empty.yaml"
