@@ -165,6 +165,7 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 	struct buf running = { 0 }, why = { 0 };
 	struct app_err e = { 0 };
 	const char *step = n->mn->name;
+	bool tried;
 	int k, rc = -1;
 
 	if (day2_render_config(d, n, &np->config, &e) < 0) {
@@ -197,19 +198,37 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 		report_step_end(r, step, REPORT_FAILED, e.msg);
 		goto out;
 	}
-	if ((o->mode == TALOSOPS_MODE_TRY ? talosops_apply_try(&n->api, &d->once, np->config.data,
-							       np->config.len, o->try_s, true, &res, &e)
-					  : talosops_apply(&n->api, &d->once, np->config.data, np->config.len,
-							   o->mode, true, &res, &e)) < 0) {
-		np->refused = true;
-		day2_fail_talos(r, step, e.msg);
-		goto out;
+	/* Talos cancels a pending try rollback at the start of every
+	 * ApplyConfiguration call not in TRY mode, dry runs included
+	 * (siderolabs/talos v1.10.5 v1alpha1_server.go ApplyConfiguration:
+	 * CancelConfigRollbackTimeout before anything else). When an earlier run
+	 * tried this very config, ask in TRY mode first (a dry run returns before
+	 * RollbackToConfigAfter): the plan must not confirm the trial itself. */
+	tried = o->mode != TALOSOPS_MODE_TRY && tried_before(j, n, np);
+	if (tried &&
+	    talosops_apply_try(&n->api, &d->once, np->config.data, np->config.len, 0, true, &res, &e) == 0 &&
+	    strstr(res.details, "No changes.")) {
+		np->mode = res.mode;
+		np->changes = false;
+	} else {
+		/* no longer on trial (rolled back, or rebooted): the usual dry run */
+		talosops_applied_free(&res);
+		tried = false;
+		if ((o->mode == TALOSOPS_MODE_TRY
+			 ? talosops_apply_try(&n->api, &d->once, np->config.data, np->config.len, o->try_s,
+					      true, &res, &e)
+			 : talosops_apply(&n->api, &d->once, np->config.data, np->config.len, o->mode, true,
+					  &res, &e)) < 0) {
+			np->refused = true;
+			day2_fail_talos(r, step, e.msg);
+			goto out;
+		}
+		np->mode = res.mode;
+		np->changes = !strstr(res.details, "No changes.");
 	}
-	np->mode = res.mode;
-	np->changes = !strstr(res.details, "No changes.");
 	node_inputs(o->mode, n, np, &np->inputs_text, np->inputs);
 	np->resume = !np->changes && started_before(j, n, np);
-	np->confirm = !np->changes && !np->resume && o->mode != TALOSOPS_MODE_TRY && tried_before(j, n, np);
+	np->confirm = !np->changes && !np->resume && tried;
 	day2_print_talos(r, step, res.details);
 	if (res.warnings[0])
 		report_note(r, step, "warnings: %s", res.warnings);

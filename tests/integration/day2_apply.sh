@@ -91,6 +91,19 @@ if ! grep -q 'kubelet:v1.33.6' "$T/nodes/w1/config.yaml" && grep -q 'kubelet:v1.
 for _ in $(seq 1 100); do grep -q "rolling back the configuration" "$T/nodes/w1/calls" && break; sleep 0.1; done
 expect_out "apply: after the try timeout Talos rolled it back: the diff is there again" \
 	'^ +\+ +image: ghcr\.io/siderolabs/kubelet:v1\.33\.6$' ap "${TRY[@]}"
+# Talos cancels a pending rollback at the start of any ApplyConfiguration not in TRY
+# mode, dry runs included (v1alpha1_server.go): the plan after a try must not be one
+N_RB=$(grep -c "rolling back the configuration" "$T/nodes/w1/calls")
+check "apply --mode try --try-timeout 5s: applied again" ap "${TRY[@]}" --mode try --try-timeout 5s --apply
+expect_out "apply: the plan right after a try says the node runs it on trial" \
+	'w1 runs this config on trial \(an earlier --mode try\): Talos rolls it back unless it is applied again' ap "${TRY[@]}"
+grep -q '^ApplyConfiguration mode=[0-35] dry_run=1' <(sed -n '/try_mode_timeout=5s$/,$p' "$T/nodes/w1/calls") &&
+	not_ok "apply: the plan sent a non-TRY dry run, which cancels the rollback" ||
+	ok "apply: the plan of a node on trial asks in TRY mode only"
+for _ in $(seq 1 150); do [ "$(grep -c "rolling back the configuration" "$T/nodes/w1/calls")" -gt "$N_RB" ] && break; sleep 0.1; done
+[ "$(grep -c "rolling back the configuration" "$T/nodes/w1/calls")" -gt "$N_RB" ] &&
+	ok "apply: the plan after a try left Talos' rollback in place (it happened)" ||
+	not_ok "apply: the plan's dry run confirmed the tried config: no rollback"
 check "apply --mode try (default timeout 60s): applied" ap "${TRY[@]}" --mode try --apply
 expect_out "apply: the run after a try says the node runs it on trial" \
 	'w1 runs this config on trial \(an earlier --mode try\): Talos rolls it back unless it is applied again; --apply keeps it \(no-reboot\)' ap "${TRY[@]}"

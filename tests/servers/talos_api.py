@@ -208,8 +208,9 @@ class Node:
 #       active config (SetConfig) and rolls it back after try_mode_timeout (field 6,
 #       default constants.ConfigTryTimeout 1m; v1alpha1_runtime.go
 #       RollbackToConfigAfter), answering "...\nThe config is applied in 'try' mode and
-#       will be automatically reverted back in 1m0s"; any other apply cancels the
-#       rollback (CancelConfigRollbackTimeout). STAGED persists only (SetPersistedConfig):
+#       will be automatically reverted back in 1m0s"; any other call cancels the
+#       rollback (CancelConfigRollbackTimeout, first thing in the handler: a dry run
+#       or a refused config in another mode cancels it too). STAGED persists only (SetPersistedConfig):
 #       the node runs the old config until it reboots. Nothing here refuses an apply
 #       while an upgrade runs: NO_REBOOT/STAGED/TRY just apply, REBOOT takes the
 #       sequence lock over (WithTakeover) and so cancels the upgrade.
@@ -474,6 +475,11 @@ class Day2:
         self.node.log("ApplyConfiguration mode=%d dry_run=%d bytes=%d" % (mode, dry, len(data)) +
                       (" try_mode_timeout=%gs" % try_s if try_s is not None else ""))
         d = self.st()
+        # the first thing ApplyConfiguration does, before the config is even loaded and
+        # for dry runs too: any call not in TRY mode confirms a pending try
+        # (CancelConfigRollbackTimeout)
+        if mode != 4:
+            self.cancel_rollback()
         try:
             first = next(yaml.safe_load_all(data)) or {}
         except Exception as ex:
@@ -484,8 +490,6 @@ class Day2:
                       "did you mean to patch the machine config instead?")
         if d.get("refuse_apply"):
             ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, d["refuse_apply"])
-        if mode != 4:  # any apply but TRY stops a pending rollback
-            self.cancel_rollback()
         old = self.active()  # the dry run and CanApplyImmediate compare with the running config
         reboot = self.needs_reboot(old, data)
         details, mode_err = "Applied configuration with a reboot", ""
