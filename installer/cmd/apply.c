@@ -23,37 +23,40 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: appliance apply PROFILE --secrets FILE [--node NAME]... [--mode MODE] [--apply]\n"
-	    "\n"
-	    "Render each node's machine config from the profile and the secrets bundle, show the diff\n"
-	    "the node reports for a dry run of it, and with --apply apply it node by node: control\n"
-	    "planes one at a time, then workers, each waited for before the next. Refuses a change to\n"
-	    "the cluster's identity (CAs, cluster id or secret, control plane endpoint, cluster name).\n"
-	    "\n"
-	    "options:\n"
-	    "%s"
-	    "  --mode MODE           auto (default: Talos decides), no-reboot, reboot, staged or try\n"
-	    "                        (try: applied without a reboot and not persisted; each node goes\n"
-	    "                        back to its previous config after the try timeout unless a later\n"
-	    "                        run applies it in another mode)\n"
-	    "  --try-timeout DURATION  with --mode try: when Talos rolls it back, e.g. 5m\n"
-	    "                        (default 1m; whole seconds, rounded up)\n"
-	    "  --apply               apply (without it: the dry run only)\n"
-	    "  --wait DURATION       per node: how long to wait for it afterwards, e.g. 15m\n"
-	    "                        (default 10m)\n"
-	    "  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or /var/lib/appliance)\n"
-	    "  -h, --help            this help\n"
-	    "\n"
-	    "examples:\n"
-	    "  appliance apply site.yaml --secrets talos-secrets.yaml              # the diff per node\n"
-	    "  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --apply\n"
-	    "  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --mode try --try-timeout 5m "
-	    "--apply\n"
-	    "\n"
-	    "exit codes: 0 ok, 1 a node refused or did not come back, 2 usage error\n",
-	    day2_options_help);
+	fprintf(f,
+		"usage: appliance apply PROFILE --secrets FILE [--node NAME]... [--mode MODE]\n"
+		"                       [--apply]\n"
+		"\n"
+		"Render each node's machine config from the profile and the secrets bundle,\n"
+		"show the diff the node reports for a dry run of it, and with --apply apply it\n"
+		"node by node: control planes one at a time, then workers, each waited for\n"
+		"before the next. Refuses a change to the cluster's identity (CAs, cluster id\n"
+		"or secret, control plane endpoint, cluster name).\n"
+		"\n"
+		"options:\n"
+		"%s"
+		"  --mode MODE           auto (default: Talos decides), no-reboot, reboot, staged\n"
+		"                        or try (try: applied without a reboot and not\n"
+		"                        persisted; each node goes back to its previous config\n"
+		"                        after the try timeout unless a later run applies it in\n"
+		"                        another mode)\n"
+		"  --try-timeout DURATION  with --mode try: when Talos rolls it back, e.g. 5m\n"
+		"                        (default 1m; whole seconds, rounded up)\n"
+		"  --apply               apply (without it: the dry run only)\n"
+		"  --wait DURATION       per node: how long to wait for it afterwards, e.g. 15m\n"
+		"                        (default 10m)\n"
+		"  --state-dir DIR       journal (default $APPLIANCE_STATE_DIR or\n"
+		"                        /var/lib/appliance)\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"examples:\n"
+		"  appliance apply site.yaml --secrets talos-secrets.yaml   # the diff per node\n"
+		"  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 --apply\n"
+		"  appliance apply site.yaml --secrets talos-secrets.yaml --node w1 \\\n"
+		"      --mode try --try-timeout 5m --apply\n"
+		"\n"
+		"exit codes: 0 ok, 1 a node refused or did not come back, 2 usage error\n",
+		day2_options_help);
 }
 
 struct ap_opts {

@@ -17,13 +17,14 @@
 #include "talos/talos_secrets.h"
 
 const char day2_options_help[] =
-    "  --secrets FILE        the site's Talos secrets bundle (a client certificate is made from\n"
-    "                        its OS CA in memory)\n"
+    "  --secrets FILE        the site's Talos secrets bundle (a client certificate\n"
+    "                        is made from its OS CA in memory)\n"
     "  --talosconfig FILE    use this talosconfig's CA and client certificate instead\n"
     "  --context NAME        talosconfig context (default: its current one)\n"
-    "  --node NAME           only this node (repeatable; default: every node of the profile)\n"
-    "  --endpoint NODE=HOST[:PORT]  where NODE's Talos API answers (repeatable; default: the\n"
-    "                        node's static address, port 50000)\n"
+    "  --node NAME           only this node (repeatable; default: every node of\n"
+    "                        the profile)\n"
+    "  --endpoint NODE=HOST[:PORT]  where NODE's Talos API answers (repeatable;\n"
+    "                        default: the node's static address, port 50000)\n"
     "  --timeout DURATION    per Talos API call, e.g. 30s (default 10s)\n"
     "  --json                one JSON object per line instead of text\n"
     "  --site FILE, --set KEY=VALUE  profile overlays\n";

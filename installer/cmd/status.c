@@ -29,33 +29,37 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: appliance status PROFILE (--secrets FILE | --talosconfig FILE) [OPTIONS]\n"
-	    "\n"
-	    "Show the site's health in one table, reading only: per node (Talos API reachable, Talos\n"
-	    "version, schematic, role, etcd member, service health, time sync); the cluster through the\n"
-	    "Kubernetes API (nodes Ready, Flux Kustomizations and HelmReleases Ready with their\n"
-	    "messages); the NAS (read-only check); the newest database backup and its age.\n"
-	    "\n"
-	    "options:\n"
-	    "%s"
-	    "  --kubeconfig PATH     the admin kubeconfig (default: ./kubeconfig, as bootstrap writes it)\n"
-	    "  --skip WHAT           leave out a part: kubernetes, nas or backups (repeatable)\n"
-	    "  --backup-max-age DURATION  a newest base backup older than this is a problem,\n"
-	    "                        e.g. 36h (default 48h)\n"
-	    "  --interval DURATION   with --watch: time between rounds (default 10s)\n"
-	    "  --count N             with --watch: stop after N rounds (default 0: never)\n"
-	    "  --watch               repeat the report every interval until interrupted, or count\n"
-	    "                        times\n"
-	    "  -h, --help            this help\n"
-	    "\n"
-	    "examples:\n"
-	    "  appliance status site.yaml --secrets talos-secrets.yaml --kubeconfig kubeconfig\n"
-	    "  appliance status site.yaml --secrets talos-secrets.yaml --skip nas --json\n"
-	    "\n"
-	    "exit codes: 0 healthy, 1 degraded (the problems say what to look at), 2 usage error\n",
-	    day2_options_help);
+	fprintf(f,
+		"usage: appliance status PROFILE (--secrets FILE | --talosconfig FILE) [OPTIONS]\n"
+		"\n"
+		"Show the site's health in one table, reading only: per node (Talos API\n"
+		"reachable, Talos version, schematic, role, etcd member, service health, time\n"
+		"sync); the cluster through the Kubernetes API (nodes Ready, Flux\n"
+		"Kustomizations and HelmReleases Ready with their messages); the NAS\n"
+		"(read-only check); the newest database backup and its age.\n"
+		"\n"
+		"options:\n"
+		"%s"
+		"  --kubeconfig PATH     the admin kubeconfig (default: ./kubeconfig, as\n"
+		"                        bootstrap writes it)\n"
+		"  --skip WHAT           leave out a part: kubernetes, nas or backups\n"
+		"                        (repeatable)\n"
+		"  --backup-max-age DURATION  a newest base backup older than this is a problem,\n"
+		"                        e.g. 36h (default 48h)\n"
+		"  --interval DURATION   with --watch: time between rounds (default 10s)\n"
+		"  --count N             with --watch: stop after N rounds (default 0: never)\n"
+		"  --watch               repeat the report every interval until interrupted, or\n"
+		"                        count times\n"
+		"  -h, --help            this help\n"
+		"\n"
+		"examples:\n"
+		"  appliance status site.yaml --secrets talos-secrets.yaml \\\n"
+		"      --kubeconfig kubeconfig\n"
+		"  appliance status site.yaml --secrets talos-secrets.yaml --skip nas --json\n"
+		"\n"
+		"exit codes: 0 healthy, 1 degraded (the problems say what to look at),\n"
+		"            2 usage error\n",
+		day2_options_help);
 }
 
 struct st_opts {
