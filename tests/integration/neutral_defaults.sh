@@ -13,6 +13,8 @@ A=$APPLIANCE
 # shared Flux sources, NVMe-only pool, node names, gateway namespace and names.
 PROD='keiretsu|digitaloceanspaces|nyc3|192\.168\.50\.|unas|home-kubernetes|rajsingh|lukehouge|robbinsdale'
 PROD+='|vaults/K8s|minio-hl|immich-postgres-backups|common-settings|common-secrets|America/Chicago'
+# its pod and service ranges (the defaults are Talos's own: 10.244.0.0/16, 10.96.0.0/12)
+PROD+='|10\.1\.0\.0/16|10\.0\.0\.0/16'
 PROD+='|replicated-nvme|deviceClass: nvme|\b(tank|titan|stone|silver)\b|namespace: home$|name: ts$|- ts$|\bts\b.*gateway|share: k8s$|: pics$'
 
 # ---- init: only what the enabled components need ----------------------------------------------
