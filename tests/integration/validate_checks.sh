@@ -56,6 +56,13 @@ bad "two nodes with the same address" "nodes\[2\].network.address: address '10.0
 bad "a node on the VIP" "talos.vip: address '10.0.2.25' is already nodes\[1\].network.address's" \
 	--set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=10.0.2.25/24'
 bad "VIP outside the LAN" "talos.vip: address '10.9.9.9' is outside the LAN" --set talos.vip=10.9.9.9
+bad "the LAN's router outside the LAN" "site.lan.gateway: gateway '10.9.9.1' is outside the LAN 10.0.2.0/24 \(site.lan.cidr\)" \
+	--set site.lan.gateway=10.9.9.1
+bad "the VIP on the router's address" "talos.vip: address '10.0.2.2' is already site.lan.gateway's" --set talos.vip=10.0.2.2
+bad "a node on the NAS's address" "nodes\[1\].network.address: address '127.0.0.1/24' is already nas.address's" \
+	--set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=127.0.0.1/24' --set site.lan.cidr=127.0.0.0/24 \
+	--set site.lan.gateway=127.0.0.2 --set talos.vip=127.0.0.25
+good "a NAS outside the LAN (routed) is allowed" --set nas.address=10.9.9.10
 good "distinct addresses inside the LAN" --set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=10.0.2.31/24' \
 	--set 'nodes[2].network.dhcp=false' --set 'nodes[2].network.address=10.0.2.32/24'
 

@@ -422,7 +422,10 @@ static void check_route_gateways(struct diag_ctx *c, const struct model *m, cons
 }
 
 /* Addresses a site's machines use lie inside its LAN, and no two are the
- * same (Talos would bring up the second node on the first one's address). */
+ * same (Talos would bring up the second node on the first one's address).
+ * The LAN's router lies inside it too; the router's and the NAS's addresses
+ * are taken: no node and not the VIP may use them (the NAS may be routed,
+ * so it is not held to the LAN). */
 static void check_addresses(struct diag_ctx *c, const struct model *m, const struct ytree *t)
 {
 	const char *lan = m->site.lan_cidr;
@@ -432,6 +435,17 @@ static void check_addresses(struct diag_ctx *c, const struct model *m, const str
 	} seen[64];
 	size_t n = 0;
 
+	if (m->site.gateway && lan && value_is_cidr(lan) && !value_ip_in_cidr(m->site.gateway, lan))
+		diag_node(c, node_at(t, "site.lan.gateway"), "site.lan.gateway", DIAG_ERROR,
+			  "gateway '%s' is outside the LAN %s (site.lan.cidr)", m->site.gateway, lan);
+	if (m->site.gateway) {
+		seen[n].value = m->site.gateway;
+		seen[n++].path = xstrdup("site.lan.gateway");
+	}
+	if (m->nas.address) {
+		seen[n].value = m->nas.address;
+		seen[n++].path = xstrdup("nas.address");
+	}
 	for (size_t i = 0; i <= m->n_nodes && n < sizeof(seen) / sizeof(seen[0]); i++) {
 		const char *v[2], *what[2] = { "address", "gateway" };
 		char *p[2];
