@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "doc.h"
 #include "base/err.h"
 #include "disk/hw.h"
 #include "profile/model.h"
@@ -94,6 +95,31 @@ static char *nearest_option(const char *cmd, const char *opt)
 	return near;
 }
 
+/* The sub-command of CMD nearest to WORD (secret -> secrets), from the command
+ * table's list of its sub-commands, or NULL. Caller frees. */
+static char *nearest_subcommand(const char *cmd, const char *word)
+{
+	size_t n = 0, k = 0;
+	const struct command *c = cmd_commands(&n);
+	const char *subs = NULL, *near;
+	char **names, *list, *save = NULL;
+
+	for (size_t i = 0; i < n && !subs; i++)
+		if (strcmp(c[i].name, cmd) == 0 && c[i].doc)
+			subs = c[i].doc->subs;
+	if (!subs)
+		return NULL;
+	list = xstrdup(subs);
+	names = xcalloc(strlen(list) / 2 + 2, sizeof(*names));
+	for (char *w = strtok_r(list, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		names[k++] = w;
+	near = value_closest(word, (const char *const *)names, sizeof(*names), k);
+	near = near ? xstrdup(near) : NULL;
+	free(names);
+	free(list);
+	return (char *)near;
+}
+
 /* The option cmd_opt last found without its value: the parse loops then report it as
  * unknown, and cmd_usage_error says what is wrong instead (plan --node). */
 static const char *missing_value;
@@ -118,6 +144,10 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 			near = nearest_option(cmd, opt);
 		}
 		free(opt);
+	} else if (msg && strncmp(msg, "unknown subcommand '", 20) == 0 && (q = strchr(msg + 20, '\''))) {
+		char *word = xstrndup(msg + 20, (size_t)(q - msg - 20));
+		near = nearest_subcommand(cmd, word);
+		free(word);
 	}
 	fprintf(stderr, "appliance %s: %s", cmd, msg ? msg : fmt);
 	if (near)

@@ -33,6 +33,9 @@ static void usage(FILE *f)
 		   "  --live PATH        treat the disk holding PATH as the live medium (default\n"
 		   "                     $APPLIANCE_LIVE_DISK; the disks backing / and the live\n"
 		   "                     mounts are always detected)\n\n"
+		   "examples:\n"
+		   "  appliance disks                          # this machine's disks\n"
+		   "  appliance disks site.yaml --node lake-1  # what its selectors pick, and why\n\n"
 		   "exit: 0 ok, 1 the inventory failed or a selector did not resolve, 2 usage\n"
 		   "error or invalid profile\n");
 }

@@ -33,7 +33,12 @@ static const char usage_text[] =
     "                 nas.timeout)\n"
     "  --retries N    extra attempts on transient errors (default nas.retries)\n"
     "  --apply        prepare: make the changes (default: show them)\n"
-    "  --site FILE, --set KEY=VALUE   as for every profile command\n";
+    "  --site FILE, --set KEY=VALUE   as for every profile command\n"
+    "\n"
+    "examples:\n"
+    "  appliance nas check site.yaml\n"
+    "  appliance nas check site.yaml --timeout 30s --json\n"
+    "  appliance nas prepare site.yaml             # what it would create\n";
 
 struct nas_args {
 	struct profile_opts prof;

@@ -162,7 +162,8 @@ const struct cmd_doc cmd_doc_nas = {
 	    { "--secrets", "FILE", NULL,                                                                  \
 	      "the site's Talos secrets bundle (default STATE_DIR/talos-secrets.yaml)" },                 \
 	    { "--cache", "DIR", NULL, "image cache (default STATE_DIR/cache)" },                          \
-	    { "--sysfs", "DIR", NULL, "where sysfs is (identity, efivarfs; default /sys)" },              \
+	    { "--sysfs", "DIR", NULL,                                                                     \
+	      "where sysfs is (identity, efivarfs; default HW_ROOT/sys, else /sys)" },                    \
 	    { "--hw-root", "DIR", NULL, "root for the disk inventory (default /)" },                      \
 	    { "--disk-file", "FILE", NULL, "list an image file as a disk (repeatable)" },                 \
 	    { "--ca-file", "FILE", NULL, "extra CA bundle for an https image mirror" },                   \

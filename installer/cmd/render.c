@@ -45,6 +45,11 @@ static void usage(FILE *f)
 		   "or is optional, every ${VAR} resolves, every namespace is created, and every\n"
 		   "kind's CRD is installed by a Kustomization the user waits for.\n"
 		   "\n"
+		   "examples:\n"
+		   "  appliance render site.yaml --out ../homelab         # write the tree\n"
+		   "  appliance render site.yaml --out ../homelab --diff  # what would change\n"
+		   "  appliance render site.yaml --graph\n"
+		   "\n"
 		   "exit: 0 ok (no drift), 1 failure or drift, 2 usage error or invalid profile\n");
 }
 

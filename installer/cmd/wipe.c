@@ -40,6 +40,9 @@ static void usage(FILE *f)
 		   "  --hw-root DIR      read sys/, dev/ and proc/ below DIR (fixture trees)\n"
 		   "  --disk-file FILE   list an image file as a disk (repeatable)\n"
 		   "  --live PATH        treat the disk holding PATH as the live medium\n\n"
+		   "examples:\n"
+		   "  appliance wipe site.yaml --node lake-1    # what would be erased\n"
+		   "  appliance wipe site.yaml --node lake-1 --backup wipe-backup --apply\n\n"
 		   "exit: 0 ok (dry run printed, or every disk wiped and clean), 1 refused or\n"
 		   "failed, 2 usage error or invalid profile\n");
 }

@@ -15,6 +15,10 @@ expect_fail "a misspelt command: exit 2" 2 "$A" instal
 expect_out "a misspelt option" "^appliance plan: unknown option '--jsno'; did you mean '--json'\?$" "$A" plan "${DEMO_ARGS[@]}" --jsno
 expect_out "a misspelt option of a subcommand" "^appliance nas check: unknown option '--timout'; did you mean '--timeout'\?$" \
 	"$A" nas check "$ROOT/profiles/demo.yaml" --timout 5s
+expect_out "a misspelt subcommand" "^appliance talos: unknown subcommand 'secret'; did you mean 'secrets'\?$" "$A" talos secret
+expect_fail "a misspelt subcommand: exit 2" 2 "$A" talos secret
+expect_out "a misspelt subcommand of image" "^appliance image: unknown subcommand 'fecth'; did you mean 'fetch'\?$" "$A" image fecth
+expect_out "a subcommand far off: no suggestion" "^appliance talos: unknown subcommand 'zzzzzzzz'$" "$A" talos zzzzzzzz
 expect_out "a misspelt node name" "node 'demo1' is not in profile '.*demo.yaml'; did you mean 'demo-1'\?" \
 	"$A" plan "$ROOT/profiles/demo.yaml" --node demo1
 expect_out "an option without its value says so" "^appliance plan: option '--node' needs a value$" "$A" plan "$ROOT/profiles/demo.yaml" --node
@@ -105,7 +109,10 @@ expect_out "./appliance.yaml is the profile" '^appliance.yaml: valid \(1 node' s
 expect_out "neither: the usage error says so" "no PROFILE given" sh -c "cd '$T' && env -u APPLIANCE_PROFILE '$A' validate"
 
 # ---- examples in --help ---------------------------------------------------------------------------------
-for c in init identify validate config plan install version apply upgrade status; do
+for c in init identify validate config render talos disks wipe image nas plan install pxe bootstrap rebuild apply upgrade status version; do
 	"$A" $c --help >"$T/help" 2>&1
 	grep -q '^examples:' "$T/help" && ok "$c --help has examples" || not_ok "$c --help has no examples"
 done
+"$A" plan --help >"$T/help" 2>&1
+grep -q -- '--sysfs DIR .*default HW_ROOT/sys,$' "$T/help" && ok "plan --help: --sysfs defaults to HW_ROOT/sys, as plan reads it" ||
+	not_ok "plan --help does not say --sysfs defaults to HW_ROOT/sys"
