@@ -66,6 +66,34 @@ good "a NAS outside the LAN (routed) is allowed" --set nas.address=10.9.9.10
 good "distinct addresses inside the LAN" --set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=10.0.2.31/24' \
 	--set 'nodes[2].network.dhcp=false' --set 'nodes[2].network.address=10.0.2.32/24'
 
+# ---- ranges apart: LAN (node addresses, VIP), pods, services, LoadBalancer pool ------------------
+R="the LAN, the pod range, the service range and the LoadBalancer pool must be apart"
+good "the demo: LAN 10.0.2.0/24 apart from Talos's default ranges, its LB pool inside the LAN" \
+	--set talos.podCIDR=10.244.0.0/16 --set talos.serviceCIDR=10.96.0.0/12
+bad "service range over the LAN (production's 10.0.0.0/16 around QEMU's 10.0.2.0/24)" \
+	"^--set talos.serviceCIDR:1:1: error: talos.serviceCIDR: 10.0.0.0/16 overlaps site.lan.cidr 10.0.2.0/24 \(the LAN\): $R" \
+	--set talos.serviceCIDR=10.0.0.0/16
+bad "the VIP inside the service range" \
+	"demo.yaml:70:8: error: talos.vip: address '10.0.2.25' is inside talos.serviceCIDR 10.0.0.0/16" \
+	--set talos.serviceCIDR=10.0.0.0/16
+bad "pod range over the LAN" "talos.podCIDR: 10.0.0.0/12 overlaps site.lan.cidr 10.0.2.0/24 \(the LAN\)" \
+	--set talos.podCIDR=10.0.0.0/12
+bad "pod range over the service range (the built-in one, reported at the profile's key)" \
+	"^--set talos.podCIDR:1:1: error: talos.podCIDR: 10.96.0.0/16 overlaps talos.serviceCIDR 10.96.0.0/12 \(the services\)" \
+	--set talos.podCIDR=10.96.0.0/16
+bad "LB pool inside the pod range" \
+	"platform.cilium.loadBalancer.cidr: 10.244.5.0/24 overlaps talos.podCIDR 10.244.0.0/16 \(the pods\)" \
+	--set platform.cilium.loadBalancer.cidr=10.244.5.0/24
+bad "LB pool inside the service range" \
+	"platform.cilium.loadBalancer.cidr: 10.100.0.0/24 overlaps talos.serviceCIDR 10.96.0.0/12 \(the services\)" \
+	--set platform.cilium.loadBalancer.cidr=10.100.0.0/24
+bad "a node address inside the pod range" \
+	"nodes\[1\].network.address: address '10.244.0.31/24' is inside talos.podCIDR 10.244.0.0/16" \
+	--set 'nodes[1].network.dhcp=false' --set 'nodes[1].network.address=10.244.0.31/24'
+bad "a LAN inside the pod range" "site.lan.cidr: 10.244.0.0/24 overlaps talos.podCIDR 10.244.0.0/16 \(the pods\)" \
+	--set site.lan.cidr=10.244.0.0/24
+good "an LB pool inside the LAN (L2 announcement)" --set platform.cilium.loadBalancer.cidr=10.0.2.128/25
+
 # ---- time zones ------------------------------------------------------------------------------------------
 if [ -d /usr/share/zoneinfo ]; then
 	bad "Europe/Berln: not a zone, with the nearest" "site.timezone: 'Europe/Berln' is not a time zone of the tz database; did you mean 'Europe/Berlin'\?" \

@@ -487,6 +487,70 @@ static void check_addresses(struct diag_ctx *c, const struct model *m, const str
 		free(seen[j].path);
 }
 
+/* The profile (or --set) writes PATH: a built-in default has no line of its own. */
+static bool in_profile(const struct ytree *t, const char *path)
+{
+	const struct ynode *n = node_at(t, path);
+	return n && strcmp(n->file, PROFILE_DEFAULTS_NAME) != 0;
+}
+
+/* Two ranges overlap when either one's network address lies in the other. */
+static bool cidrs_overlap(const char *a, const char *b)
+{
+	return value_ip_in_cidr(a, b) || value_ip_in_cidr(b, a);
+}
+
+/* The LAN (and every node address and the VIP), the pod range, the service
+ * range and the LoadBalancer pool are apart: a node inside the service range
+ * routes its own LAN into the cluster (10.0.2.0/24 inside 10.0.0.0/16). The
+ * LB pool may lie inside the LAN (L2 announcement answers ARP there) but not
+ * in the pod or service range. Each overlap is reported at the later key,
+ * naming both ranges. */
+static void check_ranges(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	const char *lb = m->platform.cilium_lb.cidr ? m->platform.cilium_lb.cidr : m->talos.lb_cidr;
+	const char *lb_path =
+	    m->platform.cilium_lb.cidr ? "platform.cilium.loadBalancer.cidr" : "talos.loadBalancerCIDR";
+	const struct {
+		const char *value, *path, *what;
+		bool lan; /* the LAN and the LB pool may share addresses */
+	} r[] = {
+		{ m->site.lan_cidr, "site.lan.cidr", "the LAN", true },
+		{ m->talos.pod_cidr, "talos.podCIDR", "the pods", false },
+		{ m->talos.service_cidr, "talos.serviceCIDR", "the services", false },
+		{ lb, lb_path, "the LoadBalancer pool", true },
+	};
+	const size_t n = sizeof(r) / sizeof(r[0]);
+
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = 0; j < i; j++) {
+			if (!r[i].value || !r[j].value || !value_is_cidr(r[i].value) ||
+			    !value_is_cidr(r[j].value) || (r[i].lan && r[j].lan) ||
+			    !cidrs_overlap(r[i].value, r[j].value))
+				continue;
+			/* at the one the profile writes (a built-in default has no line) */
+			size_t a = in_profile(t, r[i].path) || !in_profile(t, r[j].path) ? i : j;
+			size_t b = a == i ? j : i;
+			diag_node(c, node_at(t, r[a].path), r[a].path, DIAG_ERROR,
+				  "%s overlaps %s %s (%s): the LAN, the pod range, the service range and "
+				  "the LoadBalancer pool must be apart; choose another range",
+				  r[a].value, r[b].path, r[b].value, r[b].what);
+		}
+	/* an address outside the LAN is reported by check_addresses; inside a
+	 * cluster range it is reported here too, naming the range */
+	for (size_t i = 0; i <= m->n_nodes; i++) {
+		const char *v = i == m->n_nodes ? m->talos.vip : m->nodes[i].network.address;
+		char *p = i == m->n_nodes ? xstrdup("talos.vip") : xasprintf("nodes[%zu].network.address", i);
+		for (size_t k = 1; v && k < 3; k++)
+			if (r[k].value && value_is_cidr(r[k].value) && value_ip_in_cidr(v, r[k].value))
+				diag_node(c, node_at(t, p), p, DIAG_ERROR,
+					  "address '%s' is inside %s %s: a node address must lie outside "
+					  "the cluster's pod and service ranges",
+					  v, r[k].path, r[k].value);
+		free(p);
+	}
+}
+
 /* site.timezone names a zone of the tz database (tzdata's /usr/share/zoneinfo),
  * as Talos and the containers read it. Not checked where tzdata is absent. */
 static void check_timezone(struct diag_ctx *c, const struct model *m, const struct ytree *t)
@@ -610,6 +674,7 @@ void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree
 	check_onepassword(c, m, t);
 	drop_disabled_deps(m);
 	check_addresses(c, m, t);
+	check_ranges(c, m, t);
 	check_timezone(c, m, t);
 	derive_var(c, m, t, "CLUSTER_NAME", m->site.cluster, "site.cluster");
 	derive_var(c, m, t, "LOCATION", m->site.location, "site.location");
