@@ -15,6 +15,10 @@ PROD='keiretsu|digitaloceanspaces|nyc3|192\.168\.50\.|unas|home-kubernetes|rajsi
 PROD+='|vaults/K8s|minio-hl|immich-postgres-backups|common-settings|common-secrets|America/Chicago'
 # its pod and service ranges (the defaults are Talos's own: 10.244.0.0/16, 10.96.0.0/12)
 PROD+='|10\.1\.0\.0/16|10\.0\.0\.0/16'
+# Left on purpose: the default LoadBalancer pool talos.loadBalancerCIDR 10.69.0.0/16 is
+# production's too, but a private range apart from Talos's default pod and service ranges
+# (validate refuses an overlap) that names nothing of the site; an L2 site sets a pool inside
+# its LAN (platform.cilium.loadBalancer.cidr). Not in PROD; asserted below that it is the one kept.
 PROD+='|replicated-nvme|deviceClass: nvme|\b(tank|titan|stone|silver)\b|namespace: home$|name: ts$|- ts$|\bts\b.*gateway|share: k8s$|: pics$'
 
 # ---- init: only what the enabled components need ----------------------------------------------
@@ -60,6 +64,11 @@ if grep -nEi "$PROD" "$T/config.yaml" >"$T/hits"; then
 else
 	ok "the effective profile (defaults merged) names nothing of the production site"
 fi
+# the ranges a new site gets: Talos's own (pkg/machinery/constants DefaultIPv4PodNet,
+# DefaultIPv4ServiceNet) and the LB pool left as it was
+for kv in 'podCIDR: 10.244.0.0/16' 'serviceCIDR: 10.96.0.0/12' 'loadBalancerCIDR: 10.69.0.0/16'; do
+	grep -q "^  $kv\$" "$T/config.yaml" && ok "the new site's $kv" || not_ok "the new site's ${kv%%:*} is not ${kv#*: }"
+done
 # an assertion that can fail: the production profile's own effective profile is caught
 "$A" config "$ROOT/profiles/immich.yaml" 2>/dev/null | grep -Eiq "$PROD" &&
 	ok "the same grep finds the production facts in profiles/immich.yaml" ||
