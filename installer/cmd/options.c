@@ -66,8 +66,9 @@ const struct cmd_doc cmd_doc_talos = {
 		{ "--config", "FILE", "config-volume", "an existing machine config instead of --secrets" },
 		{ "--id", NULL, "schematic", "print only the schematic id" },
 		{ "--urls", NULL, "schematic", "print only the asset URLs" },
-		{ "--json", NULL, "secrets schematic",
-		  "secrets: {out, caFingerprint, previous} as JSON; schematic: the schematic, id, URLs" },
+		{ "--json", NULL, "secrets gen schematic",
+		  "secrets: {out, caFingerprint, previous} as JSON; gen: the configs written; schematic: "
+		  "the schematic, id, URLs" },
 		END },
 };
 

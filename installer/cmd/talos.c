@@ -27,6 +27,7 @@
 static const char usage_text[] =
     "usage: appliance talos secrets PROFILE --out FILE [--rotate] [--json]\n"
     "       appliance talos gen PROFILE --secrets FILE --out DIR [--node NAME]...\n"
+    "                 [--json]\n"
     "       appliance talos schematic PROFILE [--id | --urls | --json]\n"
     "       appliance talos config-volume PROFILE --node NAME --out FILE\n"
     "                 (--secrets FILE | --config FILE)\n"
@@ -37,7 +38,8 @@ static const char usage_text[] =
     "                 caFingerprint, previous} (never a key)\n"
     "  gen            write DIR/<node>.yaml (machine config per node) and\n"
     "                 DIR/talosconfig, mode 0600; an existing talosconfig for the\n"
-    "                 same OS CA is kept while valid for 30 more days\n"
+    "                 same OS CA is kept while valid for 30 more days. --json:\n"
+    "                 {configs: [{node, role, path}], talosconfig, kept}\n"
     "  schematic      print the Image Factory schematic (canonical form), its id\n"
     "                 and asset URLs\n"
     "  config-volume  build the metal-iso ISO9660 volume holding the node's\n"
@@ -243,7 +245,8 @@ static int do_gen(struct talos_args *a)
 	struct model *m;
 	char id[65];
 	int r, matched = 0;
-	bool kept;
+	bool kept = false;
+	struct buf json = { 0 }; /* --json: the configs written, never their contents */
 
 	if (!a->secrets || !a->out)
 		return usage_error("%s", "'gen' needs --secrets FILE and --out DIR");
@@ -266,6 +269,7 @@ static int do_gen(struct talos_args *a)
 		return fail(&e, exit_for(&e));
 	}
 	r = mkdir_p(a->out, 0700, &e);
+	buf_puts(&json, "[");
 	for (size_t i = 0; r == 0 && i < m->n_nodes; i++) {
 		const struct model_node *node = &m->nodes[i];
 		struct buf cfg = { 0 };
@@ -278,8 +282,16 @@ static int do_gen(struct talos_args *a)
 		if (r == 0) {
 			path = xasprintf("%s/%s.yaml", a->out, node->name);
 			r = write_file_atomic(path, cfg.data, cfg.len, 0600, &e);
-			if (r == 0)
-				printf("wrote %s (%s)\n", path, node->role_text ? node->role_text : "");
+			if (r == 0) {
+				cmd_say("wrote %s (%s)\n", path, node->role_text ? node->role_text : "");
+				buf_puts(&json, json.len > 1 ? ",{\"node\":" : "{\"node\":");
+				json_buf_str(&json, node->name);
+				buf_puts(&json, ",\"role\":");
+				json_buf_str(&json, node->role_text ? node->role_text : "");
+				buf_puts(&json, ",\"path\":");
+				json_buf_str(&json, path);
+				buf_puts(&json, "}");
+			}
 			free(path);
 		}
 		secure_free(cfg.data, cfg.cap);
@@ -287,8 +299,17 @@ static int do_gen(struct talos_args *a)
 	if (r == 0) {
 		r = gen_talosconfig(m, &b, a->out, &kept, &e);
 		if (r == 0)
-			printf("%s %s/talosconfig\n", kept ? "kept" : "wrote", a->out);
+			cmd_say("%s %s/talosconfig\n", kept ? "kept" : "wrote", a->out);
 	}
+	buf_puts(&json, "]");
+	if (r == 0 && a->json) {
+		char *tc = xasprintf("%s/talosconfig", a->out);
+		cmd_json_raw("configs", json.data);
+		cmd_json_str("talosconfig", tc);
+		cmd_json_bool("kept", kept);
+		free(tc);
+	}
+	buf_free(&json);
 	talos_secrets_free(&b);
 	model_free(m);
 	if (r < 0)
@@ -395,7 +416,7 @@ static const struct {
 	int (*fn)(struct talos_args *a);
 } subcommands[] = {
 	{ "secrets", "--out --rotate --json", do_secrets },
-	{ "gen", "--secrets --out --node", do_gen },
+	{ "gen", "--secrets --out --node --json", do_gen },
 	{ "schematic", "--id --urls --json", do_schematic },
 	{ "config-volume", "--node --out --secrets --config", do_volume },
 };
@@ -419,9 +440,11 @@ int cmd_talos(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
 		if (strcmp(argv[1], subcommands[i].name) != 0)
 			continue;
-		/* --json of secrets: the result object (schematic prints its own) */
+		/* --json of secrets and gen: the result object (schematic prints its own) */
 		if (subcommands[i].fn == do_secrets)
 			cmd_json_begin(argc, argv, "talos secrets");
+		else if (subcommands[i].fn == do_gen)
+			cmd_json_begin(argc, argv, "talos gen");
 		r = parse_args(argc, argv, subcommands[i].options, &a);
 		if (r == 0)
 			r = subcommands[i].fn(&a);

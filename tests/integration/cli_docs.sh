@@ -213,7 +213,7 @@ DRIVE
 		[ "${R[0]}" = "$all_cmds" ] && ok "$label: 'appliance <TAB>' offers every command" || not_ok "$label: commands: '${R[0]}'"
 		[ "${R[1]}" = "init install " ] && ok "$label: 'appliance in<TAB>' -> init, install" || not_ok "$label: in -> '${R[1]}'"
 		[ "${R[2]}" = "config-volume gen schematic secrets " ] && ok "$label: talos sub-commands" || not_ok "$label: talos subs: '${R[2]}'"
-		[ "${R[3]}" = "--help --node --out --secrets --set --site " ] && ok "$label: 'talos gen --' offers gen's options only" || not_ok "$label: talos gen options: '${R[3]}'"
+		[ "${R[3]}" = "--help --json --node --out --secrets --set --site " ] && ok "$label: 'talos gen --' offers gen's options only" || not_ok "$label: talos gen options: '${R[3]}'"
 		[ "${R[4]}" = "--help --id --json --set --site --urls " ] && ok "$label: 'talos schematic --' offers schematic's options" || not_ok "$label: schematic options: '${R[4]}'"
 		[ "${R[5]}" = "demo-1 demo-2 demo-3 " ] && ok "$label: 'wipe profiles/demo.yaml --node <TAB>' offers demo.yaml's nodes" || not_ok "$label: nodes: '${R[5]}'"
 		[ "${R[6]}" = "demo-1 demo-2 demo-3 " ] && ok "$label: node names after a flag, from a prefix" || not_ok "$label: nodes after --apply: '${R[6]}'"

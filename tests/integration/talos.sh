@@ -85,6 +85,23 @@ check "talos gen writes every node" run A talos gen "$P" --secrets "$S" --out "$
 for f in demo-1.yaml demo-2.yaml demo-3.yaml talosconfig; do
 	[ "$(stat -c %a "$O/$f" 2>/dev/null)" = 600 ] && ok "$f is mode 0600" || not_ok "$f mode"
 done
+# --json: the configs written (names and paths, never their contents), and nothing else on stdout
+"$APPLIANCE" talos gen "$P" --secrets "$S" --out "$T/json-out" --node demo-2 --json >"$T/gen.json" 2>"$T/gen.err"
+rc=$?
+cat "$T/gen.json" "$T/gen.err" >>"$LOG"
+/usr/bin/python3 - "$T/gen.json" "$T/json-out" <<'PY' && [ $rc -eq 0 ] && ok "talos gen --json: one object naming the config written and the talosconfig" ||
+import json, sys
+j = json.load(open(sys.argv[1]))
+d = sys.argv[2]
+assert j["command"] == "talos gen" and j["ok"] is True and j["exit"] == 0, j
+assert j["configs"] == [{"node": "demo-2", "role": "worker", "path": d + "/demo-2.yaml"}], j["configs"]
+assert j["talosconfig"] == d + "/talosconfig" and j["kept"] is False, j
+PY
+	{ not_ok "talos gen --json (exit $rc)"; head -3 "$T/gen.json" "$T/gen.err" | sed 's/^/#   /'; }
+"$APPLIANCE" talos gen "$P" --secrets "$T/none.yaml" --out "$T/json-out" --json >"$T/gen.json" 2>/dev/null
+rc=$?
+/usr/bin/python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); assert j["ok"] is False and "none.yaml" in j["error"]' "$T/gen.json" &&
+	[ $rc -eq 1 ] && ok "talos gen --json: a missing bundle is an error object, exit 1" || not_ok "talos gen --json failure (exit $rc)"
 grep -q '^  type: controlplane' "$O/demo-1.yaml" && ok "demo-1 is a control plane" || not_ok "demo-1 type"
 grep -q '^  type: worker' "$O/demo-2.yaml" && ok "demo-2 is a worker" || not_ok "demo-2 type"
 /usr/bin/python3 - "$O/demo-2.yaml" "$O/demo-1.yaml" <<'EOF' && ok "workers carry no CA keys and no bootstrap; control planes do" || not_ok "worker/controlplane split"
