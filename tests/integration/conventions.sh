@@ -116,3 +116,15 @@ done
 "$A" plan --help >"$T/help" 2>&1
 grep -q -- '--sysfs DIR .*default HW_ROOT/sys,$' "$T/help" && ok "plan --help: --sysfs defaults to HW_ROOT/sys, as plan reads it" ||
 	not_ok "plan --help does not say --sysfs defaults to HW_ROOT/sys"
+
+# ---- getting-started's fixture machine: the two lines, pasted as written, give a node block ----------
+mk=$(grep -m1 "^    bash -c '. scripts/demo.sh; . tests/fixtures/machines/machines.sh; fixture_machine /tmp/m1 1'$" \
+	"$ROOT/docs/getting-started.md" | sed "s|^    ||; s|/tmp/m1|$T/m1|")
+idf=$(grep -m1 '^    appliance identify --name lake-1 --hw-root /tmp/m1$' "$ROOT/docs/getting-started.md" |
+	sed "s|^    appliance|\"\$A\"|; s|/tmp/m1|$T/m1|")
+if [ -n "$mk" ] && [ -n "$idf" ] && (cd "$ROOT" && eval "$mk") && eval "$idf" >"$T/m1.yaml" 2>&1 &&
+	grep -q '^      macs: \["52:54:00:20:00:01"\]$' "$T/m1.yaml" && grep -q 'installDisk: {serial: "FIX1-BOOT"}' "$T/m1.yaml"; then
+	ok "getting-started: the fixture machine's two commands, pasted, print its node block"
+else
+	not_ok "getting-started: fixture machine commands ('$mk', '$idf')"; head -3 "$T/m1.yaml" 2>/dev/null | sed 's/^/#   /'
+fi
