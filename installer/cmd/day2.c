@@ -321,7 +321,7 @@ static void day2_note_services(struct report *r, const char *step, const char *n
 }
 
 /* The phases of a wait, in order; each names what did not come on timeout. */
-enum phase { PH_DOWN, PH_UP, PH_VERSION, PH_SERVICES, PH_ETCD, PH_KUBE, PH_DONE };
+enum phase { PH_DOWN, PH_UP, PH_VERSION, PH_SERVICES, PH_READY, PH_ETCD, PH_KUBE, PH_DONE };
 
 int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct day2_wait *w,
 		   struct report *r, const char *step, struct app_err *e)
@@ -387,6 +387,27 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 				else {
 					if (r)
 						day2_note_services(r, step, n->mn->name, &vd);
+					ph = PH_READY;
+				}
+			}
+			if (ph == PH_READY) {
+				/* what talosctl upgrade waits for (MachineReadyEventFn): Talos'
+				 * own readiness, which also needs time sync, the network, the
+				 * static pods and the Kubernetes Node */
+				char stage[32];
+				bool ready;
+
+				if (talosops_machine_status(&n->api, &d->once, stage, sizeof(stage), &ready,
+							    &bad, &ce) < 0)
+					snprintf(last, sizeof(last), "MachineStatus: %.500s", ce.msg);
+				else if (strcmp(stage, "running") != 0 || !ready)
+					snprintf(last, sizeof(last), "Talos reports stage %s, %s%s%.500s",
+						 stage, ready ? "ready" : "not ready", bad.len ? ": " : "",
+						 bad.data);
+				else {
+					if (r)
+						report_note(r, step, "%s: Talos reports it running and ready",
+							    n->mn->name);
 					ph = n->mn->role == NODE_ROLE_CONTROLPLANE ? PH_ETCD : PH_KUBE;
 				}
 			}
@@ -425,6 +446,7 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 				[PH_UP] = "come back (its Talos API does not answer)",
 				[PH_VERSION] = "answer with the new version",
 				[PH_SERVICES] = "report healthy services",
+				[PH_READY] = "become ready (Talos' machine status)",
 				[PH_ETCD] = "get every control plane back into etcd",
 				[PH_KUBE] = "become Ready in Kubernetes",
 			};

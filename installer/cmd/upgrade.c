@@ -7,9 +7,10 @@
  * drop them). Kubernetes moves the way talosctl upgrade-k8s does it: new
  * component images in each node's machine config, applied without a reboot,
  * control planes first. After each node: wait (bounded) for it to answer on
- * the new version, healthy services and, for a control plane, every etcd
- * member. The first failure stops the run and says how to resume; every node
- * is journaled so a re-run continues where it stopped. */
+ * the new version, healthy services, Talos' readiness (MachineStatus) and,
+ * for a control plane, every etcd member. The first failure stops the run and
+ * says how to resume; every node is journaled so a re-run continues where it
+ * stopped. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,9 +41,10 @@ static void usage(FILE *f)
 		"Upgrade Talos (and with --kubernetes, Kubernetes) node by node: control\n"
 		"planes one at a time, then workers. The plan comes first; --apply carries it\n"
 		"out. Talos is installed from the Image Factory installer of the profile's\n"
-		"schematic. Each node is waited for (new version, healthy services, every etcd\n"
-		"member) before the next; the first failure stops the run, and a re-run\n"
-		"continues where it stopped (journal in the state directory).\n"
+		"schematic. Each node is waited for (new version, healthy services, Talos'\n"
+		"readiness, every etcd member) before the next; the first failure stops the\n"
+		"run, and a re-run continues where it stopped (journal in the state\n"
+		"directory).\n"
 		"Kubernetes moves as talosctl upgrade-k8s moves it: pre-checks, image\n"
 		"pre-pull, then kube-apiserver, kube-controller-manager, kube-scheduler one at\n"
 		"a time across the control planes, kube-proxy, each kubelet; each a one-image\n"

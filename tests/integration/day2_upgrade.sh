@@ -173,6 +173,16 @@ has "upgrade: names the missing etcd member" \
 	'node cp1 did not get every control plane back into etcd within 4s \(last: etcd \(asked cp1\) lacks cp1 \(missing\)\)'
 cp "$T/etcd.full" "$T/etcd.json"
 
+# Talos' own readiness (MachineStatus), what talosctl upgrade waits for
+# (MachineReadyEventFn): services healthy is not enough while a static pod is not Ready
+day2_node_set cp3 unmet '[["staticPods", "kube-system/kube-apiserver-cp3 not ready"]]'
+expect_fail "upgrade: a control plane whose static pods are not ready" 1 up --talos v1.10.8 --node cp3 --apply --wait 4s
+has "upgrade: names Talos' unmet condition" \
+	"node cp3 did not become ready \(Talos' machine status\) within 4s \(last: Talos reports stage running, not ready: staticPods: kube-system/kube-apiserver-cp3 not ready\)"
+day2_node_set cp3 unmet '[]'
+expect_fail "upgrade: once Talos reports it ready, the re-run finishes" 0 up --talos v1.10.8 --node cp3 --apply --wait 20s
+has "upgrade: waited for Talos' readiness" 'cp3: Talos reports it running and ready$'
+
 $PY - "$T/kube/nodes.json" <<'PYEOF'
 import json, sys
 n = json.load(open(sys.argv[1]))

@@ -379,18 +379,25 @@ class Day2:
         info = field_bytes(1, d["version"].encode()) + field_bytes(5, b"linux") + field_bytes(6, b"amd64")
         return self.reply(field_bytes(2, info))
 
-    def services(self, req, ctx):
-        self.node.log("ServiceList")
-        d = self.st()
+    def service_states(self, d):
+        """[(id, state, healthy)] as ServiceList reports them now."""
         settling = time.time() - self.booted < float(d.get("settle_seconds", 0.5))
         svcs = d.get("services") or [[s, "Running", None if s in NO_HEALTH_CHECK else True]
                                      for s in DEFAULT_SERVICES[d["type"]]]
-        body = b""
+        out = []
         for sid, state, healthy in svcs:
             if settling and sid in ("kubelet", "etcd"):
                 # waiting for its conditions (time sync, network): not started, so
                 # no health check has run yet
                 state, healthy = "Waiting", None
+            out.append((sid, state, healthy))
+        return out
+
+    def services(self, req, ctx):
+        self.node.log("ServiceList")
+        d = self.st()
+        body = b""
+        for sid, state, healthy in self.service_states(d):
             # ServiceHealth { bool unknown = 1; bool healthy = 2; string last_message = 3;
             #   Timestamp last_change = 4 } (api/machine/machine.proto), proto3: no zero values
             if healthy is None:
@@ -711,10 +718,44 @@ class Day2:
                                            "image", "registry.k8s.io/coredns/coredns:v1.12.1")}]}}}}]))
         return out
 
+    # --- COSI MachineStatus: what talosctl upgrade/reboot wait for --------------
+    # siderolabs/talos v1.10.5 pkg/machinery/resources/runtime/machine_status.go:
+    # namespace "runtime", type MachineStatuses.runtime.talos.dev, id "machine", spec
+    # { stage (machinestage.go: "booting", "running", ...); status { ready;
+    # unmetConditions [{name, reason}] } }, written by controllers/runtime/
+    # machine_status.go from its readiness checks, in order time, network, services,
+    # staticPods, nodeReady; services: "<id> not healthy" for a running service whose
+    # health is known and bad, then "<id> not running" for each of apid, machined,
+    # kubelet (+ etcd, trustd on a control plane) that is not running.
+    # node.json unmet: [[name, reason]...] adds conditions the stand-in does not
+    # model (e.g. ["staticPods", "kube-system/kube-apiserver-cp1 not ready"]).
+    MACHINE_STATUS_TYPE = "MachineStatuses.runtime.talos.dev"
+    REQUIRED = ("apid", "machined", "kubelet")
+
+    def machine_status(self):
+        d = self.st()
+        svcs = self.service_states(d)
+        problems = ["%s not healthy" % sid for sid, state, healthy in svcs
+                    if state == "Running" and healthy is False]
+        running = set(sid for sid, state, _ in svcs if state == "Running")
+        required = self.REQUIRED + (("etcd", "trustd") if d["type"] == "controlplane" else ())
+        problems += ["%s not running" % sid for sid in required if sid not in running]
+        unmet = ([{"name": "services", "reason": ", ".join(problems)}] if problems else [])
+        unmet += [{"name": n, "reason": r} for n, r in d.get("unmet", [])]
+        return {"stage": "running", "status": {"ready": not unmet, "unmetConditions": unmet}}
+
     def cosi_list(self, req, ctx):
         f = dict((n, v) for n, _, v in parse(req))
         ns, typ = f.get(1, b"").decode(), f.get(2, b"").decode()
         self.node.log("COSI List %s %s" % (ns, typ))
+        if typ == self.MACHINE_STATUS_TYPE:
+            if ns != "runtime":
+                return
+            md = (field_bytes(1, ns.encode()) + field_bytes(2, typ.encode()) + field_bytes(3, b"machine")
+                  + field_bytes(4, b"1") + field_bytes(6, b"running"))
+            spec = field_bytes(2, yaml.dump(self.machine_status(), Dumper=NoAliases, sort_keys=False).encode())
+            yield field_bytes(1, field_bytes(1, md) + field_bytes(2, spec))
+            return
         if typ != self.MANIFEST_TYPE:
             ctx.abort(grpc.StatusCode.NOT_FOUND, "resource %s is not registered" % typ)
         if ns != "controlplane" or self.st()["type"] != "controlplane":

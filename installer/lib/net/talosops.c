@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "base/ytree.h"
 #include "net/pb.h"
 
 /* How to read the X of a { repeated X messages = 1 } reply. */
@@ -617,4 +618,50 @@ void talosops_resources_free(struct talosops_resources *s)
 	}
 	free(s->v);
 	memset(s, 0, sizeof(*s));
+}
+
+/* ---- MachineStatus -------------------------------------------------------- */
+
+static const char *ysv(struct ynode *root, const char *path)
+{
+	struct ynode *n = root ? ytree_get(root, path) : NULL;
+
+	return n && n->type == YN_SCALAR ? n->value : NULL;
+}
+
+int talosops_machine_status(const struct talosapi_node *n, const struct talosapi_retry *r, char *stage,
+			    size_t n_stage, bool *ready, struct buf *unmet, struct app_err *e)
+{
+	struct talosops_resources res = { 0 };
+	struct ytree *t = NULL;
+	struct ynode *conds;
+	const char *yml = NULL, *v;
+	int rc = talosops_cosi_list(n, r, "runtime", "MachineStatuses.runtime.talos.dev", &res, e);
+
+	*ready = false;
+	stage[0] = '\0';
+	unmet->len = 0;
+	buf_puts(unmet, "");
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < res.n; i++)
+		if (strcmp(res.v[i].id, "machine") == 0)
+			yml = res.v[i].yaml;
+	if (!yml)
+		rc =
+		    app_err_set(e, -EPROTO, "%s: no MachineStatus 'machine' in namespace 'runtime'", n->host);
+	else if ((rc = ytree_parse("MachineStatus", yml, strlen(yml), &t, e)) == 0) {
+		snprintf(stage, n_stage, "%s", (v = ysv(t->root, "stage")) ? v : "unknown");
+		*ready = (v = ysv(t->root, "status.ready")) && strcmp(v, "true") == 0;
+		conds = t->root ? ytree_get(t->root, "status.unmetConditions") : NULL;
+		for (size_t i = 0; conds && conds->type == YN_SEQ && i < conds->n; i++) {
+			const char *name = ysv(conds->items[i], "name"),
+				   *why = ysv(conds->items[i], "reason");
+
+			buf_printf(unmet, "%s%s: %s", i ? "; " : "", name ? name : "?", why ? why : "");
+		}
+	}
+	ytree_free(t);
+	talosops_resources_free(&res);
+	return rc;
 }

@@ -175,4 +175,17 @@ int talosops_cosi_list(const struct talosapi_node *n, const struct talosapi_retr
 		       const char *type, struct talosops_resources *ret, struct app_err *e);
 void talosops_resources_free(struct talosops_resources *s);
 
+/* Talos' own verdict on a node, what talosctl upgrade and reboot wait for
+ * (cmd/talosctl/pkg/talos/action/tracker.go MachineReadyEventFn: stage
+ * running and ready): the MachineStatus resource, namespace "runtime", type
+ * MachineStatuses.runtime.talos.dev, id "machine" (siderolabs/talos v1.10.5
+ * pkg/machinery/resources/runtime/machine_status.go: spec { stage;
+ * status { ready; unmetConditions [{ name, reason }] } }). Ready means time
+ * synced, network up, every running service healthy and the required ones
+ * running, static pods Ready and the Kubernetes Node Ready
+ * (controllers/runtime/machine_status.go getReadinessChecks). stage: "running",
+ * "booting", ...; unmet: "name: reason; ..." ("" when none). */
+int talosops_machine_status(const struct talosapi_node *n, const struct talosapi_retry *r, char *stage,
+			    size_t n_stage, bool *ready, struct buf *unmet, struct app_err *e);
+
 #endif
