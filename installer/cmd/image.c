@@ -450,6 +450,7 @@ static int do_write(int argc, char **argv)
 			.target = { .path = dev, .role = DISK_ROLE_INSTALL },
 			.sha256 = sha,
 			.journal = journal,
+			.state_dir = cmd_state_dir(),
 			.keep_backup_gpt = keep_gpt,
 		};
 		struct image_result res = { 0 };

@@ -11,6 +11,8 @@
 loop_require
 
 PROFILE=$ROOT/profiles/demo.yaml
+# a block device's default write journal goes to the state folder: the test's own
+export APPLIANCE_STATE_DIR=$T/state
 
 # an ext4 that does not write by itself once mounted (no lazy init)
 mkext4() { mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$1"; }
@@ -67,6 +69,8 @@ check "control: the backing file of an idle loop device is writable" \
 	"$APPLIANCE" image write "$T/src.raw" "$f1" --apply
 check "control: a second loop device on an idle file is writable" \
 	"$APPLIANCE" image write "$T/src.raw" "$l1b" --apply
+check "the loop device's write journal is in APPLIANCE_STATE_DIR (image-${l1b##*/}.journal)" \
+	test -s "$T/state/image-${l1b##*/}.journal"
 loop_detach "$l1b"
 loop_detach "$l1"
 

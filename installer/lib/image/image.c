@@ -23,13 +23,14 @@
 #include "image/writers.h"
 #include "net/fetch.h"
 
-char *image_default_journal(const char *target)
+char *image_default_journal(const char *state_dir, const char *target)
 {
 	struct stat st;
 	const char *base = strrchr(target, '/');
 
 	if (stat(target, &st) == 0 && S_ISBLK(st.st_mode))
-		return xasprintf("/var/lib/appliance/image-%s.journal", base ? base + 1 : target);
+		return xasprintf("%s/image-%s.journal", state_dir ? state_dir : "/var/lib/appliance",
+				 base ? base + 1 : target);
 	return xasprintf("%s.image-journal", target);
 }
 
@@ -504,7 +505,7 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 			w->pin_started = true;
 	}
 	if (r == 0 && !o->no_journal) {
-		jpath = o->journal ? xstrdup(o->journal) : image_default_journal(o->target.path);
+		jpath = o->journal ? xstrdup(o->journal) : image_default_journal(o->state_dir, o->target.path);
 		r = image_journal_open(&w->j, jpath, &w->t, w->source_id_start, e);
 	}
 	if (r == 0)

@@ -57,6 +57,7 @@ struct image_write_opts {
 	struct disk_claim target;  /* target.path: block device or regular file */
 	const char *sha256;	   /* expected SHA-256 (hex) of the SOURCE bytes as given; NULL: none */
 	const char *journal;	   /* chunk journal path; NULL: image_default_journal() */
+	const char *state_dir;	   /* folder of a block device's default journal; NULL: /var/lib/appliance */
 	bool no_journal;	   /* neither read nor write a journal */
 	bool keep_backup_gpt;	   /* leave the backup GPT where the image put it */
 	int fetch_retries;	   /* 0: fetch default */
@@ -97,7 +98,8 @@ struct image_info {
 int image_inspect(const char *source, const char *ca_file, struct image_info *ret, struct app_err *e);
 
 /* Default journal path for a target: "<file>.image-journal" for regular files,
- * /var/lib/appliance/image-<name>.journal for block devices. Caller frees. */
-char *image_default_journal(const char *target);
+ * STATE_DIR/image-<name>.journal for block devices (state_dir NULL:
+ * /var/lib/appliance). Caller frees. */
+char *image_default_journal(const char *state_dir, const char *target);
 
 #endif
