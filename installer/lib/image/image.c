@@ -505,7 +505,8 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 			w->pin_started = true;
 	}
 	if (r == 0 && !o->no_journal) {
-		jpath = o->journal ? xstrdup(o->journal) : image_default_journal(o->state_dir, o->target.path);
+		jpath =
+		    o->journal ? xstrdup(o->journal) : image_default_journal(o->state_dir, o->target.path);
 		r = image_journal_open(&w->j, jpath, &w->t, w->source_id_start, e);
 	}
 	if (r == 0)
