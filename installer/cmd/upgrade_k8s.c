@@ -38,7 +38,6 @@
 #include "net/talosops.h"
 #include "profile/model.h"
 
-#define NODE_CONFIG_MAX (4u << 20)
 #define POLL_MS 250
 
 struct k8s_step {
@@ -88,10 +87,25 @@ static bool journaled_done(const struct k8s_up *u, const struct k8s_step *s)
 	return done;
 }
 
+/* The config the node runs (patch.go reads MachineConfig config.ActiveID, not
+ * the persisted file). A persisted config that is not the active one (a staged
+ * apply waiting for a reboot, or a try on trial) is refused: the no-reboot
+ * apply of the patched active config would persist it over the staged one
+ * (talosctl upgrade-k8s drops a staged config that way, silently). */
 static int read_config(const struct k8s_up *u, const struct day2_node *n, struct buf *cfg, struct app_err *e)
 {
-	if (talosops_read(&n->api, &u->c.d->once, TALOSOPS_CONFIG_PATH, NODE_CONFIG_MAX, cfg, e) < 0)
+	bool differs;
+
+	if (talosops_machine_config(&n->api, &u->c.d->once, cfg, &differs, e) < 0)
 		return app_err_prefix(e, "reading the running config of %s", n->mn->name);
+	if (differs)
+		return app_err_set(
+		    e, -EBUSY,
+		    "%s runs a config other than the one it keeps for its next boot (an apply "
+		    "with --mode staged waiting for a reboot, or --mode try on trial): patching "
+		    "the running config would replace the kept one. Reboot it or apply the "
+		    "profile first (appliance apply), then re-run",
+		    n->mn->name);
 	return 0;
 }
 

@@ -274,6 +274,22 @@ for n in $DAY2_NODES; do mv "$T/nodes/$n/config.133" "$T/nodes/$n/config.yaml"; 
 up --kubernetes v1.33.4
 has "removed: nothing removed on a patch path" 'removed flags, feature gates and APIs: none on this path'
 
+# a staged config waiting for its reboot on w1 (apply --mode staged): the node runs one
+# config (MachineConfig v1alpha1, what patch.go patches) and keeps another (persistent,
+# what Read /system/state/config.yaml returns); a no-reboot patch would replace the kept one
+N0=$(applies)
+cp "$T/nodes/w1/config.yaml" "$T/nodes/w1/active.yaml"
+sed -i -E 's#^( +image: ghcr\.io/siderolabs/kubelet):v1\.33\.[0-9]+$#\1:v1.33.9#' "$T/nodes/w1/config.yaml"
+up --kubernetes v1.33.4 --apply
+rc=$?
+[ "$rc" = 1 ] && ok "staged: a node with a staged config refuses the upgrade" || not_ok "staged: exit $rc"
+has "staged: says which node and why" 'w1 runs a config other than the one it keeps for its next boot \(an apply with --mode staged waiting for a reboot, or --mode try on trial\)'
+[ "$(applies)" = "$N0" ] && grep -q 'kubelet:v1.33.9' "$T/nodes/w1/config.yaml" &&
+	ok "staged: nothing applied, the staged config kept" || not_ok "staged: applied or lost the staged config"
+grep -q '^COSI List config MachineConfigs.config.talos.dev$' "$T/nodes/w1/calls" &&
+	ok "staged: the running config is read as upgrade-k8s reads it (MachineConfig)" || not_ok "staged: no MachineConfig read"
+mv "$T/nodes/w1/active.yaml" "$T/nodes/w1/config.yaml"
+
 $PY - "$T/kube/nodes.json" <<'PYEOF'
 import json, sys
 n = json.load(open(sys.argv[1]))

@@ -756,6 +756,19 @@ class Day2:
             spec = field_bytes(2, yaml.dump(self.machine_status(), Dumper=NoAliases, sort_keys=False).encode())
             yield field_bytes(1, field_bytes(1, md) + field_bytes(2, spec))
             return
+        if typ == "MachineConfigs.config.talos.dev":
+            # pkg/machinery/resources/config/machine_config.go: ActiveID "v1alpha1" (what
+            # the node runs), PersistentID "persistent" (what Read /system/state/config.yaml
+            # returns: ahead after a staged apply, behind after a try one); yaml_spec is the
+            # config itself (MarshalYAMLBytes); sorted by id
+            if ns != "config":
+                return
+            persisted = open(self.cfg_path()).read() if os.path.exists(self.cfg_path()) else ""
+            for rid, text in (("persistent", persisted), ("v1alpha1", self.active())):
+                md = (field_bytes(1, ns.encode()) + field_bytes(2, typ.encode()) + field_bytes(3, rid.encode())
+                      + field_bytes(4, b"1") + field_bytes(6, b"running"))
+                yield field_bytes(1, field_bytes(1, md) + field_bytes(2, field_bytes(2, text.encode())))
+            return
         if typ != self.MANIFEST_TYPE:
             ctx.abort(grpc.StatusCode.NOT_FOUND, "resource %s is not registered" % typ)
         if ns != "controlplane" or self.st()["type"] != "controlplane":

@@ -665,3 +665,36 @@ int talosops_machine_status(const struct talosapi_node *n, const struct talosapi
 	talosops_resources_free(&res);
 	return rc;
 }
+
+/* ---- MachineConfig -------------------------------------------------------- */
+
+int talosops_machine_config(const struct talosapi_node *n, const struct talosapi_retry *r, struct buf *active,
+			    bool *differs, struct app_err *e)
+{
+	struct talosops_resources res = { 0 };
+	const char *act = NULL, *per = NULL;
+	int rc = talosops_cosi_list(n, r, "config", "MachineConfigs.config.talos.dev", &res, e);
+
+	*differs = false;
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < res.n; i++)
+		if (strcmp(res.v[i].id, "v1alpha1") == 0)
+			act = res.v[i].yaml;
+		else if (strcmp(res.v[i].id, "persistent") == 0)
+			per = res.v[i].yaml;
+	if (!act || !*act)
+		rc = app_err_set(e, -EPROTO, "%s: no active MachineConfig 'v1alpha1' in namespace 'config'",
+				 n->host);
+	else {
+		buf_puts(active, act);
+		*differs = per && strcmp(per, act) != 0;
+	}
+	for (size_t i = 0; i < res.n; i++)
+		if (res.v[i].yaml) {
+			secure_free(res.v[i].yaml, strlen(res.v[i].yaml) + 1);
+			res.v[i].yaml = NULL;
+		}
+	talosops_resources_free(&res);
+	return rc;
+}

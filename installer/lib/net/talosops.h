@@ -185,6 +185,17 @@ void talosops_resources_free(struct talosops_resources *s);
  * running, static pods Ready and the Kubernetes Node Ready
  * (controllers/runtime/machine_status.go getReadinessChecks). stage: "running",
  * "booting", ...; unmet: "name: reason; ..." ("" when none). */
+/* The config the node runs, as talosctl upgrade-k8s patches it (siderolabs/talos
+ * v1.10.5 pkg/cluster/kubernetes/patch.go patchNodeConfig: the MachineConfig
+ * resource config.ActiveID): COSI namespace "config", type
+ * MachineConfigs.config.talos.dev, id "v1alpha1", whose yaml_spec is the config
+ * itself (resources/config/machine_config.go MarshalYAMLBytes). Read
+ * /system/state/config.yaml returns the persisted one ("persistent"), which is
+ * ahead after a staged apply and behind after a try one. *differs: the
+ * persisted config is not the active one. active is secret: wipe it. */
+int talosops_machine_config(const struct talosapi_node *n, const struct talosapi_retry *r, struct buf *active,
+			    bool *differs, struct app_err *e);
+
 int talosops_machine_status(const struct talosapi_node *n, const struct talosapi_retry *r, char *stage,
 			    size_t n_stage, bool *ready, struct buf *unmet, struct app_err *e);
 
