@@ -105,6 +105,11 @@ day2_node_set cp2 time_offset_ms 4250
 degraded "status: a clock out of sync" \
 	"^  - node cp2: clock is \+4\.250s off its time server time\.cloudflare\.com$" --skip nas --skip backups
 day2_node_set cp2 time_offset_ms 0
+# the node asks its first time server itself; a query that fails is Talos' plain error
+day2_node_set cp2 ntp_error '"read udp 10.0.2.11:40321->162.159.200.1:123: i/o timeout"'
+degraded "status: a time server the node cannot reach" \
+	'^  - node cp2: time check failed: .*UNKNOWN: error querying NTP server "time\.cloudflare\.com": read udp 10\.0\.2\.11:40321->162\.159\.200\.1:123: i/o timeout' --skip nas --skip backups
+day2_node_set cp2 ntp_error '""'
 
 day2_node_set w1 services '[["apid","Running",true],["kubelet","Running",false],["machined","Running",true]]'
 degraded "status: an unhealthy service" \

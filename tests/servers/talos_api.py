@@ -423,11 +423,22 @@ class Day2:
         return self.reply(body)
 
     def time(self, req, ctx):
+        # internal/app/machined/internal/server/v1alpha1/v1alpha1_time.go Time: asks the
+        # first of machine.time.servers (default constants.DefaultNTPServer
+        # "time.cloudflare.com") from the node; a failed query is a plain error (UNKNOWN)
+        # 'error querying NTP server "<server>": <why>'. node.json ntp_error: that why.
         self.node.log("Time")
         d = self.st()
+        try:
+            cfg = next(yaml.safe_load_all(self.active())) or {}
+        except Exception:
+            cfg = {}
+        servers = (((cfg.get("machine") or {}).get("time") or {}).get("servers") or ["time.cloudflare.com"])
+        if d.get("ntp_error"):
+            ctx.abort(grpc.StatusCode.UNKNOWN, 'error querying NTP server "%s": %s' % (servers[0], d["ntp_error"]))
         now = time.time()
         remote = now + float(d.get("time_offset_ms", 0)) / 1000.0
-        return self.reply(field_bytes(2, b"time.cloudflare.com") + field_bytes(3, timestamp(now)) +
+        return self.reply(field_bytes(2, servers[0].encode()) + field_bytes(3, timestamp(now)) +
                           field_bytes(4, timestamp(remote)))
 
     def read(self, req, ctx):
