@@ -76,12 +76,14 @@ choices = {
     "nas.share": "k8s", "nas.photos": "pics", "nas.library": "immich",
     "gitops.url": "http://127.0.0.1:3000/lake/home-kubernetes.git",
     "primary.endpoint": "http://127.0.0.1:4568", "primary.destinationPath": "s3://backups/lake/immich/",
+    "loadBalancer.cidr": "10.0.2.240/28",
 }
 text = "\n".join(out)
 for key, val in [("domains", '"lake.test"'), ("cidr", choices["lan.cidr"]), ("gateway", choices["lan.gateway"]),
                  ("endpoint: \"https", choices["talos.endpoint"]), ("vip", choices["talos.vip"]),
                  ("address", choices["nas.address"]), ("share", "k8s"), ("photos", "pics"), ("library", "immich"),
-                 ("url", choices["gitops.url"]), ("endpoint", choices["primary.endpoint"]),
+                 ("url", choices["gitops.url"]), ("cidr", choices["loadBalancer.cidr"]),
+                 ("endpoint", choices["primary.endpoint"]),
                  ("destinationPath", choices["primary.destinationPath"])]:
     k = key.split(":")[0]
     text, n = re.subn(r'(\n\s*%s: )(\[)?"[^"\n]*<CHOOSE[^"\n]*"(\])?' % re.escape(k),

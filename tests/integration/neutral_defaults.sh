@@ -15,10 +15,8 @@ PROD='keiretsu|digitaloceanspaces|nyc3|192\.168\.50\.|unas|home-kubernetes|rajsi
 PROD+='|vaults/K8s|minio-hl|immich-postgres-backups|common-settings|common-secrets|America/Chicago'
 # its pod and service ranges (the defaults are Talos's own: 10.244.0.0/16, 10.96.0.0/12)
 PROD+='|10\.1\.0\.0/16|10\.0\.0\.0/16'
-# Left on purpose: the default LoadBalancer pool talos.loadBalancerCIDR 10.69.0.0/16 is
-# production's too, but a private range apart from Talos's default pod and service ranges
-# (validate refuses an overlap) that names nothing of the site; an L2 site sets a pool inside
-# its LAN (platform.cilium.loadBalancer.cidr). Not in PROD; asserted below that it is the one kept.
+# its LoadBalancer range (site.md); a new site chooses its own (no default)
+PROD+='|10\.69\.'
 PROD+='|replicated-nvme|deviceClass: nvme|\b(tank|titan|stone|silver)\b|namespace: home$|name: ts$|- ts$|\bts\b.*gateway|share: k8s$|: pics$'
 
 # ---- init: only what the enabled components need ----------------------------------------------
@@ -42,6 +40,7 @@ s = re.sub(r'(macs: \[)"<CHOOSE[^"]*"(\])', node, s)
 s = re.sub(r'(installDisk: \{serial: )"<CHOOSE[^"]*"(\})', lambda m: m.group(1) + '"LAKE-DISK"' + m.group(2), s)
 choices = [("domains", '["lake.example"]'), ("cidr", "192.0.2.0/24"), ("gateway", "192.0.2.1"),
            ("endpoint", "https://k8s.lake.example:6443"), ("vip", "192.0.2.25"), ("address", "127.0.0.1"),
+           ("cidr", "192.0.2.240/28"),
            ("share", "media"), ("photos", "photos"), ("library", "immich"),
            ("url", "http://127.0.0.1:3000/lake/cluster.git"), ("endpoint", "http://127.0.0.1:9000"),
            ("destinationPath", "s3://lake-backups/${LOCATION}/immich/")]
@@ -65,10 +64,12 @@ else
 	ok "the effective profile (defaults merged) names nothing of the production site"
 fi
 # the ranges a new site gets: Talos's own (pkg/machinery/constants DefaultIPv4PodNet,
-# DefaultIPv4ServiceNet) and the LB pool left as it was
-for kv in 'podCIDR: 10.244.0.0/16' 'serviceCIDR: 10.96.0.0/12' 'loadBalancerCIDR: 10.69.0.0/16'; do
+# DefaultIPv4ServiceNet); no LoadBalancer range but the one the site chose
+for kv in 'podCIDR: 10.244.0.0/16' 'serviceCIDR: 10.96.0.0/12'; do
 	grep -q "^  $kv\$" "$T/config.yaml" && ok "the new site's $kv" || not_ok "the new site's ${kv%%:*} is not ${kv#*: }"
 done
+grep -q 'loadBalancerCIDR' "$T/config.yaml" && not_ok "the new site has a built-in talos.loadBalancerCIDR" ||
+	ok "no built-in LoadBalancer range"
 # an assertion that can fail: the production profile's own effective profile is caught
 "$A" config "$ROOT/profiles/immich.yaml" 2>/dev/null | grep -Eiq "$PROD" &&
 	ok "the same grep finds the production facts in profiles/immich.yaml" ||
@@ -82,6 +83,9 @@ if grep -rnEi "$PROD" "$T/gitops" >"$T/hits" || find "$T/gitops" | grep -Ei "$PR
 else
 	ok "the rendered tree (files and their names) names nothing of the production site"
 fi
+grep -qx -- '  - cidr: 192.0.2.240/28' "$T/gitops/clusters/talos-lake/platform/cilium-lb/app/pool.yaml" &&
+	[ -s "$T/gitops/clusters/talos-lake/platform/cilium-lb/app/l2.yaml" ] &&
+	ok "the LoadBalancer pool is the site's range, announced with l2" || not_ok "the LB pool is not the site's"
 grep -rqF 'destinationPath: "s3://lake-backups/${LOCATION}/immich/"' "$T/gitops" &&
 	ok "the backups go where the site said" || not_ok "the ObjectStore is not the site's"
 
@@ -101,6 +105,8 @@ if grep -rnEi "$PROD" "$T/talos" >"$T/hits"; then
 else
 	ok "the Talos machine configs name nothing of the production site"
 fi
+
+cp "$T/site.yaml" "$T/full.yaml"
 
 # ---- where the backups go: required, with an example ---------------------------------------------
 # the starter's apps block (only the backup location) taken out
@@ -130,5 +136,26 @@ rc=$?
 	{ not_ok "no NAS share (exit $rc)"; sed 's/^/#   /' "$T/v3" | head -5; }
 # without the app nothing is asked
 check "apps.immich off: no backup location needed" "$A" validate "$T/site.yaml" --set apps.immich.enabled=false
+
+# ---- the LoadBalancer range: required while the pool is rendered, with an example ----------------
+# the filled-in starter's platform block (only the range and its announcement) taken out
+sed -e '/^platform:/,/^$/d' "$T/full.yaml" >"$T/site.yaml"
+grep -q '^platform:' "$T/site.yaml" && not_ok "platform block still there"
+"$A" validate "$T/site.yaml" >"$T/v4" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -qE "site.yaml:[0-9]+:[0-9]+: error: platform.cilium.loadBalancer.cidr: required: set it to a free range of your LAN, e\.g\. 192\.168\.1\.240/28, announced with l2" "$T/v4" &&
+	[ "$(grep -c ': error: ' "$T/v4")" = 1 ] &&
+	ok "no LoadBalancer range: validate names platform.cilium.loadBalancer.cidr with an example, exit 2" ||
+	{ not_ok "no LoadBalancer range (exit $rc)"; sed 's/^/#   /' "$T/v4" | head -5; }
+# a range nothing announces: valid, but warned about (unreachable from the LAN)
+"$A" validate "$T/site.yaml" --set platform.cilium.loadBalancer.cidr=192.0.2.240/28 >"$T/v5" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -qE "warning: platform.cilium.loadBalancer.cidr: nothing announces the LoadBalancer range 192\.0\.2\.240/28: its addresses will be unreachable from the LAN" "$T/v5" &&
+	ok "a range without announce: warned about, still valid" ||
+	{ not_ok "a range without announce (exit $rc)"; sed 's/^/#   /' "$T/v5" | head -5; }
+"$A" validate "$T/site.yaml" --set platform.cilium.loadBalancer.cidr=192.0.2.240/28 \
+	--set platform.cilium.loadBalancer.announce=l2 >"$T/v6" 2>&1
+grep -q 'nothing announces' "$T/v6" && not_ok "warned though the range is announced" ||
+	ok "an announced range: no warning"
 
 tap_done 2>/dev/null || true

@@ -245,7 +245,7 @@ struct cilium_l2 {
 };
 
 struct cilium_lb {
-	char *cidr;	/* the LB range: 10.69.0.0/16 */
+	char *cidr;	/* the LB range (no default), e.g. 192.168.1.240/28 */
 	char *pool;	/* CiliumLoadBalancerIPPool name */
 	char *announce; /* "bgp" | "l2" */
 	struct cilium_bgp bgp;

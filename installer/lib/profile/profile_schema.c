@@ -188,7 +188,7 @@ static const struct field talos_fields[] = {
 	{ "serviceCIDR", T_CIDR, O(struct model_talos, service_cidr), F_REQUIRED,
 	  .desc = "service network of the cluster" },
 	{ "loadBalancerCIDR", T_CIDR, O(struct model_talos, lb_cidr),
-	  .desc = "LoadBalancer range when loadBalancer.cidr is unset" },
+	  .desc = "LoadBalancer range when loadBalancer.cidr is unset (no default)" },
 	{ "cni", T_ENUM, O(struct model_talos, cni), .choices = cnis,
 	  .desc = "Talos CNI: none (GitOps installs Cilium) or flannel" },
 	{ "cniURLs", T_LIST_STR, O(struct model_talos, cni_urls), .elem = T_URL,
@@ -350,7 +350,8 @@ static const struct field l2_fields[] = {
 static const struct table l2_table = { "l2", 0, l2_fields };
 
 static const struct field lb_fields[] = {
-	{ "cidr", T_CIDR, O(struct cilium_lb, cidr), .desc = "range LoadBalancer addresses come from" },
+	{ "cidr", T_CIDR, O(struct cilium_lb, cidr),
+	  .desc = "range LoadBalancer addresses come from (required, no default)" },
 	{ "pool", T_NAME, O(struct cilium_lb, pool), .desc = "CiliumLoadBalancerIPPool name" },
 	{ "announce", T_ENUM, O(struct cilium_lb, announce), .choices = announces,
 	  .desc = "how LB addresses are announced: bgp or l2" },

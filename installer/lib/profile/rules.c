@@ -316,6 +316,43 @@ static void check_nas_location(struct diag_ctx *c, const struct model *m, const 
 	require_site_keys(c, t, "nas", 3, have, keys, what);
 }
 
+/* The LoadBalancer range is the site's (a free range of its LAN, or one its
+ * router learns over BGP): no default. It is needed while the pool is rendered
+ * (platform.cilium on: platform/<lbKustomization>/app/pool.yaml, and the
+ * gateways' fixed addresses come from it). A range nothing announces is
+ * reachable from no machine of the LAN: warned about at the range. */
+static void check_lb_range(struct diag_ctx *c, const struct model *m, const struct ytree *t)
+{
+	const struct cilium_lb *lb = &m->platform.cilium_lb;
+	const char *cidr = lb->cidr ? lb->cidr : m->talos.lb_cidr;
+	static const char *const keys[] = { "cidr" };
+	static const char *const what[] = {
+		"a free range of your LAN, e.g. 192.168.1.240/28, announced with l2 "
+		"(platform.cilium.loadBalancer.announce: l2 and "
+		"platform.cilium.values.l2announcements.enabled: true); or a range your router "
+		"learns with announce: bgp",
+	};
+
+	if (!m->platform.cilium.enabled || !m->platform.cilium_lb_ks)
+		return;
+	if (!cidr) {
+		/* an invalid talos.loadBalancerCIDR is reported where it stands */
+		const char *const have[] = { node_at(t, "talos.loadBalancerCIDR") ? "" : NULL };
+
+		require_site_keys(c, t, "platform.cilium.loadBalancer", 1, have, keys, what);
+		return;
+	}
+	if (!lb->announce) {
+		const char *p = lb->cidr ? "platform.cilium.loadBalancer.cidr" : "talos.loadBalancerCIDR";
+
+		diag_node(c, node_at(t, p), p, DIAG_WARNING,
+			  "nothing announces the LoadBalancer range %s: its addresses will be unreachable "
+			  "from the LAN; set platform.cilium.loadBalancer.announce to l2 (a range inside "
+			  "the LAN) or bgp (a range the router learns)",
+			  cidr);
+	}
+}
+
 /* talos.kubeProxy: false leaves Services to Cilium: Talos' "Deploying
  * Cilium" guide (v1.10, "without kube-proxy") sets kubeProxyReplacement=true
  * and k8sServiceHost/k8sServicePort (KubePrism, localhost:7445), because
@@ -682,6 +719,7 @@ void profile_check_rules(struct diag_ctx *c, struct model *m, const struct ytree
 	if (t->root)
 		check_vars_in(c, m, t->root, "");
 	check_nas_location(c, m, t);
+	check_lb_range(c, m, t);
 	check_store_vars(c, m, t, &m->apps.immich.database.primary, "apps.immich.database.primary");
 	if (m->apps.immich.enabled)
 		check_store_location(c, t, &m->apps.immich.database.primary, "apps.immich.database.primary");

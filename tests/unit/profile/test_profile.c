@@ -70,7 +70,11 @@ static const char minimal[] = "apiVersion: appliance/v1\n"
 			      "    database:\n"
 			      "      primary:\n"
 			      "        destinationPath: s3://test-backups/${LOCATION}/immich/\n"
-			      "        endpoint: http://127.0.0.1:9000\n";
+			      "        endpoint: http://127.0.0.1:9000\n"
+			      "platform:\n" /* a documentation range (RFC 5737), announced with l2 */
+			      "  cilium:\n"
+			      "    values: {l2announcements: {enabled: true}}\n"
+			      "    loadBalancer: {cidr: 192.0.2.240/28, announce: l2}\n";
 
 static struct model *load(const char *text, const char *const *sets, int n_sets, struct diags *d)
 {
@@ -374,11 +378,12 @@ static void test_backup_location_required(void **state)
 	const char *secondary[] = { "apps.immich.database.secondary.enabled=true" };
 	const char *off[] = { "apps.immich.enabled=false" };
 	struct diags d = { 0 };
-	char *text = xstrdup(minimal);
+	/* minimal without its apps block (its platform block kept) */
+	char *text = xasprintf("%.*s%s", (int)(strstr(minimal, "apps:\n") - minimal), minimal,
+			       strstr(minimal, "platform:\n"));
 	struct model *m;
 	(void)state;
 
-	*strstr(text, "apps:\n") = '\0';
 	m = load(text, NULL, 0, &d);
 	assert_null(m);
 	assert_int_equal(d.errors, 2);
@@ -403,6 +408,44 @@ static void test_backup_location_required(void **state)
 	assert_string_equal(d.v[0].path, "apps.immich.database.secondary.destinationPath");
 	assert_string_equal(d.v[1].path, "apps.immich.database.secondary.endpoint");
 	diags_free(&d);
+}
+
+/* The LoadBalancer range is the site's: without one validate asks for it with
+ * an example; talos.loadBalancerCIDR serves too; a range nothing announces is
+ * warned about (unreachable from the LAN). */
+static void test_lb_range_required(void **state)
+{
+	const char *old_key[] = { "talos.loadBalancerCIDR=192.0.2.240/28" };
+	char *text = xasprintf("%.*s", (int)(strstr(minimal, "platform:\n") - minimal), minimal);
+	struct diags d = { 0 };
+	struct model *m;
+	(void)state;
+
+	m = load(text, NULL, 0, &d);
+	assert_null(m);
+	assert_int_equal(d.errors, 1);
+	assert_string_equal(d.v[0].path, "platform.cilium.loadBalancer.cidr");
+	assert_int_equal(d.v[0].line, 1);
+	assert_non_null(strstr(d.v[0].msg, "required: set it to a free range of your LAN, "
+					   "e.g. 192.168.1.240/28, announced with l2"));
+	diags_free(&d);
+
+	m = load(text, old_key, 1, &d);
+	assert_non_null(m);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(d.warnings, 1);
+	assert_string_equal(d.v[0].path, "talos.loadBalancerCIDR");
+	assert_non_null(strstr(d.v[0].msg, "nothing announces the LoadBalancer range 192.0.2.240/28: "
+					   "its addresses will be unreachable from the LAN"));
+	model_free(m);
+	diags_free(&d);
+
+	m = load(minimal, NULL, 0, &d);
+	assert_non_null(m);
+	assert_int_equal(d.errors + d.warnings, 0);
+	model_free(m);
+	diags_free(&d);
+	free(text);
 }
 
 static void test_defaults_are_valid_keys(void **state)
@@ -432,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_secrets),
 		cmocka_unit_test(test_disabled_secondary_needs_no_vars),
 		cmocka_unit_test(test_backup_location_required),
+		cmocka_unit_test(test_lb_range_required),
 		cmocka_unit_test(test_defaults_are_valid_keys),
 	};
 	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
