@@ -171,6 +171,13 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 	bool tried;
 	int k, rc = -1;
 
+	/* Talos does not refuse an apply while a sequence runs (a REBOOT-mode
+	 * apply takes the upgrade over): before anything is sent, not even the
+	 * dry run */
+	if (o->apply && day2_check_stage(d, n, r, step, NULL, &e) < 0) {
+		report_step_end(r, step, REPORT_FAILED, e.msg);
+		return -1;
+	}
 	if (day2_render_config(d, n, &np->config, &e) < 0) {
 		report_step_end(r, step, REPORT_FAILED, e.msg);
 		return -1;
@@ -277,7 +284,9 @@ static int apply_node(struct day2 *d, const struct ap_opts *o, const struct day2
 		report_note(r, n->mn->name, "resuming: %s was applied by an earlier run; waiting for it",
 			    n->mn->name);
 	} else {
-		if (journal_begin(j, step, np->inputs, np->inputs_text.data, &e) < 0)
+		/* again: a sequence may have started since the dry run */
+		if (day2_check_stage(d, n, r, n->mn->name, NULL, &e) < 0 ||
+		    journal_begin(j, step, np->inputs, np->inputs_text.data, &e) < 0)
 			goto fail;
 		if ((o->mode == TALOSOPS_MODE_TRY
 			 ? talosops_apply_try(&n->api, &d->once, np->config.data, np->config.len, o->try_s,

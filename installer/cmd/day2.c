@@ -8,6 +8,7 @@
 
 #include "base/err.h"
 #include "base/util.h"
+#include "day2/machstat.h"
 #include "day2/nodecfg.h"
 #include "install/report.h"
 #include "net/kubeapi.h"
@@ -396,9 +397,19 @@ int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct
 				 * static pods and the Kubernetes Node */
 				char stage[32];
 				bool ready;
+				int ms = talosops_machine_status(&n->api, &d->once, stage, sizeof(stage),
+								 &ready, &bad, &ce);
 
-				if (talosops_machine_status(&n->api, &d->once, stage, sizeof(stage), &ready,
-							    &bad, &ce) < 0)
+				/* an apid without the resource API (UNIMPLEMENTED): the
+				 * healthy services are all there is to go by */
+				if (ms == -ENOSYS) {
+					if (r)
+						report_note(r, step,
+							    "%s: no resource API, Talos' readiness not "
+							    "checked (its services are healthy)",
+							    n->mn->name);
+					ph = n->mn->role == NODE_ROLE_CONTROLPLANE ? PH_ETCD : PH_KUBE;
+				} else if (ms < 0)
 					snprintf(last, sizeof(last), "MachineStatus: %.500s", ce.msg);
 				else if (strcmp(stage, "running") != 0 || !ready)
 					snprintf(last, sizeof(last), "Talos reports stage %s, %s%s%.500s",
@@ -502,4 +513,29 @@ void day2_fail_talos(struct report *r, const char *step, const char *msg)
 		red.data[nl - red.data] = '\0';
 	report_step_end(r, step, REPORT_FAILED, red.data);
 	buf_free(&red);
+}
+
+int day2_check_stage(const struct day2 *d, const struct day2_node *n, struct report *r, const char *step,
+		     char *stage, struct app_err *e)
+{
+	struct buf unmet = { 0 };
+	char st[32];
+	bool ready;
+	int k = talosops_machine_status(&n->api, &d->once, st, sizeof(st), &ready, &unmet, e);
+
+	buf_free(&unmet);
+	if (stage)
+		snprintf(stage, sizeof(st), "%s", k == 0 ? st : "");
+	if (k == -ENOSYS) {
+		report_note(r, step, "%s does not report its stage (no resource API: %s); not checked",
+			    n->mn->name, e->msg);
+		return 0;
+	}
+	if (k < 0)
+		return app_err_prefix(e, "reading the stage of %s", n->mn->name);
+	if (!machstat_busy(st))
+		return 0;
+	return app_err_set(e, -EBUSY,
+			   "node %s is %s (Talos reports stage '%s'); wait until it is running and re-run",
+			   n->mn->name, st, st);
 }

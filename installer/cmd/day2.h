@@ -92,6 +92,14 @@ struct day2_wait {
 int day2_wait_node(const struct day2 *d, const struct day2_node *n, const struct day2_wait *w,
 		   struct report *r, const char *step, struct app_err *e);
 
+/* Before acting on a node: the stage Talos reports (day2/machstat.h). 0 go
+ * on (a node without the resource API is noted under step, not refused),
+ * -EBUSY when a sequence runs there (upgrading, installing, rebooting,
+ * resetting, shutting down) with e saying so, or the read's error. The
+ * stage ("" when unknown) into stage (32 bytes) unless NULL. */
+int day2_check_stage(const struct day2 *d, const struct day2_node *n, struct report *r, const char *step,
+		     char *stage, struct app_err *e);
+
 /* Text from Talos (a dry run's diff, an apply's mode details) as one note per
  * line with secret values redacted (nodecfg_redact_diff). */
 void day2_print_talos(struct report *r, const char *step, const char *details);

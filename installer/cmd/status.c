@@ -76,6 +76,9 @@ struct node_st {
 	const struct day2_node *n;
 	bool reachable;
 	char version[64];
+	char stage[32]; /* MachineStatus; "" when the node does not report it */
+	bool ready;
+	struct buf unmet;
 	struct nodecfg_facts cfg;
 	bool have_cfg;
 	const char *etcd; /* "member", "learner", "missing", "unknown", "-" */
@@ -206,6 +209,20 @@ static void check_node(struct day2 *d, struct node_st *ns, struct site_st *s)
 	if (d->m->talos.version && strcmp(ns->version, d->m->talos.version) != 0)
 		problem(s, "node %s: runs Talos %s, the profile says %s (appliance upgrade)", n->mn->name,
 			ns->version, d->m->talos.version);
+	/* the machine's stage (talosops_machine_status): running and ready, or why not */
+	switch (talosops_machine_status(&n->api, &d->once, ns->stage, sizeof(ns->stage), &ns->ready,
+					&ns->unmet, &e)) {
+	case 0:
+		if (strcmp(ns->stage, "running") != 0 || !ns->ready)
+			problem(s, "node %s: Talos reports stage '%s'%s%s%s", n->mn->name, ns->stage,
+				ns->ready ? "" : ", not ready", ns->unmet.len ? ": " : "", ns->unmet.data);
+		break;
+	case -ENOSYS: /* an apid without the resource API: not a problem of the site */
+		break;
+	default:
+		ns->stage[0] = '\0';
+		problem(s, "node %s: cannot read its MachineStatus: %s", n->mn->name, e.msg);
+	}
 	if (talosops_read(&n->api, &d->once, TALOSOPS_CONFIG_PATH, NODE_CONFIG_MAX, &cfg, &e) == 0 &&
 	    nodecfg_facts(cfg.data, cfg.len, TALOSOPS_CONFIG_PATH, &ns->cfg, &e) == 0) {
 		ns->have_cfg = true;
@@ -447,6 +464,7 @@ static void site_free(struct site_st *s)
 	for (size_t i = 0; i < s->n; i++) {
 		nodecfg_facts_free(&s->nodes[i].cfg);
 		buf_free(&s->nodes[i].svc_text);
+		buf_free(&s->nodes[i].unmet);
 	}
 	free(s->nodes);
 	for (int i = 0; i < 3; i++)
@@ -471,11 +489,11 @@ static void print_text(const struct day2 *d, const struct site_st *s)
 {
 	printf("status: site %s, %zu node%s\n", d->m->site.cluster ? d->m->site.cluster : "", s->n,
 	       s->n == 1 ? "" : "s");
-	printf("  %-10s %-12s %-9s %-9s %-12s %-8s %-14s %s\n", "NODE", "ROLE", "TALOS API", "VERSION",
-	       "SCHEMATIC", "ETCD", "SERVICES", "TIME");
+	printf("  %-10s %-12s %-9s %-9s %-14s %-12s %-8s %-14s %s\n", "NODE", "ROLE", "TALOS API", "VERSION",
+	       "STAGE", "SCHEMATIC", "ETCD", "SERVICES", "TIME");
 	for (size_t i = 0; i < s->n; i++) {
 		const struct node_st *ns = &s->nodes[i];
-		char svc[32] = "-", tm[160] = "-";
+		char svc[32] = "-", tm[160] = "-", stage[48] = "-";
 
 		if (!ns->reachable) {
 			printf("  %-10s %-12s %-9s (%s)\n", ns->n->mn->name, ns->n->mn->role_text, "down",
@@ -486,13 +504,15 @@ static void print_text(const struct day2 *d, const struct site_st *s)
 		 * (dashboard has no health check), as Talos' readiness counts them */
 		if (ns->svc_total)
 			snprintf(svc, sizeof(svc), "%zu/%zu ok", ns->svc_ok, ns->svc_total);
+		if (ns->stage[0])
+			snprintf(stage, sizeof(stage), "%s%s", ns->stage, ns->ready ? "" : " (not ready)");
 		if (ns->have_time)
 			snprintf(tm, sizeof(tm), "%s (%+.3fs, %s)", ns->time_ok ? "in sync" : "NOT in sync",
 				 (double)ns->offset_ms / 1000.0, ns->time_server);
-		printf("  %-10s %-12s %-9s %-9s %-12.12s %-8s %-14s %s\n", ns->n->mn->name,
+		printf("  %-10s %-12s %-9s %-9s %-14s %-12.12s %-8s %-14s %s\n", ns->n->mn->name,
 		       ns->have_cfg && ns->cfg.type[0] ? ns->cfg.type : ns->n->mn->role_text, "ok",
-		       ns->version, ns->have_cfg && ns->cfg.schematic[0] ? ns->cfg.schematic : "-", ns->etcd,
-		       svc, tm);
+		       ns->version, stage, ns->have_cfg && ns->cfg.schematic[0] ? ns->cfg.schematic : "-",
+		       ns->etcd, svc, tm);
 	}
 	if (s->kube_checked) {
 		printf("cluster:\n");
@@ -577,6 +597,12 @@ static void print_json(const struct day2 *d, const struct site_st *s)
 			continue;
 		}
 		jkv(&b, "version", ns->version, true);
+		/* stage "" when the node has no resource API to report it */
+		buf_puts(&b, "\"machine\":{");
+		jkv(&b, "stage", ns->stage, true);
+		buf_printf(&b, "\"ready\":%s,", ns->ready ? "true" : "false");
+		jkv(&b, "unmet", ns->unmet.data ? ns->unmet.data : "", false);
+		buf_puts(&b, "},");
 		jkv(&b, "schematic", ns->have_cfg ? ns->cfg.schematic : "", true);
 		jkv(&b, "etcd", ns->etcd, true);
 		buf_printf(&b, "\"services\":{\"total\":%zu,\"unhealthy\":%zu,\"health_unknown\":%zu,",

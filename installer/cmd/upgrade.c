@@ -68,7 +68,9 @@ static void usage(FILE *f)
 		"                        started and healthy, not exactly 2, the upgrade lock),\n"
 		"                        as talosctl upgrade --force; a control plane upgraded\n"
 		"                        with a member missing can lose etcd quorum; afterwards\n"
-		"                        only the node itself must be back in etcd\n"
+		"                        only the node itself must be back in etcd; also asks\n"
+		"                        a node whose Talos reports it is upgrading (or\n"
+		"                        rebooting, resetting...), which Talos then ignores\n"
 		"  --wait DURATION       per node (per component with --kubernetes): how long to\n"
 		"                        wait for it, e.g. 20m (default 15m)\n"
 		"  --kubeconfig PATH     the admin kubeconfig appliance bootstrap wrote: also\n"
@@ -312,7 +314,7 @@ static int talos_node(struct up *u, const struct day2_node *n, struct node_up *n
 			       .expect_down = true,
 			       .etcd_self_only = u->o->force,
 			       .kube = u->o->kubeconfig ? &u->kube : NULL };
-	char step[160], inputs[65], ack[128], cur[64];
+	char step[160], inputs[65], ack[128], cur[64], stage[32];
 	int rc = -1, k;
 
 	snprintf(step, sizeof(step), "talos-%s", n->mn->name);
@@ -327,7 +329,22 @@ static int talos_node(struct up *u, const struct day2_node *n, struct node_up *n
 			report_note(u->r, step,
 				    "resuming: the upgrade of %s was started before and it runs %s",
 				    n->mn->name, cur);
+	} else if ((k = day2_check_stage(&u->d, n, u->r, step, stage, &e)) == -EBUSY &&
+		   strcmp(stage, "upgrading") == 0 && je.status == JOURNAL_STARTED &&
+		   strcmp(je.inputs, inputs) == 0) {
+		/* ours, from the run that stopped: wait for it rather than refuse */
+		report_note(u->r, step, "resuming: the upgrade of %s started before (run %d) still runs",
+			    n->mn->name, je.runs);
 	} else {
+		/* a node whose sequence runs (another upgrade, a reset) acknowledges
+		 * an Upgrade and ignores it: refuse instead, unless --force */
+		if (k == -EBUSY && u->o->force)
+			report_note(u->r, step,
+				    "--force: %s; asking anyway (--force skips this check: Talos "
+				    "acknowledges an upgrade while a sequence runs and ignores it)",
+				    e.msg);
+		else if (k < 0)
+			goto fail;
 		if (je.status == JOURNAL_STARTED && strcmp(je.inputs, inputs) == 0)
 			report_note(u->r, step,
 				    "resuming: the upgrade of %s was started before (run %d); asking again",

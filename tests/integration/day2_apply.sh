@@ -136,6 +136,31 @@ grep -q 'machine.install.disk: disk /dev/nvme9n1 not found' "$T/.out" && ok "app
 if [ "$(applies)" = "$N0" ]; then ok "apply: a refusal on cp2 applies nothing, not even to cp1"; else not_ok "apply: applied despite a refusal"; fi
 day2_node_set cp2 refuse_apply '""'
 
+# ---- a node whose Talos runs a sequence: refused before anything is sent --------------------
+# Talos itself would take a REBOOT-mode apply (the sequence takeover cancels the upgrade):
+# the MachineStatus stage (runtime/MachineStatuses.runtime.talos.dev) says so first
+day2_node_set cp2 stage '"upgrading"'
+CP2_APPLIES=$(grep -c "^ApplyConfiguration" "$T/nodes/cp2/calls")
+expect_fail "apply --apply: refused while a node is upgrading" 1 ap "${K8S[@]}" --set talos.kubernetesVersion=v1.33.4 --apply
+grep -qF "node cp2 is upgrading (Talos reports stage 'upgrading'); wait until it is running and re-run" "$T/.out" &&
+	ok "apply: says the node is upgrading and what to do" || { not_ok "apply: upgrading message"; sed 's/^/#   /' "$T/.out"; }
+if [ "$(grep -c "^ApplyConfiguration" "$T/nodes/cp2/calls")" != "$CP2_APPLIES" ]; then not_ok "apply: sent ApplyConfiguration to an upgrading node"
+else ok "apply: nothing sent to the upgrading node, not even a dry run"; fi
+if [ "$(applies)" = "$N0" ]; then ok "apply: an upgrading node applies nothing, not even to cp1"; else not_ok "apply: applied despite an upgrading node"; fi
+day2_node_set cp2 stage '"resetting"'
+expect_out "apply --apply: refused while a node resets" "node cp2 is resetting \\(Talos reports stage 'resetting'\\)" \
+	ap "${K8S[@]}" --set talos.kubernetesVersion=v1.33.4 --apply
+# the dry run alone changes nothing: not refused
+day2_node_set cp2 stage '"upgrading"'
+expect_fail "apply: the dry run of an upgrading node still runs" 0 ap "${K8S[@]}" --set talos.kubernetesVersion=v1.33.4
+day2_node_set cp2 stage 'null'
+# a Talos without the resource API (UNIMPLEMENTED): noted, not refused
+day2_node_set w1 machine_status_unimplemented true
+check "apply --apply: a node without the resource API is applied" ap "${K8S[@]}" --set talos.kubernetesVersion=v1.33.4 --node w1 --mode no-reboot --apply
+grep -q "w1 does not report its stage (no MachineStatus resource: .*); not checked" "$T/.out" &&
+	ok "apply: says the stage of w1 was not checked" || { not_ok "apply: no-resource-API note"; sed 's/^/#   /' "$T/.out"; }
+day2_node_set w1 machine_status_unimplemented false
+
 # ---- a node that does not come back ---------------------------------------------------------
 day2_node_set cp2 after_reboot '"down"'
 expect_fail "apply: a node that does not come back stops the run" 1 ap --set talos.kubernetesVersion=v1.33.5 \

@@ -37,8 +37,9 @@ expect_fail "status: a healthy site exits 0" 0 st
 out=$(last_out)
 # v1.10.5 runs 11 services on a control plane, 9 on a worker; dashboard has no health check
 # (health unknown) and counts as ok, as Talos' own readiness counts it (machine_status.go)
-for re in '^  cp1 +controlplane +ok +v1\.10\.5 +[0-9a-f]{12} +member +11/11 ok +in sync' \
-	'^  w1 +worker +ok +v1\.10\.5 +[0-9a-f]{12} +- +9/9 ok' \
+# STAGE: the MachineStatus resource's stage (runtime/MachineStatuses.runtime.talos.dev)
+for re in '^  cp1 +controlplane +ok +v1\.10\.5 +running +[0-9a-f]{12} +member +11/11 ok +in sync' \
+	'^  w1 +worker +ok +v1\.10\.5 +running +[0-9a-f]{12} +- +9/9 ok' \
 	'^  nodes +4/4 Ready$' '^  kustomizations +3/3 Ready$' '^  helmreleases +2/2 Ready$' \
 	'^nas: ok \(read-only check' \
 	'^backups: newest base backup 20261122T230000, 1d 2h old \(s3://keiretsu/demo/immich/postgres/immich-postgres/\)$' \
@@ -65,6 +66,7 @@ assert d["kubernetes"]["kustomizations"]["ready"] == 3 and d["backups"]["ok"] is
 svc = {n["name"]: n["services"] for n in d["nodes"]}
 assert svc["cp1"] == {"total": 11, "unhealthy": 0, "health_unknown": 1, "detail": ""}, svc
 assert svc["w1"] == {"total": 9, "unhealthy": 0, "health_unknown": 1, "detail": ""}, svc
+assert all(n["machine"] == {"stage": "running", "ready": True, "unmet": ""} for n in d["nodes"]), d["nodes"]
 PYEOF
 
 expect_fail "status: with the talosconfig of talos gen instead of the bundle" 0 \
@@ -115,6 +117,28 @@ day2_node_set w1 services '[["apid","Running",true],["kubelet","Running",false],
 degraded "status: an unhealthy service" \
 	"^  - node w1: services not healthy: kubelet \(Running: waiting for service to become ready\)$" --skip nas --skip backups
 day2_node_set w1 services 'null'
+# the MachineStatus stage and readiness (Talos checks readiness only while booting or
+# running; an upgrading node reports ready with nothing unmet: machine_status.go)
+day2_node_set w1 services '[["apid","Running",true],["kubelet","Running",false],["machined","Running",true]]'
+degraded "status: a node not ready says the unmet conditions Talos reports" \
+	"^  - node w1: Talos reports stage 'running', not ready: services: kubelet not healthy$" --skip nas --skip backups --skip kubernetes
+if grep -qE '^  w1 +worker +ok +v1\.10\.5 +running \(not ready\) ' "$T/.out"; then ok "status: the STAGE column says not ready"; else
+	not_ok "status: the STAGE column"; sed 's/^/#   /' "$T/.out"; fi
+day2_node_set w1 services 'null'
+day2_node_set cp2 stage '"upgrading"'
+degraded "status: a node that is upgrading is degraded, its stage named" \
+	"^  - node cp2: Talos reports stage 'upgrading'$" --skip nas --skip backups --skip kubernetes
+st --json --skip nas --skip backups --skip kubernetes >"$T/json.out" 2>&1
+if $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); m=[n["machine"] for n in d["nodes"] if n["name"]=="cp2"][0]; assert m["stage"]=="upgrading", m' "$T/json.out"; then
+	ok "status --json: the node's machine stage"; else not_ok "status --json: machine stage"; sed 's/^/#   /' "$T/json.out"; fi
+day2_node_set cp2 stage 'null'
+# a Talos whose apid lacks the resource API (UNIMPLEMENTED): no stage, and no problem
+day2_node_set cp3 machine_status_unimplemented true
+st --skip nas --skip backups --skip kubernetes >"$T/.out" 2>&1
+if [ $? -eq 0 ] && grep -qE '^  cp3 +controlplane +ok +v1\.10\.5 +- +[0-9a-f]{12} ' "$T/.out"; then
+	ok "status: a node without the resource API shows no stage and is not degraded for it"
+else not_ok "status: node without the resource API"; sed 's/^/#   /' "$T/.out"; fi
+day2_node_set cp3 machine_status_unimplemented false
 
 # judged as Talos judges readiness (machine_status.go servicesCheck): a running service
 # without a health result is fine, a service Talos does not require may stop, a required

@@ -145,12 +145,20 @@ grep -q "^Upgrade image=factory.talos.dev/metal-installer/$ID:v1.10.8 stage=0 fo
 	ok "upgrade --force: UpgradeRequest.force sent" || not_ok "upgrade --force: $(grep '^Upgrade' "$T/nodes/cp2/calls" | tail -1)"
 cp "$T/etcd.full" "$T/etcd.json"
 
-# ---- a second upgrade while the node's own upgrade runs: Talos acknowledges it and never runs it ---------
-day2_node_set w1 upgrade_seconds 3
+# ---- another upgrade runs on the node: refused by its MachineStatus stage; with --force asked anyway,
+#      and Talos acknowledges the second Upgrade and never runs it (sequence lock)
+day2_node_set w1 upgrade_seconds 8
 "$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --state-dir "$T/state-other" --talos v1.10.10 --node w1 --apply --wait 30s >"$T/other.out" 2>&1 &
 other=$!
 for _ in $(seq 1 100); do grep -q '^Upgrade image=.*:v1.10.10 ' "$T/nodes/w1/calls" && break; sleep 0.1; done
-expect_fail "upgrade: a node already upgrading by another run" 1 up --talos v1.10.11 --node w1 --apply --wait 20s
+expect_fail "upgrade: refused while another upgrade runs on the node" 1 up --talos v1.10.11 --node w1 --apply --wait 20s
+has "upgrade: says the node is upgrading and what to do" \
+	"node w1 is upgrading \(Talos reports stage 'upgrading'\); wait until it is running and re-run"
+grep -q ':v1.10.11 ' "$T/nodes/w1/calls" && not_ok "upgrade: an Upgrade was sent to the upgrading node" ||
+	ok "upgrade: nothing sent to the upgrading node"
+expect_fail "upgrade --force: a node already upgrading by another run is asked anyway" 1 up --talos v1.10.11 --node w1 --apply --force --wait 20s
+has "upgrade --force: says what it skips" \
+	"--force: node w1 is upgrading \(Talos reports stage 'upgrading'\).*; asking anyway \(--force skips this check: Talos acknowledges an upgrade while a sequence runs and ignores it\)"
 has "upgrade: says another upgrade ran instead of ours" \
 	'node w1 came back on Talos v1\.10\.10, neither v1\.10\.7 \(before\) nor v1\.10\.11: another upgrade of it \(talosctl, another appliance run\) was in progress, and Talos acknowledged ours without running it; re-run to upgrade it to v1\.10\.11'
 grep -q '^upgrade failed: locked$' "$T/nodes/w1/calls" && ok "upgrade: the stand-in acknowledged the second Upgrade without running it" ||

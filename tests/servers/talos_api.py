@@ -379,14 +379,16 @@ class Day2:
         info = field_bytes(1, d["version"].encode()) + field_bytes(5, b"linux") + field_bytes(6, b"amd64")
         return self.reply(field_bytes(2, info))
 
+    def settling(self, d):
+        return time.time() - self.booted < float(d.get("settle_seconds", 0.5))
+
     def service_states(self, d):
         """[(id, state, healthy)] as ServiceList reports them now."""
-        settling = time.time() - self.booted < float(d.get("settle_seconds", 0.5))
         svcs = d.get("services") or [[s, "Running", None if s in NO_HEALTH_CHECK else True]
                                      for s in DEFAULT_SERVICES[d["type"]]]
         out = []
         for sid, state, healthy in svcs:
-            if settling and sid in ("kubelet", "etcd"):
+            if self.settling(d) and sid in ("kubelet", "etcd"):
                 # waiting for its conditions (time sync, network): not started, so
                 # no health check has run yet
                 state, healthy = "Waiting", None
@@ -732,19 +734,32 @@ class Day2:
     # --- COSI MachineStatus: what talosctl upgrade/reboot wait for --------------
     # siderolabs/talos v1.10.5 pkg/machinery/resources/runtime/machine_status.go:
     # namespace "runtime", type MachineStatuses.runtime.talos.dev, id "machine", spec
-    # { stage (machinestage.go: "booting", "running", ...); status { ready;
-    # unmetConditions [{name, reason}] } }, written by controllers/runtime/
-    # machine_status.go from its readiness checks, in order time, network, services,
-    # staticPods, nodeReady; services: "<id> not healthy" for a running service whose
-    # health is known and bad, then "<id> not running" for each of apid, machined,
-    # kubelet (+ etcd, trustd on a control plane) that is not running.
+    # { stage; status { ready; unmetConditions [{name, reason}] } }; machinestage.go
+    # (enumer -text): the stage marshals as its word: unknown, booting, installing,
+    # maintenance, running, rebooting, shutting down, resetting, upgrading. Written by
+    # controllers/runtime/machine_status.go: the stage follows the sequences (Boot start ->
+    # booting, its stop -> running, Upgrade -> upgrading, Reboot -> rebooting, Reset ->
+    # resetting, Shutdown -> shutting down); readiness is checked only while booting or
+    # running (getReadinessChecks: time, network, services, staticPods, nodeReady; in any
+    # other stage the node is "ready" with nothing unmet); services: "<id> not healthy" for
+    # a running service whose health is known and bad, then "<id> not running" for each of
+    # apid, machined, kubelet (+ etcd, trustd on a control plane) that is not running.
+    # Here: upgrading while the upgrade sequence runs, rebooting while a reboot's answer
+    # goes out, booting while kubelet and etcd settle, else running.
     # node.json unmet: [[name, reason]...] adds conditions the stand-in does not
-    # model (e.g. ["staticPods", "kube-system/kube-apiserver-cp1 not ready"]).
+    # model (e.g. ["staticPods", "kube-system/kube-apiserver-cp1 not ready"]);
+    # stage: a sequence something else started (talosctl upgrade or reset from another
+    # machine) -> that stage; machine_status_unimplemented: true -> every COSI call
+    # answers UNIMPLEMENTED "unknown service cosi.resource.State" (an apid without the
+    # resource API).
     MACHINE_STATUS_TYPE = "MachineStatuses.runtime.talos.dev"
     REQUIRED = ("apid", "machined", "kubelet")
 
     def machine_status(self):
         d = self.st()
+        stage = d.get("stage") or self.runner.stage() or ("booting" if self.settling(d) else "running")
+        if stage not in ("booting", "running"):
+            return {"stage": stage, "status": {"ready": True, "unmetConditions": []}}
         svcs = self.service_states(d)
         problems = ["%s not healthy" % sid for sid, state, healthy in svcs
                     if state == "Running" and healthy is False]
@@ -753,12 +768,14 @@ class Day2:
         problems += ["%s not running" % sid for sid in required if sid not in running]
         unmet = ([{"name": "services", "reason": ", ".join(problems)}] if problems else [])
         unmet += [{"name": n, "reason": r} for n, r in d.get("unmet", [])]
-        return {"stage": "running", "status": {"ready": not unmet, "unmetConditions": unmet}}
+        return {"stage": stage, "status": {"ready": not unmet, "unmetConditions": unmet}}
 
     def cosi_list(self, req, ctx):
         f = dict((n, v) for n, _, v in parse(req))
         ns, typ = f.get(1, b"").decode(), f.get(2, b"").decode()
         self.node.log("COSI List %s %s" % (ns, typ))
+        if self.st().get("machine_status_unimplemented"):
+            ctx.abort(grpc.StatusCode.UNIMPLEMENTED, "unknown service cosi.resource.State")
         if typ == self.MACHINE_STATUS_TYPE:
             if ns != "runtime":
                 return
@@ -818,6 +835,7 @@ class Runner:
         self.done = threading.Event()
         self.gen = 0
         self.upgrading = False
+        self.rebooting = False
 
     def start(self):
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=self.handlers)
@@ -834,19 +852,25 @@ class Runner:
         with self.lock:
             return self.upgrading
 
+    def stage(self):
+        """The stage of a sequence this runner runs (None: none)."""
+        with self.lock:
+            return "upgrading" if self.upgrading else "rebooting" if self.rebooting else None
+
     def reboot(self, new_version, before=0.3):
         """new_version: an upgrade, which runs `before` seconds before the reboot."""
         with self.lock:
             self.gen += 1
             gen = self.gen
             self.upgrading = bool(new_version)
+            self.rebooting = not new_version
 
         def go():
             time.sleep(before)  # the reply goes out first; an upgrade drains the node
             with self.lock:
                 if gen != self.gen:  # taken over (an apply in REBOOT mode), as WithTakeover
                     return
-                self.upgrading = False
+                self.upgrading = self.rebooting = False
                 server = self.server
             server.stop(0).wait()
             self.day2.node.log("reboot: down")

@@ -605,6 +605,8 @@ int talosops_cosi_list(const struct talosapi_node *n, const struct talosapi_retr
 	c.req_len = req.len;
 	rc = talosapi_call(n, r, &c, e);
 	buf_free(&req);
+	if (rc < 0 && c.st.code == GRPC_UNIMPLEMENTED)
+		rc = -ENOSYS;
 	if (rc < 0)
 		talosops_resources_free(ret);
 	return rc;

@@ -160,7 +160,8 @@ int talosops_time(const struct talosapi_node *n, const struct talosapi_retry *r,
  *   Spec { bytes proto_spec = 1; string yaml_spec = 2 }
  * The server fills both (pkg/state/protobuf/server List -> protobuf.FromResource
  * without WithoutYAML); this reads yaml_spec, the same spec as YAML. Sorted by
- * id, as the state lists them. */
+ * id, as the state lists them. An apid without the resource API answers
+ * UNIMPLEMENTED: -ENOSYS then. */
 struct talosops_resource {
 	char *id;
 	char *yaml;

@@ -15,6 +15,7 @@
 #include "base/util.h"
 #include "day2/compat.h"
 #include "day2/k8sman.h"
+#include "day2/machstat.h"
 #include "day2/nodecfg.h"
 #include "net/kubeapi.h"
 #include "net/talosops.h"
@@ -281,6 +282,20 @@ static void test_manifests(void **state)
 	buf_free(&b);
 }
 
+/* The stages a day-2 change waits out (siderolabs/talos v1.10.5 machinestage.go words). */
+static void test_machstat(void **state)
+{
+	(void)state;
+	for (const char *const *s = (const char *const[]){ "installing", "rebooting", "shutting down",
+							   "resetting", "upgrading", NULL };
+	     *s; s++)
+		assert_true(machstat_busy(*s));
+	for (const char *const *s =
+		 (const char *const[]){ "running", "booting", "maintenance", "unknown", "", NULL };
+	     *s; s++)
+		assert_false(machstat_busy(*s));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +303,7 @@ int main(void)
 		cmocka_unit_test(test_facts),	   cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_redact),	   cmocka_unit_test(test_kube_lists),
 		cmocka_unit_test(test_services),   cmocka_unit_test(test_manifests),
+		cmocka_unit_test(test_machstat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
