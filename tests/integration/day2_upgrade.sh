@@ -54,6 +54,12 @@ has "upgrade: says which Kubernetes the Talos supports" \
 	'version of Kubernetes 1\.34\.1 is too new to be used with Talos 1\.10\.5 \(supported: 1\.28\.0 to 1\.33\.x\)'
 expect_fail "upgrade: Kubernetes more than one minor away" 1 up --talos v1.11.0 --kubernetes v1.32.0 --kubeconfig "$T/kubeconfig"
 has "upgrade: a Kubernetes downgrade path is refused" 'unsupported Kubernetes upgrade path 1\.33\.2 -> 1\.32\.0'
+# (a downgrade was told "upgrade to 1.34.x first", found by the new-user review)
+has "upgrade: a Kubernetes downgrade says it never goes back, not to upgrade further" \
+	'1\.33\.2 -> 1\.32\.0: Kubernetes never moves back to an older minor version \(stay on 1\.33\.x\)'
+if grep -q 'upgrade to 1\.34\.x first' "$T/.out"; then
+	not_ok "upgrade: a downgrade is not told to upgrade to the next minor"
+else ok "upgrade: a downgrade is not told to upgrade to the next minor"; fi
 cp "$T/etcd.json" "$T/etcd.full"
 $PY -c "import json,sys; m=json.load(open(sys.argv[1])); json.dump([x for x in m if x['hostname']!='cp3'], open(sys.argv[1],'w'))" "$T/etcd.json"
 expect_fail "upgrade: etcd missing a member is refused before anything" 1 up --talos v1.10.6 --apply

@@ -124,7 +124,12 @@ int day2_kubernetes_path(const char *from, const char *to, struct app_err *e)
 	if (day2_version_parse(from, &a[0], &a[1], &a[2]) < 0 ||
 	    day2_version_parse(to, &b[0], &b[1], &b[2]) < 0)
 		return app_err_set(e, -EINVAL, "cannot compare Kubernetes versions '%s' and '%s'", from, to);
-	if (a[0] != b[0] || b[1] < a[1] || b[1] > a[1] + 1)
+	if (b[0] < a[0] || (b[0] == a[0] && b[1] < a[1]))
+		return app_err_set(e, -EPERM,
+				   "unsupported Kubernetes upgrade path %s -> %s: Kubernetes never moves "
+				   "back to an older minor version (stay on %d.%d.x)",
+				   bare(from), bare(to), a[0], a[1]);
+	if (a[0] != b[0] || b[1] > a[1] + 1)
 		return app_err_set(e, -EPERM,
 				   "unsupported Kubernetes upgrade path %s -> %s: Kubernetes moves one minor "
 				   "version at a time (upgrade to %d.%d.x first)",

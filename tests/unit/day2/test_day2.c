@@ -59,6 +59,8 @@ static void test_kubernetes(void **state)
 	assert_int_equal(day2_kubernetes_path("v1.31.4", "v1.33.2", &e), -EPERM);
 	assert_non_null(strstr(e.msg, "one minor version at a time (upgrade to 1.32.x first)"));
 	assert_int_equal(day2_kubernetes_path("v1.33.2", "v1.32.0", &e), -EPERM);
+	assert_non_null(strstr(e.msg, "never moves back to an older minor version (stay on 1.33.x)"));
+	assert_null(strstr(e.msg, "upgrade to"));
 	assert_true(day2_version_cmp("v1.10.10", "v1.10.9") > 0);
 }
 
