@@ -66,6 +66,7 @@ struct st_opts {
 	struct day2_opts d;
 	const char *kubeconfig;
 	bool skip_kube, skip_nas, skip_backups, watch;
+	const char *repeat_opt; /* --count or --interval as given: only with --watch */
 	long count;
 	long long interval_ms;
 	long backup_max_s;	/* --backup-max-age */
@@ -164,6 +165,7 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 
 		if (r < 0)
 			return -cmd_usage_error("status", "option '--count' needs a value");
+		o->repeat_opt = "--count";
 		o->count = strtol(v, &end, 10);
 		if (*end || !*v || o->count < 0)
 			return -cmd_usage_error("status", "--count '%s': expected a whole number", v);
@@ -172,6 +174,7 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 	if ((r = cmd_opt_value(argc, argv, i, "--interval", &v)) != 0) {
 		if (r < 0)
 			return -cmd_usage_error("status", "option '--interval' needs a value");
+		o->repeat_opt = "--interval";
 		return cmd_parse_duration("status", "--interval", v, 1, 86400000, &o->interval_ms)
 			   ? -EXIT_USAGE
 			   : 1;
@@ -679,6 +682,12 @@ int cmd_status(int argc, char **argv)
 	if (r != 0) {
 		day2_opts_free(&o.d);
 		return r < 0 ? EXIT_OK : r;
+	}
+	if (o.repeat_opt && !o.watch) {
+		/* without --watch the report ran once and the option was silently ignored */
+		day2_opts_free(&o.d);
+		return cmd_usage_error("status", "%s repeats the report only with --watch: add --watch",
+				       o.repeat_opt);
 	}
 	rc = day2_setup("status", &o.d, false, &d);
 	if (rc != 0)

@@ -234,6 +234,11 @@ if [ "$(grep -c '"event":"status"' "$T/watch.out")" = 2 ]; then ok "status --wat
 
 # ---- usage ----------------------------------------------------------------------------
 expect_fail "status: no credentials is a usage error" 2 "$APPLIANCE" status "$PROFILE"
+# --count or --interval without --watch ran once and said nothing (found by the new-user review)
+expect_rc_out "status: --count without --watch is a usage error" 2 \
+	"appliance status: --count repeats the report only with --watch: add --watch" st --count 2
+expect_rc_out "status: --interval without --watch is a usage error" 2 \
+	"appliance status: --interval repeats the report only with --watch: add --watch" st --interval 5s
 expect_out "status: an unknown --skip is a usage error" "--skip 'disks': expected kubernetes, nas or backups" st --skip disks
 expect_fail "status: an --endpoint for a node the profile lacks" 2 st --endpoint nope=127.0.0.1:1
 expect_out "appliance help lists status" '^  status ' "$APPLIANCE" help
