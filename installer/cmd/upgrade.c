@@ -205,8 +205,20 @@ static int plan(struct up *u, char *etcd_err, size_t n_etcd)
 		if (!first_cp && n->mn->role == NODE_ROLE_CONTROLPLANE)
 			first_cp = n;
 		e.msg[0] = '\0';
-		if (talosops_version(&n->api, &u->d.once, nu->version, sizeof(nu->version), &e) < 0)
+		if (talosops_version(&n->api, &u->d.once, nu->version, sizeof(nu->version), &e) < 0) {
+			if (talos_started(u, n)) { /* e.g. Ctrl-C while it rebooted */
+				char was[sizeof(e.msg)];
+
+				snprintf(was, sizeof(was), "%s", e.msg);
+				app_err_set(&e, -EAGAIN,
+					    "%s does not answer, and an earlier run started its upgrade "
+					    "and stopped before it came back: it may still be rebooting; "
+					    "wait until it answers (appliance status), then re-run: the "
+					    "journal resumes it (%.500s)",
+					    n->mn->name, was);
+			}
 			goto refused;
+		}
 		if (talosops_read(&n->api, &u->d.once, TALOSOPS_CONFIG_PATH, NODE_CONFIG_MAX, &cfg, &e) ==
 			0 &&
 		    nodecfg_facts(cfg.data, cfg.len, TALOSOPS_CONFIG_PATH, &f, &e) == 0)

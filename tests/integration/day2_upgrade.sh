@@ -104,7 +104,7 @@ n_apply=$(cat "$T"/nodes/*/calls | grep -c '^ApplyConfiguration mode=2 dry_run=0
 [ "$(grep -c "reboot: down" "$T/nodes/w1/calls")" = "$downs" ] && ok "upgrade --kubernetes: no reboot" || not_ok "upgrade --kubernetes: rebooted"
 
 # ---- killed in the middle (Ctrl-C, a lost SSH session): the re-run resumes -------------------------
-day2_node_set cp2 reboot_seconds 3
+day2_node_set cp2 reboot_seconds 6
 "$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --talos v1.10.7 --apply --wait 60s >"$T/killed.out" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do grep -q '^Upgrade image=.*:v1.10.7 ' "$T/nodes/cp2/calls" && break; sleep 0.1; done
@@ -113,6 +113,13 @@ wait "$pid"
 rc=$?
 [ "$rc" -ne 0 ] && grep -q '^Upgrade image=.*:v1.10.7 ' "$T/nodes/cp2/calls" && ! grep -q ':v1.10.7 ' "$T/nodes/cp3/calls" &&
 	ok "upgrade: killed while cp2 reboots (cp3 not reached)" || { not_ok "upgrade: the kill (rc $rc)"; sed 's/^/#   /' "$T/killed.out" | tail; }
+# a re-run at once, while cp2 still reboots: refused, saying why and what to do (it said only
+# "cannot connect ... check that the node is up", found by the new-user review)
+for _ in $(seq 1 150); do [ "$(grep -c 'reboot: down' "$T/nodes/cp2/calls")" -ge 2 ] && break; sleep 0.2; done
+expect_rc_out "upgrade: a re-run while the interrupted node reboots is refused" 1 \
+	'cp2 does not answer, and an earlier run started its upgrade and stopped before it came back: it may still be rebooting; wait until it answers \(appliance status\), then re-run: the journal resumes it' \
+	up --talos v1.10.7 --apply --wait 30s
+if grep -q ':v1.10.7 ' "$T/nodes/cp3/calls"; then not_ok "upgrade: the refused re-run went on to cp3"; else ok "upgrade: the refused re-run upgraded nothing"; fi
 wait_up2() { for _ in $(seq 1 150); do [ "$(grep -c 'reboot: up' "$T/nodes/cp2/calls")" -ge 2 ] && return 0; sleep 0.2; done; return 1; }
 wait_up2 || diag "cp2 did not come back after the kill"
 day2_node_set cp2 reboot_seconds 1
