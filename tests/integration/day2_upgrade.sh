@@ -177,6 +177,19 @@ has "upgrade: says another upgrade ran instead of ours" \
 grep -q '^upgrade failed: locked$' "$T/nodes/w1/calls" && ok "upgrade: the stand-in acknowledged the second Upgrade without running it" ||
 	not_ok "upgrade: no 'locked' on w1"
 wait "$other" && ok "upgrade: the other run finished" || { not_ok "upgrade: the other run"; sed 's/^/#   /' "$T/other.out" | tail; }
+
+# ---- killed while its own upgrade of the node still runs: the re-run waits for it, not refuses --------
+"$APPLIANCE" upgrade "$PROFILE" "${OPTS[@]}" --talos v1.10.11 --node w1 --apply --wait 30s >"$T/killed2.out" 2>&1 &
+pid=$!
+n0=$(grep -c '^Upgrade image=.*:v1.10.11 ' "$T/nodes/w1/calls")
+for _ in $(seq 1 100); do [ "$(grep -c '^Upgrade image=.*:v1.10.11 ' "$T/nodes/w1/calls")" -gt "$n0" ] && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+expect_fail "upgrade: the re-run while its own upgrade of w1 still runs exits 0" 0 up --talos v1.10.11 --node w1 --apply --wait 30s
+has "upgrade: the re-run finds its own upgrade still running and waits for it" \
+	'resuming: the upgrade of w1 started before \(run [0-9]+\) still runs'
+[ "$(grep -c '^Upgrade image=.*:v1.10.11 ' "$T/nodes/w1/calls")" = "$((n0 + 1))" ] && ok "upgrade: w1 not asked twice" ||
+	not_ok "upgrade: w1 asked $(grep -c '^Upgrade image=.*:v1.10.11 ' "$T/nodes/w1/calls") times (before: $n0)"
 day2_node_set w1 upgrade_seconds 0.3
 
 # ---- after the upgrade, each way it can go wrong ---------------------------------------------------
