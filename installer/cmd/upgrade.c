@@ -470,7 +470,18 @@ int cmd_upgrade(int argc, char **argv)
 	}
 	if (!o.state_dir)
 		o.state_dir = cmd_state_dir();
-	/* the versions asked for win over the profile's, as --set would */
+	/* the versions asked for win over the profile's, as --set would; a bad
+	 * one is named by its option (the profile's message named "--set") */
+	for (int k = 0; k < 2; k++) {
+		const char *v = k ? o.kubernetes : o.talos;
+		int x, y, z;
+
+		if (v && day2_version_parse(v, &x, &y, &z) < 0) {
+			rc = cmd_usage_error("upgrade", "%s '%s': expected a version such as %s",
+					     k ? "--kubernetes" : "--talos", v, k ? "v1.33.3" : "v1.10.6");
+			goto out;
+		}
+	}
 	if (o.talos)
 		o.sets[0] = xasprintf("talos.version=%s", o.talos);
 	if (o.kubernetes)

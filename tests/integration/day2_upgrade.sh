@@ -234,4 +234,10 @@ has "upgrade: says it did not come back, and the last error" \
 
 # ---- usage --------------------------------------------------------------------------------------
 expect_fail "upgrade --kubernetes with an unreadable talosconfig is a usage error" 2 "$APPLIANCE" upgrade "$PROFILE" --talosconfig /dev/null --kubernetes v1.33.3
+# a bad --talos was reported as "--set talos.version:1:1: ..." (found by the new-user review)
+expect_rc_out "upgrade: a bad --talos is a usage error naming --talos" 2 \
+	"^appliance upgrade: --talos 'vX': expected a version such as v1\.10\.6$" up --talos vX
+if grep -q -- '--set' "$T/.out"; then not_ok "upgrade: a bad --talos does not name --set"; else ok "upgrade: a bad --talos does not name --set"; fi
+expect_rc_out "upgrade: a bad --kubernetes is a usage error naming --kubernetes" 2 \
+	"^appliance upgrade: --kubernetes '1\.33': expected a version such as v1\.33\.3$" up --kubernetes 1.33 --kubeconfig "$T/kubeconfig"
 expect_out "appliance help lists upgrade" '^  upgrade ' "$APPLIANCE" help
