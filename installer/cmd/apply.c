@@ -159,6 +159,30 @@ static bool started_before(struct journal *j, const struct day2_node *n, const s
 	       strcmp(je.inputs, np->inputs) == 0;
 }
 
+/* A node that could not be asked (stage, running config): when an earlier
+ * run applied this very config and stopped before the node came back (a
+ * Ctrl-C while it rebooted), say so: the node is likely still rebooting and
+ * a later re-run resumes it. Reports the step failed. */
+static void fail_read(struct journal *j, const struct ap_opts *o, const struct day2_node *n,
+		      struct node_plan *np, struct report *r, const char *step, struct app_err *e)
+{
+	struct buf text = { 0 };
+
+	node_inputs(o->mode, n, np, &text, np->inputs);
+	buf_free(&text);
+	if (started_before(j, n, np)) {
+		char was[sizeof(e->msg)];
+
+		snprintf(was, sizeof(was), "%s", e->msg);
+		app_err_set(e, -EAGAIN,
+			    "an earlier run applied this config to %s and stopped before it came back: "
+			    "if it is still rebooting, wait until it answers (appliance status), then "
+			    "re-run: the journal resumes it (%.500s)",
+			    n->mn->name, was);
+	}
+	report_step_end(r, step, REPORT_FAILED, e->msg);
+}
+
 /* Dry run on one node: render, guard the identity, ask Talos. 0 ok (see
  * np->changes), -1 refused (reported). */
 static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_node *n, struct node_plan *np,
@@ -174,16 +198,16 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 	/* Talos does not refuse an apply while a sequence runs (a REBOOT-mode
 	 * apply takes the upgrade over): before anything is sent, not even the
 	 * dry run */
-	if (o->apply && day2_check_stage(d, n, r, step, NULL, &e) < 0) {
-		report_step_end(r, step, REPORT_FAILED, e.msg);
-		return -1;
-	}
 	if (day2_render_config(d, n, &np->config, &e) < 0) {
 		report_step_end(r, step, REPORT_FAILED, e.msg);
 		return -1;
 	}
+	if (o->apply && day2_check_stage(d, n, r, step, NULL, &e) < 0) {
+		fail_read(j, o, n, np, r, step, &e);
+		return -1;
+	}
 	if (talosops_read(&n->api, &d->once, TALOSOPS_CONFIG_PATH, NODE_CONFIG_MAX, &running, &e) < 0) {
-		report_step_end(r, step, REPORT_FAILED, e.msg);
+		fail_read(j, o, n, np, r, step, &e);
 		goto out;
 	}
 	k = nodecfg_identity_diff(running.data, running.len, np->config.data, np->config.len, &why, &e);

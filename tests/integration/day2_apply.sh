@@ -58,7 +58,7 @@ grep -q "w1 is down (rebooting)" "$T/.out" && grep -q "w1: 9 services running: 8
 grep -q "reboot: up" "$T/nodes/w1/calls" && ok "apply: the stand-in rebooted" || not_ok "apply: no reboot"
 
 # ---- killed while a node reboots: the re-run finds it applied and waits for it -------------------
-day2_node_set cp1 reboot_seconds 3
+day2_node_set cp1 reboot_seconds 6
 "$APPLIANCE" apply "$PROFILE" "${OPTS[@]}" --set talos.kubernetesVersion=v1.33.5 --node cp1 --mode reboot --apply \
 	>"$T/killed.out" 2>&1 &
 pid=$!
@@ -67,6 +67,11 @@ kill -TERM "$pid"
 wait "$pid"
 grep -q 'status=started\|started' "$T/state/apply/journal/apply-cp1" 2>/dev/null && ok "apply: the journal has cp1 started" ||
 	{ not_ok "apply: journal of cp1"; ls -R "$T/state" | sed 's/^/#   /'; }
+# a re-run at once, while cp1 still reboots: it said only "cannot connect ... check that the node
+# is up" (found by the new-user review); now it names the earlier run and what to do
+expect_rc_out "apply: a re-run while the interrupted node reboots is refused, saying why" 1 \
+	'an earlier run applied this config to cp1 and stopped before it came back: if it is still rebooting, wait until it answers \(appliance status\), then re-run: the journal resumes it' \
+	ap --set talos.kubernetesVersion=v1.33.5 --node cp1 --mode reboot --apply
 for _ in $(seq 1 150); do [ "$(grep -c 'reboot: up' "$T/nodes/cp1/calls")" -ge 1 ] && break; sleep 0.2; done
 day2_node_set cp1 reboot_seconds 1
 expect_fail "apply: the run after the kill exits 0" 0 ap --set talos.kubernetesVersion=v1.33.5 --node cp1 --mode reboot --apply
