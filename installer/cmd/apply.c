@@ -401,6 +401,7 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	/* 2. node by node, control planes first, one at a time */
+	day2_stop_on_signal();
 	report_note(r, NULL, "journal: %s", journal_dir(j));
 	for (size_t i = 0; i < d.n; i++) {
 		report_step_begin(r, ++idx, d.v[i].mn->name, "apply");

@@ -2,9 +2,11 @@
 #include "day2.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/err.h"
 #include "base/util.h"
@@ -538,4 +540,26 @@ int day2_check_stage(const struct day2 *d, const struct day2_node *n, struct rep
 	return app_err_set(e, -EBUSY,
 			   "node %s is %s (Talos reports stage '%s'); wait until it is running and re-run",
 			   n->mn->name, st, st);
+}
+
+static void on_stop(int sig)
+{
+	static const char msg[] =
+	    "\nappliance: stopped; re-run the same command to continue: the journal resumes\n"
+	    "the step it was on (a node that was rebooting: wait until it answers)\n";
+
+	(void)sig;
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing to do */
+	}
+	_exit(EXIT_FAIL);
+}
+
+void day2_stop_on_signal(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 }

@@ -107,4 +107,9 @@ void day2_print_talos(struct report *r, const char *step, const char *details);
  * the first as redacted notes, the first line (redacted) as the failure. */
 void day2_fail_talos(struct report *r, const char *step, const char *msg);
 
+/* From here on (--apply, the journal open) Ctrl-C or SIGTERM stops at once with
+ * exit 1 and says how to continue, instead of dying silently (exit 130/143):
+ * the journal already holds the step that was running. */
+void day2_stop_on_signal(void);
+
 #endif

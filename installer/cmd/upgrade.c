@@ -569,6 +569,7 @@ int cmd_upgrade(int argc, char **argv)
 		rc = EXIT_OK;
 		goto out;
 	}
+	day2_stop_on_signal();
 	rc = run(&u);
 	if (rc == EXIT_OK) {
 		char msg[300];

@@ -65,6 +65,10 @@ pid=$!
 for _ in $(seq 1 300); do grep -q "reboot: down" "$T/nodes/cp1/calls" && break; sleep 0.1; done
 kill -TERM "$pid"
 wait "$pid"
+krc=$?
+# it died silently with 143 (found by the new-user review): now exit 1 and how to continue
+[ "$krc" = 1 ] && grep -q '^appliance: stopped; re-run the same command to continue: the journal resumes$' "$T/killed.out" &&
+	ok "apply: killed, it exits 1 and says to re-run" || { not_ok "apply: killed (rc $krc)"; tail -3 "$T/killed.out" | sed 's/^/#   /'; }
 grep -q 'status=started\|started' "$T/state/apply/journal/apply-cp1" 2>/dev/null && ok "apply: the journal has cp1 started" ||
 	{ not_ok "apply: journal of cp1"; ls -R "$T/state" | sed 's/^/#   /'; }
 # a re-run at once, while cp1 still reboots: it said only "cannot connect ... check that the node
