@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -274,9 +275,23 @@ static void test_naming(void **state)
 	s = image_cache_name(&m, "abcd");
 	assert_string_equal(s, "abcd-v1.10.5-metal-amd64.raw.zst");
 	free(s);
-	s = image_default_journal("/tmp/x.img");
+	s = image_default_journal("/srv/state", "/tmp/x.img");
 	assert_string_equal(s, "/tmp/x.img.image-journal");
 	free(s);
+	/* a block device's journal goes to the state folder (a node made here,
+	 * never opened: stat only) */
+	{
+		char *blk = xasprintf("%s/blk0", dir);
+		assert_int_equal(mknod(blk, S_IFBLK | 0600, makedev(7, 0)), 0);
+		s = image_default_journal("/srv/state", blk);
+		assert_string_equal(s, "/srv/state/image-blk0.journal");
+		free(s);
+		s = image_default_journal(NULL, blk);
+		assert_string_equal(s, "/var/lib/appliance/image-blk0.journal");
+		free(s);
+		unlink(blk);
+		free(blk);
+	}
 }
 
 static int setup(void **state)
