@@ -2,10 +2,9 @@
  * every selected node is asked for a dry run of ApplyConfiguration and the
  * diff Talos reports is shown (secrets redacted); a change to the cluster's
  * identity (CAs, cluster id and secret, endpoint, name) is refused before
- * anything is sent. With --apply the configs go out node by node, control
- * planes one at a time, each node waited for (back after a reboot, services
- * healthy, etcd complete) before the next. A re-run is safe: nodes already
- * applied report "No changes." and are skipped. */
+ * anything is sent, and so is a version move (upgrade's job). With --apply the configs go out node by node,
+ * control planes one at a time, each node waited for (back after a reboot, services healthy, etcd complete)
+ * before the next. A re-run is safe: nodes already applied report "No changes." and are skipped. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,8 @@
 #include "base/err.h"
 #include "base/util.h"
 #include "day2.h"
+#include "day2/compat.h"
+#include "day2/k8sup.h"
 #include "day2/nodecfg.h"
 #include "install/journal.h"
 #include "install/report.h"
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 		"show the diff the node reports for a dry run of it, and with --apply apply it\n"
 		"node by node: control planes one at a time, then workers, each waited for\n"
 		"before the next. Refuses a change to the cluster's identity (CAs, cluster id\n"
-		"or secret, control plane endpoint, cluster name).\n"
+		"or secret, control plane endpoint, cluster name) and any move of the Talos or\n"
+		"Kubernetes versions the nodes run (appliance upgrade moves versions).\n"
 		"\n"
 		"options:\n"
 		"%s"
@@ -183,10 +185,97 @@ static void fail_read(struct journal *j, const struct ap_opts *o, const struct d
 	report_step_end(r, step, REPORT_FAILED, e->msg);
 }
 
+/* Versions are upgrade's to move, never apply's: a profile behind the site
+ * (not updated after `appliance upgrade`) would render the old kubelet,
+ * control-plane and installer images and move them back without a word.
+ * Talos: the node's Version against the profile's talos.version (the
+ * installer image's tag). Kubernetes: each component image of the config the
+ * node runs (as upgrade --kubernetes reads it: the active MachineConfig, or
+ * the persisted config on a Talos without the resource API) against the
+ * rendered one. 0, or -EPERM with e saying what and why (nothing sent). */
+/* A version the profile would move: what ("Talos", "Kubernetes"), the
+ * node's, the profile's, and the profile field that holds it. */
+struct vmove {
+	const char *what, *key;
+	char node[64], profile[64];
+};
+
+static void vmove_set(struct vmove *m, const char *what, const char *key, const char *node,
+		      const char *profile)
+{
+	if (m->what)
+		return; /* the first one found is named */
+	m->what = what;
+	m->key = key;
+	snprintf(m->node, sizeof(m->node), "%s", node);
+	snprintf(m->profile, sizeof(m->profile), "%s", profile);
+}
+
+static int check_versions(struct day2 *d, const struct day2_node *n, const struct node_plan *np,
+			  struct report *r, struct app_err *e)
+{
+	const char *step = n->mn->name, *want = d->m->talos.version;
+	struct k8sup_facts run = { 0 }, ren = { 0 };
+	struct vmove older = { 0 }, newer = { 0 };
+	struct buf cfg = { 0 };
+	char have[64];
+	bool differs;
+	int rc;
+
+	if (talosops_version(&n->api, &d->once, have, sizeof(have), e) < 0)
+		return app_err_prefix(e, "asking %s for its Talos version", n->mn->name);
+	if (want && strcmp(have, want) != 0) {
+		if (r)
+			report_action(r, step, "keep", "Talos %s (the profile says %s)", have, want);
+		vmove_set(day2_version_cmp(want, have) < 0 ? &older : &newer, "Talos", "talos.version", have,
+			  want);
+	}
+	rc = talosops_machine_config(&n->api, &d->once, &cfg, &differs, e);
+	if (rc < 0) {
+		if (cfg.data)
+			secure_free(cfg.data, cfg.cap);
+		memset(&cfg, 0, sizeof(cfg));
+		rc = talosops_read(&n->api, &d->once, TALOSOPS_CONFIG_PATH, NODE_CONFIG_MAX, &cfg, e);
+	}
+	if (rc == 0)
+		rc = k8sup_facts(cfg.data, cfg.len, TALOSOPS_CONFIG_PATH, &run, e);
+	if (rc == 0)
+		rc = k8sup_facts(np->config.data, np->config.len, "the rendered config", &ren, e);
+	for (int c = 0; rc == 0 && c < K8SUP_N; c++) {
+		const char *from = k8sup_image_tag(run.image[c]), *to = k8sup_image_tag(ren.image[c]);
+
+		if (!*from || !*to || strcmp(from, to) == 0)
+			continue;
+		if (r)
+			report_action(r, step, "keep", "%s %s (the profile says %s)",
+				      k8sup_component(c)->name, from, to);
+		/* Kubernetes versions as people write them: without the tag's "v" */
+		vmove_set(day2_version_cmp(to, from) < 0 ? &older : &newer, "Kubernetes",
+			  "talos.kubernetesVersion", from + (*from == 'v'), to + (*to == 'v'));
+	}
+	if (rc == 0 && older.what)
+		rc = app_err_set(
+		    e, -EPERM,
+		    "node %s runs %s %s but the profile says %s: apply never moves a version back; "
+		    "put the version the site runs in the profile (%s: %s) or use appliance upgrade",
+		    n->mn->name, older.what, older.node, older.profile, older.key, older.node);
+	else if (rc == 0 && newer.what)
+		rc = app_err_set(
+		    e, -EPERM,
+		    "node %s runs %s %s but the profile says %s: apply does not move versions; use "
+		    "appliance upgrade to move versions",
+		    n->mn->name, newer.what, newer.node, newer.profile);
+	k8sup_facts_free(&run);
+	k8sup_facts_free(&ren);
+	if (cfg.data)
+		secure_free(cfg.data, cfg.cap);
+	return rc;
+}
+
 /* Dry run on one node: render, guard the identity, ask Talos. 0 ok (see
  * np->changes), -1 refused (reported). */
 static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_node *n, struct node_plan *np,
-		     struct journal *j, struct report *r)
+		     bool version_refused, struct journal *j, struct report *r)
 {
 	struct talosops_applied res = { 0 };
 	struct buf running = { 0 }, why = { 0 };
@@ -198,7 +287,7 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 	/* Talos does not refuse an apply while a sequence runs (a REBOOT-mode
 	 * apply takes the upgrade over): before anything is sent, not even the
 	 * dry run */
-	if (day2_render_config(d, n, &np->config, &e) < 0) {
+	if (!np->config.len && day2_render_config(d, n, &np->config, &e) < 0) {
 		report_step_end(r, step, REPORT_FAILED, e.msg);
 		return -1;
 	}
@@ -230,6 +319,17 @@ static int plan_node(struct day2 *d, const struct ap_opts *o, const struct day2_
 		}
 		np->refused = true;
 		report_step_end(r, step, REPORT_FAILED, e.msg);
+		goto out;
+	}
+	if (version_refused && check_versions(d, n, np, r, &e) < 0) {
+		np->refused = true;
+		report_step_end(r, step, REPORT_FAILED, e.msg);
+		goto out;
+	}
+	if (version_refused) {
+		/* nothing but reads while a version is refused: not even a dry run */
+		report_step_end(r, step, REPORT_SKIP, "no dry run: the versions of another node are refused");
+		rc = 0;
 		goto out;
 	}
 	/* Talos cancels a pending try rollback at the start of every
@@ -345,6 +445,7 @@ int cmd_apply(int argc, char **argv)
 	struct app_err e = { 0 };
 	struct day2 d;
 	size_t refused = 0, todo = 0;
+	bool version_refused = false;
 	int rc, idx = 0;
 	char *jdir = NULL;
 
@@ -373,11 +474,25 @@ int cmd_apply(int argc, char **argv)
 	r = report_new(stdout, o.d.json ? REPORT_JSON : REPORT_TTY);
 	report_set_inline_failures(r, true);
 	plans = xcalloc(d.n ? d.n : 1, sizeof(*plans));
+	/* 0. reads only: a version the profile would move (upgrade's job) stops
+	 * everything before a dry run is sent anywhere */
+	for (size_t i = 0; i < d.n; i++) {
+		struct node_plan *np = &plans[i];
+
+		if (day2_render_config(&d, &d.v[i], &np->config, &e) < 0) {
+			/* plan_node renders it again and says why */
+			if (np->config.data)
+				secure_free(np->config.data, np->config.cap);
+			memset(&np->config, 0, sizeof(np->config));
+		} else if (check_versions(&d, &d.v[i], np, NULL, &e) == -EPERM) {
+			version_refused = true;
+		}
+	}
 	report_begin(r, "apply", NULL, o.apply, (int)(o.apply ? 2 * d.n : d.n));
 	/* 1. the dry run everywhere first: nothing is applied if any node refuses */
 	for (size_t i = 0; i < d.n; i++) {
 		report_step_begin(r, ++idx, d.v[i].mn->name, "dry run");
-		if (plan_node(&d, &o, &d.v[i], &plans[i], j, r) < 0)
+		if (plan_node(&d, &o, &d.v[i], &plans[i], version_refused, j, r) < 0)
 			refused++;
 		todo += plans[i].changes || plans[i].resume || plans[i].confirm;
 	}

@@ -59,13 +59,6 @@ struct k8s_up {
 	size_t manifests_idx;
 };
 
-static const char *tag(const char *image)
-{
-	const char *c = strrchr(image, ':'), *s = strrchr(image, '/');
-
-	return c && (!s || c > s) ? c + 1 : "";
-}
-
 static void inputs_of(const struct k8s_up *u, const struct k8s_step *s, char inputs[65], struct buf *text)
 {
 	buf_printf(text, "node=%s\ncomponent=%s\nimage=%s\n", u->c.d->v[s->node].mn->name,
@@ -244,7 +237,7 @@ static int prechecks(struct k8s_up *u, struct k8sup_facts *facts, struct buf *wh
 		}
 		cfg_free(&cfg);
 		for (int c = 0; c < K8SUP_N; c++) {
-			const char *t = tag(facts[i].image[c] ? facts[i].image[c] : "");
+			const char *t = k8sup_image_tag(facts[i].image[c] ? facts[i].image[c] : "");
 
 			if (*t && (!lowest || day2_version_cmp(t, lowest) < 0))
 				lowest = t;
@@ -357,7 +350,7 @@ int k8s_up_plan(const struct k8s_up_ctx *c, struct k8s_up **ret, size_t *todo)
 				      d->v[s->node].mn->name);
 		} else {
 			report_action(c->r, s->step, "write", "%s -> %s (machine config, no reboot)",
-				      tag(s->from), tag(s->to));
+				      k8sup_image_tag(s->from), k8sup_image_tag(s->to));
 			day2_print_talos(c->r, s->step, res.details);
 		}
 		talosops_applied_free(&res);
@@ -491,18 +484,19 @@ static int wait_step(struct k8s_up *u, const struct k8s_step *s, struct app_err 
 			if (s->comp == K8SUP_KUBELET)
 				return app_err_set(e, -ETIMEDOUT,
 						   "node %s did not report kubelet %s within %lds (last: %s)",
-						   n->mn->name, tag(s->to), u->c.wait_s, last);
+						   n->mn->name, k8sup_image_tag(s->to), u->c.wait_s, last);
 			return app_err_set(e, -ETIMEDOUT,
 					   "%s on %s did not run %s and become Ready within %lds (last: %s)",
-					   name, n->mn->name, tag(s->to), u->c.wait_s, last);
+					   name, n->mn->name, k8sup_image_tag(s->to), u->c.wait_s, last);
 		}
 		util_sleep_ms(POLL_MS);
 	}
 	if (s->comp == K8SUP_KUBELET)
 		report_note(u->c.r, s->step, "Kubernetes node %s: kubelet %s, Ready", n->hostname,
-			    tag(s->to));
+			    k8sup_image_tag(s->to));
 	else
-		report_note(u->c.r, s->step, "%s pod on %s runs %s, Ready", name, n->hostname, tag(s->to));
+		report_note(u->c.r, s->step, "%s pod on %s runs %s, Ready", name, n->hostname,
+			    k8sup_image_tag(s->to));
 	return 0;
 }
 
@@ -530,10 +524,10 @@ static int run_step(struct k8s_up *u, struct k8s_step *s)
 			    u->c.d->v[s->node].mn->name);
 	else
 		report_note(u->c.r, s->step, "%s: machine configuration patched (%s -> %s, no reboot)",
-			    u->c.d->v[s->node].mn->name, tag(s->from), tag(s->to));
+			    u->c.d->v[s->node].mn->name, k8sup_image_tag(s->from), k8sup_image_tag(s->to));
 	if (wait_step(u, s, &e) < 0 || journal_done(u->c.j, s->step, inputs, s->to, &e) < 0)
 		goto fail;
-	report_step_end(u->c.r, s->step, REPORT_DONE, tag(s->to));
+	report_step_end(u->c.r, s->step, REPORT_DONE, k8sup_image_tag(s->to));
 	s->done = true;
 	rc = 0;
 	goto out;

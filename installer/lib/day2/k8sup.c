@@ -81,6 +81,13 @@ static void manifests(struct ynode *root, bool proxy, struct buf *out)
 			buf_printf(out, ", extra %s", ext->items[i]->value);
 }
 
+const char *k8sup_image_tag(const char *image)
+{
+	const char *c = strrchr(image, ':'), *s = strrchr(image, '/');
+
+	return c && (!s || c > s) ? c + 1 : "";
+}
+
 int k8sup_facts(const char *cfg, size_t len, const char *name, struct k8sup_facts *ret, struct app_err *e)
 {
 	struct ytree *t = NULL;

@@ -44,6 +44,10 @@ struct k8sup_facts {
 	char *manifests;
 };
 
+/* The tag of an image reference ("v1.33.2" of "ghcr.io/siderolabs/kubelet:v1.33.2"),
+ * "" when it has none (a colon before the last slash is a registry's port). */
+const char *k8sup_image_tag(const char *image);
+
 int k8sup_facts(const char *cfg, size_t len, const char *name, struct k8sup_facts *ret, struct app_err *e);
 void k8sup_facts_free(struct k8sup_facts *f);
 
