@@ -494,7 +494,10 @@ void day2_print_talos(struct report *r, const char *step, const char *details)
 		const char *nl = strchr(p, '\n');
 		int n = (int)(nl ? nl - p : (long)strlen(p));
 
-		report_note(r, step, "%.*s", n, p);
+		/* Talos' "Config diff:\n\n": an empty line would print as the
+		 * note's indentation alone */
+		if (n > 0)
+			report_note(r, step, "%.*s", n, p);
 		p = nl ? nl + 1 : p + n;
 	}
 	buf_free(&red);

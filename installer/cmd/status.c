@@ -408,8 +408,16 @@ static void check_nas(struct day2 *d, struct site_st *s)
 		s->nas_ok = true;
 		return;
 	}
+	/* e says "nas check failed: <the first failed check's detail>": under
+	 * "nas: FAILED" only that detail */
 	snprintf(s->nas_err, sizeof(s->nas_err), "%s", e.msg);
-	problem(s, "nas: %s (appliance nas check PROFILE for every row)", e.msg);
+	for (size_t i = 0; i < s->nas.n; i++) {
+		if (s->nas.v[i].status == NAS_FAIL) {
+			snprintf(s->nas_err, sizeof(s->nas_err), "%s", s->nas.v[i].detail);
+			break;
+		}
+	}
+	problem(s, "nas: %s (appliance nas check PROFILE for every row)", s->nas_err);
 }
 
 static void check_backups(struct day2 *d, const struct st_opts *o, struct site_st *s)
@@ -488,35 +496,88 @@ static size_t ready_count(const struct kube_objects *o)
 	return n;
 }
 
+/* The node table fits 80 columns with realistic names: short cells, each
+ * column as wide as its widest cell; what a cell leaves out (the time server,
+ * the exact offset, why a node is down or not ready) is in --json and, when
+ * something is wrong, in the problems under the table. */
+enum {
+	COL_NODE,
+	COL_ROLE,
+	COL_API,
+	COL_VERSION,
+	COL_STAGE,
+	COL_SCHEMATIC,
+	COL_ETCD,
+	COL_SERVICES,
+	COL_TIME,
+	NCOLS
+};
+static const char *const col_head[NCOLS] = { "NODE",	  "ROLE", "API",      "VERSION", "STAGE",
+					     "SCHEMATIC", "ETCD", "SERVICES", "TIME" };
+typedef char row_cells[NCOLS][72];
+
+static void node_cells(const struct node_st *ns, row_cells c)
+{
+	const char *cfg_type = ns->have_cfg && ns->cfg.type[0] ? ns->cfg.type : NULL;
+
+	for (int k = 0; k < NCOLS; k++)
+		snprintf(c[k], sizeof(c[k]), "-");
+	snprintf(c[COL_NODE], sizeof(c[0]), "%s", ns->n->mn->name);
+	snprintf(c[COL_ROLE], sizeof(c[0]), "%s", cfg_type ? cfg_type : ns->n->mn->role_text);
+	snprintf(c[COL_API], sizeof(c[0]), "%s", ns->reachable ? "ok" : "down");
+	if (!ns->reachable)
+		return;
+	snprintf(c[COL_VERSION], sizeof(c[0]), "%s", ns->version);
+	/* a running node that is not ready says so; another stage is itself
+	 * the reason (upgrading, booting, ...) */
+	if (ns->stage[0])
+		snprintf(c[COL_STAGE], sizeof(c[0]), "%s",
+			 strcmp(ns->stage, "running") == 0 && !ns->ready ? "not ready" : ns->stage);
+	if (ns->have_cfg && ns->cfg.schematic[0])
+		snprintf(c[COL_SCHEMATIC], sizeof(c[0]), "%.8s", ns->cfg.schematic);
+	snprintf(c[COL_ETCD], sizeof(c[0]), "%s", ns->etcd);
+	/* ok: running and healthy, or running with health unknown
+	 * (dashboard has no health check), as Talos' readiness counts them */
+	if (ns->svc_total)
+		snprintf(c[COL_SERVICES], sizeof(c[0]), "%zu/%zu ok", ns->svc_ok, ns->svc_total);
+	if (!ns->have_time)
+		snprintf(c[COL_TIME], sizeof(c[0]), "failed");
+	else if (ns->time_ok)
+		snprintf(c[COL_TIME], sizeof(c[0]), "ok %+.1fs", (double)ns->offset_ms / 1000.0);
+	else if (llabs(ns->offset_ms) < 1000000)
+		snprintf(c[COL_TIME], sizeof(c[0]), "off %+.0fs", (double)ns->offset_ms / 1000.0);
+	else
+		snprintf(c[COL_TIME], sizeof(c[0]), "off");
+}
+
+static void print_row(const row_cells c, const int w[NCOLS])
+{
+	printf(" ");
+	for (int k = 0; k < NCOLS; k++)
+		printf(" %-*s", k < NCOLS - 1 ? w[k] : 0, c[k]);
+	printf("\n");
+}
+
 static void print_text(const struct day2 *d, const struct site_st *s)
 {
+	row_cells *rows = xcalloc(s->n + 1, sizeof(*rows));
+	int w[NCOLS];
+
 	printf("status: site %s, %zu node%s\n", d->m->site.cluster ? d->m->site.cluster : "", s->n,
 	       s->n == 1 ? "" : "s");
-	printf("  %-10s %-12s %-9s %-9s %-14s %-12s %-8s %-14s %s\n", "NODE", "ROLE", "TALOS API", "VERSION",
-	       "STAGE", "SCHEMATIC", "ETCD", "SERVICES", "TIME");
-	for (size_t i = 0; i < s->n; i++) {
-		const struct node_st *ns = &s->nodes[i];
-		char svc[32] = "-", tm[160] = "-", stage[48] = "-";
-
-		if (!ns->reachable) {
-			printf("  %-10s %-12s %-9s (%s)\n", ns->n->mn->name, ns->n->mn->role_text, "down",
-			       ns->err);
-			continue;
-		}
-		/* ok: running and healthy, or running with health unknown
-		 * (dashboard has no health check), as Talos' readiness counts them */
-		if (ns->svc_total)
-			snprintf(svc, sizeof(svc), "%zu/%zu ok", ns->svc_ok, ns->svc_total);
-		if (ns->stage[0])
-			snprintf(stage, sizeof(stage), "%s%s", ns->stage, ns->ready ? "" : " (not ready)");
-		if (ns->have_time)
-			snprintf(tm, sizeof(tm), "%s (%+.3fs, %s)", ns->time_ok ? "in sync" : "NOT in sync",
-				 (double)ns->offset_ms / 1000.0, ns->time_server);
-		printf("  %-10s %-12s %-9s %-9s %-14s %-12.12s %-8s %-14s %s\n", ns->n->mn->name,
-		       ns->have_cfg && ns->cfg.type[0] ? ns->cfg.type : ns->n->mn->role_text, "ok",
-		       ns->version, stage, ns->have_cfg && ns->cfg.schematic[0] ? ns->cfg.schematic : "-",
-		       ns->etcd, svc, tm);
+	for (int k = 0; k < NCOLS; k++) {
+		snprintf(rows[0][k], sizeof(rows[0][k]), "%s", col_head[k]);
+		w[k] = (int)strlen(col_head[k]);
 	}
+	for (size_t i = 0; i < s->n; i++) {
+		node_cells(&s->nodes[i], rows[i + 1]);
+		for (int k = 0; k < NCOLS; k++)
+			if ((int)strlen(rows[i + 1][k]) > w[k])
+				w[k] = (int)strlen(rows[i + 1][k]);
+	}
+	for (size_t i = 0; i <= s->n; i++)
+		print_row(rows[i], w);
+	free(rows);
 	if (s->kube_checked) {
 		printf("cluster:\n");
 		if (s->kube_err[0])
@@ -553,8 +614,8 @@ static void print_text(const struct day2 *d, const struct site_st *s)
 			printf("backups: FAILED: %s\n", s->backups_err);
 		} else {
 			s3_format_age(s->backup_age_s, age, sizeof(age));
-			printf("backups: newest base backup %s, %s old (s3://%s/%s%s/)%s\n",
-			       s->bk.barman.newest_base, age, s->bk.bucket, s->bk.prefix, s->backup_server,
+			/* where: --json (location) */
+			printf("backups: newest base backup %s, %s old%s\n", s->bk.barman.newest_base, age,
 			       s->backups_ok ? "" : ": TOO OLD");
 		}
 	}
@@ -652,6 +713,12 @@ static void print_json(const struct day2 *d, const struct site_st *s)
 		buf_printf(&b, ",\"backups\":{\"ok\":%s,", s->backups_ok ? "true" : "false");
 		jkv(&b, "newest_base", s->bk.barman.newest_base ? s->bk.barman.newest_base : "", true);
 		buf_printf(&b, "\"age_seconds\":%lld,", s->backups_err[0] ? -1LL : s->backup_age_s);
+		if (!s->backups_err[0]) {
+			char *loc = xasprintf("s3://%s/%s%s/", s->bk.bucket, s->bk.prefix, s->backup_server);
+
+			jkv(&b, "location", loc, true);
+			free(loc);
+		}
 		jkv(&b, "error", s->backups_err, false);
 		buf_puts(&b, "}");
 	}

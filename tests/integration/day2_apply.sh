@@ -60,6 +60,10 @@ for re in '^ +- +serial: APPL-INSTALL-4$' 'Dry run summary:' \
 	'Applied configuration without a reboot \(skipped in dry-run\)\.' 're-run with --apply'; do
 	grep -qE -- "$re" <<<"$out" && ok "apply: dry run shows /$re/" || { not_ok "apply: dry run shows /$re/"; echo "$out" | sed 's/^/#   /' | head -40; }
 done
+# Talos' "Config diff:\n\n" printed a line of only spaces (found by the new-user review)
+if grep -qE '^ +$' <<<"$out" || ! grep -A1 'Config diff:$' <<<"$out" | grep -qE '^ +--- a$'; then
+	not_ok "apply: a blank line after Config diff:"; grep -A2 'Config diff:' <<<"$out" | cat -A | sed 's/^/#   /'
+else ok "apply: the diff follows Config diff: with no line of only spaces"; fi
 if grep -q canary <<<"$out" || grep -qE '[A-Za-z0-9+/=]{60}' <<<"$out"; then not_ok "apply: a secret or key in the diff"; else ok "apply: no secret value and no key material in the diff"; fi
 if [ "$(conf_sums)" = "$BEFORE" ] && [ "$(applies)" = 0 ]; then ok "apply: a dry run changes no node"; else not_ok "apply: the dry run changed a node"; fi
 
