@@ -21,4 +21,21 @@ static inline int test_rm_tree(const char *dir)
 	return 0;
 }
 
+/* A test program's temporary folder: TEST_TMPDIR("test_x") declares
+ * `static char dir[]` ("/tmp/test_x.XXXXXX") and the cmocka group fixtures
+ * test_tmpdir_setup (makes the folder) and test_tmpdir_teardown (removes it
+ * and everything below it). */
+#define TEST_TMPDIR(name)                                    \
+	static char dir[] = "/tmp/" name ".XXXXXX";          \
+	static inline int test_tmpdir_setup(void **state)    \
+	{                                                    \
+		(void)state;                                 \
+		return mkdtemp(dir) ? 0 : -1;                \
+	}                                                    \
+	static inline int test_tmpdir_teardown(void **state) \
+	{                                                    \
+		(void)state;                                 \
+		return test_rm_tree(dir);                    \
+	}
+
 #endif

@@ -24,7 +24,7 @@
 
 #include "testutil.h"
 
-static char dir[] = "/tmp/test_image.XXXXXX";
+TEST_TMPDIR("test_image")
 
 static char *path(const char *name)
 {
@@ -294,18 +294,6 @@ static void test_naming(void **state)
 	}
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return test_rm_tree(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,5 +306,5 @@ int main(void)
 		cmocka_unit_test(test_pins),
 		cmocka_unit_test(test_naming),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, test_tmpdir_setup, test_tmpdir_teardown);
 }

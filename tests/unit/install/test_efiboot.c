@@ -23,7 +23,7 @@
 
 #define GUID "8be4df61-93ca-11d2-aa0d-00e098032b8c"
 
-static char dir[] = "/tmp/test_efiboot.XXXXXX";
+TEST_TMPDIR("test_efiboot")
 
 static const struct efiboot_target target = {
 	.disk = "disk.img",
@@ -96,18 +96,6 @@ static void test_short_variable_is_an_error(void **state)
 	assert_non_null(strstr(e.msg, "too short for its attributes"));
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return test_rm_tree(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -115,5 +103,5 @@ int main(void)
 		cmocka_unit_test(test_write_leaves_no_temporary),
 		cmocka_unit_test(test_short_variable_is_an_error),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, test_tmpdir_setup, test_tmpdir_teardown);
 }

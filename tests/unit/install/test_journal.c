@@ -21,7 +21,7 @@
 
 #include "testutil.h"
 
-static char dir[] = "/tmp/test_journal.XXXXXX";
+TEST_TMPDIR("test_journal")
 static const char digest[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 static void put_entry(const char *step, const void *data, size_t len)
@@ -185,18 +185,6 @@ static void test_parse(void **state)
 	assert_int_equal(en.status, JOURNAL_NONE);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return test_rm_tree(dir);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -206,5 +194,5 @@ int main(void)
 		cmocka_unit_test(test_fifo),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, test_tmpdir_setup, test_tmpdir_teardown);
 }

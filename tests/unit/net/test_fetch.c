@@ -27,7 +27,7 @@
 #define BODY (300 * 1000)
 
 static unsigned char body[BODY];
-static char dir[] = "/tmp/test_fetch.XXXXXX";
+TEST_TMPDIR("test_fetch")
 
 struct server {
 	int fd, port;
@@ -339,13 +339,7 @@ static int setup(void **state)
 	(void)state;
 	for (size_t i = 0; i < BODY; i++)
 		body[i] = (unsigned char)(i * 31 + (i >> 8));
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	return test_rm_tree(dir);
+	return test_tmpdir_setup(state);
 }
 
 int main(void)
@@ -361,5 +355,5 @@ int main(void)
 		cmocka_unit_test(test_size_ceiling),
 		cmocka_unit_test(test_deadline),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, test_tmpdir_teardown);
 }
