@@ -48,6 +48,16 @@ static int call(const struct talosapi_node *n, const struct talosapi_retry *r, c
 	return talosapi_call(n, r, &c, e);
 }
 
+/* A call to an API a node may not have (an older apid, an RPC Talos left out):
+ * UNIMPLEMENTED comes back as -ENOSYS, which callers treat as "not here". */
+static int call_optional(const struct talosapi_node *n, const struct talosapi_retry *r,
+			 struct talosapi_call *c, struct app_err *e)
+{
+	int rc = talosapi_call(n, r, c, e);
+
+	return rc < 0 && c->st.code == GRPC_UNIMPLEMENTED ? -ENOSYS : rc;
+}
+
 /* ---- Version -------------------------------------------------------------- */
 
 struct ver {
@@ -418,10 +428,8 @@ int talosops_image_pull(const struct talosapi_node *n, const struct talosapi_ret
 	pb_put_string(&req, 2, ref);
 	c.req = req.data;
 	c.req_len = req.len;
-	rc = talosapi_call(n, r, &c, e);
+	rc = call_optional(n, r, &c, e);
 	buf_free(&req);
-	if (rc < 0 && c.st.code == GRPC_UNIMPLEMENTED)
-		rc = -ENOSYS;
 	return rc;
 }
 
@@ -603,10 +611,8 @@ int talosops_cosi_list(const struct talosapi_node *n, const struct talosapi_retr
 	pb_put_string(&req, 2, type);
 	c.req = req.data;
 	c.req_len = req.len;
-	rc = talosapi_call(n, r, &c, e);
+	rc = call_optional(n, r, &c, e);
 	buf_free(&req);
-	if (rc < 0 && c.st.code == GRPC_UNIMPLEMENTED)
-		rc = -ENOSYS;
 	if (rc < 0)
 		talosops_resources_free(ret);
 	return rc;
