@@ -10,6 +10,7 @@
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/tests/e2e/lib/qemu.sh"
 . "$ROOT/tests/e2e/lib/site.sh"
+. "$ROOT/tests/lib/gpt.sh"
 command -v sfdisk >/dev/null || skip_all "!!! sfdisk (fdisk) is not installed"
 
 export DEMO_IMAGE_ARGS="--exact --fill 1" E2E_INSTALL_SIZE=3200M
@@ -36,25 +37,18 @@ cp --sparse=always "$E2E_IMAGE" "$T/img/to-meta.raw"
 truncate -s $(((2103 + 2) * 1048576)) "$T/img/to-meta.raw"
 E2E_IMAGE=$T/img/to-meta.raw
 e2e_check_install exact demo-1 "$T/demo1"
-table() { sfdisk -J "$1" | /usr/bin/python3 -c '
-import json, sys
-for p in json.load(sys.stdin)["partitiontable"]["partitions"]:
-    print(p["node"][len(sys.argv[1]):].lstrip("p"), p.get("name", ""), p["start"] * 512 // 1048576, p["size"] * 512 // 1048576)
-' "$1"; }
 check "install disk: EFI 1101, BIOS 1, BOOT 1000, META 1 MiB, then metal-iso after META" \
-	test "$(table "$D" | cut -d' ' -f1-3 | tr '\n' ';')" = "1 EFI 1;2 BIOS 1102;3 BOOT 1103;4 META 2103;5 metal-iso 2104;"
+	test "$(gpt_table "$D" | cut -d' ' -f1,2,4 | tr '\n' ';')" = "1 EFI 1;2 BIOS 1102;3 BOOT 1103;4 META 2103;5 metal-iso 2104;"
 
 # ---- Talos' first boot, then the same stick again --------------------------------------------
 check "first boot simulated (BIOS/BOOT deleted, STATE and EPHEMERAL created)" \
 	/usr/bin/python3 "$ROOT/images/talos-firstboot.py" "$D"
-after=$(table "$D")
+after=$(gpt_table "$D")
 echo "$after" | sed 's/^/# /'
 check "after first boot: STATE and EPHEMERAL, no BIOS or BOOT" \
 	sh -c "echo '$after' | grep -q '^2 STATE ' && echo '$after' | grep -q '^3 EPHEMERAL ' && ! echo '$after' | grep -qE ' (BIOS|BOOT) '"
-start=$(sfdisk -J "$D" | /usr/bin/python3 -c 'import json,sys; print([p["start"] for p in json.load(sys.stdin)["partitiontable"]["partitions"] if p.get("name")=="metal-iso"][0])')
-dd if="$D" of="$T/p5" bs=512 skip="$start" count=16384 status=none
 check "after first boot: the config volume is still found by its label" \
-	sh -c "blkid -p -o value -s LABEL '$T/p5' | grep -qx metal-iso"
+	test "$(gpt_label "$D" metal-iso)" = metal-iso
 before=$(sha256sum "$D" | cut -d' ' -f1)
 boot rerun
 expect_out "second boot: the live system refuses the disk that runs Talos" \

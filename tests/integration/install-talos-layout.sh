@@ -8,6 +8,7 @@
 # than BIOS+BOOT leave, as on a real disk, so STATE lands where it would there.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/scripts/demo.sh"
+. "$ROOT/tests/lib/gpt.sh"
 command -v mkfs.xfs >/dev/null || skip_all "mkfs.xfs (xfsprogs) is not installed"
 cp "$APPLIANCE" "$T/appliance" && APPLIANCE=$T/appliance
 
@@ -21,22 +22,13 @@ D=$DEMO_HW/dev/nvme0n1
 
 # ---- the image itself: Talos v1.10.5's table ------------------------------------------------
 zstd -q -d -c "$T/img/metal.raw.zst" >"$T/metal.raw"
-table() { # DISK: "N name type start size attrs" per partition, in MiB
-	sfdisk -J "$1" | /usr/bin/python3 -c '
-import json, sys
-t = json.load(sys.stdin)["partitiontable"]
-for p in t["partitions"]:
-    n = p["node"][len(sys.argv[1]):].lstrip("p")
-    print(n, p.get("name", ""), p["type"], p["start"] * 512 // 1048576, p["size"] * 512 // 1048576, p.get("attrs", "-"))
-' "$1"
-}
 EFI=C12A7328-F81F-11D2-BA4B-00A0C93EC93B BIOS=21686148-6449-6E6F-744E-656564454649 LINUX=0FC63DAF-8483-4772-8E79-3D69D8477DE4
 want_img="1 EFI $EFI 1 1101 -
 2 BIOS $BIOS 1102 1 LegacyBIOSBootable
 3 BOOT $LINUX 1103 1000 -
 4 META $LINUX 2103 1 -"
 check "mkimage --exact: Talos v1.10.5's metal-amd64 table (sizes, types, names, attributes)" \
-	test "$(table "$T/metal.raw")" = "$want_img"
+	test "$(gpt_table "$T/metal.raw")" = "$want_img"
 check "mkimage --exact: 2247 MiB image (1246 MiB + 1001 MiB for dual boot)" \
 	test "$(stat -c %s "$T/metal.raw")" = $((2247 * 1048576))
 rm -f "$T/metal.raw"
@@ -67,14 +59,14 @@ check "install --apply on the exact v1.10.5 image" "$APPLIANCE" install "${DEMO_
 want_disk="$want_img
 5 metal-iso $LINUX 2104"
 check "install disk: the image's four partitions, then metal-iso (entry 5) after META" \
-	test "$(table "$D" | cut -d' ' -f1-4)" = "$(echo "$want_disk" | cut -d' ' -f1-4)"
+	test "$(gpt_table "$D" | cut -d' ' -f1-4)" = "$(echo "$want_disk" | cut -d' ' -f1-4)"
 check "a re-run before Talos ever booted is a resume, not a refusal" \
 	"$APPLIANCE" install "${DEMO_ARGS[@]}" --apply --unattended
 
 # ---- Talos' first boot (UEFI) ----------------------------------------------------------------
 check "first boot simulated (BIOS/BOOT deleted, STATE and EPHEMERAL created)" \
 	/usr/bin/python3 "$ROOT/images/talos-firstboot.py" "$D"
-after=$(table "$D")
+after=$(gpt_table "$D")
 echo "$after" | sed 's/^/# /'
 check "after first boot: no BIOS, no BOOT" sh -c "! echo '$after' | grep -qE ' (BIOS|BOOT) '"
 check "after first boot: STATE 100 MiB in the gap BIOS/BOOT left (entry 2, at 1102 MiB)" \
@@ -83,10 +75,8 @@ check "after first boot: EPHEMERAL in the largest gap, after metal-iso" \
 	sh -c "echo '$after' | grep -qE '^3 EPHEMERAL $LINUX 21[0-9][0-9] [0-9]+ -$'"
 check "after first boot: metal-iso keeps entry 5 and its name (Talos' locator: partition_label)" \
 	sh -c "echo '$after' | grep -qE '^5 metal-iso $LINUX 2104 '"
-start=$(sfdisk -J "$D" | /usr/bin/python3 -c 'import json,sys; print([p["start"] for p in json.load(sys.stdin)["partitiontable"]["partitions"] if p.get("name")=="metal-iso"][0])')
-dd if="$D" of="$T/p5" bs=512 skip="$start" count=16384 status=none
 check "after first boot: the config volume is still found by its label (blkid LABEL=metal-iso)" \
-	sh -c "blkid -p -o value -s LABEL '$T/p5' | grep -qx metal-iso"
+	test "$(gpt_label "$D" metal-iso)" = metal-iso
 
 # ---- a re-run refuses the disk that now runs Talos ------------------------------------------
 msg="^appliance: resolve-disks: install disk '/dev/nvme0n1' already runs Talos: STATE \(xfs, partition 2\), EPHEMERAL \(xfs, partition 3\), metal-iso \(iso9660, partition 5\); Talos created STATE/EPHEMERAL at its first boot, so this node was installed and booted; refusing to re-image it \(that would discard its etcd member and data\); give --reinstall to overwrite it$"
