@@ -71,7 +71,14 @@ struct ap_opts {
 
 static int own_arg(void *ud, int argc, char **argv, int *i)
 {
+	static const struct cmd_value_opt vals[] = {
+		{ "--mode", CMD_OPT_OWN },
+		{ "--try-timeout", CMD_OPT_OWN },
+		{ "--state-dir", offsetof(struct ap_opts, state_dir) },
+		{ "--wait", CMD_OPT_OWN },
+	};
 	struct ap_opts *o = ud;
+	const struct cmd_value_opt *hit;
 	const char *v;
 	int r;
 
@@ -79,36 +86,23 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 		o->apply = true;
 		return 1;
 	}
-	if ((r = cmd_opt_value(argc, argv, i, "--mode", &v)) != 0) {
-		if (r < 0)
-			return -cmd_usage_error("apply", "option '--mode' needs a value");
+	r = cmd_value_opts("apply", argc, argv, i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit, &v);
+	if (r < 0)
+		return -EXIT_USAGE;
+	if (r == 0 || hit->off != CMD_OPT_OWN)
+		return r;
+	if (strcmp(hit->name, "--mode") == 0) {
 		o->mode = talosops_mode_parse(v);
 		if (o->mode < 0)
 			return -cmd_usage_error(
 			    "apply", "--mode '%s': expected auto, no-reboot, reboot, staged or try", v);
-		return 1;
-	}
-	if ((r = cmd_opt_value(argc, argv, i, "--try-timeout", &v)) != 0) {
-		if (r < 0)
-			return -cmd_usage_error("apply", "option '--try-timeout' needs a value");
+	} else if (strcmp(hit->name, "--try-timeout") == 0) {
 		if (cmd_parse_duration_s("apply", "--try-timeout", v, 1, 86400, &o->try_s))
 			return -EXIT_USAGE;
-		return 1;
+	} else if (cmd_parse_duration_s("apply", "--wait", v, 1, 86400, &o->wait_s)) {
+		return -EXIT_USAGE;
 	}
-	if ((r = cmd_opt_value(argc, argv, i, "--state-dir", &v)) != 0) {
-		if (r < 0)
-			return -cmd_usage_error("apply", "option '--state-dir' needs a value");
-		o->state_dir = v;
-		return 1;
-	}
-	if ((r = cmd_opt_value(argc, argv, i, "--wait", &v)) != 0) {
-		if (r < 0)
-			return -cmd_usage_error("apply", "option '--wait' needs a value");
-		if (cmd_parse_duration_s("apply", "--wait", v, 1, 86400, &o->wait_s))
-			return -EXIT_USAGE;
-		return 1;
-	}
-	return 0;
+	return 1;
 }
 
 /* What the dry run found for one node. */

@@ -132,23 +132,36 @@ static void problem(struct site_st *s, const char *fmt, ...)
 
 static int own_arg(void *ud, int argc, char **argv, int *i)
 {
+	static const struct cmd_value_opt vals[] = {
+		{ "--kubeconfig", offsetof(struct st_opts, kubeconfig) },
+		{ "--skip", CMD_OPT_OWN },
+		{ "--count", CMD_OPT_OWN },
+		{ "--interval", CMD_OPT_OWN },
+		{ "--backup-max-age", offsetof(struct st_opts, backup_max) },
+	};
 	struct st_opts *o = ud;
+	const struct cmd_value_opt *hit;
 	const char *v;
+	char *end;
 	int r;
 
 	if (strcmp(argv[*i], "--watch") == 0) {
 		o->watch = true;
 		return 1;
 	}
-	if ((r = cmd_opt_value(argc, argv, i, "--kubeconfig", &v)) != 0) {
-		if (r < 0)
-			return -cmd_usage_error("status", "option '--kubeconfig' needs a value");
-		o->kubeconfig = v;
+	r = cmd_value_opts("status", argc, argv, i, vals, sizeof(vals) / sizeof(vals[0]), o, &hit, &v);
+	if (r < 0)
+		return -EXIT_USAGE;
+	if (r == 0)
+		return 0;
+	if (strcmp(hit->name, "--kubeconfig") == 0)
 		return 1;
-	}
-	if ((r = cmd_opt_value(argc, argv, i, "--skip", &v)) != 0) {
-		if (r < 0)
-			return -cmd_usage_error("status", "option '--skip' needs a value");
+	if (strcmp(hit->name, "--backup-max-age") == 0)
+		return cmd_parse_duration_s("status", "--backup-max-age", v, 1, 366L * 86400,
+					    &o->backup_max_s)
+			   ? -EXIT_USAGE
+			   : 1;
+	if (strcmp(hit->name, "--skip") == 0) {
 		if (strcmp(v, "kubernetes") == 0)
 			o->skip_kube = true;
 		else if (strcmp(v, "nas") == 0)
@@ -160,35 +173,14 @@ static int own_arg(void *ud, int argc, char **argv, int *i)
 						v);
 		return 1;
 	}
-	if ((r = cmd_opt_value(argc, argv, i, "--count", &v)) != 0) {
-		char *end;
-
-		if (r < 0)
-			return -cmd_usage_error("status", "option '--count' needs a value");
-		o->repeat_opt = "--count";
+	o->repeat_opt = hit->name; /* --count or --interval: only with --watch */
+	if (strcmp(hit->name, "--count") == 0) {
 		o->count = strtol(v, &end, 10);
 		if (*end || !*v || o->count < 0)
 			return -cmd_usage_error("status", "--count '%s': expected a whole number", v);
 		return 1;
 	}
-	if ((r = cmd_opt_value(argc, argv, i, "--interval", &v)) != 0) {
-		if (r < 0)
-			return -cmd_usage_error("status", "option '--interval' needs a value");
-		o->repeat_opt = "--interval";
-		return cmd_parse_duration("status", "--interval", v, 1, 86400000, &o->interval_ms)
-			   ? -EXIT_USAGE
-			   : 1;
-	}
-	if ((r = cmd_opt_value(argc, argv, i, "--backup-max-age", &v)) != 0) {
-		if (r < 0)
-			return -cmd_usage_error("status", "option '--backup-max-age' needs a value");
-		o->backup_max = v;
-		return cmd_parse_duration_s("status", "--backup-max-age", v, 1, 366L * 86400,
-					    &o->backup_max_s)
-			   ? -EXIT_USAGE
-			   : 1;
-	}
-	return 0;
+	return cmd_parse_duration("status", "--interval", v, 1, 86400000, &o->interval_ms) ? -EXIT_USAGE : 1;
 }
 
 /* ---- gathering ------------------------------------------------------------ */
