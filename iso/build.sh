@@ -67,7 +67,7 @@ done
 [ -n "$KVER" ] || die "no /boot/vmlinuz-* with /lib/modules/<version>/modules.dep (install linux-image-amd64)"
 MODDIR=/lib/modules/$KVER
 BUSYBOX=/bin/busybox
-[ -x "$BUSYBOX" ] && "$BUSYBOX" --list | grep -qx udhcpc || die "busybox-static with udhcpc not found at $BUSYBOX"
+[ -x "$BUSYBOX" ] && "$BUSYBOX" --list | grep -x udhcpc >/dev/null || die "busybox-static with udhcpc not found at $BUSYBOX"
 ldd "$BUSYBOX" >/dev/null 2>&1 && die "$BUSYBOX is dynamically linked: install busybox-static"
 
 W=$OUT/work
@@ -156,7 +156,7 @@ add_bin() { # add_bin DEST SRC: a program and every library ldd lists for it
 }
 add_bin /usr/bin/appliance "$APP"
 # libsmbclient is dlopen()ed on first use (installer/lib/nas/smbload.c), so ldd does not list it
-smb=$(PATH=$PATH:/sbin:/usr/sbin ldconfig -p | awk '$1 == "libsmbclient.so.0" && /x86-64/ {print $NF; exit}')
+smb=$(PATH=$PATH:/sbin:/usr/sbin ldconfig -p | awk '$1 == "libsmbclient.so.0" && /x86-64/ && !n++ {print $NF}')
 [ -n "$smb" ] || die "libsmbclient.so.0 not found (install libsmbclient-dev: make deps)"
 add_lib "$smb"
 add_libs_of "$smb"

@@ -35,9 +35,9 @@ OUT=$(realpath -m "$OUT")
 mirror() {
 	local u
 	u=$(sed -n 's/^URIs:[[:space:]]*\([^[:space:]]*\/debian\)\/\{0,1\}[[:space:]]*$/\1/p' \
-		/etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+		/etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 1p)
 	[ -n "$u" ] || u=$(awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^(https?|file):.*\/debian\/?$/) { print $i; exit } }' \
-		/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null | head -1)
+		/etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null)
 	echo "${u:-http://deb.debian.org/debian}"
 }
 MIRROR=${FIRMWARE_MIRROR:-$(mirror)}
@@ -62,7 +62,8 @@ if ! apt-get "${APT[@]}" update >"$A/update.log" 2>&1; then
 else
 	for p in "${PKGS[@]}"; do
 		if (cd "$OUT/debs" && apt-get "${APT[@]}" download "$p" >"$A/download-$p.log" 2>&1); then
-			deb=$(ls "$OUT/debs/${p}"_*.deb 2>/dev/null | head -1)
+			debs=("$OUT/debs/${p}"_*.deb)
+			deb=${debs[0]}
 			dpkg-deb -x "$deb" "$OUT/root"
 			echo "$p $(dpkg-deb -f "$deb" Version)" >>"$OUT/packages.txt"
 		else

@@ -150,7 +150,7 @@ demo_setup() {
 	sid=$("$APPLIANCE" talos schematic "$DEMO_ROOT_DIR/profiles/demo.yaml" --id 2>/dev/null) ||
 		sid=$("$APPLIANCE" plan "$DEMO_ROOT_DIR/profiles/demo.yaml" --node "$DEMO_NODE" --hw-root "$DEMO_HW" \
 			--state-dir "$T/probe-state" --set "nas.port=$SMBD_PORT" --set "talos.image.pins=$T/none.yaml" --json 2>&1 |
-			grep -oE "image '[0-9a-f]{64}/" | head -1 | grep -oE '[0-9a-f]{64}')
+			sed -n "s|.*image '\\([0-9a-f]\\{64\\}\\)/.*|\\1|p" | sed -n 1p)
 	[ -n "$sid" ] || { echo "demo: cannot find the schematic id" >&2; return 1; }
 	key=$sid/v1.10.5/metal-amd64.raw.zst
 	demo_image "$T/img"
