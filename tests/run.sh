@@ -13,9 +13,11 @@ passed=0 failed=0 skipped=0
 failures=()
 logdir=$(mktemp -d /tmp/appliance-tests.XXXXXX)
 kind=""
+times=()
+start_all=$SECONDS
 
 run_one() {
-	local k=$1 t=$2 log rc p f
+	local k=$1 t=$2 log rc p f t0=$SECONDS
 	log="$logdir/$(echo "$t" | tr '/' '_').log"
 	echo "=== $k: $t"
 	if [ "$k" = unit ]; then
@@ -24,6 +26,7 @@ run_one() {
 		bash "$t" >"$log" 2>&1 </dev/null
 	fi
 	rc=$?
+	times+=("$((SECONDS - t0)) $t")
 	if [ "$k" = unit ]; then
 		p=$(grep -aoE '^\[  PASSED  \] [0-9]+ test' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 		f=$(grep -aoE '^\[  FAILED  \] [0-9]+ test' "$log" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
@@ -66,6 +69,9 @@ done
 echo
 [ ${#failures[@]} -gt 0 ] && printf 'failed runners: %s\n' "${failures[*]}"
 echo "logs: $logdir"
+# where the time went: the slowest runners, and the whole run
+[ ${#times[@]} -gt 1 ] && printf '%s\n' "${times[@]}" | sort -rn | awk -v all=$((SECONDS - start_all)) '
+	NR <= 8 { top = top sprintf(" %s %ds,", $2, $1) } END { sub(/,$/, "", top); printf "time: %dm%02ds; slowest:%s\n", all / 60, all % 60, top }'
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else

@@ -36,7 +36,9 @@ for path in sys.argv[1:]:
 EOF
 }
 
-mapfile -t scripts < <(git ls-files '*.sh' .ci/run 2>/dev/null || find . -name '*.sh' -not -path './build/*')
+# (this file is left out: its samples below are the bad shapes on purpose)
+mapfile -t scripts < <({ git ls-files '*.sh' .ci/run 2>/dev/null || find . -name '*.sh' -not -path './build/*'; } |
+	grep -vx 'tests/integration/scripts_pipefail.sh')
 [ ${#scripts[@]} -gt 10 ] && ok "${#scripts[@]} scripts to read" || not_ok "scripts not found (${#scripts[@]})"
 scan "${scripts[@]}" >"$T/hits"
 if [ -s "$T/hits" ]; then
