@@ -7,6 +7,7 @@
 #include "base/json.h"
 #include "base/err.h"
 #include "base/util.h"
+#include "profile/files.h"
 #include "profile/profile.h"
 #include "base/ytree.h"
 #include "render/render.h"
@@ -20,7 +21,9 @@ static void usage(FILE *f)
 		"appliance validate --keys\n\n"
 		"Check a profile strictly and report every problem at once, sorted, as\n"
 		"  FILE:LINE:COL: error: KEY.PATH: MESSAGE\n"
-		"Layers, later wins: built-in defaults, PROFILE, each --site FILE, each --set.\n\n"
+		"Layers, later wins: built-in defaults, PROFILE, each --site FILE, each --set.\n"
+		"A file it names (talos.image.pins, a file: secret) that cannot be opened\n"
+		"beside the profile is a warning: this machine may not hold the secrets.\n\n"
 		"  --site FILE      merge a site overlay over the profile\n"
 		"  --set KEY=VALUE  override one value (KEY like nodes[0].role or nas.port)\n"
 		"  --json           print {\"valid\",\"errors\",\"warnings\",\"diagnostics\"} on stdout\n\n"
@@ -144,6 +147,8 @@ int cmd_validate(int argc, char **argv)
 			r = -EINVAL;
 		if (talos_identity_recorded(m, &e) < 0)
 			talos_problem(&tr, "talos.caFingerprint", true, &e);
+		/* the files it names, which install and render open later (warnings) */
+		profile_check_files(&tr.c, m);
 		diags_sort(&d);
 	}
 	if (json) {

@@ -198,3 +198,58 @@ rc=$?
 grep -q 'caFingerprint' "$T/out" && not_ok "a recorded fingerprint still warned" || ok "with talos.caFingerprint recorded: no warning"
 "$APPLIANCE" validate tests/profiles/valid/minimal.yaml >"$T/out" 2>&1
 grep -q 'caFingerprint' "$T/out" && not_ok "one node warned about caFingerprint" || ok "one node: no caFingerprint needed"
+
+# ---- the files the profile names: missing or unusable ones are warnings -------------------------------------
+# (validate said "valid", then install or render failed on a missing file) talos.image.pins and every
+# file: secret, resolved beside the profile as the commands resolve them (not from the working folder);
+# warnings, since the admin machine may not hold the secrets; never a file's contents in a message
+mkdir -p "$T/site/sec/dir" "$T/cwd"
+cp $P "$T/site/p.yaml"
+sed -i 's|^  gitToken: env:APPLIANCE_DEMO_GIT_TOKEN$|  gitToken: file:sec/token|' "$T/site/p.yaml"
+printf 'pins:\n' >"$T/site/pins.yaml"
+printf 'hunter2-not-a-real-token\n' >"$T/site/sec/token"
+mkfifo "$T/site/sec/fifo"
+printf 'x\n' >"$T/outside"
+files() { # DESC EXACT-WARNING --set...: exit 0, valid, that one line, no secret value
+	local d=$1 want=$2 rc
+	shift 2
+	(cd "$T/cwd" && timeout 60 "$APPLIANCE" validate "$T/site/p.yaml" --set talos.image.pins=pins.yaml "$@") >"$T/out" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ] && grep -qF "$T/site/p.yaml: valid" "$T/out" && grep -qxF -- "$want" "$T/out" &&
+		! grep -q hunter2 "$T/out"; then ok "$d"; else
+		not_ok "$d (exit $rc)"
+		echo "#   wanted: $want"
+		sed 's/^/#   /' "$T/out"
+	fi
+}
+(cd "$T/cwd" && "$APPLIANCE" validate "$T/site/p.yaml" --set talos.image.pins=pins.yaml) >"$T/out" 2>&1
+[ $? -eq 0 ] && ! grep -qE 'warning: (secrets|talos.image.pins)' "$T/out" &&
+	ok "a file: secret and the pins file beside the profile, validated from another folder: no warning" ||
+	{ not_ok "files beside the profile warned"; sed 's/^/#   /' "$T/out"; }
+rm "$T/site/sec/token"
+files "a file: secret the profile names is missing: a warning at its key, naming the path and the reason" \
+	"$T/site/p.yaml:134:13: warning: secrets.gitToken: cannot open '$T/site/sec/token': No such file or directory; commands that read this secret fail on this machine"
+files "a FIFO as a file: secret: a warning at once (never opened for a writer)" \
+	"--set secrets.gitToken:1:1: warning: secrets.gitToken: '$T/site/sec/fifo' is a FIFO, not a regular file; refusing to read it; commands that read this secret fail on this machine" \
+	--set secrets.gitToken=file:sec/fifo
+files "a file: secret outside the profile's folder: the refusal the commands would give" \
+	"--set secrets.gitToken:1:1: warning: secrets.gitToken: file '../outside' resolves to '$T/outside', outside the profile's folder '$T/site': refused (name it by an absolute path); commands that read this secret fail on this machine" \
+	--set secrets.gitToken=file:../outside
+head -c 2M /dev/zero >"$T/site/sec/big"
+files "an oversized file: secret: refused by its size, unread" \
+	"--set secrets.gitToken:1:1: warning: secrets.gitToken: '$T/site/sec/big' is larger than 1.0 MiB; refusing to read it; commands that read this secret fail on this machine" \
+	--set secrets.gitToken=file:sec/big
+files "a missing pins file: a warning saying what needs it" \
+	"--set talos.image.pins:1:1: warning: talos.image.pins: cannot open '$T/site/nope.yaml': No such file or directory; install needs the image's hash pinned in it ('appliance image fetch' records it)" \
+	--set secrets.gitToken=env:X --set talos.image.pins=nope.yaml
+files "a directory as the pins file" \
+	"--set talos.image.pins:1:1: warning: talos.image.pins: '$T/site/sec/dir' is a directory, not a regular file; refusing to read it; install needs the image's hash pinned in it ('appliance image fetch' records it)" \
+	--set secrets.gitToken=env:X --set talos.image.pins=sec/dir
+(cd "$T/cwd" && "$APPLIANCE" validate --json "$T/site/p.yaml" --set talos.image.pins=nope.yaml) >"$T/v.json" 2>/dev/null
+rc=$?
+check "--json: exit $rc, valid, each missing file under warnings with its key" /usr/bin/python3 -c "
+import json; d = json.load(open('$T/v.json'))
+w = {x['path']: x for x in d['diagnostics'] if x['severity'] == 'warning'}
+assert $rc == 0 and d['valid'] is True and d['warnings'] == len(w) >= 2, d
+assert 'No such file or directory' in w['secrets.gitToken']['message'] and w['secrets.gitToken']['line'] == 134, w
+assert w['talos.image.pins']['message'].startswith(\"cannot open '$T/site/nope.yaml'\"), w"

@@ -236,7 +236,7 @@ const char *file_kind(mode_t m)
 	return "not a regular file";
 }
 
-int read_regular(const char *path, size_t max, struct buf *out, struct app_err *e)
+int open_regular(const char *path, struct stat *ret_st, struct app_err *e)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), r;
@@ -246,9 +246,26 @@ int read_regular(const char *path, size_t max, struct buf *out, struct app_err *
 	if (fstat(fd, &st) < 0)
 		r = app_err_set(e, -errno, "cannot stat '%s': %s", path, strerror(errno));
 	else if (!S_ISREG(st.st_mode))
-		r = app_err_set(e, -EINVAL, "'%s' is %s, not a regular file", path, file_kind(st.st_mode));
+		r = app_err_set(e, -EINVAL, "'%s' is %s, not a regular file; refusing to read it", path,
+				file_kind(st.st_mode));
 	else
-		r = read_fd(fd, path, max, out, e);
+		r = 0;
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (ret_st)
+		*ret_st = st;
+	return fd;
+}
+
+int read_regular(const char *path, size_t max, struct buf *out, struct app_err *e)
+{
+	int fd = open_regular(path, NULL, e), r;
+
+	if (fd < 0)
+		return fd;
+	r = read_fd(fd, path, max, out, e);
 	close(fd);
 	return r;
 }

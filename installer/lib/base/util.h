@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 struct app_err;
+struct stat;
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
@@ -39,9 +40,12 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 int read_file(const char *path, size_t max, struct buf *out, struct app_err *e);
 /* The same from an open fd (not closed); path names it in messages. */
 int read_fd(int fd, const char *path, size_t max, struct buf *out, struct app_err *e);
-/* read_file() of a regular file only, opened without blocking: a FIFO, a device
- * or a directory is refused (-EINVAL, "'PATH' is a FIFO, not a regular file")
- * instead of hanging on open or read. */
+/* Open a regular file for reading, without blocking: a FIFO, a device or a
+ * directory is refused (-EINVAL, "'PATH' is a FIFO, not a regular file; ...")
+ * instead of hanging on open or read. Returns the fd (its stat in *ret_st when
+ * non-NULL) or a negative errno. */
+int open_regular(const char *path, struct stat *ret_st, struct app_err *e);
+/* read_file() of a regular file only, opened with open_regular(). */
 int read_regular(const char *path, size_t max, struct buf *out, struct app_err *e);
 /* "a FIFO", "a character device", ...: what a non-regular file is, for messages. */
 const char *file_kind(mode_t m);

@@ -14,32 +14,20 @@
 #define SECRET_MAX (1u << 20)
 
 /* A file: secret: a regular file under SECRET_MAX, opened without blocking
- * (a FIFO must not hang the program, /dev/zero must not fill its memory). */
-static int read_secret_file(const char *name, const char *path, struct buf *b, struct app_err *e)
+ * (a FIFO must not hang the program, /dev/zero must not fill its memory).
+ * Returns the fd; messages name the path, not the secret. */
+static int open_secret_file(const char *path, struct app_err *e)
 {
 	char lim[32];
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC), r;
+	int fd = open_regular(path, &st, e);
 
-	if (fd < 0)
-		return app_err_set(e, -errno, "secret '%s': cannot open '%s': %s", name, path,
-				   strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		r = app_err_set(e, -errno, "secret '%s': cannot stat '%s': %s", name, path, strerror(errno));
-	} else if (!S_ISREG(st.st_mode)) {
-		r = app_err_set(e, -EINVAL,
-				"secret '%s': '%s' is %s, not a regular file; refusing to read it", name,
-				path, file_kind(st.st_mode));
-	} else if ((uint64_t)st.st_size > SECRET_MAX) {
-		r = app_err_set(e, -EFBIG, "secret '%s': '%s' is larger than %s; refusing to read it", name,
-				path, fmt_bytes(SECRET_MAX, lim, sizeof(lim)));
-	} else {
-		r = read_fd(fd, path, SECRET_MAX, b, e);
-		if (r < 0)
-			app_err_prefix(e, "secret '%s'", name);
+	if (fd >= 0 && (uint64_t)st.st_size > SECRET_MAX) {
+		close(fd);
+		fd = app_err_set(e, -EFBIG, "'%s' is larger than %s; refusing to read it", path,
+				 fmt_bytes(SECRET_MAX, lim, sizeof(lim)));
 	}
-	close(fd);
-	return r;
+	return fd;
 }
 
 const char *secret_ref(const struct model *m, const char *name)
@@ -52,20 +40,54 @@ const char *secret_ref(const struct model *m, const char *name)
 	return NULL;
 }
 
-static int secret_beneath_profile(const struct model *m, const char *name, const char *ref, const char *path,
-				  struct app_err *e)
+/* The path of file:REF, beside the profile; a relative reference stays in the
+ * profile's folder: a profile from elsewhere must not pull '../../etc/shadow'
+ * into a rendered Secret. Messages name the path, not the secret. */
+static int secret_file_path(const struct model *m, const char *ref, char **ret, struct app_err *e)
 {
-	char *dir = realpath(m->dir ? m->dir : ".", NULL), *real = realpath(path, NULL);
+	char *path = model_path(m, ref), *dir, *real;
 	int r = 0;
 
-	if (dir && real && !path_beneath(real, dir))
-		r = app_err_set(e, -EPERM,
-				"secret '%s': file '%s' resolves to '%s', outside the profile's folder '%s': "
-				"refused (name it by an absolute path)",
-				name, ref, real, dir);
-	free(dir);
-	free(real);
+	if (ref[0] != '/') {
+		dir = realpath(m->dir ? m->dir : ".", NULL);
+		real = realpath(path, NULL);
+		if (dir && real && !path_beneath(real, dir))
+			r = app_err_set(e, -EPERM,
+					"file '%s' resolves to '%s', outside the profile's folder '%s': "
+					"refused (name it by an absolute path)",
+					ref, real, dir);
+		free(dir);
+		free(real);
+	}
+	if (r < 0)
+		free(path);
+	else
+		*ret = path;
 	return r;
+}
+
+/* Open the file of file:REF (its path in *ret_path, caller frees). */
+static int secret_file_open(const struct model *m, const char *ref, char **ret_path, struct app_err *e)
+{
+	int r = secret_file_path(m, ref, ret_path, e);
+
+	return r < 0 ? r : open_secret_file(*ret_path, e);
+}
+
+int secret_check(const struct model *m, const char *name, struct app_err *e)
+{
+	const char *ref = secret_ref(m, name);
+	char *path = NULL;
+	int fd;
+
+	if (!ref || strncmp(ref, "file:", 5) != 0)
+		return 0;
+	fd = secret_file_open(m, ref + 5, &path, e);
+	free(path);
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
 }
 
 int secret_read(const struct model *m, const char *name, int trim, struct secret *ret, struct app_err *e)
@@ -86,15 +108,15 @@ int secret_read(const struct model *m, const char *name, int trim, struct secret
 					   name, ref + 4);
 		buf_puts(&b, v);
 	} else if (strncmp(ref, "file:", 5) == 0) {
-		char *path = model_path(m, ref + 5);
+		char *path = NULL;
+		int fd = secret_file_open(m, ref + 5, &path, e);
 
-		/* a relative reference stays in the profile's folder: a profile from
-		 * elsewhere must not pull '../../etc/shadow' into a rendered Secret */
-		r = ref[5] == '/' ? 0 : secret_beneath_profile(m, name, ref + 5, path, e);
-		if (r == 0)
-			r = read_secret_file(name, path, &b, e);
+		r = fd < 0 ? fd : read_fd(fd, path, SECRET_MAX, &b, e);
+		if (fd >= 0)
+			close(fd);
 		free(path);
 		if (r < 0) {
+			app_err_prefix(e, "secret '%s'", name);
 			buf_free(&b);
 			return r;
 		}

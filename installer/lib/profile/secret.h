@@ -21,6 +21,12 @@ struct secret {
  * blocking, so a FIFO or a device is refused, never read. */
 int secret_read(const struct model *m, const char *name, int trim, struct secret *ret, struct app_err *e);
 
+/* Whether secret_read() could read secret NAME, without reading it: a file:
+ * reference is resolved and opened as secret_read() does (same folder rule,
+ * same refusals); env: references and unknown names are not looked at (0).
+ * The message names the path and the reason, not the secret. */
+int secret_check(const struct model *m, const char *name, struct app_err *e);
+
 /* The reference text ("env:X" / "file:P") of a secret, or NULL. */
 const char *secret_ref(const struct model *m, const char *name);
 
