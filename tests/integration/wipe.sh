@@ -150,6 +150,33 @@ expect_fail "a damaged backup region is refused (exit 1)" 1 "$APPLIANCE" wipe --
 cp "$T/.out" "$T/last"
 expect_out "... naming the region and the hashes" "region at offset 0 is damaged \\(sha256 [0-9a-f]{64}, index says [0-9a-f]{64}\\); nothing restored to '$bs'" cat "$T/last"
 
+# an index of version 2 (each region's sha256 taken over its bytes flat, before the hash
+# lists of version 3) is still restored: the same backup, its index rewritten that way
+cp -r "$T/bk" "$T/bk3"
+check "the index is version 3" test "$(head -1 "$T/bk/index")" = "appliance-wipe-backup 3"
+/usr/bin/python3 - "$T/bk3" <<'EOF'
+import hashlib, sys
+d = sys.argv[1]
+lines = open(d + '/index').read().splitlines()[:-1]
+out, f = ['appliance-wipe-backup 2'], None
+for l in lines[1:]:
+    w = l.split()
+    if w[0] == 'disk':
+        f = open(d + '/' + w[2], 'rb')
+    elif w[0] == 'region':
+        f.seek(int(w[3]))
+        data = f.read(int(w[2]))
+        data += bytes(int(w[2]) - len(data))  # the sparse file's short tail reads zeros
+        w[4] = hashlib.sha256(data).hexdigest()
+        l = ' '.join(w)
+    out.append(l)
+body = '\n'.join(out) + '\n'
+open(d + '/index', 'w').write(body + 'sha256 ' + hashlib.sha256(body.encode()).hexdigest() + '\n')
+EOF
+check "wipe --restore of a version 2 index (flat region hashes)" "$APPLIANCE" wipe --restore "$T/bk3"
+hash_all >"$T/after"
+check "... the disks are still byte-identical to the originals" cmp "$T/before" "$T/after"
+
 # --- apply without backup: discard path, in parallel ----------------------------------------
 check "wipe --apply (discard)" "${W[@]}" --apply
 cp "$T/.out" "$T/last"
