@@ -127,6 +127,12 @@ struct cmd_backups {
 int cmd_backups_scan(const struct model *m, const char *server, struct cmd_backups *ret, struct app_err *e);
 void cmd_backups_free(struct cmd_backups *b);
 
+/* --config FILE, a node's machine config rendered elsewhere: a regular file of
+ * at most MAX bytes that is a Talos machine config (nodecfg_check). 0, or
+ * EXIT_USAGE after saying what is wrong with it, naming the file (never a
+ * value: it holds secrets). Checked before anything is written. */
+int cmd_check_machine_config(const char *path, size_t max);
+
 /* Print "appliance: <msg>" to stderr. */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cmd_err(const struct app_err *e);

@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "doc.h"
 #include "base/err.h"
+#include "day2/nodecfg.h"
 #include "disk/hw.h"
 #include "profile/model.h"
 #include "profile/profile.h"
@@ -40,6 +41,22 @@ void cmd_error(const char *fmt, ...)
 void cmd_err(const struct app_err *e)
 {
 	cmd_error("%s", e->msg[0] ? e->msg : "failed");
+}
+
+int cmd_check_machine_config(const char *path, size_t max)
+{
+	struct app_err e = { 0 };
+	struct buf b = { 0 };
+	int r = read_regular(path, max, &b, &e);
+
+	if (r == 0)
+		r = nodecfg_check(b.data, b.len, path, &e);
+	if (b.data)
+		secure_free(b.data, b.cap);
+	if (r == 0)
+		return 0;
+	cmd_error("--config: %s", e.msg);
+	return EXIT_USAGE;
 }
 
 /* The option of CMD nearest to OPT (jsno -> json; OPT itself when CMD has it), read from

@@ -279,6 +279,9 @@ int install_command(int argc, char **argv, bool plan_only)
 					  "and without --secrets");
 		goto out_free;
 	}
+	/* invalid input, refused before the engine journals or writes anything */
+	if (o.config && (rc = cmd_check_machine_config(o.config, 4u << 20)) != 0)
+		goto out_free;
 	if (!o.state_dir)
 		o.state_dir = cmd_state_dir();
 	m = cmd_load_model(&po, false);

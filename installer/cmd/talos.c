@@ -389,6 +389,10 @@ static int do_volume(struct talos_args *a)
 		model_free(m);
 		return EXIT_USAGE;
 	}
+	if (a->config && cmd_check_machine_config(a->config, 8u << 20) != 0) {
+		model_free(m);
+		return EXIT_USAGE;
+	}
 	if (a->config) {
 		r = read_file(a->config, 8u << 20, &cfg, &e);
 	} else {

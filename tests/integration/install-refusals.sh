@@ -114,6 +114,61 @@ expect_out "--disk-file: refused by the Talos config, with the reason" \
 [ "$(sha256sum "$T"/files/*.img)" = "$files_before" ] && ok "--disk-file: image files untouched" ||
 	not_ok "--disk-file: an image file changed"
 
+# --config FILE that is no machine config (empty, not YAML, YAML but no config): invalid input,
+# exit 2 naming the file and what is wrong, refused before anything is written (it used to exit 1
+# from preflight-secrets with the earlier steps journaled; a non-YAML file even installed, exit 0)
+nosec=()
+skip_next=0
+for a in "${DEMO_ARGS[@]}"; do
+	if [ $skip_next = 1 ]; then skip_next=0; elif [ "$a" = --secrets ]; then skip_next=1; else nosec+=("$a"); fi
+done
+mkdir -p "$T/cfg"
+: >"$T/cfg/empty.yaml"
+printf 'version: v1alpha1\nmachine:\n  token: hunter2-not-real\n  type: [controlplane\n' >"$T/cfg/broken.yaml"
+printf -- '- machine\n- cluster\n' >"$T/cfg/list.yaml"
+cp "$ROOT/profiles/demo.yaml" "$T/cfg/profile.yaml"
+cfg_refused() { # DESC MESSAGE-REGEX FILE COMMAND...: exit 2, the message, no state, disks unchanged
+	local d=$1 re=$2 f=$3 rc
+	shift 3
+	rm -rf "$T/state-cfg"
+	"$APPLIANCE" "$@" "${nosec[@]}" --state-dir "$T/state-cfg" --config "$f" >"$T/out" 2>&1
+	rc=$?
+	if [ $rc -eq 2 ] && grep -qE -- "$re" "$T/out" && ! grep -q hunter2 "$T/out"; then ok "$d: exit 2, named"; else
+		not_ok "$d: exit $rc, wanted 2 and /$re/"
+		sed 's/^/#   /' "$T/out" | tail -5
+	fi
+	[ ! -e "$T/state-cfg" ] && [ "$(demo_disk_hashes)" = "$before" ] && ok "$d: nothing written (no state, journal or disk)" ||
+		{ not_ok "$d: something was written"; ls -R "$T/state-cfg" 2>&1 | head -5 | sed 's/^/#   /'; }
+}
+cfg_refused "install --config of an empty file" \
+	"^appliance: --config: machine config '$T/cfg/empty.yaml' is empty$" "$T/cfg/empty.yaml" install --apply --unattended
+cfg_refused "install --config of a file that is not YAML (no value echoed)" \
+	"^appliance: --config: $T/cfg/broken.yaml:5:1: YAML syntax error: did not find expected ',' or ']'" \
+	"$T/cfg/broken.yaml" install --apply --unattended
+cfg_refused "install --config of a YAML list" \
+	"^appliance: --config: $T/cfg/list.yaml:1:1: a document of a machine config is a list, not a mapping$" \
+	"$T/cfg/list.yaml" install --apply --unattended
+cfg_refused "install --config of the profile instead of a machine config" \
+	"^appliance: --config: machine config '$T/cfg/profile.yaml' has no v1alpha1 document with a 'machine:' mapping" \
+	"$T/cfg/profile.yaml" install --apply --unattended
+cfg_refused "install --config of a missing file" \
+	"^appliance: --config: cannot open '$T/cfg/nope.yaml': No such file or directory$" "$T/cfg/nope.yaml" install --apply --unattended
+cfg_refused "plan --config of an empty file" "^appliance: --config: machine config '$T/cfg/empty.yaml' is empty$" \
+	"$T/cfg/empty.yaml" plan
+"$APPLIANCE" talos config-volume "$ROOT/profiles/demo.yaml" --node demo-1 --config "$T/cfg/empty.yaml" --out "$T/cfg/vol.iso" >"$T/out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -qxF "appliance: --config: machine config '$T/cfg/empty.yaml' is empty" "$T/out" && [ ! -e "$T/cfg/vol.iso" ] &&
+	ok "talos config-volume --config of an empty file: exit 2, named, no volume written" ||
+	{ not_ok "talos config-volume --config empty: exit $rc"; sed 's/^/#   /' "$T/out"; }
+# control: the machine config talos gen renders for the node passes the check
+"$APPLIANCE" talos gen "$ROOT/profiles/demo.yaml" --site "$DEMO_SITE" --secrets "$DEMO_SECRETS" --node demo-1 --out "$T/cfg/gen" >"$T/out" 2>&1 ||
+	{ not_ok "talos gen for the control"; sed 's/^/#   /' "$T/out"; }
+"$APPLIANCE" plan "${nosec[@]}" --state-dir "$T/state-cfg" --config "$T/cfg/gen/demo-1.yaml" >"$T/out" 2>&1
+rc=$?
+[ $rc -ne 2 ] && ! grep -q -- '--config:' "$T/out" && ok "control: plan --config of a rendered machine config passes the check (exit $rc)" ||
+	{ not_ok "control: a rendered machine config refused (exit $rc)"; sed 's/^/#   /' "$T/out" | tail -5; }
+rm -rf "$T/state-cfg"
+
 # on a terminal, --apply without --unattended shows the plan and asks; anything but "yes" stops
 echo no | script -qec "$APPLIANCE install ${DEMO_ARGS[*]} --apply" /dev/null >"$T/out" 2>&1
 rc=$?

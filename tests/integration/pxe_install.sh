@@ -72,5 +72,6 @@ expect_fail "--config with --secrets: usage error" 2 "$APPLIANCE" install "$P" -
 expect_rc_out "--config without --node: says why" 2 "--config is one node's machine config: give it with --node NAME" \
 	"$APPLIANCE" install "$P" --auto --config "$T/node1/payload/config.yaml"
 : >"$T/empty.yaml"
-expect_rc_out "an empty --config is refused" 1 "machine config '$T/empty.yaml' is empty" \
+expect_rc_out "an empty --config is invalid input (exit 2)" 2 "^appliance: --config: machine config '$T/empty.yaml' is empty$" \
 	node demo-1 1 --hw-root "$DEMO_HW" --state-dir "$T/state3" --config "$T/empty.yaml"
+check "... refused before anything is written (no state folder)" test ! -e "$T/state3"

@@ -29,6 +29,14 @@ void ytree_parser_delete(yaml_parser_t *p)
 	yaml_parser_delete(p);
 }
 
+int ytree_syntax_error(const yaml_parser_t *p, const char *name, struct app_err *e)
+{
+	return app_err_set(e, -EINVAL, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
+			   p->problem_mark.line + 1, p->problem_mark.column + 1,
+			   p->problem ? p->problem : "invalid YAML", p->context ? " " : "",
+			   p->context ? p->context : "");
+}
+
 static void node_free(struct ynode *n)
 {
 	if (!n)
@@ -137,10 +145,7 @@ int ytree_parse(const char *name, const char *text, size_t len, struct ytree **r
 		struct ynode *n = NULL;
 
 		if (!yaml_parser_parse(&p, &ev)) {
-			r = app_err_set(e, -EINVAL, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
-					p.problem_mark.line + 1, p.problem_mark.column + 1,
-					p.problem ? p.problem : "invalid YAML", p.context ? " " : "",
-					p.context ? p.context : "");
+			r = ytree_syntax_error(&p, name, e);
 			break;
 		}
 		switch (ev.type) {

@@ -44,6 +44,9 @@ int ytree_parse_file(const char *path, struct ytree **ret, struct app_err *e);
  * hold secrets): use it for every parser that read a secret. */
 struct yaml_parser_s;
 void ytree_parser_delete(struct yaml_parser_s *p);
+/* -EINVAL with "NAME:LINE:COL: YAML syntax error: PROBLEM" for a parser that
+ * failed (libyaml's problems are fixed words: no value is echoed). */
+int ytree_syntax_error(const struct yaml_parser_s *p, const char *name, struct app_err *e);
 
 void ytree_free(struct ytree *t);
 

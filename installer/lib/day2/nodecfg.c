@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <yaml.h>
 
 #include "base/err.h"
 #include "base/util.h"
@@ -35,6 +36,80 @@ int nodecfg_parse_first(const char *cfg, size_t len, const char *name, struct yt
 	size_t n = nodecfg_first_doc(cfg, len, &p);
 
 	return ytree_parse(name, p, n, ret, e);
+}
+
+/* A document that is only a null scalar ("", ~, null): Talos skips it. */
+static bool null_scalar(const yaml_event_t *ev)
+{
+	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+	const char *v = (const char *)ev->data.scalar.value;
+
+	if (ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+		if (strcmp(v, nulls[i]) == 0)
+			return true;
+	return false;
+}
+
+int nodecfg_check(const char *cfg, size_t len, const char *name, struct app_err *e)
+{
+	yaml_parser_t p;
+	yaml_event_t ev;
+	size_t items = 0; /* complete keys and values of the document's mapping so far */
+	int depth = 0, r = 0;
+	bool done = false, key_machine = false, machine = false;
+
+	if (len == 0)
+		return app_err_set(e, -EINVAL, "machine config '%s' is empty", name);
+	if (memchr(cfg, '\0', len))
+		return app_err_set(e, -EINVAL, "machine config '%s' contains NUL bytes: not a YAML text",
+				   name);
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)cfg, len);
+	while (r == 0 && !done) {
+		if (!yaml_parser_parse(&p, &ev)) {
+			r = ytree_syntax_error(&p, name, e);
+			break;
+		}
+		bool node = ev.type == YAML_SCALAR_EVENT || ev.type == YAML_ALIAS_EVENT ||
+			    ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT;
+		if (node && depth == 0 && ev.type != YAML_MAPPING_START_EVENT &&
+		    !(ev.type == YAML_SCALAR_EVENT && null_scalar(&ev)))
+			r = app_err_set(e, -EINVAL,
+					"%s:%zu:%zu: a document of a machine config is %s, not a mapping",
+					name, ev.start_mark.line + 1, ev.start_mark.column + 1,
+					ev.type == YAML_SEQUENCE_START_EVENT ? "a list" : "a single value");
+		if (r == 0 && node && depth == 1 && items % 2 == 1 && key_machine) {
+			if (ev.type == YAML_MAPPING_START_EVENT)
+				machine = true;
+			else
+				r = app_err_set(e, -EINVAL, "%s:%zu:%zu: 'machine' is not a mapping", name,
+						ev.start_mark.line + 1, ev.start_mark.column + 1);
+			key_machine = false;
+		}
+		if (ev.type == YAML_SCALAR_EVENT && depth == 1 && items % 2 == 0)
+			key_machine = strcmp((const char *)ev.data.scalar.value, "machine") == 0;
+		if ((ev.type == YAML_SCALAR_EVENT || ev.type == YAML_ALIAS_EVENT) && depth == 1)
+			items++;
+		if (ev.type == YAML_MAPPING_START_EVENT || ev.type == YAML_SEQUENCE_START_EVENT)
+			depth++;
+		if (ev.type == YAML_MAPPING_END_EVENT || ev.type == YAML_SEQUENCE_END_EVENT) {
+			if (--depth == 1)
+				items++;
+			else if (depth == 0)
+				items = 0;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	ytree_parser_delete(&p);
+	if (r == 0 && !machine)
+		r = app_err_set(e, -EINVAL,
+				"machine config '%s' has no v1alpha1 document with a 'machine:' mapping: "
+				"not a Talos machine config of a node",
+				name);
+	return r;
 }
 
 static const char *sv(struct ynode *root, const char *path)

@@ -17,6 +17,15 @@ size_t nodecfg_first_doc(const char *cfg, size_t len, const char **start);
 /* That document parsed (name in messages). */
 int nodecfg_parse_first(const char *cfg, size_t len, const char *name, struct ytree **ret, struct app_err *e);
 
+/* Whether CFG (read from NAME) is a Talos machine config as Talos' decoder
+ * reads one (siderolabs/talos, pkg/machinery/config/configloader/internal/
+ * decoder/decoder.go: each document a mapping, null documents skipped, the
+ * v1alpha1 one known by its machine/cluster keys), holding the v1alpha1
+ * document with a `machine:` mapping that installing a node needs. -EINVAL
+ * with "machine config 'NAME' is empty" or "NAME:LINE:COL: ..."; messages
+ * never carry a value of the config (it holds secrets). */
+int nodecfg_check(const char *cfg, size_t len, const char *name, struct app_err *e);
+
 struct nodecfg_facts {
 	char *type;	     /* machine.type: controlplane | worker */
 	char *install_image; /* machine.install.image */

@@ -97,6 +97,42 @@ static void test_facts(void **state)
 	assert_int_equal(nodecfg_facts("a: [", 4, "bad", &f, &e) < 0, 1);
 }
 
+/* what install --config and talos config-volume --config accept (Talos' decoder:
+ * siderolabs/talos pkg/machinery/config/configloader/internal/decoder/decoder.go) */
+static void test_check(void **state)
+{
+	static const struct {
+		const char *cfg, *msg; /* msg: NULL = accepted */
+	} cases[] = {
+		{ "", "machine config 'c' is empty" },
+		{ "machine: {type: [worker\n", "c:2:1: YAML syntax error: " },
+		{ "- machine\n", "c:1:1: a document of a machine config is a list, not a mapping" },
+		{ "hunter2\n", "c:1:1: a document of a machine config is a single value, not a mapping" },
+		{ "version: v1alpha1\nmachine: hunter2\n", "c:2:10: 'machine' is not a mapping" },
+		{ "site: {name: x}\nnodes: []\n",
+		  "machine config 'c' has no v1alpha1 document with a 'machine:'" },
+		{ "apiVersion: v1alpha1\nkind: HostnameConfig\n",
+		  "machine config 'c' has no v1alpha1 document" },
+		{ "---\n~\n---\nversion: v1alpha1\nmachine: {type: worker}\ncluster: {}\n", NULL },
+		{ "apiVersion: v1alpha1\nkind: HostnameConfig\n---\nmachine:\n  type: worker\n", NULL },
+	};
+	struct app_err e = { 0 };
+
+	(void)state;
+	assert_int_equal(nodecfg_check(cfg_a, strlen(cfg_a), "c", &e), 0);
+	assert_int_equal(nodecfg_check("a\0b", 3, "c", &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "contains NUL bytes"));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = nodecfg_check(cases[i].cfg, strlen(cases[i].cfg), "c", &e);
+		if (!cases[i].msg && r != 0)
+			fail_msg("case %zu refused: %s", i, e.msg);
+		if (cases[i].msg && (r != -EINVAL || strncmp(e.msg, cases[i].msg, strlen(cases[i].msg)) != 0))
+			fail_msg("case %zu: %d '%s', wanted '%s'", i, r, e.msg, cases[i].msg);
+		if (r < 0 && strstr(e.msg, "hunter2"))
+			fail_msg("case %zu echoes a value: %s", i, e.msg);
+	}
+}
+
 static void test_identity(void **state)
 {
 	struct buf why = { 0 }, b = { 0 };
@@ -302,10 +338,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_talos_skew), cmocka_unit_test(test_kubernetes),
-		cmocka_unit_test(test_facts),	   cmocka_unit_test(test_identity),
-		cmocka_unit_test(test_redact),	   cmocka_unit_test(test_kube_lists),
-		cmocka_unit_test(test_services),   cmocka_unit_test(test_manifests),
-		cmocka_unit_test(test_machstat),
+		cmocka_unit_test(test_facts),	   cmocka_unit_test(test_check),
+		cmocka_unit_test(test_identity),   cmocka_unit_test(test_redact),
+		cmocka_unit_test(test_kube_lists), cmocka_unit_test(test_services),
+		cmocka_unit_test(test_manifests),  cmocka_unit_test(test_machstat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
