@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "base/json.h"
 #include "base/util.h"
+#include "base/wrap.h"
 #include "day2.h"
 #include "day2/nodecfg.h"
 #include "nas/nas.h"
@@ -573,23 +574,29 @@ static void print_text(const struct day2 *d, const struct site_st *s)
 	if (s->kube_checked) {
 		printf("cluster:\n");
 		if (s->kube_err[0])
-			printf("  not checked: %s\n", s->kube_err);
+			wrap_print(stdout, "  not checked: ", s->kube_err, 4);
 		for (int i = 0; !s->kube_err[0] && i < 3; i++) {
 			const struct kube_part *p = &s->parts[i];
 
 			if (!p->ok) {
-				printf("  %-15s failed: %s\n", p->label, p->err);
+				char pre[64];
+
+				snprintf(pre, sizeof(pre), "  %-15s failed: ", p->label);
+				wrap_print(stdout, pre, p->err, 4);
 				continue;
 			}
 			printf("  %-15s %zu/%zu Ready\n", p->label, ready_count(&p->objs), p->objs.n);
 			for (size_t k = 0; k < p->objs.n; k++) {
 				const struct kube_object *ob = &p->objs.v[k];
+				char *t;
 
-				if (ob->ready != KUBE_READY_TRUE)
-					printf("    %s%s%s: %s%s%s\n", ob->namespace,
-					       ob->namespace[0] ? "/" : "", ob->name,
-					       ob->reason[0] ? ob->reason : "not Ready",
-					       ob->message[0] ? ": " : "", ob->message);
+				if (ob->ready == KUBE_READY_TRUE)
+					continue;
+				t = xasprintf("%s%s%s: %s%s%s", ob->namespace, ob->namespace[0] ? "/" : "",
+					      ob->name, ob->reason[0] ? ob->reason : "not Ready",
+					      ob->message[0] ? ": " : "", ob->message);
+				wrap_print(stdout, "    ", t, 6);
+				free(t);
 			}
 		}
 	}
@@ -597,13 +604,13 @@ static void print_text(const struct day2 *d, const struct site_st *s)
 		if (s->nas_ok)
 			printf("nas: ok (read-only check, %zu checks)\n", s->nas.n);
 		else
-			printf("nas: FAILED: %s\n", s->nas_err);
+			wrap_print(stdout, "nas: FAILED: ", s->nas_err, 2);
 	}
 	if (s->backups_checked) {
 		char age[32];
 
 		if (s->backups_err[0]) {
-			printf("backups: FAILED: %s\n", s->backups_err);
+			wrap_print(stdout, "backups: FAILED: ", s->backups_err, 2);
 		} else {
 			s3_format_age(s->backup_age_s, age, sizeof(age));
 			/* where: --json (location) */
@@ -618,8 +625,11 @@ static void print_text(const struct day2 *d, const struct site_st *s)
 	printf("degraded: %zu problem%s; look at:\n", s->n_problems, s->n_problems == 1 ? "" : "s");
 	for (const char *p = s->problems.data; p && *p;) {
 		const char *nl = strchr(p, '\n');
+		char *line = xstrndup(p, nl ? (size_t)(nl - p) : strlen(p));
 
-		printf("  - %.*s\n", (int)(nl ? nl - p : (long)strlen(p)), p);
+		/* free text: wrapped under 80 columns, continued under the text */
+		wrap_print(stdout, "  - ", line, 4);
+		free(line);
 		p = nl ? nl + 1 : p + strlen(p);
 	}
 }

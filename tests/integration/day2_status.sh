@@ -97,6 +97,20 @@ degraded() { # DESC REGEX [status options]
 		sed 's/^/#   /' "$T/.out" | tail -25
 	fi
 }
+# narrow DESC [status options]: the same degraded report without COLUMNS (an 80-column
+# terminal): every line <= 80 columns, and the problems' words unchanged (only the line
+# breaks differ from the wide report in $T/.out, which tap.sh's COLUMNS=1000 keeps on one line)
+narrow() {
+	local d=$1
+	shift
+	env -u COLUMNS "$APPLIANCE" status "$PROFILE" "${OPTS[@]}" "$@" >"$T/narrow.out" 2>&1
+	words() { sed -n '/^degraded: /,$p' "$1" | tr -s ' \n' '  '; }
+	if [ "$(words "$T/narrow.out")" = "$(words "$T/.out")" ] && grep -q '^degraded: ' "$T/narrow.out" &&
+		wide "$d" "$T/narrow.out"; then ok "status: $d: every line <= 80 columns, the same words"; else
+		not_ok "status: $d: wider than 80 columns, or words changed"
+		sed 's/^/#   /' "$T/narrow.out" | tail -25
+	fi
+}
 degraded "status: a node that does not answer" \
 	"^  - node w1: Talos API 127\.0\.0\.1:1 not reachable: .*127\.0\.0\.1:1" --endpoint w1=127.0.0.1:1 --skip nas --skip backups
 
@@ -189,6 +203,7 @@ PYEOF
 degraded "status: a Flux Kustomization not Ready, with its message" \
 	"^  - flux: Kustomization flux-system/immich is not Ready \(HealthCheckFailed\): health check failed after 5m0s: timeout waiting for: \[HelmRelease/immich/immich status: 'InProgress'\]$" \
 	--skip nas --skip backups
+narrow "a Kustomization's long message (problem and cluster lines wrapped)" --skip nas --skip backups
 cp "$T/kube/k.full" "$T/kube/kustomizations.json"
 rm "$T/kube/helmreleases.json"
 degraded "status: Flux not installed (HelmRelease API missing)" \
@@ -220,6 +235,7 @@ degraded "status: a node that has not joined Kubernetes" \
 degraded "status: no kubeconfig says where it comes from" \
 	"^  - kubernetes: kubeconfig: cannot open '$T/none': .*\(appliance bootstrap writes it; or give --kubeconfig\)$" \
 	--kubeconfig "$T/none" --skip nas --skip backups
+narrow "no kubeconfig (its path in the problem)" --kubeconfig "$T/none" --skip nas --skip backups
 
 cp "$T/nodes/cp3/config.yaml" "$T/cp3.cfg"
 sed -i 's|^\(    image: \).*installer.*|\1ghcr.io/siderolabs/installer:v1.10.5|' "$T/nodes/cp3/config.yaml"
@@ -248,6 +264,7 @@ degraded "status: a backup older than --backup-max-age" \
 	"^  - backups: the newest completed base backup \(20261122T230000\) is 1d 2h old \(more than 12h\): look at the ScheduledBackup" \
 	--skip kubernetes --backup-max-age 12h
 degraded "status: a NAS that does not answer" "^  - nas: .*\(appliance nas check PROFILE for every row\)$" --skip kubernetes --skip backups --set nas.port=1
+narrow "a NAS that does not answer (the FAILED line wrapped)" --skip kubernetes --skip backups --set nas.port=1
 # it said "nas: FAILED: nas check failed: ..." (found by the new-user review): once
 if grep -q '^nas: FAILED: ' "$T/.out" && ! grep -qi 'failed: nas check failed' "$T/.out"; then ok "status: the NAS failure says failed once"
 else not_ok "status: the NAS failure line"; grep -i nas "$T/.out" | sed 's/^/#   /'; fi
