@@ -111,6 +111,12 @@ bad "a dependsOn naming nothing rendered: refused by validate, as render refuses
 	--set 'apps.immich.dependsOn=[nothing-here]'
 "$APPLIANCE" render $P --out "$T/r" --set 'apps.immich.dependsOn=[nothing-here]' >/dev/null 2>&1
 [ $? -ne 0 ] && ok "render refuses the same profile" || not_ok "render accepted what validate refused"
+bad "a value that is no Kubernetes name: what one is, in few words" \
+	"^--set platform.cilium.loadBalancer.pool:1:1: error: platform.cilium.loadBalancer.pool: expected a Kubernetes name \(a-z, 0-9, '-', '.'; alphanumeric at both ends\) \(found 'Bad_Pool'\)$" \
+	--set platform.cilium.loadBalancer.pool=Bad_Pool
+bad "render's count of further problems: one is 'problem', several 'problems'" \
+	"refers to Secret or OnePasswordItem 'immich/other' \(set by apps.immich.database.secret\), but no such object is rendered \(and 1 more problem\)$" \
+	--set apps.immich.database.secret=other
 
 # ---- the key reference: every key described ------------------------------------------------------------
 # (issue 20, deliver 2) validate --keys walks the schema tables: a key added without a .desc shows here
@@ -133,8 +139,8 @@ printf 'platform:\n  onepassword:\n    enabled: true\n' >"$T/op.yaml"
 "$APPLIANCE" validate tests/profiles/valid/minimal.yaml --site "$T/op.yaml" >"$T/out" 2>&1
 rc=$?
 [ $rc -eq 2 ] &&
-	grep -qF "$T/op.yaml:3:14: error: platform.onepassword.credentialsSecret: not set while platform.onepassword is enabled: install creates Secret 'op-credentials' (the Connect server's 1password-credentials.json) from it; name the secrets: entry holding it, or set enabled: false" "$T/out" &&
-	grep -qF "$T/op.yaml:3:14: error: platform.onepassword.tokenSecret: not set while platform.onepassword is enabled: install creates Secret 'onepassword-token' (the operator's Connect token) from it" "$T/out" &&
+	grep -qF "$T/op.yaml:3:14: error: platform.onepassword.credentialsSecret: not set while platform.onepassword is enabled: install makes Secret 'op-credentials' (the Connect server's 1password-credentials.json) from it: name its secrets: entry, or set enabled: false" "$T/out" &&
+	grep -qF "$T/op.yaml:3:14: error: platform.onepassword.tokenSecret: not set while platform.onepassword is enabled: install makes Secret 'onepassword-token' (the operator's Connect token) from it" "$T/out" &&
 	ok "1Password enabled without its two secrets: both named at enabled's file:line:col" ||
 	{ not_ok "1Password enabled without its secrets (exit $rc)"; sed 's/^/#   /' "$T/out"; }
 bad "1Password enabled, the token's secret unset" "error: platform.onepassword.tokenSecret: not set while platform.onepassword is enabled" \
@@ -191,7 +197,7 @@ good "the endpoint on the VIP" --set talos.endpoint=https://10.0.2.25:6443
 # ---- one cluster identity: a site of several nodes records talos.caFingerprint --------------------------------
 "$APPLIANCE" validate $P >"$T/out" 2>&1
 rc=$?
-[ $rc -eq 0 ] && grep -qF "profiles/demo.yaml:55:3: warning: talos.caFingerprint: not set, and the 3 nodes of this site must share one cluster: install refuses to run without it (but with --new-cluster); create the bundle once with 'appliance talos secrets profiles/demo.yaml --out talos-secrets.yaml' and add the fingerprint it prints as talos.caFingerprint" "$T/out" &&
+[ $rc -eq 0 ] && grep -qF "profiles/demo.yaml:55:3: warning: talos.caFingerprint: not set: the 3 nodes must share one cluster, so install refuses without it (or --new-cluster); run 'appliance talos secrets profiles/demo.yaml --out talos-secrets.yaml' once and record the fingerprint it prints" "$T/out" &&
 	ok "3 nodes without talos.caFingerprint: a warning under talos: saying how to get it (install refuses)" ||
 	{ not_ok "no caFingerprint warning (exit $rc)"; sed 's/^/#   /' "$T/out"; }
 "$APPLIANCE" validate $P --set "talos.caFingerprint=$FP" >"$T/out" 2>&1

@@ -89,8 +89,7 @@ static bool check_scalar(struct diag_ctx *c, const struct field *f, enum ftype t
 		return true;
 	case T_NAME:
 		if (!value_is_k8s_name(s))
-			why = "expected a lower-case name (letters, digits, '-', '.'; starting and ending "
-			      "with a letter or digit)";
+			why = "expected a Kubernetes name (a-z, 0-9, '-', '.'; alphanumeric at both ends)";
 		break;
 	case T_HOST:
 		if (!value_is_hostname(s))

@@ -327,10 +327,9 @@ static void check_lb_range(struct diag_ctx *c, const struct model *m, const stru
 	const char *cidr = lb->cidr ? lb->cidr : m->talos.lb_cidr;
 	static const char *const keys[] = { "cidr" };
 	static const char *const what[] = {
-		"a free range of your LAN, e.g. 192.168.1.240/28, announced with l2 "
-		"(platform.cilium.loadBalancer.announce: l2 and "
-		"platform.cilium.values.l2announcements.enabled: true); or a range your router "
-		"learns with announce: bgp",
+		"a free range of your LAN, e.g. 192.168.1.240/28, announced with l2 (and "
+		"platform.cilium.values.l2announcements.enabled: true), or one your router learns "
+		"(announce: bgp)",
 	};
 
 	if (!m->platform.cilium.enabled || !m->platform.cilium_lb_ks)
@@ -366,9 +365,8 @@ static void check_cilium_without_kube_proxy(struct diag_ctx *c, const struct mod
 	if (!kpr || kpr->type != YN_SCALAR || !kpr->value || strcasecmp(kpr->value, "true") != 0)
 		diag_node(c, kpr ? kpr : node_at(t, "talos.kubeProxy"),
 			  "platform.cilium.values.kubeProxyReplacement", DIAG_ERROR,
-			  "'%s' while talos.kubeProxy is false: nothing would implement Services (the "
-			  "nodes' ClusterIPs, CoreDNS); set it to true (Talos' Deploying Cilium guide, "
-			  "without kube-proxy) or talos.kubeProxy: true",
+			  "'%s' while talos.kubeProxy is false: nothing would implement Services; set it "
+			  "to true or talos.kubeProxy: true",
 			  kpr && kpr->type == YN_SCALAR && kpr->value ? kpr->value : "unset");
 	for (size_t i = 0; i < sizeof(api) / sizeof(api[0]); i++) {
 		const struct ynode *n = v ? ytree_get(v, api[i]) : NULL;
@@ -378,9 +376,9 @@ static void check_cilium_without_kube_proxy(struct diag_ctx *c, const struct mod
 			continue;
 		p = xasprintf("platform.cilium.values.%s", api[i]);
 		diag_node(c, n ? n : node_at(t, "talos.kubeProxy"), p, DIAG_ERROR,
-			  "empty while talos.kubeProxy is false: without kube-proxy Cilium cannot reach the "
-			  "API server through the kubernetes Service; set k8sServiceHost: localhost and "
-			  "k8sServicePort: 7445 (KubePrism, on every node)");
+			  "empty while talos.kubeProxy is false: Cilium cannot reach the API server "
+			  "through the kubernetes Service; set k8sServiceHost: localhost and "
+			  "k8sServicePort: 7445 (KubePrism)");
 		free(p);
 	}
 }
@@ -672,12 +670,10 @@ static void check_onepassword(struct diag_ctx *c, const struct model *m, const s
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
 		char *path = xasprintf("platform.onepassword.%s", need[i].key);
 		if (!need[i].secret)
-			diag_node(
-			    c, node_at(t, path) ? node_at(t, path) : at, path, DIAG_ERROR,
-			    "not set while platform.onepassword is enabled: install creates Secret '%s' "
-			    "(%s's %s) from it; name the secrets: entry holding it, or set "
-			    "enabled: false",
-			    need[i].name ? need[i].name : "?", need[i].who, need[i].what);
+			diag_node(c, node_at(t, path) ? node_at(t, path) : at, path, DIAG_ERROR,
+				  "not set while platform.onepassword is enabled: install makes Secret '%s' "
+				  "(%s's %s) from it: name its secrets: entry, or set enabled: false",
+				  need[i].name ? need[i].name : "?", need[i].who, need[i].what);
 		free(path);
 	}
 }

@@ -638,7 +638,8 @@ int render_tree_check(struct render_tree *t, struct app_err *e)
 		return 0;
 	if (t->n_problems == 1)
 		return app_err_set(e, -EINVAL, "%s", t->problems[0]);
-	return app_err_set(e, -EINVAL, "%s (and %zu more problems)", t->problems[0], t->n_problems - 1);
+	return app_err_set(e, -EINVAL, "%s (and %zu more problem%s)", t->problems[0], t->n_problems - 1,
+			   t->n_problems == 2 ? "" : "s");
 }
 
 /* ---- emitting ----------------------------------------------------------- */

@@ -368,7 +368,7 @@ int talos_config_endpoint_entry(const struct model *m, char **ret_host, char **r
 		app_err_set(e, -EINVAL,
 			    "talos.endpoint '%s' names host '%s', which the nodes cannot resolve "
 			    "without the LAN's DNS; set talos.vip (or a control plane's static "
-			    "network.address) so that every node gets a host entry for it",
+			    "network.address)",
 			    m->talos.endpoint, host);
 		free(host);
 		return -EINVAL;

@@ -65,10 +65,9 @@ int talos_identity_recorded(const struct model *m, struct app_err *e)
 	if (m->talos.ca_fingerprint || m->n_nodes <= 1)
 		return 0;
 	return app_err_set(e, -EINVAL,
-			   "not set, and the %zu nodes of this site must share one cluster: install "
-			   "refuses to run without it (but with --new-cluster); create the bundle once "
-			   "with 'appliance talos secrets %s --out talos-secrets.yaml' and add the "
-			   "fingerprint it prints as talos.caFingerprint",
+			   "not set: the %zu nodes must share one cluster, so install refuses without it "
+			   "(or --new-cluster); run 'appliance talos secrets %s --out "
+			   "talos-secrets.yaml' once and record the fingerprint it prints",
 			   m->n_nodes, m->path);
 }
 
