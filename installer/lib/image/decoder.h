@@ -40,7 +40,7 @@ struct decoder {
 /* Open the source and read the format. */
 int decoder_open(struct decoder *d, struct app_err *e);
 
-/* Fill one chunk in this thread; 0 at the end of the image, 1 with data,
+/* Fill one chunk in this thread (not its zero map: chunk_zmap()); 0 at the end of the image, 1 with data,
  * negative on error (message in d->err). */
 int decoder_chunk(struct decoder *d, struct chunk *c, uint64_t index);
 
