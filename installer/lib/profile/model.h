@@ -393,10 +393,11 @@ struct immich_route {
 
 struct model_immich {
 	bool enabled;
-	char *namespace;      /* immich */
-	char *interval;	      /* 30m */
-	char *timeout;	      /* 5m */
-	char *retry_interval; /* default gitops.retryInterval */
+	char *namespace;       /* immich */
+	char *interval;	       /* 30m */
+	char *timeout;	       /* Flux Kustomization: 5m */
+	char *release_timeout; /* HelmRelease (Helm's wait); default timeout */
+	char *retry_interval;  /* default gitops.retryInterval */
 	struct strlist depends_on;
 	struct helm_chart chart; /* immich 0.9.0 */
 	long long remediation_retries;

@@ -98,9 +98,11 @@ static void app_helmrelease(struct render_ctx *c)
 	/* helm-controller waits 5m by default (HelmRelease .spec.timeout,
 	 * fluxcd/helm-controller docs/spec/v2/helmreleases.md): the first install
 	 * pulls the server and machine-learning images and waits for the
-	 * database, so the release gets the app's own timeout, the same one its
-	 * Kustomization waits for */
-	y_set(spec, "timeout", y_str(a->timeout ? a->timeout : m->gitops.timeout));
+	 * database, so the release gets its own timeout (releaseTimeout, else the
+	 * Kustomization's). A shorter Kustomization timeout only reports the
+	 * Kustomization not Ready until a retry finds the release Ready; Helm's
+	 * wait running out fails the install and starts remediation */
+	y_set(spec, "timeout", y_str(a->release_timeout ? a->release_timeout : a->timeout));
 	y_set(y_at(spec, "install.remediation"), "retries", y_int(a->remediation_retries));
 	y_set(y_at(spec, "upgrade"), "cleanupOnFail", y_bool(true));
 	y_set(y_at(spec, "upgrade.remediation"), "retries", y_int(a->remediation_retries));

@@ -205,12 +205,12 @@ static void test_recovery(void **state)
 	const struct render_file *pg;
 
 	assert_int_equal(render_tree(m, &o, &t, &e), 0);
-	/* Helm's wait and the Kustomization's health check share the app's timeout
-	 * (helm-controller's own default is 5m) */
+	/* Helm's wait is releaseTimeout (helm-controller's own default is 5m);
+	 * the Kustomization keeps production's deployed 5m */
 	assert_non_null(strstr(find_file(&t, "/apps/immich/app/helmrelease.yaml")->text,
 			       "      interval: 30m\n  timeout: 15m\n  install:\n"));
 	assert_non_null(
-	    strstr(find_file(&t, "/apps/immich/ks.yaml")->text, "  retryInterval: 1m\n  timeout: 15m\n"));
+	    strstr(find_file(&t, "/apps/immich/ks.yaml")->text, "  retryInterval: 1m\n  timeout: 5m\n"));
 	pg = find_file(&t, "/apps/immich/app/pg.yaml");
 	assert_null(strstr(pg->text, "initdb"));
 	assert_non_null(strstr(
