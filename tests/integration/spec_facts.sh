@@ -545,3 +545,6 @@ mutate "a Flux timeout" render apps.immich.timeout=15m "deploy: Flux Timeout 5 m
 mutate "a count" render apps.immich.database.instances=2 "deploy: PostgreSQL Instances 1"
 mutate "a node fact" talos talos.vip=192.168.50.26 "site: VIP 192.168.50.25 on control plane tank" \
 	"site: VIP 192.168.50.25 on control plane titan" "site: VIP 192.168.50.25 on control plane stone"
+# the plugin's name comes from the profile (platform.barmanPlugin.pluginName), not from C
+mutate "an upstream name" render platform.barmanPlugin.pluginName=barman.example.org \
+	"deploy: the daily backup goes through Barman Cloud" "site: clusters use the plugin barman-cloud.cloudnative-pg.io"

@@ -261,6 +261,7 @@ struct model_platform {
 	char *cilium_lb_ks; /* Flux Kustomization of the LB IPAM pool and announcements */
 	struct model_component cnpg;
 	struct model_component barman_plugin;
+	char *barman_plugin_name; /* the CNPG-I plugin's name: barman-cloud.cloudnative-pg.io */
 	struct model_component dragonfly;
 	struct model_component volsync;
 	struct model_component onepassword;

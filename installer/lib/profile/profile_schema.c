@@ -373,7 +373,9 @@ COMPONENT_TABLE(cilium, cilium, "cilium",
 		{ "loadBalancer", T_STRUCT, O(struct model_platform, cilium_lb), .sub = &lb_table,
 		  .desc = "Cilium LB IPAM: LoadBalancer addresses" }, );
 COMPONENT_TABLE(cnpg, cnpg, "cnpg", );
-COMPONENT_TABLE(barman, barman_plugin, "barmanPlugin", );
+COMPONENT_TABLE(barman, barman_plugin, "barmanPlugin",
+		{ "pluginName", T_NAME, O(struct model_platform, barman_plugin_name),
+		  .desc = "the plugin's name that Clusters and backups use" }, );
 COMPONENT_TABLE(dragonfly, dragonfly, "dragonfly", );
 COMPONENT_TABLE(volsync, volsync, "volsync", );
 COMPONENT_TABLE(onepassword, onepassword, "onepassword",

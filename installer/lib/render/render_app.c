@@ -12,7 +12,6 @@
 #include "base/yemit.h"
 
 #define APP RENDER_APP
-#define BARMAN_PLUGIN "barman-cloud.cloudnative-pg.io"
 #define RECOVERY_SOURCE "origin"
 
 /* Keys the stack reads inside its secrets (the 1Password items carry them). */
@@ -192,7 +191,7 @@ static void pg_recovery(struct render_ctx *c, struct yval *spec, const char *src
 		   false);
 	y_set(ext, "name", y_str(RECOVERY_SOURCE));
 	plugin = y_at(ext, "plugin");
-	y_set(plugin, "name", y_str(BARMAN_PLUGIN));
+	y_set(plugin, "name", y_str(c->m->platform.barman_plugin_name));
 	y_set(y_at(plugin, "parameters"), "barmanObjectName", y_str(d->primary.name));
 	y_set(y_at(plugin, "parameters"), "serverName", y_str(src));
 	y_set(spec, "externalClusters", y_push(y_seq(), ext));
@@ -250,7 +249,7 @@ static void app_pg(struct render_ctx *c)
 	}
 	/* WAL archiving and base backups through the Barman Cloud plugin */
 	plugin = y_map();
-	y_set(plugin, "name", y_str(BARMAN_PLUGIN));
+	y_set(plugin, "name", y_str(c->m->platform.barman_plugin_name));
 	y_set(plugin, "isWALArchiver", y_bool(true));
 	y_set(y_at(plugin, "parameters"), "barmanObjectName", y_str(d->primary.name));
 	y_set(y_at(plugin, "parameters"), "serverName", y_str(server));
@@ -266,7 +265,7 @@ static void app_pg(struct render_ctx *c)
 	y_set(spec, "backupOwnerReference", y_str("self"));
 	y_set(y_at(spec, "cluster"), "name", y_str(d->cluster));
 	y_set(spec, "method", y_str("plugin"));
-	y_set(y_at(spec, "pluginConfiguration"), "name", y_str(BARMAN_PLUGIN));
+	y_set(y_at(spec, "pluginConfiguration"), "name", y_str(c->m->platform.barman_plugin_name));
 	render_ref(c, "Cluster", a->namespace, d->cluster, "apps.immich.database.cluster", false);
 }
 
@@ -525,6 +524,7 @@ static bool app_required(struct render_ctx *c)
 		{ "apps.immich.namespace", a->namespace },
 		{ "apps.immich.interval", a->interval },
 		{ "apps.immich.timeout", a->timeout },
+		{ "platform.barmanPlugin.pluginName", m->platform.barman_plugin_name },
 		{ "apps.immich.chart.name", a->chart.name },
 		{ "apps.immich.chart.version", a->chart.version },
 		{ "apps.immich.chart.repository", a->chart.repository },
