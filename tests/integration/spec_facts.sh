@@ -2,7 +2,9 @@
 # Every fact of the production site (the Immich stack as deployed, and the
 # cluster around it) at its exact place in what profiles/immich.yaml produces:
 # the GitOps tree of `appliance render` (also with --recovery), the Talos
-# machine configs of `appliance talos gen` and the Image Factory schematic.
+# machine configs of `appliance talos gen` and the Image Factory schematic (and,
+# for the LAN and the disks the installer wipes, which render nowhere, the
+# effective profile of `appliance config`).
 # The facts are the table below, one row per fact, named after the line of the
 # site's deployment notes it stands for ("deploy:" the Immich stack, "site:" the
 # cluster, nodes, Flux and platform). Then the checker is shown to fail: a render
@@ -15,6 +17,8 @@ R=clusters/talos-robbinsdale
 # ---- what the production profile produces ------------------------------------
 check "render $P" "$APPLIANCE" render "$P" --out "$T/tree"
 check "render $P --recovery" "$APPLIANCE" render "$P" --recovery --out "$T/recovery"
+# what has no rendered place (the LAN, the disks the installer wipes): the effective profile
+check "config $P" sh -c "'$APPLIANCE' config '$P' >'$T/config.yaml'"
 check "talos schematic $P" sh -c "'$APPLIANCE' talos schematic '$P' --json >'$T/schematic.json'"
 # talos gen reads the profile's secrets: stand-in values (never the site's)
 printf 'k' >"$T/key"
@@ -29,7 +33,8 @@ check "talos gen $P" "$APPLIANCE" talos gen "$P" --secrets "$T/bundle.yaml" --ou
 # A row: (fact, source, selector, path, expected).
 #   source    tree:FILE / recovery:FILE (under clusters/talos-robbinsdale/), talos:NODE
 #             (its machine config), talos:NODE!MANIFEST (an inlineManifest), schematic (talos
-#             schematic --json, its "schematic" read as YAML)
+#             schematic --json, its "schematic" read as YAML), config (the effective
+#             profile, for what the installer acts on but renders nowhere)
 #   selector  Kind/name of the document in the file (None: the file's only document)
 #   path      keys joined by '.', {key} for a key holding dots, [n] an index,
 #             [*] every element, [name=x] the element whose name is x
@@ -299,6 +304,8 @@ FACTS += [
      HasKeys("CLUSTER_POD_CIDR", "CLUSTER_SERVICE_CIDR", "CLUSTER_LB_CIDR")),
     ("site: TIMEZONE=America/Chicago", "tree:flux/cluster-settings.yaml", "ConfigMap/cluster-settings",
      "data.TIMEZONE", "America/Chicago"),
+    ("site: LAN 192.168.50.0/24", "config", None, "site.lan.cidr", "192.168.50.0/24"),
+    ("site: LAN gateway 192.168.50.1", "config", None, "site.lan.gateway", "192.168.50.1"),
     ("site: Rook uses all nodes", "tree:platform/rook-ceph-cluster/app/cephcluster.yaml", "CephCluster/rook-ceph",
      "spec.storage.useAllNodes", True),
     ("site: Rook uses all empty devices", "tree:platform/rook-ceph-cluster/app/cephcluster.yaml",
@@ -309,6 +316,11 @@ for n in NODES:
         (f"site: node {n}, hostname {n}.local", f"talos:{n}", None, "machine.network.hostname", f"{n}.local"),
         (f"site: Talos on the first NVMe of {n} (nvme0n1)", f"talos:{n}", None, "machine.install.disk",
          "/dev/nvme0n1"),
+        (f"site: the second NVMe of {n} becomes a Ceph OSD (wiped first)", "config", None,
+         f"nodes[name={n}].cephDisks[0]", {"path": "/dev/nvme[1-9]n1", "transport": "nvme", "match": "all",
+                                           "wipe": True}),
+        (f"site: the SATA disks of {n} become Ceph OSDs (wiped first)", "config", None,
+         f"nodes[name={n}].cephDisks[1]", {"transport": "sata", "match": "any", "wipe": True}),
         (f"site: {n} runs Talos v1.10.5 with the site's schematic", f"talos:{n}", None, "machine.install.image",
          Suffix(":v1.10.5")),
     ]
@@ -439,6 +451,8 @@ def load(source, dirs):
     kind, _, rest = source.partition(":")
     if kind in ("tree", "recovery"):
         return list(yaml.safe_load_all(open(os.path.join(dirs[kind], rest))))
+    if kind == "config":
+        return [yaml.safe_load(open(dirs["config"]))]
     if kind == "schematic":
         s = json.load(open(dirs["schematic"]))
         s["schematic"] = yaml.safe_load(s["schematic"])
@@ -496,7 +510,7 @@ PY
 # ok|not ok TAB name TAB where
 run_facts() {
 	/usr/bin/python3 "$T/facts.py" "tree=$1/$R" "recovery=$T/recovery/$R" "talos=$2" \
-		"schematic=$T/schematic.json"
+		"schematic=$T/schematic.json" "config=$T/config.yaml"
 }
 run_facts "$T/tree" "$T/talos" >"$T/facts.out" 2>"$T/facts.err"
 rc=$?
