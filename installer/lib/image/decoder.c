@@ -6,7 +6,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* the buffer-less API (ZSTD_decompressContinue & co.): zstd.h's "advanced"
+ * section, exported by libzstd.so (Debian 12: 1.5.4) and unchanged since v1.0 */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
+
+#include "base/util.h"
+
+/* Decoded in place: the chunks are the slots of one ring, filled in order, and
+ * the ring is the decoder's window (no copy out of a window of its own: that
+ * copy was a third of the decoder thread's time, the pipeline's busiest). A
+ * block may run past its chunk into the next slot (taken first), past the last
+ * slot into RING_SLACK (copied to slot 0, where the next chunk starts; zstd
+ * sees the jump and takes the ring as its previous segment). Frames whose
+ * window the ring cannot hold (the slots still being decoded into excluded)
+ * are streamed instead, from that frame on. */
+#define RING_SLACK ((size_t)ZSTD_BLOCKSIZE_MAX)
+#define RING_WINDOW_MAX ((size_t)(DECODER_N_CHUNKS - 2) * IMAGE_CHUNK - RING_SLACK)
 
 static const char *fmt_names[] = { "none", "gzip", "xz", "zstd" };
 
@@ -85,16 +101,18 @@ static int corrupt(struct decoder *d, const struct chunk *c, const char *why)
 			   d->src.name, (unsigned long long)(d->out_bytes + c->len), d->format, why);
 }
 
-/* Fill c from the zstd stream; frames may follow one another (as zstd -d takes them). */
+/* Fill c (from c->len on) from the zstd stream; frames may follow one another
+ * (as zstd -d takes them). */
 static int zstd_fill(struct decoder *d, struct chunk *c)
 {
-	ZSTD_outBuffer out = { c->data, IMAGE_CHUNK, 0 };
+	ZSTD_outBuffer out = { c->data, IMAGE_CHUNK, c->len };
 
 	while (out.pos < out.size) {
+		bool pend = d->pend_pos < d->pend_len; /* looked at by the in-place decoder: first */
 		ZSTD_inBuffer in;
 		size_t r;
 
-		if (!d->zin || d->zpos == d->zin->len) {
+		if (!pend && (!d->zin || d->zpos == d->zin->len)) {
 			if (d->zdone) /* the source ended last time */
 				break;
 			d->zin = d->src.stop ? NULL : source_next(&d->src);
@@ -110,9 +128,10 @@ static int zstd_fill(struct decoder *d, struct chunk *c)
 			}
 			continue;
 		}
-		in = (ZSTD_inBuffer){ d->zin->data, d->zin->len, d->zpos };
+		in = pend ? (ZSTD_inBuffer){ d->pend, d->pend_len, d->pend_pos }
+			  : (ZSTD_inBuffer){ d->zin->data, d->zin->len, d->zpos };
 		r = ZSTD_decompressStream(d->zs, &out, &in);
-		d->zpos = in.pos;
+		*(pend ? &d->pend_pos : &d->zpos) = in.pos;
 		if (ZSTD_isError(r)) {
 			c->len = out.pos;
 			return corrupt(d, c, ZSTD_getErrorName(r));
@@ -121,6 +140,204 @@ static int zstd_fill(struct decoder *d, struct chunk *c)
 	}
 	c->len = out.pos;
 	return 0;
+}
+
+/* ---- zstd in place: the input in exact byte counts ---- */
+
+/* A source block with bytes left; false at the end of the source. */
+static bool in_next(struct decoder *d)
+{
+	while (!d->zin || d->zpos == d->zin->len) {
+		if (d->zdone)
+			return false;
+		d->zin = d->src.stop ? NULL : source_next(&d->src);
+		d->zpos = 0;
+		if (!d->zin) {
+			d->zdone = true;
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Move up to n bytes of input to dst (NULL: drop them), looked-at bytes first;
+ * the count moved. */
+static size_t in_copy(struct decoder *d, unsigned char *dst, size_t n)
+{
+	size_t got = d->pend_len - d->pend_pos;
+
+	if (got > n)
+		got = n;
+	if (dst)
+		memcpy(dst, d->pend + d->pend_pos, got);
+	d->pend_pos += got;
+	while (got < n && in_next(d)) {
+		size_t k = d->zin->len - d->zpos;
+		if (k > n - got)
+			k = n - got;
+		if (dst)
+			memcpy(dst + got, d->zin->data + d->zpos, k);
+		d->zpos += k;
+		got += k;
+	}
+	return got;
+}
+
+/* The next n (<= ZSTD_BLOCKSIZE_MAX) input bytes, contiguous: where they are
+ * when one source block holds them all, else gathered in d->stage. NULL when
+ * the input ends first. */
+static const void *in_take(struct decoder *d, size_t n)
+{
+	if (d->pend_pos == d->pend_len && in_next(d) && d->zin->len - d->zpos >= n) {
+		const void *p = d->zin->data + d->zpos;
+		d->zpos += n;
+		return p;
+	}
+	if (n > ZSTD_BLOCKSIZE_MAX)
+		return NULL;
+	return in_copy(d, d->stage, n) == n ? d->stage : NULL;
+}
+
+/* Look at the next n (<= sizeof(d->pend)) input bytes without consuming them;
+ * how many there are (fewer at the end). */
+static size_t in_peek(struct decoder *d, size_t n, const unsigned char **p)
+{
+	size_t have = d->pend_len - d->pend_pos;
+
+	memmove(d->pend, d->pend + d->pend_pos, have);
+	d->pend_pos = 0;
+	d->pend_len = have;
+	while (d->pend_len < n && in_next(d)) {
+		size_t k = d->zin->len - d->zpos;
+		if (k > n - d->pend_len)
+			k = n - d->pend_len;
+		memcpy(d->pend + d->pend_len, d->zin->data + d->zpos, k);
+		d->zpos += k;
+		d->pend_len += k;
+	}
+	*p = d->pend;
+	return d->pend_len;
+}
+
+/* Slot k of the ring once downstream gave it back (chunks come back in any
+ * order, the ring is filled in order); NULL when stopping. */
+static struct chunk *take_slot(struct decoder *d, unsigned k)
+{
+	while (!d->slot_free[k]) {
+		struct chunk *c = bqueue_pop(&d->free_q);
+		if (!c)
+			return NULL;
+		d->slot_free[c - d->chunks] = true;
+	}
+	d->slot_free[k] = false;
+	return &d->chunks[k];
+}
+
+/* At a frame boundary: 1 a frame was begun, 0 the input ended, 2 the frame's
+ * window is too large for the ring (stream it), negative on error. */
+static int frame_start(struct decoder *d, struct chunk *c)
+{
+	for (;;) {
+		ZSTD_frameHeader fh;
+		const unsigned char *p;
+		size_t n = in_peek(d, ZSTD_FRAMEHEADERSIZE_MAX, &p), r;
+
+		if (n == 0)
+			return d->src.fetch_rc < 0 ? corrupt(d, c, d->src.fetch_err.msg) : 0;
+		r = ZSTD_getFrameHeader(&fh, p, n);
+		if (ZSTD_isError(r))
+			return corrupt(d, c, ZSTD_getErrorName(r));
+		if (r > 0)
+			return corrupt(d, c, "the last frame is incomplete");
+		if (fh.frameType == ZSTD_skippableFrame) {
+			uint64_t skip = fh.headerSize + fh.frameContentSize;
+			if (in_copy(d, NULL, (size_t)skip) != skip)
+				return corrupt(d, c, "the last frame is incomplete");
+			continue;
+		}
+		if (fh.windowSize > RING_WINDOW_MAX)
+			return 2;
+		r = ZSTD_decompressBegin(d->zd);
+		if (ZSTD_isError(r))
+			return corrupt(d, c, ZSTD_getErrorName(r));
+		d->block_max = fh.blockSizeMax;
+		d->in_frame = true;
+		return 1;
+	}
+}
+
+/* Fill c (a slot, from c->len on) by decoding blocks where they belong: 0, or
+ * 2 when the rest is to be streamed, negative on error. */
+static int direct_fill(struct decoder *d, struct chunk *c)
+{
+	size_t slot = (size_t)(c - d->chunks);
+
+	while (c->len < IMAGE_CHUNK) {
+		unsigned char *dst = c->data + c->len, *end;
+		const void *src;
+		size_t need, n;
+
+		if (!d->in_frame) {
+			int r = frame_start(d, c);
+			if (r <= 0 || r == 2)
+				return r;
+			continue;
+		}
+		need = ZSTD_nextSrcSizeToDecompress(d->zd);
+		if (need == 0) {
+			d->in_frame = false;
+			continue;
+		}
+		if (IMAGE_CHUNK - c->len < d->block_max && !d->held_next) {
+			/* the block may run into the next chunk: its slot first */
+			if (!take_slot(d, (unsigned)((slot + 1) % DECODER_N_CHUNKS)))
+				return app_err_set(&d->err, -ECANCELED, "decoding '%s' was stopped",
+						   d->src.name);
+			d->held_next = true;
+		}
+		/* only memory this thread owns: zstd may use all of dst's capacity
+		 * (wild copies past a block's end, literals) */
+		end = c->data + IMAGE_CHUNK;
+		if (d->held_next)
+			end += slot + 1 == DECODER_N_CHUNKS ? RING_SLACK : IMAGE_CHUNK;
+		src = in_take(d, need);
+		if (!src)
+			return corrupt(d, c,
+				       d->src.fetch_rc < 0 ? d->src.fetch_err.msg
+							   : "the last frame is incomplete");
+		n = ZSTD_decompressContinue(d->zd, dst, (size_t)(end - dst), src, need);
+		if (ZSTD_isError(n))
+			return corrupt(d, c, ZSTD_getErrorName(n));
+		c->len += n;
+	}
+	d->carry = c->len - IMAGE_CHUNK;
+	c->len = IMAGE_CHUNK;
+	return 0;
+}
+
+/* The decoder thread's zstd chunk: slot c, chunk index; as decoder_chunk(). */
+static int ring_chunk(struct decoder *d, struct chunk *c, uint64_t index)
+{
+	int r = 0;
+
+	c->index = index;
+	c->len = d->carry;
+	if (d->carry && c == &d->chunks[0]) /* decoded past the last slot */
+		memcpy(c->data, d->ring + DECODER_N_CHUNKS * (size_t)IMAGE_CHUNK, d->carry);
+	d->carry = 0;
+	if (d->direct) {
+		r = direct_fill(d, c);
+		if (r < 0)
+			return r;
+		if (r == 2)
+			d->direct = false; /* this frame on: streamed into the slots */
+	}
+	if (!d->direct && (r = zstd_fill(d, c)) < 0)
+		return r;
+	if (c->len == 0)
+		return 0;
+	d->out_bytes += c->len;
+	return 1;
 }
 
 int decoder_chunk(struct decoder *d, struct chunk *c, uint64_t index)
@@ -155,11 +372,20 @@ static void *decoder_thread(void *arg)
 {
 	struct decoder *d = arg;
 	for (uint64_t i = 0;; i++) {
-		struct chunk *c = bqueue_pop(&d->free_q);
+		unsigned k = (unsigned)(i % DECODER_N_CHUNKS);
+		struct chunk *c;
 		int r;
+
+		if (!d->ring)
+			c = bqueue_pop(&d->free_q);
+		else if (d->held_next)
+			c = &d->chunks[k];
+		else
+			c = take_slot(d, k);
+		d->held_next = false;
 		if (!c)
 			break;
-		r = decoder_chunk(d, c, i);
+		r = d->ring ? ring_chunk(d, c, i) : decoder_chunk(d, c, i);
 		if (r <= 0) {
 			d->rc = r;
 			break;
@@ -175,8 +401,17 @@ int decoder_start(struct decoder *d, struct app_err *e)
 {
 	bqueue_init(&d->free_q, DECODER_N_CHUNKS);
 	bqueue_init(&d->full_q, DECODER_N_CHUNKS);
+	if (d->zs) {
+		d->zd = ZSTD_createDCtx();
+		if (!d->zd)
+			return app_err_set(e, -ENOMEM, "cannot start decompressing '%s'", d->src.name);
+		d->ring = chunk_buf_alloc(DECODER_N_CHUNKS * (size_t)IMAGE_CHUNK + RING_SLACK);
+		d->stage = xmalloc(ZSTD_BLOCKSIZE_MAX);
+		d->direct = true;
+	}
 	for (int i = 0; i < DECODER_N_CHUNKS; i++) {
-		d->chunks[i].data = chunk_buf_alloc(IMAGE_CHUNK);
+		d->chunks[i].data =
+		    d->ring ? d->ring + i * (size_t)IMAGE_CHUNK : chunk_buf_alloc(IMAGE_CHUNK);
 		bqueue_push(&d->free_q, &d->chunks[i]);
 	}
 	if (pthread_create(&d->thread, NULL, decoder_thread, d) != 0)
@@ -198,7 +433,12 @@ void decoder_close(struct decoder *d)
 	if (d->a)
 		archive_read_free(d->a);
 	ZSTD_freeDStream(d->zs);
-	for (int i = 0; i < DECODER_N_CHUNKS; i++)
-		free(d->chunks[i].data);
+	ZSTD_freeDCtx(d->zd);
+	free(d->stage);
+	if (d->ring)
+		free(d->ring);
+	else
+		for (int i = 0; i < DECODER_N_CHUNKS; i++)
+			free(d->chunks[i].data);
 	source_close(&d->src);
 }

@@ -23,11 +23,24 @@ struct ZSTD_DCtx_s;
 struct decoder {
 	struct image_source src;      /* its parameters are set by the caller */
 	struct archive *a;	      /* gzip, xz, none */
-	struct ZSTD_DCtx_s *zs;	      /* zstd: decoded straight into the chunks */
+	struct ZSTD_DCtx_s *zs;	      /* zstd, streamed (copied out of its window): image_inspect, fallback */
 	struct src_block *zin, *peek; /* zstd: block being decoded; first block, read ahead */
 	size_t zpos;
 	bool zpending, zdone; /* zstd: a frame is unfinished; the source ended */
-	char format[16];      /* "zstd", "xz", "gzip", "none" */
+	/* zstd decoded in place (decoder_start): the chunks are the slots of one ring,
+	 * filled in order, which is the decoder's window (see decoder.c) */
+	bool direct;
+	unsigned char *ring;		  /* DECODER_N_CHUNKS chunks, then RING_SLACK */
+	struct ZSTD_DCtx_s *zd;		  /* buffer-less decoder */
+	bool in_frame;			  /* zd is inside a frame */
+	size_t block_max;		  /* the frame's largest block */
+	size_t carry;			  /* bytes decoded past the chunk just filled */
+	bool held_next;			  /* the next slot is taken already */
+	bool slot_free[DECODER_N_CHUNKS]; /* back from downstream, not taken again yet */
+	unsigned char *stage;		  /* input split over two source blocks, gathered */
+	unsigned char pend[32];		  /* frame header bytes looked at, not consumed yet */
+	size_t pend_len, pend_pos;
+	char format[16]; /* "zstd", "xz", "gzip", "none" */
 	struct chunk chunks[DECODER_N_CHUNKS];
 	struct bqueue free_q, full_q;
 	pthread_t thread;

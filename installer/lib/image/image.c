@@ -85,7 +85,8 @@ struct writer {
 	struct verifier v;
 	struct writers ws;
 	struct zrun z;
-	struct chunk *head; /* chunk 0, written last */
+	struct chunk *head; /* chunk 0, written last: a copy (head_c), its slot goes back */
+	struct chunk head_c;
 	bool head_invalidated;
 	bool dirty; /* written since the last checkpoint */
 	uint64_t since_sync;
@@ -335,8 +336,13 @@ static int write_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 		return 0;
 	}
 	if (tail_zero) {
-		atomic_fetch_add(&c->pending, 1); /* read back once the run is zeroed */
+		/* the run that starts in c's tail is zeroed now (c read back after it),
+		 * the rest of it from the next chunk on: a chunk waiting for the end of
+		 * a run would hold its slot while the decoder needs it again */
+		atomic_fetch_add(&c->pending, 1);
 		w->z.head = c;
+		chunk_done(w, c);
+		return flush_zeros(w, NULL, e);
 	}
 	chunk_done(w, c);
 	return 0;
@@ -356,7 +362,15 @@ static int handle_chunk(struct writer *w, struct chunk *c, struct app_err *e)
 			    e, -ENOSPC,
 			    "disk '%s' is too small: image '%s' needs %llu bytes, the disk has %llu",
 			    w->t.path, w->o->source, (unsigned long long)isz, (unsigned long long)w->t.size);
-		w->head = c; /* kept: written last */
+		/* kept to be written last, as a copy: the decoder fills its slots in
+		 * order and needs this one back */
+		w->head_c.data = chunk_buf_alloc(IMAGE_CHUNK);
+		memcpy(w->head_c.data, c->data, c->len);
+		memcpy(w->head_c.zmap, c->zmap, sizeof(c->zmap));
+		w->head_c.len = c->len;
+		w->head_c.index = 0;
+		w->head = &w->head_c;
+		bqueue_push(&w->d.free_q, c);
 		return 0;
 	}
 	if (off + c->len > w->t.size)
@@ -572,6 +586,7 @@ int image_write(const struct image_write_opts *o, image_progress_fn progress, vo
 	target_close(&w->t);
 	readback_close(&w->rd_w);
 	verifier_close(&w->v);
+	free(w->head_c.data);
 	free(jpath);
 	free(w->source_id_start);
 	free(w);
