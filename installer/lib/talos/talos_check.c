@@ -73,6 +73,28 @@ int talos_check_flux(const struct model *m, struct app_err *e)
 	return 0;
 }
 
+bool talos_is_ssh_url(const char *url)
+{
+	return url && (strncmp(url, "ssh://", 6) == 0 || strncmp(url, "git@", 4) == 0);
+}
+
+/* Flux's git auth refuses an SSH transport without known_hosts: fluxcd/pkg
+ * git/options.go, AuthOptions.Validate ("invalid 'ssh' auth option: 'known_hosts'
+ * is required", checked at commit a4515052), which source-controller runs on the
+ * GitRepository's secretRef: the GitRepository would never become ready. */
+int talos_check_git_ssh(const struct model *m, struct app_err *e)
+{
+	const struct model_gitops *g = &m->gitops;
+
+	if (g->credentials_secret && talos_is_ssh_url(g->url) && (!g->known_hosts || !*g->known_hosts))
+		return app_err_set(e, -EINVAL,
+				   "'%s' is an SSH URL: Flux refuses an SSH deploy key without the "
+				   "server's host key; set gitops.knownHosts to what 'ssh-keyscan HOST' "
+				   "prints for the git server",
+				   g->url);
+	return 0;
+}
+
 int talos_check_link(const struct model *m, const struct model_node *node, struct app_err *e)
 {
 	const struct node_network *net = &node->network;
@@ -181,6 +203,7 @@ size_t talos_check_all(const struct model *m, talos_report_fn report, void *ctx)
 		{ talos_check_cni, "talos.cni" },
 		{ talos_check_cilium_bootstrap, "platform.cilium" },
 		{ talos_check_flux, "gitops.flux.installManifest" },
+		{ talos_check_git_ssh, "gitops.url" },
 	};
 	struct app_err e = { 0 };
 	size_t errors = 0;

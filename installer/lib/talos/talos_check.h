@@ -29,6 +29,13 @@ int talos_check_cilium_bootstrap(const struct model *m, struct app_err *e);
 /* gitops.flux.installManifest is set (cluster.extraManifests of the control planes). */
 int talos_check_flux(const struct model *m, struct app_err *e);
 
+/* URL is one Flux reads over SSH: ssh://... or git@host:path. */
+bool talos_is_ssh_url(const char *url);
+
+/* An SSH gitops.url read with a deploy key (gitops.credentials) has gitops.knownHosts:
+ * the flux-system Secret needs known_hosts, or source-controller refuses to clone. */
+int talos_check_git_ssh(const struct model *m, struct app_err *e);
+
 /* A VIP (control planes with talos.vip) or a static address goes on a LAN interface the
  * profile names (hardwareAddr, identity MAC, busPath or interface), never on every NIC. */
 int talos_check_link(const struct model *m, const struct model_node *node, struct app_err *e);

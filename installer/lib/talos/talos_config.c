@@ -94,11 +94,6 @@ static struct yval *secret_doc(const char *name, const char *ns, const struct kv
 	return d;
 }
 
-static bool is_ssh_url(const char *url)
-{
-	return url && (strncmp(url, "ssh://", 6) == 0 || strncmp(url, "git@", 4) == 0);
-}
-
 struct secret_set {
 	struct yval **docs;
 	size_t n;
@@ -137,7 +132,10 @@ static int git_secret(const struct model *m, struct secret_set *s, struct app_er
 
 	if (!g->credentials_secret)
 		return 0;
-	if (is_ssh_url(g->url)) {
+	if (talos_is_ssh_url(g->url)) {
+		r = talos_check_git_ssh(m, e);
+		if (r < 0)
+			return r;
 		r = read_secret(m, s, g->credentials_secret, 0, &v, e);
 		if (r < 0)
 			return r;

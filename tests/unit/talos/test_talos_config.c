@@ -14,6 +14,7 @@
 #include "base/err.h"
 #include "profile/model.h"
 #include "talos/talos_config.h"
+#include "talos/talos_check.h"
 #include "talos/talos_secrets.h"
 #include "talos/talos_talosconfig.h"
 #include "base/util.h"
@@ -288,6 +289,37 @@ static void cp_fill(struct model *m, struct model_node *n, const char *version)
 	m->gitops.settings_configmap = "cluster-settings";
 }
 
+/* Flux refuses an SSH deploy key without known_hosts (fluxcd/pkg git/options.go
+ * AuthOptions.Validate): an SSH gitops.url with credentials needs gitops.knownHosts. */
+static void test_git_ssh_known_hosts(void **state)
+{
+	struct app_err e = { 0 };
+	struct buf out = { 0 };
+	struct model_node n;
+	struct model m;
+
+	cp_fill(&m, &n, "v1.10.5");
+	m.gitops.credentials_secret = "gitKey";
+	assert_int_equal(render(&m, &n, &out, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "'ssh://git@example.test/site.git' is an SSH URL: Flux refuses an SSH "
+				      "deploy key without the server's host key; set gitops.knownHosts to "
+				      "what 'ssh-keyscan HOST' prints for the git server"));
+	buf_free(&out);
+	assert_int_equal(talos_check_git_ssh(&m, &e), -EINVAL);
+	m.gitops.url = "git@example.test:site.git";
+	assert_int_equal(talos_check_git_ssh(&m, &e), -EINVAL);
+	m.gitops.known_hosts = "";
+	assert_int_equal(talos_check_git_ssh(&m, &e), -EINVAL);
+	m.gitops.known_hosts = "example.test ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample";
+	assert_int_equal(talos_check_git_ssh(&m, &e), 0);
+	m.gitops.known_hosts = NULL;
+	m.gitops.url = "https://example.test/site.git"; /* HTTPS: username/password */
+	assert_int_equal(talos_check_git_ssh(&m, &e), 0);
+	m.gitops.url = "ssh://git@example.test/site.git";
+	m.gitops.credentials_secret = NULL; /* no secretRef rendered: nothing to check */
+	assert_int_equal(talos_check_git_ssh(&m, &e), 0);
+}
+
 /* What talosctl gen config v1.10 writes (pkg/machinery/config/generate/init.go
  * and testdata/stability/v1.10/base-controlplane.yaml), on a control plane. */
 static void test_gen_config_parity(void **state)
@@ -426,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_cluster_errors),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_gen_config_parity),
+		cmocka_unit_test(test_git_ssh_known_hosts),
 		cmocka_unit_test(test_vip_link),
 		cmocka_unit_test(test_talosconfig),
 	};
