@@ -94,3 +94,16 @@ done
 # docs/profile.md names every key the loader knows
 missing=$("$APPLIANCE" validate --keys | cut -f1 | while read -r k; do grep -qF "\`$k\`" docs/profile.md || echo "$k"; done)
 if [ -z "$missing" ]; then ok "docs/profile.md names every key"; else not_ok "docs/profile.md lacks keys: $missing"; fi
+
+# a bool default the docs/profile.md table states is the one validate --keys reports
+# (the table once said 'default true' for 1Password, Tailscale and monitoring, all off)
+keys_out=$("$APPLIANCE" validate --keys)
+wrong=$(printf '%s\n' "$keys_out" | awk -F'\t' '
+	NR == FNR { if ($2 == "bool") for (i = 3; i <= NF; i++) if ($i ~ /^default (true|false)$/) d[$1] = substr($i, 9); next }
+	/^\| `[^`]+` \| bool \| default (true|false)/ {
+		k = $0; sub(/^\| `/, "", k); sub(/`.*/, "", k)
+		v = $0; sub(/.*\| bool \| default /, "", v); sub(/[^a-z].*/, "", v)
+		if (!(k in d)) print k ": the doc says " v ", validate --keys states no default"
+		else if (d[k] != v) print k ": the doc says " v ", validate --keys says " d[k]
+	}' - docs/profile.md)
+if [ -z "$wrong" ]; then ok "docs/profile.md bool defaults agree with validate --keys"; else not_ok "docs/profile.md bool defaults disagree: $wrong"; fi

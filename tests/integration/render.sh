@@ -412,3 +412,9 @@ else
 	not_ok "validator on a bad document (exit $rc)"
 	sed 's/^/#   /' "$T/val.out"
 fi
+
+# an ACME issuer without its e-mail: the problem names only the key that is missing
+# (it once listed all four acme keys, three of which have defaults)
+expect_rc_out "acme without acmeEmail: refused, naming only acmeEmail" 2 \
+	'^appliance: render: platform\.certManager\.issuerType is acme: set platform\.certManager\.acmeEmail$' \
+	"$APPLIANCE" render profiles/immich.yaml --out "$T/acme" --set platform.certManager.acmeEmail=

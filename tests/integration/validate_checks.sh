@@ -246,10 +246,10 @@ files "an oversized file: secret: refused by its size, unread" \
 	"--set secrets.gitToken:1:1: warning: secrets.gitToken: '$T/site/sec/big' is larger than 1.0 MiB; refusing to read it; commands that read this secret fail on this machine" \
 	--set secrets.gitToken=file:sec/big
 files "a missing pins file: a warning saying what needs it" \
-	"--set talos.image.pins:1:1: warning: talos.image.pins: cannot open '$T/site/nope.yaml': No such file or directory; install needs the image's hash pinned in it ('appliance image fetch' records it)" \
+	"--set talos.image.pins:1:1: warning: talos.image.pins: cannot open '$T/site/nope.yaml': No such file or directory; install needs the image's hash pinned in it ('appliance image fetch --trust-on-first-use' records it)" \
 	--set secrets.gitToken=env:X --set talos.image.pins=nope.yaml
 files "a directory as the pins file" \
-	"--set talos.image.pins:1:1: warning: talos.image.pins: '$T/site/sec/dir' is a directory, not a regular file; refusing to read it; install needs the image's hash pinned in it ('appliance image fetch' records it)" \
+	"--set talos.image.pins:1:1: warning: talos.image.pins: '$T/site/sec/dir' is a directory, not a regular file; refusing to read it; install needs the image's hash pinned in it ('appliance image fetch --trust-on-first-use' records it)" \
 	--set secrets.gitToken=env:X --set talos.image.pins=sec/dir
 (cd "$T/cwd" && "$APPLIANCE" validate --json "$T/site/p.yaml" --set talos.image.pins=nope.yaml) >"$T/v.json" 2>/dev/null
 rc=$?

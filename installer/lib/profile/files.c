@@ -17,7 +17,8 @@ static const struct path_key {
 	const char *need;
 } path_keys[] = {
 	{ "talos.image.pins", offsetof(struct model, talos.image.pins),
-	  "install needs the image's hash pinned in it ('appliance image fetch' records it)" },
+	  "install needs the image's hash pinned in it ('appliance image fetch --trust-on-first-use' records "
+	  "it)" },
 };
 
 static void warn(struct diag_ctx *c, const struct model *m, const char *key, const char *msg,

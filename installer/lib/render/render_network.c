@@ -178,6 +178,28 @@ void comp_cilium_lb(struct render_ctx *c, const struct comp *d, const struct mod
 
 /* ---- cert-manager ClusterIssuer -------------------------------------------- */
 
+/* An ACME issuer names every key it needs: the problem lists only those unset. */
+static void acme_keys_set(struct render_ctx *c, const struct model_platform *p)
+{
+	const struct {
+		const char *value, *key;
+	} need[] = {
+		{ p->acme_email, "acmeEmail" },
+		{ p->acme_server, "acmeServer" },
+		{ p->acme_token_name, "acmeTokenName" },
+		{ p->acme_token_key, "acmeTokenKey" },
+	};
+	char list[256] = "";
+	size_t n = 0, len = 0;
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!need[i].value || !*need[i].value)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%splatform.certManager.%s",
+						n++ ? ", " : "", need[i].key);
+	if (n)
+		render_problem(c, "platform.certManager.issuerType is acme: set %s", list);
+}
+
 void comp_issuers(struct render_ctx *c, const struct comp *d, const struct model_component *mc)
 {
 	const struct model_platform *p = &c->m->platform;
@@ -191,10 +213,7 @@ void comp_issuers(struct render_ctx *c, const struct comp *d, const struct model
 		y_set(spec, "selfSigned", y_map());
 		return;
 	}
-	if (!p->acme_email || !p->acme_server || !p->acme_token_name || !p->acme_token_key)
-		render_problem(c,
-			       "platform.certManager.issuerType is acme: set platform.certManager.acmeEmail, "
-			       ".acmeServer, .acmeTokenName and .acmeTokenKey");
+	acme_keys_set(c, p);
 	acme = y_at(spec, "acme");
 	y_set(acme, "email", y_str(p->acme_email));
 	y_set(acme, "server", y_str(p->acme_server));
