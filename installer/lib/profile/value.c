@@ -10,23 +10,33 @@
 
 #include "base/util.h"
 
+/* Edit distance with adjacent transpositions (optimal string alignment), case
+ * folded: 'prot' is one edit from 'port', as 'libary' is from 'library'. */
 static size_t edit_distance(const char *a, const char *b)
 {
-	size_t la = strlen(a), lb = strlen(b), prev[64], cur[64];
+	size_t la = strlen(a), lb = strlen(b), rows[3][64];
+	size_t *pprev = rows[0], *prev = rows[1], *cur = rows[2], *t;
 
 	if (la >= 63 || lb >= 63)
 		return SIZE_MAX;
 	for (size_t j = 0; j <= lb; j++)
 		prev[j] = j;
 	for (size_t i = 1; i <= la; i++) {
+		int ca = tolower((unsigned char)a[i - 1]);
 		cur[0] = i;
 		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] +
-				     (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			int cb = tolower((unsigned char)b[j - 1]);
+			size_t sub = prev[j - 1] + (ca != cb);
 			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
 			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			if (i > 1 && j > 1 && ca == tolower((unsigned char)b[j - 2]) &&
+			    tolower((unsigned char)a[i - 2]) == cb && pprev[j - 2] + 1 < cur[j])
+				cur[j] = pprev[j - 2] + 1;
 		}
-		memcpy(prev, cur, (lb + 1) * sizeof(size_t));
+		t = pprev;
+		pprev = prev;
+		prev = cur;
+		cur = t;
 	}
 	return prev[lb];
 }

@@ -16,6 +16,7 @@
 #include "profile/model.h"
 #include "profile/profile.h"
 #include "profile/secret.h"
+#include "profile/value.h"
 #include "base/util.h"
 #include "base/ytree.h"
 
@@ -448,6 +449,22 @@ static void test_lb_range_required(void **state)
 	free(text);
 }
 
+/* "did you mean": a swapped pair of letters is one edit, like a missing one */
+static void test_closest(void **state)
+{
+	static const char *const keys[] = { "address", "port", "share", "photos", "library" };
+	const size_t n = sizeof(keys) / sizeof(keys[0]);
+
+	assert_string_equal(value_closest("prot", keys, sizeof(keys[0]), n), "port");
+	assert_string_equal(value_closest("libary", keys, sizeof(keys[0]), n), "library");
+	assert_string_equal(value_closest("lirbary", keys, sizeof(keys[0]), n), "library");
+	assert_string_equal(value_closest("Share", keys, sizeof(keys[0]), n), "share");
+	assert_string_equal(value_closest("adress", keys, sizeof(keys[0]), n), "address");
+	assert_null(value_closest("colour", keys, sizeof(keys[0]), n));
+	assert_null(value_closest("tropx", keys, sizeof(keys[0]), n));
+	(void)state;
+}
+
 static void test_defaults_are_valid_keys(void **state)
 {
 	/* the compiled-in defaults must only use keys the schema knows: a profile
@@ -477,6 +494,7 @@ int main(void)
 		cmocka_unit_test(test_backup_location_required),
 		cmocka_unit_test(test_lb_range_required),
 		cmocka_unit_test(test_defaults_are_valid_keys),
+		cmocka_unit_test(test_closest),
 	};
 	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
 }
