@@ -397,6 +397,13 @@ static int do_write(int argc, char **argv)
 	cmd_json_str("source", src);
 	cmd_json_str("device", dev);
 	cmd_json_bool("apply", apply);
+	if (access(dev, F_OK) != 0 && errno == ENOENT) {
+		/* an image file is written only when it exists (disk policy): say how */
+		cmd_error("'%s' does not exist: DEVICE is a disk or an image file; for a new image "
+			  "file create it empty first ('truncate -s 0 %s'): it grows to the image's size",
+			  dev, dev);
+		return EXIT_FAIL;
+	}
 	if (!apply) {
 		struct image_info ii;
 		uint64_t dsz = target_size(dev);
@@ -410,7 +417,7 @@ static int do_write(int argc, char **argv)
 		fmt_bytes(dsz, a, sizeof(a));
 		printf("would write %s (%s%s)\n", src, ii.format,
 		       ii.source_size ? "" : ", size unknown until downloaded");
-		printf("  to      %s (%s)\n", dev, a);
+		printf("  to      %s (%s)\n", dev, dsz ? a : "empty: grows to the image's size");
 		if (ii.gpt) {
 			fmt_bytes(ii.image_size, b, sizeof(b));
 			printf("  image   %llu bytes (%s), GPT:\n", (unsigned long long)ii.image_size, b);

@@ -111,6 +111,14 @@ expect_out "right --sha256 is accepted" "sha256 $good \(as expected\)" \
 
 expect_fail "missing source: exit 1" 1 "$APPLIANCE" image write "$T/nope.zst" "$T/h.img" --apply
 last_has "missing source: message" "appliance: cannot open image '$T/nope.zst': No such file or directory"
+# an image file that does not exist yet: refused before anything, saying how to make one
+expect_fail "missing target file: exit 1" 1 "$APPLIANCE" image write "$img.zst" "$T/new.img"
+last_has "missing target file: says to create it empty" \
+	"appliance: '$T/new.img' does not exist: DEVICE is a disk or an image file; for a new image file create it empty first \('truncate -s 0 $T/new.img'\): it grows to the image's size"
+[ ! -e "$T/new.img" ] && ok "missing target file: still not created" || not_ok "missing target file: created"
+: >"$T/new.img"
+expect_out "an empty image file: the dry run says it grows" "^  to      $T/new.img \(empty: grows to the image's size\)$" \
+	"$APPLIANCE" image write "$img.zst" "$T/new.img"
 expect_fail "missing arguments: exit 2" 2 "$APPLIANCE" image write "$img.zst"
 expect_fail "unknown option: exit 2" 2 "$APPLIANCE" image write "$img.zst" "$T/h.img" --frobnicate
 expect_fail "bad --sha256: exit 2" 2 "$APPLIANCE" image write "$img.zst" "$T/h.img" --sha256 xyz
