@@ -247,6 +247,7 @@ static int do_gen(struct talos_args *a)
 	int r, matched = 0;
 	bool kept = false;
 	struct buf json = { 0 }; /* --json: the configs written, never their contents */
+	struct buf *cfgs;
 
 	if (!a->secrets || !a->out)
 		return usage_error("%s", "'gen' needs --secrets FILE and --out DIR");
@@ -268,34 +269,41 @@ static int do_gen(struct talos_args *a)
 		model_free(m);
 		return fail(&e, exit_for(&e));
 	}
-	r = mkdir_p(a->out, 0700, &e);
+	/* every config rendered before anything is written: a secret that cannot be read
+	 * (or any other refusal) leaves no directory and no config of another node */
+	cfgs = xcalloc(m->n_nodes ? m->n_nodes : 1, sizeof(*cfgs));
+	r = 0;
+	for (size_t i = 0; r == 0 && i < m->n_nodes; i++)
+		if (node_selected(a, m->nodes[i].name)) {
+			matched++;
+			r = talos_config_render(m, &m->nodes[i], &b, id, &cfgs[i], &e);
+		}
+	if (r == 0)
+		r = mkdir_p(a->out, 0700, &e);
 	buf_puts(&json, "[");
 	for (size_t i = 0; r == 0 && i < m->n_nodes; i++) {
 		const struct model_node *node = &m->nodes[i];
-		struct buf cfg = { 0 };
 		char *path;
 
 		if (!node_selected(a, node->name))
 			continue;
-		matched++;
-		r = talos_config_render(m, node, &b, id, &cfg, &e);
+		path = xasprintf("%s/%s.yaml", a->out, node->name);
+		r = write_file_atomic(path, cfgs[i].data, cfgs[i].len, 0600, &e);
 		if (r == 0) {
-			path = xasprintf("%s/%s.yaml", a->out, node->name);
-			r = write_file_atomic(path, cfg.data, cfg.len, 0600, &e);
-			if (r == 0) {
-				cmd_say("wrote %s (%s)\n", path, node->role_text ? node->role_text : "");
-				buf_puts(&json, json.len > 1 ? ",{\"node\":" : "{\"node\":");
-				json_buf_str(&json, node->name);
-				buf_puts(&json, ",\"role\":");
-				json_buf_str(&json, node->role_text ? node->role_text : "");
-				buf_puts(&json, ",\"path\":");
-				json_buf_str(&json, path);
-				buf_puts(&json, "}");
-			}
-			free(path);
+			cmd_say("wrote %s (%s)\n", path, node->role_text ? node->role_text : "");
+			buf_puts(&json, json.len > 1 ? ",{\"node\":" : "{\"node\":");
+			json_buf_str(&json, node->name);
+			buf_puts(&json, ",\"role\":");
+			json_buf_str(&json, node->role_text ? node->role_text : "");
+			buf_puts(&json, ",\"path\":");
+			json_buf_str(&json, path);
+			buf_puts(&json, "}");
 		}
-		secure_free(cfg.data, cfg.cap);
+		free(path);
 	}
+	for (size_t i = 0; i < m->n_nodes; i++)
+		secure_free(cfgs[i].data, cfgs[i].cap);
+	free(cfgs);
 	if (r == 0) {
 		r = gen_talosconfig(m, &b, a->out, &kept, &e);
 		if (r == 0)

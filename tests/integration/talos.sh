@@ -156,6 +156,8 @@ expect_rc_out "unknown node is named" 2 "no node 'nope' in the profile" A talos 
 expect_rc_out "a missing secret is named, not printed" 1 \
 	"node 'demo-1': secret 'opToken': environment variable 'APPLIANCE_DEMO_OP_TOKEN' is not set" \
 	without_op_token talos gen "$P" --secrets "$S" --out "$T/y"
+[ ! -e "$T/y" ] && ok "a missing secret: nothing written, not even the --out directory" ||
+	not_ok "a missing secret: $T/y was created"
 printf 'cluster:\n  id: x\n' >"$T/short.yaml"
 expect_rc_out "a bundle with missing fields is refused" 2 "$T/short.yaml: 'cluster.secret' is missing" \
 	A talos gen "$P" --secrets "$T/short.yaml" --out "$T/x"
