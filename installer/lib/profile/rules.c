@@ -269,6 +269,21 @@ static void check_store_vars(struct diag_ctx *c, const struct model *m, const st
 	}
 }
 
+/* Where a key missing from section PATH is reported: the section as the profile
+ * writes it. A section the defaults also hold keeps the defaults' position, so the
+ * first key the profile itself wrote there stands for it; a section the profile
+ * does not write at all is reported at its top (diag_node). */
+static const struct ynode *section_anchor(const struct ytree *t, const char *path)
+{
+	const struct ynode *n = node_at(t, path);
+
+	if (n && n->type == YN_MAP && n->file && strcmp(n->file, PROFILE_DEFAULTS_NAME) == 0)
+		for (size_t i = 0; i < n->n; i++)
+			if (n->keys[i]->file && strcmp(n->keys[i]->file, PROFILE_DEFAULTS_NAME) != 0)
+				return n->keys[i];
+	return n;
+}
+
 /* What only the site can say has no default: each key of PATH that is
  * missing is reported with what it is and an example of what to write. A
  * value that is there but invalid (or still init's marker) is reported where
@@ -281,7 +296,8 @@ static void require_site_keys(struct diag_ctx *c, const struct ytree *t, const c
 		const struct ynode *v = node_at(t, p);
 
 		if (!have[i] && (!v || ynode_is_null(v)))
-			diag_node(c, node_at(t, path), p, DIAG_ERROR, "required: set it to %s", what[i]);
+			diag_node(c, section_anchor(t, path), p, DIAG_ERROR, "required: set it to %s",
+				  what[i]);
 		free(p);
 	}
 }

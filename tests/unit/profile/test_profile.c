@@ -403,6 +403,21 @@ static void test_backup_location_required(void **state)
 	diags_free(&d);
 	free(text);
 
+	/* the section is there without the key: reported in it, at its first key (endpoint,
+	 * line 37 once destinationPath's line is gone), not at line 1 as if it were missing */
+	{
+		const char *dp = strstr(minimal, "        destinationPath:");
+		text = xasprintf("%.*s%s", (int)(dp - minimal), minimal, strchr(dp, '\n') + 1);
+	}
+	m = load(text, NULL, 0, &d);
+	assert_null(m);
+	assert_int_equal(d.errors, 1);
+	assert_string_equal(d.v[0].path, "apps.immich.database.primary.destinationPath");
+	assert_int_equal(d.v[0].line, 37);
+	assert_int_equal(d.v[0].col, 9);
+	diags_free(&d);
+	free(text);
+
 	m = load(minimal, secondary, 1, &d);
 	assert_null(m);
 	assert_int_equal(d.errors, 2);
