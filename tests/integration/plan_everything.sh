@@ -42,6 +42,19 @@ done
 step_line preflight-secrets "$T/unknown" | grep -q done && ok "unknown machine: the secrets are still checked" ||
 	not_ok "unknown machine: preflight-secrets: $(step_line preflight-secrets "$T/unknown")"
 
+# ---- every unreadable secret is named in one run, not one per run ------------------------------------
+env -u APPLIANCE_DEMO_NAS_PASSWORD -u APPLIANCE_DEMO_S3_SECRET_KEY "$APPLIANCE" plan "${DEMO_ARGS[@]}" >"$T/nosecrets" 2>&1
+rc=$?
+[ $rc -eq 1 ] && ok "two secrets unset: plan exits 1" || not_ok "two secrets unset: plan exits $rc"
+grep -q "^      fail      secret 'nasPassword': environment variable 'APPLIANCE_DEMO_NAS_PASSWORD' is not set$" "$T/nosecrets" &&
+	grep -q "^      fail      secret 's3SecretKey': environment variable 'APPLIANCE_DEMO_S3_SECRET_KEY' is not set$" "$T/nosecrets" &&
+	ok "two secrets unset: each is a fail row of preflight-secrets" ||
+	{ not_ok "two secrets unset: not both named"; grep -A14 'preflight-secrets:' "$T/nosecrets" | sed 's/^/#   /'; }
+grep -q "^      ok        secret 'gitToken' " "$T/nosecrets" && ok "two secrets unset: the readable ones still listed" ||
+	not_ok "two secrets unset: gitToken not listed"
+grep -q "^appliance: preflight-secrets: secret 'nasPassword': .* (and 1 more problem in this step)$" "$T/nosecrets" &&
+	ok "two secrets unset: the final line counts the other" || not_ok "two secrets unset: final line: $(tail -1 "$T/nosecrets")"
+
 # ---- install stops at its first failure, and says what it did not run ------------------------------
 "$APPLIANCE" install "${DEMO_ARGS[@]}" --set nas.port=1 --apply --unattended >"$T/inst" 2>&1
 step_line write-image "$T/inst" | grep -q "blocked: not run: 'preflight-nas' failed" &&

@@ -283,41 +283,66 @@ static int secrets_run_delivered(struct ctx *c, char *result, size_t n, struct a
 	return r;
 }
 
-static int secrets_run(struct ctx *c, char *result, size_t n, struct app_err *e)
+/* The Talos bundle: valid and the profile's cluster, or one install may create. */
+static int bundle_check(struct ctx *c, struct app_err *e)
 {
 	struct talos_bundle b = { 0 };
 	struct stat st;
+	char fp[65];
 	int r;
+
+	if (stat(c->secrets_path, &st) != 0) {
+		r = talos_identity_may_create(c->m, c->secrets_path, c->o->new_cluster, e);
+		if (r == 0)
+			step_action(c, "file", "will generate a new Talos secrets bundle at %s (0600)",
+				    c->secrets_path);
+		return r;
+	}
+	r = talos_secrets_load(c->secrets_path, &b, e);
+	if (r == 0)
+		r = talos_identity_check(c->m, c->secrets_path, &b, c->o->new_cluster, e);
+	if (r == 0)
+		talos_secrets_fingerprint(&b, fp);
+	talos_secrets_free(&b);
+	if (r == 0)
+		step_action(c, "ok", "talos secrets '%s' valid (CA fingerprint %s)", c->secrets_path, fp);
+	return r;
+}
+
+/* Every secret and the bundle are checked, each problem a 'fail' row, so one run
+ * names every missing one (not one per run); the step's error is the first. */
+static int secrets_run(struct ctx *c, char *result, size_t n, struct app_err *e)
+{
+	struct app_err first = { 0 };
+	size_t bad = 0;
 
 	if (c->o->config)
 		return secrets_run_delivered(c, result, n, e);
 	for (size_t i = 0; i < c->m->secrets.n; i++) {
 		struct secret s = { 0 };
-		r = secret_read(c->m, c->m->secrets.v[i].key, 1, &s, e);
+		int r = secret_read(c->m, c->m->secrets.v[i].key, 1, &s, e);
 		secret_free(&s);
-		if (r < 0)
-			return r;
+		if (r < 0) {
+			step_action(c, "fail", "%s", e->msg);
+			if (!bad++)
+				first = *e;
+			continue;
+		}
 		step_action(c, "ok", "secret '%s' (%s) is readable", c->m->secrets.v[i].key,
 			    c->m->secrets.v[i].value);
 	}
-	if (stat(c->secrets_path, &st) == 0) {
-		char fp[65];
-		r = talos_secrets_load(c->secrets_path, &b, e);
-		if (r == 0)
-			r = talos_identity_check(c->m, c->secrets_path, &b, c->o->new_cluster, e);
-		if (r == 0)
-			talos_secrets_fingerprint(&b, fp);
-		talos_secrets_free(&b);
-		if (r < 0)
-			return r;
-		step_action(c, "ok", "talos secrets '%s' valid (CA fingerprint %s)", c->secrets_path, fp);
-	} else {
-		r = talos_identity_may_create(c->m, c->secrets_path, c->o->new_cluster, e);
-		if (r < 0)
-			return r;
-		step_action(c, "file", "will generate a new Talos secrets bundle at %s (0600)",
-			    c->secrets_path);
+	if (bundle_check(c, e) < 0) {
+		step_action(c, "fail", "%s", e->msg);
+		if (!bad++)
+			first = *e;
 	}
+	if (bad == 1)
+		*e = first;
+	else if (bad)
+		return app_err_set(e, first.code, "%s (and %zu more problem%s in this step)", first.msg,
+				   bad - 1, bad > 2 ? "s" : "");
+	if (bad)
+		return e->code;
 	snprintf(result, n, "%zu secrets readable", c->m->secrets.n);
 	return 0;
 }
