@@ -58,12 +58,13 @@ static void starter(struct buf *b, const char *site, long nodes)
 		   "nodes:\n",
 		   site, site, site);
 	for (long i = 1; i <= nodes; i++)
-		buf_printf(b,
-			   "  - name: node-%ld\n"
-			   "    role: %s\n"
-			   "    identity: {macs: [\"<CHOOSE: run appliance identify on node-%ld>\"]}\n"
-			   "    installDisk: {serial: \"<CHOOSE: run appliance identify on node-%ld>\"}\n",
-			   i, i <= cps ? "controlplane" : "worker", i, i);
+		buf_printf(
+		    b,
+		    "  - name: %s-%ld\n"
+		    "    role: %s\n"
+		    "    identity: {macs: [\"<CHOOSE: run 'appliance identify --name %s-%ld' on it>\"]}\n"
+		    "    installDisk: {serial: \"<CHOOSE: run 'appliance identify --name %s-%ld' on it>\"}\n",
+		    site, i, i <= cps ? "controlplane" : "worker", site, i, site, i);
 	buf_printf(
 	    b,
 	    "\n"

@@ -98,7 +98,7 @@ export NAS_USERNAME=test NAS_PASSWORD=test S3_ACCESS_KEY=test S3_SECRET_KEY=test
 FP=$(sed -n 's/^OS CA fingerprint: //p' "$T/ts")
 "$A" talos gen "$T/site.yaml" --secrets "$T/talos-secrets.yaml" --out "$T/talos" \
 	--set "talos.caFingerprint=$FP" >"$T/gen.out" 2>&1
-[ -s "$T/talos/node-1.yaml" ] && ok "talos gen of the new site" || { not_ok "talos gen"; sed 's/^/#   /' "$T/gen.out" | tail -3; }
+[ -s "$T/talos/lake-1.yaml" ] && ok "talos gen of the new site (init names the nodes lake-1, ...)" || { not_ok "talos gen"; sed 's/^/#   /' "$T/gen.out" | tail -3; }
 if grep -rnEi "$PROD" "$T/talos" >"$T/hits"; then
 	not_ok "the Talos configs name the production site"
 	sed 's/^/#   /' "$T/hits" | head -20
