@@ -266,6 +266,14 @@ static int run(struct render_args *a, const struct model *m)
 		}
 		if (a->json)
 			print_json(a, out, &t, st, stale, n_stale, drift, false);
+		else if (drift) /* the summary on stderr: stdout stays the list of files */
+			fprintf(stderr,
+				"drift: %zu file%s under %s/%s differ%s from what the profile renders "
+				"(render without --check writes them)\n",
+				drift, drift == 1 ? "" : "s", out, t.root, drift == 1 ? "s" : "");
+		else
+			fprintf(stderr, "no drift: the %zu files under %s/%s are what the profile renders\n",
+				t.n_files, out, t.root);
 		rc = drift ? EXIT_FAIL : EXIT_OK;
 		goto done;
 	}

@@ -418,3 +418,13 @@ fi
 expect_rc_out "acme without acmeEmail: refused, naming only acmeEmail" 2 \
 	'^appliance: render: platform\.certManager\.issuerType is acme: set platform\.certManager\.acmeEmail$' \
 	"$APPLIANCE" render profiles/immich.yaml --out "$T/acme" --set platform.certManager.acmeEmail=
+
+# --check says its verdict on stderr (stdout stays the list of files): it once printed nothing
+# at all when the tree was up to date
+"$APPLIANCE" render profiles/demo.yaml --out "$T/verdict" >/dev/null 2>&1
+expect_rc_out "--check without drift: says 'no drift'" 0 "^no drift: the [0-9]+ files under $T/verdict/clusters/talos-demo are what the profile renders$" \
+	"$APPLIANCE" render profiles/demo.yaml --out "$T/verdict" --check
+"$APPLIANCE" render profiles/demo.yaml --out "$T/verdict" --check 2>/dev/null >"$T/verdict.out"
+[ ! -s "$T/verdict.out" ] && ok "--check without drift: nothing on stdout" || not_ok "--check without drift: stdout: $(cat "$T/verdict.out")"
+expect_rc_out "--check with drift: counts it" 1 "^drift: 1 file under $T/verdict/clusters/talos-demo differs from what the profile renders" \
+	"$APPLIANCE" render profiles/demo.yaml --out "$T/verdict" --check --set apps.immich.imageTag=v9.9.9
