@@ -428,3 +428,14 @@ expect_rc_out "--check without drift: says 'no drift'" 0 "^no drift: the [0-9]+ 
 [ ! -s "$T/verdict.out" ] && ok "--check without drift: nothing on stdout" || not_ok "--check without drift: stdout: $(cat "$T/verdict.out")"
 expect_rc_out "--check with drift: counts it" 1 "^drift: 1 file under $T/verdict/clusters/talos-demo differs from what the profile renders" \
 	"$APPLIANCE" render profiles/demo.yaml --out "$T/verdict" --check --set apps.immich.imageTag=v9.9.9
+
+# ACME without acmeTokenItem: the site provides the Cloudflare token Secret (SOPS), as it
+# provides the app's Secrets without 1Password; render once refused it ('no such object')
+rm -rf "$T/acme-own"
+expect_rc_out "acme without acmeTokenItem: rendered" 0 '^rendered ' \
+	"$APPLIANCE" render profiles/demo.yaml --out "$T/acme-own" --set platform.certManager.issuerType=acme \
+	--set platform.certManager.acmeEmail=admin@example.org
+ci=$T/acme-own/clusters/talos-demo/platform/cluster-issuers/app
+grep -q '^            name: cloudflare-api-token$' "$ci/clusterissuer.yaml" 2>/dev/null && [ ! -e "$ci/token.yaml" ] &&
+	ok "acme without acmeTokenItem: the issuer names the site's token Secret, no OnePasswordItem" ||
+	not_ok "acme without acmeTokenItem: $(ls "$ci" 2>&1)"

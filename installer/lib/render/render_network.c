@@ -225,10 +225,13 @@ void comp_issuers(struct render_ctx *c, const struct comp *d, const struct model
 	y_set(y_at(solver, "dns01.cloudflare.apiTokenSecretRef"), "name", y_str(p->acme_token_name));
 	y_set(y_at(solver, "dns01.cloudflare.apiTokenSecretRef"), "key", y_str(p->acme_token_key));
 	y_set(acme, "solvers", y_push(y_seq(), solver));
-	/* a ClusterIssuer reads its Secrets in cert-manager's own namespace */
-	render_ref(c, "Secret|OnePasswordItem", p->cert_manager.namespace, p->acme_token_name,
-		   "platform.certManager.acmeTokenName", false);
+	/* A ClusterIssuer reads its Secrets in cert-manager's own namespace. With
+	 * acmeTokenItem the tree makes the token (an OnePasswordItem: the reference is
+	 * checked); without it the site provides the Secret (SOPS), as it does the
+	 * app's Secrets when 1Password is off (render_app.c secret_ref). */
 	if (p->acme_token_item) {
+		render_ref(c, "Secret|OnePasswordItem", p->cert_manager.namespace, p->acme_token_name,
+			   "platform.certManager.acmeTokenName", false);
 		render_file(c, "platform/%s/app/token.yaml", comp_ks(c->m, d));
 		platform_op_item(c, mc->namespace, p->acme_token_name, p->acme_token_item,
 				 "platform.certManager.acmeTokenItem");
