@@ -554,6 +554,9 @@ int cmd_pxe(int argc, char **argv)
 		"dnsmasq.conf%s\n",
 		res.files.n, o.out, res.n_node_scripts, m->n_nodes,
 		o.netboot_dir ? ", grub/ (UEFI netboot)" : "");
+	if (!o.netboot_dir) /* grub/ then holds configs but no core.efi to load them */
+		cmd_say("pxe: no GRUB netboot image (make iso, or --netboot DIR): UEFI machines boot "
+			"through ipxe.efi only\n");
 	for (size_t i = 0; i < res.payloads.n; i++) {
 		const struct pxe_payload_info *p = &res.payloads.v[i];
 		const struct model_node *n = model_node_by_name(m, p->node);

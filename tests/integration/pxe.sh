@@ -339,3 +339,12 @@ ev = [json.loads(l) for l in open(sys.argv[1])]
 r = [e for e in ev if e.get("event") == "request"]
 assert r and r[0]["node"] == "demo-2" and r[0]["verdict"] == "sent" and r[0]["status"] == 200, r
 assert ev[-1]["command"] == "pxe" and ev[-1]["listen"].startswith("127.0.0.1:"), ev[-1]' "$T/pjs.out"
+
+# without a GRUB netboot dir the tree has GRUB configs but no core.efi: the build says so
+# (a live dir of its own: $T/live/../netboot is found by default)
+mkdir -p "$T/alone/live" && cp "$T/live/vmlinuz" "$T/live/initrd.img" "$T/alone/live/"
+expect_rc_out "no --netboot: says UEFI boots through ipxe.efi only" 0 \
+	'^pxe: no GRUB netboot image \(make iso, or --netboot DIR\): UEFI machines boot through ipxe\.efi only$' \
+	"$APPLIANCE" pxe "$P" --out "$T/nonetboot" --live "$T/alone/live" --kernel-args appliance.action=check
+grep -q '^pxe: no GRUB netboot image' "$T/built.out" && not_ok "with --netboot: the no-netboot line is printed" ||
+	ok "with --netboot: no such line"
