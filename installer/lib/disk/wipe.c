@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #define ROOK_ZAP (200 * 1024)	/* dd bs=1K count=200 */
 #define GPT_ENTRIES (16 * 1024) /* 128 entries x 128 bytes */
 #define CHUNK (1 * MiB)
+#define READ_BUF (2 * MiB) /* backup reads: a multiple of CHUNK, one huge page */
 
 static const char *const kind_names[] = {
 	[WIPE_SIGNATURE] = "signature", [WIPE_MBR] = "mbr",	    [WIPE_GPT] = "gpt",
@@ -456,9 +458,17 @@ static struct span *target_spans(const struct wipe_target *t, size_t *ret_n)
 	return v;
 }
 
+/* Compared 4 KiB at a time with the start of zeros[], which stays in the
+ * cache: one pass over p (memcmp(p, p + 1) read every byte twice, a third of
+ * a backup's CPU). */
 static bool all_zero(const unsigned char *p, size_t n)
 {
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+	for (size_t k; n; p += k, n -= k) {
+		k = n < 4096 ? n : 4096;
+		if (memcmp(p, zeros, k) != 0)
+			return false;
+	}
+	return true;
 }
 
 /* A region's hash. Index version 3: the sha256 of the list of the sha256 of
@@ -566,34 +576,41 @@ static int save_spans(int fd, unsigned align, const char *file, struct span *v, 
 		snprintf(err, errn, "cannot create backup '%s': %s", file, strerror(errno));
 		return -errno;
 	}
-	if (posix_memalign((void **)&buf, 4096, CHUNK) != 0) {
+	/* READ_BUF at a time (fewer waits), in a huge page where the system allows
+	 * it (one to pin per O_DIRECT read instead of 512 pages) */
+	if (posix_memalign((void **)&buf, READ_BUF, READ_BUF) != 0) {
 		close(out);
 		snprintf(err, errn, "cannot allocate a read buffer for backup '%s'", file);
 		return -ENOMEM;
 	}
+	madvise(buf, READ_BUF, MADV_HUGEPAGE);
 	for (size_t i = 0; i < n && r == 0; i++) {
 		struct region_hash h;
 
 		region_hash_init(&h, true);
 		for (uint64_t done = 0; done < v[i].len && r == 0;) {
-			size_t k = v[i].len - done > CHUNK ? CHUNK : (size_t)(v[i].len - done);
-			bool zero;
+			size_t m = v[i].len - done > READ_BUF ? READ_BUF : (size_t)(v[i].len - done);
 
-			r = pread_backup(fd, buf, k, v[i].off + done, align, &direct);
+			r = pread_backup(fd, buf, m, v[i].off + done, align, &direct);
 			if (r < 0) {
-				snprintf(err, errn, "cannot read %zu bytes at offset %llu: %s", k,
+				snprintf(err, errn, "cannot read %zu bytes at offset %llu: %s", m,
 					 (unsigned long long)(v[i].off + done), strerror(-r));
 				break;
 			}
-			zero = all_zero(buf, k);
-			region_hash_block(&h, buf, k, zero);
-			if (!zero) {
-				r = pwrite_full(out, buf, k, v[i].file_off + done);
-				if (r < 0)
-					snprintf(err, errn, "cannot write backup '%s': %s", file,
-						 strerror(-r));
+			/* CHUNK blocks: the hash list's, and the backup's sparseness */
+			for (size_t at = 0; at < m && r == 0; at += CHUNK) {
+				size_t k = m - at > CHUNK ? CHUNK : m - at;
+				bool zero = all_zero(buf + at, k);
+
+				region_hash_block(&h, buf + at, k, zero);
+				if (!zero) {
+					r = pwrite_full(out, buf + at, k, v[i].file_off + done + at);
+					if (r < 0)
+						snprintf(err, errn, "cannot write backup '%s': %s", file,
+							 strerror(-r));
+				}
 			}
-			done += k;
+			done += m;
 		}
 		region_hash_final(&h, v[i].sha);
 		total = v[i].file_off + v[i].len;
