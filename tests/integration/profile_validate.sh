@@ -67,7 +67,11 @@ expect_out "--set: position names the --set" "^--set nodes\[0\].role:1:1: error:
 expect_out "--set: a list value" "^--set talos.schematic.kernelArgs:1:1: error: talos.schematic.kernelArgs: expected a list" \
 	"$APPLIANCE" validate "$m" --set 'talos.schematic.kernelArgs=quiet'
 expect_fail "--set: valid override accepted" 0 "$APPLIANCE" validate "$m" --set 'talos.schematic.kernelArgs=[quiet, noapic]' --set nas.port=4450
-expect_out "--set: no such list item" "nodes\[5\].role.*no item 5" "$APPLIANCE" validate "$m" --set 'nodes[5].role=worker'
+expect_out "--set: no such list item, and which there are" "nodes\[5\].role': no item 5 there: the list has 1 item, \[0\]$" "$APPLIANCE" validate "$m" --set 'nodes[5].role=worker'
+expect_out "--set: an index into a mapping says it is not a list" "site.secretVars\[0\]': no item 0 there: not a list$" \
+	"$APPLIANCE" validate "$m" --set 'site.secretVars[0]=x'
+expect_out "--set: past the end of a list of several" "domains\[7\]': no item 7 there: the list has 2 items, \[0\] to \[1\]$" \
+	"$APPLIANCE" validate "$m" --set 'site.domains=[a.test, b.test]' --set 'site.domains[7]=c.test'
 expect_fail "--set without =: usage error" 2 "$APPLIANCE" validate "$m" --set nodes
 
 # --json

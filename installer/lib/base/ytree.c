@@ -453,8 +453,27 @@ int ytree_set(struct ytree *t, const char *assignment, struct app_err *e)
 		}
 		free(key);
 		if (idx >= 0) {
-			if ((*slot)->type != YN_SEQ || (size_t)idx >= (*slot)->n) {
-				r = app_err_set(e, -EINVAL, "--set '%s': no item %ld there", path, idx);
+			if ((*slot)->type != YN_SEQ) {
+				r = app_err_set(e, -EINVAL, "--set '%s': no item %ld there: not a list", path,
+						idx);
+				break;
+			}
+			if ((size_t)idx >= (*slot)->n) {
+				size_t have = (*slot)->n;
+				if (have == 0)
+					r = app_err_set(e, -EINVAL,
+							"--set '%s': no item %ld there: the list is empty",
+							path, idx);
+				else if (have == 1)
+					r = app_err_set(
+					    e, -EINVAL,
+					    "--set '%s': no item %ld there: the list has 1 item, [0]", path,
+					    idx);
+				else
+					r = app_err_set(e, -EINVAL,
+							"--set '%s': no item %ld there: the list has %zu "
+							"items, [0] to [%zu]",
+							path, idx, have, have - 1);
 				break;
 			}
 			slot = &(*slot)->items[idx];
