@@ -70,10 +70,10 @@ static void print_text(const struct hw_inventory *inv, const struct selector_res
 		printf("%s  %s  %s  model=%s serial=%s wwid=%s\n", d->path,
 		       fmt_bytes(d->size, sz, sizeof(sz)), d->transport, dash(d->model), dash(d->serial),
 		       dash(d->wwid));
-		printf(
-		    "  size %llu bytes, sectors %u/%u, rotational=%s removable=%s read-only=%s discard=%s\n",
-		    (unsigned long long)d->size, d->lsec, d->psec, d->rotational ? "yes" : "no",
-		    d->removable ? "yes" : "no", d->read_only ? "yes" : "no", d->discard ? "yes" : "no");
+		/* two lines: one was ~90 columns */
+		printf("  size %llu bytes, sectors %u/%u\n", (unsigned long long)d->size, d->lsec, d->psec);
+		printf("  rotational=%s removable=%s read-only=%s discard=%s\n", d->rotational ? "yes" : "no",
+		       d->removable ? "yes" : "no", d->read_only ? "yes" : "no", d->discard ? "yes" : "no");
 		if (d->live)
 			printf("  live system: yes (never written)\n");
 		if (d->backing)

@@ -14,14 +14,16 @@ fixture_sysfs "$T/root"
 "$APPLIANCE" disks --hw-root "$T/root" >"$T/fx" 2>&1
 check "fixture: disks exits 0" test $? -eq 0
 has() { grep -qxF -- "$1" "$T/fx"; }
+# pair A B: line B right after line A (a disk's size line, then its flags)
+pair() { awk -v a="$1" -v b="$2" 'prev == a && $0 == b { f = 1 } { prev = $0 } END { exit !f }' "$T/fx"; }
 check "fixture: NVMe disk with model, serial, WWID" has "/dev/nvme1n1  256.0 MiB  nvme  model=QEMU NVMe Ctrl serial=APPL-CEPH-1a wwid=eui.000000000000000a"
-check "fixture: sizes and flags" has "  size 268435456 bytes, sectors 512/4096, rotational=no removable=no read-only=no discard=yes"
+check "fixture: sizes and flags" pair "  size 268435456 bytes, sectors 512/4096" "  rotational=no removable=no read-only=no discard=yes"
 check "fixture: BlueStore signature with offset" has "  signature: ceph_bluestore at 0x0 (other)"
 check "fixture: by-path link" has "  by-path: /dev/disk/by-path/pci-0000:00:05.0-nvme-1"
 check "fixture: disk held by dm-0" has "  held: nvme2n1 held by dm-0"
 check "fixture: partition held by md127" has "  held: nvme3n1p1 held by md127"
 check "fixture: USB stick transport" has "/dev/sda  64.0 MiB  usb  model=LIVE STICK serial=- wwid=-"
-check "fixture: removable, rotational" has "  size 67108864 bytes, sectors 512/4096, rotational=yes removable=yes read-only=no discard=yes"
+check "fixture: removable, rotational" pair "  size 67108864 bytes, sectors 512/4096" "  rotational=yes removable=yes read-only=no discard=yes"
 check "fixture: live medium (mounted at /run/live/medium)" has "  live system: yes (never written)"
 check "fixture: the live mount is listed" has "  mounted: /dev/sda1 on /run/live/medium"
 check "fixture: dm-0 and md127 are not listed as disks" bash -c "! grep -qE '^/dev/(dm-0|md127) ' '$T/fx'"
@@ -89,7 +91,8 @@ check "real: gpt signatures at both ends + PMBR" bash -c "grep -qxF '  signature
 check "real: ext4 in partition 1 with its label" grep -qE "^  signature: ext4 at 0x100438 \\(filesystem, partition 1, label 'FIXEXT4', uuid [0-9a-f-]+\\)$" "$T/gblock"
 check "real: xfs in partition 2 with its label" grep -qE "^  signature: xfs at 0x1100000 \\(filesystem, partition 2, label 'FIXXFS', uuid [0-9a-f-]+\\)$" "$T/gblock"
 check "real: the mount point" grep -qxF "  mounted: ${gpt}p1 on $T/mnt" "$T/gblock"
-expect_out "real: losetup -r shows read-only" "^  size 33554432 bytes, sectors 512/512, rotational=(yes|no) removable=no read-only=yes" block "$ro"
+expect_out "real: losetup -r: its size" "^  size 33554432 bytes, sectors 512/512$" block "$ro"
+expect_out "real: losetup -r shows read-only" "^  rotational=(yes|no) removable=no read-only=yes" block "$ro"
 
 "$APPLIANCE" disks --disk "$gpt" --disk "$ro" --json >"$T/real.json"
 check "real --json: the same disks, signatures and mounts as the text" /usr/bin/python3 -c "

@@ -51,8 +51,8 @@ check "NVMe Ceph disk B: the old GPT" has '^  partition table: gpt$'
 check "NVMe Ceph disk B: both GPT headers and the PMBR" \
 	bash -c "grep -q '^  signature: gpt at 0x3ffffe00 ' '$T/log' && grep -q '^  signature: PMBR at 0x1fe ' '$T/log'"
 check "NVMe Ceph disk B: BlueStore inside partition 1" has '^  signature: ceph_bluestore at 0x100000 \(other, partition 1\)$'
-check "NVMe: 512-byte sectors, not rotational, discard" \
-	has '^  size 1073741824 bytes, sectors 512/512, rotational=no removable=no read-only=no discard=yes$'
+check "NVMe: 512-byte sectors" has '^  size 1073741824 bytes, sectors 512/512$'
+check "NVMe: not rotational, discard" has '^  rotational=no removable=no read-only=no discard=yes$'
 check "USB stick: transport usb" has '^/dev/sd[a-z]  64\.0 MiB  usb  model=QEMU HARDDISK '
 check "USB stick: the live medium (never written)" has '^  live system: yes \(never written\)$'
 check "selectors: installDisk resolves to one disk" has '^nodes\[0\]\.installDisk: 1 disk$'
