@@ -363,9 +363,11 @@ static int pwrite_full(int fd, const void *buf, size_t n, uint64_t off)
 }
 
 /* Make the kernel forget (or learn) the partitions: BLKRRPART, else BLKPG
- * delete every partition and add the ones the table now has (loop devices
- * without partscan, where partx -a made the nodes). */
-static void reread_partitions(int fd, uint64_t size)
+ * delete every partition and, with readd, add the ones the table now has
+ * (loop devices without partscan, where partx -a made the nodes; a wiped
+ * disk has none: its probe, one of three libblkid probes per disk, is
+ * skipped). */
+static void reread_partitions(int fd, uint64_t size, bool readd)
 {
 	struct hw_sig *sigs = NULL;
 	struct hw_part *parts = NULL;
@@ -380,7 +382,7 @@ static void reread_partitions(int fd, uint64_t size)
 
 		ioctl(fd, BLKPG, &a);
 	}
-	if (hw_probe_fd(fd, size, "disk", &sigs, &ns, &parts, &np, NULL, &e) == 0) {
+	if (readd && hw_probe_fd(fd, size, "disk", &sigs, &ns, &parts, &np, NULL, &e) == 0) {
 		for (size_t i = 0; i < np; i++) {
 			struct blkpg_partition bp = { .start = (long long)parts[i].start,
 						      .length = (long long)parts[i].size,
@@ -743,7 +745,8 @@ static int erase_all(struct job *j, bool plain)
 	}
 	if (r == 0 && j->is_blk) {
 		ioctl(j->fd, BLKFLSBUF, 0);
-		reread_partitions(j->fd, t->size);
+		/* wiped: nothing to add back (verify_clean's probe checks that) */
+		reread_partitions(j->fd, t->size, false);
 	}
 	return r;
 }
@@ -1031,7 +1034,7 @@ static int restore_disk(const char *dir, const char *file, const char *path, con
 	}
 	if (r == 0 && S_ISBLK(st.st_mode)) {
 		ioctl(fd, BLKFLSBUF, 0);
-		reread_partitions(fd, size);
+		reread_partitions(fd, size, true);
 	}
 	res->regions = n;
 out:
