@@ -11,17 +11,21 @@
 #include "disk/hw.h"
 #include "install/identity.h"
 #include "install/nodeblock.h"
+#include "profile/profile.h"
 #include "profile/value.h"
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: appliance identify [--name NAME] [--json] [--hw-root DIR] [--sysfs DIR]\n\n"
+	fprintf(f, "usage: appliance identify [--name NAME] [--json] [--min-size SIZE]\n"
+		   "                          [--hw-root DIR] [--sysfs DIR]\n\n"
 		   "Print the profile's node block for this machine: its MACs, DMI serial and UUID,\n"
 		   "and its disks, each with a selector that matches it alone. Paste it under\n"
 		   "'nodes:' and decide what is marked CHOOSE. Reads sysfs and probes the disks;\n"
 		   "writes nothing. On the live system: boot the stick with appliance.action=check.\n\n"
 		   "  --name NAME     the node's name in the block (default node-1)\n"
 		   "  --json          the facts as one JSON object instead\n"
+		   "  --min-size SIZE suggest no install disk smaller than SIZE (default: Talos'\n"
+		   "                  minimum system disk, talos.installDiskMinSize of the defaults)\n"
 		   "  --hw-root DIR   read the machine below DIR (DIR/sys, DIR/dev; tests, fixtures)\n"
 		   "  --sysfs DIR     sysfs for the MACs and DMI (default HW_ROOT/sys, else /sys)\n\n"
 		   "examples:\n"
@@ -67,7 +71,8 @@ int cmd_identify(int argc, char **argv)
 	struct hw_inventory inv = { 0 };
 	struct identity id = { 0 };
 	struct app_err e = { 0 };
-	const char *name = "node-1", *sysfs = NULL, *v;
+	const char *name = "node-1", *sysfs = NULL, *min_text = NULL, *v;
+	uint64_t min_size = 0;
 	const char **files = NULL;
 	size_t n_files = 0;
 	bool json = false;
@@ -86,6 +91,8 @@ int cmd_identify(int argc, char **argv)
 			name = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--sysfs")))
 			sysfs = v;
+		else if ((v = cmd_opt(argc, argv, &i, "--min-size")))
+			min_text = v;
 		else if (!cmd_hw_opt(argc, argv, &i, &ho, &files, &n_files)) {
 			free(files);
 			return cmd_usage_error(
@@ -96,6 +103,12 @@ int cmd_identify(int argc, char **argv)
 	if (!value_is_k8s_name(name)) {
 		free(files);
 		return cmd_usage_error("identify", "--name '%s' is not a lower-case name", name);
+	}
+	if (min_text ? profile_parse_size(min_text, &min_size) < 0
+		     : profile_default_size("talos.installDiskMinSize", &min_size) < 0) {
+		free(files);
+		return cmd_usage_error("identify", "--min-size '%s' is not a size (10Gi, 500MB)",
+				       min_text ? min_text : "");
 	}
 	ho.files = files;
 	ho.n_files = n_files;
@@ -114,7 +127,7 @@ int cmd_identify(int argc, char **argv)
 		print_json(&id, &inv);
 	} else {
 		struct buf b = { 0 };
-		nodeblock_render(name, &id, &inv, &b);
+		nodeblock_render(name, &id, &inv, min_size, &b);
 		printf("# node block for this machine (appliance identify): paste it under 'nodes:'\n%s",
 		       b.data ? b.data : "");
 		buf_free(&b);

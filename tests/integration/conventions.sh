@@ -120,7 +120,7 @@ grep -q -- '--sysfs DIR .*default HW_ROOT/sys,$' "$T/help" && ok "plan --help: -
 # ---- getting-started's fixture machine: the two lines, pasted as written, give a node block ----------
 mk=$(grep -m1 "^    bash -c '. scripts/demo.sh; . tests/fixtures/machines/machines.sh; fixture_machine /tmp/m1 1'$" \
 	"$ROOT/docs/getting-started.md" | sed "s|^    ||; s|/tmp/m1|$T/m1|")
-idf=$(grep -m1 '^    appliance identify --name lake-1 --hw-root /tmp/m1$' "$ROOT/docs/getting-started.md" |
+idf=$(grep -m1 '^    appliance identify --name lake-1 --hw-root /tmp/m1 --min-size 16Mi$' "$ROOT/docs/getting-started.md" |
 	sed "s|^    appliance|\"\$A\"|; s|/tmp/m1|$T/m1|")
 if [ -n "$mk" ] && [ -n "$idf" ] && (cd "$ROOT" && eval "$mk") && eval "$idf" >"$T/m1.yaml" 2>&1 &&
 	grep -q '^      macs: \["52:54:00:20:00:01"\]$' "$T/m1.yaml" && grep -q 'installDisk: {serial: "FIX1-BOOT"}' "$T/m1.yaml"; then

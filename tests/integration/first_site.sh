@@ -29,9 +29,18 @@ expect_fail "init --nodes 0: usage error" 2 "$A" init --nodes 0
 # ---- identify on each machine ------------------------------------------------------------------
 fixture_machine "$T/m2" 2
 fixture_machine "$T/m3" 3
-"$A" identify --hw-root "$DEMO_HW" --name lake-1 >"$T/n1" 2>&1 && ok "identify on the demo machine" || not_ok "identify: $(cat "$T/n1")"
-"$A" identify --hw-root "$T/m2" --name lake-2 >"$T/n2" 2>&1
-"$A" identify --hw-root "$T/m3" --name lake-3 >"$T/n3" 2>&1
+# Talos' minimum system disk (10Gi, talos.installDiskMinSize) is far above these image disks:
+# identify suggests none of them, and says why
+"$A" identify --hw-root "$DEMO_HW" --name lake-1 >"$T/n0" 2>&1
+grep -q '^    installDisk: {}' "$T/n0" && grep -q '^    # no disk of at least 10.0 GiB found' "$T/n0" &&
+	grep -q '^    # too small for Talos (under its minimum system disk of 10.0 GiB,$' "$T/n0" &&
+	grep -q '^    # talos.installDiskMinSize), not suggested: .*, 192.0 MiB, ' "$T/n0" &&
+	ok "identify suggests no disk under Talos' minimum, and says why" || not_ok "identify small disks: $(cat "$T/n0")"
+expect_fail "identify --min-size of a non-size: usage error" 2 "$A" identify --hw-root "$DEMO_HW" --min-size big
+# the simulated machines' disks are image files of 32-200 MiB: the test lowers the minimum
+"$A" identify --hw-root "$DEMO_HW" --name lake-1 --min-size 16Mi >"$T/n1" 2>&1 && ok "identify on the demo machine" || not_ok "identify: $(cat "$T/n1")"
+"$A" identify --hw-root "$T/m2" --name lake-2 --min-size 16Mi >"$T/n2" 2>&1
+"$A" identify --hw-root "$T/m3" --name lake-3 --min-size 16Mi >"$T/n3" 2>&1
 grep -q 'macs: \["52:54:00:12:34:01"\]' "$T/n1" && grep -q 'serial: "APPL-DEMO-1"' "$T/n1" &&
 	ok "identify: the machine's MAC and DMI serial" || not_ok "identify: identity"
 grep -q 'installDisk: {serial: "APPL-INSTALL-1"}' "$T/n1" && ok "identify: the install disk by its serial" || not_ok "identify: install disk"
@@ -123,6 +132,14 @@ if [ -n "${DEMO_MIRROR:-}" ]; then
 else
 	mkdir -p "$T/state/cache" && cp "$T/img/metal.raw.zst" "$T/state/cache/$(echo "$key" | tr / -)"
 fi
+# plan refuses an install disk under Talos' minimum, naming the disk, its size and the minimum
+"$A" plan "$T/site.yaml" --auto "${ARGS[@]}" >"$T/plan-small" 2>&1
+rc=$?
+[ $rc -ne 0 ] && grep -q 'installDisk matches a disk smaller than its minimum size 10Gi (talos.installDiskMinSize)' "$T/plan-small" &&
+	grep -qE '/dev/[a-z0-9]+: matches .* but is too small: 192.0 MiB < minimum 10Gi' "$T/plan-small" &&
+	ok "plan refuses an install disk under Talos' minimum: the disk, its size, the minimum" ||
+	{ not_ok "plan of a small install disk: exit $rc"; grep -i 'small\|error' "$T/plan-small" | head -5 | sed 's/^/#   /'; }
+ARGS+=(--set talos.installDiskMinSize=48Mi)
 "$A" config "$T/site.yaml" >"$T/effective.yaml" 2>&1
 grep -q '^  immich:' "$T/effective.yaml" && grep -q 'version: v1.10.5' "$T/effective.yaml" &&
 	grep -q 'nasPassword: env:NAS_PASSWORD' "$T/effective.yaml" && ok "config: the profile with its defaults, secrets as references" ||

@@ -146,6 +146,7 @@ void selector_result_free(struct selector_result *r)
 		return;
 	for (size_t i = 0; i < r->n; i++) {
 		free(r->v[i].key);
+		free(r->v[i].min_text);
 		free(r->v[i].disks);
 	}
 	free(r->v);
@@ -167,6 +168,20 @@ static void add_role(struct selector_result *r, enum disk_role role, char *key, 
 	x->many = many;
 	x->wipe = wipe;
 	x->min_size = s->min_size.bytes;
+	x->min_text = xstrdup(s->min_size.text ? s->min_size.text : "");
+}
+
+/* The install disk is at least Talos' minimum (talos.installDiskMinSize), or
+ * the selector's own minSize when that is larger. */
+static void install_min(struct selector_role *x, const struct model *m)
+{
+	const struct model_size *t = &m->talos.install_disk_min_size;
+
+	if (!t->bytes || t->bytes <= x->min_size)
+		return;
+	x->min_size = t->bytes;
+	free(x->min_text);
+	x->min_text = xasprintf("%s (talos.installDiskMinSize)", t->text ? t->text : "");
 }
 
 /* Append to the summary message while it fits; the report has everything. */
@@ -191,9 +206,11 @@ int selector_resolve_node(const struct model *m, const struct model_node *node,
 	int errors = 0;
 	char why[512], sz[32], line[1024];
 
-	if (!selector_empty(&node->install_disk))
+	if (!selector_empty(&node->install_disk)) {
 		add_role(&r, DISK_ROLE_INSTALL, xasprintf("nodes[%zu].installDisk", ni), &node->install_disk,
 			 false, false);
+		install_min(&r.v[r.n - 1], m);
+	}
 	for (size_t i = 0; i < node->n_ceph_disks; i++) {
 		const struct ceph_disks *c = &node->ceph_disks[i];
 		bool many = c->match && (strcmp(c->match, "all") == 0 || strcmp(c->match, "any") == 0);
@@ -226,10 +243,9 @@ int selector_resolve_node(const struct model *m, const struct model_node *node,
 				x->disks[x->n_disks++] = j;
 				if (x->min_size && d->size < x->min_size) {
 					small = true;
-					buf_printf(&cand,
-						   "  %s: matches (%s) but is too small: %s < minimum %s\n",
-						   d->path, why, fmt_bytes(d->size, sz, sizeof(sz)),
-						   x->sel->min_size.text ? x->sel->min_size.text : "");
+					buf_printf(
+					    &cand, "  %s: matches (%s) but is too small: %s < minimum %s\n",
+					    d->path, why, fmt_bytes(d->size, sz, sizeof(sz)), x->min_text);
 				} else {
 					buf_printf(&cand, "  %s: matches (%s)\n", d->path, why);
 				}
@@ -248,7 +264,7 @@ int selector_resolve_node(const struct model *m, const struct model_node *node,
 		else if (small)
 			snprintf(line, sizeof(line),
 				 "%s matches a disk smaller than its minimum size %s; candidates:\n", x->key,
-				 x->sel->min_size.text ? x->sel->min_size.text : "");
+				 x->min_text);
 		else
 			snprintf(line, sizeof(line), "%s: %zu disk%s\n", x->key, x->n_disks,
 				 x->n_disks == 1 ? "" : "s");

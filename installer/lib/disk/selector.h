@@ -26,7 +26,8 @@ struct selector_role {
 	bool optional; /* match: any: zero disks is fine */
 	bool wipe;     /* cephDisks wipe: true */
 	uint64_t min_size;
-	size_t *disks; /* indexes into the inventory */
+	char *min_text; /* min_size as written, and where: "10Gi (talos.installDiskMinSize)" */
+	size_t *disks;	/* indexes into the inventory */
 	size_t n_disks;
 };
 

@@ -62,14 +62,16 @@ static void disk_comment(struct buf *out, const struct hw_disk *d)
 }
 
 void nodeblock_render(const char *name, const struct identity *id, const struct hw_inventory *inv,
-		      struct buf *out)
+		      uint64_t min_size, struct buf *out)
 {
 	const struct hw_disk *install = NULL;
-	char *sel;
+	char *sel, min[32];
 	bool others = false;
 
+	fmt_bytes(min_size, min, sizeof(min));
 	for (size_t i = 0; i < inv->n; i++)
-		if (candidate(&inv->v[i]) && (!install || inv->v[i].size < install->size))
+		if (candidate(&inv->v[i]) && inv->v[i].size >= min_size &&
+		    (!install || inv->v[i].size < install->size))
 			install = &inv->v[i];
 	buf_printf(out, "  - name: %s  # CHOOSE: this node's name (also its hostname)\n", name);
 	buf_puts(out, "    role: controlplane  # CHOOSE: controlplane (1 or 3 of them) or worker\n");
@@ -82,14 +84,20 @@ void nodeblock_render(const char *name, const struct identity *id, const struct 
 		buf_printf(out, "      serial: \"%s\"\n", id->serial);
 	if (id->uuid && *id->uuid)
 		buf_printf(out, "      uuid: \"%s\"\n", id->uuid);
+	for (size_t i = 0; i < inv->n; i++)
+		if (candidate(&inv->v[i]) && inv->v[i].size < min_size) {
+			buf_puts(out, "    # too small for Talos (under its minimum system disk of ");
+			buf_printf(out, "%s,\n    # talos.installDiskMinSize), not suggested: ", min);
+			disk_comment(out, &inv->v[i]);
+		}
 	if (!install) {
-		buf_puts(out, "    # no disk found that Talos could go on\n"
-			      "    installDisk: {}  # CHOOSE: the disk Talos is written to (overwritten)\n");
+		buf_printf(out, "    # no disk of at least %s found that Talos could go on\n", min);
+		buf_puts(out, "    installDisk: {}  # CHOOSE: the disk Talos is written to (overwritten)\n");
 		return;
 	}
 	sel = nodeblock_selector(inv, install);
-	buf_puts(out, "    # CHOOSE the install disk (overwritten: Talos and its config partition);\n"
-		      "    # the smallest is suggested: ");
+	buf_puts(out, "    # CHOOSE the install disk (overwritten: Talos and its config partition);\n");
+	buf_printf(out, "    # the smallest of at least %s is suggested: ", min);
 	disk_comment(out, install);
 	buf_printf(out, "    installDisk: {%s}\n", sel);
 	free(sel);

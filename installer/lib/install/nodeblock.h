@@ -12,9 +12,11 @@
 
 /* Appends the YAML of a `nodes:` list entry (indented two spaces, named NAME)
  * to OUT. The install disk suggested is the smallest fixed disk that does not
- * carry the live system; the others are listed as commented Ceph candidates. */
+ * carry the live system and has at least MIN_SIZE bytes (Talos' minimum,
+ * talos.installDiskMinSize); a smaller one is named with the reason; the others
+ * are listed as commented Ceph candidates. */
 void nodeblock_render(const char *name, const struct identity *id, const struct hw_inventory *inv,
-		      struct buf *out);
+		      uint64_t min_size, struct buf *out);
 
 /* The selector for disk D that matches no other disk of INV, as the inside
  * of a YAML flow map ("serial: \"S\""). Caller frees. */

@@ -153,11 +153,12 @@ struct model_talos {
 	struct strlist cni_urls; /* cni: custom: manifests Talos applies */
 	bool kube_proxy;
 	bool allow_scheduling_on_control_planes;
-	char *config_delivery;	       /* metal-iso | none */
-	long long config_partition;    /* GPT entry number of the metal-iso partition (5) */
-	bool forward_kube_dns_to_host; /* machine.features.hostDNS.forwardKubeDNSToHost */
-	char *cilium_install_image;    /* cilium-cli image of the bootstrap Job */
-	char *kubernetes_version;      /* optional */
+	char *config_delivery;			 /* metal-iso | none */
+	long long config_partition;		 /* GPT entry number of the metal-iso partition (5) */
+	bool forward_kube_dns_to_host;		 /* machine.features.hostDNS.forwardKubeDNSToHost */
+	char *cilium_install_image;		 /* cilium-cli image of the bootstrap Job */
+	struct model_size install_disk_min_size; /* Talos' minimum system disk (10Gi) */
+	char *kubernetes_version;		 /* optional */
 	/* sha256 (hex) of the OS CA certificate PEM of this site's secrets bundle,
 	 * recorded after `talos secrets`; rebuild refuses a bundle that differs. */
 	char *ca_fingerprint;

@@ -21,6 +21,22 @@ const char *profile_defaults_yaml(void)
 	return appliance_defaults_yaml;
 }
 
+int profile_default_size(const char *path, uint64_t *ret)
+{
+	struct app_err e = { 0 };
+	struct ytree *t = NULL;
+	struct ynode *n;
+	int r = ytree_parse(PROFILE_DEFAULTS_NAME, appliance_defaults_yaml, strlen(appliance_defaults_yaml),
+			    &t, &e);
+
+	if (r < 0)
+		return r;
+	n = ytree_get(t->root, path);
+	r = n && n->type == YN_SCALAR ? profile_parse_size(n->value, ret) : -ENOENT;
+	ytree_free(t);
+	return r;
+}
+
 static int load_layer(struct ytree *base, const char *path, struct diags *d)
 {
 	struct app_err e = { 0 };

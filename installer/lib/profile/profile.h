@@ -36,4 +36,8 @@ int profile_load(const struct profile_input *in, struct model **ret, struct diag
 /* The compiled-in defaults (NUL-terminated YAML). */
 const char *profile_defaults_yaml(void);
 
+/* The compiled-in default size at key PATH ("talos.installDiskMinSize"), for
+ * a command that runs without a profile (identify). 0, or -ENOENT/-EINVAL. */
+int profile_default_size(const char *path, uint64_t *ret);
+
 #endif
