@@ -56,7 +56,7 @@ refusal "ambiguous install disk selector" \
 	"^appliance: resolve-disks: node 'demo-1': nodes\[0\].installDisk matches 3 disks, expected exactly one; candidates:$" \
 	"${DEMO_ARGS[@]}" --set 'nodes[0].installDisk.serial=APPL-*'
 check "ambiguous disk: every candidate listed with why" grep -qE \
-	"^  /dev/nvme1n1: matches \(serial 'APPL-CEPH-1A' matches 'APPL-\*', transport 'nvme' matches 'nvme'\)$" "$T/out"
+	"^  /dev/nvme1n1: matches \(serial 'APPL-CEPH-1A' matches 'APPL-\*', transport 'nvme' matches 'nvme'\) but is too small: 32.0 MiB < minimum 48Mi \(talos.installDiskMinSize\)$" "$T/out"
 
 refusal "--node names another machine's node" \
 	"^appliance: resolve-disks: .*nodes\[1\].installDisk matches no disk" \
