@@ -31,6 +31,7 @@ head -c $((28 * MiB)) "$a" >"$r" && head -c $((28 * MiB)) "$a" >>"$r"
 zstd -q -3 --long=25 "$r" -o "$r.long.zst"
 skippable() { # a skippable frame of N bytes: magic 0x184D2A5X, little-endian size, content
 	printf '\x53\x2a\x4d\x18'
+	# shellcheck disable=SC2059 # the format is the four size bytes as \x escapes
 	printf "$(printf '\\x%02x\\x%02x\\x%02x\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) 0)"
 	head -c "$1" /dev/urandom
 }
