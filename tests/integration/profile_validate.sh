@@ -49,6 +49,17 @@ python3 -c "
 print('x: &a [' + ','.join(['\"lol\"']*50) + ']')
 for i in range(1,12): print(f'x{i}: &a{i} [' + ','.join([f'*a' if i==1 else f'*a{i-1}']*50) + ']')" >"$T/bomb.yaml"
 hostile "alias bomb refused" "bomb.yaml:2:[0-9]+: error: YAML alias" "$T/bomb.yaml"
+# a real bundle from `talos secrets` where a profile is expected: one line, exit 2, for any command
+"$APPLIANCE" talos secrets profiles/demo.yaml --out "$T/talos-secrets.yaml" >/dev/null 2>&1
+"$APPLIANCE" render "$T/talos-secrets.yaml" --out "$T/r" >"$T/bundle.out" 2>&1
+rc=$?
+[ $rc -eq 2 ] && [ "$(wc -l <"$T/bundle.out")" -eq 1 ] && [ ! -e "$T/r" ] &&
+	grep -qxF "$T/talos-secrets.yaml:1:1: error: $T/talos-secrets.yaml looks like a Talos secrets bundle, not an appliance profile (pass it with --secrets)" "$T/bundle.out" &&
+	ok "a secrets bundle as the profile: one line naming it, exit 2" ||
+	{ not_ok "secrets bundle as profile: exit $rc"; head -3 "$T/bundle.out" | sed 's/^/#   /'; }
+expect_out "a secrets bundle as a --site overlay: said so" \
+	"talos-secrets.yaml looks like a Talos secrets bundle, not an appliance profile \(pass it with --secrets\)" \
+	"$APPLIANCE" validate profiles/demo.yaml --site "$T/talos-secrets.yaml"
 expect_fail "missing file: exit 2" 2 "$APPLIANCE" validate "$T/nope.yaml"
 expect_out "missing file: named" "nope.yaml:1:1: error: cannot open '.*nope.yaml': No such file or directory" \
 	"$APPLIANCE" validate "$T/nope.yaml"

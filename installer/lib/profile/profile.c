@@ -37,6 +37,38 @@ int profile_default_size(const char *path, uint64_t *ret)
 	return r;
 }
 
+/* The two Talos files a user may hand over where a profile is expected, by
+ * their top-level keys: the bundle `talos secrets` writes (cluster, secrets,
+ * trustdinfo, certs: siderolabs/talos v1.10.5 pkg/machinery/config/generate/
+ * secrets/bundle.go) and a v1alpha1 machine config (version, machine, cluster).
+ * Either one is said in one line instead of a score of unrelated errors. */
+static const struct {
+	const char *keys[4];
+	const char *what, *option;
+} talos_shapes[] = {
+	{ { "cluster", "secrets", "trustdinfo", "certs" }, "a Talos secrets bundle", "--secrets" },
+	{ { "version", "machine", "cluster", NULL }, "a Talos machine config", "--config" },
+};
+
+static int refuse_talos_shape(const struct ynode *root, const char *path, struct diags *d)
+{
+	if (ynode_map_get(root, "apiVersion"))
+		return 0;
+	for (size_t i = 0; i < sizeof(talos_shapes) / sizeof(talos_shapes[0]); i++) {
+		size_t k = 0;
+
+		while (k < 4 && talos_shapes[i].keys[k] && ynode_map_get(root, talos_shapes[i].keys[k]))
+			k++;
+		if (k < 4 && talos_shapes[i].keys[k])
+			continue;
+		diag_raw(d, path, root->line, root->col,
+			 xasprintf("%s looks like %s, not an appliance profile (pass it with %s)", path,
+				   talos_shapes[i].what, talos_shapes[i].option));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int load_layer(struct ytree *base, const char *path, struct diags *d)
 {
 	struct app_err e = { 0 };
@@ -65,6 +97,11 @@ static int load_layer(struct ytree *base, const char *path, struct diags *d)
 			 xasprintf("expected a mapping at the top, found %s", diag_kind(t->root)));
 		ytree_free(t);
 		return -EINVAL;
+	}
+	r = refuse_talos_shape(t->root, path, d);
+	if (r < 0) {
+		ytree_free(t);
+		return r;
 	}
 	ytree_merge(base, t);
 	return 0;
