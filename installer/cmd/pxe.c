@@ -21,6 +21,7 @@
 #include "base/json.h"
 #include "talos/talos_schematic.h"
 #include "base/util.h"
+#include "base/wrap.h"
 
 static void usage(FILE *f)
 {
@@ -323,6 +324,46 @@ static int serve(const struct model *m, const struct pxe_opts *o, const struct p
 	return rc;
 }
 
+static void names(struct buf *b, const char *lead, const struct strlist *l)
+{
+	for (size_t k = 0; k < l->n; k++)
+		buf_printf(b, "%s%s", k ? ", " : lead, l->v[k]);
+}
+
+/* One payload, by what it carries (secret names only, never a value): the
+ * config's CA keys and the profile secrets rendered into it, and what
+ * secrets.env holds for the install's own NAS check. Wrapped at 80 columns. */
+static void say_payload(const struct model *m, const struct pxe_payloads *ps,
+			const struct pxe_payload_info *p)
+{
+	const struct model_node *n = model_node_by_name(m, p->node);
+	struct buf b = { 0 }, pre = { 0 };
+
+	buf_printf(&pre, "pxe: payload %s/%s.cpio ", ps->dir, p->node);
+	buf_printf(&b, "(0600, %zu bytes): %s machine config", p->bytes,
+		   n && n->role_text ? n->role_text : "");
+	if (p->ca_keys)
+		buf_puts(&b, " with the cluster CA keys");
+	names(&b, p->ca_keys ? " and secrets " : " with secrets ", &p->config_secrets);
+	if (!p->ca_keys && !p->config_secrets.n)
+		buf_puts(&b, " (no secret)");
+	names(&b, "; secrets.env: ", &p->secrets);
+	wrap_print(stdout, pre.data, b.data, 4);
+	buf_free(&b);
+	buf_free(&pre);
+}
+
+static void json_names(struct buf *b, const struct strlist *l)
+{
+	buf_puts(b, "[");
+	for (size_t k = 0; k < l->n; k++) {
+		if (k)
+			buf_puts(b, ",");
+		json_buf_str(b, l->v[k]);
+	}
+	buf_puts(b, "]");
+}
+
 /* --json: the tree, each node's payload (names of the secrets it carries,
  * never their values) and where nodes fetch it */
 static void pxe_json_tree(const struct model *m, const struct pxe_opts *o, const struct pxe_result *res)
@@ -349,13 +390,11 @@ static void pxe_json_tree(const struct model *m, const struct pxe_opts *o, const
 		json_buf_str(&b, file);
 		buf_printf(&b, ",\"bytes\":%zu,\"role\":", p->bytes);
 		json_buf_str(&b, n ? n->role_text : NULL);
-		buf_puts(&b, ",\"secrets\":[");
-		for (size_t k = 0; k < p->secrets.n; k++) {
-			if (k)
-				buf_puts(&b, ",");
-			json_buf_str(&b, p->secrets.v[k]);
-		}
-		buf_puts(&b, "]}");
+		buf_puts(&b, ",\"secrets\":");
+		json_names(&b, &p->secrets);
+		buf_printf(&b, ",\"caKeys\":%s,\"configSecrets\":", p->ca_keys ? "true" : "false");
+		json_names(&b, &p->config_secrets);
+		buf_puts(&b, "}");
 		free(file);
 	}
 	buf_puts(&b, "]");
@@ -557,15 +596,8 @@ int cmd_pxe(int argc, char **argv)
 	if (!o.netboot_dir) /* grub/ then holds configs but no core.efi to load them */
 		cmd_say("pxe: no GRUB netboot image (make iso, or --netboot DIR): UEFI machines boot "
 			"through ipxe.efi only\n");
-	for (size_t i = 0; i < res.payloads.n; i++) {
-		const struct pxe_payload_info *p = &res.payloads.v[i];
-		const struct model_node *n = model_node_by_name(m, p->node);
-		cmd_say("pxe: payload %s/%s.cpio (0600, %zu bytes): %s machine config", res.payloads.dir,
-			p->node, p->bytes, n && n->role_text ? n->role_text : "");
-		for (size_t k = 0; k < p->secrets.n; k++)
-			cmd_say("%s%s", k ? ", " : " + secrets ", p->secrets.v[k]);
-		cmd_say("\n");
-	}
+	for (size_t i = 0; i < res.payloads.n && !cmd_json(); i++)
+		say_payload(m, &res.payloads, &res.payloads.v[i]);
 	if (o.secrets)
 		cmd_say("pxe: nodes fetch their payload from %s<mac>, once each\n", o.payload_url);
 	else

@@ -82,9 +82,9 @@ for _ in $(seq 600); do
 done
 expect_out "one appliance pxe --serve: dnsmasq (proxy-DHCP + TFTP) on eth0" 'proxy on subnet 10.0.2.0' cat "$T/three.serve.err"
 expect_out "... and the payload server on eth0's address" '^pxe: payload server listening on 10.0.2.2:8069$' cat "$T/three.serve.log"
-expect_out "payloads: two control planes with the NAS credentials" \
-	'demo-2.cpio .*controlplane machine config \+ secrets nasUsername, nasPassword' cat "$T/three.serve.log"
-expect_out "payloads: demo-3 is a worker with no secret" 'demo-3.cpio \(0600, [0-9]+ bytes\): worker machine config$' cat "$T/three.serve.log"
+expect_out "payloads: two control planes with the CA keys, the site's secrets, the NAS credentials" \
+	'demo-2.cpio .*controlplane machine config with the cluster CA keys and secrets nasUsername, nasPassword, .*; secrets.env: nasUsername, nasPassword$' cat "$T/three.serve.log"
+expect_out "payloads: demo-3 is a worker with no secret" 'demo-3.cpio \(0600, [0-9]+ bytes\): worker machine config \(no secret\)$' cat "$T/three.serve.log"
 mkdir -p "$T/payloads"
 cp "$T"/pxe.payloads/*.cpio "$T/payloads/"
 

@@ -60,10 +60,18 @@ check "builds the tree and the payloads" "$APPLIANCE" pxe "$P" --out "$T/pxe" "$
 	--set site.location=lab --secrets "$B" --payload-url "$URL"
 cp "$T/.out" "$T/built.out"
 check "says what it wrote" grep -qE '^pxe: wrote [0-9]+ files to .*: 3 node scripts \(3 nodes\), boot.ipxe, site.cpio, dnsmasq.conf, grub/' "$T/built.out"
-expect_out "says demo-1's payload: controlplane config + the NAS credentials" \
-	"^pxe: payload $T/pxe.payloads/demo-1.cpio \(0600, [0-9]+ bytes\): controlplane machine config \+ secrets nasUsername, nasPassword$" cat "$T/built.out"
+expect_out "says demo-1's payload: every secret its config carries (names), and secrets.env's" \
+	"^pxe: payload $T/pxe.payloads/demo-1.cpio \(0600, [0-9]+ bytes\): controlplane machine config with the cluster CA keys and secrets nasUsername, nasPassword, gitToken, sopsKey, opCredentials, opToken, s3AccessKey, s3SecretKey; secrets.env: nasUsername, nasPassword$" cat "$T/built.out"
 expect_out "says demo-2's payload: worker config, no secret" \
-	"^pxe: payload $T/pxe.payloads/demo-2.cpio \(0600, [0-9]+ bytes\): worker machine config$" cat "$T/built.out"
+	"^pxe: payload $T/pxe.payloads/demo-2.cpio \(0600, [0-9]+ bytes\): worker machine config \(no secret\)$" cat "$T/built.out"
+check "the payload lines name no secret value" bash -c "! grep -F -f '$T/needles.txt' '$T/built.out'"
+# on an 80-column terminal the payload lines wrap under a 4-space indent, same words
+env -u COLUMNS "$APPLIANCE" pxe "$P" --out "$T/pxe80" "${ARGS[@]}" --site "$T/site.yaml" --set site.location=lab \
+	--secrets "$B" --payload-url "$URL" >"$T/built80.out" 2>&1
+check "payload lines: within 80 columns" test "$(awk '/^pxe: payload /{p=1; n++} /^pxe: /&&!/^pxe: payload /{p=0} p&&length>79{bad++} END{print n+0, bad+0}' "$T/built80.out")" = "3 0"
+expect_out "payload lines: wrapped, the same words" \
+	"^pxe: payload $T/pxe80.payloads/demo-1.cpio \(0600, [0-9]+ bytes\): controlplane machine config with the cluster CA keys and secrets nasUsername, .*, s3SecretKey; secrets.env: nasUsername, nasPassword$" \
+	awk '/^    /{sub(/^    /, " "); printf "%s", $0; next} NR>1{print ""} {printf "%s", $0} END{print ""}' "$T/built80.out"
 for f in undionly.kpxe ipxe.efi boot.ipxe live/vmlinuz live/initrd.img site.cpio dnsmasq.conf grub/grub.cfg \
 	grub/x86_64-efi/core.efi; do
 	check "tree has $f" test -s "$T/pxe/$f"

@@ -100,10 +100,12 @@ static bool safe_name(const char *s)
 	return true;
 }
 
-/* Does the config carry value (as written, or base64 as in a Kubernetes Secret's data)? */
+/* Does the config carry value: as written, base64 as in a Kubernetes Secret's
+ * data, or base64 twice (1Password Connect's credentials file is itself
+ * base64 inside the Secret's data)? */
 static bool config_carries(const struct buf *cfg, const struct secret *s)
 {
-	char *enc;
+	char *enc, *enc2;
 	bool found;
 
 	if (s->len == 0)
@@ -112,8 +114,36 @@ static bool config_carries(const struct buf *cfg, const struct secret *s)
 		return true;
 	enc = talos_b64_encode(s->data, s->len);
 	found = memmem(cfg->data, cfg->len, enc, strlen(enc)) != NULL;
+	if (!found) {
+		enc2 = talos_b64_encode(enc, strlen(enc));
+		found = memmem(cfg->data, cfg->len, enc2, strlen(enc2)) != NULL;
+		secure_free(enc2, strlen(enc2) + 1);
+	}
 	secure_free(enc, strlen(enc) + 1);
 	return found;
+}
+
+/* The names of the profile's secrets whose values CFG carries, as written or
+ * base64 (a file secret also without its trailing newlines). A secret that
+ * cannot be read here was not rendered into CFG either. */
+static void config_secrets(const struct model *m, const struct buf *cfg, struct strlist *names)
+{
+	for (size_t i = 0; i < m->secrets.n; i++) {
+		struct app_err e = { 0 };
+		struct secret s = { 0 };
+		bool found;
+
+		if (secret_read(m, m->secrets.v[i].key, 0, &s, &e) < 0)
+			continue;
+		found = config_carries(cfg, &s);
+		while (!found && s.len && (s.data[s.len - 1] == '\n' || s.data[s.len - 1] == '\r')) {
+			s.len--;
+			found = config_carries(cfg, &s);
+		}
+		if (found)
+			strlist_push(names, xstrdup(m->secrets.v[i].key));
+		secret_free(&s);
+	}
 }
 
 /* The secrets the install on a node reads itself (its NAS preflight). */
@@ -185,8 +215,11 @@ static int pack_node(const struct model *m, const struct model_node *n, const st
 		r = talos_config_render(m, n, b, NULL, &cfg, e);
 		named = r < 0; /* its messages already name the node */
 	}
-	if (r == 0)
+	if (r == 0) {
+		config_secrets(m, &cfg, &info->config_secrets);
+		info->ca_keys = n->role == NODE_ROLE_CONTROLPLANE;
 		r = node_secrets(m, &cfg, &env, &overlay, &info->secrets, e);
+	}
 	if (r == 0) {
 		name = xasprintf("%s\n", n->name);
 		r = pxe_cpio_add(&c, "payload/node", AE_IFREG, NULL, name, strlen(name), e);
@@ -306,6 +339,9 @@ void pxe_payloads_free(struct pxe_payloads *p)
 		for (size_t k = 0; k < p->v[i].secrets.n; k++)
 			free(p->v[i].secrets.v[k]);
 		free(p->v[i].secrets.v);
+		for (size_t k = 0; k < p->v[i].config_secrets.n; k++)
+			free(p->v[i].config_secrets.v[k]);
+		free(p->v[i].config_secrets.v);
 	}
 	free(p->v);
 	free(p->dir);

@@ -16,6 +16,7 @@
 #ifndef APPLIANCE_PXE_PAYLOAD_H
 #define APPLIANCE_PXE_PAYLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "profile/model.h"
@@ -27,7 +28,11 @@ struct pxe_payload_info {
 	char *node;
 	size_t bytes;
 	char *data;		/* the cpio (holds secrets; wiped by pxe_payloads_free) */
-	struct strlist secrets; /* names of the secrets delivered with it */
+	struct strlist secrets; /* names of the secrets delivered with it (secrets.env) */
+	/* names of the profile's secrets whose values its machine config carries
+	 * (bootstrap Secrets: NAS, git, SOPS, S3 ...), in the profile's order */
+	struct strlist config_secrets;
+	bool ca_keys; /* the config carries the cluster's CA private keys (control plane) */
 };
 
 struct pxe_payloads {
