@@ -95,7 +95,8 @@ smbd_start || {
 }
 P=$SMBD_PORT
 URL=smb://127.0.0.1:$P
-nas() { "$APPLIANCE" nas "$1" "$PROFILE" --set "nas.port=$P" "${@:2}"; }
+# the demo declares 1Gi, which its share holds; 2Ti here makes the capacity row warn
+nas() { "$APPLIANCE" nas "$1" "$PROFILE" --set "nas.port=$P" --set nas.capacity=2Ti "${@:2}"; }
 
 # ---- happy path ---------------------------------------------------------------
 before=$(tree_hash "$K8S/pics")

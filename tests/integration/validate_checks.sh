@@ -74,7 +74,7 @@ bad "service range over the LAN (production's 10.0.0.0/16 around QEMU's 10.0.2.0
 	"^--set talos.serviceCIDR:1:1: error: talos.serviceCIDR: 10.0.0.0/16 overlaps site.lan.cidr 10.0.2.0/24 \(the LAN\): $R" \
 	--set talos.serviceCIDR=10.0.0.0/16
 bad "the VIP inside the service range" \
-	"demo.yaml:70:8: error: talos.vip: address '10.0.2.25' is inside talos.serviceCIDR 10.0.0.0/16" \
+	"demo.yaml:74:8: error: talos.vip: address '10.0.2.25' is inside talos.serviceCIDR 10.0.0.0/16" \
 	--set talos.serviceCIDR=10.0.0.0/16
 bad "pod range over the LAN" "talos.podCIDR: 10.0.0.0/12 overlaps site.lan.cidr 10.0.2.0/24 \(the LAN\)" \
 	--set talos.podCIDR=10.0.0.0/12
@@ -171,7 +171,7 @@ same() { # DESC GEN_REGEX VALIDATE_REGEX --set...: validate and talos gen refuse
 }
 same "an endpoint name without a VIP: validate at the endpoint's position, as talos gen refuses it" \
 	"names host 'k8s.demo.test', which the nodes cannot resolve without the LAN's DNS; set talos.vip" \
-	"^profiles/demo.yaml:67:13: error: talos.endpoint: 'https://k8s.demo.test:6443' names host 'k8s.demo.test', which the nodes cannot resolve without the LAN's DNS; set talos.vip \(or a control plane's static network.address\)" \
+	"^profiles/demo.yaml:71:13: error: talos.endpoint: 'https://k8s.demo.test:6443' names host 'k8s.demo.test', which the nodes cannot resolve without the LAN's DNS; set talos.vip \(or a control plane's static network.address\)" \
 	--set talos.vip=null
 same "talos.cni custom: validate refuses what talos gen cannot generate" \
 	"talos.cni 'custom': only 'none' .* and 'flannel' can be generated" \
@@ -234,7 +234,7 @@ files() { # DESC EXACT-WARNING --set...: exit 0, valid, that one line, no secret
 	{ not_ok "files beside the profile warned"; sed 's/^/#   /' "$T/out"; }
 rm "$T/site/sec/token"
 files "a file: secret the profile names is missing: a warning at its key, naming the path and the reason" \
-	"$T/site/p.yaml:134:13: warning: secrets.gitToken: cannot open '$T/site/sec/token': No such file or directory; commands that read this secret fail on this machine"
+	"$T/site/p.yaml:141:13: warning: secrets.gitToken: cannot open '$T/site/sec/token': No such file or directory; commands that read this secret fail on this machine"
 files "a FIFO as a file: secret: a warning at once (never opened for a writer)" \
 	"--set secrets.gitToken:1:1: warning: secrets.gitToken: '$T/site/sec/fifo' is a FIFO, not a regular file; refusing to read it; commands that read this secret fail on this machine" \
 	--set secrets.gitToken=file:sec/fifo
@@ -257,5 +257,5 @@ check "--json: exit $rc, valid, each missing file under warnings with its key" /
 import json; d = json.load(open('$T/v.json'))
 w = {x['path']: x for x in d['diagnostics'] if x['severity'] == 'warning'}
 assert $rc == 0 and d['valid'] is True and d['warnings'] == len(w) >= 2, d
-assert 'No such file or directory' in w['secrets.gitToken']['message'] and w['secrets.gitToken']['line'] == 134, w
+assert 'No such file or directory' in w['secrets.gitToken']['message'] and w['secrets.gitToken']['line'] == 141, w
 assert w['talos.image.pins']['message'].startswith(\"cannot open '$T/site/nope.yaml'\"), w"

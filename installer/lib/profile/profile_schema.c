@@ -206,7 +206,7 @@ static const struct field talos_fields[] = {
 	{ "ciliumInstallImage", T_STR, O(struct model_talos, cilium_install_image),
 	  .desc = "cilium-cli image of the bootstrap install Job" },
 	{ "installDiskMinSize", T_SIZE, O(struct model_talos, install_disk_min_size),
-	  .desc = "smallest install disk: identify skips and plan/install refuse a smaller one" },
+	  .desc = "smallest install disk (Talos' minimum system disk)" },
 	{ "kubernetesVersion", T_VERSION, O(struct model_talos, kubernetes_version),
 	  .desc = "the Kubernetes version the nodes run" },
 	{ "caFingerprint", T_HEX64, O(struct model_talos, ca_fingerprint),
