@@ -134,10 +134,14 @@ install: $(BIN) $(MAN).in
 	install -D -m 0644 completions/appliance.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/appliance
 	install -D -m 0644 completions/_appliance $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_appliance
 	install -d $(DESTDIR)$(PREFIX)/share/appliance/profiles $(DESTDIR)$(PREFIX)/share/appliance/images \
-		$(DESTDIR)$(PREFIX)/share/doc/appliance
+		$(DESTDIR)$(PREFIX)/share/doc/appliance/docs
 	install -m 0644 profiles/*.yaml $(DESTDIR)$(PREFIX)/share/appliance/profiles/
 	install -m 0644 images/*.yaml $(DESTDIR)$(PREFIX)/share/appliance/images/
-	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/appliance/
+	# the docs keep the clone's layout, so README.md's docs/... links and the docs'
+	# ../profiles/... links resolve where they are installed
+	install -m 0644 README.md packages.txt $(DESTDIR)$(PREFIX)/share/doc/appliance/
+	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/appliance/docs/
+	ln -sfn ../../appliance/profiles $(DESTDIR)$(PREFIX)/share/doc/appliance/profiles
 
 clean:
 	rm -rf build $(BIN)

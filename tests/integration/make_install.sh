@@ -8,7 +8,23 @@ check "make install into a DESTDIR" make -s install PREFIX=/usr DESTDIR="$T/dest
 check "binary installed" test -x "$T/dest/usr/bin/appliance"
 check "profiles installed" test -f "$T/dest/usr/share/appliance/profiles/immich.yaml"
 check "image pins installed beside them" test -f "$T/dest/usr/share/appliance/images/pins.yaml"
-check "docs installed" test -f "$T/dest/usr/share/doc/appliance/profile.md"
+check "docs installed" test -f "$T/dest/usr/share/doc/appliance/docs/profile.md"
+# every relative link of the installed README (and of the installed docs) resolves there
+check "the installed README's and docs' relative links resolve" /usr/bin/python3 -c '
+import glob, os, re, sys
+doc = sys.argv[1]
+files = [os.path.join(doc, "README.md")] + sorted(glob.glob(os.path.join(doc, "docs", "*.md")))
+bad, n = [], 0
+for f in files:
+    text = re.sub(r"```.*?```", "", open(f).read(), flags=re.S)
+    for t in re.findall(r"\]\(([^)\s]+)\)", text):
+        t = t.split("#")[0]
+        if not t or re.match(r"^[a-z]+:", t):
+            continue
+        n += 1
+        if not os.path.exists(os.path.join(os.path.dirname(f), t)):
+            bad.append("%s -> %s" % (os.path.relpath(f, doc), t))
+assert n >= 10 and not bad, (n, bad)' "$T/dest/usr/share/doc/appliance"
 check "installed binary validates the installed profile" "$T/dest/usr/bin/appliance" validate "$T/dest/usr/share/appliance/profiles/immich.yaml"
 check "man page installed" test -f "$T/dest/usr/share/man/man1/appliance.1"
 check "bash completion installed" test -f "$T/dest/usr/share/bash-completion/completions/appliance"
