@@ -94,6 +94,29 @@ static void check_selector(struct diag_ctx *c, const struct ytree *t, struct dis
 	}
 }
 
+/* An install disk size condition that only smaller disks than Talos'
+ * minimum system disk (talos.installDiskMinSize) meet picks no disk Talos
+ * can go on: said here, before any machine is looked at. */
+static void check_install_size(struct diag_ctx *c, const struct ytree *t, const struct model *m,
+			       const struct disk_selector *s, const char *path)
+{
+	const struct model_size *min = &m->talos.install_disk_min_size;
+	char *p;
+
+	if (!s->size || !s->size_bytes || !min->bytes)
+		return;
+	if (!((s->size_op == SIZE_OP_EQ || s->size_op == SIZE_OP_LE) ? s->size_bytes < min->bytes
+	      : s->size_op == SIZE_OP_LT			     ? s->size_bytes <= min->bytes
+								     : false))
+		return;
+	p = xasprintf("%s.size", path);
+	diag_node(c, node_at(t, p), p, DIAG_ERROR,
+		  "'%s' admits only disks smaller than talos.installDiskMinSize %s (Talos' minimum system "
+		  "disk); select a disk of at least %s",
+		  s->size, min->text ? min->text : "", min->text ? min->text : "");
+	free(p);
+}
+
 struct seen {
 	const char *value;
 	size_t node;
@@ -160,8 +183,10 @@ static void check_nodes(struct diag_ctx *c, struct model *m, const struct ytree 
 		free(p);
 
 		p = xasprintf("nodes[%zu].installDisk", i);
-		if (node_at(t, p))
+		if (node_at(t, p)) {
 			check_selector(c, t, &n->install_disk, p, "the install disk");
+			check_install_size(c, t, m, &n->install_disk, p);
+		}
 		free(p);
 		for (size_t j = 0; j < n->n_ceph_disks; j++) {
 			p = xasprintf("nodes[%zu].cephDisks[%zu]", i, j);
