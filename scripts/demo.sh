@@ -280,7 +280,7 @@ demo_main() {
 	cat <<'EOT'
 
 next steps for a real site (docs/getting-started.md):
-  appliance init --site NAME --nodes 3 --out site.yaml   # a starter profile
+  appliance init --name NAME --nodes 3 --out site.yaml   # a starter profile
   appliance identify --name NODE                         # on each machine
   appliance validate site.yaml                           # until it says valid
   appliance talos secrets site.yaml --out talos-secrets.yaml

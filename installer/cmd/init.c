@@ -14,16 +14,16 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: appliance init [--site NAME] [--nodes N] [--out FILE]\n\n"
+	fprintf(f, "usage: appliance init [--name NAME] [--nodes N] [--out FILE]\n\n"
 		   "Write a starter profile for a new site: every choice that is yours is marked\n"
 		   "<CHOOSE: ...>, and 'appliance validate' lists the ones left, each at its line.\n"
 		   "Replace each node block with 'appliance identify' run on that machine.\n"
 		   "docs/getting-started.md walks through it, secrets included.\n\n"
-		   "  --site NAME   the site's short name (default home): cluster talos-NAME\n"
+		   "  --name NAME   the site's short name (default home): cluster talos-NAME\n"
 		   "  --nodes N     how many machines (1 to 64, default 3): 1 or 3 control planes\n"
 		   "  --out FILE    write FILE (never replaced) instead of standard output\n\n"
 		   "examples:\n"
-		   "  appliance init --site lakehouse --nodes 3 --out site.yaml\n"
+		   "  appliance init --name lakehouse --nodes 3 --out site.yaml\n"
 		   "  appliance validate site.yaml     # lists every choice still to make\n\n"
 		   "exit: 0 ok, 1 FILE could not be written, 2 usage error\n");
 }
@@ -138,9 +138,16 @@ int cmd_init(int argc, char **argv)
 			usage(stdout);
 			return EXIT_OK;
 		}
-		if ((v = cmd_opt(argc, argv, &i, "--site")))
+		if ((v = cmd_opt(argc, argv, &i, "--name")))
 			site = v;
-		else if ((v = cmd_opt(argc, argv, &i, "--out")))
+		else if ((v = cmd_opt(argc, argv, &i, "--site"))) {
+			/* the old spelling, kept for one release: elsewhere --site
+			 * names an overlay FILE */
+			fputs("appliance init: --site is now --name (--site names an overlay file in the "
+			      "other commands)\n",
+			      stderr);
+			site = v;
+		} else if ((v = cmd_opt(argc, argv, &i, "--out")))
 			out = v;
 		else if ((v = cmd_opt(argc, argv, &i, "--nodes"))) {
 			errno = 0;
@@ -155,7 +162,7 @@ int cmd_init(int argc, char **argv)
 	}
 	if (!value_is_k8s_name(site) || strchr(site, '.'))
 		return cmd_usage_error(
-		    "init", "--site '%s': expected a short lower-case name (letters, digits, '-')", site);
+		    "init", "--name '%s': expected a short lower-case name (letters, digits, '-')", site);
 	starter(&b, site, nodes);
 	if (!out) {
 		fputs(b.data, stdout);

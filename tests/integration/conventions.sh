@@ -22,7 +22,7 @@ expect_out "a subcommand far off: no suggestion" "^appliance talos: unknown subc
 expect_out "a misspelt node name" "node 'demo1' is not in profile '.*demo.yaml'; did you mean 'demo-1'\?" \
 	"$A" plan "$ROOT/profiles/demo.yaml" --node demo1
 expect_out "an option without its value says so" "^appliance plan: option '--node' needs a value$" "$A" plan "$ROOT/profiles/demo.yaml" --node
-expect_out "init: an option without its value says so" "^appliance init: option '--site' needs a value$" "$A" init --site
+expect_out "init: an option without its value says so" "^appliance init: option '--name' needs a value$" "$A" init --name
 "$A" validate "$ROOT/profiles/demo.yaml" --site >"$T/nosite" 2>&1
 [ $? -eq 2 ] && [ "$(grep -vc '^try ' "$T/nosite")" = 1 ] && ok "validate --site without a value: one message, exit 2" ||
 	{ not_ok "validate --site without a value"; sed 's/^/#   /' "$T/nosite"; }

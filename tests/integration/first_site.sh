@@ -12,10 +12,18 @@ demo_setup_tap
 A=$APPLIANCE
 
 # ---- init ------------------------------------------------------------------------------------
-"$A" init --site lake --nodes 3 --out "$T/site.yaml" 2>"$T/init.err"
+"$A" init --name lake --nodes 3 --out "$T/site.yaml" 2>"$T/init.err"
 [ $? -eq 0 ] && [ -s "$T/site.yaml" ] && ok "init writes the starter profile" || not_ok "init: $(cat "$T/init.err")"
 expect_fail "init never replaces a file" 1 "$A" init --out "$T/site.yaml"
-expect_out "init --help has examples" '^  appliance init --site lakehouse --nodes 3 --out site.yaml' "$A" init --help
+expect_out "init --help has examples" '^  appliance init --name lakehouse --nodes 3 --out site.yaml' "$A" init --help
+grep -q '^  cluster: talos-lake$' "$T/site.yaml" && [ "$(grep -vc '^wrote ' "$T/init.err")" = 0 ] && ok "init --name lake: cluster talos-lake, no hint" || not_ok "init --name lake: $(cat "$T/init.err")"
+# the old spelling still works for one release, and says (once, on stderr) what it is now
+"$A" init --site lake --nodes 1 >"$T/old.yaml" 2>"$T/old.err"
+rc=$?
+[ $rc -eq 0 ] && grep -q '^  cluster: talos-lake$' "$T/old.yaml" &&
+	[ "$(cat "$T/old.err")" = "appliance init: --site is now --name (--site names an overlay file in the other commands)" ] &&
+	ok "init --site lake: still works, one line of hint on stderr" || { not_ok "init --site lake: exit $rc"; sed 's/^/#   /' "$T/old.err"; }
+if "$A" init --help | grep -q -- '--site'; then not_ok "init --help still names --site"; else ok "init --help names --name, not --site"; fi
 markers=$(grep -v '^ *#' "$T/site.yaml" | grep -c '<CHOOSE')
 "$A" validate "$T/site.yaml" >"$T/v0" 2>&1
 rc=$?

@@ -20,7 +20,7 @@ PROD+='|10\.69\.'
 PROD+='|replicated-nvme|deviceClass: nvme|\b(tank|titan|stone|silver)\b|namespace: home$|name: ts$|- ts$|\bts\b.*gateway|share: k8s$|: pics$'
 
 # ---- init: only what the enabled components need ----------------------------------------------
-"$A" init --site lake --nodes 3 --out "$T/site.yaml" 2>/dev/null
+"$A" init --name lake --nodes 3 --out "$T/site.yaml" 2>/dev/null
 check "init writes the starter" test -s "$T/site.yaml"
 grep -q 'MINIO_' "$T/site.yaml" && not_ok "init writes MINIO_* though the secondary store is off" ||
 	ok "init: no MINIO_* variable (the secondary store is off)"
