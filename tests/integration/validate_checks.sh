@@ -214,6 +214,7 @@ cp $P "$T/site/p.yaml"
 sed -i 's|^  gitToken: env:APPLIANCE_DEMO_GIT_TOKEN$|  gitToken: file:sec/token|' "$T/site/p.yaml"
 printf 'pins:\n' >"$T/site/pins.yaml"
 printf 'hunter2-not-a-real-token\n' >"$T/site/sec/token"
+chmod 600 "$T/site/sec/token"
 mkfifo "$T/site/sec/fifo"
 printf 'x\n' >"$T/outside"
 files() { # DESC EXACT-WARNING --set...: exit 0, valid, that one line, no secret value
@@ -232,6 +233,28 @@ files() { # DESC EXACT-WARNING --set...: exit 0, valid, that one line, no secret
 [ $? -eq 0 ] && ! grep -qE 'warning: (secrets|talos.image.pins)' "$T/out" &&
 	ok "a file: secret and the pins file beside the profile, validated from another folder: no warning" ||
 	{ not_ok "files beside the profile warned"; sed 's/^/#   /' "$T/out"; }
+# a secret file group or others may read: a warning at its key, like ssh's for a private key
+# (only secrets: the pins file is public); never the value, exit still 0
+chmod 644 "$T/site/sec/token"
+files "a file: secret readable by others (0644): a warning at its key saying how to fix it" \
+	"$T/site/p.yaml:141:13: warning: secrets.gitToken: '$T/site/sec/token' is readable by others (mode 0644): chmod 600 '$T/site/sec/token'"
+chmod 644 "$T/site/pins.yaml"
+(cd "$T/cwd" && "$APPLIANCE" validate --json "$T/site/p.yaml" --set talos.image.pins=pins.yaml) >"$T/v.json" 2>/dev/null
+rc=$?
+check "--json: the readable secret file under warnings at its key, the pins file (0644) not, no value" /usr/bin/python3 -c "
+import json; d = json.load(open('$T/v.json'))
+w = {x['path']: x for x in d['diagnostics'] if x['severity'] == 'warning'}
+assert $rc == 0 and d['valid'] is True and d['warnings'] == len(w), d
+assert w['secrets.gitToken']['message'] == \"'$T/site/sec/token' is readable by others (mode 0644): chmod 600 '$T/site/sec/token'\", w
+assert w['secrets.gitToken']['line'] == 141 and 'talos.image.pins' not in w, w
+assert 'hunter2' not in open('$T/v.json').read()"
+chmod 620 "$T/site/sec/token"
+files "a file: secret writable by the group (0620): a warning too" \
+	"$T/site/p.yaml:141:13: warning: secrets.gitToken: '$T/site/sec/token' is writable by others (mode 0620): chmod 600 '$T/site/sec/token'"
+chmod 600 "$T/site/sec/token"
+(cd "$T/cwd" && "$APPLIANCE" validate "$T/site/p.yaml" --set talos.image.pins=pins.yaml) >"$T/out" 2>&1
+[ $? -eq 0 ] && ! grep -q 'secrets.gitToken' "$T/out" && ok "the same secret file at 0600: no warning" ||
+	{ not_ok "a 0600 secret file warned"; sed 's/^/#   /' "$T/out"; }
 rm "$T/site/sec/token"
 files "a file: secret the profile names is missing: a warning at its key, naming the path and the reason" \
 	"$T/site/p.yaml:141:13: warning: secrets.gitToken: cannot open '$T/site/sec/token': No such file or directory; commands that read this secret fail on this machine"

@@ -47,12 +47,18 @@ void profile_check_files(struct diag_ctx *c, const struct model *m)
 		free(path);
 	}
 	for (size_t i = 0; i < m->secrets.n; i++) {
-		char *key;
+		char *key = xasprintf("secrets.%s", m->secrets.v[i].key), *path;
+		unsigned mode;
 
-		if (secret_check(m, m->secrets.v[i].key, &e) == 0)
-			continue;
-		key = xasprintf("secrets.%s", m->secrets.v[i].key);
-		warn(c, m, key, e.msg, "commands that read this secret fail on this machine");
+		if (secret_check(m, m->secrets.v[i].key, &path, &mode, &e) < 0)
+			warn(c, m, key, e.msg, "commands that read this secret fail on this machine");
+		else if (path && (mode & 077))
+			/* like ssh with a private key: group or others may read
+			 * (or replace) the secret */
+			diag_node(c, m->tree ? ytree_get(m->tree->root, key) : NULL, key, DIAG_WARNING,
+				  "'%s' is %s by others (mode %04o): chmod 600 '%s'", path,
+				  mode & 044 ? "readable" : "writable", mode, path);
+		free(path);
 		free(key);
 	}
 }

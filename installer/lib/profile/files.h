@@ -10,7 +10,8 @@
  * regular file, too large or outside the profile's folder: relative paths
  * resolve beside the profile (model_path), as every command resolves them.
  * Warnings, not errors: the machine that validates may not hold the secrets.
- * Messages name the path and the reason, never a file's contents. */
+ * Messages name the path and the reason, never a file's contents. A file:
+ * secret the group or others may read or write warns too (chmod 600). */
 void profile_check_files(struct diag_ctx *c, const struct model *m);
 
 #endif

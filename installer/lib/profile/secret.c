@@ -74,19 +74,27 @@ static int secret_file_open(const struct model *m, const char *ref, char **ret_p
 	return r < 0 ? r : open_secret_file(*ret_path, e);
 }
 
-int secret_check(const struct model *m, const char *name, struct app_err *e)
+int secret_check(const struct model *m, const char *name, char **ret_path, unsigned *ret_mode,
+		 struct app_err *e)
 {
 	const char *ref = secret_ref(m, name);
 	char *path = NULL;
+	struct stat st;
 	int fd;
 
+	*ret_path = NULL;
+	*ret_mode = 0;
 	if (!ref || strncmp(ref, "file:", 5) != 0)
 		return 0;
 	fd = secret_file_open(m, ref + 5, &path, e);
-	free(path);
-	if (fd < 0)
+	if (fd < 0) {
+		free(path);
 		return fd;
+	}
+	if (fstat(fd, &st) == 0)
+		*ret_mode = (unsigned)st.st_mode & 07777;
 	close(fd);
+	*ret_path = path;
 	return 0;
 }
 

@@ -24,8 +24,11 @@ int secret_read(const struct model *m, const char *name, int trim, struct secret
 /* Whether secret_read() could read secret NAME, without reading it: a file:
  * reference is resolved and opened as secret_read() does (same folder rule,
  * same refusals); env: references and unknown names are not looked at (0).
- * The message names the path and the reason, not the secret. */
-int secret_check(const struct model *m, const char *name, struct app_err *e);
+ * The message names the path and the reason, not the secret. On success
+ * *ret_path is the file's path (caller frees; NULL when not a file: secret)
+ * and *ret_mode its permission bits. */
+int secret_check(const struct model *m, const char *name, char **ret_path, unsigned *ret_mode,
+		 struct app_err *e);
 
 /* The reference text ("env:X" / "file:P") of a secret, or NULL. */
 const char *secret_ref(const struct model *m, const char *name);
