@@ -72,6 +72,25 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
+/* memcmp(p, p + 1) would read every zero byte twice; data usually shows in
+ * the first bytes */
+static const unsigned char zero_page[4096];
+
+bool mem_all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n) {
+		size_t k = n < sizeof(zero_page) ? n : sizeof(zero_page);
+
+		if (memcmp(c, zero_page, k) != 0)
+			return false;
+		c += k;
+		n -= k;
+	}
+	return true;
+}
+
 void wipe(void *p, size_t n)
 {
 	if (p && n)

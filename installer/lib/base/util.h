@@ -18,6 +18,11 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Whether the n bytes at p are all zero: one pass at memcmp's speed against a
+ * page of zeros that stays in the cache (the image writer's zero maps and
+ * read-back, the Ceph wipe's backup). */
+bool mem_all_zero(const void *p, size_t n);
+
 /* Growable byte buffer, always NUL-terminated. Growth and buf_free wipe the
  * bytes they give back (a buffer may hold a secret). */
 struct buf {

@@ -460,19 +460,6 @@ static struct span *target_spans(const struct wipe_target *t, size_t *ret_n)
 	return v;
 }
 
-/* Compared 4 KiB at a time with the start of zeros[], which stays in the
- * cache: one pass over p (memcmp(p, p + 1) read every byte twice, a third of
- * a backup's CPU). */
-static bool all_zero(const unsigned char *p, size_t n)
-{
-	for (size_t k; n; p += k, n -= k) {
-		k = n < 4096 ? n : 4096;
-		if (memcmp(p, zeros, k) != 0)
-			return false;
-	}
-	return true;
-}
-
 /* A region's hash. Index version 3: the sha256 of the list of the sha256 of
  * each CHUNK-sized block of the region (a hash list), where the digest of an
  * all-zero block is taken once: a wiped region is mostly zeros, and hashing
@@ -504,7 +491,7 @@ static void region_hash_init(struct region_hash *h, bool list)
 }
 
 /* The next block (CHUNK bytes, the region's last one maybe fewer); zero: it
- * is all zeros (all_zero(), which the caller needed anyway). */
+ * is all zeros (mem_all_zero(), which the caller needed anyway). */
 static void region_hash_block(struct region_hash *h, const unsigned char *buf, size_t k, bool zero)
 {
 	unsigned char md[32];
@@ -602,7 +589,7 @@ static int save_spans(int fd, unsigned align, const char *file, struct span *v, 
 			/* CHUNK blocks: the hash list's, and the backup's sparseness */
 			for (size_t at = 0; at < m && r == 0; at += CHUNK) {
 				size_t k = m - at > CHUNK ? CHUNK : m - at;
-				bool zero = all_zero(buf + at, k);
+				bool zero = mem_all_zero(buf + at, k);
 
 				region_hash_block(&h, buf + at, k, zero);
 				if (!zero) {
@@ -958,7 +945,7 @@ static int restore_disk(const char *dir, const char *file, const char *path, con
 			r = pread_full(in, buf, k, v[i].file_off + done);
 			if (r < 0)
 				break;
-			region_hash_block(&h, buf, k, hash_list && all_zero(buf, k));
+			region_hash_block(&h, buf, k, hash_list && mem_all_zero(buf, k));
 			done += k;
 		}
 		region_hash_final(&h, hex);

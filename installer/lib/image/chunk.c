@@ -25,24 +25,6 @@ void *chunk_buf_alloc(size_t n)
 	return p;
 }
 
-/* Compared with a page of zeros that stays in the cache: one pass over p at
- * memcmp's speed (memcmp(p, p + 1) read every zero byte twice); data usually
- * shows in the first bytes. */
-static const unsigned char zero_blk[CHUNK_BLK];
-
-bool chunk_all_zero(const unsigned char *p, size_t n)
-{
-	while (n) {
-		size_t k = n < CHUNK_BLK ? n : CHUNK_BLK;
-
-		if (memcmp(p, zero_blk, k) != 0)
-			return false;
-		p += k;
-		n -= k;
-	}
-	return true;
-}
-
 void chunk_zmap(struct chunk *c)
 {
 	size_t nblk = (c->len + CHUNK_BLK - 1) / CHUNK_BLK;
@@ -50,7 +32,7 @@ void chunk_zmap(struct chunk *c)
 	memset(c->zmap, 0, CHUNK_ZMAP_BYTES);
 	for (size_t b = 0; b < nblk; b++) {
 		size_t n = (b + 1) * CHUNK_BLK <= c->len ? CHUNK_BLK : c->len - b * CHUNK_BLK;
-		if (chunk_all_zero(c->data + b * CHUNK_BLK, n))
+		if (mem_all_zero(c->data + b * CHUNK_BLK, n))
 			c->zmap[b / 8] |= (unsigned char)(1u << (b % 8));
 	}
 }

@@ -25,9 +25,6 @@ struct chunk {
 /* An n-byte buffer aligned for O_DIRECT; free() it. */
 void *chunk_buf_alloc(size_t n);
 
-/* The n bytes at p are all zeros. */
-bool chunk_all_zero(const unsigned char *p, size_t n);
-
 /* Fill c->zmap from c->data and c->len. */
 void chunk_zmap(struct chunk *c);
 

@@ -129,7 +129,7 @@ static int verify_zeros(struct vthread *t, const struct vwork *w, struct app_err
 		r = rd_read(&t->rd, z.len, z.index * (uint64_t)IMAGE_CHUNK, e);
 		if (r < 0)
 			return r;
-		if (!chunk_all_zero(t->rd.buf, z.len))
+		if (!mem_all_zero(t->rd.buf, z.len))
 			return verify_differs(v->j, t->rd.path, v->source, &z, e);
 		image_journal_add(v->j, z.index, true);
 		v->verified += z.len;
