@@ -21,10 +21,16 @@ static const struct path_key {
 	  "it)" },
 };
 
+/* Where key is written in the profile (NULL: reported without a position). */
+static const struct ynode *key_node(const struct model *m, const char *key)
+{
+	return m->tree ? ytree_get(m->tree->root, key) : NULL;
+}
+
 static void warn(struct diag_ctx *c, const struct model *m, const char *key, const char *msg,
 		 const char *need)
 {
-	diag_node(c, m->tree ? ytree_get(m->tree->root, key) : NULL, key, DIAG_WARNING, "%s; %s", msg, need);
+	diag_node(c, key_node(m, key), key, DIAG_WARNING, "%s; %s", msg, need);
 }
 
 void profile_check_files(struct diag_ctx *c, const struct model *m)
@@ -55,7 +61,7 @@ void profile_check_files(struct diag_ctx *c, const struct model *m)
 		else if (path && (mode & 077))
 			/* like ssh with a private key: group or others may read
 			 * (or replace) the secret */
-			diag_node(c, m->tree ? ytree_get(m->tree->root, key) : NULL, key, DIAG_WARNING,
+			diag_node(c, key_node(m, key), key, DIAG_WARNING,
 				  "'%s' is %s by others (mode %04o): chmod 600 '%s'", path,
 				  mode & 044 ? "readable" : "writable", mode, path);
 		free(path);
