@@ -75,3 +75,57 @@ printf 'XXXXXXXX' | dd of="$T/bad.zst" bs=1 seek=$((MiB * 3)) conv=notrunc statu
 rm -f "$T/j"
 expect_fail "a corrupt stream is refused (exit 1)" 1 \
 	"$APPLIANCE" image write "$T/bad.zst" "$T/target.img" --journal "$T/j" --apply
+
+# The frames' content checksums are checked off the decoder's thread (decoder_check: the
+# consumer hashes each chunk in order, zstd is told to ignore them). A byte changed inside
+# a stored block is seen by nothing but the checksum: refused, the disk's head left zeroed
+# (no partition table). Frames ending exactly on a chunk's end (2 MiB) are checked when
+# the next chunk, or the end of the image, comes; one without a checksum is written.
+flip() { # flip FILE OFFSET: one byte inverted
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	# shellcheck disable=SC2059 # the format is the byte as an octal escape
+	printf "$(printf '\\%03o' $((255 - b)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
+refused_checksum() { # refused_checksum DESC SOURCE zeroed|unchanged
+	local f=$T/target.img
+	openssl enc -aes-256-ctr -nosalt -pass pass:h$RANDOM -pbkdf2 -iter 1 </dev/zero 2>/dev/null |
+		head -c $((160 * MiB)) >"$f"
+	cp "$f" "$T/before.img"
+	rm -f "$T/j"
+	expect_fail "$1: refused (exit 1)" 1 "$APPLIANCE" image write "$2" "$f" --journal "$T/j" --apply
+	cp "$T/.out" "$T/last"
+	check "... because the frame's checksum does not match" grep -q "doesn't match checksum" "$T/last"
+	if [ "$3" = zeroed ]; then
+		check "... the disk's head left zeroed (no partition table)" cmp -s -n 65536 /dev/zero "$f"
+	else # found before anything was written
+		check "... the disk unchanged (found before the first write)" cmp -s "$T/before.img" "$f"
+	fi
+}
+stored_at() { # stored_at ZST RAW OFFSET: where RAW's 64 bytes at OFFSET are in ZST, as is
+	/usr/bin/python3 -c 'import sys; z = open(sys.argv[1], "rb").read(); r = open(sys.argv[2], "rb").read(); n = int(sys.argv[3]); print(z.find(r[n:n + 64]))' "$@"
+}
+pos=$(stored_at "$a.zst" "$a" $((2 * MiB)))
+check "a's random bytes at 2 MiB are stored as they are in its .zst (at $pos)" test "$pos" -gt 0
+cp "$a.zst" "$T/flip.zst" && flip "$T/flip.zst" $((pos + 10))
+refused_checksum "a byte changed in a stored block (one frame)" "$T/flip.zst" zeroed
+# frames of exactly 2 and 4 MiB: each ends on a chunk's end
+head -c $((2 * MiB)) "$a" >"$T/c2.raw"
+dd if="$a" of="$T/c4.raw" bs=1M skip=14 count=4 status=none # random: stored
+zstd -q -3 "$T/c2.raw" -o "$T/c2.zst" && zstd -q -3 "$T/c4.raw" -o "$T/c4.zst"
+cat "$T/c2.raw" "$T/c4.raw" "$b" >"$T/c24b.raw"
+cat "$T/c2.zst" "$T/c4.zst" "$b.zst" >"$T/c24b.zst"
+write_as "frames ending on a chunk's end, then another" "$T/c24b.raw" "$T/c24b.zst"
+cat "$T/c2.raw" "$T/c4.raw" >"$T/c24.raw" && cat "$T/c2.zst" "$T/c4.zst" >"$T/c24.zst"
+write_as "the last frame ending on the last chunk's end" "$T/c24.raw" "$T/c24.zst"
+pos=$(stored_at "$T/c24.zst" "$T/c24.raw" $((5 * MiB)))
+check "... whose last frame stores its bytes as they are (at $pos)" test "$pos" -gt 0
+cp "$T/c24.zst" "$T/c24bad.zst" && flip "$T/c24bad.zst" $((pos + 10))
+refused_checksum "a byte changed in the last frame, which ends on the last chunk's end" "$T/c24bad.zst" zeroed
+pos=$(stored_at "$T/c24b.zst" "$T/c24b.raw" $((1 * MiB)))
+cp "$T/c24b.zst" "$T/c24bbad.zst" && flip "$T/c24bbad.zst" $((pos + 10))
+# the first frame is the first chunk, kept to be written last: its checksum is known
+# when the second chunk comes, before anything is written
+refused_checksum "a byte changed in the first of three frames (the disk's head)" "$T/c24bbad.zst" unchanged
+zstd -q -3 --no-check "$b" -o "$T/nocheck.zst"
+write_as "a frame without a checksum" "$b" "$T/nocheck.zst"

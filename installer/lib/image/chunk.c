@@ -42,6 +42,16 @@ bool chunk_zero_block(const struct chunk *c, size_t b)
 	return (c->zmap[b / 8] & (1u << (b % 8))) && (b + 1) * CHUNK_BLK <= c->len;
 }
 
+bool chunk_zero(const struct chunk *c)
+{
+	size_t nblk = (c->len + CHUNK_BLK - 1) / CHUNK_BLK;
+
+	for (size_t b = 0; b < nblk; b++)
+		if (!chunk_zero_block(c, b))
+			return false;
+	return true;
+}
+
 bool chunk_next_run(const struct chunk *c, size_t *from, size_t *to, bool *zero)
 {
 	size_t nblk = (c->len + CHUNK_BLK - 1) / CHUNK_BLK, b = *to / CHUNK_BLK;

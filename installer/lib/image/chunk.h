@@ -32,6 +32,9 @@ void chunk_zmap(struct chunk *c);
  * tail stays exact). */
 bool chunk_zero_block(const struct chunk *c, size_t b);
 
+/* Every block of c is a whole zero block (its zero map). */
+bool chunk_zero(const struct chunk *c);
+
 /* Runs of c: start with *from = *to = 0; each call gives the next run
  * [*from, *to) of zero blocks (*zero) or data, false after the last. */
 bool chunk_next_run(const struct chunk *c, size_t *from, size_t *to, bool *zero);

@@ -10,6 +10,7 @@
  * section, exported by libzstd.so (Debian 12: 1.5.4) and unchanged since v1.0 */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "base/util.h"
 
@@ -95,10 +96,15 @@ int decoder_open(struct decoder *d, struct app_err *e)
 	return 0;
 }
 
+static int corrupt_at(struct decoder *d, struct app_err *e, uint64_t off, const char *why)
+{
+	return app_err_set(e, -EIO, "image '%s' is corrupt or truncated at %llu bytes (%s): %s", d->src.name,
+			   (unsigned long long)off, d->format, why);
+}
+
 static int corrupt(struct decoder *d, const struct chunk *c, const char *why)
 {
-	return app_err_set(&d->err, -EIO, "image '%s' is corrupt or truncated at %llu bytes (%s): %s",
-			   d->src.name, (unsigned long long)(d->out_bytes + c->len), d->format, why);
+	return corrupt_at(d, &d->err, d->out_bytes + c->len, why);
 }
 
 /* Fill c (from c->len on) from the zstd stream; frames may follow one another
@@ -233,6 +239,83 @@ static struct chunk *take_slot(struct decoder *d, unsigned k)
 	return &d->chunks[k];
 }
 
+/* ---- frame checksums, checked by the consumer ---- */
+
+static void frame_add(struct decoder *d, uint64_t start)
+{
+	pthread_mutex_lock(&d->frames_mu);
+	if (d->nframes == d->frames_cap) {
+		d->frames_cap = d->frames_cap ? 2 * d->frames_cap : 16;
+		d->frames = xrealloc(d->frames, d->frames_cap * sizeof(*d->frames));
+	}
+	d->frames[d->nframes++] = (struct zframe){ .start = start };
+	pthread_mutex_unlock(&d->frames_mu);
+}
+
+/* The frame being decoded ends at end with checksum p[0..3] (RFC 8878 3.1.1:
+ * the low 32 bits of XXH64 of its content, little-endian). */
+static void frame_end(struct decoder *d, uint64_t end, const unsigned char *p)
+{
+	pthread_mutex_lock(&d->frames_mu);
+	if (d->nframes > 0) {
+		struct zframe *f = &d->frames[d->nframes - 1];
+		f->end = end;
+		f->sum = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+		f->ended = true;
+	}
+	pthread_mutex_unlock(&d->frames_mu);
+}
+
+/* Bytes [a, b) of the image (data: b - a bytes) against the frames listed. */
+static int check_range(struct decoder *d, const unsigned char *data, uint64_t a, uint64_t b,
+		       struct app_err *e)
+{
+	for (;;) {
+		struct zframe f;
+		bool have;
+		uint64_t from, to;
+
+		pthread_mutex_lock(&d->frames_mu);
+		have = d->frame_next < d->nframes;
+		if (have)
+			f = d->frames[d->frame_next];
+		pthread_mutex_unlock(&d->frames_mu);
+		if (!have || f.start > b)
+			break;
+		from = f.start > a ? f.start : a;
+		to = f.ended && f.end < b ? f.end : b;
+		if (to > from)
+			xxh64_update(&d->fsum, data + (from - a), (size_t)(to - from));
+		if (!f.ended || f.end > b)
+			break;
+		if ((uint32_t)xxh64_digest(&d->fsum) != f.sum)
+			return corrupt_at(d, e, f.end, ZSTD_getErrorString(ZSTD_error_checksum_wrong));
+		xxh64_init(&d->fsum, 0);
+		d->frame_next++;
+	}
+	d->sum_pos = b;
+	return 0;
+}
+
+int decoder_check(struct decoder *d, const struct chunk *c, struct app_err *e)
+{
+	uint64_t a = c->index * (uint64_t)IMAGE_CHUNK;
+
+	return d->sum_off ? check_range(d, c->data, a, a + c->len, e) : 0;
+}
+
+int decoder_check_end(struct decoder *d, struct app_err *e)
+{
+	int r;
+
+	if (!d->sum_off)
+		return 0;
+	r = check_range(d, NULL, d->sum_pos, d->sum_pos, e);
+	if (r == 0 && d->frame_next < d->nframes) /* the decoder says so first, in practice */
+		r = corrupt_at(d, e, d->sum_pos, "the last frame is incomplete");
+	return r;
+}
+
 /* At a frame boundary: 1 a frame was begun, 0 the input ended, 2 the frame's
  * window is too large for the ring (stream it), negative on error. */
 static int frame_start(struct decoder *d, struct chunk *c)
@@ -260,6 +343,8 @@ static int frame_start(struct decoder *d, struct chunk *c)
 		r = ZSTD_decompressBegin(d->zd);
 		if (ZSTD_isError(r))
 			return corrupt(d, c, ZSTD_getErrorName(r));
+		if (d->sum_off && fh.checksumFlag)
+			frame_add(d, c->index * (uint64_t)IMAGE_CHUNK + c->len);
 		d->block_max = fh.blockSizeMax;
 		d->in_frame = true;
 		return 1;
@@ -305,6 +390,8 @@ static int direct_fill(struct decoder *d, struct chunk *c)
 			return corrupt(d, c,
 				       d->src.fetch_rc < 0 ? d->src.fetch_err.msg
 							   : "the last frame is incomplete");
+		if (d->sum_off && ZSTD_nextInputType(d->zd) == ZSTDnit_checksum)
+			frame_end(d, c->index * (uint64_t)IMAGE_CHUNK + c->len, src);
 		n = ZSTD_decompressContinue(d->zd, dst, (size_t)(end - dst), src, need);
 		if (ZSTD_isError(n))
 			return corrupt(d, c, ZSTD_getErrorName(n));
@@ -353,10 +440,7 @@ int decoder_chunk(struct decoder *d, struct chunk *c, uint64_t index)
 		la_ssize_t n = archive_read_data(d->a, c->data + c->len, IMAGE_CHUNK - c->len);
 		if (n < 0) {
 			const char *why = archive_error_string(d->a);
-			return app_err_set(&d->err, -EIO,
-					   "image '%s' is corrupt or truncated at %llu bytes (%s): %s",
-					   d->src.name, (unsigned long long)(d->out_bytes + c->len),
-					   d->format, why ? why : "decompression failed");
+			return corrupt(d, c, why ? why : "decompression failed");
 		}
 		if (n == 0)
 			break;
@@ -405,6 +489,13 @@ int decoder_start(struct decoder *d, struct app_err *e)
 		d->zd = ZSTD_createDCtx();
 		if (!d->zd)
 			return app_err_set(e, -ENOMEM, "cannot start decompressing '%s'", d->src.name);
+		/* checksums checked by the consumer (decoder_check); a libzstd without
+		 * the parameter (before 1.4.7) checks them itself */
+		pthread_mutex_init(&d->frames_mu, NULL);
+		d->frames_mu_init = true;
+		xxh64_init(&d->fsum, 0);
+		d->sum_off = !ZSTD_isError(
+		    ZSTD_DCtx_setParameter(d->zd, ZSTD_d_forceIgnoreChecksum, ZSTD_d_ignoreChecksum));
 		d->ring = chunk_buf_alloc(DECODER_N_CHUNKS * (size_t)IMAGE_CHUNK + RING_SLACK);
 		d->stage = xmalloc(ZSTD_BLOCKSIZE_MAX);
 		d->direct = true;
@@ -434,6 +525,9 @@ void decoder_close(struct decoder *d)
 		archive_read_free(d->a);
 	ZSTD_freeDStream(d->zs);
 	ZSTD_freeDCtx(d->zd);
+	if (d->frames_mu_init)
+		pthread_mutex_destroy(&d->frames_mu);
+	free(d->frames);
 	free(d->stage);
 	if (d->ring)
 		free(d->ring);

@@ -14,11 +14,20 @@
 #include "image/chunk.h"
 #include "image/queue.h"
 #include "image/source.h"
+#include "image/xxh64.h"
 
 #define DECODER_N_CHUNKS 12 /* chunk buffers: decoded, being written, being read back */
 
 struct archive;
 struct ZSTD_DCtx_s;
+
+/* A zstd frame decoded in place with a content checksum: its bytes' place in the
+ * image, and the checksum its last 4 bytes carry (once read). */
+struct zframe {
+	uint64_t start, end;
+	uint32_t sum;
+	bool ended;
+};
 
 struct decoder {
 	struct image_source src;      /* its parameters are set by the caller */
@@ -40,6 +49,16 @@ struct decoder {
 	unsigned char *stage;		  /* input split over two source blocks, gathered */
 	unsigned char pend[32];		  /* frame header bytes looked at, not consumed yet */
 	size_t pend_len, pend_pos;
+	/* the checksums of frames decoded in place are checked by the consumer of
+	 * full_q (decoder_check), not in this thread, the pipeline's busiest: zstd
+	 * is told to ignore them (a third of its time), frames are listed here */
+	bool sum_off;
+	pthread_mutex_t frames_mu;
+	struct zframe *frames;
+	size_t nframes, frames_cap, frame_next; /* frame_next: the consumer's */
+	struct xxh64 fsum;			/* the consumer's, over frames[frame_next] */
+	uint64_t sum_pos;			/* the consumer's: bytes of the image it saw */
+	bool frames_mu_init;
 	char format[16]; /* "zstd", "xz", "gzip", "none" */
 	struct chunk chunks[DECODER_N_CHUNKS];
 	struct bqueue free_q, full_q;
@@ -60,6 +79,13 @@ int decoder_chunk(struct decoder *d, struct chunk *c, uint64_t index);
 /* Decode the whole image in a thread: chunks come out of d->full_q, go back
  * through d->free_q. */
 int decoder_start(struct decoder *d, struct app_err *e);
+
+/* In the consumer of full_q, for each chunk in order: hash its bytes that zstd
+ * frames with a checksum hold and compare each frame's checksum at its end
+ * (zstd left that to this thread). 0, or negative with e set: the image is
+ * corrupt. decoder_check_end() after the last chunk: frames ending there. */
+int decoder_check(struct decoder *d, const struct chunk *c, struct app_err *e);
+int decoder_check_end(struct decoder *d, struct app_err *e);
 
 /* Stop the thread (if any), the source, and free everything. */
 void decoder_close(struct decoder *d);
