@@ -4,10 +4,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/major.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 int target_set_direct(struct image_target *t, bool on)
@@ -80,21 +85,25 @@ int target_zero(struct image_target *t, uint64_t off, uint64_t len, struct app_e
 {
 	if (t->blockdev && off % t->align == 0 && len % t->align == 0) {
 		uint64_t range[2] = { off, len };
-		/* the device zeroes the range, unmapping it when it can (thin/loop: holes);
-		 * the kernel refuses rather than falling back to writing zeros */
-		if (t->punch_ok) {
-			if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-				      (off_t)len) == 0)
-				return 0;
-			t->punch_ok = false;
-		}
-		if (t->zeroout_ok) {
-			if (ioctl(t->fd, BLKZEROOUT, range) == 0)
-				return 0;
-			if (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOTTY)
-				return app_err_set(e, -errno, "cannot zero '%s' at byte %llu: %s", t->path,
-						   (unsigned long long)off, strerror(errno));
-			t->zeroout_ok = false;
+		/* the device zeroes the range (the kernel refuses rather than falling back
+		 * to writing zeros), unmapping it first where that is cheap; on a loop
+		 * device keeping it mapped first (see target_open) */
+		for (int i = 0; i < 2; i++) {
+			if ((i == 0) != t->zeroout_first) {
+				if (!t->punch_ok)
+					continue;
+				if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+					      (off_t)len) == 0)
+					return 0;
+				t->punch_ok = false;
+			} else if (t->zeroout_ok) {
+				if (ioctl(t->fd, BLKZEROOUT, range) == 0)
+					return 0;
+				if (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOTTY)
+					return app_err_set(e, -errno, "cannot zero '%s' at byte %llu: %s",
+							   t->path, (unsigned long long)off, strerror(errno));
+				t->zeroout_ok = false;
+			}
 		}
 	}
 	if (!t->blockdev) {
@@ -145,6 +154,33 @@ int target_write_chunk(struct image_target *t, const struct chunk *c, uint64_t *
 	return r;
 }
 
+/* Unmapping zeroes (punch) let an SSD deallocate. On a loop device they free the
+ * backing file's blocks (ext4: 576 ms for 4 GiB of them), where BLKZEROOUT's
+ * REQ_NOUNMAP makes the loop driver zero the range in place (drivers/block/loop.c:
+ * a write-zeroes request with REQ_NOUNMAP is FALLOC_FL_ZERO_RANGE on the backing
+ * file; ext4 makes the extents unwritten: 5-9 ms for the same 4 GiB). Not over
+ * tmpfs, which has no ZERO_RANGE: the kernel would write pages of zeros instead. */
+static bool loop_zeroes_in_place(dev_t rdev)
+{
+	char path[64], backing[4096];
+	struct statfs fs;
+	FILE *f;
+	bool ok;
+
+	if (major(rdev) != LOOP_MAJOR)
+		return false;
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/loop/backing_file", major(rdev), minor(rdev));
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	ok = fgets(backing, sizeof(backing), f) != NULL;
+	fclose(f);
+	if (!ok)
+		return false;
+	backing[strcspn(backing, "\n")] = '\0';
+	return statfs(backing, &fs) == 0 && fs.f_type != TMPFS_MAGIC;
+}
+
 int target_open(struct image_target *t, const struct disk_claim *claim, struct app_err *e)
 {
 	struct stat st;
@@ -164,6 +200,7 @@ int target_open(struct image_target *t, const struct disk_claim *claim, struct a
 					   strerror(errno));
 		t->zeroout_ok = true;
 		t->punch_ok = true;
+		t->zeroout_first = loop_zeroes_in_place(st.st_rdev);
 		if (ioctl(fd, BLKSSZGET, &ssz) < 0 || ssz < 512)
 			ssz = 512;
 		t->align = (unsigned)ssz;

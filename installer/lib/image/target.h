@@ -26,6 +26,7 @@ struct image_target {
 	uint64_t file_size;
 	_Atomic bool punch_ok; /* atomic: writer threads zero runs too */
 	_Atomic bool zeroout_ok;
+	bool zeroout_first;   /* a loop device: BLKZEROOUT before punching (target_zero) */
 	unsigned char *zeros; /* IMAGE_CHUNK of zeros: untouched anonymous memory, no RSS */
 };
 
