@@ -295,6 +295,29 @@ out:
 	return 0;
 }
 
+/* libblkid reads a region in small pieces, one after the other, without
+ * readahead (it sets POSIX_FADV_RANDOM): some 130 reads per disk and
+ * partition, each a wait for the device. Most of them fall in two windows it
+ * reads whole anyway: the first and the last 512 KiB, where its zfs prober
+ * reads the four 256 KiB ZFS labels (util-linux libblkid/src/superblocks/zfs.c:
+ * at 0, 256 KiB, and 512 and 256 KiB before the end rounded down to 256 KiB);
+ * GPT, MBR, md, DDF and most superblocks lie inside them. Asking for both
+ * windows first (POSIX_FADV_WILLNEED: the kernel reads them in a few large
+ * requests, without waiting) makes those reads page-cache hits. Only a hint:
+ * every byte libblkid looks at still comes from the device, read now. */
+#define PROBE_WINDOW (512 * 1024)
+#define ZFS_LABEL (256 * 1024)
+
+static void prefetch_region(int fd, uint64_t off, uint64_t size)
+{
+	uint64_t tail = PROBE_WINDOW + size % ZFS_LABEL;
+
+	posix_fadvise(fd, (off_t)off, (off_t)(size < PROBE_WINDOW ? size : PROBE_WINDOW),
+		      POSIX_FADV_WILLNEED);
+	if (size > tail)
+		posix_fadvise(fd, (off_t)(off + size - tail), (off_t)tail, POSIX_FADV_WILLNEED);
+}
+
 int hw_probe_fd(int fd, uint64_t size, const char *what, struct hw_sig **ret_sigs, size_t *ret_n,
 		struct hw_part **ret_parts, size_t *ret_nparts, char **ret_pttype, struct app_err *e)
 {
@@ -304,10 +327,14 @@ int hw_probe_fd(int fd, uint64_t size, const char *what, struct hw_sig **ret_sig
 	char *pttype = NULL;
 	int r;
 
+	prefetch_region(fd, 0, size);
 	r = probe_region(fd, 0, size, 0, true, what, &sigs, &ns, e);
 	if (r < 0)
 		return r;
 	probe_parts(fd, size, &parts, &np, &pttype);
+	for (size_t i = 0; i < np; i++) /* all at once: their reads go out together */
+		if (parts[i].size && parts[i].start + parts[i].size <= size)
+			prefetch_region(fd, parts[i].start, parts[i].size);
 	for (size_t i = 0; i < np; i++) {
 		if (parts[i].size == 0 || parts[i].start + parts[i].size > size)
 			continue;
