@@ -10,7 +10,6 @@
  * section, exported by libzstd.so (Debian 12: 1.5.4) and unchanged since v1.0 */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
-#include <zstd_errors.h>
 
 #include "base/util.h"
 
@@ -288,10 +287,21 @@ static int check_range(struct decoder *d, const unsigned char *data, uint64_t a,
 			xxh64_update(&d->fsum, data + (from - a), (size_t)(to - from));
 		if (!f.ended || f.end > b)
 			break;
-		if ((uint32_t)xxh64_digest(&d->fsum) != f.sum)
-			return corrupt_at(d, e, f.end, ZSTD_getErrorString(ZSTD_error_checksum_wrong));
+		if ((uint32_t)xxh64_digest(&d->fsum) != f.sum) {
+			char why[96];
+			snprintf(why, sizeof(why),
+				 "the frame's content checksum is %08x, its bytes hash to %08x", f.sum,
+				 (uint32_t)xxh64_digest(&d->fsum));
+			return corrupt_at(d, e, f.end, why);
+		}
 		xxh64_init(&d->fsum, 0);
-		d->frame_next++;
+		if (++d->frame_next >= 256) { /* forget the frames checked */
+			pthread_mutex_lock(&d->frames_mu);
+			d->nframes -= d->frame_next;
+			memmove(d->frames, d->frames + d->frame_next, d->nframes * sizeof(*d->frames));
+			d->frame_next = 0;
+			pthread_mutex_unlock(&d->frames_mu);
+		}
 	}
 	d->sum_pos = b;
 	return 0;
@@ -311,8 +321,14 @@ int decoder_check_end(struct decoder *d, struct app_err *e)
 	if (!d->sum_off)
 		return 0;
 	r = check_range(d, NULL, d->sum_pos, d->sum_pos, e);
-	if (r == 0 && d->frame_next < d->nframes) /* the decoder says so first, in practice */
-		r = corrupt_at(d, e, d->sum_pos, "the last frame is incomplete");
+	if (r == 0) {
+		bool left;
+		pthread_mutex_lock(&d->frames_mu);
+		left = d->frame_next < d->nframes;
+		pthread_mutex_unlock(&d->frames_mu);
+		if (left) /* the decoder says so first, in practice */
+			r = corrupt_at(d, e, d->sum_pos, "the last frame is incomplete");
+	}
 	return r;
 }
 

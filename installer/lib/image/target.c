@@ -4,12 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/major.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <linux/magic.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -85,25 +85,29 @@ int target_zero(struct image_target *t, uint64_t off, uint64_t len, struct app_e
 {
 	if (t->blockdev && off % t->align == 0 && len % t->align == 0) {
 		uint64_t range[2] = { off, len };
-		/* the device zeroes the range (the kernel refuses rather than falling back
-		 * to writing zeros), unmapping it first where that is cheap; on a loop
-		 * device keeping it mapped first (see target_open) */
-		for (int i = 0; i < 2; i++) {
-			if ((i == 0) != t->zeroout_first) {
-				if (!t->punch_ok)
-					continue;
-				if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
-					      (off_t)len) == 0)
-					return 0;
-				t->punch_ok = false;
-			} else if (t->zeroout_ok) {
-				if (ioctl(t->fd, BLKZEROOUT, range) == 0)
-					return 0;
-				if (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOTTY)
-					return app_err_set(e, -errno, "cannot zero '%s' at byte %llu: %s",
-							   t->path, (unsigned long long)off, strerror(errno));
-				t->zeroout_ok = false;
-			}
+		/* the device zeroes the range, unmapping it where it can (punching: the
+		 * kernel refuses rather than writing zeros, BLKDEV_ZERO_NOFALLBACK); on
+		 * some loop devices keeping it mapped first (see loop_zeroes_in_place),
+		 * and any failure of that falls back to punching (ZERO_RANGE may need
+		 * blocks the backing filesystem no longer has) */
+		if (t->zeroout_first) {
+			if (ioctl(t->fd, BLKZEROOUT, range) == 0)
+				return 0;
+			t->zeroout_first = false;
+		}
+		if (t->punch_ok) {
+			if (fallocate(t->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				      (off_t)len) == 0)
+				return 0;
+			t->punch_ok = false;
+		}
+		if (t->zeroout_ok) {
+			if (ioctl(t->fd, BLKZEROOUT, range) == 0)
+				return 0;
+			if (errno != EOPNOTSUPP && errno != EINVAL && errno != ENOTTY)
+				return app_err_set(e, -errno, "cannot zero '%s' at byte %llu: %s", t->path,
+						   (unsigned long long)off, strerror(errno));
+			t->zeroout_ok = false;
 		}
 	}
 	if (!t->blockdev) {
@@ -158,13 +162,18 @@ int target_write_chunk(struct image_target *t, const struct chunk *c, uint64_t *
  * backing file's blocks (ext4: 576 ms for 4 GiB of them), where BLKZEROOUT's
  * REQ_NOUNMAP makes the loop driver zero the range in place (drivers/block/loop.c:
  * a write-zeroes request with REQ_NOUNMAP is FALLOC_FL_ZERO_RANGE on the backing
- * file; ext4 makes the extents unwritten: 5-9 ms for the same 4 GiB). Only over
- * filesystems known to have ZERO_RANGE (ext4, XFS, Btrfs): where the backing
- * file's has none (tmpfs, NFS, FAT, ...) the kernel would write pages of zeros. */
+ * file; ext4 makes the extents unwritten: 5-9 ms for the same 4 GiB). Only for a
+ * backing file that is fully allocated (a sparse one stays sparse: punching frees
+ * nothing there, zeroing in place would allocate its holes) on ext4 with extents:
+ * without them, and on other filesystems (tmpfs, FAT, NFS: no ZERO_RANGE, the
+ * kernel then writes pages of zeros; XFS and Btrfs zero a range by punching and
+ * preallocating, no cheaper), punching stays first. */
 static bool loop_zeroes_in_place(dev_t rdev)
 {
 	char path[64], backing[4096];
 	struct statfs fs;
+	struct stat st;
+	int flags = 0, fd;
 	FILE *f;
 	bool ok;
 
@@ -179,10 +188,14 @@ static bool loop_zeroes_in_place(dev_t rdev)
 	if (!ok)
 		return false;
 	backing[strcspn(backing, "\n")] = '\0';
-	if (statfs(backing, &fs) != 0)
+	fd = open(backing, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
 		return false;
-	return fs.f_type == EXT4_SUPER_MAGIC || fs.f_type == XFS_SUPER_MAGIC ||
-	       fs.f_type == BTRFS_SUPER_MAGIC;
+	ok = fstatfs(fd, &fs) == 0 && fs.f_type == EXT4_SUPER_MAGIC && fstat(fd, &st) == 0 &&
+	     S_ISREG(st.st_mode) && (uint64_t)st.st_blocks * 512 >= (uint64_t)st.st_size &&
+	     ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_EXTENT_FL);
+	close(fd);
+	return ok;
 }
 
 int target_open(struct image_target *t, const struct disk_claim *claim, struct app_err *e)
