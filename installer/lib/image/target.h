@@ -26,7 +26,12 @@ struct image_target {
 	uint64_t file_size;
 	_Atomic bool punch_ok; /* atomic: writer threads zero runs too */
 	_Atomic bool zeroout_ok;
-	bool zeroout_first;   /* a loop device: BLKZEROOUT before punching (target_zero) */
+	/* a loop device over a file whose allocated ranges are zeroed in place first
+	 * (target_zero): that file, read-only, and the device's offset in it */
+	int backing_fd;
+	bool backing_open;
+	uint64_t backing_off;
+	_Atomic bool inplace_ok;
 	unsigned char *zeros; /* IMAGE_CHUNK of zeros: untouched anonymous memory, no RSS */
 };
 
