@@ -8,6 +8,7 @@
 # Loop devices and image files are made here and detached at exit, even on failure.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/tests/lib/loop.sh"
+. "$ROOT/tests/lib/site.sh"
 loop_require
 
 PROFILE=$ROOT/profiles/demo.yaml
@@ -49,16 +50,7 @@ refused_unchanged "image write onto a second loop device on that file: refused" 
 
 # --- 3. --disk-file on it (wipe) -------------------------------------------------------
 inst=$(loop_image inst.img 64M)
-cat >"$T/n.yaml" <<YAML
-nodes:
-  - name: n1
-    role: controlplane
-    hostname: n1.local
-    identity: {macs: ["52:54:00:12:34:01"]}
-    installDisk: {path: $inst}
-    cephDisks:
-      - {path: $f1, wipe: true}
-YAML
+site_one_node "$T/n.yaml" "$inst" "$f1"
 refused_unchanged "wipe --disk-file on the backing file of a mounted loop device: refused" \
 	"appliance: disk '$f1' backs loop device '$l1': disk '$l1' is mounted at '$T/m1'; refusing to write" \
 	"$f1" "$APPLIANCE" wipe "$PROFILE" --site "$T/n.yaml" --node n1 --disk-file "$inst" --disk-file "$f1" --apply

@@ -5,6 +5,7 @@
 # byte-identical disks; the whole-disk discard path; a fixture NVMe (image file).
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/tests/lib/loop.sh"
+. "$ROOT/tests/lib/site.sh"
 . "$ROOT/tests/fixtures/disks/fixtures.sh"
 loop_require
 
@@ -40,16 +41,7 @@ expect_out "the BlueStore label sits at the LV's first byte" '^bluestore block d
 	bash -c "dd if='$bsl' bs=1 skip=$pe count=22 status=none; echo"
 expect_out "blkid: md RAID member" 'TYPE="linux_raid_member"' blkid -p "$md"
 
-{
-	echo "nodes:"
-	echo "  - name: n1"
-	echo "    role: controlplane"
-	echo "    hostname: n1.local"
-	echo "    identity: {macs: [\"52:54:00:12:34:01\"]}"
-	echo "    installDisk: {path: $inst}"
-	echo "    cephDisks:"
-	for d in "${all[@]}"; do echo "      - {path: $d, wipe: true}"; done
-} >"$T/n.yaml"
+site_one_node "$T/n.yaml" "$inst" "${all[@]}"
 W=("$APPLIANCE" wipe "$PROFILE" --site "$T/n.yaml" --node n1)
 
 # hash the backing image files (coherent with the loop devices; faster than reading them)
@@ -77,16 +69,7 @@ check "dry run changed nothing" cmp "$T/before" "$T/after-dry"
 
 # Rook's 1G/10G offsets exist only on big disks: an 11 GiB sparse image file, dry run only
 truncate -s 11G "$T/big.img"
-cat >"$T/big.yaml" <<EOF
-nodes:
-  - name: n1
-    role: controlplane
-    hostname: n1.local
-    identity: {macs: ["52:54:00:12:34:01"]}
-    installDisk: {path: $inst}
-    cephDisks:
-      - {path: $T/big.img, wipe: true}
-EOF
+site_one_node "$T/big.yaml" "$inst" "$T/big.img"
 "$APPLIANCE" wipe "$PROFILE" --site "$T/big.yaml" --node n1 --disk-file "$T/big.img" >"$T/bigplan" 2>&1
 check "dry run: Rook zap at 1 GiB" grep -qE "^$T/big.img +0x40000000 +204800 +rook-zap +rook-1G$" "$T/bigplan"
 check "dry run: Rook zap at 10 GiB" grep -qE "^$T/big.img +0x280000000 +204800 +rook-zap +rook-10G$" "$T/bigplan"

@@ -7,6 +7,7 @@
 # find nothing afterwards.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/tests/lib/loop.sh"
+. "$ROOT/tests/lib/site.sh"
 loop_require
 command -v sgdisk >/dev/null || skip_all "sgdisk is missing"
 
@@ -35,16 +36,7 @@ part_ub=$(uberblocks "$pstart" "$psize")
 dev=$(loop_attach "$img")
 loop_guard "$dev"
 loop_partx "$dev"
-cat >"$T/n.yaml" <<YAML
-nodes:
-  - name: n1
-    role: controlplane
-    hostname: n1.local
-    identity: {macs: ["52:54:00:12:34:01"]}
-    installDisk: {path: $inst}
-    cephDisks:
-      - {path: $dev, wipe: true}
-YAML
+site_one_node "$T/n.yaml" "$inst" "$dev"
 run() { "$APPLIANCE" wipe "$PROFILE" --site "$T/n.yaml" --node n1 --disk-file "$inst" "$@"; }
 
 expect_out "fixture: libblkid sees the disk's ZFS label" 'zfs_member' blkid -p -o value -s TYPE "$dev"

@@ -7,21 +7,10 @@
 # Controls: the right disk is restored byte for byte.
 . "$(dirname "$0")/../lib/tap.sh"
 . "$ROOT/tests/lib/loop.sh"
+. "$ROOT/tests/lib/site.sh"
 loop_require
 
 PROFILE=$ROOT/profiles/demo.yaml
-site() { # site FILE CEPH-PATH INSTALL-PATH
-	cat >"$1" <<YAML
-nodes:
-  - name: n1
-    role: controlplane
-    hostname: n1.local
-    identity: {macs: ["52:54:00:12:34:01"]}
-    installDisk: {path: $3}
-    cephDisks:
-      - {path: $2, wipe: true}
-YAML
-}
 # an ext4 signature to wipe, and the identity string of a loop device on IMG
 sig() { mkfs.ext4 -q -F "$1"; }
 loop_id() { printf 'loop-file=%s:%s:%s' "$(stat -c '%Hd' "$1")" "$(stat -c '%Ld' "$1")" "$(stat -c %i "$1")"; }
@@ -36,7 +25,7 @@ sig "$a"
 head -c 1M /dev/urandom | dd of="$b" conv=notrunc status=none
 dev=$(loop_attach "$a")
 loop_guard "$dev"
-site "$T/n.yaml" "$dev" "$inst"
+site_one_node "$T/n.yaml" "$inst" "$dev"
 check "wipe --backup --apply of a loop device" \
 	"$APPLIANCE" wipe "$PROFILE" --site "$T/n.yaml" --node n1 --disk-file "$inst" --backup "$T/bk" --apply
 check "the index records the loop device's backing file" grep -qxF "id $(loop_id "$a")" "$T/bk/index"
@@ -55,7 +44,7 @@ loop_detach "$dev"
 # --- an image file replaced at the same path --------------------------------------------
 f=$(loop_image f.img 64M)
 sig "$f"
-site "$T/f.yaml" "$f" "$inst"
+site_one_node "$T/f.yaml" "$inst" "$f"
 check "wipe --backup --apply of an image file" \
 	"$APPLIANCE" wipe "$PROFILE" --site "$T/f.yaml" --node n1 --disk-file "$inst" --disk-file "$f" \
 	--backup "$T/bkf" --apply
