@@ -507,8 +507,7 @@ int decoder_start(struct decoder *d, struct app_err *e)
 			return app_err_set(e, -ENOMEM, "cannot start decompressing '%s'", d->src.name);
 		/* checksums checked by the consumer (decoder_check); a libzstd without
 		 * the parameter (before 1.4.7) checks them itself */
-		pthread_mutex_init(&d->frames_mu, NULL);
-		d->frames_mu_init = true;
+		pthread_mutex_init(&d->frames_mu, NULL); /* destroyed with zd */
 		xxh64_init(&d->fsum, 0);
 		d->sum_off = !ZSTD_isError(
 		    ZSTD_DCtx_setParameter(d->zd, ZSTD_d_forceIgnoreChecksum, ZSTD_d_ignoreChecksum));
@@ -540,9 +539,9 @@ void decoder_close(struct decoder *d)
 	if (d->a)
 		archive_read_free(d->a);
 	ZSTD_freeDStream(d->zs);
-	ZSTD_freeDCtx(d->zd);
-	if (d->frames_mu_init)
+	if (d->zd)
 		pthread_mutex_destroy(&d->frames_mu);
+	ZSTD_freeDCtx(d->zd);
 	free(d->frames);
 	free(d->stage);
 	if (d->ring)

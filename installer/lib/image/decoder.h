@@ -58,8 +58,7 @@ struct decoder {
 	size_t nframes, frames_cap, frame_next; /* frame_next: the consumer's */
 	struct xxh64 fsum;			/* the consumer's, over frames[frame_next] */
 	uint64_t sum_pos;			/* the consumer's: bytes of the image it saw */
-	bool frames_mu_init;
-	char format[16]; /* "zstd", "xz", "gzip", "none" */
+	char format[16];			/* "zstd", "xz", "gzip", "none" */
 	struct chunk chunks[DECODER_N_CHUNKS];
 	struct bqueue free_q, full_q;
 	pthread_t thread;
