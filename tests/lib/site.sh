@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# site_one_node FILE INSTALL-PATH CEPH-PATH...: a --site overlay for the wipe tests and
-# bench: one control-plane node n1 (hostname n1.local, MAC 52:54:00:12:34:01) installing to
-# INSTALL-PATH, each CEPH-PATH a Ceph disk to wipe.
-site_one_node() {
-	local out=$1 inst=$2 d
+# Site overlays (--site FILE) for the wipe tests and bench: one control-plane node n1
+# (hostname n1.local, MAC 52:54:00:12:34:01).
+#   site_nodes FILE INSTALL-SELECTOR CEPH-ENTRY...   selectors and entries as YAML flow
+#                                                    mappings, e.g. "{path: /dev/loop3}"
+#   site_one_node FILE INSTALL-PATH CEPH-PATH...     each CEPH-PATH a disk to wipe
+site_nodes() {
+	local out=$1 inst=$2 c
 	shift 2
 	{
 		echo "nodes:"
@@ -11,8 +13,15 @@ site_one_node() {
 		echo "    role: controlplane"
 		echo "    hostname: n1.local"
 		echo "    identity: {macs: [\"52:54:00:12:34:01\"]}"
-		echo "    installDisk: {path: $inst}"
+		echo "    installDisk: $inst"
 		echo "    cephDisks:"
-		for d in "$@"; do echo "      - {path: $d, wipe: true}"; done
+		for c in "$@"; do echo "      - $c"; done
 	} >"$out"
+}
+
+site_one_node() {
+	local out=$1 inst=$2 d entries=()
+	shift 2
+	for d in "$@"; do entries+=("{path: $d, wipe: true}"); done
+	site_nodes "$out" "{path: $inst}" "${entries[@]}"
 }
